@@ -1,0 +1,45 @@
+//! The `sessions` table: one row per refresh token. Rotation marks the row
+//! `rotated_at` and inserts its successor with the same `chain_id`; the chain id
+//! is the session's public identity, so access tokens and `Session.id` stay
+//! stable across refreshes, and presenting a rotated token revokes the chain.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub chain_id: Uuid,
+    pub user_id: Uuid,
+    /// SHA-256 of the refresh token, hex; the token itself is never stored.
+    #[sea_orm(unique)]
+    pub refresh_token_hash: String,
+    /// When the chain started (the sign-in), copied to every row of the chain.
+    pub created_at: DateTimeUtc,
+    pub last_used_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub rotated_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

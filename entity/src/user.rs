@@ -1,0 +1,93 @@
+//! The `users` table: profile, credentials, lifecycle and lockout state.
+
+use sea_orm::entity::prelude::*;
+
+/// Account status as stored; `Active` is the only status that may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Status {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "inactive")]
+    Inactive,
+    #[sea_orm(string_value = "suspended")]
+    Suspended,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Always stored lower-case, so the unique index is case-insensitive.
+    #[sea_orm(unique)]
+    pub username: String,
+    /// Always stored trimmed and lower-case, so the unique index is case-insensitive.
+    #[sea_orm(unique)]
+    pub email: String,
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub website: Option<String>,
+    pub facebook: Option<String>,
+    pub instagram: Option<String>,
+    pub linkedin: Option<String>,
+    pub x: Option<String>,
+    pub youtube: Option<String>,
+    pub status: Status,
+    pub is_superuser: bool,
+    pub tier_id: Option<Uuid>,
+    pub failed_login_count: i32,
+    pub locked_until: Option<DateTimeUtc>,
+    pub password_changed_at: DateTimeUtc,
+    pub last_login_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tier::Entity",
+        from = "Column::TierId",
+        to = "super::tier::Column::Id"
+    )]
+    Tier,
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+    #[sea_orm(has_many = "super::user_role::Entity")]
+    UserRole,
+}
+
+impl Related<super::tier::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tier.def()
+    }
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl Related<super::role::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::user_role::Relation::Role.def()
+    }
+    fn via() -> Option<RelationDef> {
+        Some(super::user_role::Relation::User.def().rev())
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Soft-deleted users keep their row (and their reserved username and email).
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}

@@ -1,0 +1,20 @@
+//! Schema history for usergraph. Migrations are append-only: never edit or
+//! reorder one that has shipped; add a new one. None of them imports the live
+//! `entity` crate, so later entity changes cannot rewrite history.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tables;
+mod m20261122_000002_seed_builtin_roles;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_tables::Migration),
+            Box::new(m20261122_000002_seed_builtin_roles::Migration),
+        ]
+    }
+}

@@ -1,0 +1,254 @@
+//! The HTTP edge: the axum router (`/graphql`, `/health/*`), its middleware
+//! (request ids, tracing, body limit, timeout, panic catching), and the
+//! server's start-up and graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use async_graphql::{
+    http::{GraphiQLSource, parse_query_string},
+    parser::types::OperationType,
+};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{StatusCode, Uri, request::Parts},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::MaybeViewer,
+    config::Config,
+    db,
+    error::AppError,
+    graphql::{self, AppSchema, loaders},
+    service::{AppContext, RequestMeta, accounts},
+};
+
+/// GraphQL documents are small; anything larger is refused before parsing.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Arc<AppContext>,
+    pub schema: AppSchema,
+}
+
+/// The router over an already connected and migrated context.
+pub fn build_router(ctx: Arc<AppContext>) -> Router {
+    let schema = graphql::build_schema(ctx.clone(), &ctx.config);
+    let state = AppState { ctx, schema };
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| {
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", "INTERNAL_SERVER_ERROR")
+                }))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)),
+        )
+}
+
+/// Connects, migrates, bootstraps the first superuser, and builds the router.
+pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppContext>, Router)> {
+    let conn = db::connect(&config).await?;
+    db::migrate(&conn).await?;
+    let ctx = AppContext::new(conn, config);
+    accounts::bootstrap_admin(&ctx).await?;
+    Ok((ctx.clone(), build_router(ctx)))
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, letting in-flight requests finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random key, so tokens will not survive a restart"
+        );
+    }
+    let bind_addr = config.bind_addr;
+    let graphiql = config.graphiql;
+    let (_, router) = prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind_addr).await?;
+    let addr = listener.local_addr()?;
+    if graphiql {
+        println!("usergraph is listening; GraphiQL: http://{addr}/graphql");
+    }
+    tracing::info!(%addr, "listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect());
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string());
+        Ok(Self { ip, user_agent })
+    }
+}
+
+async fn graphql_post(
+    State(state): State<AppState>,
+    MaybeViewer(viewer): MaybeViewer,
+    meta: RequestMeta,
+    request: GraphQLRequest,
+) -> Response {
+    execute(&state, viewer, meta, request.into_inner()).await
+}
+
+async fn graphql_get(
+    State(state): State<AppState>,
+    MaybeViewer(viewer): MaybeViewer,
+    meta: RequestMeta,
+    uri: Uri,
+) -> Response {
+    let query = uri.query().unwrap_or_default();
+    if !query.split('&').any(|pair| pair.starts_with("query=")) {
+        return if state.ctx.config.graphiql {
+            Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        };
+    }
+    let mut request = match parse_query_string(query) {
+        Ok(request) => request,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "malformed GraphQL request",
+                "BAD_USER_INPUT",
+            );
+        }
+    };
+    // GET must be safe: mutations are only accepted over POST.
+    if let Ok(doc) = request.parsed_query()
+        && doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query)
+    {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+            "BAD_USER_INPUT",
+        );
+        response.headers_mut().insert(
+            axum::http::header::ALLOW,
+            "POST".parse().expect("static header"),
+        );
+        return response;
+    }
+    execute(&state, viewer, meta, request).await
+}
+
+async fn execute(
+    state: &AppState,
+    viewer: Option<crate::auth::Viewer>,
+    meta: RequestMeta,
+    request: async_graphql::Request,
+) -> Response {
+    let request = request
+        .data(viewer)
+        .data(meta)
+        .data(loaders::new_loader(state.ctx.db.clone()));
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.ctx.db.ping()).await {
+        Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": "unreachable" })),
+        )
+            .into_response(),
+    }
+}
+
+/// A GraphQL-shaped error body, for failures before execution.
+fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
+    (status, Json(json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] })))
+        .into_response()
+}
+
+/// Rejections at the edge (a bad bearer token) keep the GraphQL error shape.
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::TokenExpired
+            | AppError::TokenInvalid
+            | AppError::Unauthenticated
+            | AppError::AccountDisabled => StatusCode::UNAUTHORIZED,
+            AppError::Database(_) | AppError::Internal(_) => {
+                tracing::error!(error = ?self, "internal error at the edge");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error_response(status, &self.public_message(), self.code())
+    }
+}

@@ -1,0 +1,125 @@
+//! Password hashing with argon2id (OWASP parameters: 19 MiB, t=2, p=1). Every
+//! hash and verification runs on the blocking pool behind a semaphore sized to
+//! the cores, so a burst of logins queues instead of starving other requests.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
+    password_hash::SaltString,
+};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::error::{AppError, Result};
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<OnceCell<String>>,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("static argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl PasswordHasher {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// A PHC-format argon2id hash of `password`.
+    pub async fn hash(&self, password: String) -> Result<String> {
+        self.run(move || {
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|e| AppError::Internal(anyhow!("hashing failed: {e}")))
+        })
+        .await
+    }
+
+    /// Checks `password` against `hash`; with no hash (unknown user) it checks
+    /// against a dummy one, so both failures cost the same time.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
+        let (hash, real) = match hash {
+            Some(hash) => (hash, true),
+            None => (self.dummy_hash().await?, false),
+        };
+        let matches = self
+            .run(move || {
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|e| AppError::Internal(anyhow!("stored hash unreadable: {e}")))?;
+                Ok(argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok())
+            })
+            .await?;
+        Ok(real && matches)
+    }
+
+    async fn dummy_hash(&self) -> Result<String> {
+        self.dummy_hash
+            .get_or_try_init(|| self.hash("usergraph-dummy-password".to_owned()))
+            .await
+            .cloned()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(anyhow!("hasher closed: {e}")))?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .map_err(|e| AppError::Internal(anyhow!("hashing task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_only_its_own_password() {
+        let hasher = PasswordHasher::new(2);
+        let hash = hasher.hash("tangerine-kettle-42".into()).await.unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            hasher
+                .verify("tangerine-kettle-42".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("tangerine-kettle-43".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies() {
+        let hasher = PasswordHasher::new(1);
+        assert!(
+            !hasher
+                .verify("usergraph-dummy-password".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+}

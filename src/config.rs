@@ -1,0 +1,239 @@
+//! Typed configuration, read once from the environment at start-up (the
+//! binary loads `.env` first when present). Every variable is documented in
+//! the README and `.env.example`; secrets are `SecretString`s so they never
+//! appear in `Debug` output or logs.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+
+/// `APP_ENV`: production hardens the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// `LOG_FORMAT`: human-readable or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The first superuser, created at start when it does not exist yet.
+#[derive(Debug, Clone)]
+pub struct AdminBootstrap {
+    pub username: String,
+    pub email: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: SQLite (`sqlite://…`) or PostgreSQL (`postgres://…`).
+    pub database_url: SecretString,
+    /// `BIND_ADDR`: where the HTTP server listens.
+    pub bind_addr: SocketAddr,
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
+    /// `JWT_SECRET`: HS256 key of at least 32 bytes.
+    pub jwt_secret: SecretString,
+    /// Whether `jwt_secret` was generated at start (development only).
+    pub jwt_secret_generated: bool,
+    /// `JWT_ISSUER` / `JWT_AUDIENCE`: the `iss` and `aud` claims issued and required.
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// `ACCESS_TOKEN_TTL_SECS`.
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS`: lifetime of a session since its last refresh.
+    pub refresh_token_ttl: Duration,
+    /// `ADMIN_USERNAME`, `ADMIN_EMAIL`, `ADMIN_PASSWORD`, when all three are set.
+    pub admin: Option<AdminBootstrap>,
+    /// `REGISTRATION_ENABLED`.
+    pub registration_enabled: bool,
+    /// `GRAPHIQL`: serve GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+    /// `INTROSPECTION`: answer introspection queries (and field suggestions).
+    pub introspection: bool,
+    /// `MAX_QUERY_DEPTH`, `MAX_QUERY_COMPLEXITY`.
+    pub max_query_depth: usize,
+    pub max_query_complexity: usize,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `LOGIN_LOCKOUT_THRESHOLD`: consecutive failed logins that lock an account.
+    pub lockout_threshold: u32,
+    /// `LOGIN_LOCKOUT_SECS`: how long a locked account stays locked.
+    pub lockout_duration: Duration,
+    /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations allowed at once.
+    pub password_hash_concurrency: usize,
+    /// `DATABASE_MAX_CONNECTIONS`: pool size (PostgreSQL; SQLite always uses one).
+    pub database_max_connections: u32,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own values.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let app_env = match get("APP_ENV")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => bail!("APP_ENV must be `development` or `production`, not `{other}`"),
+        };
+        let production = app_env == AppEnv::Production;
+
+        let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
+            Some(secret) => (SecretString::from(secret), false),
+            None if production => {
+                bail!("JWT_SECRET must be set when APP_ENV=production (at least 32 bytes)")
+            }
+            None => (SecretString::from(random_secret()), true),
+        };
+        if jwt_secret.expose_secret().len() < 32 {
+            bail!("JWT_SECRET must be at least 32 bytes long");
+        }
+
+        let admin = match (
+            get("ADMIN_USERNAME"),
+            get("ADMIN_EMAIL"),
+            get("ADMIN_PASSWORD"),
+        ) {
+            (Some(username), Some(email), Some(password)) => Some(AdminBootstrap {
+                username,
+                email,
+                password: SecretString::from(password),
+            }),
+            _ => None,
+        };
+
+        Ok(Self {
+            database_url: SecretString::from(
+                get("DATABASE_URL").unwrap_or_else(|| "sqlite://usergraph.db?mode=rwc".into()),
+            ),
+            bind_addr: parse(&get, "BIND_ADDR", "127.0.0.1:8000".parse()?)?,
+            app_env,
+            jwt_secret,
+            jwt_secret_generated,
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "usergraph".into()),
+            access_token_ttl: Duration::from_secs(parse(&get, "ACCESS_TOKEN_TTL_SECS", 900)?),
+            refresh_token_ttl: Duration::from_secs(parse(
+                &get,
+                "REFRESH_TOKEN_TTL_SECS",
+                2_592_000,
+            )?),
+            admin,
+            registration_enabled: parse(&get, "REGISTRATION_ENABLED", true)?,
+            graphiql: parse(&get, "GRAPHIQL", !production)?,
+            introspection: parse(&get, "INTROSPECTION", !production)?,
+            max_query_depth: parse(&get, "MAX_QUERY_DEPTH", 12)?,
+            max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 1000)?,
+            log_format: match get("LOG_FORMAT").as_deref() {
+                Some("json") => LogFormat::Json,
+                Some("pretty") => LogFormat::Pretty,
+                None if production => LogFormat::Json,
+                None => LogFormat::Pretty,
+                Some(other) => bail!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"),
+            },
+            lockout_threshold: parse(&get, "LOGIN_LOCKOUT_THRESHOLD", 5)?,
+            lockout_duration: Duration::from_secs(parse(&get, "LOGIN_LOCKOUT_SECS", 900)?),
+            password_hash_concurrency: parse(
+                &get,
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
+            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose_secret().starts_with("sqlite:")
+    }
+}
+
+fn parse<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .with_context(|| format!("{key} has an invalid value")),
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost_with_graphiql() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8000");
+        assert!(config.is_sqlite());
+        assert!(config.graphiql && config.introspection && config.jwt_secret_generated);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = config(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_turns_graphiql_and_introspection_off_unless_enabled() {
+        let secret = "x".repeat(32);
+        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert!(!prod.graphiql && !prod.introspection);
+        assert_eq!(prod.log_format, LogFormat::Json);
+        let enabled = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("GRAPHIQL", "true"),
+        ])
+        .unwrap();
+        assert!(enabled.graphiql);
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        assert!(config(&[("JWT_SECRET", "short")]).is_err());
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let secret = "s".repeat(40);
+        let config = config(&[("JWT_SECRET", &secret)]).unwrap();
+        assert!(!format!("{config:?}").contains(&secret));
+    }
+}

@@ -1,0 +1,237 @@
+//! The one error type of the service and its mapping to the contract's
+//! `extensions.code` values. Every failure a resolver can return is an
+//! `AppError`; internal errors are logged with their cause chain and reach the
+//! client only as a generic `INTERNAL_SERVER_ERROR`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+/// The contract's error codes, the only values `extensions.code` takes.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const DUPLICATE_EMAIL: &str = "DUPLICATE_EMAIL";
+    pub const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
+    pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
+    pub const ACCOUNT_LOCKED: &str = "ACCOUNT_LOCKED";
+    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
+    pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("you do not have permission to do this")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Invalid input; `field` is the input field's GraphQL name.
+    #[error("{message}")]
+    BadInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("this email address is already registered")]
+    DuplicateEmail,
+    #[error("this username is already taken")]
+    DuplicateUsername,
+    #[error("invalid login or password")]
+    InvalidCredentials,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("too many failed logins; this account is locked for a while")]
+    AccountLocked,
+    #[error("the token has expired")]
+    TokenExpired,
+    #[error("the token is invalid")]
+    TokenInvalid,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; try again shortly")]
+    RateLimited,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Forbidden => code::FORBIDDEN,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::BadInput { .. } => code::BAD_USER_INPUT,
+            Self::DuplicateEmail => code::DUPLICATE_EMAIL,
+            Self::DuplicateUsername => code::DUPLICATE_USERNAME,
+            Self::InvalidCredentials => code::INVALID_CREDENTIALS,
+            Self::AccountDisabled => code::ACCOUNT_DISABLED,
+            Self::AccountLocked => code::ACCOUNT_LOCKED,
+            Self::TokenExpired => code::TOKEN_EXPIRED,
+            Self::TokenInvalid => code::TOKEN_INVALID,
+            Self::Conflict(_) => code::CONFLICT,
+            Self::RateLimited => code::RATE_LIMITED,
+            Self::Database(_) | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The input field an error is about, as the contract's `extensions.field`.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::BadInput { field, .. } => Some(field),
+            Self::DuplicateEmail => Some("email"),
+            Self::DuplicateUsername => Some("username"),
+            _ => None,
+        }
+    }
+
+    /// The message a client may see: internals are replaced by a generic text.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Database(_) | Self::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if matches!(self, Self::Database(_) | Self::Internal(_)) {
+            tracing::error!(error = ?self, "internal error");
+        }
+        async_graphql::Error::new(self.public_message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Some(field) = self.field() {
+                ext.set("field", field);
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        err.extend()
+    }
+}
+
+/// Which unique constraint a violation hit, judged from the index name
+/// (PostgreSQL) or the column list (SQLite) in the driver's message.
+pub trait ResultExt<T> {
+    /// Turns a unique violation into a typed error with `map`, which receives the
+    /// constraint text; any other error passes through unchanged.
+    fn on_constraint(self, map: impl FnOnce(&str) -> Option<AppError>) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, DbErr> {
+    fn on_constraint(self, map: impl FnOnce(&str) -> Option<AppError>) -> Result<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => map(&detail).unwrap_or(err.into()),
+            _ => err.into(),
+        })
+    }
+}
+
+/// The mapping for the `users` table's unique indexes.
+pub fn user_uniqueness(detail: &str) -> Option<AppError> {
+    if detail.contains("email") {
+        Some(AppError::DuplicateEmail)
+    } else if detail.contains("username") {
+        Some(AppError::DuplicateUsername)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(err: AppError) -> (String, serde_json::Value) {
+        let err = async_graphql::Error::from(err);
+        let value = serde_json::to_value(err.extensions.unwrap()).unwrap();
+        (err.message, value)
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_contract_code() {
+        let cases: Vec<(AppError, &str)> = vec![
+            (AppError::Unauthenticated, "UNAUTHENTICATED"),
+            (AppError::Forbidden, "FORBIDDEN"),
+            (AppError::NotFound("user"), "NOT_FOUND"),
+            (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
+            (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
+            (AppError::DuplicateUsername, "DUPLICATE_USERNAME"),
+            (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
+            (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
+            (AppError::AccountLocked, "ACCOUNT_LOCKED"),
+            (AppError::TokenExpired, "TOKEN_EXPIRED"),
+            (AppError::TokenInvalid, "TOKEN_INVALID"),
+            (AppError::Conflict("x".into()), "CONFLICT"),
+            (AppError::RateLimited, "RATE_LIMITED"),
+            (
+                AppError::Database(DbErr::Custom("boom".into())),
+                "INTERNAL_SERVER_ERROR",
+            ),
+            (
+                AppError::Internal(anyhow::anyhow!("boom")),
+                "INTERNAL_SERVER_ERROR",
+            ),
+        ];
+        for (err, expected) in cases {
+            let (_, ext) = rendered(err);
+            assert_eq!(ext["code"], expected, "wrong code for {expected}");
+        }
+    }
+
+    #[test]
+    fn input_errors_carry_the_field() {
+        let (message, ext) = rendered(AppError::bad_input("username", "too short"));
+        assert_eq!(message, "too short");
+        assert_eq!(ext["field"], "username");
+        assert_eq!(rendered(AppError::DuplicateEmail).1["field"], "email");
+        assert_eq!(rendered(AppError::DuplicateUsername).1["field"], "username");
+    }
+
+    #[test]
+    fn internal_errors_never_reach_the_client() {
+        let (message, ext) = rendered(AppError::Database(DbErr::Custom(
+            "SELECT secret FROM users".into(),
+        )));
+        assert_eq!(message, "internal server error");
+        assert!(ext.get("field").is_none());
+        let (message, _) = rendered(AppError::Internal(anyhow::anyhow!(
+            "argon2 hash $argon2id$"
+        )));
+        assert_eq!(message, "internal server error");
+    }
+
+    #[test]
+    fn unique_violations_become_typed_errors() {
+        assert!(matches!(
+            user_uniqueness("duplicate key value violates unique constraint \"ux_users_email\""),
+            Some(AppError::DuplicateEmail)
+        ));
+        assert!(matches!(
+            user_uniqueness("UNIQUE constraint failed: users.username"),
+            Some(AppError::DuplicateUsername)
+        ));
+        assert!(user_uniqueness("UNIQUE constraint failed: roles.name").is_none());
+    }
+}

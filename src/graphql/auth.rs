@@ -1,0 +1,157 @@
+//! Sign-up, sign-in and session operations: `register`, `login`,
+//! `refreshToken`, `logout`, `logoutAll`, `revokeSession`, `changePassword`
+//! and `mySessions`.
+
+use async_graphql::{Context, ID, InputObject, Object};
+
+use super::{
+    app, meta,
+    types::{AuthPayload, Session},
+};
+use crate::{
+    auth::guard::{Authenticated, viewer},
+    ids,
+    service::{accounts, sessions},
+};
+
+/// A new account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
+    pub username: String,
+    /// Stored trimmed and lower-case.
+    pub email: String,
+    /// 8–128 characters; not a common password, and not containing the username or email.
+    pub password: String,
+    /// Display name; defaults to "firstName lastName", else the username.
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// Credentials for `login`.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The username or the email address.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The caller's live sessions, most recently used first.
+    #[graphql(guard = "Authenticated")]
+    async fn my_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
+        let viewer = viewer(ctx)?;
+        let rows = sessions::list_live(&app(ctx).db, viewer.id()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Session::new(row, viewer.session_id))
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates an account with the `user` role and signs it in. `FORBIDDEN` when
+    /// registration is closed (`REGISTRATION_ENABLED=false`).
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let account = accounts::NewAccount {
+            username: input.username,
+            email: input.email,
+            password: input.password,
+            name: input.name,
+            first_name: input.first_name,
+            last_name: input.last_name,
+        };
+        let viewer = viewer(ctx).ok();
+        Ok(accounts::register(app(ctx), viewer, &account, meta(ctx))
+            .await?
+            .into())
+    }
+
+    /// Signs in with a username or email and a password. Wrong passwords and
+    /// unknown users both give `INVALID_CREDENTIALS`; repeated failures lock the
+    /// account for a while (`ACCOUNT_LOCKED`).
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(
+            accounts::login(app(ctx), &input.login, &input.password, meta(ctx))
+                .await?
+                .into(),
+        )
+    }
+
+    /// Exchanges a refresh token for a new pair. The old token stops working;
+    /// presenting it again ends the whole session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(sessions::refresh(app(ctx), &refresh_token, meta(ctx))
+            .await?
+            .into())
+    }
+
+    /// Ends the current session, and the session of `refreshToken` when it is
+    /// one of the caller's. Always true once the caller is authenticated.
+    #[graphql(guard = "Authenticated")]
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: Option<String>,
+    ) -> async_graphql::Result<bool> {
+        let viewer = viewer(ctx)?;
+        let db = &app(ctx).db;
+        sessions::revoke_chain(db, viewer.session_id).await?;
+        if let Some(token) = refresh_token
+            && let Some(chain) = sessions::chain_of(db, viewer.id(), &token).await?
+        {
+            sessions::revoke_chain(db, chain).await?;
+        }
+        Ok(true)
+    }
+
+    /// Ends every session of the caller, this one included; returns how many ended.
+    #[graphql(guard = "Authenticated")]
+    async fn logout_all(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let ended = sessions::revoke_all(&app(ctx).db, viewer(ctx)?.id(), None).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Ends one of the caller's own sessions. `NOT_FOUND` for an unknown,
+    /// ended or someone else's session.
+    #[graphql(guard = "Authenticated")]
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let chain = ids::decode(ids::SESSION, &id, "id")?;
+        sessions::revoke_own(&app(ctx).db, viewer(ctx)?.id(), chain).await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password and ends every other session.
+    /// `BAD_USER_INPUT` on `currentPassword` when it is wrong.
+    #[graphql(guard = "Authenticated")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        accounts::change_password(app(ctx), viewer(ctx)?, &current_password, &new_password).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,336 @@
+//! GraphQL output types and scalars. Each is built from a storage model and
+//! copies only what clients may see; privacy-dependent fields are decided at
+//! construction from the viewer, so no resolver path can leak them.
+
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputValueError, InputValueResult, Scalar, ScalarType,
+    SimpleObject, Value,
+};
+use chrono::{SecondsFormat, Utc};
+use entity::{role, session, tier, user};
+
+use super::loaders::{RolesOfUser, TierById, loader};
+use crate::{
+    auth::{Permission, Viewer},
+    error::AppError,
+    ids,
+    service::{roles::ADMIN_ROLE, sessions::Tokens},
+};
+
+/// An instant in UTC, as RFC 3339 (`2025-01-15T10:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DateTime(pub chrono::DateTime<Utc>);
+
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| DateTime(t.with_timezone(&Utc)))
+                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+}
+
+impl From<chrono::DateTime<Utc>> for DateTime {
+    fn from(value: chrono::DateTime<Utc>) -> Self {
+        Self(value)
+    }
+}
+
+/// Whether an account may be used.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Can sign in and use the API.
+    Active,
+    /// Disabled, typically by the user or pending activation; cannot sign in.
+    Inactive,
+    /// Disabled by an administrator; cannot sign in.
+    Suspended,
+}
+
+impl From<user::Status> for UserStatus {
+    fn from(status: user::Status) -> Self {
+        match status {
+            user::Status::Active => Self::Active,
+            user::Status::Inactive => Self::Inactive,
+            user::Status::Suspended => Self::Suspended,
+        }
+    }
+}
+
+impl From<UserStatus> for user::Status {
+    fn from(status: UserStatus) -> Self {
+        match status {
+            UserStatus::Active => Self::Active,
+            UserStatus::Inactive => Self::Inactive,
+            UserStatus::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// Links to a user's profiles elsewhere; each is an http(s) URL or null when unset.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct SocialLinks {
+    pub website: Option<String>,
+    pub facebook: Option<String>,
+    pub instagram: Option<String>,
+    pub linkedin: Option<String>,
+    pub x: Option<String>,
+    pub youtube: Option<String>,
+}
+
+/// A user account.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct User {
+    /// Opaque id (`usr_…`).
+    pub id: ID,
+    /// Unique, lower-case, 2–20 characters of `[a-z0-9_.-]`.
+    pub username: String,
+    /// Null unless the viewer is this user or holds `USERS_READ`.
+    pub email: Option<String>,
+    /// Display name: the chosen one, else "firstName lastName", else the username.
+    pub name: String,
+    /// Null when unset.
+    pub first_name: Option<String>,
+    /// Null when unset.
+    pub last_name: Option<String>,
+    /// Null when unset.
+    pub avatar_url: Option<String>,
+    /// Profile links; each is null when unset.
+    pub social_links: SocialLinks,
+    pub status: UserStatus,
+    /// True when the status is ACTIVE and the user is not deleted.
+    pub is_active: bool,
+    pub is_superuser: bool,
+    /// True once soft-deleted.
+    pub is_deleted: bool,
+    /// When the user was soft-deleted; null unless deleted.
+    pub deleted_at: Option<DateTime>,
+    /// When the account was created (date joined).
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    /// Null unless the viewer is this user or holds `USERS_READ`, and null before the first login.
+    pub last_login_at: Option<DateTime>,
+    #[graphql(skip)]
+    pub key: uuid::Uuid,
+    #[graphql(skip)]
+    pub tier_key: Option<uuid::Uuid>,
+}
+
+impl User {
+    /// Builds the API view of `model` as `viewer` may see it.
+    pub fn new(model: user::Model, viewer: Option<&Viewer>) -> Self {
+        let private = viewer.is_some_and(|v| v.id() == model.id || v.has(Permission::UsersRead));
+        Self::build(model, private)
+    }
+
+    /// Builds the view a user gets of themself.
+    pub fn owned(model: user::Model) -> Self {
+        Self::build(model, true)
+    }
+
+    fn build(model: user::Model, private: bool) -> Self {
+        let name = model.display_name.clone().unwrap_or_else(|| {
+            match (model.first_name.as_deref(), model.last_name.as_deref()) {
+                (Some(first), Some(last)) => format!("{first} {last}"),
+                (Some(one), None) | (None, Some(one)) => one.to_owned(),
+                (None, None) => model.username.clone(),
+            }
+        });
+        Self {
+            id: ids::encode(ids::USER, model.id).into(),
+            is_active: model.status == user::Status::Active && !model.is_deleted(),
+            is_deleted: model.is_deleted(),
+            email: private.then_some(model.email),
+            last_login_at: if private {
+                model.last_login_at.map(Into::into)
+            } else {
+                None
+            },
+            username: model.username,
+            name,
+            first_name: model.first_name,
+            last_name: model.last_name,
+            avatar_url: model.avatar_url,
+            social_links: SocialLinks {
+                website: model.website,
+                facebook: model.facebook,
+                instagram: model.instagram,
+                linkedin: model.linkedin,
+                x: model.x,
+                youtube: model.youtube,
+            },
+            status: model.status.into(),
+            is_superuser: model.is_superuser,
+            deleted_at: model.deleted_at.map(Into::into),
+            created_at: model.created_at.into(),
+            updated_at: model.updated_at.into(),
+            key: model.id,
+            tier_key: model.tier_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl User {
+    /// The user's roles, ordered by name. Batched: one query per request.
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
+        let roles = loader(ctx)
+            .load_one(RolesOfUser(self.key))
+            .await
+            .map_err(AppError::from)?;
+        Ok(roles
+            .unwrap_or_default()
+            .into_iter()
+            .map(Role::from)
+            .collect())
+    }
+
+    /// The user's tier; null when the user has none. Batched: one query per request.
+    async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Tier>> {
+        let Some(key) = self.tier_key else {
+            return Ok(None);
+        };
+        let tier = loader(ctx)
+            .load_one(TierById(key))
+            .await
+            .map_err(AppError::from)?;
+        Ok(tier.map(Tier::from))
+    }
+
+    /// True when the user holds the built-in `admin` role or is a superuser.
+    async fn is_staff(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if self.is_superuser {
+            return Ok(true);
+        }
+        let roles = loader(ctx)
+            .load_one(RolesOfUser(self.key))
+            .await
+            .map_err(AppError::from)?;
+        Ok(roles
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.name == ADMIN_ROLE))
+    }
+}
+
+/// A named set of permissions. Built-in roles (`admin`, `user`, `viewer`) cannot be deleted or renamed.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Role {
+    /// Opaque id (`rol_…`).
+    pub id: ID,
+    pub name: String,
+    /// Null when unset.
+    pub description: Option<String>,
+    pub permissions: Vec<Permission>,
+    pub is_builtin: bool,
+    pub created_at: DateTime,
+}
+
+impl From<role::Model> for Role {
+    fn from(model: role::Model) -> Self {
+        let mut permissions: Vec<Permission> = model
+            .permission_names()
+            .iter()
+            .filter_map(|p| Permission::parse(p))
+            .collect();
+        permissions.sort();
+        Self {
+            id: ids::encode(ids::ROLE, model.id).into(),
+            name: model.name,
+            description: model.description,
+            permissions,
+            is_builtin: model.is_builtin,
+            created_at: model.created_at.into(),
+        }
+    }
+}
+
+/// A service tier (plan) a user can be on.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Tier {
+    /// Opaque id (`tir_…`).
+    pub id: ID,
+    pub name: String,
+    /// Null when unset.
+    pub description: Option<String>,
+    pub created_at: DateTime,
+}
+
+impl From<tier::Model> for Tier {
+    fn from(model: tier::Model) -> Self {
+        Self {
+            id: ids::encode(ids::TIER, model.id).into(),
+            name: model.name,
+            description: model.description,
+            created_at: model.created_at.into(),
+        }
+    }
+}
+
+/// A signed-in session (one device or client), kept alive by its refresh token.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Session {
+    /// Opaque id (`ses_…`); stays the same across refreshes.
+    pub id: ID,
+    /// When the user signed in.
+    pub created_at: DateTime,
+    /// When the session was last refreshed.
+    pub last_used_at: DateTime,
+    /// When the session ends unless refreshed.
+    pub expires_at: DateTime,
+    /// The client's User-Agent at the last refresh; null when it sent none.
+    pub user_agent: Option<String>,
+    /// The client's address at the last refresh; null when unknown.
+    pub ip: Option<String>,
+    /// True for the session of the access token making this request.
+    pub current: bool,
+}
+
+impl Session {
+    pub fn new(model: session::Model, current_chain: uuid::Uuid) -> Self {
+        Self {
+            id: ids::encode(ids::SESSION, model.chain_id).into(),
+            created_at: model.created_at.into(),
+            last_used_at: model.last_used_at.into(),
+            expires_at: model.expires_at.into(),
+            user_agent: model.user_agent,
+            ip: model.ip,
+            current: model.chain_id == current_chain,
+        }
+    }
+}
+
+/// Credentials returned by `register`, `login` and `refreshToken`.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AuthPayload {
+    /// A JWT (HS256) to send as `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Opaque; exchange it with `refreshToken` for a new pair. It works once.
+    pub refresh_token: String,
+    /// Always "Bearer".
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i32,
+    /// The signed-in user.
+    pub user: User,
+}
+
+impl From<Tokens> for AuthPayload {
+    fn from(tokens: Tokens) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: i32::try_from(tokens.expires_in).unwrap_or(i32::MAX),
+            user: User::owned(tokens.user),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Public identifiers: a type prefix and a UUIDv7 in hex (`usr_0190…`). The
+//! database keys are plain UUIDs; the prefix makes an id self-describing and
+//! lets a wrong-type id fail fast.
+
+use uuid::Uuid;
+
+use crate::error::{AppError, Result};
+
+pub const USER: &str = "usr";
+pub const ROLE: &str = "rol";
+pub const TIER: &str = "tir";
+pub const SESSION: &str = "ses";
+
+pub fn encode(prefix: &str, id: Uuid) -> String {
+    format!("{prefix}_{}", id.simple())
+}
+
+/// Parses `prefix_<hex>`; anything else is bad input on `field`.
+pub fn decode(prefix: &str, raw: &str, field: &'static str) -> Result<Uuid> {
+    raw.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .filter(|hex| hex.len() == 32)
+        .and_then(|hex| Uuid::try_parse(hex).ok())
+        .ok_or_else(|| AppError::bad_input(field, format!("not a valid {prefix}_ id")))
+}
+
+/// A new, time-ordered but non-sequential key.
+pub fn new_key() -> Uuid {
+    Uuid::now_v7()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_with_their_prefix() {
+        let key = new_key();
+        let id = encode(USER, key);
+        assert!(id.starts_with("usr_") && id.len() == 36);
+        assert_eq!(decode(USER, &id, "id").unwrap(), key);
+    }
+
+    #[test]
+    fn an_id_of_another_type_or_malformed_is_bad_input() {
+        let id = encode(ROLE, new_key());
+        for raw in [id.as_str(), "usr_", "usr_zz", "123", ""] {
+            let err = decode(USER, raw, "id").unwrap_err();
+            assert_eq!(err.field(), Some("id"), "{raw}");
+        }
+    }
+}

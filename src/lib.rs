@@ -1,0 +1,14 @@
+//! usergraph: a GraphQL user-management service. The binary is a thin shim over
+//! this library; tests build the same router through `app::prepare`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod ids;
+pub mod service;
+pub mod telemetry;
+pub mod validation;

@@ -1,0 +1,57 @@
+//! Domain operations, free of GraphQL types. Functions take the shared
+//! `AppContext` and/or a connection (`&impl ConnectionTrait`), so a caller can
+//! run several of them inside one transaction.
+
+pub mod accounts;
+pub mod roles;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{jwt::JwtKeys, password::PasswordHasher},
+    config::Config,
+};
+
+/// Everything a request's domain logic needs, shared by every request.
+pub struct AppContext {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub jwt: JwtKeys,
+    pub hasher: PasswordHasher,
+}
+
+impl AppContext {
+    pub fn new(db: DatabaseConnection, config: Config) -> Arc<Self> {
+        let jwt = JwtKeys::new(
+            &config.jwt_secret,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl,
+        );
+        let hasher = PasswordHasher::new(config.password_hash_concurrency);
+        Arc::new(Self {
+            db,
+            config: Arc::new(config),
+            jwt,
+            hasher,
+        })
+    }
+}
+
+/// Where a request came from, recorded on the sessions it creates.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The current time at the database's precision (microseconds), so values
+/// read back compare equal to the values written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

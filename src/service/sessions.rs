@@ -1,0 +1,256 @@
+//! Sessions and refresh tokens. A session is a chain of rows, one per refresh
+//! token; only the newest row of a live chain has `rotated_at` null. Refresh
+//! tokens are 32 random bytes and only their SHA-256 is stored.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use chrono::Duration;
+use entity::{session, user};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{AppContext, RequestMeta, now, roles};
+use crate::{
+    auth::{Permission, Viewer, jwt::Claims},
+    error::{AppError, Result},
+    ids,
+};
+
+/// The credentials handed to a client after login, registration or refresh.
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub user: user::Model,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Starts a new session chain for `user` and returns its tokens.
+pub async fn start(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: user::Model,
+    meta: &RequestMeta,
+) -> Result<Tokens> {
+    let chain_id = ids::new_key();
+    let created_at = now();
+    insert_link(conn, ctx, user, chain_id, created_at, meta).await
+}
+
+async fn insert_link(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: user::Model,
+    chain_id: Uuid,
+    created_at: chrono::DateTime<chrono::Utc>,
+    meta: &RequestMeta,
+) -> Result<Tokens> {
+    let refresh_token = new_refresh_token();
+    let ts = now();
+    session::ActiveModel {
+        id: Set(ids::new_key()),
+        chain_id: Set(chain_id),
+        user_id: Set(user.id),
+        refresh_token_hash: Set(hash_token(&refresh_token)),
+        created_at: Set(created_at),
+        last_used_at: Set(ts),
+        expires_at: Set(
+            ts + Duration::from_std(ctx.config.refresh_token_ttl).unwrap_or(Duration::days(30))
+        ),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+        user_agent: Set(meta.user_agent.clone()),
+        ip: Set(meta.ip.clone()),
+    }
+    .insert(conn)
+    .await?;
+    let access_token = ctx.jwt.issue(
+        ids::encode(ids::USER, user.id),
+        ids::encode(ids::SESSION, chain_id),
+    )?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        expires_in: ctx.jwt.ttl.as_secs(),
+        user,
+    })
+}
+
+/// Exchanges a refresh token for a new pair. The old token stops working; a
+/// token that was already rotated revokes its whole chain (RFC 9700 §4.14).
+#[tracing::instrument(name = "sessions.refresh", skip_all)]
+pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<Tokens> {
+    let hash = hash_token(token);
+    let txn = ctx.db.begin().await?;
+    let ts = now();
+    // The conditional update is the lock: of concurrent refreshes of one
+    // token, exactly one sees a row affected.
+    let claimed = session::Entity::update_many()
+        .col_expr(session::Column::RotatedAt, Expr::value(ts))
+        .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(ts))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    let row = session::Entity::find()
+        .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
+        .find_also_related(user::Entity)
+        .one(&txn)
+        .await?;
+    let Some((row, Some(user))) = row else {
+        return Err(AppError::TokenInvalid);
+    };
+    if !claimed {
+        if row.rotated_at.is_some() && row.revoked_at.is_none() {
+            tracing::warn!(user_id = %row.user_id, session_id = %row.chain_id, "refresh token reuse; revoking the session");
+            revoke_chain(&txn, row.chain_id).await?;
+            txn.commit().await?;
+            return Err(AppError::TokenInvalid);
+        }
+        return Err(if row.revoked_at.is_none() && row.expires_at <= ts {
+            AppError::TokenExpired
+        } else {
+            AppError::TokenInvalid
+        });
+    }
+    if user.is_deleted() {
+        revoke_chain(&txn, row.chain_id).await?;
+        txn.commit().await?;
+        return Err(AppError::TokenInvalid);
+    }
+    if user.status != user::Status::Active {
+        return Err(AppError::AccountDisabled);
+    }
+    let tokens = insert_link(&txn, ctx, user, row.chain_id, row.created_at, meta).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+/// Revokes every row of a session chain; returns whether a live session ended.
+pub async fn revoke_chain(conn: &impl ConnectionTrait, chain_id: Uuid) -> Result<bool> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now()))
+        .filter(session::Column::ChainId.eq(chain_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Ends the user's live sessions, optionally keeping one; returns how many ended.
+pub async fn revoke_all(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<u64> {
+    let ts = now();
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(ts))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(ts));
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::ChainId.ne(keep));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}
+
+/// Ends one of the user's own sessions; another user's session is `NOT_FOUND`.
+pub async fn revoke_own(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -> Result<()> {
+    let ts = now();
+    let ended = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(ts))
+        .filter(session::Column::ChainId.eq(chain_id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(ts))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if ended == 0 {
+        Err(AppError::NotFound("session"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The chain a refresh token belongs to, if it is one of `user_id`'s.
+pub async fn chain_of(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    token: &str,
+) -> Result<Option<Uuid>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::RefreshTokenHash.eq(hash_token(token)))
+        .filter(session::Column::UserId.eq(user_id))
+        .one(conn)
+        .await?
+        .map(|row| row.chain_id))
+}
+
+/// The user's live sessions, most recently used first (the live row of each chain).
+pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<session::Model>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now()))
+        .order_by_desc(session::Column::LastUsedAt)
+        .all(conn)
+        .await?)
+}
+
+/// Resolves verified claims to the viewer in two statements: the session's
+/// live row with its user, then the user's roles.
+#[tracing::instrument(name = "sessions.load_viewer", skip_all)]
+pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result<Viewer> {
+    let user_id = ids::decode(ids::USER, &claims.sub, "sub").map_err(|_| AppError::TokenInvalid)?;
+    let chain_id =
+        ids::decode(ids::SESSION, &claims.sid, "sid").map_err(|_| AppError::TokenInvalid)?;
+    let found = session::Entity::find()
+        .filter(session::Column::ChainId.eq(chain_id))
+        .filter(session::Column::RotatedAt.is_null())
+        .find_also_related(user::Entity)
+        .one(conn)
+        .await?;
+    let Some((session, Some(user))) = found else {
+        return Err(AppError::Unauthenticated);
+    };
+    if session.user_id != user_id || session.revoked_at.is_some() || session.expires_at <= now() {
+        return Err(AppError::Unauthenticated);
+    }
+    if user.is_deleted() {
+        return Err(AppError::Unauthenticated);
+    }
+    if user.status != user::Status::Active {
+        return Err(AppError::AccountDisabled);
+    }
+    let roles = roles::of_user(conn, user.id).await?;
+    let permissions: BTreeSet<Permission> = roles::permissions(&roles);
+    Ok(Viewer {
+        user,
+        session_id: chain_id,
+        roles,
+        permissions,
+    })
+}

@@ -1,0 +1,217 @@
+//! Input rules of the contract's "Validation" section. Each function returns
+//! the normalised value or a `BAD_USER_INPUT` error naming the GraphQL field.
+
+use crate::error::{AppError, Result};
+
+pub const USERNAME_MIN: usize = 2;
+pub const USERNAME_MAX: usize = 20;
+pub const EMAIL_MAX: usize = 254;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+pub const PERSON_NAME_MAX: usize = 64;
+pub const DISPLAY_NAME_MAX: usize = 128;
+pub const URL_MAX: usize = 255;
+
+/// Trimmed, lower-case, 2–20 of `[a-z0-9_.-]`.
+pub fn username(raw: &str) -> Result<String> {
+    let value = raw.trim().to_lowercase();
+    let len = value.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return Err(AppError::bad_input(
+            "username",
+            format!("username must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+    {
+        return Err(AppError::bad_input(
+            "username",
+            "username may contain only letters a-z, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(value)
+}
+
+/// Trimmed and lower-case; a single `@` between a local part and a dotted domain.
+pub fn email(raw: &str) -> Result<String> {
+    let value = raw.trim().to_lowercase();
+    let invalid = || AppError::bad_input("email", "email is not a valid address");
+    if value.chars().count() > EMAIL_MAX {
+        return Err(AppError::bad_input(
+            "email",
+            format!("email must be at most {EMAIL_MAX} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid());
+    }
+    let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Err(invalid());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &&str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) || labels.last().unwrap().len() < 2 {
+        return Err(invalid());
+    }
+    Ok(value)
+}
+
+/// 8–128 code points, not common or easily guessed, and not containing the
+/// username or the email's local part. Never trimmed or case-folded.
+pub fn password(raw: &str, field: &'static str, username: &str, email: &str) -> Result<()> {
+    let len = raw.chars().count();
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&len) {
+        return Err(AppError::bad_input(
+            field,
+            format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+        ));
+    }
+    let lowered = raw.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default();
+    // Two-character usernames would forbid too many ordinary passwords.
+    for part in [username, local] {
+        if part.chars().count() >= 3 && lowered.contains(&part.to_lowercase()) {
+            return Err(AppError::bad_input(
+                field,
+                "password must not contain your username or email address",
+            ));
+        }
+    }
+    // zxcvbn ships the common-password and dictionary frequency lists in the
+    // binary; a score below 2 means fewer than ~10^6 guesses.
+    if zxcvbn::zxcvbn(raw, &[username, local]).score() < zxcvbn::Score::Two {
+        return Err(AppError::bad_input(
+            field,
+            "password is too common or too easy to guess; choose a longer or less predictable one",
+        ));
+    }
+    Ok(())
+}
+
+/// An optional free-text name: trimmed, empty means none, at most `max` characters.
+pub fn optional_text(raw: Option<&str>, field: &'static str, max: usize) -> Result<Option<String>> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// An optional `http`/`https` URL of at most 255 characters.
+pub fn optional_url(raw: Option<&str>, field: &'static str) -> Result<Option<String>> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > URL_MAX {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {URL_MAX} characters"),
+        ));
+    }
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(Some(value.to_owned()))
+        }
+        _ => Err(AppError::bad_input(
+            field,
+            format!("{field} must be an http or https URL"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        assert_eq!(username("  Alice.B ").unwrap(), "alice.b");
+        for bad in ["a", "a".repeat(21).as_str(), "al ice", "al@ice", "ålice"] {
+            assert_eq!(
+                username(bad).unwrap_err().field(),
+                Some("username"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(email(" Bob@Example.COM ").unwrap(), "bob@example.com");
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "bob",
+            "bob@",
+            "@x.io",
+            "bob@localhost",
+            "b ob@x.io",
+            "bob@x@y.io",
+            "b\u{7}@x.io",
+            &long,
+        ] {
+            assert_eq!(email(bad).unwrap_err().field(), Some("email"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_follow_length_and_guessability_rules() {
+        assert!(password("tangerine-kettle-42", "password", "alice", "alice@x.io").is_ok());
+        // Counted in code points, any Unicode.
+        assert!(password("ключ-от-сада-42", "password", "alice", "alice@x.io").is_ok());
+        for bad in [
+            "short1",
+            "password123",
+            "12345678",
+            "qwertyuiop",
+            "my-alice-secret-9",
+        ] {
+            let err = password(bad, "password", "alice", "alice@x.io").unwrap_err();
+            assert_eq!(err.field(), Some("password"), "{bad}");
+        }
+        assert!(password(&"x".repeat(129), "password", "alice", "alice@x.io").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http_and_bounded() {
+        assert_eq!(
+            optional_url(Some("https://example.com/a"), "website")
+                .unwrap()
+                .as_deref(),
+            Some("https://example.com/a")
+        );
+        assert_eq!(optional_url(Some("  "), "website").unwrap(), None);
+        for bad in ["javascript:alert(1)", "ftp://x.io", "not a url"] {
+            assert!(optional_url(Some(bad), "website").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        assert_eq!(
+            optional_text(Some(" Ann "), "firstName", 64)
+                .unwrap()
+                .as_deref(),
+            Some("Ann")
+        );
+        assert!(optional_text(Some(&"n".repeat(65)), "firstName", 64).is_err());
+    }
+}
