@@ -68,8 +68,8 @@ pub(crate) fn meta<'a>(ctx: &'a Context<'_>) -> &'a RequestMeta {
 
 /// Gives every error of a response a contract code. Errors from resolvers are
 /// coded by `AppError`; what is left is async-graphql's own: limit violations,
-/// malformed documents and variables (before execution, so no `path`), and
-/// anything unexpected during execution, which is masked.
+/// malformed documents (before execution, so no `path`), arguments that fail to
+/// coerce, and anything unexpected during execution, which is masked.
 struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
@@ -99,7 +99,7 @@ fn fill_code(error: &mut ServerError) {
     }
     let code = if is_limit_error(&error.message) {
         code::QUERY_TOO_COMPLEX
-    } else if error.path.is_empty() {
+    } else if error.path.is_empty() || is_input_error(&error.message) {
         code::BAD_USER_INPUT
     } else {
         tracing::error!(message = %error.message, path = ?error.path, "uncoded error in a resolver");
@@ -110,6 +110,14 @@ fn fill_code(error: &mut ServerError) {
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
+}
+
+/// Argument and variable coercion failures, which async-graphql reports while
+/// executing a field (so they carry a path) rather than while validating.
+fn is_input_error(message: &str) -> bool {
+    ["Failed to parse", "Invalid value", "Variable "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
 }
 
 fn is_limit_error(message: &str) -> bool {

@@ -1,1 +1,11 @@
-fn main() {}
+//! The one integration-test binary: every test spawns the real service on a
+//! fresh database and talks to it over HTTP.
+
+mod accounts;
+mod helpers;
+mod http;
+mod login;
+mod profile;
+mod schema;
+mod sessions;
+mod tokens;

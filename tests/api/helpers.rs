@@ -1,0 +1,213 @@
+//! `TestApp`: the real router on a real HTTP port over a fresh database per
+//! test: a SQLite file in a temporary directory by default, or a new
+//! PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use usergraph::{app, config::Config, service::AppContext};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "tangerine-kettle-42";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub ctx: Arc<AppContext>,
+    env: HashMap<String, String>,
+    server: JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A signed-in test user.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Spawns with extra environment settings, e.g. `("REGISTRATION_ENABLED", "false")`.
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
+        let (database_url, dir) = fresh_database().await;
+        let mut env: HashMap<String, String> = [
+            ("DATABASE_URL", database_url.as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("BIND_ADDR", "127.0.0.1:0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in settings {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let (addr, ctx, server) = start(&env).await;
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            ctx,
+            env,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database.
+    pub async fn restart(&mut self) {
+        self.server.abort();
+        self.ctx.db.clone().close().await.expect("close the pool");
+        let (addr, ctx, server) = start(&self.env).await;
+        (self.addr, self.ctx, self.server) = (addr, ctx, server);
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.ctx.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a GraphQL operation, optionally with a bearer token; returns the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json body")
+    }
+
+    pub async fn register_as(&self, username: &str) -> Account {
+        let email = format!("{username}@example.com");
+        let body = self
+            .gql(
+                None,
+                REGISTER,
+                json!({ "input": { "username": username, "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        account(&body["data"]["register"]).unwrap_or_else(|| panic!("register failed: {body}"))
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            LOGIN,
+            json!({ "input": { "login": login, "password": password } }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh: &str) -> Value {
+        self.gql(None, REFRESH, json!({ "token": refresh })).await
+    }
+
+    pub async fn me(&self, token: &str) -> Value {
+        self.gql(
+            Some(token),
+            "{ me { id username email lastLoginAt } }",
+            json!({}),
+        )
+        .await
+    }
+
+    /// Runs raw SQL for arranging a state no API offers yet.
+    pub async fn sql(&self, sql: &str) {
+        self.db()
+            .execute_unprepared(sql)
+            .await
+            .expect("arrangement SQL");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken tokenType expiresIn user { id username email name firstName lastName roles { name } isStaff } } }";
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id username email lastLoginAt } } }";
+pub const REFRESH: &str = "mutation($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken user { id username email } } }";
+
+/// The account in an `AuthPayload`, if the operation succeeded.
+pub fn account(payload: &Value) -> Option<Account> {
+    Some(Account {
+        id: payload["user"]["id"].as_str()?.to_owned(),
+        access: payload["accessToken"].as_str()?.to_owned(),
+        refresh: payload["refreshToken"].as_str()?.to_owned(),
+    })
+}
+
+/// The `extensions.code` of the first error, or "" when there is none.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The `extensions.field` of the first error, or "".
+pub fn field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+    let (ctx, router) = app::prepare(config).await.expect("prepare app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server");
+    });
+    (addr, ctx, server)
+}
+
+async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!("ug_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&base)
+                .await
+                .expect("connect TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("TEST_DATABASE_URL names a database");
+            (format!("{prefix}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    }
+}
