@@ -33,8 +33,12 @@ pub enum AppError {
     Unauthenticated,
     #[error("you do not have permission to do this")]
     Forbidden,
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    /// `field` names the input that referred to the missing thing, if any.
+    #[error("{what} not found")]
+    NotFound {
+        what: &'static str,
+        field: Option<&'static str>,
+    },
     /// Invalid input; `field` is the input field's GraphQL name.
     #[error("{message}")]
     BadInput {
@@ -73,11 +77,26 @@ impl AppError {
         }
     }
 
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound { what, field: None }
+    }
+
+    /// Names the input field a `NOT_FOUND` is about; other errors are unchanged.
+    pub fn with_field(self, field: &'static str) -> Self {
+        match self {
+            Self::NotFound { what, .. } => Self::NotFound {
+                what,
+                field: Some(field),
+            },
+            other => other,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => code::UNAUTHENTICATED,
             Self::Forbidden => code::FORBIDDEN,
-            Self::NotFound(_) => code::NOT_FOUND,
+            Self::NotFound { .. } => code::NOT_FOUND,
             Self::BadInput { .. } => code::BAD_USER_INPUT,
             Self::DuplicateEmail => code::DUPLICATE_EMAIL,
             Self::DuplicateUsername => code::DUPLICATE_USERNAME,
@@ -96,6 +115,7 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::BadInput { field, .. } => Some(field),
+            Self::NotFound { field, .. } => *field,
             Self::DuplicateEmail => Some("email"),
             Self::DuplicateUsername => Some("username"),
             _ => None,
@@ -148,6 +168,16 @@ impl<T> ResultExt<T> for std::result::Result<T, DbErr> {
     }
 }
 
+/// Whether `err` is a foreign-key violation. SQLite reports `ON DELETE
+/// RESTRICT` as a trigger constraint (code 1811), which SeaORM leaves
+/// unclassified, so its message is checked too.
+pub fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    ) || err.to_string().contains("FOREIGN KEY constraint failed")
+}
+
 /// The mapping for the `users` table's unique indexes.
 pub fn user_uniqueness(detail: &str) -> Option<AppError> {
     if detail.contains("email") {
@@ -174,7 +204,7 @@ mod tests {
         let cases: Vec<(AppError, &str)> = vec![
             (AppError::Unauthenticated, "UNAUTHENTICATED"),
             (AppError::Forbidden, "FORBIDDEN"),
-            (AppError::NotFound("user"), "NOT_FOUND"),
+            (AppError::not_found("user"), "NOT_FOUND"),
             (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
             (AppError::DuplicateUsername, "DUPLICATE_USERNAME"),
@@ -207,6 +237,8 @@ mod tests {
         assert_eq!(ext["field"], "username");
         assert_eq!(rendered(AppError::DuplicateEmail).1["field"], "email");
         assert_eq!(rendered(AppError::DuplicateUsername).1["field"], "username");
+        let missing = AppError::not_found("role").with_field("roleIds");
+        assert_eq!(rendered(missing).1["field"], "roleIds");
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! The per-request DataLoader: one loader over the database, with a newtype
 //! key per relation, each batch one `IN (…)` query. It is created for every
-//! request, so nothing cached crosses requests or users.
+//! request, so nothing cached crosses requests or users. List resolvers use
+//! `prefetch_users` instead, which fetches a whole page's relations up front.
 
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context,
+    Context, Lookahead,
     dataloader::{DataLoader, Loader},
 };
-use entity::{role, tier};
+use entity::{role, tier, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::{error::AppError, service::roles};
+use super::types::User;
+use crate::{auth::Viewer, error::AppError, service::roles};
 
 /// The roles of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,4 +90,61 @@ impl Loader<TierById> for DbLoader {
             .await?;
         Ok(tiers.into_iter().map(|t| (TierById(t.id), t)).collect())
     }
+}
+
+/// Whether a selection of `User` fields asks for the user's roles.
+pub fn wants_roles(user: &Lookahead<'_>) -> bool {
+    user.field("roles").exists() || user.field("isStaff").exists()
+}
+
+/// Whether a selection of `User` fields asks for the user's tier.
+pub fn wants_tier(user: &Lookahead<'_>) -> bool {
+    user.field("tier").exists()
+}
+
+/// Builds a page of users, fetching the roles and tiers the selection asks for
+/// with one query each, whatever the page size. Loader batches split under
+/// load; an explicit prefetch does not.
+pub async fn prefetch_users(
+    db: &DatabaseConnection,
+    models: Vec<user::Model>,
+    viewer: Option<&Viewer>,
+    with_roles: bool,
+    with_tier: bool,
+) -> Result<Vec<User>, AppError> {
+    let mut roles = if with_roles {
+        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        Some(roles::of_users(db, &ids).await?)
+    } else {
+        None
+    };
+    let tiers: Option<HashMap<Uuid, tier::Model>> = if with_tier {
+        let mut tier_ids: Vec<Uuid> = models.iter().filter_map(|m| m.tier_id).collect();
+        tier_ids.sort_unstable();
+        tier_ids.dedup();
+        let found = if tier_ids.is_empty() {
+            Vec::new()
+        } else {
+            tier::Entity::find()
+                .filter(tier::Column::Id.is_in(tier_ids))
+                .all(db)
+                .await?
+        };
+        Some(found.into_iter().map(|t| (t.id, t)).collect())
+    } else {
+        None
+    };
+    Ok(models
+        .into_iter()
+        .map(|model| {
+            let id = model.id;
+            let tier = tiers
+                .as_ref()
+                .map(|t| model.tier_id.and_then(|k| t.get(&k).cloned()));
+            let mut user = User::new(model, viewer);
+            user.prefetched_roles = roles.as_mut().map(|r| r.remove(&id).unwrap_or_default());
+            user.prefetched_tier = tier;
+            user
+        })
+        .collect())
 }

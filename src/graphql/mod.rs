@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod loaders;
+pub mod role;
+pub mod tier;
 pub mod types;
 pub mod user;
 
@@ -20,10 +22,20 @@ use crate::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, auth::AuthQuery);
+pub struct Query(
+    user::UserQuery,
+    auth::AuthQuery,
+    role::RoleQuery,
+    tier::TierQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, user::UserMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    user::UserMutation,
+    role::RoleMutation,
+    tier::TierMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

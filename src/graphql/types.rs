@@ -122,6 +122,12 @@ pub struct User {
     pub key: uuid::Uuid,
     #[graphql(skip)]
     pub tier_key: Option<uuid::Uuid>,
+    /// Roles fetched with the page this user belongs to; `None` means ask the loader.
+    #[graphql(skip)]
+    pub prefetched_roles: Option<Vec<role::Model>>,
+    /// The tier fetched with the page; `None` means ask the loader.
+    #[graphql(skip)]
+    pub prefetched_tier: Option<Option<tier::Model>>,
 }
 
 impl User {
@@ -174,6 +180,8 @@ impl User {
             updated_at: model.updated_at.into(),
             key: model.id,
             tier_key: model.tier_id,
+            prefetched_roles: None,
+            prefetched_tier: None,
         }
     }
 }

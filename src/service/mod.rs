@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod roles;
 pub mod sessions;
+pub mod tiers;
 pub mod users;
 
 use std::sync::Arc;
@@ -54,4 +55,14 @@ pub struct RequestMeta {
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{SubsecRound, Utc};
     Utc::now().trunc_subsecs(6)
+}
+
+/// Superuser-only powers are checked here as well as by guards, because guards
+/// do not run when a field is reached through an interface.
+pub fn require_superuser(viewer: &crate::auth::Viewer) -> crate::error::Result<()> {
+    if viewer.is_superuser() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
 }

@@ -3,14 +3,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use entity::{role, user_role};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use entity::{role, user, user_role};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
-use super::now;
+use super::{AppContext, now, require_superuser, users};
 use crate::{
-    auth::Permission,
-    error::{AppError, Result},
+    auth::{Permission, Viewer},
+    error::{AppError, Result, ResultExt},
 };
 
 /// The role every new user gets.
@@ -75,4 +78,193 @@ pub async fn grant_builtin(conn: &impl ConnectionTrait, user_id: Uuid, name: &st
     .exec(conn)
     .await?;
     Ok(())
+}
+
+/// Role names: 2–64 characters of `[a-z0-9_.-]`, like usernames.
+fn role_name(raw: &str) -> Result<String> {
+    let name = raw.trim().to_lowercase();
+    let valid = (2..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    if valid {
+        Ok(name)
+    } else {
+        Err(AppError::bad_input(
+            "name",
+            "name must be 2 to 64 characters of a-z, 0-9, '_', '.' and '-'",
+        ))
+    }
+}
+
+fn name_taken(detail: &str) -> Option<AppError> {
+    detail
+        .contains("name")
+        .then(|| AppError::Conflict("a role with this name already exists".into()))
+}
+
+fn encode_permissions(permissions: &[Permission]) -> String {
+    let names: BTreeSet<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    serde_json::to_string(&names).expect("a set of strings serialises")
+}
+
+pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<role::Model>> {
+    Ok(role::Entity::find()
+        .order_by_asc(role::Column::Name)
+        .all(conn)
+        .await?)
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<role::Model>> {
+    Ok(role::Entity::find_by_id(id).one(conn).await?)
+}
+
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    name: &str,
+    description: Option<&str>,
+    permissions: &[Permission],
+) -> Result<role::Model> {
+    require_superuser(viewer)?;
+    role::ActiveModel {
+        id: Set(crate::ids::new_key()),
+        name: Set(role_name(name)?),
+        description: Set(crate::validation::optional_text(
+            description,
+            "description",
+            255,
+        )?),
+        permissions: Set(encode_permissions(permissions)),
+        is_builtin: Set(false),
+        created_at: Set(now()),
+    }
+    .insert(conn)
+    .await
+    .on_constraint(name_taken)
+}
+
+/// Changes a role. Built-in roles keep their name and permissions (the
+/// contract defines them); only their description may change.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+    new_permissions: Option<&[Permission]>,
+) -> Result<role::Model> {
+    require_superuser(viewer)?;
+    let current = get(conn, id).await?.ok_or(AppError::not_found("role"))?;
+    let mut model = role::ActiveModel {
+        id: Set(id),
+        ..Default::default()
+    };
+    if let Some(name) = name {
+        let name = role_name(name)?;
+        if current.is_builtin && name != current.name {
+            return Err(AppError::Conflict(
+                "built-in roles cannot be renamed".into(),
+            ));
+        }
+        model.name = Set(name);
+    }
+    if let Some(description) = description {
+        model.description = Set(crate::validation::optional_text(
+            description,
+            "description",
+            255,
+        )?);
+    }
+    if let Some(new_permissions) = new_permissions {
+        let requested: BTreeSet<Permission> = new_permissions.iter().copied().collect();
+        if current.is_builtin && requested != permissions(std::slice::from_ref(&current)) {
+            return Err(AppError::Conflict(
+                "the permissions of built-in roles cannot be changed".into(),
+            ));
+        }
+        model.permissions = Set(encode_permissions(new_permissions));
+    }
+    if !model.is_changed() {
+        return Ok(current);
+    }
+    model.update(conn).await.on_constraint(name_taken)
+}
+
+/// Deletes a custom role and, in the same transaction, its links to users.
+pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
+    require_superuser(viewer)?;
+    let txn = ctx.db.begin().await?;
+    let role = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
+    if role.is_builtin {
+        return Err(AppError::Conflict(
+            "built-in roles cannot be deleted".into(),
+        ));
+    }
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::RoleId.eq(id))
+        .exec(&txn)
+        .await?;
+    role::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Replaces a user's roles. Every id must exist (else `NOT_FOUND` on
+/// `roleIds`, nothing changed), and the caller must hold every permission of
+/// every role it adds or removes, so nobody grants or strips more power than
+/// they have; a superuser's roles are for superusers to change.
+pub async fn set_user_roles(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    user_id: Uuid,
+    role_ids: &[Uuid],
+) -> Result<(user::Model, Vec<role::Model>)> {
+    viewer.require(Permission::RolesAssign)?;
+    let wanted: BTreeSet<Uuid> = role_ids.iter().copied().collect();
+    let txn = ctx.db.begin().await?;
+    let user = users::find(&txn, user_id)
+        .await?
+        .ok_or(AppError::not_found("user"))?;
+    if user.is_superuser && !viewer.is_superuser() {
+        return Err(AppError::Forbidden);
+    }
+    let new_roles = role::Entity::find()
+        .filter(role::Column::Id.is_in(wanted.iter().copied()))
+        .order_by_asc(role::Column::Name)
+        .all(&txn)
+        .await?;
+    if new_roles.len() != wanted.len() {
+        return Err(AppError::not_found("role").with_field("roleIds"));
+    }
+    let old_roles = of_user(&txn, user_id).await?;
+    let old_ids: BTreeSet<Uuid> = old_roles.iter().map(|r| r.id).collect();
+    let changed = new_roles
+        .iter()
+        .filter(|r| !old_ids.contains(&r.id))
+        .chain(old_roles.iter().filter(|r| !wanted.contains(&r.id)));
+    for role in changed {
+        if !permissions(std::slice::from_ref(role))
+            .into_iter()
+            .all(|p| viewer.has(p))
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    if !new_roles.is_empty() {
+        let ts = now();
+        user_role::Entity::insert_many(new_roles.iter().map(|r| user_role::ActiveModel {
+            user_id: Set(user_id),
+            role_id: Set(r.id),
+            created_at: Set(ts),
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok((user, new_roles))
 }

@@ -188,7 +188,7 @@ pub async fn revoke_own(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uu
         .await?
         .rows_affected;
     if ended == 0 {
-        Err(AppError::NotFound("session"))
+        Err(AppError::not_found("session"))
     } else {
         Ok(())
     }

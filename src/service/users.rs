@@ -8,6 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::now;
+use crate::auth::{Permission, Viewer};
 use crate::{
     error::{AppError, Result, ResultExt, user_uniqueness},
     validation,
@@ -35,8 +36,33 @@ pub struct ProfilePatch {
     pub youtube: Patch<String>,
 }
 
+/// `user` as `viewer` may see it: themself, or anyone with `USERS_READ`
+/// (soft-deleted users only with `USERS_READ`). Others are `FORBIDDEN`;
+/// a user the viewer may not know about is `None`.
+pub fn visible(viewer: &Viewer, user: Option<user::Model>) -> Result<Option<user::Model>> {
+    let Some(user) = user else { return Ok(None) };
+    if viewer.has(Permission::UsersRead) {
+        return Ok(Some(user));
+    }
+    if viewer.id() == user.id && !user.is_deleted() {
+        return Ok(Some(user));
+    }
+    Err(AppError::Forbidden)
+}
+
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(conn).await?)
+}
+
+pub async fn find_by_username(
+    conn: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<user::Model>> {
+    let username = username.trim().to_lowercase();
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(conn)
+        .await?)
 }
 
 /// Finds a user by username or, when `login` holds an `@`, by email.

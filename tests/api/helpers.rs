@@ -127,6 +127,45 @@ impl TestApp {
         .await
     }
 
+    /// Creates a superuser through the service (as `create-superuser` does) and signs in.
+    pub async fn superuser(&self, username: &str) -> Account {
+        let email = format!("{username}@example.com");
+        usergraph::service::accounts::create_superuser(
+            &self.ctx,
+            username,
+            &email,
+            &PASSWORD.to_owned().into(),
+        )
+        .await
+        .expect("create superuser");
+        let body = self.login(username, PASSWORD).await;
+        account(&body["data"]["login"]).unwrap_or_else(|| panic!("superuser login failed: {body}"))
+    }
+
+    /// The id of the role called `name`.
+    pub async fn role_id(&self, token: &str, name: &str) -> String {
+        let body = self
+            .gql(Some(token), "{ roles { id name } }", json!({}))
+            .await;
+        body["data"]["roles"]
+            .as_array()
+            .and_then(|roles| roles.iter().find(|r| r["name"] == name))
+            .and_then(|r| r["id"].as_str())
+            .unwrap_or_else(|| panic!("no role {name}: {body}"))
+            .to_owned()
+    }
+
+    /// Replaces `user_id`'s roles as `token`; returns the response body.
+    pub async fn set_roles(&self, token: &str, user_id: &str, role_ids: &[&str]) -> Value {
+        let query = "mutation($id: ID!, $roles: [ID!]!) { setUserRoles(id: $id, roleIds: $roles) { id isStaff roles { name } } }";
+        self.gql(
+            Some(token),
+            query,
+            json!({ "id": user_id, "roles": role_ids }),
+        )
+        .await
+    }
+
     /// Runs raw SQL for arranging a state no API offers yet.
     pub async fn sql(&self, sql: &str) {
         self.db()

@@ -6,6 +6,8 @@ mod helpers;
 mod http;
 mod login;
 mod profile;
+mod roles;
 mod schema;
 mod sessions;
+mod tiers;
 mod tokens;

@@ -1,0 +1,143 @@
+//! Roles: `roles`, `role`, and the superuser's `createRole`, `updateRole`,
+//! `deleteRole`, plus `setUserRoles` for holders of `ROLES_ASSIGN`.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+
+use super::{
+    app,
+    types::{Role, User},
+};
+use crate::{
+    auth::{
+        Permission,
+        guard::{Authenticated, HasPermission, Superuser, viewer},
+    },
+    ids,
+    service::roles,
+};
+
+/// A new custom role.
+#[derive(InputObject)]
+pub struct CreateRoleInput {
+    /// Unique; 2–64 characters of `[a-z0-9_.-]`, stored lower-case.
+    pub name: String,
+    pub description: Option<String>,
+    /// What holders of the role may do; empty by default.
+    #[graphql(default)]
+    pub permissions: Vec<Permission>,
+}
+
+/// Changes to a role. Absent fields are kept; a null description clears it.
+/// Built-in roles cannot be renamed and keep their permissions.
+#[derive(InputObject)]
+pub struct UpdateRoleInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    /// Replaces the role's permissions.
+    pub permissions: Option<Vec<Permission>>,
+}
+
+#[derive(Default)]
+pub struct RoleQuery;
+
+#[Object]
+impl RoleQuery {
+    /// Every role, ordered by name. Any signed-in user.
+    #[graphql(guard = "Authenticated")]
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
+        Ok(roles::list(&app(ctx).db)
+            .await?
+            .into_iter()
+            .map(Role::from)
+            .collect())
+    }
+
+    /// A role by id; null when there is none. Any signed-in user.
+    #[graphql(guard = "Authenticated")]
+    async fn role(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Role>> {
+        let key = ids::decode(ids::ROLE, &id, "id")?;
+        Ok(roles::get(&app(ctx).db, key).await?.map(Role::from))
+    }
+}
+
+#[derive(Default)]
+pub struct RoleMutation;
+
+#[Object]
+impl RoleMutation {
+    /// Creates a custom role. Superuser only; `CONFLICT` when the name is taken.
+    #[graphql(guard = "Superuser")]
+    async fn create_role(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRoleInput,
+    ) -> async_graphql::Result<Role> {
+        let role = roles::create(
+            &app(ctx).db,
+            viewer(ctx)?,
+            &input.name,
+            input.description.as_deref(),
+            &input.permissions,
+        )
+        .await?;
+        Ok(role.into())
+    }
+
+    /// Changes a role. Superuser only.
+    #[graphql(guard = "Superuser")]
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateRoleInput,
+    ) -> async_graphql::Result<Role> {
+        let key = ids::decode(ids::ROLE, &id, "id")?;
+        let description = match &input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v.as_str())),
+        };
+        let role = roles::update(
+            &app(ctx).db,
+            viewer(ctx)?,
+            key,
+            input.name.as_deref(),
+            description,
+            input.permissions.as_deref(),
+        )
+        .await?;
+        Ok(role.into())
+    }
+
+    /// Deletes a custom role and removes it from its users, in one transaction.
+    /// Superuser only; built-in roles are `CONFLICT`.
+    #[graphql(guard = "Superuser")]
+    async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let key = ids::decode(ids::ROLE, &id, "id")?;
+        roles::delete(app(ctx), viewer(ctx)?, key).await?;
+        Ok(true)
+    }
+
+    /// Replaces a user's roles, all or nothing. Needs `ROLES_ASSIGN`, and the
+    /// caller must hold every permission of each role it adds or removes; a
+    /// superuser's roles are changed by superusers only. An unknown role id is
+    /// `NOT_FOUND` on `roleIds`.
+    #[graphql(guard = "HasPermission(Permission::RolesAssign)")]
+    async fn set_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        role_ids: Vec<ID>,
+    ) -> async_graphql::Result<User> {
+        let user_key = ids::decode(ids::USER, &id, "id")?;
+        let role_keys = role_ids
+            .iter()
+            .map(|r| ids::decode(ids::ROLE, r, "roleIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let viewer = viewer(ctx)?;
+        let (user, roles) = roles::set_user_roles(app(ctx), viewer, user_key, &role_keys).await?;
+        let mut user = User::new(user, Some(viewer));
+        user.prefetched_roles = Some(roles);
+        Ok(user)
+    }
+}

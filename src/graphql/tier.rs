@@ -1,0 +1,143 @@
+//! Tiers: `tiers`, `tier`, `userTier`, and the superuser's `createTier`,
+//! `updateTier`, `deleteTier` and `setUserTier`.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+
+use super::{
+    app,
+    types::{Tier, User},
+};
+use crate::{
+    auth::guard::{Authenticated, Superuser, viewer},
+    ids,
+    service::{tiers, users},
+};
+
+/// A new tier.
+#[derive(InputObject)]
+pub struct CreateTierInput {
+    /// Unique; 1–64 characters.
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Changes to a tier. Absent fields are kept; a null description clears it.
+#[derive(InputObject)]
+pub struct UpdateTierInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+}
+
+#[derive(Default)]
+pub struct TierQuery;
+
+#[Object]
+impl TierQuery {
+    /// Every tier, ordered by name. Any signed-in user.
+    #[graphql(guard = "Authenticated")]
+    async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tier>> {
+        Ok(tiers::list(&app(ctx).db)
+            .await?
+            .into_iter()
+            .map(Tier::from)
+            .collect())
+    }
+
+    /// A tier by id; null when there is none. Any signed-in user.
+    #[graphql(guard = "Authenticated")]
+    async fn tier(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Tier>> {
+        let key = ids::decode(ids::TIER, &id, "id")?;
+        Ok(tiers::get(&app(ctx).db, key).await?.map(Tier::from))
+    }
+
+    /// The tier of the user with this username, as `userByUsername { tier }`:
+    /// for the user themself or holders of `USERS_READ`. Null when the user
+    /// has no tier or does not exist.
+    #[graphql(guard = "Authenticated")]
+    async fn user_tier(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<Tier>> {
+        let db = &app(ctx).db;
+        let found = users::find_by_username(db, &username).await?;
+        let Some(user) = users::visible(viewer(ctx)?, found)? else {
+            return Ok(None);
+        };
+        Ok(tiers::tier_of(db, &user).await?.map(Tier::from))
+    }
+}
+
+#[derive(Default)]
+pub struct TierMutation;
+
+#[Object]
+impl TierMutation {
+    /// Creates a tier. Superuser only; `CONFLICT` when the name is taken.
+    #[graphql(guard = "Superuser")]
+    async fn create_tier(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTierInput,
+    ) -> async_graphql::Result<Tier> {
+        let tier = tiers::create(
+            &app(ctx).db,
+            viewer(ctx)?,
+            &input.name,
+            input.description.as_deref(),
+        )
+        .await?;
+        Ok(tier.into())
+    }
+
+    /// Changes a tier. Superuser only.
+    #[graphql(guard = "Superuser")]
+    async fn update_tier(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateTierInput,
+    ) -> async_graphql::Result<Tier> {
+        let key = ids::decode(ids::TIER, &id, "id")?;
+        let description = match &input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v.as_str())),
+        };
+        let tier = tiers::update(
+            &app(ctx).db,
+            viewer(ctx)?,
+            key,
+            input.name.as_deref(),
+            description,
+        )
+        .await?;
+        Ok(tier.into())
+    }
+
+    /// Deletes a tier. Superuser only; `CONFLICT` while users hold it.
+    #[graphql(guard = "Superuser")]
+    async fn delete_tier(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let key = ids::decode(ids::TIER, &id, "id")?;
+        tiers::delete(&app(ctx).db, viewer(ctx)?, key).await?;
+        Ok(true)
+    }
+
+    /// Puts a user on a tier; a null `tierId` takes the user off any tier.
+    /// Superuser only; an unknown tier is `NOT_FOUND`.
+    #[graphql(guard = "Superuser")]
+    async fn set_user_tier(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tier_id: Option<ID>,
+    ) -> async_graphql::Result<User> {
+        let user_key = ids::decode(ids::USER, &id, "id")?;
+        let tier_key = tier_id
+            .map(|t| ids::decode(ids::TIER, &t, "tierId"))
+            .transpose()?;
+        let viewer = viewer(ctx)?;
+        let user = tiers::set_user_tier(app(ctx), viewer, user_key, tier_key).await?;
+        Ok(User::new(user, Some(viewer)))
+    }
+}

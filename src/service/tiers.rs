@@ -1,0 +1,141 @@
+//! Tiers (plans): superuser-managed, one per user at most. A tier that users
+//! hold cannot be deleted; the foreign key refuses it, not a prior count.
+
+use entity::{tier, user};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
+use uuid::Uuid;
+
+use super::{AppContext, now, require_superuser, users};
+use crate::{
+    auth::Viewer,
+    error::{AppError, Result, ResultExt, is_foreign_key_violation},
+    ids, validation,
+};
+
+fn name_taken(detail: &str) -> Option<AppError> {
+    detail
+        .contains("name")
+        .then(|| AppError::Conflict("a tier with this name already exists".into()))
+}
+
+fn tier_name(raw: &str) -> Result<String> {
+    validation::optional_text(Some(raw), "name", 64)?
+        .ok_or_else(|| AppError::bad_input("name", "name must not be empty"))
+}
+
+pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<tier::Model>> {
+    Ok(tier::Entity::find()
+        .order_by_asc(tier::Column::Name)
+        .all(conn)
+        .await?)
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<tier::Model>> {
+    Ok(tier::Entity::find_by_id(id).one(conn).await?)
+}
+
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    name: &str,
+    description: Option<&str>,
+) -> Result<tier::Model> {
+    require_superuser(viewer)?;
+    tier::ActiveModel {
+        id: Set(ids::new_key()),
+        name: Set(tier_name(name)?),
+        description: Set(validation::optional_text(description, "description", 255)?),
+        created_at: Set(now()),
+    }
+    .insert(conn)
+    .await
+    .on_constraint(name_taken)
+}
+
+/// Renames or re-describes a tier; `description: Some(None)` clears it.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+) -> Result<tier::Model> {
+    require_superuser(viewer)?;
+    let current = get(conn, id).await?.ok_or(AppError::not_found("tier"))?;
+    let mut model = tier::ActiveModel {
+        id: Set(id),
+        ..Default::default()
+    };
+    if let Some(name) = name {
+        model.name = Set(tier_name(name)?);
+    }
+    if let Some(description) = description {
+        model.description = Set(validation::optional_text(description, "description", 255)?);
+    }
+    if !model.is_changed() {
+        return Ok(current);
+    }
+    model.update(conn).await.on_constraint(name_taken)
+}
+
+/// Deletes an unused tier; `CONFLICT` while any user holds it.
+pub async fn delete(conn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> Result<()> {
+    require_superuser(viewer)?;
+    let result = tier::Entity::delete_by_id(id)
+        .exec(conn)
+        .await
+        .map_err(|err| {
+            if is_foreign_key_violation(&err) {
+                AppError::Conflict(
+                    "the tier is held by users; move them to another tier first".into(),
+                )
+            } else {
+                err.into()
+            }
+        })?;
+    if result.rows_affected == 0 {
+        Err(AppError::not_found("tier"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Puts a user on a tier, or off any tier with `None`. An unknown tier is
+/// refused by the foreign key, so a concurrent delete cannot slip through.
+pub async fn set_user_tier(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    user_id: Uuid,
+    tier_id: Option<Uuid>,
+) -> Result<user::Model> {
+    require_superuser(viewer)?;
+    users::find(&ctx.db, user_id)
+        .await?
+        .ok_or(AppError::not_found("user"))?;
+    user::ActiveModel {
+        id: Set(user_id),
+        tier_id: Set(tier_id),
+        updated_at: Set(now()),
+        ..Default::default()
+    }
+    .update(&ctx.db)
+    .await
+    .map_err(|err| {
+        if is_foreign_key_violation(&err) {
+            AppError::not_found("tier").with_field("tierId")
+        } else {
+            err.into()
+        }
+    })
+}
+
+/// The tier `user` is on, if any.
+pub async fn tier_of(
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+) -> Result<Option<tier::Model>> {
+    match user.tier_id {
+        Some(id) => get(conn, id).await,
+        None => Ok(None),
+    }
+}
