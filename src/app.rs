@@ -77,6 +77,14 @@ pub fn build_router(ctx: Arc<AppContext>) -> Router {
 /// Connects, migrates, bootstraps the first superuser, and builds the router.
 pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppContext>, Router)> {
     let conn = db::connect(&config).await?;
+    prepare_with(conn, config).await
+}
+
+/// As `prepare`, over a connection the caller made (tests instrument it).
+pub async fn prepare_with(
+    conn: sea_orm::DatabaseConnection,
+    config: Config,
+) -> anyhow::Result<(Arc<AppContext>, Router)> {
     db::migrate(&conn).await?;
     let ctx = AppContext::new(conn, config);
     accounts::bootstrap_admin(&ctx).await?;

@@ -46,6 +46,10 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Lower-cased effective display name, for ordering by name.
+    pub name_key: String,
+    /// Lower-cased username, email and names, for `search`.
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

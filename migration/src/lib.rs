@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_tables;
 mod m20261122_000002_seed_builtin_roles;
+mod m20261122_000003_user_listing;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_tables::Migration),
             Box::new(m20261122_000002_seed_builtin_roles::Migration),
+            Box::new(m20261122_000003_user_listing::Migration),
         ]
     }
 }

@@ -20,6 +20,14 @@ use crate::{auth::Viewer, error::AppError, service::roles};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RolesOfUser(pub Uuid);
 
+/// A user by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+/// A user by (normalised) username.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserByUsername(pub String);
+
 /// A tier by its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TierById(pub Uuid);
@@ -72,6 +80,44 @@ impl Loader<RolesOfUser> for DbLoader {
         Ok(keys
             .iter()
             .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
+    }
+}
+
+impl Loader<UserById> for DbLoader {
+    type Value = user::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(found.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+impl Loader<UserByUsername> for DbLoader {
+    type Value = user::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[UserByUsername],
+    ) -> Result<HashMap<UserByUsername, Self::Value>, Self::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = user::Entity::find()
+            .filter(user::Column::Username.is_in(keys.iter().map(|k| k.0.clone())))
+            .all(&self.db)
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|u| (UserByUsername(u.username.clone()), u))
             .collect())
     }
 }

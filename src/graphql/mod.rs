@@ -2,6 +2,7 @@
 //! limits, and the extension that gives every error a contract code.
 
 pub mod auth;
+pub mod connection;
 pub mod loaders;
 pub mod role;
 pub mod tier;
@@ -24,6 +25,7 @@ use crate::{
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
+    user::DirectoryQuery,
     auth::AuthQuery,
     role::RoleQuery,
     tier::TierQuery,

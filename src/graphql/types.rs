@@ -14,7 +14,7 @@ use crate::{
     auth::{Permission, Viewer},
     error::AppError,
     ids,
-    service::{roles::ADMIN_ROLE, sessions::Tokens},
+    service::{roles::ADMIN_ROLE, sessions::Tokens, users},
 };
 
 /// An instant in UTC, as RFC 3339 (`2025-01-15T10:00:00Z`).
@@ -143,13 +143,12 @@ impl User {
     }
 
     fn build(model: user::Model, private: bool) -> Self {
-        let name = model.display_name.clone().unwrap_or_else(|| {
-            match (model.first_name.as_deref(), model.last_name.as_deref()) {
-                (Some(first), Some(last)) => format!("{first} {last}"),
-                (Some(one), None) | (None, Some(one)) => one.to_owned(),
-                (None, None) => model.username.clone(),
-            }
-        });
+        let name = users::effective_name(
+            model.display_name.as_deref(),
+            model.first_name.as_deref(),
+            model.last_name.as_deref(),
+            &model.username,
+        );
         Self {
             id: ids::encode(ids::USER, model.id).into(),
             is_active: model.status == user::Status::Active && !model.is_deleted(),
@@ -186,23 +185,38 @@ impl User {
     }
 }
 
+impl User {
+    /// The roles of this user: from the page's prefetch when a list made one,
+    /// else from the request's loader.
+    async fn role_models(&self, ctx: &Context<'_>) -> Result<Vec<role::Model>, AppError> {
+        if let Some(roles) = &self.prefetched_roles {
+            return Ok(roles.clone());
+        }
+        Ok(loader(ctx)
+            .load_one(RolesOfUser(self.key))
+            .await?
+            .unwrap_or_default())
+    }
+}
+
 #[ComplexObject]
 impl User {
-    /// The user's roles, ordered by name. Batched: one query per request.
+    /// The user's roles, ordered by name. Lists fetch them for the whole page at
+    /// once; elsewhere they are batched per request.
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
-        let roles = loader(ctx)
-            .load_one(RolesOfUser(self.key))
-            .await
-            .map_err(AppError::from)?;
-        Ok(roles
-            .unwrap_or_default()
+        Ok(self
+            .role_models(ctx)
+            .await?
             .into_iter()
             .map(Role::from)
             .collect())
     }
 
-    /// The user's tier; null when the user has none. Batched: one query per request.
+    /// The user's tier; null when the user has none. Fetched per page or batched per request.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Tier>> {
+        if let Some(tier) = &self.prefetched_tier {
+            return Ok(tier.clone().map(Tier::from));
+        }
         let Some(key) = self.tier_key else {
             return Ok(None);
         };
@@ -218,12 +232,9 @@ impl User {
         if self.is_superuser {
             return Ok(true);
         }
-        let roles = loader(ctx)
-            .load_one(RolesOfUser(self.key))
-            .await
-            .map_err(AppError::from)?;
-        Ok(roles
-            .unwrap_or_default()
+        Ok(self
+            .role_models(ctx)
+            .await?
             .iter()
             .any(|r| r.name == ADMIN_ROLE))
     }

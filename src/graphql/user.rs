@@ -1,12 +1,22 @@
-//! The caller's own account: `me`, `updateMe` and `deleteMe`.
+//! Users: the caller's own account (`me`, `updateMe`, `deleteMe`) and the
+//! directory queries `user`, `userByUsername` and `users`.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 
-use super::{app, types::User};
+use super::{
+    app,
+    connection::{PageInfo, UserConnection, UserEdge},
+    loaders::{UserById, UserByUsername, loader, prefetch_users, wants_roles, wants_tier},
+    types::{DateTime, User, UserStatus},
+};
 use crate::{
-    auth::guard::{Authenticated, viewer},
+    auth::{
+        Permission,
+        guard::{Authenticated, HasPermission, viewer},
+    },
     error::AppError,
-    service::{accounts, users},
+    ids,
+    service::{accounts, directory, users},
 };
 
 /// Profile links; for each field, null clears it and an absent field is kept.
@@ -112,5 +122,265 @@ impl UserMutation {
     async fn delete_me(&self, ctx: &Context<'_>, password: String) -> async_graphql::Result<bool> {
         accounts::delete_me(app(ctx), viewer(ctx)?, &password).await?;
         Ok(true)
+    }
+}
+
+/// Which users `users` returns. Every condition given must hold.
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    /// Matches username, email, first, last and display name, case-insensitively;
+    /// `%` and `_` are literal characters.
+    pub search: Option<String>,
+    /// Holders of the role with this name.
+    pub role: Option<String>,
+    pub status: Option<UserStatus>,
+    pub tier_id: Option<ID>,
+    pub is_superuser: Option<bool>,
+    /// Superusers and holders of the `admin` role (or, when false, everyone else).
+    pub is_staff: Option<bool>,
+    /// Include soft-deleted users (they are hidden by default).
+    #[graphql(default)]
+    pub include_deleted: bool,
+    /// Only soft-deleted users.
+    #[graphql(default)]
+    pub only_deleted: bool,
+    /// Created at or after this instant.
+    pub created_after: Option<DateTime>,
+    /// Created before this instant.
+    pub created_before: Option<DateTime>,
+    /// Last logged in before this instant (users who never logged in do not match).
+    pub last_login_before: Option<DateTime>,
+    /// Last logged in at or after this instant.
+    pub last_login_after: Option<DateTime>,
+}
+
+/// A sort key for `users`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum UserOrderField {
+    CreatedAt,
+    Username,
+    Email,
+    /// The display name, case-insensitively.
+    Name,
+    /// Users who never logged in sort as the oldest.
+    LastLoginAt,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// One key of the order of `users`; ties are always broken by id.
+#[derive(InputObject, Clone, Copy)]
+pub struct UserOrder {
+    pub field: UserOrderField,
+    #[graphql(default_with = "OrderDirection::Asc")]
+    pub direction: OrderDirection,
+}
+
+impl UserFilter {
+    fn into_service(self) -> Result<directory::Filter, AppError> {
+        Ok(directory::Filter {
+            search: self.search,
+            role: self.role,
+            status: self.status.map(Into::into),
+            tier_id: self
+                .tier_id
+                .map(|t| ids::decode(ids::TIER, &t, "tierId"))
+                .transpose()?,
+            is_superuser: self.is_superuser,
+            is_staff: self.is_staff,
+            include_deleted: self.include_deleted,
+            only_deleted: self.only_deleted,
+            created_after: self.created_after.map(|t| t.0),
+            created_before: self.created_before.map(|t| t.0),
+            last_login_after: self.last_login_after.map(|t| t.0),
+            last_login_before: self.last_login_before.map(|t| t.0),
+        })
+    }
+}
+
+fn sort_key(order: UserOrder) -> directory::SortKey {
+    let field = match order.field {
+        UserOrderField::CreatedAt => directory::SortField::CreatedAt,
+        UserOrderField::Username => directory::SortField::Username,
+        UserOrderField::Email => directory::SortField::Email,
+        UserOrderField::Name => directory::SortField::Name,
+        UserOrderField::LastLoginAt => directory::SortField::LastLoginAt,
+    };
+    directory::SortKey {
+        field,
+        descending: order.direction == OrderDirection::Desc,
+    }
+}
+
+fn page_size(value: Option<i32>, field: &'static str) -> Result<u64, AppError> {
+    match value {
+        None => Ok(directory::DEFAULT_PAGE),
+        Some(n) if (0..=directory::MAX_PAGE as i32).contains(&n) => Ok(n as u64),
+        Some(_) => Err(AppError::bad_input(
+            field,
+            format!("{field} must be between 0 and {}", directory::MAX_PAGE),
+        )),
+    }
+}
+
+/// The paging arguments of `users`, checked: cursor and offset styles do not mix.
+pub struct PagingArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+    pub offset: Option<i32>,
+    pub page: Option<i32>,
+}
+
+impl PagingArgs {
+    fn into_paging(self) -> Result<directory::Paging, AppError> {
+        let cursor_style = self.after.is_some() || self.before.is_some() || self.last.is_some();
+        if cursor_style && (self.offset.is_some() || self.page.is_some()) {
+            let field = if self.offset.is_some() {
+                "offset"
+            } else {
+                "page"
+            };
+            return Err(AppError::bad_input(
+                field,
+                "cursor arguments (after, before, last) cannot be mixed with offset or page",
+            ));
+        }
+        if self.offset.is_some() && self.page.is_some() {
+            return Err(AppError::bad_input(
+                "page",
+                "give either offset or page, not both",
+            ));
+        }
+        if self.last.is_some() || self.before.is_some() {
+            if self.first.is_some() || self.after.is_some() {
+                return Err(AppError::bad_input(
+                    "last",
+                    "page forwards (first/after) or backwards (last/before), not both",
+                ));
+            }
+            return Ok(directory::Paging::Backward {
+                last: page_size(self.last, "last")?,
+                before: self.before,
+            });
+        }
+        let first = page_size(self.first, "first")?;
+        match (self.offset, self.page) {
+            (Some(offset), _) if offset < 0 => {
+                Err(AppError::bad_input("offset", "offset must not be negative"))
+            }
+            (Some(offset), _) => Ok(directory::Paging::Offset {
+                first,
+                offset: offset as u64,
+            }),
+            (_, Some(page)) if page < 1 => Err(AppError::bad_input("page", "page starts at 1")),
+            (_, Some(page)) => Ok(directory::Paging::Offset {
+                first,
+                offset: (page as u64 - 1) * first,
+            }),
+            (None, None) => Ok(directory::Paging::Forward {
+                first,
+                after: self.after,
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct DirectoryQuery;
+
+#[Object]
+impl DirectoryQuery {
+    /// A user by id: the user themself, or anyone with `USERS_READ` (who also
+    /// sees soft-deleted users). Null when there is no such user; `FORBIDDEN`
+    /// for another user without `USERS_READ`.
+    #[graphql(guard = "Authenticated")]
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let viewer = viewer(ctx)?;
+        let key = ids::decode(ids::USER, &id, "id")?;
+        let found = loader(ctx)
+            .load_one(UserById(key))
+            .await
+            .map_err(AppError::from)?;
+        let found = users::visible(viewer, found)?;
+        Ok(found.map(|u| User::new(u, Some(viewer))))
+    }
+
+    /// A user by username, with the same rules as `user`.
+    #[graphql(guard = "Authenticated")]
+    async fn user_by_username(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
+        let viewer = viewer(ctx)?;
+        let key = UserByUsername(username.trim().to_lowercase());
+        let found = loader(ctx).load_one(key).await.map_err(AppError::from)?;
+        let found = users::visible(viewer, found)?;
+        Ok(found.map(|u| User::new(u, Some(viewer))))
+    }
+
+    /// Users, a page at a time (`USERS_READ`). Page by cursor with
+    /// `first`/`after` or `last`/`before`, or by offset with `offset` or `page`
+    /// (1-based, `page` × `first`); the two styles do not mix. `first` defaults
+    /// to 20, at most 100. Default order: newest first; ties broken by id.
+    /// Soft-deleted users are hidden unless the filter asks for them.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "HasPermission(Permission::UsersRead)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        offset: Option<i32>,
+        page: Option<i32>,
+        filter: Option<UserFilter>,
+        order_by: Option<Vec<UserOrder>>,
+    ) -> async_graphql::Result<UserConnection> {
+        let viewer = viewer(ctx)?;
+        let paging = PagingArgs {
+            first,
+            after,
+            last,
+            before,
+            offset,
+            page,
+        }
+        .into_paging()?;
+        let filter = filter.unwrap_or_default().into_service()?;
+        let order: Vec<directory::SortKey> = match order_by.filter(|o| !o.is_empty()) {
+            Some(keys) => keys.into_iter().map(sort_key).collect(),
+            None => directory::DEFAULT_ORDER.to_vec(),
+        };
+        let db = &app(ctx).db;
+        let page = directory::list(db, viewer, &filter, &order, paging).await?;
+        let look = ctx.look_ahead();
+        let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
+        let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
+        let with_tier = wants_tier(&nodes) || wants_tier(&edge_nodes);
+        let built = prefetch_users(db, page.users, Some(viewer), with_roles, with_tier).await?;
+        let edges: Vec<UserEdge> = built
+            .into_iter()
+            .zip(page.cursors)
+            .map(|(node, cursor)| UserEdge { cursor, node })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(UserConnection {
+            edges,
+            page_info,
+            filter,
+        })
     }
 }

@@ -48,7 +48,7 @@ async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveMod
     )?;
     let password_hash = ctx.hasher.hash(input.password.clone()).await?;
     let ts = now();
-    Ok(user::ActiveModel {
+    let mut model = user::ActiveModel {
         id: Set(ids::new_key()),
         username: Set(username),
         email: Set(email),
@@ -73,7 +73,11 @@ async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveMod
         deleted_at: Set(None),
         created_at: Set(ts),
         updated_at: Set(ts),
-    })
+        name_key: Set(String::new()),
+        search_text: Set(String::new()),
+    };
+    users::set_derived(&mut model, None);
+    Ok(model)
 }
 
 /// Creates an account with the default role and signs it in.

@@ -36,6 +36,68 @@ pub struct ProfilePatch {
     pub youtube: Patch<String>,
 }
 
+/// The name the API shows: the chosen display name, else "first last", else the username.
+pub fn effective_name(
+    display: Option<&str>,
+    first: Option<&str>,
+    last: Option<&str>,
+    username: &str,
+) -> String {
+    match (display, first, last) {
+        (Some(name), _, _) => name.to_owned(),
+        (None, Some(first), Some(last)) => format!("{first} {last}"),
+        (None, Some(one), None) | (None, None, Some(one)) => one.to_owned(),
+        (None, None, None) => username.to_owned(),
+    }
+}
+
+fn current_or<T: Clone + Into<sea_orm::Value>>(value: &ActiveValue<T>, current: &T) -> T {
+    match value {
+        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v.clone(),
+        ActiveValue::NotSet => current.clone(),
+    }
+}
+
+/// Sets the derived `name_key` and `search_text` columns from the values the
+/// row will have once `model` is written over `current` (`None` for an insert,
+/// where every source column is set).
+pub fn set_derived(model: &mut user::ActiveModel, current: Option<&user::Model>) {
+    let pick = |value: &ActiveValue<Option<String>>, cur: Option<&Option<String>>| match cur {
+        Some(cur) => current_or(value, cur),
+        None => current_or(value, &None),
+    };
+    let username = current_or(
+        &model.username,
+        &current.map(|c| c.username.clone()).unwrap_or_default(),
+    );
+    let email = current_or(
+        &model.email,
+        &current.map(|c| c.email.clone()).unwrap_or_default(),
+    );
+    let display = pick(&model.display_name, current.map(|c| &c.display_name));
+    let first = pick(&model.first_name, current.map(|c| &c.first_name));
+    let last = pick(&model.last_name, current.map(|c| &c.last_name));
+    let name = effective_name(
+        display.as_deref(),
+        first.as_deref(),
+        last.as_deref(),
+        &username,
+    );
+    let search = [
+        Some(username.as_str()),
+        Some(email.as_str()),
+        first.as_deref(),
+        last.as_deref(),
+        display.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    model.name_key = ActiveValue::Set(name.to_lowercase());
+    model.search_text = ActiveValue::Set(search.to_lowercase());
+}
+
 /// `user` as `viewer` may see it: themself, or anyone with `USERS_READ`
 /// (soft-deleted users only with `USERS_READ`). Others are `FORBIDDEN`;
 /// a user the viewer may not know about is `None`.
@@ -130,6 +192,7 @@ pub async fn update_profile(
     if !model.is_changed() {
         return Ok(current);
     }
+    set_derived(&mut model, Some(&current));
     model.updated_at = Set(now());
     model.update(conn).await.on_constraint(user_uniqueness)
 }

@@ -2,7 +2,14 @@
 //! test: a SQLite file in a temporary directory by default, or a new
 //! PostgreSQL database when `TEST_DATABASE_URL` is set.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -16,6 +23,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub ctx: Arc<AppContext>,
+    /// Every SQL statement the app has run, counted by SeaORM's metric hook.
+    pub statements: Arc<AtomicU64>,
     env: HashMap<String, String>,
     server: JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
@@ -48,11 +57,13 @@ impl TestApp {
         for (k, v) in settings {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        let (addr, ctx, server) = start(&env).await;
+        let statements = Arc::new(AtomicU64::new(0));
+        let (addr, ctx, server) = start(&env, &statements).await;
         Self {
             addr,
             client: reqwest::Client::new(),
             ctx,
+            statements,
             env,
             server,
             _dir: dir,
@@ -63,7 +74,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.server.abort();
         self.ctx.db.clone().close().await.expect("close the pool");
-        let (addr, ctx, server) = start(&self.env).await;
+        let (addr, ctx, server) = start(&self.env, &self.statements).await;
         (self.addr, self.ctx, self.server) = (addr, ctx, server);
     }
 
@@ -166,6 +177,103 @@ impl TestApp {
         .await
     }
 
+    /// How many statements `work` made the app run.
+    pub async fn count_statements<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> (u64, T) {
+        let before = self.statements.load(Ordering::SeqCst);
+        let out = work.await;
+        (self.statements.load(Ordering::SeqCst) - before, out)
+    }
+
+    /// Inserts `n` users directly (sharing one precomputed password hash), each
+    /// with the `user` role and every third on `tier`; returns their ids.
+    pub async fn seed_users(
+        &self,
+        n: usize,
+        prefix: &str,
+        tier: Option<uuid::Uuid>,
+    ) -> Vec<uuid::Uuid> {
+        use entity::{role, user, user_role};
+        use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+        let hash = self
+            .ctx
+            .hasher
+            .hash(PASSWORD.to_owned())
+            .await
+            .expect("hash");
+        let user_role_id = role::Entity::find()
+            .filter(role::Column::Name.eq("user"))
+            .one(self.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let start = chrono::Utc::now() - chrono::Duration::hours(1);
+        let mut ids = Vec::with_capacity(n);
+        let rows: Vec<user::ActiveModel> = (0..n)
+            .map(|i| {
+                let id = uuid::Uuid::now_v7();
+                ids.push(id);
+                let username = format!("{prefix}{i:04}");
+                let email = format!("{username}@example.com");
+                let at = start + chrono::Duration::milliseconds(i as i64);
+                let mut model = user::ActiveModel {
+                    id: Set(id),
+                    username: Set(username.clone()),
+                    email: Set(email.clone()),
+                    password_hash: Set(hash.clone()),
+                    display_name: Set(None),
+                    first_name: Set(Some(format!("First{i}"))),
+                    last_name: Set(Some(format!("Last{i}"))),
+                    avatar_url: Set(None),
+                    website: Set(None),
+                    facebook: Set(None),
+                    instagram: Set(None),
+                    linkedin: Set(None),
+                    x: Set(None),
+                    youtube: Set(None),
+                    status: Set(user::Status::Active),
+                    is_superuser: Set(false),
+                    tier_id: Set(if i % 3 == 0 { tier } else { None }),
+                    failed_login_count: Set(0),
+                    locked_until: Set(None),
+                    password_changed_at: Set(at),
+                    last_login_at: Set(None),
+                    deleted_at: Set(None),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    name_key: Set(String::new()),
+                    search_text: Set(String::new()),
+                };
+                usergraph::service::users::set_derived(&mut model, None);
+                model
+            })
+            .collect();
+        for chunk in rows.chunks(50) {
+            user::Entity::insert_many(chunk.to_vec())
+                .exec(self.db())
+                .await
+                .expect("seed users");
+        }
+        let links: Vec<user_role::ActiveModel> = ids
+            .iter()
+            .map(|id| user_role::ActiveModel {
+                user_id: Set(*id),
+                role_id: Set(user_role_id),
+                created_at: Set(start),
+            })
+            .collect();
+        for chunk in links.chunks(100) {
+            user_role::Entity::insert_many(chunk.to_vec())
+                .exec(self.db())
+                .await
+                .expect("seed roles");
+        }
+        ids
+    }
+
     /// Runs raw SQL for arranging a state no API offers yet.
     pub async fn sql(&self, sql: &str) {
         self.db()
@@ -208,9 +316,24 @@ pub fn field(body: &Value) -> &str {
         .unwrap_or_default()
 }
 
-async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
+async fn start(
+    env: &HashMap<String, String>,
+    statements: &Arc<AtomicU64>,
+) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-    let (ctx, router) = app::prepare(config).await.expect("prepare app");
+    let mut conn = usergraph::db::connect(&config).await.expect("connect");
+    let counter = statements.clone();
+    let trace = std::env::var_os("TRACE_SQL").is_some();
+    conn.set_metric_callback(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if trace {
+            eprintln!(
+                "SQL: {}",
+                info.statement.sql.chars().take(2000).collect::<String>()
+            );
+        }
+    });
+    let (ctx, router) = app::prepare_with(conn, config).await.expect("prepare app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

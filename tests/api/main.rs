@@ -9,5 +9,6 @@ mod profile;
 mod roles;
 mod schema;
 mod sessions;
+mod statements;
 mod tiers;
 mod tokens;
