@@ -1,6 +1,7 @@
 //! The GraphQL schema: per-domain roots merged with `MergedObject`, the query
 //! limits, and the extension that gives every error a contract code.
 
+pub mod admin;
 pub mod auth;
 pub mod connection;
 pub mod loaders;
@@ -35,6 +36,7 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     user::UserMutation,
+    admin::AdminMutation,
     role::RoleMutation,
     tier::TierMutation,
 );

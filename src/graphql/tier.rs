@@ -51,8 +51,8 @@ impl TierQuery {
     }
 
     /// The tier of the user with this username, as `userByUsername { tier }`:
-    /// for the user themself or holders of `USERS_READ`. Null when the user
-    /// has no tier or does not exist.
+    /// for the user themself or holders of `USERS_READ` (others get `NOT_FOUND`).
+    /// Null when the user has no tier, or for `USERS_READ`, does not exist.
     #[graphql(guard = "Authenticated")]
     async fn user_tier(
         &self,

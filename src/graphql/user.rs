@@ -296,9 +296,9 @@ pub struct DirectoryQuery;
 
 #[Object]
 impl DirectoryQuery {
-    /// A user by id: the user themself, or anyone with `USERS_READ` (who also
-    /// sees soft-deleted users). Null when there is no such user; `FORBIDDEN`
-    /// for another user without `USERS_READ`.
+    /// A user by id. Holders of `USERS_READ` see anyone (soft-deleted users
+    /// included) and get null when there is no such user; anyone else sees
+    /// only themself and gets `NOT_FOUND` for every other id.
     #[graphql(guard = "Authenticated")]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;

@@ -30,7 +30,7 @@ pub struct NewAccount {
 }
 
 /// Validates every field and hashes the password; returns the row to insert.
-async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveModel> {
+pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveModel> {
     let username = validation::username(&input.username)?;
     let email = validation::email(&input.email)?;
     validation::password(&input.password, "password", &username, &email)?;
@@ -271,7 +271,7 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.db.begin().await?;
-    users::ensure_not_last_superuser(&txn, &viewer.user).await?;
+    users::ensure_superuser_remains(&txn, viewer.id()).await?;
     user::ActiveModel {
         id: Set(viewer.id()),
         deleted_at: Set(Some(ts)),

@@ -3,6 +3,7 @@
 //! run several of them inside one transaction.
 
 pub mod accounts;
+pub mod admin;
 pub mod directory;
 pub mod roles;
 pub mod sessions;

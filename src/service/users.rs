@@ -1,9 +1,10 @@
-//! User lookups and profile changes shared by the account and (later)
-//! administration operations.
+//! User lookups, profile changes and the last-superuser rule, shared by the
+//! account and administration operations.
 
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -98,18 +99,18 @@ pub fn set_derived(model: &mut user::ActiveModel, current: Option<&user::Model>)
     model.search_text = ActiveValue::Set(search.to_lowercase());
 }
 
-/// `user` as `viewer` may see it: themself, or anyone with `USERS_READ`
-/// (soft-deleted users only with `USERS_READ`). Others are `FORBIDDEN`;
-/// a user the viewer may not know about is `None`.
+/// `user` as `viewer` may see it. Holders of `USERS_READ` see everyone,
+/// soft-deleted users included, and get `None` for a user that does not exist.
+/// Anyone else sees only themself: every other user, live, deleted or
+/// missing, is `NOT_FOUND`, so the answer never tells whether an account exists.
 pub fn visible(viewer: &Viewer, user: Option<user::Model>) -> Result<Option<user::Model>> {
-    let Some(user) = user else { return Ok(None) };
     if viewer.has(Permission::UsersRead) {
-        return Ok(Some(user));
+        return Ok(user);
     }
-    if viewer.id() == user.id && !user.is_deleted() {
-        return Ok(Some(user));
+    match user {
+        Some(user) if user.id == viewer.id() && !user.is_deleted() => Ok(Some(user)),
+        _ => Err(AppError::not_found("user")),
     }
-    Err(AppError::Forbidden)
 }
 
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>> {
@@ -144,51 +145,70 @@ pub async fn find_by_login(
         .await?)
 }
 
-fn text(
-    patch: &Patch<String>,
-    field: &'static str,
-    max: usize,
-) -> Result<ActiveValue<Option<String>>> {
-    Ok(match patch {
-        None => ActiveValue::NotSet,
-        Some(value) => Set(validation::optional_text(value.as_deref(), field, max)?),
-    })
-}
-
-fn url(patch: &Patch<String>, field: &'static str) -> Result<ActiveValue<Option<String>>> {
-    Ok(match patch {
-        None => ActiveValue::NotSet,
-        Some(value) => Set(validation::optional_url(value.as_deref(), field)?),
-    })
-}
-
-/// Validates the whole patch before writing anything, then applies it in one
-/// statement. Username and email collisions come from the unique indexes.
-pub async fn update_profile(
-    conn: &impl ConnectionTrait,
-    current: user::Model,
-    patch: &ProfilePatch,
-) -> Result<user::Model> {
-    let mut model = user::ActiveModel {
-        id: Set(current.id),
-        ..Default::default()
-    };
+/// Validates every field of `patch` and sets it on `model`; nothing is written.
+pub fn apply_profile(model: &mut user::ActiveModel, patch: &ProfilePatch) -> Result<()> {
     if let Some(username) = &patch.username {
         model.username = Set(validation::username(username)?);
     }
     if let Some(email) = &patch.email {
         model.email = Set(validation::email(email)?);
     }
-    model.display_name = text(&patch.name, "name", validation::DISPLAY_NAME_MAX)?;
-    model.first_name = text(&patch.first_name, "firstName", validation::PERSON_NAME_MAX)?;
-    model.last_name = text(&patch.last_name, "lastName", validation::PERSON_NAME_MAX)?;
-    model.avatar_url = url(&patch.avatar_url, "avatarUrl")?;
-    model.website = url(&patch.website, "website")?;
-    model.facebook = url(&patch.facebook, "facebook")?;
-    model.instagram = url(&patch.instagram, "instagram")?;
-    model.linkedin = url(&patch.linkedin, "linkedin")?;
-    model.x = url(&patch.x, "x")?;
-    model.youtube = url(&patch.youtube, "youtube")?;
+    for (value, patch, field, max) in [
+        (
+            &mut model.display_name,
+            &patch.name,
+            "name",
+            validation::DISPLAY_NAME_MAX,
+        ),
+        (
+            &mut model.first_name,
+            &patch.first_name,
+            "firstName",
+            validation::PERSON_NAME_MAX,
+        ),
+        (
+            &mut model.last_name,
+            &patch.last_name,
+            "lastName",
+            validation::PERSON_NAME_MAX,
+        ),
+    ] {
+        if let Some(patch) = patch {
+            *value = Set(validation::optional_text(patch.as_deref(), field, max)?);
+        }
+    }
+    for (value, patch, field) in [
+        (&mut model.avatar_url, &patch.avatar_url, "avatarUrl"),
+        (&mut model.website, &patch.website, "website"),
+        (&mut model.facebook, &patch.facebook, "facebook"),
+        (&mut model.instagram, &patch.instagram, "instagram"),
+        (&mut model.linkedin, &patch.linkedin, "linkedin"),
+        (&mut model.x, &patch.x, "x"),
+        (&mut model.youtube, &patch.youtube, "youtube"),
+    ] {
+        if let Some(patch) = patch {
+            *value = Set(validation::optional_url(patch.as_deref(), field)?);
+        }
+    }
+    Ok(())
+}
+
+/// An empty change set for `current`, to fill and then `save`.
+pub fn changes(current: &user::Model) -> user::ActiveModel {
+    user::ActiveModel {
+        id: ActiveValue::Unchanged(current.id),
+        ..Default::default()
+    }
+}
+
+/// Writes `model` over `current` in one statement, keeping the derived columns
+/// and `updated_at` right. Username and email collisions come from the unique
+/// indexes.
+pub async fn save(
+    conn: &impl ConnectionTrait,
+    current: user::Model,
+    mut model: user::ActiveModel,
+) -> Result<user::Model> {
     if !model.is_changed() {
         return Ok(current);
     }
@@ -197,30 +217,33 @@ pub async fn update_profile(
     model.update(conn).await.on_constraint(user_uniqueness)
 }
 
-/// Whether `user` is the only active, undeleted superuser left.
-pub async fn is_last_active_superuser(
+/// Validates the whole patch before writing anything, then applies it.
+pub async fn update_profile(
     conn: &impl ConnectionTrait,
-    user: &user::Model,
-) -> Result<bool> {
-    if !user.is_superuser || user.is_deleted() || user.status != user::Status::Active {
-        return Ok(false);
-    }
-    let others = user::Entity::find()
+    current: user::Model,
+    patch: &ProfilePatch,
+) -> Result<user::Model> {
+    let mut model = changes(&current);
+    apply_profile(&mut model, patch)?;
+    save(conn, current, model).await
+}
+
+/// Refuses to remove the last active superuser (`CONFLICT`). Call it inside
+/// the transaction that demotes, suspends or deletes `user_id`: on PostgreSQL
+/// it locks the active superusers' rows, so two superusers demoting each other
+/// at once cannot both succeed (SQLite runs one transaction at a time).
+pub async fn ensure_superuser_remains(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<()> {
+    let active: Vec<Uuid> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
         .filter(user::Column::IsSuperuser.eq(true))
         .filter(user::Column::DeletedAt.is_null())
         .filter(user::Column::Status.eq(user::Status::Active))
-        .filter(user::Column::Id.ne(user.id))
-        .one(conn)
+        .lock_exclusive()
+        .into_tuple()
+        .all(conn)
         .await?;
-    Ok(others.is_none())
-}
-
-/// Refuses to remove the last active superuser (`CONFLICT`).
-pub async fn ensure_not_last_superuser(
-    conn: &impl ConnectionTrait,
-    user: &user::Model,
-) -> Result<()> {
-    if is_last_active_superuser(conn, user).await? {
+    if active.contains(&user_id) && active.len() == 1 {
         return Err(AppError::Conflict(
             "the last active superuser cannot be removed".into(),
         ));

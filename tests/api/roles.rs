@@ -215,7 +215,7 @@ async fn set_user_roles_replaces_the_set_and_applies_on_the_next_request() {
             &app.gql(Some(&bea.access), peek, json!({ "u": "cyd" }))
                 .await
         ),
-        "FORBIDDEN"
+        "NOT_FOUND"
     );
     let viewer_id = app.role_id(&root.access, "viewer").await;
     let user_id = app.role_id(&root.access, "user").await;

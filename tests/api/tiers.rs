@@ -206,7 +206,7 @@ async fn user_tier_is_for_the_user_themself_or_users_read() {
         .await;
 
     assert_eq!(own["data"]["userTier"]["name"], "Pro", "{own}");
-    assert_eq!(code(&other), "FORBIDDEN", "{other}");
+    assert_eq!(code(&other), "NOT_FOUND", "{other}");
     assert_eq!(by_root["data"]["userTier"]["name"], "Pro");
     assert_eq!(unknown["data"]["userTier"], Value::Null);
 }

@@ -1,0 +1,173 @@
+//! User administration: `createUser`, `updateUser`, `setUserStatus`,
+//! `deleteUser`, `restoreUser` and `hardDeleteUser`.
+
+use async_graphql::{Context, ID, InputObject, Object};
+
+use super::{
+    app,
+    types::{User, UserStatus},
+    user::{SocialLinksInput, UpdateProfileInput},
+};
+use crate::{
+    auth::{
+        Permission,
+        guard::{Authenticated, HasPermission, Superuser, viewer},
+    },
+    error::AppError,
+    ids,
+    service::{accounts::NewAccount, admin, users::ProfilePatch},
+};
+
+/// A new user, created by an administrator.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
+    pub username: String,
+    pub email: String,
+    /// The same rules as for `register`.
+    pub password: String,
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub social_links: Option<SocialLinksInput>,
+    /// Defaults to ACTIVE.
+    pub status: Option<UserStatus>,
+    /// Defaults to the `user` role; giving roles needs `ROLES_ASSIGN` and every
+    /// permission those roles hold.
+    pub role_ids: Option<Vec<ID>>,
+    /// Superuser only.
+    pub tier_id: Option<ID>,
+    /// Superuser only.
+    #[graphql(default)]
+    pub is_superuser: bool,
+}
+
+/// Changes to a user. Profile fields work as in `updateMe` (absent keeps,
+/// null clears); `status` and `password` need `USERS_UPDATE`; `isSuperuser`
+/// needs a superuser.
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    #[graphql(flatten)]
+    pub profile: UpdateProfileInput,
+    pub status: Option<UserStatus>,
+    /// A new password; ends all of the user's sessions.
+    pub password: Option<String>,
+    pub is_superuser: Option<bool>,
+}
+
+fn user_key(id: &ID) -> Result<uuid::Uuid, AppError> {
+    ids::decode(ids::USER, id, "id")
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Creates a user (`USERS_CREATE`).
+    #[graphql(guard = "HasPermission(Permission::UsersCreate)")]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let links = UpdateProfileInput {
+            social_links: input.social_links,
+            ..Default::default()
+        }
+        .into_patch()?;
+        let profile = ProfilePatch {
+            avatar_url: input.avatar_url.map(Some),
+            ..links
+        };
+        let role_ids = input
+            .role_ids
+            .map(|list| {
+                list.iter()
+                    .map(|r| ids::decode(ids::ROLE, r, "roleIds"))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let new_user = admin::NewUser {
+            account: NewAccount {
+                username: input.username,
+                email: input.email,
+                password: input.password,
+                name: input.name,
+                first_name: input.first_name,
+                last_name: input.last_name,
+            },
+            profile,
+            status: input.status.map(Into::into),
+            role_ids,
+            tier_id: input
+                .tier_id
+                .map(|t| ids::decode(ids::TIER, &t, "tierId"))
+                .transpose()?,
+            is_superuser: input.is_superuser,
+        };
+        let created = admin::create_user(app(ctx), viewer, new_user).await?;
+        Ok(User::new(created, Some(viewer)))
+    }
+
+    /// Updates a user: the user themself for profile fields, `USERS_UPDATE` for
+    /// anyone and for `status` and `password`. Only superusers change
+    /// superusers. A new password or a non-ACTIVE status ends the user's
+    /// sessions; the last active superuser cannot be demoted or disabled (`CONFLICT`).
+    #[graphql(guard = "Authenticated")]
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateUserInput,
+    ) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let patch = admin::UserPatch {
+            profile: input.profile.into_patch()?,
+            status: input.status.map(Into::into),
+            password: input.password,
+            is_superuser: input.is_superuser,
+        };
+        let updated = admin::update_user(app(ctx), viewer, user_key(&id)?, patch).await?;
+        Ok(User::new(updated, Some(viewer)))
+    }
+
+    /// Sets a user's status (`USERS_UPDATE`); a non-ACTIVE status ends its sessions.
+    #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
+    async fn set_user_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: UserStatus,
+    ) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let updated = admin::set_status(app(ctx), viewer, user_key(&id)?, status.into()).await?;
+        Ok(User::new(updated, Some(viewer)))
+    }
+
+    /// Soft-deletes a user (`USERS_DELETE`): its sessions end, it cannot log
+    /// in, its username and email stay reserved, and `users` hides it by default.
+    #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let deleted = admin::delete_user(app(ctx), viewer, user_key(&id)?).await?;
+        Ok(User::new(deleted, Some(viewer)))
+    }
+
+    /// Undoes a soft delete (`USERS_DELETE`).
+    #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
+    async fn restore_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let restored = admin::restore_user(app(ctx), viewer, user_key(&id)?).await?;
+        Ok(User::new(restored, Some(viewer)))
+    }
+
+    /// Deletes a user for good, with its sessions and role links (superuser).
+    #[graphql(guard = "Superuser")]
+    async fn hard_delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        admin::hard_delete_user(app(ctx), viewer(ctx)?, user_key(&id)?).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,260 @@
+//! User administration: create, update, status, soft and hard delete, restore.
+//! Each operation checks its permission here (not only in guards), hashes any
+//! password before its transaction opens, and runs the last-superuser rule
+//! inside that transaction.
+
+use std::collections::BTreeSet;
+
+use entity::{role, user, user_role};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use uuid::Uuid;
+
+use super::{
+    AppContext,
+    accounts::{self, NewAccount},
+    now, require_superuser, roles, sessions,
+    users::{self, ProfilePatch},
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, Result, ResultExt, is_foreign_key_violation, user_uniqueness},
+    validation,
+};
+
+/// `createUser`'s input, as the service sees it.
+#[derive(Debug, Default, Clone)]
+pub struct NewUser {
+    pub account: NewAccount,
+    /// Avatar and social links (the account fields are in `account`).
+    pub profile: ProfilePatch,
+    pub status: Option<user::Status>,
+    /// `None` gives the default `user` role.
+    pub role_ids: Option<Vec<Uuid>>,
+    pub tier_id: Option<Uuid>,
+    pub is_superuser: bool,
+}
+
+/// `updateUser`'s input: profile fields plus the administrative ones.
+#[derive(Debug, Default, Clone)]
+pub struct UserPatch {
+    pub profile: ProfilePatch,
+    pub status: Option<user::Status>,
+    pub password: Option<String>,
+    pub is_superuser: Option<bool>,
+}
+
+/// Only superusers act on superusers (other than a superuser on themself), so
+/// an administrator cannot take over or lock out a superuser account.
+fn check_target(viewer: &Viewer, target: &user::Model) -> Result<()> {
+    if target.is_superuser && !viewer.is_superuser() && viewer.id() != target.id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
+async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
+    users::find(&ctx.db, id)
+        .await?
+        .ok_or(AppError::not_found("user"))
+}
+
+/// The roles with these ids, all of them or `NOT_FOUND` on `roleIds`.
+async fn roles_by_ids(
+    conn: &impl sea_orm::ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<role::Model>> {
+    let wanted: BTreeSet<Uuid> = ids.iter().copied().collect();
+    let found = role::Entity::find()
+        .filter(role::Column::Id.is_in(wanted.iter().copied()))
+        .all(conn)
+        .await?;
+    if found.len() != wanted.len() {
+        return Err(AppError::not_found("role").with_field("roleIds"));
+    }
+    Ok(found)
+}
+
+#[tracing::instrument(name = "admin.create_user", skip_all, fields(by = %viewer.id()))]
+pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> Result<user::Model> {
+    viewer.require(Permission::UsersCreate)?;
+    if input.is_superuser || input.tier_id.is_some() {
+        require_superuser(viewer)?;
+    }
+    if input.role_ids.is_some() {
+        viewer.require(Permission::RolesAssign)?;
+    }
+    let mut model = accounts::prepare(ctx, &input.account).await?;
+    users::apply_profile(&mut model, &input.profile)?;
+    users::set_derived(&mut model, None);
+    model.status = Set(input.status.unwrap_or(user::Status::Active));
+    model.is_superuser = Set(input.is_superuser);
+    model.tier_id = Set(input.tier_id);
+
+    let txn = ctx.db.begin().await?;
+    let created = match model.insert(&txn).await {
+        Err(err) if is_foreign_key_violation(&err) => {
+            return Err(AppError::not_found("tier").with_field("tierId"));
+        }
+        result => result.on_constraint(user_uniqueness)?,
+    };
+    match &input.role_ids {
+        None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
+        Some(ids) => {
+            let granted = roles_by_ids(&txn, ids).await?;
+            if !roles::permissions(&granted)
+                .into_iter()
+                .all(|p| viewer.has(p))
+            {
+                return Err(AppError::Forbidden);
+            }
+            if !granted.is_empty() {
+                let ts = now();
+                user_role::Entity::insert_many(granted.iter().map(|r| user_role::ActiveModel {
+                    user_id: Set(created.id),
+                    role_id: Set(r.id),
+                    created_at: Set(ts),
+                }))
+                .exec(&txn)
+                .await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(user_id = %created.id, "user created");
+    Ok(created)
+}
+
+/// Profile fields for the user themself or `USERS_UPDATE`; status and
+/// password need `USERS_UPDATE`; `isSuperuser` needs a superuser. A new
+/// password or a non-ACTIVE status ends the user's sessions.
+#[tracing::instrument(name = "admin.update_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+pub async fn update_user(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: Uuid,
+    patch: UserPatch,
+) -> Result<user::Model> {
+    let administrative =
+        patch.status.is_some() || patch.password.is_some() || patch.is_superuser.is_some();
+    if viewer.id() != id || administrative {
+        viewer.require(Permission::UsersUpdate)?;
+    }
+    if patch.is_superuser.is_some() {
+        require_superuser(viewer)?;
+    }
+    let current = target(ctx, id).await?;
+    check_target(viewer, &current)?;
+
+    let mut model = users::changes(&current);
+    users::apply_profile(&mut model, &patch.profile)?;
+    if let Some(password) = &patch.password {
+        let username = patch
+            .profile
+            .username
+            .as_deref()
+            .map(validation::username)
+            .transpose()?;
+        let email = patch
+            .profile
+            .email
+            .as_deref()
+            .map(validation::email)
+            .transpose()?;
+        validation::password(
+            password,
+            "password",
+            username.as_deref().unwrap_or(&current.username),
+            email.as_deref().unwrap_or(&current.email),
+        )?;
+        model.password_hash = Set(ctx.hasher.hash(password.clone()).await?);
+        model.password_changed_at = Set(now());
+    }
+    if let Some(status) = patch.status {
+        model.status = Set(status);
+    }
+    if let Some(is_superuser) = patch.is_superuser {
+        model.is_superuser = Set(is_superuser);
+    }
+    let demotes = patch.is_superuser == Some(false);
+    let disables = patch.status.is_some_and(|s| s != user::Status::Active);
+
+    let txn = ctx.db.begin().await?;
+    if demotes || disables {
+        users::ensure_superuser_remains(&txn, id).await?;
+    }
+    let updated = users::save(&txn, current, model).await?;
+    if patch.password.is_some() || disables {
+        sessions::revoke_all(&txn, id, None).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn set_status(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: Uuid,
+    status: user::Status,
+) -> Result<user::Model> {
+    viewer.require(Permission::UsersUpdate)?;
+    update_user(
+        ctx,
+        viewer,
+        id,
+        UserPatch {
+            status: Some(status),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Soft delete: the row stays (username and email stay reserved), sessions
+/// end, login is refused, and `users` hides it by default. Deleting a deleted
+/// user changes nothing.
+#[tracing::instrument(name = "admin.delete_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
+    viewer.require(Permission::UsersDelete)?;
+    let current = target(ctx, id).await?;
+    check_target(viewer, &current)?;
+    if current.is_deleted() {
+        return Ok(current);
+    }
+    let txn = ctx.db.begin().await?;
+    users::ensure_superuser_remains(&txn, id).await?;
+    let mut model = users::changes(&current);
+    model.deleted_at = Set(Some(now()));
+    let deleted = users::save(&txn, current, model).await?;
+    sessions::revoke_all(&txn, id, None).await?;
+    txn.commit().await?;
+    Ok(deleted)
+}
+
+pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
+    viewer.require(Permission::UsersDelete)?;
+    let current = target(ctx, id).await?;
+    check_target(viewer, &current)?;
+    let mut model = users::changes(&current);
+    if current.is_deleted() {
+        model.deleted_at = Set(None);
+    }
+    users::save(&ctx.db, current, model).await
+}
+
+/// Permanent removal with the user's sessions and role links (the foreign keys cascade).
+#[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
+    require_superuser(viewer)?;
+    let txn = ctx.db.begin().await?;
+    users::ensure_superuser_remains(&txn, id).await?;
+    let removed = user::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if removed == 0 {
+        return Err(AppError::not_found("user"));
+    }
+    txn.commit().await?;
+    tracing::info!("user permanently deleted");
+    Ok(())
+}
