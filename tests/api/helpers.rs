@@ -27,6 +27,8 @@ pub struct TestApp {
     pub statements: Arc<AtomicU64>,
     env: HashMap<String, String>,
     server: JoinHandle<()>,
+    /// One argon2 hash of `PASSWORD`, shared by directly inserted users.
+    password_hash: tokio::sync::OnceCell<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -66,6 +68,7 @@ impl TestApp {
             statements,
             env,
             server,
+            password_hash: tokio::sync::OnceCell::new(),
             _dir: dir,
         }
     }
@@ -187,6 +190,19 @@ impl TestApp {
         (self.statements.load(Ordering::SeqCst) - before, out)
     }
 
+    async fn shared_hash(&self) -> String {
+        self.password_hash
+            .get_or_init(|| async {
+                self.ctx
+                    .hasher
+                    .hash(PASSWORD.to_owned())
+                    .await
+                    .expect("hash")
+            })
+            .await
+            .clone()
+    }
+
     /// Inserts `n` users directly (sharing one precomputed password hash), each
     /// with the `user` role and every third on `tier`; returns their ids.
     pub async fn seed_users(
@@ -195,62 +211,23 @@ impl TestApp {
         prefix: &str,
         tier: Option<uuid::Uuid>,
     ) -> Vec<uuid::Uuid> {
-        use entity::{role, user, user_role};
-        use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-        let hash = self
-            .ctx
-            .hasher
-            .hash(PASSWORD.to_owned())
-            .await
-            .expect("hash");
-        let user_role_id = role::Entity::find()
-            .filter(role::Column::Name.eq("user"))
-            .one(self.db())
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        use entity::{user, user_role};
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let hash = self.shared_hash().await;
+        let role_id = self.builtin_role(DEFAULT_ROLE).await;
         let start = chrono::Utc::now() - chrono::Duration::hours(1);
-        let mut ids = Vec::with_capacity(n);
         let rows: Vec<user::ActiveModel> = (0..n)
             .map(|i| {
-                let id = uuid::Uuid::now_v7();
-                ids.push(id);
-                let username = format!("{prefix}{i:04}");
-                let email = format!("{username}@example.com");
                 let at = start + chrono::Duration::milliseconds(i as i64);
-                let mut model = user::ActiveModel {
-                    id: Set(id),
-                    username: Set(username.clone()),
-                    email: Set(email.clone()),
-                    password_hash: Set(hash.clone()),
-                    display_name: Set(None),
-                    first_name: Set(Some(format!("First{i}"))),
-                    last_name: Set(Some(format!("Last{i}"))),
-                    avatar_url: Set(None),
-                    website: Set(None),
-                    facebook: Set(None),
-                    instagram: Set(None),
-                    linkedin: Set(None),
-                    x: Set(None),
-                    youtube: Set(None),
-                    status: Set(user::Status::Active),
-                    is_superuser: Set(false),
-                    tier_id: Set(if i % 3 == 0 { tier } else { None }),
-                    failed_login_count: Set(0),
-                    locked_until: Set(None),
-                    password_changed_at: Set(at),
-                    last_login_at: Set(None),
-                    deleted_at: Set(None),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                    name_key: Set(String::new()),
-                    search_text: Set(String::new()),
-                };
+                let mut model = new_user(&format!("{prefix}{i:04}"), &hash, at);
+                model.first_name = Set(Some(format!("First{i}")));
+                model.last_name = Set(Some(format!("Last{i}")));
+                model.tier_id = Set(if i % 3 == 0 { tier } else { None });
                 usergraph::service::users::set_derived(&mut model, None);
                 model
             })
             .collect();
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|m| *m.id.as_ref()).collect();
         for chunk in rows.chunks(50) {
             user::Entity::insert_many(chunk.to_vec())
                 .exec(self.db())
@@ -261,7 +238,7 @@ impl TestApp {
             .iter()
             .map(|id| user_role::ActiveModel {
                 user_id: Set(*id),
-                role_id: Set(user_role_id),
+                role_id: Set(role_id),
                 created_at: Set(start),
             })
             .collect();
@@ -272,6 +249,49 @@ impl TestApp {
                 .expect("seed roles");
         }
         ids
+    }
+
+    async fn builtin_role(&self, name: &str) -> uuid::Uuid {
+        use entity::role;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        role::Entity::find()
+            .filter(role::Column::Name.eq(name))
+            .one(self.db())
+            .await
+            .unwrap()
+            .expect("built-in role")
+            .id
+    }
+
+    /// A user inserted directly with these built-in roles, signed in through
+    /// the session service (no password check, so no argon2 per user).
+    pub async fn user_with(&self, username: &str, roles: &[&str], superuser: bool) -> Account {
+        use entity::user_role;
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+        let mut model = new_user(username, &self.shared_hash().await, chrono::Utc::now());
+        model.is_superuser = Set(superuser);
+        usergraph::service::users::set_derived(&mut model, None);
+        let user = model.insert(self.db()).await.expect("insert user");
+        for name in roles {
+            let role_id = self.builtin_role(name).await;
+            user_role::Entity::insert(user_role::ActiveModel {
+                user_id: Set(user.id),
+                role_id: Set(role_id),
+                created_at: Set(user.created_at),
+            })
+            .exec(self.db())
+            .await
+            .expect("grant role");
+        }
+        let tokens =
+            usergraph::service::sessions::start(self.db(), &self.ctx, user, &Default::default())
+                .await
+                .expect("session");
+        Account {
+            id: usergraph::ids::encode(usergraph::ids::USER, tokens.user.id),
+            access: tokens.access_token,
+            refresh: tokens.refresh_token,
+        }
     }
 
     /// Runs raw SQL for arranging a state no API offers yet.
@@ -314,6 +334,44 @@ pub fn field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]
         .as_str()
         .unwrap_or_default()
+}
+
+const DEFAULT_ROLE: &str = "user";
+
+fn new_user(
+    username: &str,
+    hash: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> entity::user::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    entity::user::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        username: Set(username.to_owned()),
+        email: Set(format!("{username}@example.com")),
+        password_hash: Set(hash.to_owned()),
+        display_name: Set(None),
+        first_name: Set(None),
+        last_name: Set(None),
+        avatar_url: Set(None),
+        website: Set(None),
+        facebook: Set(None),
+        instagram: Set(None),
+        linkedin: Set(None),
+        x: Set(None),
+        youtube: Set(None),
+        status: Set(entity::user::Status::Active),
+        is_superuser: Set(false),
+        tier_id: Set(None),
+        failed_login_count: Set(0),
+        locked_until: Set(None),
+        password_changed_at: Set(at),
+        last_login_at: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        name_key: Set(String::new()),
+        search_text: Set(String::new()),
+    }
 }
 
 async fn start(

@@ -2,6 +2,7 @@
 //! fresh database and talks to it over HTTP.
 
 mod accounts;
+mod admin;
 mod helpers;
 mod http;
 mod login;
