@@ -96,7 +96,9 @@ fn is_time(field: SortField) -> bool {
 }
 
 fn sort_value(model: &user::Model, field: SortField) -> String {
-    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    // Full precision, so a cursor compares equal to the row it was made from
+    // however that row's timestamp was written.
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Nanos, true);
     match field {
         SortField::CreatedAt => time(model.created_at),
         SortField::LastLoginAt => time(model.last_login_at.unwrap_or_else(never)),

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod directory;
 mod helpers;
 mod http;
 mod login;

@@ -1,0 +1,434 @@
+//! `users`: cursor and offset paging, stability under inserts, every filter
+//! and order, and search that treats its input as data.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, code, field};
+
+const FORWARD: &str = "query($first: Int, $after: String, $order: [UserOrder!]) { users(first: $first, after: $after, orderBy: $order) { edges { cursor node { id username } } pageInfo { hasNextPage hasPreviousPage endCursor startCursor } } }";
+const BACKWARD: &str = "query($last: Int, $before: String) { users(last: $last, before: $before) { nodes { id } pageInfo { hasPreviousPage startCursor } } }";
+const PAGED: &str = "query($first: Int, $page: Int) { users(first: $first, page: $page) { nodes { id } pageInfo { hasNextPage hasPreviousPage } } }";
+
+async fn walk_forward(
+    app: &TestApp,
+    token: &str,
+    first: u32,
+    order: Value,
+    between_pages: impl AsyncFn(usize),
+) -> Vec<String> {
+    let (mut seen, mut after, mut page) = (Vec::new(), Value::Null, 0);
+    loop {
+        let body = app
+            .gql(
+                Some(token),
+                FORWARD,
+                json!({ "first": first, "after": after, "order": order }),
+            )
+            .await;
+        let users = &body["data"]["users"];
+        let edges = users["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"));
+        seen.extend(
+            edges
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+        );
+        if users["pageInfo"]["hasNextPage"] != true {
+            return seen;
+        }
+        after = users["pageInfo"]["endCursor"].clone();
+        page += 1;
+        between_pages(page).await;
+    }
+}
+
+fn assert_each_once(seen: &[String], expected: usize) {
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a user was seen twice");
+    assert_eq!(seen.len(), expected, "not every user was seen");
+}
+
+#[tokio::test]
+async fn a_cursor_walk_over_250_users_sees_each_once_forward_and_backward() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.seed_users(250, "member", None).await;
+
+    let forward = walk_forward(&app, &admin.access, 40, Value::Null, async |_| {}).await;
+    assert_each_once(&forward, 251);
+
+    let (mut backward, mut before) = (Vec::new(), Value::Null);
+    loop {
+        let body = app
+            .gql(
+                Some(&admin.access),
+                BACKWARD,
+                json!({ "last": 33, "before": before }),
+            )
+            .await;
+        let users = &body["data"]["users"];
+        let mut page: Vec<String> = users["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect();
+        page.extend(backward);
+        backward = page;
+        if users["pageInfo"]["hasPreviousPage"] != true {
+            break;
+        }
+        before = users["pageInfo"]["startCursor"].clone();
+    }
+    assert_eq!(backward, forward, "walking backwards gives the same order");
+}
+
+#[tokio::test]
+async fn paging_by_page_number_sees_each_user_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.seed_users(250, "member", None).await;
+
+    let mut seen = Vec::new();
+    for page in 1.. {
+        let body = app
+            .gql(
+                Some(&admin.access),
+                PAGED,
+                json!({ "first": 60, "page": page }),
+            )
+            .await;
+        let users = &body["data"]["users"];
+        seen.extend(
+            users["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned()),
+        );
+        assert_eq!(users["pageInfo"]["hasPreviousPage"], page > 1);
+        if users["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+    }
+    assert_each_once(&seen, 251);
+    let by_offset = app
+        .gql(
+            Some(&admin.access),
+            "{ users(first: 5, offset: 60) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        by_offset["data"]["users"]["nodes"][0]["id"],
+        seen[60].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_walk_is_stable_while_users_are_inserted() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.seed_users(250, "member", None).await;
+    let orders = [
+        Value::Null,
+        json!([{ "field": "USERNAME" }]),
+        json!([{ "field": "NAME", "direction": "DESC" }]),
+    ];
+
+    for order in orders {
+        let before: HashSet<String> =
+            walk_forward(&app, &admin.access, 100, order.clone(), async |_| {})
+                .await
+                .into_iter()
+                .collect();
+        let walked = walk_forward(&app, &admin.access, 25, order.clone(), async |page| {
+            app.user_with(&format!("late{}{page}", before.len()), &[], false)
+                .await;
+        })
+        .await;
+        let original: Vec<&String> = walked.iter().filter(|id| before.contains(*id)).collect();
+        let unique: HashSet<&&String> = original.iter().collect();
+        assert_eq!(
+            (original.len(), unique.len()),
+            (before.len(), before.len()),
+            "order {order}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn paging_arguments_are_checked() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    let cases = [
+        ("{ users(first: 101) { nodes { id } } }", "first"),
+        ("{ users(first: -1) { nodes { id } } }", "first"),
+        (
+            "{ users(after: \"x\", offset: 3) { nodes { id } } }",
+            "offset",
+        ),
+        ("{ users(last: 3, page: 2) { nodes { id } } }", "page"),
+        ("{ users(offset: 1, page: 2) { nodes { id } } }", "page"),
+        ("{ users(page: 0) { nodes { id } } }", "page"),
+        ("{ users(offset: -5) { nodes { id } } }", "offset"),
+        ("{ users(first: 2, last: 2) { nodes { id } } }", "last"),
+        (
+            "{ users(after: \"not-a-cursor\") { nodes { id } } }",
+            "after",
+        ),
+    ];
+    for (query, expected) in cases {
+        let body = app.gql(Some(&admin.access), query, json!({})).await;
+        assert_eq!(
+            (code(&body), field(&body)),
+            ("BAD_USER_INPUT", expected),
+            "{query}: {body}"
+        );
+    }
+    // A cursor made for one order is refused by another.
+    let page = app
+        .gql(
+            Some(&admin.access),
+            "{ users(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let cursor = page["data"]["users"]["pageInfo"]["endCursor"].clone();
+    let other = app
+        .gql(
+            Some(&admin.access),
+            FORWARD,
+            json!({ "after": cursor, "order": [{ "field": "EMAIL" }] }),
+        )
+        .await;
+    assert_eq!((code(&other), field(&other)), ("BAD_USER_INPUT", "after"));
+}
+
+#[tokio::test]
+async fn total_count_is_counted_only_when_selected() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.seed_users(30, "member", None).await;
+
+    let (without, _) = app
+        .count_statements(app.gql(
+            Some(&admin.access),
+            "{ users(first: 5) { nodes { id } } }",
+            json!({}),
+        ))
+        .await;
+    let (with, body) = app
+        .count_statements(app.gql(
+            Some(&admin.access),
+            "{ users(first: 5) { totalCount nodes { id } } }",
+            json!({}),
+        ))
+        .await;
+
+    assert_eq!(body["data"]["users"]["totalCount"], 31);
+    assert_eq!(with, without + 1);
+}
+
+/// Creates users through `createUser` (the real write path) with these names.
+async fn named_users(
+    app: &TestApp,
+    token: &str,
+    people: &[(&str, Option<&str>, Option<&str>, Option<&str>)],
+) {
+    let query = "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }";
+    for (username, first, last, name) in people {
+        let input = json!({ "username": username, "email": format!("{username}@example.com"), "password": PASSWORD,
+                            "firstName": first, "lastName": last, "name": name });
+        let body = app.gql(Some(token), query, json!({ "input": input })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+}
+
+async fn usernames(app: &TestApp, token: &str, args: &str, variables: Value) -> Vec<String> {
+    let query = format!(
+        "query($f: UserFilter, $o: [UserOrder!]) {{ users(first: 100{args}, filter: $f, orderBy: $o) {{ nodes {{ username }} }} }}"
+    );
+    let body = app.gql(Some(token), &query, variables).await;
+    body["data"]["users"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|n| n["username"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_matches_names_and_email_case_insensitively_and_treats_input_as_data() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    named_users(
+        &app,
+        &admin.access,
+        &[
+            ("zoe", Some("Zoë"), Some("Ölander"), None),
+            ("percent", Some("100%"), Some("Real"), None),
+            ("under", Some("snake_case"), None, None),
+            ("irish", Some("Siobhán"), Some("O'Brien"), None),
+            ("display", None, None, Some("Captain Émile")),
+            ("plainly", Some("Plain"), Some("Jane"), None),
+        ],
+    )
+    .await;
+    let search = async |term: &str| {
+        let mut found =
+            usernames(&app, &admin.access, "", json!({ "f": { "search": term } })).await;
+        found.sort();
+        found
+    };
+
+    assert_eq!(search("ZOË").await, ["zoe"]);
+    assert_eq!(search("ölander").await, ["zoe"]);
+    assert_eq!(search("%").await, ["percent"]);
+    assert_eq!(search("_").await, ["under"]);
+    assert_eq!(search("o'brien").await, ["irish"]);
+    assert_eq!(search("' OR 1=1 --").await, Vec::<String>::new());
+    assert_eq!(search("émile").await, ["display"]);
+    assert_eq!(search("PLAINLY@EXAMPLE").await, ["plainly"]);
+    assert_eq!(search("jane").await, ["plainly"]);
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_list() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.user_with("watcher", &["viewer"], false).await;
+    let sleepy = app.user_with("sleepy", &[], false).await;
+    let gone = app.user_with("gone", &[], false).await;
+    let payer = app.user_with("payer", &[], false).await;
+    app.login("payer", PASSWORD).await;
+    let tier = app
+        .gql(
+            Some(&root.access),
+            "mutation { createTier(input: { name: \"Pro\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let tier_id = tier["data"]["createTier"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql(
+        Some(&root.access),
+        "mutation($id: ID!, $t: ID) { setUserTier(id: $id, tierId: $t) { id } }",
+        json!({ "id": payer.id, "t": tier_id }),
+    )
+    .await;
+    app.gql(
+        Some(&admin.access),
+        "mutation($id: ID!) { setUserStatus(id: $id, status: INACTIVE) { id } }",
+        json!({ "id": sleepy.id }),
+    )
+    .await;
+    app.gql(
+        Some(&admin.access),
+        "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+        json!({ "id": gone.id }),
+    )
+    .await;
+    let token = &root.access;
+    let filtered = async |filter: Value| {
+        let mut names = usernames(&app, token, "", json!({ "f": filter })).await;
+        names.sort();
+        names
+    };
+
+    assert_eq!(filtered(json!({ "role": "viewer" })).await, ["watcher"]);
+    assert_eq!(filtered(json!({ "role": "ADMIN" })).await, ["boss"]);
+    assert_eq!(filtered(json!({ "status": "INACTIVE" })).await, ["sleepy"]);
+    assert_eq!(filtered(json!({ "tierId": tier_id })).await, ["payer"]);
+    assert_eq!(filtered(json!({ "isSuperuser": true })).await, ["root"]);
+    assert_eq!(filtered(json!({ "isStaff": true })).await, ["boss", "root"]);
+    assert_eq!(
+        filtered(json!({ "isStaff": false })).await,
+        ["payer", "sleepy", "watcher"]
+    );
+    assert_eq!(filtered(json!({ "onlyDeleted": true })).await, ["gone"]);
+    assert_eq!(
+        filtered(json!({ "includeDeleted": true, "status": "ACTIVE", "isStaff": false })).await,
+        ["gone", "payer", "watcher"]
+    );
+    let now = chrono::Utc::now();
+    let hour_ago = (now - chrono::Duration::hours(1)).to_rfc3339();
+    let soon = (now + chrono::Duration::minutes(1)).to_rfc3339();
+    assert_eq!(
+        filtered(json!({ "lastLoginAfter": hour_ago })).await,
+        ["payer"]
+    );
+    assert_eq!(
+        filtered(json!({ "lastLoginBefore": hour_ago })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        filtered(json!({ "createdAfter": soon })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        filtered(json!({ "createdBefore": soon, "role": "viewer" })).await,
+        ["watcher"]
+    );
+    assert_eq!(
+        filtered(json!({ "search": "pay", "tierId": tier_id, "status": "ACTIVE" })).await,
+        ["payer"]
+    );
+}
+
+#[tokio::test]
+async fn every_order_sorts_with_ties_broken_by_id() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    named_users(
+        &app,
+        &admin.access,
+        &[
+            ("carla", Some("Zed"), None, None),
+            ("alma", None, None, Some("Mia")),
+            ("bert", Some("Anna"), Some("B"), None),
+        ],
+    )
+    .await;
+    app.login("alma", PASSWORD).await;
+    app.login("carla", PASSWORD).await;
+    let ordered =
+        async |order: Value| usernames(&app, &admin.access, "", json!({ "o": order })).await;
+
+    assert_eq!(
+        ordered(Value::Null).await,
+        ["bert", "alma", "carla", "boss"],
+        "newest first by default"
+    );
+    assert_eq!(
+        ordered(json!([{ "field": "CREATED_AT", "direction": "ASC" }])).await,
+        ["boss", "carla", "alma", "bert"]
+    );
+    assert_eq!(
+        ordered(json!([{ "field": "USERNAME" }])).await,
+        ["alma", "bert", "boss", "carla"]
+    );
+    assert_eq!(
+        ordered(json!([{ "field": "EMAIL", "direction": "DESC" }])).await,
+        ["carla", "boss", "bert", "alma"]
+    );
+    // Names: "Zed", "Mia", "Anna B", and "boss" (the username).
+    assert_eq!(
+        ordered(json!([{ "field": "NAME" }])).await,
+        ["bert", "boss", "alma", "carla"]
+    );
+    // Never logged in sorts as the oldest; alma logged in before carla.
+    assert_eq!(
+        ordered(
+            json!([{ "field": "LAST_LOGIN_AT", "direction": "DESC" }, { "field": "USERNAME" }])
+        )
+        .await,
+        ["carla", "alma", "bert", "boss"]
+    );
+}
