@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod authorization;
 mod directory;
 mod helpers;
 mod http;

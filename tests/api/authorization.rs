@@ -1,0 +1,307 @@
+//! The authorization matrix: every root query and mutation, run by every kind
+//! of caller, against the checked-in table `authorization.tsv`. A root field
+//! the table does not list fails the test: access is denied by default.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::{Account, PASSWORD, TestApp, code};
+
+const TABLE: &str = include_str!("authorization.tsv");
+const CALLERS: [&str; 7] = [
+    "anonymous",
+    "self",
+    "other",
+    "viewer",
+    "admin",
+    "superuser",
+    "deleted",
+];
+
+struct Row {
+    field: String,
+    expected: Vec<String>,
+}
+
+fn table() -> Vec<Row> {
+    TABLE
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cols.len(), 1 + CALLERS.len(), "malformed row: {line}");
+            Row {
+                field: cols[0].to_owned(),
+                expected: cols[1..].iter().map(|c| c.to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// What one cell needs: the caller, its target, and fresh things to act on.
+struct Cell {
+    n: usize,
+    caller: Option<Account>,
+    target: Account,
+    target_name: String,
+    role_id: String,
+    custom_role_id: String,
+    tier_id: String,
+}
+
+fn session_of(account: &Account) -> String {
+    let payload = account.access.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+/// The operation that exercises `field`, with its variables.
+fn operation(field: &str, cell: &Cell) -> (String, Value) {
+    let n = cell.n;
+    let target = json!({ "id": cell.target.id });
+    let (query, variables) = match field {
+        "me" => ("{ me { id } }", json!({})),
+        "user" => ("query($id: ID!) { user(id: $id) { id } }", target),
+        "userByUsername" => (
+            "query($u: String!) { userByUsername(username: $u) { id } }",
+            json!({ "u": cell.target_name }),
+        ),
+        "users" => ("{ users(first: 1) { nodes { id } } }", json!({})),
+        "userTier" => (
+            "query($u: String!) { userTier(username: $u) { id } }",
+            json!({ "u": cell.target_name }),
+        ),
+        "roles" => ("{ roles { id } }", json!({})),
+        "role" => (
+            "query($id: ID!) { role(id: $id) { id } }",
+            json!({ "id": cell.role_id }),
+        ),
+        "tiers" => ("{ tiers { id } }", json!({})),
+        "tier" => (
+            "query($id: ID!) { tier(id: $id) { id } }",
+            json!({ "id": cell.tier_id }),
+        ),
+        "mySessions" => ("{ mySessions { id } }", json!({})),
+        "register" => (
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+            json!({ "i": { "username": format!("reg{n}"), "email": format!("reg{n}@example.com"), "password": PASSWORD } }),
+        ),
+        "login" => (
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+            json!({ "i": { "login": cell.target_name, "password": PASSWORD } }),
+        ),
+        "refreshToken" => (
+            "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }",
+            json!({ "t": cell.target.refresh }),
+        ),
+        "logout" => ("mutation { logout }", json!({})),
+        "logoutAll" => ("mutation { logoutAll }", json!({})),
+        "revokeSession" => (
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": cell.caller.as_ref().map(session_of).unwrap_or_else(|| "ses_x".into()) }),
+        ),
+        "changePassword" => (
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": PASSWORD, "n": "marmalade-otter-77" }),
+        ),
+        "updateMe" => (
+            "mutation { updateMe(input: { firstName: \"Me\" }) { id } }",
+            json!({}),
+        ),
+        "deleteMe" => (
+            "mutation($p: String!) { deleteMe(password: $p) }",
+            json!({ "p": PASSWORD }),
+        ),
+        "createUser" => (
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+            json!({ "i": { "username": format!("new{n}"), "email": format!("new{n}@example.com"), "password": PASSWORD } }),
+        ),
+        "updateUser" => (
+            "mutation($id: ID!) { updateUser(id: $id, input: { firstName: \"Up\" }) { id } }",
+            target,
+        ),
+        "setUserStatus" => (
+            "mutation($id: ID!) { setUserStatus(id: $id, status: INACTIVE) { id } }",
+            target,
+        ),
+        "setUserRoles" => (
+            "mutation($id: ID!, $r: [ID!]!) { setUserRoles(id: $id, roleIds: $r) { id } }",
+            json!({ "id": cell.target.id, "r": [cell.role_id] }),
+        ),
+        "deleteUser" => ("mutation($id: ID!) { deleteUser(id: $id) { id } }", target),
+        "restoreUser" => ("mutation($id: ID!) { restoreUser(id: $id) { id } }", target),
+        "hardDeleteUser" => ("mutation($id: ID!) { hardDeleteUser(id: $id) }", target),
+        "setUserTier" => (
+            "mutation($id: ID!, $t: ID) { setUserTier(id: $id, tierId: $t) { id } }",
+            json!({ "id": cell.target.id, "t": cell.tier_id }),
+        ),
+        "createRole" => (
+            "mutation($name: String!) { createRole(input: { name: $name }) { id } }",
+            json!({ "name": format!("role{n}") }),
+        ),
+        "updateRole" => (
+            "mutation($id: ID!) { updateRole(id: $id, input: { description: \"changed\" }) { id } }",
+            json!({ "id": cell.custom_role_id }),
+        ),
+        "deleteRole" => (
+            "mutation($id: ID!) { deleteRole(id: $id) }",
+            json!({ "id": cell.custom_role_id }),
+        ),
+        "createTier" => (
+            "mutation($name: String!) { createTier(input: { name: $name }) { id } }",
+            json!({ "name": format!("tier{n}") }),
+        ),
+        "updateTier" => (
+            "mutation($id: ID!) { updateTier(id: $id, input: { description: \"changed\" }) { id } }",
+            json!({ "id": cell.tier_id }),
+        ),
+        "deleteTier" => (
+            "mutation($id: ID!) { deleteTier(id: $id) }",
+            json!({ "id": cell.tier_id }),
+        ),
+        other => panic!(
+            "no operation written for root field `{other}`: add one here and a row to authorization.tsv"
+        ),
+    };
+    (query.to_owned(), variables)
+}
+
+fn outcome(body: &Value) -> String {
+    match code(body) {
+        "" if body["errors"].is_null() => "ok".to_owned(),
+        "" => format!("uncoded error {body}"),
+        other => other.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn every_root_field_follows_the_authorization_matrix() {
+    let app = TestApp::spawn().await;
+    let setup = app.user_with("setup", &[], true).await;
+    // A spare superuser, so no cell ever acts on the last one.
+    app.user_with("spare", &[], true).await;
+    let rows = table();
+
+    let schema = app
+        .gql(
+            Some(&setup.access),
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    let mut root_fields = BTreeSet::new();
+    for kind in ["queryType", "mutationType"] {
+        for f in schema["data"]["__schema"][kind]["fields"]
+            .as_array()
+            .unwrap()
+        {
+            root_fields.insert(f["name"].as_str().unwrap().to_owned());
+        }
+    }
+    let listed: BTreeSet<String> = rows.iter().map(|r| r.field.clone()).collect();
+    let missing: Vec<&String> = root_fields.difference(&listed).collect();
+    let stale: Vec<&String> = listed.difference(&root_fields).collect();
+    assert!(
+        missing.is_empty(),
+        "root fields missing from authorization.tsv (denied by default): {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "authorization.tsv lists fields the schema does not have: {stale:?}"
+    );
+
+    let role_id = app.role_id(&setup.access, "viewer").await;
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for row in &rows {
+        for (caller_kind, expected) in CALLERS.iter().zip(&row.expected) {
+            n += 1;
+            let target_name = format!("t{n}");
+            let target = app.user_with(&target_name, &[], false).await;
+            let (caller, target, target_name) = match *caller_kind {
+                "anonymous" => (None, target, target_name),
+                "self" => {
+                    let me = app.user_with(&format!("s{n}"), &[], false).await;
+                    (Some(me.clone()), me, format!("s{n}"))
+                }
+                "other" => (
+                    Some(app.user_with(&format!("o{n}"), &[], false).await),
+                    target,
+                    target_name,
+                ),
+                "viewer" => (
+                    Some(app.user_with(&format!("v{n}"), &["viewer"], false).await),
+                    target,
+                    target_name,
+                ),
+                "admin" => (
+                    Some(app.user_with(&format!("a{n}"), &["admin"], false).await),
+                    target,
+                    target_name,
+                ),
+                "superuser" => (
+                    Some(app.user_with(&format!("su{n}"), &[], true).await),
+                    target,
+                    target_name,
+                ),
+                "deleted" => {
+                    let gone = app.user_with(&format!("d{n}"), &[], false).await;
+                    // Soft-deleted behind the session's back: the token and its
+                    // session row are still live, only the user is gone.
+                    app.sql(&format!(
+                        "UPDATE users SET deleted_at = created_at WHERE username = 'd{n}'"
+                    ))
+                    .await;
+                    (Some(gone), target, target_name)
+                }
+                other => unreachable!("{other}"),
+            };
+            let made = app
+                .gql(Some(&setup.access), "mutation($r: String!, $t: String!) { createRole(input: { name: $r }) { id } createTier(input: { name: $t }) { id } }", json!({ "r": format!("fresh{n}"), "t": format!("fresh{n}") }))
+                .await;
+            let cell = Cell {
+                n,
+                caller,
+                target,
+                target_name,
+                role_id: role_id.clone(),
+                custom_role_id: made["data"]["createRole"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                tier_id: made["data"]["createTier"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            };
+            let (query, variables) = operation(&row.field, &cell);
+            let body = app
+                .gql(
+                    cell.caller.as_ref().map(|c| c.access.as_str()),
+                    &query,
+                    variables,
+                )
+                .await;
+            let got = outcome(&body);
+            if &got != expected {
+                failures.push(format!(
+                    "{:<16} as {:<10} expected {:<16} got {got}",
+                    row.field, caller_kind, expected
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+}
