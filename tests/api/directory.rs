@@ -233,12 +233,11 @@ async fn total_count_is_counted_only_when_selected() {
     assert_eq!(with, without + 1);
 }
 
+/// A username with its first, last and display names.
+type Person<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
 /// Creates users through `createUser` (the real write path) with these names.
-async fn named_users(
-    app: &TestApp,
-    token: &str,
-    people: &[(&str, Option<&str>, Option<&str>, Option<&str>)],
-) {
+async fn named_users(app: &TestApp, token: &str, people: &[Person<'_>]) {
     let query = "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }";
     for (username, first, last, name) in people {
         let input = json!({ "username": username, "email": format!("{username}@example.com"), "password": PASSWORD,
