@@ -4,14 +4,15 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use async_graphql::ParseRequestError;
 use async_graphql::{
     http::{GraphiQLSource, parse_query_string},
     parser::types::OperationType,
 };
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
 use axum::{
     Json, Router,
-    extract::{ConnectInfo, FromRequestParts, State},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, State},
     http::{StatusCode, Uri, request::Parts},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -36,8 +37,7 @@ use crate::{
 };
 
 /// GraphQL documents are small; anything larger is refused before parsing.
-const BODY_LIMIT_BYTES: usize = 64 * 1024;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -48,30 +48,34 @@ pub struct AppState {
 /// The router over an already connected and migrated context.
 pub fn build_router(ctx: Arc<AppContext>) -> Router {
     let schema = graphql::build_schema(ctx.clone(), &ctx.config);
+    let timeout = ctx.config.request_timeout;
     let state = AppState { ctx, schema };
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                    let request_id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-                }))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(CatchPanicLayer::custom(|_| {
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", "INTERNAL_SERVER_ERROR")
-                }))
-                .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)),
-        )
+        .with_state(state);
+    with_middleware(routes, timeout)
+}
+
+/// The layers every route runs behind: request id, tracing, panic catching,
+/// body limit (with or without `Content-Length`) and timeout.
+pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+            }))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(|_| {
+                tracing::error!("a request handler panicked");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", "INTERNAL_SERVER_ERROR")
+            }))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+    )
 }
 
 /// Connects, migrates, bootstraps the first superuser, and builds the router.
@@ -103,8 +107,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (_, router) = prepare(config).await?;
     let listener = tokio::net::TcpListener::bind(bind_addr).await?;
     let addr = listener.local_addr()?;
+    println!("usergraph listening on http://{addr}");
     if graphiql {
-        println!("usergraph is listening; GraphiQL: http://{addr}/graphql");
+        println!("GraphiQL: http://{addr}/graphql");
     }
     tracing::info!(%addr, "listening");
     axum::serve(
@@ -151,17 +156,61 @@ impl FromRequestParts<AppState> for RequestMeta {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip().to_string());
-        Ok(Self { ip, user_agent })
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self {
+            ip,
+            user_agent,
+            request_id,
+        })
     }
 }
 
+/// POST bodies must be JSON: form and multipart bodies are refused (415)
+/// before parsing, which also keeps simple cross-site form posts out.
 async fn graphql_post(
     State(state): State<AppState>,
     MaybeViewer(viewer): MaybeViewer,
     meta: RequestMeta,
-    request: GraphQLRequest,
+    request: axum::extract::Request,
 ) -> Response {
-    execute(&state, viewer, meta, request.into_inner()).await
+    let json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as application/json",
+            "BAD_USER_INPUT",
+        );
+    }
+    match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
+        Ok(request) => execute(&state, viewer, meta, request.into_inner()).await,
+        Err(GraphQLRejection(ParseRequestError::UnsupportedBatch)) => error_response(
+            StatusCode::BAD_REQUEST,
+            "batched requests are not supported",
+            "BAD_USER_INPUT",
+        ),
+        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => too_large(),
+        // A chunked body over the limit fails mid-stream; async-graphql-axum
+        // passes that on as an I/O error carrying the limit's message.
+        Err(GraphQLRejection(ParseRequestError::Io(err)))
+            if err.to_string().contains("length limit exceeded") =>
+        {
+            too_large()
+        }
+        Err(_) => error_response(
+            StatusCode::BAD_REQUEST,
+            "malformed GraphQL request",
+            "BAD_USER_INPUT",
+        ),
+    }
 }
 
 async fn graphql_get(
@@ -235,6 +284,14 @@ async fn ready(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+fn too_large() -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request body too large",
+        "BAD_USER_INPUT",
+    )
 }
 
 /// A GraphQL-shaped error body, for failures before execution.

@@ -60,6 +60,12 @@ pub struct Config {
     /// `MAX_QUERY_DEPTH`, `MAX_QUERY_COMPLEXITY`.
     pub max_query_depth: usize,
     pub max_query_complexity: usize,
+    /// `MAX_QUERY_DIRECTIVES`: directives allowed on one field.
+    pub max_query_directives: usize,
+    /// `MAX_RECURSIVE_DEPTH`: nesting allowed in a document's values and selections while parsing.
+    pub max_recursive_depth: usize,
+    /// `SESSION_MAX_LIFETIME_SECS`: a session ends this long after sign-in, however often it is refreshed.
+    pub session_max_lifetime: Duration,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `LOGIN_LOCKOUT_THRESHOLD`: consecutive failed logins that lock an account.
@@ -68,6 +74,10 @@ pub struct Config {
     pub lockout_duration: Duration,
     /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations allowed at once.
     pub password_hash_concurrency: usize,
+    /// `PASSWORD_HASH_QUEUE_TIMEOUT_MS`: how long a request waits for one before `RATE_LIMITED`.
+    pub password_hash_queue_timeout: Duration,
+    /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets 408.
+    pub request_timeout: Duration,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (PostgreSQL; SQLite always uses one).
     pub database_max_connections: u32,
 }
@@ -138,6 +148,13 @@ impl Config {
             introspection: parse(&get, "INTROSPECTION", !production)?,
             max_query_depth: parse(&get, "MAX_QUERY_DEPTH", 12)?,
             max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 1000)?,
+            max_query_directives: parse(&get, "MAX_QUERY_DIRECTIVES", 5)?,
+            max_recursive_depth: parse(&get, "MAX_RECURSIVE_DEPTH", 32)?,
+            session_max_lifetime: Duration::from_secs(parse(
+                &get,
+                "SESSION_MAX_LIFETIME_SECS",
+                7_776_000,
+            )?),
             log_format: match get("LOG_FORMAT").as_deref() {
                 Some("json") => LogFormat::Json,
                 Some("pretty") => LogFormat::Pretty,
@@ -152,6 +169,12 @@ impl Config {
                 "PASSWORD_HASH_CONCURRENCY",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )?,
+            password_hash_queue_timeout: Duration::from_millis(parse(
+                &get,
+                "PASSWORD_HASH_QUEUE_TIMEOUT_MS",
+                10_000,
+            )?),
+            request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 30)?),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
         })
     }

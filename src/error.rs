@@ -16,7 +16,6 @@ pub mod code {
     pub const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
     pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
-    pub const ACCOUNT_LOCKED: &str = "ACCOUNT_LOCKED";
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
     pub const CONFLICT: &str = "CONFLICT";
@@ -53,8 +52,6 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this account is disabled")]
     AccountDisabled,
-    #[error("too many failed logins; this account is locked for a while")]
-    AccountLocked,
     #[error("the token has expired")]
     TokenExpired,
     #[error("the token is invalid")]
@@ -102,7 +99,6 @@ impl AppError {
             Self::DuplicateUsername => code::DUPLICATE_USERNAME,
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
-            Self::AccountLocked => code::ACCOUNT_LOCKED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
             Self::Conflict(_) => code::CONFLICT,
@@ -210,7 +206,6 @@ mod tests {
             (AppError::DuplicateUsername, "DUPLICATE_USERNAME"),
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
             (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
-            (AppError::AccountLocked, "ACCOUNT_LOCKED"),
             (AppError::TokenExpired, "TOKEN_EXPIRED"),
             (AppError::TokenInvalid, "TOKEN_INVALID"),
             (AppError::Conflict("x".into()), "CONFLICT"),

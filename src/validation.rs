@@ -204,6 +204,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any input either validates or is `BAD_USER_INPUT` naming a field;
+        /// nothing panics, whatever the bytes, lengths or scripts.
+        #[test]
+        fn any_string_validates_or_names_its_field(raw in proptest::prelude::any::<String>(), other in "\\PC{0,30}") {
+            let results = [
+                username(&raw).map(drop),
+                email(&raw).map(drop),
+                password(&raw, "password", &other, &other),
+                password(&raw, "password", &raw, &raw),
+                optional_text(Some(&raw), "name", DISPLAY_NAME_MAX).map(drop),
+                optional_url(Some(&raw), "website").map(drop),
+            ];
+            for result in results {
+                if let Err(err) = result {
+                    proptest::prop_assert_eq!(err.code(), "BAD_USER_INPUT");
+                    proptest::prop_assert!(err.field().is_some());
+                }
+            }
+        }
+    }
+
     #[test]
     fn names_are_bounded() {
         assert_eq!(

@@ -2,7 +2,13 @@
 //! hash and verification runs on the blocking pool behind a semaphore sized to
 //! the cores, so a burst of logins queues instead of starving other requests.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::anyhow;
 use argon2::{
@@ -16,7 +22,10 @@ use crate::error::{AppError, Result};
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    queue_timeout: Duration,
     dummy_hash: Arc<OnceCell<String>>,
+    /// Verifications against a real stored hash (not the dummy), for tests and metrics.
+    real_verifications: Arc<AtomicU64>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -25,11 +34,20 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize) -> Self {
+    /// At most `concurrency` computations run at once; a request that cannot
+    /// start one within `queue_timeout` gets `RATE_LIMITED` instead of waiting on.
+    pub fn new(concurrency: usize, queue_timeout: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue_timeout,
             dummy_hash: Arc::new(OnceCell::new()),
+            real_verifications: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many verifications ran against a real stored hash so far.
+    pub fn real_verifications(&self) -> u64 {
+        self.real_verifications.load(Ordering::Relaxed)
     }
 
     /// A PHC-format argon2id hash of `password`.
@@ -51,6 +69,9 @@ impl PasswordHasher {
             Some(hash) => (hash, true),
             None => (self.dummy_hash().await?, false),
         };
+        if real {
+            self.real_verifications.fetch_add(1, Ordering::Relaxed);
+        }
         let matches = self
             .run(move || {
                 let parsed = PasswordHash::new(&hash)
@@ -74,10 +95,9 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
+        let _permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
             .await
+            .map_err(|_| AppError::RateLimited)?
             .map_err(|e| AppError::Internal(anyhow!("hasher closed: {e}")))?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(work))
@@ -92,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password() {
-        let hasher = PasswordHasher::new(2);
+        let hasher = PasswordHasher::new(2, Duration::from_secs(5));
         let hash = hasher.hash("tangerine-kettle-42".into()).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -113,8 +133,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_full_queue_answers_rate_limited_instead_of_waiting_on() {
+        let hasher = PasswordHasher::new(1, Duration::from_millis(1));
+        let busy = hasher.clone();
+        let first = tokio::spawn(async move { busy.hash("tangerine-kettle-42".into()).await });
+        tokio::task::yield_now().await;
+        let results: Vec<_> =
+            futures::future::join_all((0..4).map(|_| hasher.hash("x".into()))).await;
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(AppError::RateLimited)))
+        );
+        assert!(first.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        let hasher = PasswordHasher::new(1);
+        let hasher = PasswordHasher::new(1, Duration::from_secs(5));
         assert!(
             !hasher
                 .verify("usergraph-dummy-password".into(), None)

@@ -80,9 +80,12 @@ impl AuthMutation {
             .into())
     }
 
-    /// Signs in with a username or email and a password. Wrong passwords and
-    /// unknown users both give `INVALID_CREDENTIALS`; repeated failures lock the
-    /// account for a while (`ACCOUNT_LOCKED`).
+    /// Signs in with a username or email and a password. Wrong passwords,
+    /// unknown and deleted users and locked accounts all give the same
+    /// `INVALID_CREDENTIALS`. Repeated failures lock the account for a while,
+    /// during which even the right password is refused. Only one credential
+    /// field (`login`, `register`, `refreshToken`, `changePassword`, `deleteMe`)
+    /// is accepted per request.
     async fn login(
         &self,
         ctx: &Context<'_>,

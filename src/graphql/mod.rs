@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod connection;
+pub mod guardrails;
 pub mod loaders;
 pub mod role;
 pub mod tier;
@@ -13,13 +14,11 @@ pub mod user;
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptySubscription, MergedObject, Response, Schema, SchemaBuilder, ServerError,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, Tracing},
+    Context, EmptySubscription, MergedObject, Schema, SchemaBuilder, extensions::Tracing,
 };
 
 use crate::{
     config::Config,
-    error::code,
     service::{AppContext, RequestMeta},
 };
 
@@ -63,8 +62,11 @@ pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
         .data(ctx)
         .limit_depth(config.max_query_depth)
         .limit_complexity(config.max_query_complexity)
+        .limit_directives(config.max_query_directives)
+        .limit_recursive_depth(config.max_recursive_depth)
         .extension(Tracing)
-        .extension(ErrorCodes);
+        .extension(guardrails::OneCredentialField)
+        .extension(guardrails::ErrorCodes);
     if !config.introspection {
         // Suggestions ("Did you mean …") would reveal the schema anyway.
         builder = builder.disable_introspection().disable_suggestions();
@@ -80,69 +82,4 @@ pub(crate) fn app<'a>(ctx: &'a Context<'_>) -> &'a AppContext {
 /// Where the request came from.
 pub(crate) fn meta<'a>(ctx: &'a Context<'_>) -> &'a RequestMeta {
     ctx.data_unchecked::<RequestMeta>()
-}
-
-/// Gives every error of a response a contract code. Errors from resolvers are
-/// coded by `AppError`; what is left is async-graphql's own: limit violations,
-/// malformed documents (before execution, so no `path`), arguments that fail to
-/// coerce, and anything unexpected during execution, which is masked.
-struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            fill_code(error);
-        }
-        response
-    }
-}
-
-fn fill_code(error: &mut ServerError) {
-    if error
-        .extensions
-        .as_ref()
-        .is_some_and(|ext| ext.get("code").is_some())
-    {
-        return;
-    }
-    let code = if is_limit_error(&error.message) {
-        code::QUERY_TOO_COMPLEX
-    } else if error.path.is_empty() || is_input_error(&error.message) {
-        code::BAD_USER_INPUT
-    } else {
-        tracing::error!(message = %error.message, path = ?error.path, "uncoded error in a resolver");
-        error.message = "internal server error".into();
-        code::INTERNAL_SERVER_ERROR
-    };
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-}
-
-/// Argument and variable coercion failures, which async-graphql reports while
-/// executing a field (so they carry a path) rather than while validating.
-fn is_input_error(message: &str) -> bool {
-    ["Failed to parse", "Invalid value", "Variable "]
-        .iter()
-        .any(|prefix| message.starts_with(prefix))
-}
-
-fn is_limit_error(message: &str) -> bool {
-    [
-        "Query is too complex",
-        "Query is nested too deep",
-        "recursion depth",
-        "directives",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
 }

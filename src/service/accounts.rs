@@ -103,9 +103,9 @@ pub async fn register(
     Ok(tokens)
 }
 
-/// Signs in with a username or email. Unknown users, soft-deleted users and
-/// wrong passwords all cost one argon2 verification and give
-/// `INVALID_CREDENTIALS`.
+/// Signs in with a username or email. Unknown users, soft-deleted users,
+/// locked accounts and wrong passwords all cost one argon2 verification and
+/// give `INVALID_CREDENTIALS`.
 #[tracing::instrument(name = "accounts.login", skip_all)]
 pub async fn login(
     ctx: &AppContext,
@@ -118,12 +118,18 @@ pub async fn login(
         .filter(|u| !u.is_deleted());
     let Some(user) = found else {
         ctx.hasher.verify(password.to_owned(), None).await?;
-        tracing::info!(ip = ?meta.ip, "login failed: unknown user");
+        tracing::info!(ip = ?meta.ip, request_id = ?meta.request_id, "login failed: unknown user");
         return Err(AppError::InvalidCredentials);
     };
     if !claim_attempt(ctx, user.id).await? {
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, "login refused: account locked");
-        return Err(AppError::AccountLocked);
+        // A locked account answers like a wrong password, after the same
+        // work, so probing reveals neither the lock nor the account; the real
+        // hash is not checked while locked. Setting the expiry here too means a
+        // count left at the threshold without one (a crash mid-login) still expires.
+        ctx.hasher.verify(password.to_owned(), None).await?;
+        lock_if_exhausted(ctx, user.id).await?;
+        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account locked");
+        return Err(AppError::InvalidCredentials);
     }
     if !ctx
         .hasher
@@ -131,7 +137,7 @@ pub async fn login(
         .await?
     {
         lock_if_exhausted(ctx, user.id).await?;
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, "login failed: wrong password");
+        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login failed: wrong password");
         return Err(AppError::InvalidCredentials);
     }
     let ts = now();
@@ -147,7 +153,7 @@ pub async fn login(
         .await?;
     if user.status != user::Status::Active {
         txn.commit().await?;
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, "login refused: account disabled");
+        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account disabled");
         return Err(AppError::AccountDisabled);
     }
     let user = user::ActiveModel {
@@ -159,7 +165,7 @@ pub async fn login(
     .await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, "login succeeded");
+    tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login succeeded");
     Ok(tokens)
 }
 

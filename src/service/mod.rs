@@ -35,7 +35,10 @@ impl AppContext {
             &config.jwt_audience,
             config.access_token_ttl,
         );
-        let hasher = PasswordHasher::new(config.password_hash_concurrency);
+        let hasher = PasswordHasher::new(
+            config.password_hash_concurrency,
+            config.password_hash_queue_timeout,
+        );
         Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -50,6 +53,8 @@ impl AppContext {
 pub struct RequestMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The `x-request-id` the edge assigned, for logs and masked errors.
+    pub request_id: Option<String>,
 }
 
 /// The current time at the database's precision (microseconds), so values

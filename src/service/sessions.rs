@@ -69,9 +69,7 @@ async fn insert_link(
         refresh_token_hash: Set(hash_token(&refresh_token)),
         created_at: Set(created_at),
         last_used_at: Set(ts),
-        expires_at: Set(
-            ts + Duration::from_std(ctx.config.refresh_token_ttl).unwrap_or(Duration::days(30))
-        ),
+        expires_at: Set(expiry(ctx, ts, created_at)),
         rotated_at: Set(None),
         revoked_at: Set(None),
         user_agent: Set(meta.user_agent.clone()),
@@ -89,6 +87,20 @@ async fn insert_link(
         expires_in: ctx.jwt.ttl.as_secs(),
         user,
     })
+}
+
+/// A link lives one refresh lifetime, but never past the chain's absolute
+/// lifetime counted from sign-in (RFC 9700 §4.14.2).
+fn expiry(
+    ctx: &AppContext,
+    now: chrono::DateTime<chrono::Utc>,
+    signed_in: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let sliding =
+        now + Duration::from_std(ctx.config.refresh_token_ttl).unwrap_or(Duration::days(30));
+    let absolute = signed_in
+        + Duration::from_std(ctx.config.session_max_lifetime).unwrap_or(Duration::days(90));
+    sliding.min(absolute)
 }
 
 /// Exchanges a refresh token for a new pair. The old token stops working; a

@@ -47,6 +47,7 @@ impl TestApp {
 
     /// Spawns with extra environment settings, e.g. `("REGISTRATION_ENABLED", "false")`.
     pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
+        capture_logs();
         let (database_url, dir) = fresh_database().await;
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database_url.as_str()),
@@ -407,7 +408,43 @@ async fn start(
     (addr, ctx, server)
 }
 
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+/// Everything the service logs during the test run, as plain text.
+static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Routes the service's logs (info and up) into a buffer the tests can read.
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = LogBuffer(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("usergraph=info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// The captured log so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.get().expect("logs captured").lock().unwrap()).into_owned()
+}
+
+/// A new, empty database URL (and the directory holding it, for SQLite).
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             let name = format!("ug_test_{}", uuid::Uuid::new_v4().simple());

@@ -11,6 +11,7 @@ mod login;
 mod profile;
 mod roles;
 mod schema;
+mod security;
 mod sessions;
 mod statements;
 mod tiers;

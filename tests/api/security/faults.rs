@@ -1,0 +1,192 @@
+//! Faults: a database that goes away and comes back, and a SIGTERM with a
+//! request in flight.
+
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+
+use crate::helpers::{PASSWORD, TestApp, code, fresh_database};
+
+/// A TCP proxy in front of PostgreSQL that the test can cut and restore.
+struct Proxy {
+    port: u16,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let registry = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect("127.0.0.1:5432").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                registry.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { port, tasks }
+    }
+
+    /// Closes the port and every open connection: the database is "down".
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
+    let Ok(base) = std::env::var("TEST_DATABASE_URL").map(|u| u.replace("localhost", "127.0.0.1"))
+    else {
+        eprintln!("skipped: the outage test runs against PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    };
+    if !base.starts_with("postgres") {
+        eprintln!("skipped: the outage test runs against PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    let (direct, _) = fresh_database().await;
+    let proxy = Proxy::start(0).await;
+    let through_proxy = direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let app = TestApp::spawn_with(&[("DATABASE_URL", &through_proxy)]).await;
+    app.register_as("uma").await;
+
+    proxy.cut();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    let ready_after = started.elapsed();
+    let started = Instant::now();
+    let login = app.login("uma", PASSWORD).await;
+    let login_after = started.elapsed();
+
+    assert_eq!(live.status(), 200);
+    assert_eq!(ready.status(), 503);
+    assert!(
+        ready_after <= Duration::from_millis(2500),
+        "{ready_after:?}"
+    );
+    assert_eq!(code(&login), "INTERNAL_SERVER_ERROR", "{login}");
+    assert!(
+        !login.to_string().to_lowercase().contains("connect"),
+        "{login}"
+    );
+    assert!(login_after <= Duration::from_secs(6), "{login_after:?}");
+
+    let restored = Proxy::start(proxy.port).await;
+    let mut recovered = false;
+    for _ in 0..40 {
+        if app
+            .client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "readiness came back");
+    assert!(app.login("uma", PASSWORD).await["data"]["login"].is_object());
+    restored.cut();
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("sig.db").display()),
+        )
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("JWT_SECRET", "s".repeat(40))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the binary");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a line");
+        if let Some(url) = line.strip_prefix("usergraph listening on http://") {
+            break url.to_owned();
+        }
+    };
+    let body = json!({ "query": "{ __typename }" }).to_string();
+
+    // A request whose headers have arrived but whose body has not: in flight.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = server.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"__typename\":\"Query\""), "{answer}");
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        TcpStream::connect(&addr).await.is_err(),
+        "no longer accepting connections"
+    );
+}

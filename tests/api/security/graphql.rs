@@ -1,0 +1,304 @@
+//! GraphQL and HTTP abuse: credential fields multiplied by aliases, query
+//! limits, production hardening, refused methods and bodies, panics, and
+//! masked internal errors.
+
+use std::time::Duration;
+
+use axum::{Router, routing::get};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{TestApp, code};
+
+#[tokio::test]
+async fn aliases_cannot_multiply_password_guesses() {
+    let app = TestApp::spawn().await;
+    app.register_as("victim").await;
+    let guess = |alias: &str| {
+        format!(
+            "{alias}: login(input: {{ login: \"victim\", password: \"guess-{alias}-123\" }}) {{ accessToken }}"
+        )
+    };
+    let documents = [
+        format!("mutation {{ {} {} }}", guess("a"), guess("b")),
+        format!(
+            "mutation {{ ...F }} fragment F on Mutation {{ {} {} }}",
+            guess("a"),
+            guess("b")
+        ),
+        format!(
+            "mutation {{ {} ... on Mutation {{ {} }} }}",
+            guess("a"),
+            guess("b")
+        ),
+        format!(
+            "mutation {{ {} refreshToken(refreshToken: \"x\") {{ accessToken }} }}",
+            guess("a")
+        ),
+        format!(
+            "mutation {{ {} changePassword(currentPassword: \"a\", newPassword: \"b\") }}",
+            guess("a")
+        ),
+    ];
+    for document in documents {
+        let checked = app.ctx.hasher.real_verifications();
+
+        let (statements, body) = app
+            .count_statements(app.gql(None, &document, json!({})))
+            .await;
+
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{document}: {body}");
+        assert_eq!(
+            (statements, app.ctx.hasher.real_verifications()),
+            (0, checked),
+            "refused before any resolver ran"
+        );
+    }
+    let single = app
+        .gql(None, &format!("mutation {{ {} }}", guess("a")), json!({}))
+        .await;
+    assert_eq!(
+        code(&single),
+        "INVALID_CREDENTIALS",
+        "one guess is answered normally"
+    );
+}
+
+#[tokio::test]
+async fn documents_over_any_limit_are_refused_before_execution() {
+    let app = TestApp::spawn_with(&[
+        ("MAX_QUERY_DEPTH", "4"),
+        ("MAX_QUERY_COMPLEXITY", "20"),
+        ("MAX_QUERY_DIRECTIVES", "2"),
+        ("MAX_RECURSIVE_DEPTH", "16"),
+    ])
+    .await;
+    let nested_fragments = format!(
+        "{{ {} __typename {} }}",
+        "... on Query { ".repeat(40),
+        "}".repeat(40)
+    );
+    let cases = [
+        (
+            "depth",
+            "{ users { edges { node { roles { name } } } } }".to_owned(),
+        ),
+        (
+            "complexity",
+            format!(
+                "{{ {} }}",
+                (0..25)
+                    .map(|i| format!("f{i}: roles {{ id }}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
+        (
+            "directives",
+            "{ __typename @include(if: true) @include(if: true) @skip(if: false) }".to_owned(),
+        ),
+        ("recursion", nested_fragments),
+    ];
+    for (limit, document) in cases {
+        let (statements, body) = app
+            .count_statements(app.gql(None, &document, json!({})))
+            .await;
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{limit}: {body}");
+        assert_eq!(statements, 0, "{limit}");
+    }
+    let page = app
+        .gql(None, "{ users(first: 1000) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(code(&page), "UNAUTHENTICATED", "auth is checked first");
+}
+
+#[tokio::test]
+async fn production_hides_the_schema_and_graphiql() {
+    let secret = "p".repeat(40);
+    let app = TestApp::spawn_with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).await;
+
+    let introspection = app
+        .gql(None, "{ __schema { types { name } } }", json!({}))
+        .await;
+    let typo = app.gql(None, "{ mee { id } }", json!({})).await;
+    let graphiql = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        introspection["data"]["__schema"],
+        Value::Null,
+        "{introspection}"
+    );
+    assert!(
+        !introspection.to_string().contains("AuthPayload"),
+        "{introspection}"
+    );
+    assert!(!typo.to_string().contains("Did you mean"), "{typo}");
+    assert_eq!(graphiql.status(), 404);
+}
+
+#[tokio::test]
+async fn only_json_bodies_are_accepted() {
+    let app = TestApp::spawn().await;
+    let body = r#"{"query":"{ __typename }"}"#;
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type}");
+    }
+    let json = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 200);
+    let batch = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!([{ "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 400);
+    assert_eq!(
+        code(&batch.json::<Value>().await.unwrap()),
+        "BAD_USER_INPUT"
+    );
+}
+
+/// Sends raw bytes and returns the status line of the answer.
+async fn raw_status(app: &TestApp, head: &str, body: &[u8], pause: Duration) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    let _ = stream.write_all(body).await;
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_is_refused_without_a_content_length() {
+    let app = TestApp::spawn().await;
+    let chunk = vec![b' '; 16 * 1024];
+    let mut body = Vec::new();
+    for _ in 0..8 {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+
+    let status = raw_status(&app, head, &body, Duration::ZERO).await;
+
+    assert!(status.contains("413"), "{status}");
+}
+
+#[tokio::test]
+async fn a_request_that_never_finishes_times_out() {
+    let app = TestApp::spawn_with(&[("REQUEST_TIMEOUT_SECS", "1")]).await;
+    let head = "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{";
+
+    let status = raw_status(&app, head, b"", Duration::from_millis(1500)).await;
+
+    assert!(status.contains("408"), "{status}");
+}
+
+async fn boom() -> &'static str {
+    panic!("secret detail")
+}
+
+#[tokio::test]
+async fn a_panic_is_a_generic_500_and_the_server_keeps_serving() {
+    let routes = Router::new()
+        .route("/boom", get(boom))
+        .route("/ok", get(|| async { "ok" }));
+    let router = usergraph::app::with_middleware(routes, Duration::from_secs(5));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let client = reqwest::Client::new();
+
+    let boom = client
+        .get(format!("http://{addr}/boom"))
+        .send()
+        .await
+        .unwrap();
+    let status = boom.status();
+    let body: Value = boom.json().await.unwrap();
+    let after = client
+        .get(format!("http://{addr}/ok"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(status, 500);
+    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR");
+    assert!(!body.to_string().contains("secret detail"), "{body}");
+    assert_eq!(after.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn internal_errors_are_masked_and_carry_the_request_id() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    // Break the storage underneath a resolver.
+    app.sql("ALTER TABLE tiers RENAME TO tiers_gone").await;
+
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&root.access)
+        .json(&json!({ "query": "{ tiers { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+
+    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert_eq!(body["errors"][0]["message"], "internal server error");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        request_id.as_str()
+    );
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "select",
+        "no such table",
+        "does not exist",
+        "sql",
+        "relation",
+    ] {
+        assert!(!text.contains(leak), "`{leak}` leaked: {body}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Security controls, one module per area (see SECURITY.md for the map from
+//! each control to the test that proves it).
+
+mod accounts;
+mod faults;
+mod graphql;
+mod tokens;

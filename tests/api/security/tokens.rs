@@ -1,0 +1,176 @@
+//! Tokens (RFC 8725, RFC 9700 §4.14): one algorithm, every claim required and
+//! checked, a 5-second leeway, and refresh rotation that cannot fork.
+
+use base64::Engine;
+use futures::future::join_all;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{Account, JWT_SECRET, TestApp, account, code};
+
+fn claims_of(account: &Account) -> Value {
+    let payload = account.access.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn sign(header: Header, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn forged_or_malformed_claims_are_token_invalid() {
+    let app = TestApp::spawn().await;
+    let joe = app.register_as("joe").await;
+    let good = claims_of(&joe);
+    let now = chrono::Utc::now().timestamp();
+    let with = |key: &str, value: Value| {
+        let mut claims = good.clone();
+        claims[key] = value;
+        claims
+    };
+    let without = |key: &str| {
+        let mut claims = good.clone();
+        claims.as_object_mut().unwrap().remove(key);
+        claims
+    };
+    let hs256 = || Header::new(Algorithm::HS256);
+    let unsigned = {
+        let encode =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.",
+            encode(&json!({ "alg": "none", "typ": "JWT" })),
+            encode(&good)
+        )
+    };
+    let cases = [
+        (
+            "a control: the same claims, properly signed",
+            sign(hs256(), &good),
+            "ok",
+        ),
+        ("alg none", unsigned, "TOKEN_INVALID"),
+        (
+            "another HMAC algorithm",
+            sign(Header::new(Algorithm::HS384), &good),
+            "TOKEN_INVALID",
+        ),
+        (
+            "wrong issuer",
+            sign(hs256(), &with("iss", json!("evil"))),
+            "TOKEN_INVALID",
+        ),
+        ("no issuer", sign(hs256(), &without("iss")), "TOKEN_INVALID"),
+        (
+            "wrong audience",
+            sign(hs256(), &with("aud", json!("other-service"))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no audience",
+            sign(hs256(), &without("aud")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no subject",
+            sign(hs256(), &without("sub")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no session",
+            sign(hs256(), &without("sid")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no issued-at",
+            sign(hs256(), &without("iat")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "issued in the future",
+            sign(hs256(), &with("iat", json!(now + 600))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "not valid before a future time",
+            sign(hs256(), &with("nbf", json!(now + 600))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "expired beyond the 5 s leeway",
+            sign(hs256(), &with("exp", json!(now - 10))),
+            "TOKEN_EXPIRED",
+        ),
+        (
+            "another user's session",
+            sign(
+                hs256(),
+                &with("sub", json!("usr_0190000000007000800000000000beef")),
+            ),
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (case, token, expected) in cases {
+        let body = app.me(&token).await;
+        let got = if body["errors"].is_null() {
+            "ok"
+        } else {
+            code(&body)
+        };
+        assert_eq!(got, expected, "{case}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_refreshes_of_one_token_yield_one_new_token() {
+    let app = TestApp::spawn().await;
+    let kit = app.register_as("kit").await;
+
+    let bodies = join_all((0..16).map(|_| app.refresh(&kit.refresh))).await;
+
+    let winners: Vec<&Value> = bodies.iter().filter(|b| b["errors"].is_null()).collect();
+    assert_eq!(winners.len(), 1, "{bodies:?}");
+    assert!(
+        bodies
+            .iter()
+            .filter(|b| !b["errors"].is_null())
+            .all(|b| code(b) == "TOKEN_INVALID")
+    );
+    // The losers presented a token that had just been rotated: reuse, so the chain ended.
+    let new = account(&winners[0]["data"]["refreshToken"]).unwrap();
+    assert_eq!(code(&app.refresh(&new.refresh).await), "TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_session_has_an_absolute_lifetime_however_often_it_is_refreshed() {
+    let app = TestApp::spawn_with(&[("SESSION_MAX_LIFETIME_SECS", "2")]).await;
+    let lia = app.register_as("lia").await;
+    let refreshed = account(&app.refresh(&lia.refresh).await["data"]["refreshToken"])
+        .expect("refresh within the lifetime");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    assert_eq!(
+        code(&app.refresh(&refreshed.refresh).await),
+        "TOKEN_EXPIRED"
+    );
+    assert_eq!(code(&app.me(&refreshed.access).await), "UNAUTHENTICATED");
+}
+
+#[test]
+fn a_secret_shorter_than_32_bytes_refuses_to_start() {
+    let err =
+        usergraph::config::Config::from_lookup(|k| (k == "JWT_SECRET").then(|| "x".repeat(31)))
+            .unwrap_err();
+    assert!(err.to_string().contains("32 bytes"), "{err}");
+}
