@@ -33,6 +33,7 @@ use crate::{
     db,
     error::AppError,
     graphql::{self, AppSchema, loaders},
+    metrics::Stats,
     service::{AppContext, RequestMeta, accounts},
 };
 
@@ -54,6 +55,7 @@ pub fn build_router(ctx: Arc<AppContext>) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(state);
     with_middleware(routes, timeout)
 }
@@ -80,17 +82,18 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
 
 /// Connects, migrates, bootstraps the first superuser, and builds the router.
 pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppContext>, Router)> {
-    let conn = db::connect(&config).await?;
-    prepare_with(conn, config).await
+    let (conn, stats) = db::connect(&config).await?;
+    prepare_with(conn, stats, config).await
 }
 
-/// As `prepare`, over a connection the caller made (tests instrument it).
+/// As `prepare`, over a connection the caller made.
 pub async fn prepare_with(
     conn: sea_orm::DatabaseConnection,
+    stats: Arc<Stats>,
     config: Config,
 ) -> anyhow::Result<(Arc<AppContext>, Router)> {
     db::migrate(&conn).await?;
-    let ctx = AppContext::new(conn, config);
+    let ctx = AppContext::new(conn, stats, config);
     accounts::bootstrap_admin(&ctx).await?;
     Ok((ctx.clone(), build_router(ctx)))
 }
@@ -264,11 +267,26 @@ async fn execute(
     meta: RequestMeta,
     request: async_graphql::Request,
 ) -> Response {
+    state
+        .ctx
+        .stats
+        .graphql_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let request = request
         .data(viewer)
         .data(meta)
         .data(loaders::new_loader(state.ctx.db.clone()));
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.ctx.stats.render(),
+    )
 }
 
 async fn live() -> Json<serde_json::Value> {

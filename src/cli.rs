@@ -58,7 +58,7 @@ pub async fn run() -> anyhow::Result<()> {
     match command {
         Command::Serve => app::serve(config).await,
         Command::Migrate { down } => {
-            let conn = db::connect(&config).await?;
+            let (conn, _) = db::connect(&config).await?;
             if down {
                 Migrator::down(&conn, Some(1)).await?
             } else {
@@ -85,9 +85,9 @@ pub async fn run() -> anyhow::Result<()> {
                     first
                 }
             };
-            let conn = db::connect(&config).await?;
+            let (conn, stats) = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let ctx = AppContext::new(conn, config);
+            let ctx = AppContext::new(conn, stats, config);
             let user =
                 accounts::create_superuser(&ctx, &username, &email, &SecretString::from(password))
                     .await

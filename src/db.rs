@@ -2,7 +2,10 @@
 //! WAL mode: it allows one writer at a time anyway, and one connection rules out
 //! `SQLITE_BUSY` under concurrent writes. PostgreSQL gets a bounded pool.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -11,9 +14,10 @@ use sea_orm::{
 };
 use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use crate::{config::Config, metrics::Stats};
 
-pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+/// Connects and counts every statement into the returned `Stats`.
+pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>), DbErr> {
     let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
     options
         .sqlx_logging(false)
@@ -32,7 +36,13 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     } else {
         options.max_connections(config.database_max_connections);
     }
-    Database::connect(options).await
+    let mut conn = Database::connect(options).await?;
+    let stats = Arc::new(Stats::default());
+    let counter = stats.clone();
+    conn.set_metric_callback(move |_| {
+        counter.sql_statements.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok((conn, stats))
 }
 
 /// Applies every pending migration.

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod ids;
+pub mod metrics;
 pub mod service;
 pub mod telemetry;
 pub mod validation;

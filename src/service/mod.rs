@@ -25,10 +25,16 @@ pub struct AppContext {
     pub config: Arc<Config>,
     pub jwt: JwtKeys,
     pub hasher: PasswordHasher,
+    /// The counters behind `/metrics`.
+    pub stats: Arc<crate::metrics::Stats>,
 }
 
 impl AppContext {
-    pub fn new(db: DatabaseConnection, config: Config) -> Arc<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        stats: Arc<crate::metrics::Stats>,
+        config: Config,
+    ) -> Arc<Self> {
         let jwt = JwtKeys::new(
             &config.jwt_secret,
             &config.jwt_issuer,
@@ -44,6 +50,7 @@ impl AppContext {
             config: Arc::new(config),
             jwt,
             hasher,
+            stats,
         })
     }
 }

@@ -5,10 +5,7 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
 };
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -23,8 +20,6 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub ctx: Arc<AppContext>,
-    /// Every SQL statement the app has run, counted by SeaORM's metric hook.
-    pub statements: Arc<AtomicU64>,
     env: HashMap<String, String>,
     server: JoinHandle<()>,
     /// One argon2 hash of `PASSWORD`, shared by directly inserted users.
@@ -60,13 +55,11 @@ impl TestApp {
         for (k, v) in settings {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        let statements = Arc::new(AtomicU64::new(0));
-        let (addr, ctx, server) = start(&env, &statements).await;
+        let (addr, ctx, server) = start(&env).await;
         Self {
             addr,
             client: reqwest::Client::new(),
             ctx,
-            statements,
             env,
             server,
             password_hash: tokio::sync::OnceCell::new(),
@@ -78,7 +71,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.server.abort();
         self.ctx.db.clone().close().await.expect("close the pool");
-        let (addr, ctx, server) = start(&self.env, &self.statements).await;
+        let (addr, ctx, server) = start(&self.env).await;
         (self.addr, self.ctx, self.server) = (addr, ctx, server);
     }
 
@@ -186,9 +179,12 @@ impl TestApp {
         &self,
         work: impl std::future::Future<Output = T>,
     ) -> (u64, T) {
-        let before = self.statements.load(Ordering::SeqCst);
+        let before = self.ctx.stats.sql_statements.load(Ordering::SeqCst);
         let out = work.await;
-        (self.statements.load(Ordering::SeqCst) - before, out)
+        (
+            self.ctx.stats.sql_statements.load(Ordering::SeqCst) - before,
+            out,
+        )
     }
 
     async fn shared_hash(&self) -> String {
@@ -375,24 +371,12 @@ fn new_user(
     }
 }
 
-async fn start(
-    env: &HashMap<String, String>,
-    statements: &Arc<AtomicU64>,
-) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
+async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-    let mut conn = usergraph::db::connect(&config).await.expect("connect");
-    let counter = statements.clone();
-    let trace = std::env::var_os("TRACE_SQL").is_some();
-    conn.set_metric_callback(move |info| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        if trace {
-            eprintln!(
-                "SQL: {}",
-                info.statement.sql.chars().take(2000).collect::<String>()
-            );
-        }
-    });
-    let (ctx, router) = app::prepare_with(conn, config).await.expect("prepare app");
+    let (conn, stats) = usergraph::db::connect(&config).await.expect("connect");
+    let (ctx, router) = app::prepare_with(conn, stats, config)
+        .await
+        .expect("prepare app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -146,3 +146,41 @@ async fn responses_carry_a_request_id() {
 
     assert!(response.headers().get("x-request-id").is_some());
 }
+
+#[tokio::test]
+async fn metrics_count_statements_and_graphql_requests() {
+    let app = TestApp::spawn().await;
+    let read = async || {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap()
+        };
+        (
+            value("usergraph_sql_statements_total "),
+            value("usergraph_graphql_requests_total "),
+        )
+    };
+    let (statements, requests) = read().await;
+
+    let kim = app.register_as("kim").await;
+    app.me(&kim.access).await;
+
+    let (statements_after, requests_after) = read().await;
+    assert_eq!(requests_after - requests, 2);
+    // register: insert user, role lookup, link, session; me: session + roles.
+    assert!(
+        statements_after - statements >= 6,
+        "{statements} -> {statements_after}"
+    );
+}
