@@ -1,6 +1,6 @@
-//! Request-level protections: at most one credential-checking field per
-//! document (aliases would otherwise multiply password guesses), and the
-//! extension that gives every error a contract code and masks the rest.
+//! Request-level protections in one extension: at most one credential-checking
+//! field per document (aliases would otherwise multiply password guesses), and
+//! a contract code on every error, with anything unexpected masked.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -23,12 +23,13 @@ pub const CREDENTIAL_FIELDS: [&str; 5] = [
     "deleteMe",
 ];
 
-/// Refuses a document that selects more than one credential field at its root.
-pub struct OneCredentialField;
+/// The request-level checks, as one extension: every registered extension
+/// adds a level to each field's resolution, so they are kept together.
+pub struct Guardrails;
 
-impl ExtensionFactory for OneCredentialField {
+impl ExtensionFactory for Guardrails {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OneCredentialField)
+        Arc::new(Guardrails)
     }
 }
 
@@ -61,7 +62,8 @@ fn count_credential_fields(
 }
 
 #[async_trait::async_trait]
-impl Extension for OneCredentialField {
+impl Extension for Guardrails {
+    /// Refuses a document that selects more than one credential field at its root.
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -93,24 +95,11 @@ impl Extension for OneCredentialField {
         }
         Ok(doc)
     }
-}
 
-/// Gives every error of a response a contract code. Errors from resolvers are
-/// coded by `AppError`; what is left is async-graphql's own: limit violations,
-/// malformed documents (before execution, so no `path`), arguments that fail to
-/// coerce, and anything unexpected during execution, which is masked. Internal
-/// errors carry the request id, so a report can be matched with the log.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    /// Execution errors; the request's data (and so its id) is visible here.
+    /// Gives execution errors a contract code (errors from resolvers are coded
+    /// by `AppError`; anything else is masked) and the request id to internal
+    /// ones, so a report can be matched with the log. The request's data is
+    /// visible here, unlike in `request`.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -138,7 +127,8 @@ impl Extension for ErrorCodes {
         response
     }
 
-    /// Errors from before execution: parsing, validation and limits.
+    /// Codes for errors from before execution: malformed documents (no
+    /// `path`), arguments that fail to coerce, and limit violations.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         response.errors.iter_mut().for_each(fill_code);

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""usergraph's load benchmark, in one command (see BENCHMARKS.md).
+
+For each table size it creates a fresh PostgreSQL database, seeds it
+deterministically, builds the release binaries, starts usergraph and the
+hand-written baseline (bench-raw) on the same database, checks a golden
+response for every scenario, runs the load with wrk from a second process,
+and writes bench/results/<profile>.json and bench/results/<profile>.md.
+
+Every usergraph cell is run interleaved with its bench-raw cell, several
+times, and reported as medians with the min/max of the ratios, because the
+server, the database and the load generator share the same cores.
+
+Standard library only; needs psql, cargo and wrk on the PATH.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+JWT_SECRET = "bench-secret-bench-secret-bench-secret-0001"
+ADMIN_PASSWORD = "Quiet-Harbor-Lantern-93"
+UG_PORT, RAW_PORT = 18080, 18081
+
+PROFILES = {
+    # CI: small table, short cells, usergraph against bench-raw only.
+    "smoke": dict(sizes=[10_000], duration=3, runs=1, q1_conns=[1, 16], scenarios=["Q1", "Q2"]),
+    # The full table of BENCHMARKS.md.
+    "full": dict(
+        sizes=[10_000, 100_000, 1_000_000],
+        duration=8,
+        runs=3,
+        q1_conns=[1, 16, 64],
+        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "RSS"],
+    ),
+}
+
+Q1 = "query Q1($after: String) { users(first: 50, after: $after) { edges { node { id username email roles { name } tier { name } } } } }"
+Q2 = "query Q2($id: ID!) { user(id: $id) { id username email roles { name } tier { name } } }"
+Q3 = "query Q3($after: String) { users(first: 100, after: $after) { edges { node { id username email roles { name } tier { name } } } } }"
+Q4_CURSOR = "query Q4($after: String) { users(first: 50, after: $after) { edges { node { id username } } } }"
+Q4_OFFSET = "query Q4($page: Int) { users(first: 50, page: $page) { edges { node { id username } } } }"
+A1 = "mutation A1($i: LoginInput!) { login(input: $i) { accessToken } }"
+A2 = "query A2 { me { id username email } }"
+W1 = 'mutation W1($i: CreateUserInput!) { createUser(input: $i) { id } }'
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
+
+
+def psql(url, sql=None, file=None, variables=()):
+    cmd = ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atq"]
+    for name, value in variables:
+        cmd += ["-v", f"{name}={value}"]
+    cmd += ["-f", str(file)] if file else ["-c", sql]
+    return run(cmd).stdout.strip()
+
+
+def post(port, body, token=None, timeout=60):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as err:
+        return json.load(err)
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        values = {}
+        for line in response.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.split()
+                values[name] = int(value)
+    return values["usergraph_sql_statements_total"], values["usergraph_graphql_requests_total"]
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    def __init__(self, name, binary, port, env):
+        self.name, self.port = name, port
+        self.process = subprocess.Popen(
+            [str(binary)], env={**os.environ, **env, "BIND_ADDR": f"127.0.0.1:{port}"},
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        line = self.process.stdout.readline()
+        if "listening" not in line:
+            raise SystemExit(f"{name} did not start: {line!r}")
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wrk(server, bodies, token, conns, duration, run_id):
+    """One load cell: throughput, latency, errors, statements, CPU per request."""
+    statements0, requests0 = metrics(server.port)
+    cpu0 = cpu_seconds(server.pid)
+    env = {**os.environ, "BODIES": str(bodies), "TOKEN": token or "", "RUN_ID": run_id}
+    threads = max(1, min(conns, 2))
+    out = run(
+        ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "30s",
+         "-s", str(BENCH / "load.lua"), f"http://127.0.0.1:{server.port}/graphql"],
+        env=env,
+    ).stdout
+    line = next(l for l in out.splitlines() if l.startswith("WRK_JSON "))
+    cell = json.loads(line[len("WRK_JSON "):])
+    statements1, requests1 = metrics(server.port)
+    served = max(1, requests1 - requests0)
+    cell.update(
+        rps=cell["requests"] / (cell["duration_us"] / 1e6),
+        statements_per_request=(statements1 - statements0) / served,
+        cpu_ms_per_request=(cpu_seconds(server.pid) - cpu0) * 1000 / max(1, cell["requests"]),
+        peak_rss_mb=peak_rss_mb(server.pid),
+    )
+    return cell
+
+
+def write_bodies(directory, name, query, variables_list, operation=None):
+    path = Path(directory) / f"{name}.jsonl"
+    with path.open("w") as f:
+        for variables in variables_list:
+            body = {"query": query, "variables": variables}
+            if operation:
+                body["operationName"] = operation
+            f.write(json.dumps(body) + "\n")
+    return path
+
+
+def golden(name, ug_answer, raw_answer=None, path=()):
+    if "errors" in ug_answer:
+        raise SystemExit(f"golden check {name}: usergraph answered errors: {ug_answer['errors']}")
+    value = ug_answer["data"]
+    for key in path:
+        value = value[key]
+    if not value:
+        raise SystemExit(f"golden check {name}: empty answer {ug_answer}")
+    if raw_answer is not None and raw_answer != ug_answer:
+        raise SystemExit(f"golden check {name}: usergraph and bench-raw differ:\n{ug_answer}\n{raw_answer}")
+
+
+def prepare_database(base_url, size, binary):
+    name = f"ug_bench_{size}"
+    admin_url = base_url.rsplit("/", 1)[0] + "/postgres"
+    psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
+    psql(admin_url, f"CREATE DATABASE {name}")
+    url = base_url.rsplit("/", 1)[0] + "/" + name
+    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "ADMIN_PASSWORD": ADMIN_PASSWORD, "RUST_LOG": "warn"}
+    run([str(binary), "migrate"], env=env)
+    started = time.time()
+    psql(url, file=BENCH / "seed.sql", variables=[("n", size)])
+    run([str(binary), "create-superuser", "--username", "benchadmin", "--email", "benchadmin@bench.example"], env=env)
+    # The first 1,000 users share the administrator's real argon2 hash of a known password.
+    psql(url, "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'benchadmin') "
+              "WHERE username IN (SELECT 'user' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) i)")
+    psql(url, "ANALYZE")
+    log(f"seeded {size} users in {time.time() - started:.1f}s")
+    return url
+
+
+def sample_cursors(token, count, size, seed):
+    """Cursors of random positions, fetched through the public API."""
+    rng = random.Random(seed)
+    cursors = []
+    for _ in range(count):
+        offset = rng.randrange(0, max(1, size - 60))
+        answer = post(UG_PORT, {"query": "query($o: Int) { users(first: 1, offset: $o) { pageInfo { endCursor } } }", "variables": {"o": offset}}, token)
+        cursors.append(answer["data"]["users"]["pageInfo"]["endCursor"])
+    return cursors
+
+
+def cursor_at(token, offset):
+    answer = post(UG_PORT, {"query": "query($o: Int) { users(first: 1, offset: $o) { pageInfo { endCursor } } }", "variables": {"o": offset}}, token)
+    return answer["data"]["users"]["pageInfo"]["endCursor"]
+
+
+def summarize(cells):
+    """Median of each figure over the runs of one cell."""
+    keys = ["rps", "p50_us", "p99_us", "statements_per_request", "cpu_ms_per_request", "peak_rss_mb"]
+    out = {k: statistics.median(c[k] for c in cells) for k in keys}
+    out["errors"] = sum(c["errors"] + c["socket_errors"] for c in cells)
+    out["requests"] = sum(c["requests"] for c in cells)
+    return out
+
+
+def bench_size(args, profile, size, binaries, tmp):
+    url = prepare_database(args.database_url, size, binaries["usergraph"])
+    env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production"}
+    ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
+    raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
+    results = {"size": size, "cells": {}}
+    try:
+        login = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})
+        token = login["data"]["login"]["accessToken"]
+        rng = random.Random(size)
+        cursors = sample_cursors(token, 200 if profile["runs"] > 1 else 60, size, size)
+        ids = psql(url, f"SELECT id FROM users WHERE username LIKE 'user%' ORDER BY md5(id::text) LIMIT 300").split()
+        user_ids = ["usr_" + i.replace("-", "") for i in ids]
+        bodies = {
+            "Q0": write_bodies(tmp, "q0", "{ __typename }", [{}]),
+            "Q1": write_bodies(tmp, "q1", Q1, [{"after": c} for c in cursors], "Q1"),
+            "Q2": write_bodies(tmp, "q2", Q2, [{"id": i} for i in user_ids], "Q2"),
+            "Q3": write_bodies(tmp, "q3", Q3, [{"after": c} for c in cursors], "Q3"),
+            "A1": write_bodies(tmp, "a1", A1, [{"i": {"login": f"user{i:07d}", "password": ADMIN_PASSWORD}} for i in range(1, 1001)]),
+            "A2": write_bodies(tmp, "a2", A2, [{}]),
+            "W1": write_bodies(tmp, "w1", W1, [{"i": {"username": "w{{N}}", "email": "w{{N}}@bench.example", "password": ADMIN_PASSWORD}}]),
+        }
+        # Golden responses: every scenario answers real data, and bench-raw
+        # answers exactly what usergraph does.
+        first_q1 = json.loads(bodies["Q1"].read_text().splitlines()[0])
+        golden("Q1", post(UG_PORT, first_q1, token), post(RAW_PORT, first_q1, token), ("users", "edges"))
+        first_q2 = json.loads(bodies["Q2"].read_text().splitlines()[0])
+        golden("Q2", post(UG_PORT, first_q2, token), post(RAW_PORT, first_q2, token), ("user",))
+        golden("Q0", post(UG_PORT, {"query": "{ __typename }"}), None, ("__typename",))
+        golden("A1", post(UG_PORT, json.loads(bodies["A1"].read_text().splitlines()[0])), None, ("login", "accessToken"))
+        golden("A2", post(UG_PORT, {"query": A2}, token), None, ("me",))
+
+        def cell(name, server, body_file, conns, use_token=True):
+            return wrk(server, body_file, token if use_token else None, conns, profile["duration"], f"{size:x}{rng.randrange(1 << 16):x}")
+
+        def paired(name, conns, body_file):
+            ug_runs, raw_runs = [], []
+            for _ in range(profile["runs"]):
+                ug_runs.append(cell(name, ug, body_file, conns))
+                raw_runs.append(cell(name, raw, body_file, conns))
+            ratios = [u["rps"] / r["rps"] for u, r in zip(ug_runs, raw_runs)]
+            results["cells"][f"{name}@c{conns}"] = {
+                "usergraph": summarize(ug_runs), "bench-raw": summarize(raw_runs),
+                "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            }
+            log(f"{size} {name}@c{conns}: ratio {statistics.median(ratios):.2f} "
+                f"({summarize(ug_runs)['rps']:.0f} vs {summarize(raw_runs)['rps']:.0f} req/s)")
+
+        def alone(name, conns, body_file, use_token=True):
+            runs = [cell(name, ug, body_file, conns, use_token) for _ in range(profile["runs"])]
+            results["cells"][f"{name}@c{conns}"] = {"usergraph": summarize(runs)}
+            s = summarize(runs)
+            log(f"{size} {name}@c{conns}: {s['rps']:.0f} req/s, p99 {s['p99_us'] / 1000:.1f} ms, errors {s['errors']}")
+
+        scenarios = profile["scenarios"]
+        if "Q0" in scenarios:
+            alone("Q0", 16, bodies["Q0"], use_token=False)
+        if "Q1" in scenarios:
+            for conns in profile["q1_conns"]:
+                paired("Q1", conns, bodies["Q1"])
+        if "Q2" in scenarios:
+            paired("Q2", 16, bodies["Q2"])
+        if "Q3" in scenarios:
+            alone("Q3", 16, bodies["Q3"])
+        if "Q4" in scenarios:
+            last_page = max(1, (size - 100) // 50)
+            end_cursor = cursor_at(token, (last_page - 1) * 50 - 1)
+            alone("Q4-cursor-first", 4, write_bodies(tmp, "q4a", Q4_CURSOR, [{"after": None}]))
+            alone("Q4-cursor-end", 4, write_bodies(tmp, "q4b", Q4_CURSOR, [{"after": end_cursor}]))
+            alone("Q4-offset-end", 4, write_bodies(tmp, "q4c", Q4_OFFSET, [{"page": last_page}]))
+        if "A1" in scenarios:
+            for conns in [2, 8, 32]:
+                alone("A1", conns, bodies["A1"], use_token=False)
+        if "A2" in scenarios:
+            paired_a2 = [cell("A2", ug, bodies["A2"], 16) for _ in range(profile["runs"])]
+            results["cells"]["A2@c16"] = {"usergraph": summarize(paired_a2)}
+        if "W1" in scenarios:
+            alone("W1", 4, bodies["W1"])
+        if "RSS" in scenarios:
+            alone("Q1-rss", 256, bodies["Q1"])
+    finally:
+        ug.stop()
+        raw.stop()
+    return results
+
+
+def markdown(report):
+    lines = [f"# Benchmark results: {report['profile']}", "", f"{report['machine']}", ""]
+    for size in report["sizes"]:
+        lines += [f"## {size['size']:,} users", "",
+                  "| cell | usergraph req/s | p50 ms | p99 ms | stmts/req | CPU ms/req | peak RSS MB | errors | bench-raw req/s | ratio (min–max) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, cell in size["cells"].items():
+            u = cell["usergraph"]
+            r = cell.get("bench-raw")
+            tail = (f"{r['rps']:.0f} | {cell['ratio']:.2f} ({cell['ratio_min']:.2f}–{cell['ratio_max']:.2f})" if r else "– | –")
+            lines.append(f"| {name} | {u['rps']:.0f} | {u['p50_us'] / 1000:.1f} | {u['p99_us'] / 1000:.1f} | "
+                         f"{u['statements_per_request']:.2f} | {u['cpu_ms_per_request']:.2f} | {u['peak_rss_mb']:.0f} | {u['errors']} | {tail} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def check(report, profile, min_q1_ratio):
+    """The gates CI enforces on the smoke profile."""
+    failures = []
+    for size in report["sizes"]:
+        cells = size["cells"]
+        q1 = [cells[f"Q1@c{c}"] for c in profile["q1_conns"]]
+        if min(c["ratio"] for c in q1) < min_q1_ratio:
+            failures.append(f"Q1 throughput ratio to bench-raw below {min_q1_ratio}: {[round(c['ratio'], 2) for c in q1]}")
+        statements = [c["usergraph"]["statements_per_request"] for c in q1]
+        if max(statements) - min(statements) > 0.05:
+            failures.append(f"Q1 statements per request grow with concurrency: {statements}")
+        for name, cell in cells.items():
+            if cell["usergraph"]["errors"] and not name.startswith(("A1", "W1")):
+                failures.append(f"{name}: {cell['usergraph']['errors']} error responses")
+    return failures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="full")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="override the profile's table sizes")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--min-q1-ratio", type=float, default=0.5, help="fail when Q1's ratio to bench-raw is lower")
+    args = parser.parse_args()
+    profile = dict(PROFILES[args.profile])
+    if args.sizes:
+        profile["sizes"] = args.sizes
+    log("building release binaries")
+    subprocess.run(["cargo", "build", "--release", "--features", "bench-raw", "--bin", "usergraph", "--bin", "bench-raw"], check=True, cwd=ROOT)
+    binaries = {"usergraph": ROOT / "target/release/usergraph", "bench-raw": ROOT / "target/release/bench-raw"}
+    cores = os.cpu_count()
+    machine = f"Machine: {cores} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; PostgreSQL on the same machine; load from wrk on loopback."
+    report = {"profile": args.profile, "machine": machine, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in profile["sizes"]:
+            report["sizes"].append(bench_size(args, profile, size, binaries, tmp))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.profile}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"{args.profile}.md").write_text(markdown(report))
+    print(markdown(report))
+    failures = check(report, profile, args.min_q1_ratio)
+    for failure in failures:
+        log(f"FAILED: {failure}")
+    sys.exit(1 if failures else 0)

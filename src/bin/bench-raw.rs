@@ -1,0 +1,333 @@
+//! The benchmark's physical-limit baseline: a hand-written axum handler that
+//! answers the Q1 (a page of users) and Q2 (a user by id) scenarios with the
+//! same SQL statements usergraph runs (viewer, page, roles, tiers) and the
+//! same JSON, with no GraphQL, no ORM and no DataLoader. Every usergraph
+//! number in BENCHMARKS.md is divided by this one, measured in the same run.
+//! PostgreSQL only; built with `--features bench-raw`.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sea_orm::sqlx::{self, PgPool, Row, postgres::PgPoolOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+// The same allocator as usergraph, so the ratio compares the code, not the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Clone)]
+struct Raw {
+    pool: PgPool,
+    key: DecodingKey,
+    validation: Validation,
+    statements: Arc<AtomicU64>,
+    requests: Arc<AtomicU64>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    sid: String,
+}
+
+#[derive(Deserialize)]
+struct GqlRequest {
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Value,
+}
+
+#[derive(Deserialize)]
+struct CursorData {
+    v: Vec<String>,
+    id: Uuid,
+}
+
+#[derive(Serialize)]
+struct RoleOut {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct TierOut {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct UserOut {
+    id: String,
+    username: String,
+    email: Option<String>,
+    roles: Vec<RoleOut>,
+    tier: Option<TierOut>,
+}
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "data": null, "errors": [{ "message": message }] })),
+    )
+        .into_response()
+}
+
+fn key_of(prefixed: &str, prefix: &str) -> Option<Uuid> {
+    prefixed
+        .strip_prefix(prefix)
+        .and_then(|h| Uuid::try_parse(h).ok())
+}
+
+impl Raw {
+    async fn count<T>(
+        &self,
+        fut: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        fut.await
+    }
+
+    /// The viewer's permission to read users: session and user, then roles.
+    async fn can_read_users(&self, headers: &HeaderMap) -> Result<bool, sqlx::Error> {
+        let Some(token) = headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+        else {
+            return Ok(false);
+        };
+        let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) else {
+            return Ok(false);
+        };
+        let (Some(user_id), Some(chain_id)) = (
+            key_of(&data.claims.sub, "usr_"),
+            key_of(&data.claims.sid, "ses_"),
+        ) else {
+            return Ok(false);
+        };
+        let row = self
+            .count(
+                sqlx::query(
+                    "SELECT u.is_superuser FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.chain_id = $1 AND s.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > now() \
+                     AND s.user_id = $2 AND u.deleted_at IS NULL AND u.status = 'active'",
+                )
+                .bind(chain_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let roles = self
+            .count(
+                sqlx::query("SELECT r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1")
+                    .bind(user_id)
+                    .fetch_all(&self.pool),
+            )
+            .await?;
+        let superuser: bool = row.get(0);
+        Ok(superuser
+            || roles
+                .iter()
+                .any(|r| r.get::<String, _>(0).contains("USERS_READ")))
+    }
+
+    /// Roles and tiers for a page, one `= ANY($1)` statement each.
+    async fn shape(&self, rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<UserOut>, sqlx::Error> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get("id")).collect();
+        let tier_ids: Vec<Uuid> = rows
+            .iter()
+            .filter_map(|r| r.get::<Option<Uuid>, _>("tier_id"))
+            .collect();
+        let mut roles: HashMap<Uuid, Vec<RoleOut>> = HashMap::new();
+        for row in self
+            .count(
+                sqlx::query("SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = ANY($1) ORDER BY r.name")
+                    .bind(&ids)
+                    .fetch_all(&self.pool),
+            )
+            .await?
+        {
+            roles.entry(row.get(0)).or_default().push(RoleOut { name: row.get(1) });
+        }
+        let mut tiers: HashMap<Uuid, String> = HashMap::new();
+        if !tier_ids.is_empty() {
+            for row in self
+                .count(
+                    sqlx::query("SELECT id, name FROM tiers WHERE id = ANY($1)")
+                        .bind(&tier_ids)
+                        .fetch_all(&self.pool),
+                )
+                .await?
+            {
+                tiers.insert(row.get(0), row.get(1));
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let id: Uuid = r.get("id");
+                let tier: Option<Uuid> = r.get("tier_id");
+                UserOut {
+                    id: format!("usr_{}", id.simple()),
+                    username: r.get("username"),
+                    email: Some(r.get("email")),
+                    roles: roles.remove(&id).unwrap_or_default(),
+                    tier: tier
+                        .and_then(|t| tiers.get(&t))
+                        .map(|name| TierOut { name: name.clone() }),
+                }
+            })
+            .collect())
+    }
+
+    /// Q1: `users(first: 50, after: $after)`, newest first, keyset on (created_at, id).
+    async fn q1(&self, variables: &Value) -> Result<Value, sqlx::Error> {
+        let after = variables["after"].as_str().and_then(|c| {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()?;
+            let data: CursorData = serde_json::from_slice(&bytes).ok()?;
+            let at = DateTime::parse_from_rfc3339(data.v.first()?)
+                .ok()?
+                .with_timezone(&Utc);
+            Some((at, data.id))
+        });
+        let rows = match after {
+            Some((at, id)) => {
+                self.count(
+                    sqlx::query(
+                        "SELECT id, username, email, tier_id FROM users \
+                         WHERE deleted_at IS NULL AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
+                         ORDER BY created_at DESC, id DESC LIMIT 51",
+                    )
+                    .bind(at)
+                    .bind(id)
+                    .fetch_all(&self.pool),
+                )
+                .await?
+            }
+            None => {
+                self.count(
+                    sqlx::query(
+                        "SELECT id, username, email, tier_id FROM users WHERE deleted_at IS NULL \
+                         ORDER BY created_at DESC, id DESC LIMIT 51",
+                    )
+                        .fetch_all(&self.pool),
+                )
+                .await?
+            }
+        };
+        let rows: Vec<_> = rows.into_iter().take(50).collect();
+        let nodes = self.shape(rows).await?;
+        let edges: Vec<Value> = nodes
+            .into_iter()
+            .map(|node| json!({ "node": node }))
+            .collect();
+        Ok(json!({ "data": { "users": { "edges": edges } } }))
+    }
+
+    /// Q2: `user(id: $id)`.
+    async fn q2(&self, variables: &Value) -> Result<Value, sqlx::Error> {
+        let Some(id) = variables["id"].as_str().and_then(|id| key_of(id, "usr_")) else {
+            return Ok(json!({ "data": { "user": null } }));
+        };
+        let rows = self
+            .count(
+                sqlx::query("SELECT id, username, email, tier_id FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_all(&self.pool),
+            )
+            .await?;
+        let user = self.shape(rows).await?.into_iter().next();
+        Ok(json!({ "data": { "user": user } }))
+    }
+}
+
+async fn graphql(
+    State(raw): State<Raw>,
+    headers: HeaderMap,
+    Json(request): Json<GqlRequest>,
+) -> Response {
+    raw.requests.fetch_add(1, Ordering::Relaxed);
+    match raw.can_read_users(&headers).await {
+        Ok(true) => {}
+        Ok(false) => return fail(StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Err(_) => return fail(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+    let answer = match request.operation_name.as_deref() {
+        Some("Q1") => raw.q1(&request.variables).await,
+        Some("Q2") => raw.q2(&request.variables).await,
+        _ => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "bench-raw answers operations Q1 and Q2 only",
+            );
+        }
+    };
+    match answer {
+        Ok(body) => Json(body).into_response(),
+        Err(_) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+async fn metrics(State(raw): State<Raw>) -> String {
+    format!(
+        "usergraph_sql_statements_total {}\nusergraph_graphql_requests_total {}\n",
+        raw.statements.load(Ordering::Relaxed),
+        raw.requests.load(Ordering::Relaxed)
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("DATABASE_URL")?;
+    let secret = std::env::var("JWT_SECRET")?;
+    let bind: SocketAddr = std::env::var("BIND_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8001".into())
+        .parse()?;
+    let max: u32 = std::env::var("DATABASE_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let pool = PgPoolOptions::new()
+        .max_connections(max)
+        .connect(&url)
+        .await?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&["usergraph"]);
+    validation.set_audience(&["usergraph"]);
+    validation.leeway = 5;
+    let raw = Raw {
+        pool,
+        key: DecodingKey::from_secret(secret.as_bytes()),
+        validation,
+        statements: Arc::new(AtomicU64::new(0)),
+        requests: Arc::new(AtomicU64::new(0)),
+    };
+    let app = Router::new()
+        .route("/graphql", post(graphql))
+        .route("/metrics", get(metrics))
+        .with_state(raw);
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    println!("bench-raw listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
