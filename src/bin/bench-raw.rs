@@ -215,7 +215,8 @@ impl Raw {
                 self.count(
                     sqlx::query(
                         "SELECT id, username, email, tier_id FROM users \
-                         WHERE deleted_at IS NULL AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
+                         WHERE deleted_at IS NULL AND created_at <= $1 \
+                         AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
                          ORDER BY created_at DESC, id DESC LIMIT 51",
                     )
                     .bind(at)
@@ -230,7 +231,7 @@ impl Raw {
                         "SELECT id, username, email, tier_id FROM users WHERE deleted_at IS NULL \
                          ORDER BY created_at DESC, id DESC LIMIT 51",
                     )
-                        .fetch_all(&self.pool),
+                    .fetch_all(&self.pool),
                 )
                 .await?
             }

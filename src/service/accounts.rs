@@ -15,7 +15,7 @@ use super::{AppContext, RequestMeta, now, roles, sessions, users};
 use crate::{
     auth::Viewer,
     error::{AppError, Result, ResultExt, user_uniqueness},
-    ids, validation,
+    validation,
 };
 
 /// A new account's fields, as submitted.
@@ -47,35 +47,10 @@ pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user
         validation::PERSON_NAME_MAX,
     )?;
     let password_hash = ctx.hasher.hash(input.password.clone()).await?;
-    let ts = now();
-    let mut model = user::ActiveModel {
-        id: Set(ids::new_key()),
-        username: Set(username),
-        email: Set(email),
-        password_hash: Set(password_hash),
-        display_name: Set(name),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
-        avatar_url: Set(None),
-        website: Set(None),
-        facebook: Set(None),
-        instagram: Set(None),
-        linkedin: Set(None),
-        x: Set(None),
-        youtube: Set(None),
-        status: Set(user::Status::Active),
-        is_superuser: Set(false),
-        tier_id: Set(None),
-        failed_login_count: Set(0),
-        locked_until: Set(None),
-        password_changed_at: Set(ts),
-        last_login_at: Set(None),
-        deleted_at: Set(None),
-        created_at: Set(ts),
-        updated_at: Set(ts),
-        name_key: Set(String::new()),
-        search_text: Set(String::new()),
-    };
+    let mut model = users::new_row(username, email, password_hash, now());
+    model.display_name = Set(name);
+    model.first_name = Set(first_name);
+    model.last_name = Set(last_name);
     users::set_derived(&mut model, None);
     Ok(model)
 }

@@ -191,7 +191,19 @@ fn past(order: &[SortKey], values: Vec<Value>, id: Uuid, forward: bool) -> Condi
         });
         any = any.add(all);
     }
-    any
+    // The leading key's inclusive bound follows from the disjunction; stated on
+    // its own it lets the database seek its index to the cursor instead of
+    // walking the order from the start and filtering (a mid-table page of 100k
+    // users: 12.9 ms -> 0.08 ms on PostgreSQL; BENCHMARKS.md).
+    let descending_now = keys[0].1 == forward;
+    let (lead, value) = (keys[0].0.clone(), values[0].clone());
+    Condition::all()
+        .add(if descending_now {
+            lead.lte(value)
+        } else {
+            lead.gte(value)
+        })
+        .add(any)
 }
 
 fn admins() -> SelectStatement {

@@ -37,6 +37,46 @@ pub struct ProfilePatch {
     pub youtube: Patch<String>,
 }
 
+/// The row of a new active user with every optional field empty and the
+/// derived columns set; callers fill in what they have.
+pub fn new_row(
+    username: String,
+    email: String,
+    password_hash: String,
+    at: chrono::DateTime<chrono::Utc>,
+) -> user::ActiveModel {
+    let mut model = user::ActiveModel {
+        id: Set(crate::ids::new_key()),
+        username: Set(username),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        display_name: Set(None),
+        first_name: Set(None),
+        last_name: Set(None),
+        avatar_url: Set(None),
+        website: Set(None),
+        facebook: Set(None),
+        instagram: Set(None),
+        linkedin: Set(None),
+        x: Set(None),
+        youtube: Set(None),
+        status: Set(user::Status::Active),
+        is_superuser: Set(false),
+        tier_id: Set(None),
+        failed_login_count: Set(0),
+        locked_until: Set(None),
+        password_changed_at: Set(at),
+        last_login_at: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        name_key: Set(String::new()),
+        search_text: Set(String::new()),
+    };
+    set_derived(&mut model, None);
+    model
+}
+
 /// The name the API shows: the chosen display name, else "first last", else the username.
 pub fn effective_name(
     display: Option<&str>,

@@ -340,35 +340,12 @@ fn new_user(
     hash: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> entity::user::ActiveModel {
-    use sea_orm::ActiveValue::Set;
-    entity::user::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        username: Set(username.to_owned()),
-        email: Set(format!("{username}@example.com")),
-        password_hash: Set(hash.to_owned()),
-        display_name: Set(None),
-        first_name: Set(None),
-        last_name: Set(None),
-        avatar_url: Set(None),
-        website: Set(None),
-        facebook: Set(None),
-        instagram: Set(None),
-        linkedin: Set(None),
-        x: Set(None),
-        youtube: Set(None),
-        status: Set(entity::user::Status::Active),
-        is_superuser: Set(false),
-        tier_id: Set(None),
-        failed_login_count: Set(0),
-        locked_until: Set(None),
-        password_changed_at: Set(at),
-        last_login_at: Set(None),
-        deleted_at: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        name_key: Set(String::new()),
-        search_text: Set(String::new()),
-    }
+    usergraph::service::users::new_row(
+        username.to_owned(),
+        format!("{username}@example.com"),
+        hash.to_owned(),
+        at,
+    )
 }
 
 async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
