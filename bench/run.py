@@ -342,12 +342,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="full")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="override the profile's table sizes")
+    parser.add_argument("--duration", type=int, help="override the profile's seconds per cell")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--min-q1-ratio", type=float, default=0.5, help="fail when Q1's ratio to bench-raw is lower")
     args = parser.parse_args()
     profile = dict(PROFILES[args.profile])
     if args.sizes:
         profile["sizes"] = args.sizes
+    if args.duration:
+        profile["duration"] = args.duration
     log("building release binaries")
     subprocess.run(["cargo", "build", "--release", "--features", "bench-raw", "--bin", "usergraph", "--bin", "bench-raw"], check=True, cwd=ROOT)
     binaries = {"usergraph": ROOT / "target/release/usergraph", "bench-raw": ROOT / "target/release/bench-raw"}
