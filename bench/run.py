@@ -36,7 +36,8 @@ UG_PORT, RAW_PORT = 18080, 18081
 
 PROFILES = {
     # CI: small table, short cells, usergraph against bench-raw only.
-    "smoke": dict(sizes=[10_000], duration=3, runs=1, q1_conns=[1, 16], scenarios=["Q1", "Q2"]),
+    # Three interleaved runs per cell: single short runs were too noisy to gate on.
+    "smoke": dict(sizes=[10_000], duration=5, runs=3, q1_conns=[1, 16], scenarios=["Q1", "Q2"]),
     # The full table of BENCHMARKS.md.
     "full": dict(
         sizes=[10_000, 100_000, 1_000_000],

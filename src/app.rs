@@ -32,7 +32,7 @@ use crate::{
     config::Config,
     db,
     error::AppError,
-    graphql::{self, AppSchema, loaders},
+    graphql::{self, AppSchema, guardrails, loaders},
     metrics::Stats,
     service::{AppContext, RequestMeta, accounts},
 };
@@ -265,18 +265,25 @@ async fn execute(
     state: &AppState,
     viewer: Option<crate::auth::Viewer>,
     meta: RequestMeta,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> Response {
     state
         .ctx
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(refused) = guardrails::check_document(&mut request) {
+        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![refused]))
+            .into_response();
+    }
+    let request_id = meta.request_id.clone();
     let request = request
         .data(viewer)
         .data(meta)
         .data(loaders::new_loader(state.ctx.db.clone()));
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let mut response = state.schema.execute(request).await;
+    guardrails::finish(&mut response, request_id.as_deref());
+    GraphQLResponse::from(response).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -1,18 +1,19 @@
-//! Request-level protections in one extension: at most one credential-checking
-//! field per document (aliases would otherwise multiply password guesses), and
-//! a contract code on every error, with anything unexpected masked.
+//! Request-level protections, applied by the HTTP handler around execution
+//! rather than as async-graphql extensions: any registered extension puts a
+//! boxed step into every field's resolution, which cost measurable CPU on
+//! list pages (BENCHMARKS.md). Two checks live here: at most one
+//! credential-checking field per document (aliases would otherwise multiply
+//! password guesses), and a contract code on every error, with anything
+//! unexpected masked and tagged with the request id.
 
-use std::{collections::HashSet, sync::Arc};
+use std::collections::HashSet;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-    },
+    Request, Response, ServerError,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::{error::code, service::RequestMeta};
+use crate::error::code;
 
 /// Fields that check a password or a refresh token.
 pub const CREDENTIAL_FIELDS: [&str; 5] = [
@@ -22,16 +23,6 @@ pub const CREDENTIAL_FIELDS: [&str; 5] = [
     "changePassword",
     "deleteMe",
 ];
-
-/// The request-level checks, as one extension: every registered extension
-/// adds a level to each field's resolution, so they are kept together.
-pub struct Guardrails;
-
-impl ExtensionFactory for Guardrails {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guardrails)
-    }
-}
 
 fn count_credential_fields(
     doc: &ExecutableDocument,
@@ -61,78 +52,55 @@ fn count_credential_fields(
         .sum()
 }
 
-#[async_trait::async_trait]
-impl Extension for Guardrails {
-    /// Refuses a document that selects more than one credential field at its root.
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let count: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| {
-                count_credential_fields(&doc, &op.node.selection_set.node, &mut HashSet::new())
-            })
-            .sum();
-        if count > 1 {
-            let mut error = ServerError::new(
-                format!(
-                    "a request may contain only one of {}",
-                    CREDENTIAL_FIELDS.join(", ")
-                ),
-                None,
-            );
+/// The refusal of a document that selects more than one credential field at
+/// its root, if it does. The parsed document stays in the request, so
+/// execution does not parse it again; a document that does not parse is left
+/// to execution, which reports why.
+pub fn check_document(request: &mut Request) -> Option<ServerError> {
+    let doc = request.parsed_query().ok()?;
+    let count: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| {
+            count_credential_fields(doc, &op.node.selection_set.node, &mut HashSet::new())
+        })
+        .sum();
+    if count <= 1 {
+        return None;
+    }
+    let mut error = ServerError::new(
+        format!(
+            "a request may contain only one of {}",
+            CREDENTIAL_FIELDS.join(", ")
+        ),
+        None,
+    );
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::QUERY_TOO_COMPLEX);
+    Some(error)
+}
+
+/// Gives every error of a response a contract code. Errors from resolvers are
+/// coded by `AppError`; what is left is async-graphql's own: limit violations,
+/// malformed documents (before execution, so no `path`), arguments that fail
+/// to coerce, and anything unexpected during execution, which is masked.
+/// Internal errors carry the request id, so a report can be matched with the log.
+pub fn finish(response: &mut Response, request_id: Option<&str>) {
+    for error in &mut response.errors {
+        fill_code(error);
+        let internal = error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(code::INTERNAL_SERVER_ERROR));
+        if internal && let Some(id) = request_id {
             error
                 .extensions
                 .get_or_insert_with(Default::default)
-                .set("code", code::QUERY_TOO_COMPLEX);
-            return Err(error);
+                .set("requestId", id);
         }
-        Ok(doc)
-    }
-
-    /// Gives execution errors a contract code (errors from resolvers are coded
-    /// by `AppError`; anything else is masked) and the request id to internal
-    /// ones, so a report can be matched with the log. The request's data is
-    /// visible here, unlike in `request`.
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let request_id = ctx
-            .data_opt::<RequestMeta>()
-            .and_then(|meta| meta.request_id.as_deref());
-        for error in &mut response.errors {
-            fill_code(error);
-            let internal = error
-                .extensions
-                .as_ref()
-                .and_then(|ext| ext.get("code"))
-                .is_some_and(|c| *c == async_graphql::Value::from(code::INTERNAL_SERVER_ERROR));
-            if internal && let Some(id) = request_id {
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("requestId", id);
-            }
-        }
-        response
-    }
-
-    /// Codes for errors from before execution: malformed documents (no
-    /// `path`), arguments that fail to coerce, and limit violations.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors.iter_mut().for_each(fill_code);
-        response
     }
 }
 

@@ -242,32 +242,46 @@ impl User {
 
 /// A named set of permissions. Built-in roles (`admin`, `user`, `viewer`) cannot be deleted or renamed.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct Role {
-    /// Opaque id (`rol_…`).
-    pub id: ID,
     pub name: String,
     /// Null when unset.
     pub description: Option<String>,
-    pub permissions: Vec<Permission>,
     pub is_builtin: bool,
     pub created_at: DateTime,
+    /// Kept as stored and read only when asked for: a page of users carries
+    /// a role per user, and most queries select only the name.
+    #[graphql(skip)]
+    model: role::Model,
 }
 
-impl From<role::Model> for Role {
-    fn from(model: role::Model) -> Self {
-        let mut permissions: Vec<Permission> = model
+#[ComplexObject]
+impl Role {
+    /// Opaque id (`rol_…`).
+    async fn id(&self) -> ID {
+        ids::encode(ids::ROLE, self.model.id).into()
+    }
+
+    async fn permissions(&self) -> Vec<Permission> {
+        let mut permissions: Vec<Permission> = self
+            .model
             .permission_names()
             .iter()
             .filter_map(|p| Permission::parse(p))
             .collect();
         permissions.sort();
+        permissions
+    }
+}
+
+impl From<role::Model> for Role {
+    fn from(model: role::Model) -> Self {
         Self {
-            id: ids::encode(ids::ROLE, model.id).into(),
-            name: model.name,
-            description: model.description,
-            permissions,
+            name: model.name.clone(),
+            description: model.description.clone(),
             is_builtin: model.is_builtin,
             created_at: model.created_at.into(),
+            model,
         }
     }
 }
