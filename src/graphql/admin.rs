@@ -23,13 +23,19 @@ use crate::{
 pub struct CreateUserInput {
     /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
     pub username: String,
+    /// Stored trimmed and lower-case.
     pub email: String,
     /// The same rules as for `register`.
     pub password: String,
+    /// Display name; defaults to "firstName lastName", else the username.
     pub name: Option<String>,
+    /// At most 64 characters.
     pub first_name: Option<String>,
+    /// At most 64 characters.
     pub last_name: Option<String>,
+    /// An http(s) URL of at most 255 characters.
     pub avatar_url: Option<String>,
+    /// Profile links.
     pub social_links: Option<SocialLinksInput>,
     /// Defaults to ACTIVE.
     pub status: Option<UserStatus>,
@@ -50,9 +56,11 @@ pub struct CreateUserInput {
 pub struct UpdateUserInput {
     #[graphql(flatten)]
     pub profile: UpdateProfileInput,
+    /// A non-ACTIVE status ends all of the user's sessions.
     pub status: Option<UserStatus>,
     /// A new password; ends all of the user's sessions.
     pub password: Option<String>,
+    /// Superuser only; the last active superuser cannot be demoted.
     pub is_superuser: Option<bool>,
 }
 

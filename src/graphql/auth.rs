@@ -25,7 +25,9 @@ pub struct RegisterInput {
     pub password: String,
     /// Display name; defaults to "firstName lastName", else the username.
     pub name: Option<String>,
+    /// At most 64 characters.
     pub first_name: Option<String>,
+    /// At most 64 characters.
     pub last_name: Option<String>,
 }
 
@@ -34,6 +36,7 @@ pub struct RegisterInput {
 pub struct LoginInput {
     /// The username or the email address.
     pub login: String,
+    /// The account's password.
     pub password: String,
 }
 

@@ -10,12 +10,14 @@ use crate::service::directory;
 pub struct UserEdge {
     /// Opaque; pass it as `after` or `before` to page from here.
     pub cursor: String,
+    /// The user.
     pub node: User,
 }
 
 /// Where a page sits in the whole list.
 #[derive(SimpleObject, Clone)]
 pub struct PageInfo {
+    /// True when more users follow this page (in the direction of paging).
     pub has_next_page: bool,
     /// For cursor paging, true when `after` was given (there is a page before it).
     pub has_previous_page: bool,
@@ -32,6 +34,7 @@ pub struct UserConnection {
     pub filter: directory::Filter,
 }
 
+/// A page of users, with cursors for the next and previous pages.
 #[Object]
 impl UserConnection {
     /// The page's users with their cursors.
@@ -44,6 +47,7 @@ impl UserConnection {
         self.edges.iter().map(|e| e.node.clone()).collect()
     }
 
+    /// Where this page sits in the whole list.
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }

@@ -20,6 +20,7 @@ use crate::{
     service::{AppContext, RequestMeta},
 };
 
+/// Reads: the caller's account and sessions, users, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
@@ -29,6 +30,7 @@ pub struct Query(
     tier::TierQuery,
 );
 
+/// Writes: sign-up and sign-in, the caller's account, administration, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,

@@ -21,6 +21,7 @@ use crate::{
 pub struct CreateRoleInput {
     /// Unique; 2–64 characters of `[a-z0-9_.-]`, stored lower-case.
     pub name: String,
+    /// At most 255 characters.
     pub description: Option<String>,
     /// What holders of the role may do; empty by default.
     #[graphql(default)]
@@ -31,7 +32,9 @@ pub struct CreateRoleInput {
 /// Built-in roles cannot be renamed and keep their permissions.
 #[derive(InputObject)]
 pub struct UpdateRoleInput {
+    /// A new name (not for built-in roles).
     pub name: Option<String>,
+    /// At most 255 characters; null clears.
     pub description: MaybeUndefined<String>,
     /// Replaces the role's permissions.
     pub permissions: Option<Vec<Permission>>,

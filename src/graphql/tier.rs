@@ -18,13 +18,16 @@ use crate::{
 pub struct CreateTierInput {
     /// Unique; 1–64 characters.
     pub name: String,
+    /// At most 255 characters.
     pub description: Option<String>,
 }
 
 /// Changes to a tier. Absent fields are kept; a null description clears it.
 #[derive(InputObject)]
 pub struct UpdateTierInput {
+    /// A new, unique name.
     pub name: Option<String>,
+    /// At most 255 characters; null clears.
     pub description: MaybeUndefined<String>,
 }
 

@@ -21,6 +21,7 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// An instant in UTC, as RFC 3339 with second precision (`2025-01-15T10:00:00Z`).
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -77,11 +78,17 @@ impl From<UserStatus> for user::Status {
 /// Links to a user's profiles elsewhere; each is an http(s) URL or null when unset.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct SocialLinks {
+    /// Null when unset.
     pub website: Option<String>,
+    /// Null when unset.
     pub facebook: Option<String>,
+    /// Null when unset.
     pub instagram: Option<String>,
+    /// Null when unset.
     pub linkedin: Option<String>,
+    /// Null when unset.
     pub x: Option<String>,
+    /// Null when unset.
     pub youtube: Option<String>,
 }
 
@@ -105,9 +112,11 @@ pub struct User {
     pub avatar_url: Option<String>,
     /// Profile links; each is null when unset.
     pub social_links: SocialLinks,
+    /// Whether the account may be used; see `isActive`.
     pub status: UserStatus,
     /// True when the status is ACTIVE and the user is not deleted.
     pub is_active: bool,
+    /// Holds every permission and the superuser-only powers.
     pub is_superuser: bool,
     /// True once soft-deleted.
     pub is_deleted: bool,
@@ -115,6 +124,7 @@ pub struct User {
     pub deleted_at: Option<DateTime>,
     /// When the account was created (date joined).
     pub created_at: DateTime,
+    /// When the account last changed.
     pub updated_at: DateTime,
     /// Null unless the viewer is this user or holds `USERS_READ`, and null before the first login.
     pub last_login_at: Option<DateTime>,
@@ -244,10 +254,13 @@ impl User {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex)]
 pub struct Role {
+    /// Unique; 2–64 characters of `[a-z0-9_.-]`.
     pub name: String,
     /// Null when unset.
     pub description: Option<String>,
+    /// True for `admin`, `user` and `viewer`.
     pub is_builtin: bool,
+    /// When the role was created.
     pub created_at: DateTime,
     /// Kept as stored and read only when asked for: a page of users carries
     /// a role per user, and most queries select only the name.
@@ -262,6 +275,7 @@ impl Role {
         ids::encode(ids::ROLE, self.model.id).into()
     }
 
+    /// What holders of the role may do, in a fixed order.
     async fn permissions(&self) -> Vec<Permission> {
         let mut permissions: Vec<Permission> = self
             .model
@@ -291,9 +305,11 @@ impl From<role::Model> for Role {
 pub struct Tier {
     /// Opaque id (`tir_…`).
     pub id: ID,
+    /// Unique; 1–64 characters.
     pub name: String,
     /// Null when unset.
     pub description: Option<String>,
+    /// When the tier was created.
     pub created_at: DateTime,
 }
 

@@ -22,11 +22,17 @@ use crate::{
 /// Profile links; for each field, null clears it and an absent field is kept.
 #[derive(InputObject, Default)]
 pub struct SocialLinksInput {
+    /// An http(s) URL; null clears.
     pub website: MaybeUndefined<String>,
+    /// An http(s) URL; null clears.
     pub facebook: MaybeUndefined<String>,
+    /// An http(s) URL; null clears.
     pub instagram: MaybeUndefined<String>,
+    /// An http(s) URL; null clears.
     pub linkedin: MaybeUndefined<String>,
+    /// An http(s) URL; null clears.
     pub x: MaybeUndefined<String>,
+    /// An http(s) URL; null clears.
     pub youtube: MaybeUndefined<String>,
 }
 
@@ -34,13 +40,19 @@ pub struct SocialLinksInput {
 /// clears an optional field (and is refused for `username` and `email`).
 #[derive(InputObject, Default)]
 pub struct UpdateProfileInput {
+    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
     pub username: MaybeUndefined<String>,
+    /// Stored trimmed and lower-case.
     pub email: MaybeUndefined<String>,
     /// Display name; null restores the default ("firstName lastName", else username).
     pub name: MaybeUndefined<String>,
+    /// At most 64 characters; null clears.
     pub first_name: MaybeUndefined<String>,
+    /// At most 64 characters; null clears.
     pub last_name: MaybeUndefined<String>,
+    /// An http(s) URL of at most 255 characters; null clears.
     pub avatar_url: MaybeUndefined<String>,
+    /// Profile links; each field as described there.
     pub social_links: Option<SocialLinksInput>,
 }
 
@@ -133,8 +145,11 @@ pub struct UserFilter {
     pub search: Option<String>,
     /// Holders of the role with this name.
     pub role: Option<String>,
+    /// Users with this status.
     pub status: Option<UserStatus>,
+    /// Users on this tier.
     pub tier_id: Option<ID>,
+    /// Superusers only (or, when false, everyone else).
     pub is_superuser: Option<bool>,
     /// Superusers and holders of the `admin` role (or, when false, everyone else).
     pub is_staff: Option<bool>,
@@ -157,8 +172,11 @@ pub struct UserFilter {
 /// A sort key for `users`.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum UserOrderField {
+    /// When the account was created.
     CreatedAt,
+    /// The username.
     Username,
+    /// The email address.
     Email,
     /// The display name, case-insensitively.
     Name,
@@ -166,16 +184,21 @@ pub enum UserOrderField {
     LastLoginAt,
 }
 
+/// A sort direction.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum OrderDirection {
+    /// Smallest first.
     Asc,
+    /// Largest first.
     Desc,
 }
 
 /// One key of the order of `users`; ties are always broken by id.
 #[derive(InputObject, Clone, Copy)]
 pub struct UserOrder {
+    /// What to sort by.
     pub field: UserOrderField,
+    /// Ascending by default.
     #[graphql(default_with = "OrderDirection::Asc")]
     pub direction: OrderDirection,
 }
