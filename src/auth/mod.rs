@@ -64,7 +64,6 @@ pub struct Viewer {
     pub user: entity::user::Model,
     /// The session (chain) id the access token names.
     pub session_id: Uuid,
-    pub roles: Vec<entity::role::Model>,
     pub permissions: BTreeSet<Permission>,
 }
 

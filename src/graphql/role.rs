@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use super::{
     app,
     types::{Role, User},
+    user::patch,
 };
 use crate::{
     auth::{
@@ -95,17 +96,13 @@ impl RoleMutation {
         input: UpdateRoleInput,
     ) -> async_graphql::Result<Role> {
         let key = ids::decode(ids::ROLE, &id, "id")?;
-        let description = match &input.description {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(v) => Some(Some(v.as_str())),
-        };
+        let description = patch(input.description);
         let role = roles::update(
             &app(ctx).db,
             viewer(ctx)?,
             key,
             input.name.as_deref(),
-            description,
+            description.as_ref().map(Option::as_deref),
             input.permissions.as_deref(),
         )
         .await?;

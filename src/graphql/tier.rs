@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use super::{
     app,
     types::{Tier, User},
+    user::patch,
 };
 use crate::{
     auth::guard::{Authenticated, Superuser, viewer},
@@ -102,17 +103,13 @@ impl TierMutation {
         input: UpdateTierInput,
     ) -> async_graphql::Result<Tier> {
         let key = ids::decode(ids::TIER, &id, "id")?;
-        let description = match &input.description {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(v) => Some(Some(v.as_str())),
-        };
+        let description = patch(input.description);
         let tier = tiers::update(
             &app(ctx).db,
             viewer(ctx)?,
             key,
             input.name.as_deref(),
-            description,
+            description.as_ref().map(Option::as_deref),
         )
         .await?;
         Ok(tier.into())

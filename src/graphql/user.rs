@@ -56,7 +56,8 @@ pub struct UpdateProfileInput {
     pub social_links: Option<SocialLinksInput>,
 }
 
-fn patch(value: MaybeUndefined<String>) -> users::Patch<String> {
+/// An optional input field as a change: absent keeps, null clears, a value sets.
+pub(crate) fn patch(value: MaybeUndefined<String>) -> users::Patch<String> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

@@ -336,7 +336,7 @@ pub async fn page(
         }
         select.order_by(user::Column::Id, direction(tie_desc))
     };
-    let (mut users, has_next, has_previous) = match paging {
+    let (users, has_next, has_previous) = match paging {
         Paging::Forward { first, after } => {
             let mut select = ordered(true);
             if let Some(after) = &after {
@@ -371,7 +371,6 @@ pub async fn page(
             (rows, more, offset > 0)
         }
     };
-    users.shrink_to_fit();
     let cursors = users.iter().map(|u| encode_cursor(u, order)).collect();
     Ok(Page {
         users,

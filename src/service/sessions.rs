@@ -262,7 +262,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     Ok(Viewer {
         user,
         session_id: chain_id,
-        roles,
         permissions,
     })
 }
