@@ -16,6 +16,10 @@ use secrecy::ExposeSecret;
 
 use crate::{config::Config, metrics::Stats};
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged
+/// on being taken.
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
+
 /// Connects and counts every statement into the returned `Stats`.
 pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>), DbErr> {
     let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
@@ -34,7 +38,14 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(config.database_max_connections);
+        // sqlx pings a connection when it returns to the pool and, by default,
+        // again when it is taken: two extra round trips per statement. The
+        // return ping already catches a broken connection; the one on taking
+        // is kept only for connections idle long enough for the server or a
+        // proxy to have dropped them (Q1: BENCHMARKS.md).
+        options
+            .max_connections(config.database_max_connections)
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
     let mut conn = Database::connect(options).await?;
     let stats = Arc::new(Stats::default());
@@ -48,4 +59,20 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
 /// Applies every pending migration.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(conn, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::{FromPosition, role, user};
+    use sea_orm::{EntityTrait, IdenStatic, Iterable};
+
+    fn columns<E: EntityTrait>() -> Vec<&'static str> {
+        E::Column::iter().map(|c| c.as_str()).collect()
+    }
+
+    #[test]
+    fn rows_read_by_position_follow_the_column_order() {
+        assert_eq!(columns::<user::Entity>(), user::Model::field_names());
+        assert_eq!(columns::<role::Entity>(), role::Model::field_names());
+    }
 }

@@ -89,6 +89,35 @@ impl Related<super::role::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
+crate::from_position!(
+    id,
+    username,
+    email,
+    password_hash,
+    display_name,
+    first_name,
+    last_name,
+    avatar_url,
+    website,
+    facebook,
+    instagram,
+    linkedin,
+    x,
+    youtube,
+    status,
+    is_superuser,
+    tier_id,
+    failed_login_count,
+    locked_until,
+    password_changed_at,
+    last_login_at,
+    deleted_at,
+    created_at,
+    updated_at,
+    name_key,
+    search_text,
+);
+
 impl Model {
     /// Soft-deleted users keep their row (and their reserved username and email).
     pub fn is_deleted(&self) -> bool {

@@ -308,8 +308,19 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
+    // The same pool policy as usergraph (`db::connect`): ping a connection
+    // on taking it only when it has been idle for a while.
     let pool = PgPoolOptions::new()
         .max_connections(max)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= usergraph::db::IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(&url)
         .await?;
     let mut validation = Validation::new(Algorithm::HS256);

@@ -9,7 +9,7 @@ use async_graphql::{
     Context, Lookahead,
     dataloader::{DataLoader, Loader},
 };
-use entity::{role, tier, user};
+use entity::{ByPosition, role, tier, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -94,9 +94,10 @@ impl Loader<UserById> for DbLoader {
         }
         let found = user::Entity::find()
             .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .into_model::<ByPosition<user::Model>>()
             .all(&self.db)
             .await?;
-        Ok(found.into_iter().map(|u| (UserById(u.id), u)).collect())
+        Ok(found.into_iter().map(|u| (UserById(u.0.id), u.0)).collect())
     }
 }
 
@@ -113,11 +114,12 @@ impl Loader<UserByUsername> for DbLoader {
         }
         let found = user::Entity::find()
             .filter(user::Column::Username.is_in(keys.iter().map(|k| k.0.clone())))
+            .into_model::<ByPosition<user::Model>>()
             .all(&self.db)
             .await?;
         Ok(found
             .into_iter()
-            .map(|u| (UserByUsername(u.username.clone()), u))
+            .map(|u| (UserByUsername(u.0.username.clone()), u.0))
             .collect())
     }
 }

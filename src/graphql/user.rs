@@ -389,18 +389,34 @@ impl DirectoryQuery {
         let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
         let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
         let with_tier = wants_tier(&nodes) || wants_tier(&edge_nodes);
-        let built = prefetch_users(db, page.users, Some(viewer), with_roles, with_tier).await?;
-        let edges: Vec<UserEdge> = built
-            .into_iter()
-            .zip(page.cursors)
-            .map(|(node, cursor)| UserEdge { cursor, node })
+        // Each cursor is a JSON and base64 encoding; only the selected ones
+        // are made. An edge whose cursor is not selected keeps an empty one
+        // that no response can show.
+        let every_cursor = look.field("edges").field("cursor").exists();
+        let info = look.field("pageInfo");
+        let end_cursors = info.field("startCursor").exists() || info.field("endCursor").exists();
+        let last = page.users.len().saturating_sub(1);
+        let cursors: Vec<String> = (page.users.iter().enumerate())
+            .map(|(i, u)| {
+                if every_cursor || (end_cursors && (i == 0 || i == last)) {
+                    directory::encode_cursor(u, &order)
+                } else {
+                    String::new()
+                }
+            })
             .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start_cursor: cursors.first().cloned(),
+            end_cursor: cursors.last().cloned(),
         };
+        let built = prefetch_users(db, page.users, Some(viewer), with_roles, with_tier).await?;
+        let edges: Vec<UserEdge> = built
+            .into_iter()
+            .zip(cursors)
+            .map(|(node, cursor)| UserEdge { cursor, node })
+            .collect();
         Ok(UserConnection {
             edges,
             page_info,

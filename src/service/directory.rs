@@ -5,10 +5,10 @@
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{role, user, user_role};
+use entity::{ByPosition, role, user, user_role};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Value,
+    QueryOrder, QuerySelect, Select, Value,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,6 @@ pub enum Paging {
 
 pub struct Page {
     pub users: Vec<user::Model>,
-    pub cursors: Vec<String>,
     pub has_next: bool,
     pub has_previous: bool,
 }
@@ -343,7 +342,7 @@ pub async fn page(
                 let (values, id) = decode_cursor(after, order, "after")?;
                 select = select.filter(past(order, values, id, true));
             }
-            let mut rows = select.limit(first + 1).all(conn).await?;
+            let mut rows = fetch(conn, select.limit(first + 1)).await?;
             let more = rows.len() as u64 > first;
             rows.truncate(first as usize);
             (rows, more, after.is_some())
@@ -354,30 +353,30 @@ pub async fn page(
                 let (values, id) = decode_cursor(before, order, "before")?;
                 select = select.filter(past(order, values, id, false));
             }
-            let mut rows = select.limit(last + 1).all(conn).await?;
+            let mut rows = fetch(conn, select.limit(last + 1)).await?;
             let more = rows.len() as u64 > last;
             rows.truncate(last as usize);
             rows.reverse();
             (rows, before.is_some(), more)
         }
         Paging::Offset { first, offset } => {
-            let mut rows = ordered(true)
-                .offset(offset)
-                .limit(first + 1)
-                .all(conn)
-                .await?;
+            let mut rows = fetch(conn, ordered(true).offset(offset).limit(first + 1)).await?;
             let more = rows.len() as u64 > first;
             rows.truncate(first as usize);
             (rows, more, offset > 0)
         }
     };
-    let cursors = users.iter().map(|u| encode_cursor(u, order)).collect();
     Ok(Page {
         users,
-        cursors,
         has_next,
         has_previous,
     })
+}
+
+/// The rows of a page, decoded by position (see `entity::FromPosition`).
+async fn fetch(conn: &impl ConnectionTrait, select: Select<user::Entity>) -> Result<Vec<user::Model>> {
+    let rows = select.into_model::<ByPosition<user::Model>>().all(conn).await?;
+    Ok(rows.into_iter().map(|row| row.0).collect())
 }
 
 /// How many users match, in one `COUNT` statement.

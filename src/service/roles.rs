@@ -4,9 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::{role, user, user_role};
+use entity::FromPosition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, JoinType, RelationTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -45,18 +46,34 @@ pub async fn of_users(
     if user_ids.is_empty() {
         return Ok(by_user);
     }
-    let rows = user_role::Entity::find()
+    // The role's columns, then the holder's id, read by position.
+    let rows = role::Entity::find()
+        .join(JoinType::InnerJoin, role::Relation::UserRole.def())
+        .column(user_role::Column::UserId)
         .filter(user_role::Column::UserId.is_in(user_ids.iter().copied()))
-        .find_also_related(role::Entity)
         .order_by_asc(role::Column::Name)
+        .into_model::<Held>()
         .all(conn)
         .await?;
-    for (link, role) in rows {
-        if let Some(role) = role {
-            by_user.entry(link.user_id).or_default().push(role);
-        }
+    for Held { role, user_id } in rows {
+        by_user.entry(user_id).or_default().push(role);
     }
     Ok(by_user)
+}
+
+/// A role with the id of one of its holders.
+struct Held {
+    role: role::Model,
+    user_id: Uuid,
+}
+
+impl FromQueryResult for Held {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            role: role::Model::from_position(row, 0)?,
+            user_id: row.try_get_by_index(role::Model::WIDTH)?,
+        })
+    }
 }
 
 /// Gives `user_id` the built-in role called `name`.

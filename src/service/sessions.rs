@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use chrono::Duration;
-use entity::{session, user};
+use chrono::{DateTime, Duration, Utc};
+use entity::{FromPosition, session, user};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set, TransactionTrait,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -232,6 +233,25 @@ pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
         .await?)
 }
 
+/// The user of a session chain's newest row, with that row's lifetime; read
+/// by position, as this runs on every authenticated request.
+struct LiveSession {
+    user: user::Model,
+    revoked_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+}
+
+impl FromQueryResult for LiveSession {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
+        let width = user::Model::WIDTH;
+        Ok(Self {
+            user: user::Model::from_position(row, 0)?,
+            revoked_at: row.try_get_by_index(width)?,
+            expires_at: row.try_get_by_index(width + 1)?,
+        })
+    }
+}
+
 /// Resolves verified claims to the viewer in two statements: the session's
 /// live row with its user, then the user's roles.
 #[tracing::instrument(name = "sessions.load_viewer", skip_all)]
@@ -239,16 +259,24 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     let user_id = ids::decode(ids::USER, &claims.sub, "sub").map_err(|_| AppError::TokenInvalid)?;
     let chain_id =
         ids::decode(ids::SESSION, &claims.sid, "sid").map_err(|_| AppError::TokenInvalid)?;
-    let found = session::Entity::find()
+    let found = user::Entity::find()
+        .join(JoinType::InnerJoin, user::Relation::Session.def())
+        .column(session::Column::RevokedAt)
+        .column(session::Column::ExpiresAt)
         .filter(session::Column::ChainId.eq(chain_id))
         .filter(session::Column::RotatedAt.is_null())
-        .find_also_related(user::Entity)
+        .into_model::<LiveSession>()
         .one(conn)
         .await?;
-    let Some((session, Some(user))) = found else {
+    let Some(LiveSession {
+        user,
+        revoked_at,
+        expires_at,
+    }) = found
+    else {
         return Err(AppError::Unauthenticated);
     };
-    if session.user_id != user_id || session.revoked_at.is_some() || session.expires_at <= now() {
+    if user.id != user_id || revoked_at.is_some() || expires_at <= now() {
         return Err(AppError::Unauthenticated);
     }
     if user.is_deleted() {
