@@ -27,6 +27,9 @@ pub trait FromPosition: Sized {
     const WIDTH: usize;
     /// The model from the columns `start..start + WIDTH` of `row`.
     fn from_position(row: &QueryResult, start: usize) -> Result<Self, DbErr>;
+    /// Sets the field of the entity's `column`-th column from `row`'s value
+    /// at position `at`, for reads that select only some columns.
+    fn set_column(&mut self, column: usize, row: &QueryResult, at: usize) -> Result<(), DbErr>;
     /// The field names in column order, for the test that keeps them in step
     /// with the entity's columns (in the root crate, so `cargo test` runs it).
     fn field_names() -> &'static [&'static str];
@@ -60,6 +63,20 @@ macro_rules! from_position {
                 Ok(Self {
                     $($field: row.try_get_by_index(next())?,)+
                 })
+            }
+
+            fn set_column(
+                &mut self,
+                column: usize,
+                row: &sea_orm::QueryResult,
+                at: usize,
+            ) -> Result<(), sea_orm::DbErr> {
+                type Setter = fn(&mut Model, &sea_orm::QueryResult, usize) -> Result<(), sea_orm::DbErr>;
+                const SETTERS: &[Setter] = &[$(|model, row, at| {
+                    model.$field = row.try_get_by_index(at)?;
+                    Ok(())
+                }),+];
+                SETTERS[column](self, row, at)
             }
 
             fn field_names() -> &'static [&'static str] {

@@ -33,14 +33,7 @@ impl Related<super::user::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-crate::from_position!(
-    id,
-    name,
-    description,
-    permissions,
-    is_builtin,
-    created_at
-);
+crate::from_position!(id, name, description, permissions, is_builtin, created_at);
 
 impl Model {
     /// The stored permission names; unknown names are kept as strings for the

@@ -119,6 +119,40 @@ crate::from_position!(
 );
 
 impl Model {
+    /// A user with every field empty, false, zero or the epoch: the base that a
+    /// read of only some columns fills in. Never stored.
+    pub fn blank() -> Self {
+        let epoch = DateTimeUtc::UNIX_EPOCH;
+        Self {
+            id: Uuid::nil(),
+            username: String::new(),
+            email: String::new(),
+            password_hash: String::new(),
+            display_name: None,
+            first_name: None,
+            last_name: None,
+            avatar_url: None,
+            website: None,
+            facebook: None,
+            instagram: None,
+            linkedin: None,
+            x: None,
+            youtube: None,
+            status: Status::Inactive,
+            is_superuser: false,
+            tier_id: None,
+            failed_login_count: 0,
+            locked_until: None,
+            password_changed_at: epoch,
+            last_login_at: None,
+            deleted_at: None,
+            created_at: epoch,
+            updated_at: epoch,
+            name_key: String::new(),
+            search_text: String::new(),
+        }
+    }
+
     /// Soft-deleted users keep their row (and their reserved username and email).
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()

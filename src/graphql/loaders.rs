@@ -14,7 +14,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::types::User;
-use crate::{auth::Viewer, error::AppError, service::roles};
+use crate::{
+    auth::Viewer,
+    error::AppError,
+    service::{directory::Projection, roles},
+};
 
 /// The roles of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,6 +147,46 @@ impl Loader<TierById> for DbLoader {
 /// Whether a selection of `User` fields asks for the user's roles.
 pub fn wants_roles(user: &Lookahead<'_>) -> bool {
     user.field("roles").exists() || user.field("isStaff").exists()
+}
+
+/// The columns each `User` field is built from, beyond the id. A field not
+/// listed needs only the id (or a relation fetched apart). A test compares
+/// every field of a page with the same user read whole, so a field missing
+/// here cannot go unnoticed.
+const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
+    use user::Column::*;
+    &[
+        ("username", &[Username]),
+        ("email", &[Email]),
+        ("name", &[DisplayName, FirstName, LastName, Username]),
+        ("firstName", &[FirstName]),
+        ("lastName", &[LastName]),
+        ("avatarUrl", &[AvatarUrl]),
+        (
+            "socialLinks",
+            &[Website, Facebook, Instagram, Linkedin, X, Youtube],
+        ),
+        ("status", &[Status]),
+        ("isActive", &[Status, DeletedAt]),
+        ("isSuperuser", &[IsSuperuser]),
+        ("isStaff", &[IsSuperuser]),
+        ("isDeleted", &[DeletedAt]),
+        ("deletedAt", &[DeletedAt]),
+        ("createdAt", &[CreatedAt]),
+        ("updatedAt", &[UpdatedAt]),
+        ("lastLoginAt", &[LastLoginAt]),
+        ("tier", &[TierId]),
+    ]
+};
+
+/// The columns that selections of `User` fields need.
+pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
+    Projection::of(
+        FIELD_COLUMNS
+            .iter()
+            .filter(|(field, _)| users.iter().any(|u| u.field(field).exists()))
+            .flat_map(|(_, columns)| columns.iter().copied()),
+    )
 }
 
 /// Whether a selection of `User` fields asks for the user's tier.

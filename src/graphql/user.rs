@@ -6,7 +6,9 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use super::{
     app,
     connection::{PageInfo, UserConnection, UserEdge},
-    loaders::{UserById, UserByUsername, loader, prefetch_users, wants_roles, wants_tier},
+    loaders::{
+        UserById, UserByUsername, loader, prefetch_users, projection, wants_roles, wants_tier,
+    },
     types::{DateTime, User, UserStatus},
 };
 use crate::{
@@ -384,9 +386,10 @@ impl DirectoryQuery {
             None => directory::DEFAULT_ORDER.to_vec(),
         };
         let db = &app(ctx).db;
-        let page = directory::list(db, viewer, &filter, &order, paging).await?;
         let look = ctx.look_ahead();
         let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
+        let columns = projection(&[&nodes, &edge_nodes]);
+        let page = directory::list(db, viewer, &filter, &order, paging, &columns).await?;
         let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
         let with_tier = wants_tier(&nodes) || wants_tier(&edge_nodes);
         // Each cursor is a JSON and base64 encoding; only the selected ones

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use entity::{role, user, user_role};
 use entity::FromPosition;
+use entity::{role, user, user_role};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, JoinType, RelationTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set, TransactionTrait,
 };
 use uuid::Uuid;
 

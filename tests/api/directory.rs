@@ -431,3 +431,115 @@ async fn every_order_sorts_with_ties_broken_by_id() {
         ["carla", "alma", "bert", "boss"]
     );
 }
+
+/// A selection of every field of `type_name`, with object fields selecting
+/// their own scalar fields, from the schema's introspection.
+async fn every_field(app: &TestApp, token: &str, type_name: &str) -> Vec<String> {
+    let body = app
+        .gql(
+            Some(token),
+            "query($t: String!) { __type(name: $t) { fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }",
+            json!({ "t": type_name }),
+        )
+        .await;
+    let mut selections = Vec::new();
+    for f in body["data"]["__type"]["fields"].as_array().unwrap() {
+        let name = f["name"].as_str().unwrap();
+        let mut ty = &f["type"];
+        while ty["name"].is_null() {
+            ty = &ty["ofType"];
+        }
+        if ty["kind"] == "OBJECT" {
+            let inner = Box::pin(every_field(app, token, ty["name"].as_str().unwrap())).await;
+            selections.push(format!("{name} {{ {} }}", inner.join(" ")));
+        } else {
+            selections.push(name.to_owned());
+        }
+    }
+    selections
+}
+
+#[tokio::test]
+async fn every_field_of_a_listed_user_equals_the_same_user_read_alone() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let full = app.user_with("full", &["admin", "viewer"], false).await;
+    let update = "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id } }";
+    let body = app
+        .gql(
+            Some(&root.access),
+            update,
+            json!({ "id": full.id, "input": {
+                "name": "Full Name", "firstName": "Ada", "lastName": "Lovelace",
+                "avatarUrl": "https://example.com/a.png",
+                "socialLinks": { "website": "https://ada.example", "facebook": "https://facebook.com/ada",
+                    "instagram": "https://instagram.com/ada", "linkedin": "https://linkedin.com/in/ada",
+                    "x": "https://x.com/ada", "youtube": "https://youtube.com/@ada" } } }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let tier = app
+        .gql(
+            Some(&root.access),
+            "mutation { createTier(input: { name: \"gold\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let tier_id = tier["data"]["createTier"]["id"].clone();
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation($id: ID!, $t: ID) { setUserTier(id: $id, tierId: $t) { id } }",
+            json!({ "id": full.id, "t": tier_id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    app.login("full", crate::helpers::PASSWORD).await;
+    let gone = app.user_with("gone", &[], false).await;
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+            json!({ "id": gone.id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    let fields = every_field(&app, &root.access, "User").await;
+    assert!(fields.len() > 15, "{fields:?}");
+    // Each field alone, so a page reads only what that field needs, and then
+    // all of them at once.
+    let mut selections: Vec<String> = fields.clone();
+    selections.push(fields.join(" "));
+    for id in [&full.id, &gone.id] {
+        for selection in &selections {
+            let alone = app
+                .gql(
+                    Some(&root.access),
+                    &format!("query($id: ID!) {{ user(id: $id) {{ {selection} }} }}"),
+                    json!({ "id": id }),
+                )
+                .await;
+            let listed = app
+                .gql(
+                    Some(&root.access),
+                    &format!(
+                        "{{ users(first: 100, filter: {{ includeDeleted: true }}) {{ nodes {{ id {selection} }} }} }}"
+                    ),
+                    json!({}),
+                )
+                .await;
+            let node = listed["data"]["users"]["nodes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{listed}"))
+                .iter()
+                .find(|n| &n["id"] == id)
+                .unwrap_or_else(|| panic!("{id} listed: {listed}"))
+                .clone();
+            assert!(alone["errors"].is_null(), "{alone}");
+            let mut expected = alone["data"]["user"].clone();
+            expected["id"] = json!(id);
+            assert_eq!(node, expected, "field selection `{selection}` of {id}");
+        }
+    }
+}
