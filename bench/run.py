@@ -37,14 +37,14 @@ UG_PORT, RAW_PORT = 18080, 18081
 PROFILES = {
     # CI: small table, short cells, usergraph against bench-raw only.
     # Three interleaved runs per cell: single short runs were too noisy to gate on.
-    "smoke": dict(sizes=[10_000], duration=5, runs=3, q1_conns=[1, 16], scenarios=["Q1", "Q2"]),
+    "smoke": dict(sizes=[10_000], duration=5, runs=3, q1_conns=[1, 16], scenarios=["Q1", "Q2", "A2"]),
     # The full table of BENCHMARKS.md.
     "full": dict(
         sizes=[10_000, 100_000, 1_000_000],
         duration=8,
         runs=3,
         q1_conns=[1, 16, 64],
-        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "RSS"],
+        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "X1", "RSS"],
     ),
 }
 
@@ -95,6 +95,14 @@ def metrics(port):
                 name, value = line.split()
                 values[name] = int(value)
     return values["usergraph_sql_statements_total"], values["usergraph_graphql_requests_total"]
+
+
+def graphql_errors(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("usergraph_graphql_errors_total "):
+                return int(line.split()[1])
+    raise SystemExit("no usergraph_graphql_errors_total in /metrics")
 
 
 def cpu_seconds(pid):
@@ -153,6 +161,43 @@ def wrk(server, bodies, token, conns, duration, run_id):
         peak_rss_mb=peak_rss_mb(server.pid),
     )
     return cell
+
+
+# X1: the mix at a fixed total rate, as shares of it. oha (`cargo install
+# oha`) sends at a fixed rate with latency correction, so a stalled server
+# shows in p99 instead of slowing the load down (coordinated omission).
+X1_RATE = 400
+X1_MIX = {"Q1": 0.375, "Q2": 0.375, "A2": 0.15, "A1": 0.08, "W1": 0.02}
+
+
+def oha(port, body_file, token, rate, duration):
+    cmd = ["oha", "-z", f"{duration}s", "-q", str(rate), "-c", "16", "--latency-correction",
+           "--no-tui", "--output-format", "json", "-m", "POST", "-T", "application/json",
+           "-Z", str(body_file)]
+    if token:
+        cmd += ["-H", f"authorization: Bearer {token}"]
+    return subprocess.Popen(cmd + [f"http://127.0.0.1:{port}/graphql"], stdout=subprocess.PIPE, text=True)
+
+
+def mix(port, bodies, token, scenarios, duration):
+    """Runs `scenarios` at once, each at its share of X1_RATE; per-scenario p50/p99."""
+    errors0 = graphql_errors(port)
+    running = {name: oha(port, bodies[name], None if name == "A1" else token,
+                         max(1, round(X1_RATE * X1_MIX[name])), duration) for name in scenarios}
+    out = {}
+    for name, process in running.items():
+        report = json.loads(process.communicate()[0])
+        codes = report.get("statusCodeDistribution", {})
+        latency = report["latencyPercentiles"]
+        out[name] = {
+            "requests": sum(codes.values()),
+            "non_200": sum(v for k, v in codes.items() if k != "200"),
+            "failures": sum(report.get("errorDistribution", {}).values()),
+            "p50_ms": (latency["p50"] or 0) * 1000,
+            "p99_ms": (latency["p99"] or 0) * 1000,
+        }
+    out["graphql_errors"] = graphql_errors(port) - errors0
+    return out
 
 
 def write_bodies(directory, name, query, variables_list, operation=None):
@@ -241,8 +286,12 @@ def bench_size(args, profile, size, binaries, tmp):
             "Q2": write_bodies(tmp, "q2", Q2, [{"id": i} for i in user_ids], "Q2"),
             "Q3": write_bodies(tmp, "q3", Q3, [{"after": c} for c in cursors], "Q3"),
             "A1": write_bodies(tmp, "a1", A1, [{"i": {"login": f"user{i:07d}", "password": ADMIN_PASSWORD}} for i in range(1, 1001)]),
-            "A2": write_bodies(tmp, "a2", A2, [{}]),
+            "A2": write_bodies(tmp, "a2", A2, [{}], "A2"),
             "W1": write_bodies(tmp, "w1", W1, [{"i": {"username": "w{{N}}", "email": "w{{N}}@bench.example", "password": ADMIN_PASSWORD}}]),
+            # oha sends the lines of a file in turn and cannot number them: one
+            # distinct new user per line, and a file per X1 run.
+            **{f"W1-oha{run}": write_bodies(tmp, f"w1oha{run}", W1, [{"i": {"username": f"x{size:x}r{run}n{i}", "email": f"x{size:x}r{run}n{i}@bench.example", "password": ADMIN_PASSWORD}} for i in range(1000)])
+               for run in range(profile["runs"])},
         }
         # Golden responses: every scenario answers real data, and bench-raw
         # answers exactly what usergraph does.
@@ -252,7 +301,8 @@ def bench_size(args, profile, size, binaries, tmp):
         golden("Q2", post(UG_PORT, first_q2, token), post(RAW_PORT, first_q2, token), ("user",))
         golden("Q0", post(UG_PORT, {"query": "{ __typename }"}), None, ("__typename",))
         golden("A1", post(UG_PORT, json.loads(bodies["A1"].read_text().splitlines()[0])), None, ("login", "accessToken"))
-        golden("A2", post(UG_PORT, {"query": A2}, token), None, ("me",))
+        first_a2 = json.loads(bodies["A2"].read_text())
+        golden("A2", post(UG_PORT, first_a2, token), post(RAW_PORT, first_a2, token), ("me",))
 
         def cell(name, server, body_file, conns, use_token=True):
             return wrk(server, body_file, token if use_token else None, conns, profile["duration"], f"{size:x}{rng.randrange(1 << 16):x}")
@@ -296,11 +346,25 @@ def bench_size(args, profile, size, binaries, tmp):
             for conns in [2, 8, 32]:
                 alone("A1", conns, bodies["A1"], use_token=False)
         if "A2" in scenarios:
-            paired_a2 = [cell("A2", ug, bodies["A2"], 16) for _ in range(profile["runs"])]
-            results["cells"]["A2@c16"] = {"usergraph": summarize(paired_a2)}
+            paired("A2", 16, bodies["A2"])
         if "W1" in scenarios:
             alone("W1", 4, bodies["W1"])
+        if "X1" in scenarios:
+            reads = ["Q1", "Q2", "A2"]
+            without = [mix(UG_PORT, bodies, token, reads, profile["duration"] * 2) for _ in range(profile["runs"])]
+            with_logins = [mix(UG_PORT, {**bodies, "W1": bodies[f"W1-oha{run}"]}, token, reads + ["A1", "W1"], profile["duration"] * 2)
+                           for run in range(profile["runs"])]
+            q1_without = statistics.median(r["Q1"]["p99_ms"] for r in without)
+            q1_with = statistics.median(r["Q1"]["p99_ms"] for r in with_logins)
+            results["cells"]["X1"] = {"rate": X1_RATE, "mix": X1_MIX, "without_logins": without, "with_logins": with_logins,
+                                      "q1_p99_ms_without": q1_without, "q1_p99_ms_with": q1_with,
+                                      "q1_p99_ratio": q1_with / max(q1_without, 1e-9)}
+            log(f"{size} X1: Q1 p99 {q1_without:.1f} ms without logins, {q1_with:.1f} ms with ({q1_with / max(q1_without, 1e-9):.2f}x)")
         if "RSS" in scenarios:
+            # In a fresh process: the argon2 work of A1 and W1 (19 MiB per
+            # hash) would otherwise set the peak this cell is about.
+            ug.stop()
+            ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
             alone("Q1-rss", 256, bodies["Q1"])
     finally:
         ug.stop()
@@ -315,12 +379,28 @@ def markdown(report):
                   "| cell | usergraph req/s | p50 ms | p99 ms | stmts/req | CPU ms/req | peak RSS MB | errors | bench-raw req/s | ratio (min–max) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, cell in size["cells"].items():
+            if name == "X1":
+                continue
             u = cell["usergraph"]
             r = cell.get("bench-raw")
             tail = (f"{r['rps']:.0f} | {cell['ratio']:.2f} ({cell['ratio_min']:.2f}–{cell['ratio_max']:.2f})" if r else "– | –")
             lines.append(f"| {name} | {u['rps']:.0f} | {u['p50_us'] / 1000:.1f} | {u['p99_us'] / 1000:.1f} | "
                          f"{u['statements_per_request']:.2f} | {u['cpu_ms_per_request']:.2f} | {u['peak_rss_mb']:.0f} | {u['errors']} | {tail} |")
         lines.append("")
+        x1 = size["cells"].get("X1")
+        if x1:
+            lines += [f"X1 at {x1['rate']} req/s in all (oha, fixed rate, latency-corrected), medians of the runs' p50/p99 in ms:", "",
+                      "| scenario | without logins p50 / p99 | with logins p50 / p99 |", "|---|---|---|"]
+            for name in X1_MIX:
+                def fig(runs):
+                    if name not in runs[0]:
+                        return "–"
+                    return (f"{statistics.median(r[name]['p50_ms'] for r in runs):.1f} / "
+                            f"{statistics.median(r[name]['p99_ms'] for r in runs):.1f}")
+                lines.append(f"| {name} | {fig(x1['without_logins'])} | {fig(x1['with_logins'])} |")
+            bad = sum(r["graphql_errors"] + sum(v["non_200"] + v["failures"] for k, v in r.items() if k != "graphql_errors")
+                      for r in x1["without_logins"] + x1["with_logins"])
+            lines += ["", f"Q1 p99 with logins / without: {x1['q1_p99_ratio']:.2f}x; error answers, non-200 and failed requests: {bad}", ""]
     return "\n".join(lines)
 
 
@@ -329,13 +409,15 @@ def check(report, profile, min_q1_ratio):
     failures = []
     for size in report["sizes"]:
         cells = size["cells"]
-        q1 = [cells[f"Q1@c{c}"] for c in profile["q1_conns"]]
-        if min(c["ratio"] for c in q1) < min_q1_ratio:
+        q1 = [cells[f"Q1@c{c}"] for c in profile["q1_conns"] if f"Q1@c{c}" in cells]
+        if q1 and min(c["ratio"] for c in q1) < min_q1_ratio:
             failures.append(f"Q1 throughput ratio to bench-raw below {min_q1_ratio}: {[round(c['ratio'], 2) for c in q1]}")
         statements = [c["usergraph"]["statements_per_request"] for c in q1]
-        if max(statements) - min(statements) > 0.05:
+        if statements and max(statements) - min(statements) > 0.05:
             failures.append(f"Q1 statements per request grow with concurrency: {statements}")
         for name, cell in cells.items():
+            if name == "X1":
+                continue
             if cell["usergraph"]["errors"] and not name.startswith(("A1", "W1")):
                 failures.append(f"{name}: {cell['usergraph']['errors']} error responses")
     return failures
@@ -346,6 +428,7 @@ if __name__ == "__main__":
     parser.add_argument("--profile", choices=PROFILES, default="full")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="override the profile's table sizes")
     parser.add_argument("--duration", type=int, help="override the profile's seconds per cell")
+    parser.add_argument("--scenarios", type=lambda s: s.split(","), help="override the profile's scenarios (Q0,Q1,...,X1,RSS)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--min-q1-ratio", type=float, default=0.5, help="fail when Q1's ratio to bench-raw is lower")
     args = parser.parse_args()
@@ -354,6 +437,8 @@ if __name__ == "__main__":
         profile["sizes"] = args.sizes
     if args.duration:
         profile["duration"] = args.duration
+    if args.scenarios:
+        profile["scenarios"] = args.scenarios
     log("building release binaries")
     subprocess.run(["cargo", "build", "--release", "--features", "bench-raw", "--bin", "usergraph", "--bin", "bench-raw"], check=True, cwd=ROOT)
     binaries = {"usergraph": ROOT / "target/release/usergraph", "bench-raw": ROOT / "target/release/bench-raw"}

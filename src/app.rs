@@ -273,6 +273,11 @@ async fn execute(
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(refused) = guardrails::check_document(&mut request) {
+        state
+            .ctx
+            .stats
+            .graphql_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return GraphQLResponse::from(async_graphql::Response::from_errors(vec![refused]))
             .into_response();
     }
@@ -283,6 +288,13 @@ async fn execute(
         .data(loaders::new_loader(state.ctx.db.clone()));
     let mut response = state.schema.execute(request).await;
     guardrails::finish(&mut response, request_id.as_deref());
+    if response.is_err() {
+        state
+            .ctx
+            .stats
+            .graphql_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     GraphQLResponse::from(response).into_response()
 }
 

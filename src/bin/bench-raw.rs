@@ -1,5 +1,5 @@
 //! The benchmark's physical-limit baseline: a hand-written axum handler that
-//! answers the Q1 (a page of users) and Q2 (a user by id) scenarios with the
+//! answers the Q1 (a page of users), Q2 (a user by id) and A2 (`me`) scenarios with the
 //! same SQL statements usergraph runs (viewer, page, roles, tiers) and the
 //! same JSON, with no GraphQL, no ORM and no DataLoader. Every usergraph
 //! number in BENCHMARKS.md is divided by this one, measured in the same run.
@@ -63,6 +63,18 @@ struct CursorData {
 }
 
 #[derive(Serialize)]
+struct Me {
+    id: String,
+    username: String,
+    email: String,
+}
+
+struct Viewer {
+    me: Me,
+    reads_users: bool,
+}
+
+#[derive(Serialize)]
 struct RoleOut {
     name: String,
 }
@@ -104,28 +116,28 @@ impl Raw {
         fut.await
     }
 
-    /// The viewer's permission to read users: session and user, then roles.
-    async fn can_read_users(&self, headers: &HeaderMap) -> Result<bool, sqlx::Error> {
+    /// The viewer: session and user, then roles. `None` when unauthenticated.
+    async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, sqlx::Error> {
         let Some(token) = headers
             .get("authorization")
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let Ok(data) = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) else {
-            return Ok(false);
+            return Ok(None);
         };
         let (Some(user_id), Some(chain_id)) = (
             key_of(&data.claims.sub, "usr_"),
             key_of(&data.claims.sid, "ses_"),
         ) else {
-            return Ok(false);
+            return Ok(None);
         };
         let row = self
             .count(
                 sqlx::query(
-                    "SELECT u.is_superuser FROM sessions s JOIN users u ON u.id = s.user_id \
+                    "SELECT u.is_superuser, u.username, u.email FROM sessions s JOIN users u ON u.id = s.user_id \
                      WHERE s.chain_id = $1 AND s.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > now() \
                      AND s.user_id = $2 AND u.deleted_at IS NULL AND u.status = 'active'",
                 )
@@ -134,7 +146,7 @@ impl Raw {
                 .fetch_optional(&self.pool),
             )
             .await?;
-        let Some(row) = row else { return Ok(false) };
+        let Some(row) = row else { return Ok(None) };
         let roles = self
             .count(
                 sqlx::query("SELECT r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1")
@@ -143,10 +155,17 @@ impl Raw {
             )
             .await?;
         let superuser: bool = row.get(0);
-        Ok(superuser
-            || roles
-                .iter()
-                .any(|r| r.get::<String, _>(0).contains("USERS_READ")))
+        Ok(Some(Viewer {
+            me: Me {
+                id: format!("usr_{}", user_id.simple()),
+                username: row.get(1),
+                email: row.get(2),
+            },
+            reads_users: superuser
+                || roles
+                    .iter()
+                    .any(|r| r.get::<String, _>(0).contains("USERS_READ")),
+        }))
     }
 
     /// Roles and tiers for a page, one `= ANY($1)` statement each.
@@ -268,18 +287,24 @@ async fn graphql(
     Json(request): Json<GqlRequest>,
 ) -> Response {
     raw.requests.fetch_add(1, Ordering::Relaxed);
-    match raw.can_read_users(&headers).await {
-        Ok(true) => {}
-        Ok(false) => return fail(StatusCode::UNAUTHORIZED, "unauthenticated"),
+    let viewer = match raw.viewer(&headers).await {
+        Ok(Some(viewer)) => viewer,
+        Ok(None) => return fail(StatusCode::UNAUTHORIZED, "unauthenticated"),
         Err(_) => return fail(StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    let operation = request.operation_name.as_deref();
+    if matches!(operation, Some("Q1" | "Q2")) && !viewer.reads_users {
+        return fail(StatusCode::FORBIDDEN, "forbidden");
     }
-    let answer = match request.operation_name.as_deref() {
+    let answer = match operation {
         Some("Q1") => raw.q1(&request.variables).await,
         Some("Q2") => raw.q2(&request.variables).await,
+        // A2: `me { id username email }`, from the viewer already loaded.
+        Some("A2") => Ok(json!({ "data": { "me": viewer.me } })),
         _ => {
             return fail(
                 StatusCode::BAD_REQUEST,
-                "bench-raw answers operations Q1 and Q2 only",
+                "bench-raw answers operations Q1, Q2 and A2 only",
             );
         }
     };

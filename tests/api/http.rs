@@ -148,7 +148,7 @@ async fn responses_carry_a_request_id() {
 }
 
 #[tokio::test]
-async fn metrics_count_statements_and_graphql_requests() {
+async fn metrics_count_statements_graphql_requests_and_error_answers() {
     let app = TestApp::spawn().await;
     let read = async || {
         let text = app
@@ -169,15 +169,29 @@ async fn metrics_count_statements_and_graphql_requests() {
         (
             value("usergraph_sql_statements_total "),
             value("usergraph_graphql_requests_total "),
+            value("usergraph_graphql_errors_total "),
         )
     };
-    let (statements, requests) = read().await;
+    let (statements, requests, errors) = read().await;
 
     let kim = app.register_as("kim").await;
     app.me(&kim.access).await;
+    let denied = app
+        .gql(
+            Some(&kim.access),
+            "{ users { nodes { id } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&denied), "FORBIDDEN");
 
-    let (statements_after, requests_after) = read().await;
-    assert_eq!(requests_after - requests, 2);
+    let (statements_after, requests_after, errors_after) = read().await;
+    assert_eq!(requests_after - requests, 3);
+    assert_eq!(
+        errors_after - errors,
+        1,
+        "only the refused request answered errors"
+    );
     // register: insert user, role lookup, link, session; me: session + roles.
     assert!(
         statements_after - statements >= 6,
