@@ -272,22 +272,18 @@ async fn execute(
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if let Some(refused) = guardrails::check_document(&mut request) {
-        state
-            .ctx
-            .stats
-            .graphql_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return GraphQLResponse::from(async_graphql::Response::from_errors(vec![refused]))
-            .into_response();
-    }
-    let request_id = meta.request_id.clone();
-    let request = request
-        .data(viewer)
-        .data(meta)
-        .data(loaders::new_loader(state.ctx.db.clone()));
-    let mut response = state.schema.execute(request).await;
-    guardrails::finish(&mut response, request_id.as_deref());
+    let response = if let Some(refused) = guardrails::check_document(&mut request) {
+        async_graphql::Response::from_errors(vec![refused])
+    } else {
+        let request_id = meta.request_id.clone();
+        let request = request
+            .data(viewer)
+            .data(meta)
+            .data(loaders::new_loader(state.ctx.db.clone()));
+        let mut response = state.schema.execute(request).await;
+        guardrails::finish(&mut response, request_id.as_deref());
+        response
+    };
     if response.is_err() {
         state
             .ctx

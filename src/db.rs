@@ -74,5 +74,9 @@ mod tests {
     fn rows_read_by_position_follow_the_column_order() {
         assert_eq!(columns::<user::Entity>(), user::Model::field_names());
         assert_eq!(columns::<role::Entity>(), role::Model::field_names());
+        // Projections take a column's position from its discriminant.
+        for (position, column) in user::Column::iter().enumerate() {
+            assert_eq!(column as usize, position);
+        }
     }
 }

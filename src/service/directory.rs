@@ -7,8 +7,8 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::{FromPosition, role, user, user_role};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Iterable, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
@@ -89,17 +89,15 @@ impl Projection {
     }
 
     fn add(&mut self, column: user::Column) {
-        let position = user::Column::iter()
-            .position(|c| c.as_str() == column.as_str())
-            .expect("a column of users");
+        // Variants are declared, and iterated, in column order.
+        let position = column as usize;
         if let Err(at) = self.positions.binary_search(&position) {
             self.positions.insert(at, position);
         }
     }
 
     fn columns(&self) -> impl Iterator<Item = user::Column> + '_ {
-        let all: Vec<user::Column> = user::Column::iter().collect();
-        self.positions.iter().map(move |&p| all[p])
+        user::Column::iter().filter(|&c| self.positions.binary_search(&(c as usize)).is_ok())
     }
 
     /// Rows with the projected fields set and the others blank.
@@ -136,15 +134,10 @@ fn never() -> DateTime<Utc> {
 }
 
 fn sort_expr(field: SortField) -> Expr {
-    let col = |c: user::Column| Expr::col((user::Entity, c));
+    let column = Expr::col((user::Entity, sort_column(field)));
     match field {
-        SortField::CreatedAt => col(user::Column::CreatedAt),
-        SortField::Username => col(user::Column::Username),
-        SortField::Email => col(user::Column::Email),
-        SortField::Name => col(user::Column::NameKey),
-        SortField::LastLoginAt => {
-            Func::coalesce([col(user::Column::LastLoginAt), Expr::val(never())]).into()
-        }
+        SortField::LastLoginAt => Func::coalesce([column, Expr::val(never())]).into(),
+        _ => column,
     }
 }
 

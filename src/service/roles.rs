@@ -3,8 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use entity::FromPosition;
-use entity::{role, user, user_role};
+use entity::{FromPosition, role, user, user_role};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
     QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set, TransactionTrait,
