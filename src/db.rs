@@ -63,7 +63,7 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use entity::{FromPosition, role, user};
+    use entity::{FromPosition, role, tier, user};
     use sea_orm::{EntityTrait, IdenStatic, Iterable};
 
     fn columns<E: EntityTrait>() -> Vec<&'static str> {
@@ -74,6 +74,7 @@ mod tests {
     fn rows_read_by_position_follow_the_column_order() {
         assert_eq!(columns::<user::Entity>(), user::Model::field_names());
         assert_eq!(columns::<role::Entity>(), role::Model::field_names());
+        assert_eq!(columns::<tier::Entity>(), tier::Model::field_names());
         // Projections take a column's position from its discriminant.
         for (position, column) in user::Column::iter().enumerate() {
             assert_eq!(column as usize, position);

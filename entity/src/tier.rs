@@ -27,3 +27,5 @@ impl Related<super::user::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+crate::from_position!(id, name, description, created_at);

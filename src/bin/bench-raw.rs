@@ -1,6 +1,6 @@
 //! The benchmark's physical-limit baseline: a hand-written axum handler that
 //! answers the Q1 (a page of users), Q2 (a user by id) and A2 (`me`) scenarios with the
-//! same SQL statements usergraph runs (viewer, page, roles, tiers) and the
+//! same SQL statements usergraph runs (viewer, users with tiers, roles) and the
 //! same JSON, with no GraphQL, no ORM and no DataLoader. Every usergraph
 //! number in BENCHMARKS.md is divided by this one, measured in the same run.
 //! PostgreSQL only; built with `--features bench-raw`.
@@ -116,7 +116,7 @@ impl Raw {
         fut.await
     }
 
-    /// The viewer: session and user, then roles. `None` when unauthenticated.
+    /// The viewer: session, user and roles in one statement. `None` when unauthenticated.
     async fn viewer(&self, headers: &HeaderMap) -> Result<Option<Viewer>, sqlx::Error> {
         let Some(token) = headers
             .get("authorization")
@@ -134,26 +134,24 @@ impl Raw {
         ) else {
             return Ok(None);
         };
-        let row = self
+        // One statement, a row per role, as usergraph's `load_viewer`.
+        let rows = self
             .count(
                 sqlx::query(
-                    "SELECT u.is_superuser, u.username, u.email FROM sessions s JOIN users u ON u.id = s.user_id \
+                    "SELECT u.is_superuser, u.username, u.email, r.permissions FROM sessions s \
+                     JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id \
                      WHERE s.chain_id = $1 AND s.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > now() \
                      AND s.user_id = $2 AND u.deleted_at IS NULL AND u.status = 'active'",
                 )
                 .bind(chain_id)
                 .bind(user_id)
-                .fetch_optional(&self.pool),
+                .fetch_all(&self.pool),
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let roles = self
-            .count(
-                sqlx::query("SELECT r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1")
-                    .bind(user_id)
-                    .fetch_all(&self.pool),
-            )
-            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
         let superuser: bool = row.get(0);
         Ok(Some(Viewer {
             me: Me {
@@ -162,19 +160,16 @@ impl Raw {
                 email: row.get(2),
             },
             reads_users: superuser
-                || roles
-                    .iter()
-                    .any(|r| r.get::<String, _>(0).contains("USERS_READ")),
+                || rows.iter().any(|r| {
+                    r.get::<Option<String>, _>(3)
+                        .is_some_and(|p| p.contains("USERS_READ"))
+                }),
         }))
     }
 
-    /// Roles and tiers for a page, one `= ANY($1)` statement each.
+    /// Roles for rows that were read with their `tier_name`, in one `= ANY($1)` statement.
     async fn shape(&self, rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<UserOut>, sqlx::Error> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.get("id")).collect();
-        let tier_ids: Vec<Uuid> = rows
-            .iter()
-            .filter_map(|r| r.get::<Option<Uuid>, _>("tier_id"))
-            .collect();
         let mut roles: HashMap<Uuid, Vec<RoleOut>> = HashMap::new();
         for row in self
             .count(
@@ -186,32 +181,17 @@ impl Raw {
         {
             roles.entry(row.get(0)).or_default().push(RoleOut { name: row.get(1) });
         }
-        let mut tiers: HashMap<Uuid, String> = HashMap::new();
-        if !tier_ids.is_empty() {
-            for row in self
-                .count(
-                    sqlx::query("SELECT id, name FROM tiers WHERE id = ANY($1)")
-                        .bind(&tier_ids)
-                        .fetch_all(&self.pool),
-                )
-                .await?
-            {
-                tiers.insert(row.get(0), row.get(1));
-            }
-        }
         Ok(rows
             .into_iter()
             .map(|r| {
                 let id: Uuid = r.get("id");
-                let tier: Option<Uuid> = r.get("tier_id");
+                let tier: Option<String> = r.get("tier_name");
                 UserOut {
                     id: format!("usr_{}", id.simple()),
                     username: r.get("username"),
                     email: Some(r.get("email")),
                     roles: roles.remove(&id).unwrap_or_default(),
-                    tier: tier
-                        .and_then(|t| tiers.get(&t))
-                        .map(|name| TierOut { name: name.clone() }),
+                    tier: tier.map(|name| TierOut { name }),
                 }
             })
             .collect())
@@ -233,10 +213,11 @@ impl Raw {
             Some((at, id)) => {
                 self.count(
                     sqlx::query(
-                        "SELECT id, username, email, tier_id FROM users \
-                         WHERE deleted_at IS NULL AND created_at <= $1 \
-                         AND (created_at < $1 OR (created_at = $1 AND id < $2)) \
-                         ORDER BY created_at DESC, id DESC LIMIT 51",
+                        "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                         LEFT JOIN tiers t ON t.id = u.tier_id \
+                         WHERE u.deleted_at IS NULL AND u.created_at <= $1 \
+                         AND (u.created_at < $1 OR (u.created_at = $1 AND u.id < $2)) \
+                         ORDER BY u.created_at DESC, u.id DESC LIMIT 51",
                     )
                     .bind(at)
                     .bind(id)
@@ -247,8 +228,9 @@ impl Raw {
             None => {
                 self.count(
                     sqlx::query(
-                        "SELECT id, username, email, tier_id FROM users WHERE deleted_at IS NULL \
-                         ORDER BY created_at DESC, id DESC LIMIT 51",
+                        "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                         LEFT JOIN tiers t ON t.id = u.tier_id WHERE u.deleted_at IS NULL \
+                         ORDER BY u.created_at DESC, u.id DESC LIMIT 51",
                     )
                     .fetch_all(&self.pool),
                 )
@@ -271,9 +253,12 @@ impl Raw {
         };
         let rows = self
             .count(
-                sqlx::query("SELECT id, username, email, tier_id FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_all(&self.pool),
+                sqlx::query(
+                    "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                     LEFT JOIN tiers t ON t.id = u.tier_id WHERE u.id = $1",
+                )
+                .bind(id)
+                .fetch_all(&self.pool),
             )
             .await?;
         let user = self.shape(rows).await?.into_iter().next();

@@ -6,7 +6,9 @@ use super::{app, types::User};
 use crate::service::directory;
 
 /// One user of a page, with the cursor that points at it.
+// `serial`: see `User`.
 #[derive(SimpleObject, Clone)]
+#[graphql(serial)]
 pub struct UserEdge {
     /// Opaque; pass it as `after` or `before` to page from here.
     pub cursor: String,

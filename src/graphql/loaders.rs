@@ -1,7 +1,7 @@
 //! The per-request DataLoader: one loader over the database, with a newtype
 //! key per relation, each batch one `IN (…)` query. It is created for every
 //! request, so nothing cached crosses requests or users. List resolvers use
-//! `prefetch_users` instead, which fetches a whole page's relations up front.
+//! `prefetch_users` instead, which fetches a whole page's roles up front.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -17,16 +17,20 @@ use super::types::User;
 use crate::{
     auth::Viewer,
     error::AppError,
-    service::{directory::Projection, roles},
+    service::{
+        directory::{self, Projected, Projection},
+        roles,
+    },
 };
 
 /// The roles of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RolesOfUser(pub Uuid);
 
-/// A user by key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserById(pub Uuid);
+/// A user by key, read through the projection its selection needs. One
+/// batch reads what all its keys' projections need together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid, pub Projection);
 
 /// A user by (normalised) username.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -89,19 +93,24 @@ impl Loader<RolesOfUser> for DbLoader {
 }
 
 impl Loader<UserById> for DbLoader {
-    type Value = user::Model;
+    type Value = Projected;
     type Error = LoadError;
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
-        if keys.is_empty() {
+        let Some(first) = keys.first() else {
             return Ok(HashMap::new());
-        }
-        let found = user::Entity::find()
-            .filter(user::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .into_model::<ByPosition<user::Model>>()
-            .all(&self.db)
-            .await?;
-        Ok(found.into_iter().map(|u| (UserById(u.0.id), u.0)).collect())
+        };
+        let projection = (keys.iter().skip(1)).fold(first.1.clone(), |all, k| all.union(&k.1));
+        let found: HashMap<Uuid, Projected> =
+            directory::by_ids(&self.db, keys.iter().map(|k| k.0), &projection)
+                .await?
+                .into_iter()
+                .map(|p| (p.user.id, p))
+                .collect();
+        Ok(keys
+            .iter()
+            .filter_map(|k| Some((k.clone(), found.get(&k.0)?.clone())))
+            .collect())
     }
 }
 
@@ -179,64 +188,46 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
     ]
 };
 
-/// The columns that selections of `User` fields need.
+/// The columns that selections of `User` fields need, with the users' tiers
+/// when a selection asks for them.
 pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
-    Projection::of(
+    let projection = Projection::of(
         FIELD_COLUMNS
             .iter()
             .filter(|(field, _)| users.iter().any(|u| u.field(field).exists()))
             .flat_map(|(_, columns)| columns.iter().copied()),
-    )
+    );
+    if users.iter().any(|u| u.field("tier").exists()) {
+        projection.with_tiers()
+    } else {
+        projection
+    }
 }
 
-/// Whether a selection of `User` fields asks for the user's tier.
-pub fn wants_tier(user: &Lookahead<'_>) -> bool {
-    user.field("tier").exists()
-}
-
-/// Builds a page of users, fetching the roles and tiers the selection asks for
-/// with one query each, whatever the page size. Loader batches split under
-/// load; an explicit prefetch does not.
+/// Builds a page of users, fetching the roles the selection asks for with
+/// one query, whatever the page size; the tiers come with the page. Loader
+/// batches split under load; an explicit prefetch does not.
 pub async fn prefetch_users(
     db: &DatabaseConnection,
-    models: Vec<user::Model>,
+    users: Vec<Projected>,
     viewer: Option<&Viewer>,
     with_roles: bool,
-    with_tier: bool,
 ) -> Result<Vec<User>, AppError> {
     let mut roles = if with_roles {
-        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        let ids: Vec<Uuid> = users.iter().map(|p| p.user.id).collect();
         Some(roles::of_users(db, &ids).await?)
     } else {
         None
     };
-    let tiers: Option<HashMap<Uuid, tier::Model>> = if with_tier {
-        let mut tier_ids: Vec<Uuid> = models.iter().filter_map(|m| m.tier_id).collect();
-        tier_ids.sort_unstable();
-        tier_ids.dedup();
-        let found = if tier_ids.is_empty() {
-            Vec::new()
-        } else {
-            tier::Entity::find()
-                .filter(tier::Column::Id.is_in(tier_ids))
-                .all(db)
-                .await?
-        };
-        Some(found.into_iter().map(|t| (t.id, t)).collect())
-    } else {
-        None
-    };
-    Ok(models
+    Ok(users
         .into_iter()
-        .map(|model| {
-            let id = model.id;
-            let tier = tiers
-                .as_ref()
-                .map(|t| model.tier_id.and_then(|k| t.get(&k).cloned()));
-            let mut user = User::new(model, viewer);
-            user.prefetched_roles = roles.as_mut().map(|r| r.remove(&id).unwrap_or_default());
-            user.prefetched_tier = tier;
-            user
+        .map(|projected| {
+            let id = projected.user.id;
+            let user = User::projected(projected, viewer);
+            match roles.as_mut() {
+                Some(roles) => user.with_roles(roles.remove(&id).unwrap_or_default()),
+                None => user,
+            }
         })
         .collect())
 }

@@ -136,8 +136,6 @@ impl RoleMutation {
             .collect::<Result<Vec<_>, _>>()?;
         let viewer = viewer(ctx)?;
         let (user, roles) = roles::set_user_roles(app(ctx), viewer, user_key, &role_keys).await?;
-        let mut user = User::new(user, Some(viewer));
-        user.prefetched_roles = Some(roles);
-        Ok(user)
+        Ok(User::new(user, Some(viewer)).with_roles(roles))
     }
 }

@@ -2,13 +2,12 @@
 //! directory queries `user`, `userByUsername` and `users`.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
+use entity::user;
 
 use super::{
     app,
     connection::{PageInfo, UserConnection, UserEdge},
-    loaders::{
-        UserById, UserByUsername, loader, prefetch_users, projection, wants_roles, wants_tier,
-    },
+    loaders::{UserById, UserByUsername, loader, prefetch_users, projection, wants_roles},
     types::{DateTime, User, UserStatus},
 };
 use crate::{
@@ -18,7 +17,11 @@ use crate::{
     },
     error::AppError,
     ids,
-    service::{accounts, directory, users},
+    service::{
+        accounts,
+        directory::{self, Projected},
+        users,
+    },
 };
 
 /// Profile links; for each field, null clears it and an absent field is kept.
@@ -329,12 +332,18 @@ impl DirectoryQuery {
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;
         let key = ids::decode(ids::USER, &id, "id")?;
+        // Reads what the selection needs and what `visible` decides on.
+        let columns = projection(&[&ctx.look_ahead()]).with(user::Column::DeletedAt);
         let found = loader(ctx)
-            .load_one(UserById(key))
+            .load_one(UserById(key, columns))
             .await
             .map_err(AppError::from)?;
+        let (found, tier) = found.map(|p| (p.user, p.tier)).unzip();
         let found = users::visible(viewer, found)?;
-        Ok(found.map(|u| User::new(u, Some(viewer))))
+        Ok(found.map(|user| {
+            let tier = tier.flatten();
+            User::projected(Projected { user, tier }, Some(viewer))
+        }))
     }
 
     /// A user by username, with the same rules as `user`.
@@ -391,7 +400,6 @@ impl DirectoryQuery {
         let columns = projection(&[&nodes, &edge_nodes]);
         let page = directory::list(db, viewer, &filter, &order, paging, &columns).await?;
         let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
-        let with_tier = wants_tier(&nodes) || wants_tier(&edge_nodes);
         // Each cursor is a JSON and base64 encoding; only the selected ones
         // are made. An edge whose cursor is not selected keeps an empty one
         // that no response can show.
@@ -400,9 +408,9 @@ impl DirectoryQuery {
         let end_cursors = info.field("startCursor").exists() || info.field("endCursor").exists();
         let last = page.users.len().saturating_sub(1);
         let cursors: Vec<String> = (page.users.iter().enumerate())
-            .map(|(i, u)| {
+            .map(|(i, p)| {
                 if every_cursor || (end_cursors && (i == 0 || i == last)) {
-                    directory::encode_cursor(u, &order)
+                    directory::encode_cursor(&p.user, &order)
                 } else {
                     String::new()
                 }
@@ -414,7 +422,7 @@ impl DirectoryQuery {
             start_cursor: cursors.first().cloned(),
             end_cursor: cursors.last().cloned(),
         };
-        let built = prefetch_users(db, page.users, Some(viewer), with_roles, with_tier).await?;
+        let built = prefetch_users(db, page.users, Some(viewer), with_roles).await?;
         let edges: Vec<UserEdge> = built
             .into_iter()
             .zip(cursors)

@@ -5,10 +5,11 @@
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{FromPosition, role, user, user_role};
+use entity::{FromPosition, role, tier, user, user_role};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Iterable, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Iterable, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait,
+    Select, Value,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 use serde::{Deserialize, Serialize};
@@ -69,10 +70,13 @@ pub enum Paging {
 /// The columns a page reads. A page of 50 users that shows four fields
 /// need not read 26 columns: the read and decoding of the rest was a fifth of
 /// Q1's cost (BENCHMARKS.md). The id and the sort keys are always read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Projection {
     /// Positions among `user::Column::iter()`, ascending.
     positions: Vec<usize>,
+    /// Whether the page joins each user's tier, which saves the page a
+    /// statement of its own (BENCHMARKS.md).
+    tiers: bool,
 }
 
 impl Projection {
@@ -80,6 +84,7 @@ impl Projection {
     pub fn of(columns: impl IntoIterator<Item = user::Column>) -> Self {
         let mut projection = Self {
             positions: Vec::new(),
+            tiers: false,
         };
         projection.add(user::Column::Id);
         for column in columns {
@@ -88,9 +93,33 @@ impl Projection {
         projection
     }
 
+    /// The same columns, with each user's tier.
+    pub fn with_tiers(mut self) -> Self {
+        self.tiers = true;
+        self
+    }
+
+    /// The same columns and `column`.
+    pub fn with(mut self, column: user::Column) -> Self {
+        self.add(column);
+        self
+    }
+
+    /// What this and `other` read together.
+    pub fn union(mut self, other: &Projection) -> Self {
+        for &position in &other.positions {
+            self.insert(position);
+        }
+        self.tiers |= other.tiers;
+        self
+    }
+
     fn add(&mut self, column: user::Column) {
         // Variants are declared, and iterated, in column order.
-        let position = column as usize;
+        self.insert(column as usize);
+    }
+
+    fn insert(&mut self, position: usize) {
         if let Err(at) = self.positions.binary_search(&position) {
             self.positions.insert(at, position);
         }
@@ -100,14 +129,54 @@ impl Projection {
         user::Column::iter().filter(|&c| self.positions.binary_search(&(c as usize)).is_ok())
     }
 
-    /// Rows with the projected fields set and the others blank.
-    fn decode(&self, row: &QueryResult) -> std::result::Result<user::Model, DbErr> {
-        let mut model = user::Model::blank();
-        for (at, &column) in self.positions.iter().enumerate() {
-            model.set_column(column, row, at)?;
+    /// The projected columns of users, joined with their tiers when asked.
+    fn select(&self) -> Select<user::Entity> {
+        let select = user::Entity::find().select_only().columns(self.columns());
+        if self.tiers {
+            select
+                .join(JoinType::LeftJoin, user::Relation::Tier.def())
+                .columns(tier::Column::iter())
+        } else {
+            select
         }
-        Ok(model)
     }
+
+    /// A row of `select`, read by position (see `entity::FromPosition`).
+    fn decode(&self, row: &QueryResult) -> std::result::Result<Projected, DbErr> {
+        let mut user = user::Model::blank();
+        for (at, &column) in self.positions.iter().enumerate() {
+            user.set_column(column, row, at)?;
+        }
+        let tier_at = self.positions.len();
+        let tier = if !self.tiers {
+            None
+        } else if row.try_get_by_index::<Option<Uuid>>(tier_at)?.is_some() {
+            Some(Some(tier::Model::from_position(row, tier_at)?))
+        } else {
+            Some(None)
+        };
+        Ok(Projected { user, tier })
+    }
+}
+
+/// A user read through a `Projection`.
+#[derive(Debug, Clone)]
+pub struct Projected {
+    /// Only the projected fields are read; the others are blank.
+    pub user: user::Model,
+    /// The user's tier (`Some(None)` when the user has none), or `None` when
+    /// the projection does not join tiers.
+    pub tier: Option<Option<tier::Model>>,
+}
+
+/// The users with `ids` that exist, through `projection`, in one statement.
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+    projection: &Projection,
+) -> Result<Vec<Projected>> {
+    let select = projection.select().filter(user::Column::Id.is_in(ids));
+    fetch(conn, projection, select).await
 }
 
 /// The column of a sort key, which cursors are made from.
@@ -122,8 +191,7 @@ fn sort_column(field: SortField) -> user::Column {
 }
 
 pub struct Page {
-    /// Only the projected fields are read; the others are blank.
-    pub users: Vec<user::Model>,
+    pub users: Vec<Projected>,
     pub has_next: bool,
     pub has_previous: bool,
 }
@@ -381,10 +449,7 @@ pub async fn page(
     let projection = &projection;
     let tie_desc = order.last().is_some_and(|k| k.descending);
     let ordered = |forward: bool| {
-        let mut select = user::Entity::find()
-            .select_only()
-            .columns(projection.columns())
-            .filter(condition(filter));
+        let mut select = projection.select().filter(condition(filter));
         let direction = |descending: bool| {
             if descending == forward {
                 Order::Desc
@@ -440,12 +505,12 @@ pub async fn page(
     })
 }
 
-/// The rows of a page, decoded by position (see `entity::FromPosition`).
+/// The rows of `select`, a `projection.select()`.
 async fn fetch(
     conn: &impl ConnectionTrait,
     projection: &Projection,
     select: Select<user::Entity>,
-) -> Result<Vec<user::Model>> {
+) -> Result<Vec<Projected>> {
     let rows = conn.query_all(&select.into_query()).await?;
     Ok(rows
         .iter()

@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use entity::{FromPosition, session, user};
+use entity::{FromPosition, role, session, user, user_role};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -233,49 +232,39 @@ pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
         .await?)
 }
 
-/// The user of a session chain's newest row, with that row's lifetime; read
-/// by position, as this runs on every authenticated request.
-struct LiveSession {
-    user: user::Model,
-    revoked_at: Option<DateTime<Utc>>,
-    expires_at: DateTime<Utc>,
-}
-
-impl FromQueryResult for LiveSession {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
-        let width = user::Model::WIDTH;
-        Ok(Self {
-            user: user::Model::from_position(row, 0)?,
-            revoked_at: row.try_get_by_index(width)?,
-            expires_at: row.try_get_by_index(width + 1)?,
-        })
-    }
-}
-
-/// Resolves verified claims to the viewer in two statements: the session's
-/// live row with its user, then the user's roles.
+/// Resolves verified claims to the viewer in one statement: the session's
+/// live row with its user and the user's roles, a row per role. Rows are read
+/// by position, as this runs on every authenticated request: the user and the
+/// session's lifetime from the first row, a role from each row that has one.
 #[tracing::instrument(name = "sessions.load_viewer", skip_all)]
 pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result<Viewer> {
     let user_id = ids::decode(ids::USER, &claims.sub, "sub").map_err(|_| AppError::TokenInvalid)?;
     let chain_id =
         ids::decode(ids::SESSION, &claims.sid, "sid").map_err(|_| AppError::TokenInvalid)?;
-    let found = user::Entity::find()
+    let select = user::Entity::find()
         .join(JoinType::InnerJoin, user::Relation::Session.def())
+        .join(JoinType::LeftJoin, user::Relation::UserRole.def())
+        .join(JoinType::LeftJoin, user_role::Relation::Role.def())
         .column(session::Column::RevokedAt)
         .column(session::Column::ExpiresAt)
+        .columns(role::Column::iter())
         .filter(session::Column::ChainId.eq(chain_id))
-        .filter(session::Column::RotatedAt.is_null())
-        .into_model::<LiveSession>()
-        .one(conn)
-        .await?;
-    let Some(LiveSession {
-        user,
-        revoked_at,
-        expires_at,
-    }) = found
-    else {
+        .filter(session::Column::RotatedAt.is_null());
+    let rows = conn.query_all(&select.into_query()).await?;
+    let Some(first) = rows.first() else {
         return Err(AppError::Unauthenticated);
     };
+    let width = user::Model::WIDTH;
+    let user = user::Model::from_position(first, 0)?;
+    let revoked_at: Option<DateTime<Utc>> = first.try_get_by_index(width)?;
+    let expires_at: DateTime<Utc> = first.try_get_by_index(width + 1)?;
+    let role_at = width + 2;
+    let mut roles = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get_by_index::<Option<Uuid>>(role_at)?.is_some() {
+            roles.push(role::Model::from_position(row, role_at)?);
+        }
+    }
     if user.id != user_id || revoked_at.is_some() || expires_at <= now() {
         return Err(AppError::Unauthenticated);
     }
@@ -285,7 +274,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
     }
-    let roles = roles::of_user(conn, user.id).await?;
     let permissions: BTreeSet<Permission> = roles::permissions(&roles);
     Ok(Viewer {
         user,

@@ -460,7 +460,7 @@ async fn every_field(app: &TestApp, token: &str, type_name: &str) -> Vec<String>
 }
 
 #[tokio::test]
-async fn every_field_of_a_listed_user_equals_the_same_user_read_alone() {
+async fn every_field_of_a_user_read_by_id_or_listed_equals_the_whole_row_read() {
     let app = TestApp::spawn().await;
     let root = app.superuser("root").await;
     let full = app.user_with("full", &["admin", "viewer"], false).await;
@@ -511,8 +511,21 @@ async fn every_field_of_a_listed_user_equals_the_same_user_read_alone() {
     // all of them at once.
     let mut selections: Vec<String> = fields.clone();
     selections.push(fields.join(" "));
-    for id in [&full.id, &gone.id] {
+    // `userByUsername` reads whole rows, so it is the reference for both
+    // `user(id)` and `users`, which read only what the selection needs.
+    for (id, username) in [(&full.id, "full"), (&gone.id, "gone")] {
         for selection in &selections {
+            let whole = app
+                .gql(
+                    Some(&root.access),
+                    &format!(
+                        "query($u: String!) {{ userByUsername(username: $u) {{ {selection} }} }}"
+                    ),
+                    json!({ "u": username }),
+                )
+                .await;
+            assert!(whole["errors"].is_null(), "{whole}");
+            let mut expected = whole["data"]["userByUsername"].clone();
             let alone = app
                 .gql(
                     Some(&root.access),
@@ -520,6 +533,11 @@ async fn every_field_of_a_listed_user_equals_the_same_user_read_alone() {
                     json!({ "id": id }),
                 )
                 .await;
+            assert!(alone["errors"].is_null(), "{alone}");
+            assert_eq!(
+                alone["data"]["user"], expected,
+                "field selection `{selection}` of {id} by id"
+            );
             let listed = app
                 .gql(
                     Some(&root.access),
@@ -536,10 +554,11 @@ async fn every_field_of_a_listed_user_equals_the_same_user_read_alone() {
                 .find(|n| &n["id"] == id)
                 .unwrap_or_else(|| panic!("{id} listed: {listed}"))
                 .clone();
-            assert!(alone["errors"].is_null(), "{alone}");
-            let mut expected = alone["data"]["user"].clone();
             expected["id"] = json!(id);
-            assert_eq!(node, expected, "field selection `{selection}` of {id}");
+            assert_eq!(
+                node, expected,
+                "field selection `{selection}` of {id} listed"
+            );
         }
     }
 }

@@ -192,7 +192,7 @@ async fn metrics_count_statements_graphql_requests_and_error_answers() {
         1,
         "only the refused request answered errors"
     );
-    // register: insert user, role lookup, link, session; me: session + roles.
+    // register: insert user, role lookup, link, session; then the viewer, twice.
     assert!(
         statements_after - statements >= 6,
         "{statements} -> {statements_after}"

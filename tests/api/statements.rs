@@ -50,8 +50,8 @@ async fn a_page_of_100_users_with_roles_and_tier_costs_what_a_page_of_1_costs() 
     let hundred = page_statements(&app, &token, 100).await;
 
     assert_eq!(one, hundred, "statements for 1 user vs 100 users");
-    // viewer (session + roles), the page, its roles, its tiers.
-    assert_eq!(hundred, 5);
+    // The viewer (session, user and roles), the page with its tiers, its roles.
+    assert_eq!(hundred, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,8 +110,39 @@ async fn aliased_single_user_lookups_are_batched_by_the_loader() {
         body2["errors"].is_null() && body10["errors"].is_null(),
         "{body10}"
     );
-    // viewer (2), then one batch each for the users, their roles and their tiers.
-    assert_eq!(two, 2 + 3);
+    // The viewer, then one batch for the users with their tiers and one for their roles.
+    assert_eq!(two, 1 + 2);
     assert_eq!(ten, two);
     assert_eq!(code(&body10), "");
+}
+
+#[tokio::test]
+async fn lookups_that_select_different_fields_share_one_batch_that_reads_them_all() {
+    let (app, token) = seeded_app().await;
+    let listed = app
+        .gql(
+            Some(&token),
+            "{ users(first: 2, orderBy: [{ field: USERNAME }]) { nodes { id username email tier { name } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = listed["data"]["users"]["nodes"].as_array().unwrap().clone();
+    // The first user has a tier (see `seeded_app`).
+    let query = format!(
+        "{{ a: user(id: \"{}\") {{ email }} b: user(id: \"{}\") {{ username tier {{ name }} }} }}",
+        nodes[1]["id"].as_str().unwrap(),
+        nodes[0]["id"].as_str().unwrap(),
+    );
+
+    let (count, body) = app
+        .count_statements(app.gql(Some(&token), &query, json!({})))
+        .await;
+
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["a"]["email"], nodes[1]["email"]);
+    assert_eq!(body["data"]["b"]["username"], nodes[0]["username"]);
+    assert_eq!(body["data"]["b"]["tier"], nodes[0]["tier"]);
+    assert!(nodes[0]["tier"]["name"].is_string(), "{listed}");
+    // The viewer and one batch of users.
+    assert_eq!(count, 2);
 }

@@ -80,9 +80,11 @@ async fn unknown_wrong_deleted_and_locked_logins_look_and_take_the_same() {
     app.sql("UPDATE users SET failed_login_count = 100000 WHERE username = 'locked'")
         .await;
 
-    // Timing is statistical and the other tests load the same two cores, so
-    // up to three measurements are taken. A real difference (one path skipping
-    // argon2 is ~20 ms against well under 1 ms) fails every one of them.
+    // Timing is statistical and the other tests hash passwords on the same two
+    // cores, so up to three measurements are taken and medians may differ by
+    // up to 2x: CI has seen 15 ms against 22 ms from load alone. The leak this
+    // guards against is far larger (a path skipping argon2 answers in well
+    // under 1 ms against ~20 ms) and fails every measurement.
     let mut attempts = Vec::new();
     for _ in 0..3 {
         let (medians, answers) = measure(&app).await;
@@ -92,7 +94,7 @@ async fn unknown_wrong_deleted_and_locked_logins_look_and_take_the_same() {
         );
         assert!(answers[0].2.contains("INVALID_CREDENTIALS"));
         let (fastest, slowest) = (medians.iter().min().unwrap(), medians.iter().max().unwrap());
-        let within = slowest.as_secs_f64() <= fastest.as_secs_f64() * 1.25;
+        let within = slowest.as_secs_f64() <= fastest.as_secs_f64() * 2.0;
         attempts.push(
             CASES
                 .iter()
@@ -104,7 +106,7 @@ async fn unknown_wrong_deleted_and_locked_logins_look_and_take_the_same() {
             return;
         }
     }
-    panic!("median times differ by more than 25% in every measurement: {attempts:?}");
+    panic!("median times differ by more than 2x in every measurement: {attempts:?}");
 }
 
 #[tokio::test]
