@@ -32,7 +32,7 @@ use crate::{
     config::Config,
     db,
     error::AppError,
-    graphql::{self, AppSchema, guardrails, loaders},
+    graphql::{self, AppSchema, documents::DocumentCache, guardrails, loaders},
     metrics::Stats,
     service::{AppContext, RequestMeta, accounts},
 };
@@ -44,13 +44,18 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub ctx: Arc<AppContext>,
     pub schema: AppSchema,
+    pub documents: Arc<DocumentCache>,
 }
 
 /// The router over an already connected and migrated context.
 pub fn build_router(ctx: Arc<AppContext>) -> Router {
     let schema = graphql::build_schema(ctx.clone(), &ctx.config);
     let timeout = ctx.config.request_timeout;
-    let state = AppState { ctx, schema };
+    let state = AppState {
+        ctx,
+        schema,
+        documents: Arc::default(),
+    };
     let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health/live", get(live))
@@ -272,6 +277,7 @@ async fn execute(
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.documents.prepare(&mut request);
     let response = if let Some(refused) = guardrails::check_document(&mut request) {
         async_graphql::Response::from_errors(vec![refused])
     } else {

@@ -2,7 +2,9 @@
 //! reach the API; the GraphQL layer builds its own types from them, so columns
 //! such as `password_hash` cannot be exposed by accident.
 
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
+use std::collections::HashMap;
+
+use sea_orm::{DbErr, FromQueryResult, QueryResult, prelude::Uuid};
 
 pub mod role;
 pub mod session;
@@ -41,6 +43,39 @@ pub struct ByPosition<M>(pub M);
 impl<M: FromPosition + Send + Sync> FromQueryResult for ByPosition<M> {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
         M::from_position(row, 0).map(Self)
+    }
+}
+
+/// Reads a model that a join repeats (one role on the row of every holder,
+/// one tier on the row of every user in it) once per id, and clones it after:
+/// decoding a column costs several times copying it, and on a page of users
+/// these repeats were a fifth of the work (BENCHMARKS.md). The model's first
+/// column must be its `Uuid` key, as it is for roles and tiers.
+pub struct Repeated<M> {
+    seen: HashMap<Uuid, M>,
+}
+
+impl<M> Default for Repeated<M> {
+    fn default() -> Self {
+        Self {
+            seen: HashMap::new(),
+        }
+    }
+}
+
+impl<M: FromPosition + Clone> Repeated<M> {
+    /// The model in the columns from `start`, or `None` when its key is NULL
+    /// (an outer join that found nothing).
+    pub fn read(&mut self, row: &QueryResult, start: usize) -> Result<Option<M>, DbErr> {
+        let Some(id) = row.try_get_by_index::<Option<Uuid>>(start)? else {
+            return Ok(None);
+        };
+        if let Some(model) = self.seen.get(&id) {
+            return Ok(Some(model.clone()));
+        }
+        let model = M::from_position(row, start)?;
+        self.seen.insert(id, model.clone());
+        Ok(Some(model))
     }
 }
 

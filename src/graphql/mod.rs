@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod connection;
+pub mod documents;
 pub mod guardrails;
 pub mod loaders;
 pub mod role;

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{FromPosition, role, tier, user, user_role};
+use entity::{FromPosition, Repeated, role, tier, user, user_role};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Iterable, JoinType, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait,
@@ -142,18 +142,20 @@ impl Projection {
     }
 
     /// A row of `select`, read by position (see `entity::FromPosition`).
-    fn decode(&self, row: &QueryResult) -> std::result::Result<Projected, DbErr> {
+    /// Tiers repeat over a page's rows; `tiers` decodes each once.
+    fn decode(
+        &self,
+        row: &QueryResult,
+        tiers: &mut Repeated<tier::Model>,
+    ) -> std::result::Result<Projected, DbErr> {
         let mut user = user::Model::blank();
         for (at, &column) in self.positions.iter().enumerate() {
             user.set_column(column, row, at)?;
         }
-        let tier_at = self.positions.len();
-        let tier = if !self.tiers {
-            None
-        } else if row.try_get_by_index::<Option<Uuid>>(tier_at)?.is_some() {
-            Some(Some(tier::Model::from_position(row, tier_at)?))
+        let tier = if self.tiers {
+            Some(tiers.read(row, self.positions.len())?)
         } else {
-            Some(None)
+            None
         };
         Ok(Projected { user, tier })
     }
@@ -512,9 +514,10 @@ async fn fetch(
     select: Select<user::Entity>,
 ) -> Result<Vec<Projected>> {
     let rows = conn.query_all(&select.into_query()).await?;
+    let mut tiers = Repeated::default();
     Ok(rows
         .iter()
-        .map(|row| projection.decode(row))
+        .map(|row| projection.decode(row, &mut tiers))
         .collect::<std::result::Result<_, _>>()?)
 }
 

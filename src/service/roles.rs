@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use entity::{FromPosition, role, user, user_role};
+use entity::{FromPosition, Repeated, role, user, user_role};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -45,34 +45,21 @@ pub async fn of_users(
     if user_ids.is_empty() {
         return Ok(by_user);
     }
-    // The role's columns, then the holder's id, read by position.
-    let rows = role::Entity::find()
+    // The role's columns, then the holder's id, read by position; a role
+    // repeats on the row of each of its holders and is decoded once.
+    let select = role::Entity::find()
         .join(JoinType::InnerJoin, role::Relation::UserRole.def())
         .column(user_role::Column::UserId)
         .filter(user_role::Column::UserId.is_in(user_ids.iter().copied()))
-        .order_by_asc(role::Column::Name)
-        .into_model::<Held>()
-        .all(conn)
-        .await?;
-    for Held { role, user_id } in rows {
-        by_user.entry(user_id).or_default().push(role);
+        .order_by_asc(role::Column::Name);
+    let mut roles = Repeated::<role::Model>::default();
+    for row in conn.query_all(&select.into_query()).await? {
+        let user_id: Uuid = row.try_get_by_index(role::Model::WIDTH)?;
+        if let Some(role) = roles.read(&row, 0)? {
+            by_user.entry(user_id).or_default().push(role);
+        }
     }
     Ok(by_user)
-}
-
-/// A role with the id of one of its holders.
-struct Held {
-    role: role::Model,
-    user_id: Uuid,
-}
-
-impl FromQueryResult for Held {
-    fn from_query_result(row: &QueryResult, _prefix: &str) -> std::result::Result<Self, DbErr> {
-        Ok(Self {
-            role: role::Model::from_position(row, 0)?,
-            user_id: row.try_get_by_index(role::Model::WIDTH)?,
-        })
-    }
 }
 
 /// Gives `user_id` the built-in role called `name`.
