@@ -44,7 +44,7 @@ PROFILES = {
         duration=8,
         runs=3,
         q1_conns=[1, 16, 64],
-        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "X1", "RSS"],
+        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "X1", "RSS", "D1"],
     ),
 }
 
@@ -372,10 +372,92 @@ def bench_size(args, profile, size, binaries, tmp):
     return results
 
 
+def seed_sqlite(path, size):
+    """seed.sql's rows, written into a migrated SQLite file. SeaORM keeps
+    uuids there as 16-byte blobs and times as RFC 3339 text, which
+    generate_series-style SQL on SQLite 3.40 cannot build, so the same
+    functions of the row number are computed here."""
+    import sqlite3
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    tiers = {name: uuid.UUID(f"01900000-0000-7000-8000-00000000000{tag}").bytes
+             for name, tag in [("free", "a"), ("pro", "b"), ("enterprise", "c")]}
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany("INSERT INTO tiers (id, name, description, created_at) VALUES (?, ?, ?, ?)",
+                       [(tiers["free"], "free", "Free plan", base.isoformat()),
+                        (tiers["pro"], "pro", "Paid plan", base.isoformat()),
+                        (tiers["enterprise"], "enterprise", None, base.isoformat())])
+        roles = dict(db.execute("SELECT name, id FROM roles"))
+
+        def user(i):
+            name = f"user{i:07d}"
+            at = (base + timedelta(seconds=i)).isoformat()
+            tier = {0: tiers["free"], 1: tiers["pro"]}.get(i % 3)
+            deleted = datetime(2025, 6, 1, tzinfo=timezone.utc).isoformat() if i % 97 == 0 else None
+            return (uuid.UUID(f"01910000-0000-7000-8000-{i:012x}").bytes, name, f"{name}@bench.example",
+                    "not-a-password-hash", f"First{i}", f"Last{i}", "active", 0, tier, 0, at, deleted, at, at,
+                    f"first{i} last{i}", f"{name} {name}@bench.example first{i} last{i}")
+
+        rows = [user(i) for i in range(1, size + 1)]
+        db.executemany(
+            "INSERT INTO users (id, username, email, password_hash, first_name, last_name, status, is_superuser, "
+            "tier_id, failed_login_count, password_changed_at, deleted_at, created_at, updated_at, name_key, search_text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO user_roles (user_id, role_id, created_at) VALUES (?, ?, ?)",
+                       [(r[0], roles["user"], r[12]) for r in rows])
+        db.executemany("INSERT INTO user_roles (user_id, role_id, created_at) VALUES (?, ?, ?)",
+                       [(r[0], roles["viewer"], r[12]) for i, r in enumerate(rows, 1) if i % 20 == 0])
+    db.close()
+
+
+def bench_sqlite(profile, size, binaries, tmp):
+    """D1: Q1 and A2 on the embedded SQLite database, usergraph alone (the
+    baseline speaks PostgreSQL only)."""
+    import sqlite3
+
+    path = Path(tmp) / "d1.db"
+    url = f"sqlite://{path}?mode=rwc"
+    env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "ADMIN_PASSWORD": ADMIN_PASSWORD, "RUST_LOG": "warn"}
+    run([str(binaries["usergraph"]), "migrate"], env={**os.environ, **env})
+    started = time.time()
+    seed_sqlite(path, size)
+    run([str(binaries["usergraph"]), "create-superuser", "--username", "benchadmin", "--email", "benchadmin@bench.example"],
+        env={**os.environ, **env})
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'benchadmin') "
+                   "WHERE username <= 'user0001000' AND username LIKE 'user%'")
+        db.execute("ANALYZE")
+    db.close()
+    log(f"seeded {size} users into SQLite in {time.time() - started:.1f}s")
+    ug = Server("usergraph", binaries["usergraph"], UG_PORT, {**env, "APP_ENV": "production"})
+    results = {"size": size, "database": "SQLite", "cells": {}}
+    try:
+        token = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})["data"]["login"]["accessToken"]
+        cursors = sample_cursors(token, 200 if profile["runs"] > 1 else 60, size, size)
+        bodies = {"Q1": write_bodies(tmp, "d1q1", Q1, [{"after": c} for c in cursors], "Q1"),
+                  "A2": write_bodies(tmp, "d1a2", A2, [{}], "A2")}
+        golden("D1 Q1", post(UG_PORT, json.loads(bodies["Q1"].read_text().splitlines()[0]), token), None, ("users", "edges"))
+        golden("D1 A2", post(UG_PORT, json.loads(bodies["A2"].read_text()), token), None, ("me",))
+        rng = random.Random(size)
+        for name, conns in [("Q1", 1), ("Q1", 16), ("A2", 16)]:
+            runs = [wrk(ug, bodies[name], token, conns, profile["duration"], f"d1{rng.randrange(1 << 16):x}")
+                    for _ in range(profile["runs"])]
+            s = summarize(runs)
+            results["cells"][f"{name}@c{conns}"] = {"usergraph": s}
+            log(f"SQLite {size} {name}@c{conns}: {s['rps']:.0f} req/s, p99 {s['p99_us'] / 1000:.1f} ms, errors {s['errors']}")
+    finally:
+        ug.stop()
+    return results
+
+
 def markdown(report):
     lines = [f"# Benchmark results: {report['profile']}", "", f"{report['machine']}", ""]
     for size in report["sizes"]:
-        lines += [f"## {size['size']:,} users", "",
+        lines += [f"## {size['size']:,} users on {size.get('database', 'PostgreSQL')}", "",
                   "| cell | usergraph req/s | p50 ms | p99 ms | stmts/req | CPU ms/req | peak RSS MB | errors | bench-raw req/s | ratio (min–max) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, cell in size["cells"].items():
@@ -409,7 +491,7 @@ def check(report, profile, min_q1_ratio):
     failures = []
     for size in report["sizes"]:
         cells = size["cells"]
-        q1 = [cells[f"Q1@c{c}"] for c in profile["q1_conns"] if f"Q1@c{c}" in cells]
+        q1 = [cells[f"Q1@c{c}"] for c in profile["q1_conns"] if "ratio" in cells.get(f"Q1@c{c}", {})]
         if q1 and min(c["ratio"] for c in q1) < min_q1_ratio:
             failures.append(f"Q1 throughput ratio to bench-raw below {min_q1_ratio}: {[round(c['ratio'], 2) for c in q1]}")
         statements = [c["usergraph"]["statements_per_request"] for c in q1]
@@ -428,7 +510,7 @@ if __name__ == "__main__":
     parser.add_argument("--profile", choices=PROFILES, default="full")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="override the profile's table sizes")
     parser.add_argument("--duration", type=int, help="override the profile's seconds per cell")
-    parser.add_argument("--scenarios", type=lambda s: s.split(","), help="override the profile's scenarios (Q0,Q1,...,X1,RSS)")
+    parser.add_argument("--scenarios", type=lambda s: s.split(","), help="override the profile's scenarios (Q0,Q1,...,X1,RSS,D1)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--min-q1-ratio", type=float, default=0.5, help="fail when Q1's ratio to bench-raw is lower")
     args = parser.parse_args()
@@ -448,6 +530,8 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         for size in profile["sizes"]:
             report["sizes"].append(bench_size(args, profile, size, binaries, tmp))
+        if "D1" in profile["scenarios"]:
+            report["sizes"].append(bench_sqlite(profile, profile["sizes"][0], binaries, tmp))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.profile}.json").write_text(json.dumps(report, indent=2))
     (RESULTS / f"{args.profile}.md").write_text(markdown(report))
