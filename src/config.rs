@@ -164,10 +164,14 @@ impl Config {
             },
             lockout_threshold: parse(&get, "LOGIN_LOCKOUT_THRESHOLD", 5)?,
             lockout_duration: Duration::from_secs(parse(&get, "LOGIN_LOCKOUT_SECS", 900)?),
+            // One core is left to everything else, so logins cannot starve
+            // reads: with every core hashing, a mix's page p99 rose 4.5x under
+            // logins, against 1.55x with one core left (BENCHMARKS.md, step 14).
             password_hash_concurrency: parse(
                 &get,
                 "PASSWORD_HASH_CONCURRENCY",
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
             )?,
             password_hash_queue_timeout: Duration::from_millis(parse(
                 &get,
