@@ -48,8 +48,8 @@ impl<M: FromPosition + Send + Sync> FromQueryResult for ByPosition<M> {
 
 /// Reads a model that a join repeats (one role on the row of every holder,
 /// one tier on the row of every user in it) once per id, and clones it after:
-/// decoding a column costs several times copying it, and on a page of users
-/// these repeats were a fifth of the work (BENCHMARKS.md). The model's first
+/// decoding a column costs several times copying it, and decoding the
+/// repeats was 7% of a page's work (BENCHMARKS.md, step 13). The model's first
 /// column must be its `Uuid` key, as it is for roles and tiers.
 pub struct Repeated<M> {
     seen: HashMap<Uuid, M>,
