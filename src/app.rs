@@ -65,11 +65,27 @@ pub fn build_router(ctx: Arc<AppContext>) -> Router {
     with_middleware(routes, timeout)
 }
 
-/// The layers every route runs behind: request id, tracing, panic catching,
-/// body limit (with or without `Content-Length`) and timeout.
+/// The layers every route runs behind: request id, tracing, security
+/// headers, panic catching, body limit (with or without `Content-Length`) and
+/// timeout. Answers carry tokens and personal data, so nothing is cached
+/// unless a route says otherwise.
 pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
+    use axum::http::{HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
     routes.layer(
         ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -112,7 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let bind_addr = config.bind_addr;
     let graphiql = config.graphiql;
-    let (_, router) = prepare(config).await?;
+    let (ctx, router) = prepare(config).await?;
     let listener = tokio::net::TcpListener::bind(bind_addr).await?;
     let addr = listener.local_addr()?;
     println!("usergraph listening on http://{addr}");
@@ -120,14 +136,78 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         println!("GraphiQL: http://{addr}/graphql");
     }
     tracing::info!(%addr, "listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let pruning = tokio::spawn(crate::service::limits::prune_periodically(ctx.clone()));
+    serve_on(listener, router, &ctx.config, shutdown_signal()).await;
+    pruning.abort();
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting and lets open requests finish for at most `SHUTDOWN_GRACE_SECS`
+/// before returning (the connections still open are then dropped). A
+/// connection that does not send a request's headers within
+/// `HEADER_READ_TIMEOUT_SECS` is closed, so slow clients cannot hold
+/// connections, or a shutdown, forever.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+    use tower::Service;
+
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = match make_service.call(remote).await {
+            Ok(service) => service,
+            Err(never) => match never {},
+        };
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(config.shutdown_grace) => {
+            tracing::warn!(grace_secs = config.shutdown_grace.as_secs(), "closing the connections still open after the shutdown grace period");
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -230,7 +310,7 @@ async fn graphql_get(
     let query = uri.query().unwrap_or_default();
     if !query.split('&').any(|pair| pair.starts_with("query=")) {
         return if state.ctx.config.graphiql {
-            Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+            graphiql_page()
         } else {
             StatusCode::NOT_FOUND.into_response()
         };
@@ -266,6 +346,23 @@ async fn graphql_get(
     execute(&state, viewer, meta, request).await
 }
 
+/// GraphiQL, which may be framed by no one and may load only what it needs.
+fn graphiql_page() -> Response {
+    use axum::http::{HeaderValue, header};
+    const CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
+        style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
+        img-src 'self' data: https://unpkg.com; connect-src 'self'; frame-ancestors 'none'; \
+        base-uri 'none'; form-action 'none'";
+    let mut response = Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
 async fn execute(
     state: &AppState,
     viewer: Option<crate::auth::Viewer>,
@@ -278,7 +375,9 @@ async fn execute(
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     state.documents.prepare(&mut request);
-    let response = if let Some(refused) = guardrails::check_document(&mut request) {
+    let response = if let Some(refused) =
+        guardrails::check_document(&mut request, state.ctx.config.max_query_nodes)
+    {
         async_graphql::Response::from_errors(vec![refused])
     } else {
         let request_id = meta.request_id.clone();

@@ -8,6 +8,8 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::service::limits::{Rate, RateLimits};
+
 /// `APP_ENV`: production hardens the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -60,10 +62,16 @@ pub struct Config {
     /// `MAX_QUERY_DEPTH`, `MAX_QUERY_COMPLEXITY`.
     pub max_query_depth: usize,
     pub max_query_complexity: usize,
+    /// `MAX_QUERY_NODES`: fields a document may select once its fragments are
+    /// expanded, counted before validation (which expands them without memory).
+    pub max_query_nodes: usize,
     /// `MAX_QUERY_DIRECTIVES`: directives allowed on one field.
     pub max_query_directives: usize,
     /// `MAX_RECURSIVE_DEPTH`: nesting allowed in a document's values and selections while parsing.
     pub max_recursive_depth: usize,
+    /// `REFRESH_REUSE_INTERVAL_SECS`: how long after a rotation the rotated
+    /// token still returns its (live) successor instead of ending the session.
+    pub refresh_reuse_interval: Duration,
     /// `SESSION_MAX_LIFETIME_SECS`: a session ends this long after sign-in, however often it is refreshed.
     pub session_max_lifetime: Duration,
     /// `LOG_FORMAT`.
@@ -80,6 +88,16 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (PostgreSQL; SQLite always uses one).
     pub database_max_connections: u32,
+    /// `RATE_LIMITS` (on in production, off in development unless set),
+    /// `RATE_LIMIT_REGISTER` (`10/hour`), `RATE_LIMIT_LOGIN` (`60/minute`):
+    /// per client address, counted in the database.
+    pub rate_limits: RateLimits,
+    /// `HEADER_READ_TIMEOUT_SECS`: a connection that has not sent a request's
+    /// headers within this is closed.
+    pub header_read_timeout: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: how long a shutdown waits for open requests
+    /// before closing their connections.
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
@@ -142,12 +160,21 @@ impl Config {
                 "REFRESH_TOKEN_TTL_SECS",
                 2_592_000,
             )?),
+            refresh_reuse_interval: Duration::from_secs(parse(
+                &get,
+                "REFRESH_REUSE_INTERVAL_SECS",
+                0,
+            )?),
             admin,
             registration_enabled: parse(&get, "REGISTRATION_ENABLED", true)?,
             graphiql: parse(&get, "GRAPHIQL", !production)?,
             introspection: parse(&get, "INTROSPECTION", !production)?,
             max_query_depth: parse(&get, "MAX_QUERY_DEPTH", 12)?,
-            max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 1000)?,
+            // A connection's children count once per row it may return, so a
+            // page of 100 users with ~40 selected fields fits and 300 aliased
+            // pages do not (graphql/user.rs, `users`).
+            max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 5000)?,
+            max_query_nodes: parse(&get, "MAX_QUERY_NODES", 3000)?,
             max_query_directives: parse(&get, "MAX_QUERY_DIRECTIVES", 5)?,
             max_recursive_depth: parse(&get, "MAX_RECURSIVE_DEPTH", 32)?,
             session_max_lifetime: Duration::from_secs(parse(
@@ -180,6 +207,13 @@ impl Config {
             )?),
             request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 30)?),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+            rate_limits: RateLimits {
+                enabled: switch(&get, "RATE_LIMITS", production)?,
+                register: parse_rate(&get, "RATE_LIMIT_REGISTER", "10/hour")?,
+                login: parse_rate(&get, "RATE_LIMIT_LOGIN", "60/minute")?,
+            },
+            header_read_timeout: Duration::from_secs(parse(&get, "HEADER_READ_TIMEOUT_SECS", 10)?),
+            shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
         })
     }
 
@@ -200,6 +234,28 @@ where
             .parse()
             .with_context(|| format!("{key} has an invalid value")),
     }
+}
+
+/// A boolean that also reads `on`/`off`, `yes`/`no` and `1`/`0`.
+fn switch(get: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> anyhow::Result<bool> {
+    match get(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("on" | "true" | "yes" | "1") => Ok(true),
+        Some("off" | "false" | "no" | "0") => Ok(false),
+        Some(other) => bail!("{key} must be `on` or `off`, not `{other}`"),
+    }
+}
+
+fn parse_rate(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: &str,
+) -> anyhow::Result<Rate> {
+    get(key)
+        .as_deref()
+        .unwrap_or(default)
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{key}: {e}"))
 }
 
 fn random_secret() -> String {
@@ -250,6 +306,19 @@ mod tests {
         ])
         .unwrap();
         assert!(enabled.graphiql);
+    }
+
+    #[test]
+    fn rate_limits_are_on_in_production_and_off_in_development_unless_set() {
+        let secret = "x".repeat(32);
+        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert!(prod.rate_limits.enabled);
+        assert_eq!(prod.rate_limits.register.hits, 10);
+        assert!(!config(&[]).unwrap().rate_limits.enabled);
+        let on = config(&[("RATE_LIMITS", "on"), ("RATE_LIMIT_LOGIN", "3/second")]).unwrap();
+        assert!(on.rate_limits.enabled);
+        assert_eq!(on.rate_limits.login.hits, 3);
+        assert!(config(&[("RATE_LIMIT_LOGIN", "lots")]).is_err());
     }
 
     #[test]

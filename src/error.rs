@@ -16,6 +16,7 @@ pub mod code {
     pub const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
     pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
+    pub const ACCOUNT_LOCKED: &str = "ACCOUNT_LOCKED";
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
     pub const CONFLICT: &str = "CONFLICT";
@@ -52,14 +53,21 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this account is disabled")]
     AccountDisabled,
+    /// Too many wrong passwords. Sign-in never says so (it answers
+    /// `INVALID_CREDENTIALS`, so probing learns nothing); a signed-in user's
+    /// password check (a step-up) does.
+    #[error("too many wrong passwords; this account is locked for a while")]
+    AccountLocked,
     #[error("the token has expired")]
     TokenExpired,
     #[error("the token is invalid")]
     TokenInvalid,
     #[error("{0}")]
     Conflict(String),
-    #[error("too many requests; try again shortly")]
-    RateLimited,
+    /// `retry_after` seconds is when trying again may succeed, sent as
+    /// `extensions.retryAfter`.
+    #[error("too many requests; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -99,10 +107,11 @@ impl AppError {
             Self::DuplicateUsername => code::DUPLICATE_USERNAME,
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
+            Self::AccountLocked => code::ACCOUNT_LOCKED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
             Self::Conflict(_) => code::CONFLICT,
-            Self::RateLimited => code::RATE_LIMITED,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Database(_) | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,6 +145,9 @@ impl ErrorExtensions for AppError {
             ext.set("code", self.code());
             if let Some(field) = self.field() {
                 ext.set("field", field);
+            }
+            if let Self::RateLimited { retry_after } = self {
+                ext.set("retryAfter", *retry_after);
             }
         })
     }
@@ -209,7 +221,8 @@ mod tests {
             (AppError::TokenExpired, "TOKEN_EXPIRED"),
             (AppError::TokenInvalid, "TOKEN_INVALID"),
             (AppError::Conflict("x".into()), "CONFLICT"),
-            (AppError::RateLimited, "RATE_LIMITED"),
+            (AppError::AccountLocked, "ACCOUNT_LOCKED"),
+            (AppError::RateLimited { retry_after: 3 }, "RATE_LIMITED"),
             (
                 AppError::Database(DbErr::Custom("boom".into())),
                 "INTERNAL_SERVER_ERROR",
@@ -234,6 +247,14 @@ mod tests {
         assert_eq!(rendered(AppError::DuplicateUsername).1["field"], "username");
         let missing = AppError::not_found("role").with_field("roleIds");
         assert_eq!(rendered(missing).1["field"], "roleIds");
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry() {
+        assert_eq!(
+            rendered(AppError::RateLimited { retry_after: 42 }).1["retryAfter"],
+            42
+        );
     }
 
     #[test]

@@ -74,11 +74,11 @@ pub fn password(raw: &str, field: &'static str, username: &str, email: &str) -> 
             format!("password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
         ));
     }
-    let lowered = raw.to_lowercase();
+    let folded = fold(raw);
     let local = email.split('@').next().unwrap_or_default();
     // Two-character usernames would forbid too many ordinary passwords.
     for part in [username, local] {
-        if part.chars().count() >= 3 && lowered.contains(&part.to_lowercase()) {
+        if part.chars().count() >= 3 && folded.contains(&fold(part)) {
             return Err(AppError::bad_input(
                 field,
                 "password must not contain your username or email address",
@@ -91,6 +91,40 @@ pub fn password(raw: &str, field: &'static str, username: &str, email: &str) -> 
         return Err(AppError::bad_input(
             field,
             "password is too common or too easy to guess; choose a longer or less predictable one",
+        ));
+    }
+    Ok(())
+}
+
+/// `raw` as it looks, for comparing look-alikes: compatibility forms folded
+/// (NFKC: fullwidth `ａ` is `a`), lower-cased, mapped to the UTS #39 skeleton
+/// (Cyrillic `а` is Latin `a`) and stripped of combining marks (the Turkish
+/// `İ` lower-cases to `i` and a dot above).
+fn fold(raw: &str) -> String {
+    use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    let lowered = raw.nfkc().collect::<String>().to_lowercase();
+    unicode_security::skeleton(&lowered)
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// A value to look a user up by (a login, a username): trimmed and
+/// lower-cased, or `None` when it holds a control character, which no stored
+/// username or email has, so the lookup is no match without a query (and
+/// PostgreSQL never sees a NUL byte, which it refuses in text).
+pub fn lookup_key(raw: &str) -> Option<String> {
+    let key = raw.trim().to_lowercase();
+    (!key.chars().any(char::is_control)).then_some(key)
+}
+
+/// An optional search term or name to filter by: `BAD_USER_INPUT` on `field`
+/// when it holds a control character, which nothing stored contains.
+pub fn filter_text(raw: Option<&str>, field: &'static str) -> Result<()> {
+    if raw.is_some_and(|v| v.chars().any(char::is_control)) {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain control characters"),
         ));
     }
     Ok(())
@@ -121,6 +155,12 @@ pub fn optional_url(raw: Option<&str>, field: &'static str) -> Result<Option<Str
     let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
     if value.chars().count() > URL_MAX {
         return Err(AppError::bad_input(
             field,
@@ -188,6 +228,29 @@ mod tests {
             assert_eq!(err.field(), Some("password"), "{bad}");
         }
         assert!(password(&"x".repeat(129), "password", "alice", "alice@x.io").is_err());
+    }
+
+    #[test]
+    fn look_alikes_of_the_username_are_found_in_a_password() {
+        for bad in [
+            "ａｄｍｉｎ-kettle-42", // fullwidth
+            "аdmin-kettle-42",      // Cyrillic а
+            "ADMİN-kettle-42",      // Turkish dotted capital I
+            "Admin-kettle-42",
+        ] {
+            let err = password(bad, "password", "admin", "root@x.io").unwrap_err();
+            assert!(err.to_string().contains("username"), "{bad}: {err}");
+        }
+        assert!(password("tangerine-kettle-42", "password", "admin", "root@x.io").is_ok());
+    }
+
+    #[test]
+    fn lookups_with_control_characters_match_nothing() {
+        assert_eq!(lookup_key(" Alice ").as_deref(), Some("alice"));
+        assert_eq!(lookup_key("ali\0ce"), None);
+        assert!(filter_text(Some("a\u{1}"), "search").is_err());
+        assert!(filter_text(Some("ann"), "search").is_ok());
+        assert!(optional_url(Some("https://x.io/\0"), "avatarUrl").is_err());
     }
 
     #[test]

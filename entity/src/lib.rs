@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use sea_orm::{DbErr, FromQueryResult, QueryResult, prelude::Uuid};
 
+pub mod rate_limit;
 pub mod role;
 pub mod session;
 pub mod tier;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_tables;
 mod m20261122_000002_seed_builtin_roles;
 mod m20261122_000003_user_listing;
+mod m20261129_000004_rate_limits;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_tables::Migration),
             Box::new(m20261122_000002_seed_builtin_roles::Migration),
             Box::new(m20261122_000003_user_listing::Migration),
+            Box::new(m20261129_000004_rate_limits::Migration),
         ]
     }
 }

@@ -52,7 +52,7 @@ impl PasswordHasher {
 
     /// A PHC-format argon2id hash of `password`.
     pub async fn hash(&self, password: String) -> Result<String> {
-        self.run(move || {
+        self.run_bounded(move || {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             argon2()
                 .hash_password(password.as_bytes(), &salt)
@@ -73,7 +73,7 @@ impl PasswordHasher {
             self.real_verifications.fetch_add(1, Ordering::Relaxed);
         }
         let matches = self
-            .run(move || {
+            .run_bounded(move || {
                 let parsed = PasswordHash::new(&hash)
                     .map_err(|e| AppError::Internal(anyhow!("stored hash unreadable: {e}")))?;
                 Ok(argon2()
@@ -91,13 +91,15 @@ impl PasswordHasher {
             .cloned()
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs CPU-heavy password work (a hash, a verification, the strength
+    /// estimate) on the blocking pool, behind the same bound as every other.
+    pub async fn run_bounded<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let _permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
             .await
-            .map_err(|_| AppError::RateLimited)?
+            .map_err(|_| AppError::RateLimited { retry_after: 1 })?
             .map_err(|e| AppError::Internal(anyhow!("hasher closed: {e}")))?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(work))
@@ -143,7 +145,7 @@ mod tests {
         assert!(
             results
                 .iter()
-                .any(|r| matches!(r, Err(AppError::RateLimited)))
+                .any(|r| matches!(r, Err(AppError::RateLimited { .. })))
         );
         assert!(first.await.unwrap().is_ok());
     }

@@ -121,21 +121,14 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh_token: Option<String>,
     ) -> async_graphql::Result<bool> {
-        let viewer = viewer(ctx)?;
-        let db = &app(ctx).db;
-        sessions::revoke_chain(db, viewer.session_id).await?;
-        if let Some(token) = refresh_token
-            && let Some(chain) = sessions::chain_of(db, viewer.id(), &token).await?
-        {
-            sessions::revoke_chain(db, chain).await?;
-        }
+        sessions::logout(app(ctx), viewer(ctx)?, refresh_token.as_deref()).await?;
         Ok(true)
     }
 
     /// Ends every session of the caller, this one included; returns how many ended.
     #[graphql(guard = "Authenticated")]
     async fn logout_all(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let ended = sessions::revoke_all(&app(ctx).db, viewer(ctx)?.id(), None).await?;
+        let ended = sessions::logout_all(app(ctx), viewer(ctx)?).await?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
@@ -144,7 +137,7 @@ impl AuthMutation {
     #[graphql(guard = "Authenticated")]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let chain = ids::decode(ids::SESSION, &id, "id")?;
-        sessions::revoke_own(&app(ctx).db, viewer(ctx)?.id(), chain).await?;
+        sessions::revoke_own(app(ctx), viewer(ctx)?, chain).await?;
         Ok(true)
     }
 

@@ -1,15 +1,18 @@
 //! Request-level protections, applied by the HTTP handler around execution
 //! rather than as async-graphql extensions: any registered extension puts a
 //! boxed step into every field's resolution, which cost measurable CPU on
-//! list pages (BENCHMARKS.md). Two checks live here: at most one
-//! credential-checking field per document (aliases would otherwise multiply
-//! password guesses), and a contract code on every error, with anything
-//! unexpected masked and tagged with the request id.
+//! list pages (BENCHMARKS.md). Three checks live here: a bound on the
+//! document's size once fragments are expanded (async-graphql's validation
+//! expands every spread without memoising, so fragments that double at each
+//! level would cost minutes of CPU), at most one credential-checking field per
+//! document (aliases would otherwise multiply password guesses), and a
+//! contract code on every error, with anything unexpected masked and tagged
+//! with the request id.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Request, Response, ServerError,
+    Name, Request, Response, ServerError,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
@@ -52,12 +55,86 @@ fn count_credential_fields(
         .sum()
 }
 
-/// The refusal of a document that selects more than one credential field at
-/// its root, if it does. The parsed document stays in the request, so
-/// execution does not parse it again; a document that does not parse is left
-/// to execution, which reports why.
-pub fn check_document(request: &mut Request) -> Option<ServerError> {
+/// How many fields `set` selects once every fragment is expanded, at every
+/// level. Each fragment is counted once and remembered, so the count costs
+/// time linear in the document's text whatever it expands to; sums saturate.
+fn expanded_size<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    sizes: &mut HashMap<&'a Name, u64>,
+) -> u64 {
+    set.items.iter().fold(0u64, |total, item| {
+        let size = match &item.node {
+            Selection::Field(field) => {
+                1u64.saturating_add(expanded_size(doc, &field.node.selection_set.node, sizes))
+            }
+            Selection::InlineFragment(inline) => {
+                expanded_size(doc, &inline.node.selection_set.node, sizes)
+            }
+            Selection::FragmentSpread(spread) => {
+                fragment_size(doc, &spread.node.fragment_name.node, sizes)
+            }
+        };
+        total.saturating_add(size)
+    })
+}
+
+fn fragment_size<'a>(
+    doc: &'a ExecutableDocument,
+    name: &'a Name,
+    sizes: &mut HashMap<&'a Name, u64>,
+) -> u64 {
+    if let Some(size) = sizes.get(name) {
+        return *size;
+    }
+    // A fragment that spreads itself (validation refuses the cycle) counts
+    // nothing while it is being counted, so the walk always ends.
+    sizes.insert(name, 0);
+    let size = doc
+        .fragments
+        .get(name)
+        .map_or(0, |f| expanded_size(doc, &f.node.selection_set.node, sizes));
+    sizes.insert(name, size);
+    size
+}
+
+/// The largest expanded size of any operation or fragment of `doc`: validation
+/// walks them all, whichever operation then runs.
+pub fn document_size(doc: &ExecutableDocument) -> u64 {
+    let mut sizes = HashMap::new();
+    let fragments = doc
+        .fragments
+        .keys()
+        .map(|name| fragment_size(doc, name, &mut sizes))
+        .max()
+        .unwrap_or(0);
+    doc.operations
+        .iter()
+        .map(|(_, op)| expanded_size(doc, &op.node.selection_set.node, &mut sizes))
+        .fold(fragments, u64::max)
+}
+
+fn too_complex(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::QUERY_TOO_COMPLEX);
+    error
+}
+
+/// The refusal of a document that expands to more than `max_nodes` fields, or
+/// selects more than one credential field at its root, if it does. The parsed
+/// document stays in the request, so execution does not parse it again; a
+/// document that does not parse is left to execution, which reports why.
+pub fn check_document(request: &mut Request, max_nodes: usize) -> Option<ServerError> {
     let doc = request.parsed_query().ok()?;
+    let size = document_size(doc);
+    if size > max_nodes as u64 {
+        return Some(too_complex(format!(
+            "the document selects {size} fields once its fragments are expanded; at most {max_nodes} are allowed"
+        )));
+    }
     let count: usize = doc
         .operations
         .iter()
@@ -68,18 +145,10 @@ pub fn check_document(request: &mut Request) -> Option<ServerError> {
     if count <= 1 {
         return None;
     }
-    let mut error = ServerError::new(
-        format!(
-            "a request may contain only one of {}",
-            CREDENTIAL_FIELDS.join(", ")
-        ),
-        None,
-    );
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code::QUERY_TOO_COMPLEX);
-    Some(error)
+    Some(too_complex(format!(
+        "a request may contain only one of {}",
+        CREDENTIAL_FIELDS.join(", ")
+    )))
 }
 
 /// Gives every error of a response a contract code. Errors from resolvers are
@@ -147,4 +216,49 @@ fn is_limit_error(message: &str) -> bool {
     ]
     .iter()
     .any(|needle| message.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(query: &str) -> u64 {
+        document_size(&async_graphql::parser::parse_query(query).unwrap())
+    }
+
+    /// Fragments that double at each level: `levels` fragments, 2^levels fields.
+    fn doubling(levels: usize) -> String {
+        let mut doc = String::from("query { ...F0 } fragment F0 on Query { __typename }");
+        for i in 1..=levels {
+            doc.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{j} ...F{j} }}",
+                j = i - 1
+            ));
+        }
+        doc.replacen("...F0", &format!("...F{levels}"), 1)
+    }
+
+    #[test]
+    fn fields_are_counted_at_every_level_and_through_fragments() {
+        assert_eq!(size("{ a b { c d { e } } }"), 5);
+        assert_eq!(
+            size("{ ...F ... on Query { x } } fragment F on Query { a b }"),
+            3
+        );
+    }
+
+    #[test]
+    fn doubling_fragments_are_counted_without_expanding_them() {
+        assert_eq!(size(&doubling(10)), 1 << 10);
+        // 2^63 and beyond saturate instead of overflowing, in microseconds.
+        assert_eq!(size(&doubling(80)), u64::MAX);
+    }
+
+    #[test]
+    fn a_fragment_cycle_ends_the_count() {
+        assert_eq!(
+            size("{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }"),
+            2
+        );
+    }
 }

@@ -22,6 +22,7 @@ use crate::{
         directory::{self, Projected},
         users,
     },
+    validation,
 };
 
 /// Profile links; for each field, null clears it and an absent field is kept.
@@ -320,6 +321,24 @@ impl PagingArgs {
     }
 }
 
+/// What one connection field costs against `MAX_QUERY_COMPLEXITY`: its rows'
+/// selection once per row it may return (`first` or `last`, else the default
+/// page; out-of-range sizes are refused by the resolver, so they are clamped
+/// here), plus a fixed cost for the statements it runs, so a document cannot
+/// multiply pages through aliases.
+pub(crate) fn connection_complexity(
+    first: Option<i32>,
+    last: Option<i32>,
+    child_complexity: usize,
+) -> usize {
+    /// A page runs up to three statements; this many fields' worth each.
+    const CONNECTION_COST: usize = 100;
+    let rows = first.or(last).map_or(directory::DEFAULT_PAGE, |n| {
+        n.clamp(0, directory::MAX_PAGE as i32) as u64
+    });
+    CONNECTION_COST.saturating_add((rows as usize).saturating_mul(child_complexity))
+}
+
 #[derive(Default)]
 pub struct DirectoryQuery;
 
@@ -354,8 +373,13 @@ impl DirectoryQuery {
         username: String,
     ) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;
-        let key = UserByUsername(username.trim().to_lowercase());
-        let found = loader(ctx).load_one(key).await.map_err(AppError::from)?;
+        let found = match validation::lookup_key(&username) {
+            Some(key) => loader(ctx)
+                .load_one(UserByUsername(key))
+                .await
+                .map_err(AppError::from)?,
+            None => None,
+        };
         let found = users::visible(viewer, found)?;
         Ok(found.map(|u| User::new(u, Some(viewer))))
     }
@@ -366,7 +390,10 @@ impl DirectoryQuery {
     /// to 20, at most 100. Default order: newest first; ties broken by id.
     /// Soft-deleted users are hidden unless the filter asks for them.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "HasPermission(Permission::UsersRead)")]
+    #[graphql(
+        guard = "HasPermission(Permission::UsersRead)",
+        complexity = "connection_complexity(first, last, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

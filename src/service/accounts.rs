@@ -5,13 +5,14 @@
 use chrono::Duration;
 use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, now, roles, sessions, users};
+use super::{AppContext, RequestMeta, limits, now, roles, sessions, users};
 use crate::{
     auth::Viewer,
     error::{AppError, Result, ResultExt, user_uniqueness},
@@ -33,7 +34,7 @@ pub struct NewAccount {
 pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveModel> {
     let username = validation::username(&input.username)?;
     let email = validation::email(&input.email)?;
-    validation::password(&input.password, "password", &username, &email)?;
+    check_password(ctx, &input.password, "password", &username, &email).await?;
     let name =
         validation::optional_text(input.name.as_deref(), "name", validation::DISPLAY_NAME_MAX)?;
     let first_name = validation::optional_text(
@@ -55,6 +56,22 @@ pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user
     Ok(model)
 }
 
+/// The contract's password rules. The strength estimate costs up to half a
+/// second of CPU for a crafted 128-character input, so it runs on the hashing
+/// pool behind the hashing bound, never on the async workers.
+pub(super) async fn check_password(
+    ctx: &AppContext,
+    password: &str,
+    field: &'static str,
+    username: &str,
+    email: &str,
+) -> Result<()> {
+    let (password, username, email) = (password.to_owned(), username.to_owned(), email.to_owned());
+    ctx.hasher
+        .run_bounded(move || validation::password(&password, field, &username, &email))
+        .await
+}
+
 /// Creates an account with the default role and signs it in.
 #[tracing::instrument(name = "accounts.register", skip_all)]
 pub async fn register(
@@ -68,6 +85,7 @@ pub async fn register(
     {
         return Err(AppError::Forbidden);
     }
+    limits::hit(ctx, limits::Action::Register, meta).await?;
     let model = prepare(ctx, input).await?;
     let txn = ctx.db.begin().await?;
     let user = model.insert(&txn).await.on_constraint(user_uniqueness)?;
@@ -88,6 +106,7 @@ pub async fn login(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
+    limits::hit(ctx, limits::Action::Login, meta).await?;
     let found = users::find_by_login(&ctx.db, login)
         .await?
         .filter(|u| !u.is_deleted());
@@ -96,52 +115,119 @@ pub async fn login(
         tracing::info!(ip = ?meta.ip, request_id = ?meta.request_id, "login failed: unknown user");
         return Err(AppError::InvalidCredentials);
     };
-    if !claim_attempt(ctx, user.id).await? {
-        // A locked account answers like a wrong password, after the same
-        // work, so probing reveals neither the lock nor the account; the real
-        // hash is not checked while locked. Setting the expiry here too means a
-        // count left at the threshold without one (a crash mid-login) still expires.
-        ctx.hasher.verify(password.to_owned(), None).await?;
-        lock_if_exhausted(ctx, user.id).await?;
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account locked");
-        return Err(AppError::InvalidCredentials);
-    }
-    if !ctx
-        .hasher
-        .verify(password.to_owned(), Some(user.password_hash.clone()))
-        .await?
-    {
-        lock_if_exhausted(ctx, user.id).await?;
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login failed: wrong password");
-        return Err(AppError::InvalidCredentials);
+    match check_password_of(ctx, &user, password).await? {
+        Checked::Right => {}
+        Checked::Locked => {
+            tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account locked");
+            return Err(AppError::InvalidCredentials);
+        }
+        Checked::Wrong => {
+            tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login failed: wrong password");
+            return Err(AppError::InvalidCredentials);
+        }
     }
     let ts = now();
     let txn = ctx.db.begin().await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::FailedLoginCount, Expr::value(0))
-        .col_expr(
-            user::Column::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .filter(user::Column::Id.eq(user.id))
-        .exec(&txn)
-        .await?;
+    // Locked and read again: a user deleted, suspended or hard-deleted while
+    // the hash ran is refused, and a hard delete waits for this sign-in.
+    let Some(mut user) = users::lock(&txn, user.id)
+        .await?
+        .filter(|u| !u.is_deleted())
+    else {
+        return Err(AppError::InvalidCredentials);
+    };
     if user.status != user::Status::Active {
-        txn.commit().await?;
         tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account disabled");
         return Err(AppError::AccountDisabled);
     }
-    let user = user::ActiveModel {
-        id: Set(user.id),
-        last_login_at: Set(Some(ts)),
-        ..Default::default()
-    }
-    .update(&txn)
-    .await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(Some(ts)))
+        .filter(user::Column::Id.eq(user.id))
+        .exec(&txn)
+        .await?;
+    user.last_login_at = Some(ts);
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login succeeded");
     Ok(tokens)
+}
+
+/// The outcome of checking a password against a user's stored hash.
+enum Checked {
+    Right,
+    Wrong,
+    /// Too many wrong passwords: the real hash was not checked.
+    Locked,
+}
+
+/// Checks `password` against `user`'s hash under the account lockout, for
+/// sign-in and for step-ups alike: at most `LOGIN_LOCKOUT_THRESHOLD` wrong
+/// passwords are checked against the real hash between two right ones, however
+/// many requests race. A locked account costs the same argon2 work as any
+/// other check, so timing reveals nothing.
+async fn check_password_of(
+    ctx: &AppContext,
+    user: &user::Model,
+    password: &str,
+) -> Result<Checked> {
+    if !reserve_check(ctx, user.id).await? {
+        ctx.hasher.verify(password.to_owned(), None).await?;
+        // Setting the expiry here too means a count left at the threshold
+        // without one (a crash mid-check) still expires.
+        lock_if_exhausted(ctx, user.id).await?;
+        return Ok(Checked::Locked);
+    }
+    let right = ctx
+        .hasher
+        .verify(password.to_owned(), Some(user.password_hash.clone()))
+        .await?;
+    if right {
+        user::Entity::update_many()
+            .col_expr(user::Column::FailedLoginCount, Expr::value(0))
+            .col_expr(
+                user::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .filter(user::Column::Id.eq(user.id))
+            .exec(&ctx.db)
+            .await?;
+        Ok(Checked::Right)
+    } else {
+        lock_if_exhausted(ctx, user.id).await?;
+        Ok(Checked::Wrong)
+    }
+}
+
+/// Reserves one check of the real hash. Every check holds a slot of the
+/// lockout count while it runs, and a wrong password keeps it; a right one
+/// resets the count. When every slot is held by checks still running, the
+/// account is not locked yet: this waits for them (polling, within the hash
+/// queue's timeout) instead of refusing, so concurrent right passwords all
+/// get in, while wrong ones still reach the real hash only `threshold` times.
+async fn reserve_check(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
+    let deadline = tokio::time::Instant::now() + ctx.config.password_hash_queue_timeout;
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        if claim_attempt(ctx, user_id).await? {
+            return Ok(true);
+        }
+        let locked_until: Option<Option<chrono::DateTime<chrono::Utc>>> =
+            user::Entity::find_by_id(user_id)
+                .select_only()
+                .column(user::Column::LockedUntil)
+                .into_tuple()
+                .one(&ctx.db)
+                .await?;
+        let locked = match locked_until {
+            None => true,
+            Some(until) => until.is_some_and(|until| until > now()),
+        };
+        if locked || tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Atomically reserves one password check. At most `threshold` checks run
@@ -195,21 +281,20 @@ async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Checks the viewer's current password, as a step-up before sensitive changes.
+/// Checks the viewer's current password, as a step-up before sensitive
+/// changes. Wrong guesses count toward the same lockout as sign-ins, so a
+/// stolen access token cannot be used to guess the password; once locked the
+/// answer is `ACCOUNT_LOCKED`.
 async fn confirm_password(
     ctx: &AppContext,
     viewer: &Viewer,
     password: &str,
     field: &'static str,
 ) -> Result<()> {
-    if ctx
-        .hasher
-        .verify(password.to_owned(), Some(viewer.user.password_hash.clone()))
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(AppError::bad_input(field, "the password is not correct"))
+    match check_password_of(ctx, &viewer.user, password).await? {
+        Checked::Right => Ok(()),
+        Checked::Wrong => Err(AppError::bad_input(field, "the password is not correct")),
+        Checked::Locked => Err(AppError::AccountLocked),
     }
 }
 
@@ -221,16 +306,21 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<()> {
-    validation::password(
+    check_password(
+        ctx,
         new,
         "newPassword",
         &viewer.user.username,
         &viewer.user.email,
-    )?;
+    )
+    .await?;
     confirm_password(ctx, viewer, current, "currentPassword").await?;
     let hash = ctx.hasher.hash(new.to_owned()).await?;
     let ts = now();
     let txn = ctx.db.begin().await?;
+    users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     user::ActiveModel {
         id: Set(viewer.id()),
         password_hash: Set(hash),
@@ -253,6 +343,9 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     let ts = now();
     let txn = ctx.db.begin().await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
+    users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     user::ActiveModel {
         id: Set(viewer.id()),
         deleted_at: Set(Some(ts)),

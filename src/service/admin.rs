@@ -160,12 +160,14 @@ pub async fn update_user(
             .as_deref()
             .map(validation::email)
             .transpose()?;
-        validation::password(
+        accounts::check_password(
+            ctx,
             password,
             "password",
             username.as_deref().unwrap_or(&current.username),
             email.as_deref().unwrap_or(&current.email),
-        )?;
+        )
+        .await?;
         model.password_hash = Set(ctx.hasher.hash(password.clone()).await?);
         model.password_changed_at = Set(now());
     }
@@ -238,7 +240,10 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
     if current.is_deleted() {
         model.deleted_at = Set(None);
     }
-    users::save(&ctx.db, current, model).await
+    let txn = ctx.db.begin().await?;
+    let restored = users::save(&txn, current, model).await?;
+    txn.commit().await?;
+    Ok(restored)
 }
 
 /// Permanent removal with the user's sessions and role links (the foreign keys cascade).

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, Result},
+    validation,
 };
 
 pub const DEFAULT_PAGE: u64 = 20;
@@ -432,6 +433,8 @@ pub async fn list(
     projection: &Projection,
 ) -> Result<Page> {
     viewer.require(Permission::UsersRead)?;
+    validation::filter_text(filter.search.as_deref(), "search")?;
+    validation::filter_text(filter.role.as_deref(), "role")?;
     page(conn, filter, order, paging, projection).await
 }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod directory;
+pub mod limits;
 pub mod roles;
 pub mod sessions;
 pub mod tiers;

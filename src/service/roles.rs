@@ -226,7 +226,9 @@ pub async fn set_user_roles(
     viewer.require(Permission::RolesAssign)?;
     let wanted: BTreeSet<Uuid> = role_ids.iter().copied().collect();
     let txn = ctx.db.begin().await?;
-    let user = users::find(&txn, user_id)
+    // Locked first, so concurrent replacements of one user's roles run one
+    // after the other and the result is exactly one of the requested sets.
+    let user = users::lock(&txn, user_id)
         .await?
         .ok_or(AppError::not_found("user"))?;
     if user.is_superuser && !viewer.is_superuser() {

@@ -9,13 +9,14 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{FromPosition, role, session, user, user_role};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, now, roles};
+use super::{AppContext, RequestMeta, now, roles, users};
 use crate::{
     auth::{Permission, Viewer, jwt::Claims},
     error::{AppError, Result},
@@ -49,7 +50,47 @@ pub async fn start(
 ) -> Result<Tokens> {
     let chain_id = ids::new_key();
     let created_at = now();
-    insert_link(conn, ctx, user, chain_id, created_at, meta).await
+    insert_link(
+        conn,
+        ctx,
+        user,
+        chain_id,
+        created_at,
+        new_refresh_token(),
+        meta,
+    )
+    .await
+}
+
+/// The refresh token that succeeds `token` in its chain: an HMAC of it under
+/// the server's secret, so within `REFRESH_REUSE_INTERVAL_SECS` the server can
+/// hand a second tab the same successor without storing any token.
+fn successor_token(ctx: &AppContext, token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    let mut mac = Hmac::<Sha256>::new_from_slice(ctx.config.jwt_secret.expose_secret().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"usergraph refresh successor\0");
+    mac.update(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+fn tokens(
+    ctx: &AppContext,
+    user: user::Model,
+    chain_id: Uuid,
+    refresh_token: String,
+) -> Result<Tokens> {
+    let access_token = ctx.jwt.issue(
+        ids::encode(ids::USER, user.id),
+        ids::encode(ids::SESSION, chain_id),
+    )?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        expires_in: ctx.jwt.ttl.as_secs(),
+        user,
+    })
 }
 
 async fn insert_link(
@@ -58,9 +99,9 @@ async fn insert_link(
     user: user::Model,
     chain_id: Uuid,
     created_at: chrono::DateTime<chrono::Utc>,
+    refresh_token: String,
     meta: &RequestMeta,
 ) -> Result<Tokens> {
-    let refresh_token = new_refresh_token();
     let ts = now();
     session::ActiveModel {
         id: Set(ids::new_key()),
@@ -77,16 +118,7 @@ async fn insert_link(
     }
     .insert(conn)
     .await?;
-    let access_token = ctx.jwt.issue(
-        ids::encode(ids::USER, user.id),
-        ids::encode(ids::SESSION, chain_id),
-    )?;
-    Ok(Tokens {
-        access_token,
-        refresh_token,
-        expires_in: ctx.jwt.ttl.as_secs(),
-        user,
-    })
+    tokens(ctx, user, chain_id, refresh_token)
 }
 
 /// A link lives one refresh lifetime, but never past the chain's absolute
@@ -104,17 +136,33 @@ fn expiry(
 }
 
 /// Exchanges a refresh token for a new pair. The old token stops working; a
-/// token that was already rotated revokes its whole chain (RFC 9700 §4.14).
+/// token that was already rotated revokes its whole chain (RFC 9700 §4.14),
+/// unless it was rotated within `REFRESH_REUSE_INTERVAL_SECS` and its
+/// successor is still live, when the successor is handed out again (two tabs
+/// refreshing at once).
+///
+/// Rotation and revocation exclude each other through the user's row: both
+/// lock it first in their transaction, so a revocation either sees the link a
+/// rotation inserted or makes the rotation find its token revoked, and no
+/// chain outlives a `logoutAll`, a password change or a suspension.
 #[tracing::instrument(name = "sessions.refresh", skip_all)]
 pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<Tokens> {
     let hash = hash_token(token);
     let txn = ctx.db.begin().await?;
     let ts = now();
-    // The conditional update is the lock: of concurrent refreshes of one
-    // token, exactly one sees a row affected.
+    let presented = session::Entity::find()
+        .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
+    let user = users::lock(&txn, presented.user_id)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
+    // The conditional update decides: of concurrent refreshes of one token,
+    // exactly one sees a row affected.
     let claimed = session::Entity::update_many()
         .col_expr(session::Column::RotatedAt, Expr::value(ts))
-        .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
+        .filter(session::Column::Id.eq(presented.id))
         .filter(session::Column::RotatedAt.is_null())
         .filter(session::Column::RevokedAt.is_null())
         .filter(session::Column::ExpiresAt.gt(ts))
@@ -122,18 +170,18 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
         .await?
         .rows_affected
         == 1;
-    let row = session::Entity::find()
-        .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
-        .find_also_related(user::Entity)
-        .one(&txn)
-        .await?;
-    let Some((row, Some(user))) = row else {
-        return Err(AppError::TokenInvalid);
-    };
     if !claimed {
+        // Read again under the lock: the row as the last writer left it.
+        let row = session::Entity::find_by_id(presented.id)
+            .one(&txn)
+            .await?
+            .ok_or(AppError::TokenInvalid)?;
         if row.rotated_at.is_some() && row.revoked_at.is_none() {
+            if let Some(tokens) = reissue_successor(&txn, ctx, &row, token, user, ts).await? {
+                return Ok(tokens);
+            }
             tracing::warn!(user_id = %row.user_id, session_id = %row.chain_id, "refresh token reuse; revoking the session");
-            revoke_chain(&txn, row.chain_id).await?;
+            end_chain(&txn, row.user_id, row.chain_id).await?;
             txn.commit().await?;
             return Err(AppError::TokenInvalid);
         }
@@ -144,66 +192,137 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
         });
     }
     if user.is_deleted() {
-        revoke_chain(&txn, row.chain_id).await?;
+        end_chain(&txn, user.id, presented.chain_id).await?;
         txn.commit().await?;
         return Err(AppError::TokenInvalid);
     }
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
     }
-    let tokens = insert_link(&txn, ctx, user, row.chain_id, row.created_at, meta).await?;
+    let successor = successor_token(ctx, token);
+    let tokens = insert_link(
+        &txn,
+        ctx,
+        user,
+        presented.chain_id,
+        presented.created_at,
+        successor,
+        meta,
+    )
+    .await?;
     txn.commit().await?;
     Ok(tokens)
 }
 
-/// Revokes every row of a session chain; returns whether a live session ended.
-pub async fn revoke_chain(conn: &impl ConnectionTrait, chain_id: Uuid) -> Result<bool> {
+/// Within the reuse interval after `row` was rotated, its successor again,
+/// when that successor is still the chain's live link and its user may sign in.
+async fn reissue_successor(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    row: &session::Model,
+    token: &str,
+    user: user::Model,
+    ts: DateTime<Utc>,
+) -> Result<Option<Tokens>> {
+    let interval = Duration::from_std(ctx.config.refresh_reuse_interval).unwrap_or_default();
+    let within = row.rotated_at.is_some_and(|at| ts - at <= interval);
+    if interval.is_zero() || !within || user.is_deleted() || user.status != user::Status::Active {
+        return Ok(None);
+    }
+    let successor = successor_token(ctx, token);
+    let live = session::Entity::find()
+        .filter(session::Column::RefreshTokenHash.eq(hash_token(&successor)))
+        .filter(session::Column::ChainId.eq(row.chain_id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(ts))
+        .one(conn)
+        .await?;
+    match live {
+        Some(_) => tokens(ctx, user, row.chain_id, successor).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Revokes every row of one of `user_id`'s session chains; the caller holds
+/// the user's lock. Returns whether a live session ended.
+async fn end_chain(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -> Result<bool> {
     let result = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now()))
         .filter(session::Column::ChainId.eq(chain_id))
+        .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
 }
 
-/// Ends the user's live sessions, optionally keeping one; returns how many ended.
+/// The user's live links: the newest row of each chain not revoked or expired.
+fn live_links(user_id: Uuid, ts: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::RotatedAt.is_null())
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(ts))
+}
+
+/// Ends the user's live sessions, optionally keeping one; returns how many
+/// ended. Call it inside the transaction of the change that causes it.
 pub async fn revoke_all(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     keep: Option<Uuid>,
 ) -> Result<u64> {
+    users::lock(conn, user_id).await?;
     let ts = now();
     let mut update = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(ts))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RotatedAt.is_null())
-        .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(ts));
+        .filter(live_links(user_id, ts));
     if let Some(keep) = keep {
         update = update.filter(session::Column::ChainId.ne(keep));
     }
     Ok(update.exec(conn).await?.rows_affected)
 }
 
-/// Ends one of the user's own sessions; another user's session is `NOT_FOUND`.
-pub async fn revoke_own(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -> Result<()> {
-    let ts = now();
+/// `logout`: ends the viewer's current session and, when `refresh_token` is
+/// one of the viewer's, that token's session too.
+pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&str>) -> Result<()> {
+    let txn = ctx.db.begin().await?;
+    users::lock(&txn, viewer.id()).await?;
+    end_chain(&txn, viewer.id(), viewer.session_id).await?;
+    if let Some(token) = refresh_token
+        && let Some(chain) = chain_of(&txn, viewer.id(), token).await?
+    {
+        end_chain(&txn, viewer.id(), chain).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `logoutAll`: ends every session of the viewer; returns how many ended.
+pub async fn logout_all(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
+    let txn = ctx.db.begin().await?;
+    let ended = revoke_all(&txn, viewer.id(), None).await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// Ends one of the viewer's own sessions; another user's session is `NOT_FOUND`.
+pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Result<()> {
+    let txn = ctx.db.begin().await?;
+    users::lock(&txn, viewer.id()).await?;
     let ended = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(ts))
+        .col_expr(session::Column::RevokedAt, Expr::value(now()))
         .filter(session::Column::ChainId.eq(chain_id))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RotatedAt.is_null())
-        .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(ts))
-        .exec(conn)
+        .filter(live_links(viewer.id(), now()))
+        .exec(&txn)
         .await?
         .rows_affected;
     if ended == 0 {
-        Err(AppError::not_found("session"))
-    } else {
-        Ok(())
+        return Err(AppError::not_found("session"));
     }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The chain a refresh token belongs to, if it is one of `user_id`'s.
@@ -223,10 +342,7 @@ pub async fn chain_of(
 /// The user's live sessions, most recently used first (the live row of each chain).
 pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<session::Model>> {
     Ok(session::Entity::find()
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RotatedAt.is_null())
-        .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(now()))
+        .filter(live_links(user_id, now()))
         .order_by_desc(session::Column::LastUsedAt)
         .all(conn)
         .await?)

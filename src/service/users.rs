@@ -4,7 +4,7 @@
 use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -157,11 +157,24 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::
     Ok(user::Entity::find_by_id(id).one(conn).await?)
 }
 
+/// The user's row, locked until the transaction `conn` ends (PostgreSQL;
+/// SQLite runs one write transaction at a time). Every change that must not
+/// interleave with another on the same user (session rotation and
+/// revocation, role replacement, profile writes, sign-in) takes it first.
+pub async fn lock(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
 pub async fn find_by_username(
     conn: &impl ConnectionTrait,
     username: &str,
 ) -> Result<Option<user::Model>> {
-    let username = username.trim().to_lowercase();
+    let Some(username) = validation::lookup_key(username) else {
+        return Ok(None);
+    };
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(conn)
@@ -173,7 +186,9 @@ pub async fn find_by_login(
     conn: &impl ConnectionTrait,
     login: &str,
 ) -> Result<Option<user::Model>> {
-    let login = login.trim().to_lowercase();
+    let Some(login) = validation::lookup_key(login) else {
+        return Ok(None);
+    };
     let column = if login.contains('@') {
         user::Column::Email
     } else {
@@ -241,8 +256,9 @@ pub fn changes(current: &user::Model) -> user::ActiveModel {
     }
 }
 
-/// Writes `model` over `current` in one statement, keeping the derived columns
-/// and `updated_at` right. Username and email collisions come from the unique
+/// Writes `model` over `current`, keeping the derived columns and
+/// `updated_at` right; `conn` must be a transaction, which holds the user's
+/// lock until it ends. Username and email collisions come from the unique
 /// indexes.
 pub async fn save(
     conn: &impl ConnectionTrait,
@@ -252,20 +268,29 @@ pub async fn save(
     if !model.is_changed() {
         return Ok(current);
     }
-    set_derived(&mut model, Some(&current));
+    // The derived columns come from the row as it is now, under its lock: two
+    // edits of different fields at once would otherwise each compute them
+    // from the row they read before, and the search would miss one.
+    let locked = lock(conn, current.id)
+        .await?
+        .ok_or(AppError::not_found("user"))?;
+    set_derived(&mut model, Some(&locked));
     model.updated_at = Set(now());
     model.update(conn).await.on_constraint(user_uniqueness)
 }
 
 /// Validates the whole patch before writing anything, then applies it.
 pub async fn update_profile(
-    conn: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     current: user::Model,
     patch: &ProfilePatch,
 ) -> Result<user::Model> {
     let mut model = changes(&current);
     apply_profile(&mut model, patch)?;
-    save(conn, current, model).await
+    let txn = db.begin().await?;
+    let updated = save(&txn, current, model).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Refuses to remove the last active superuser (`CONFLICT`). Call it inside

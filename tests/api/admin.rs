@@ -502,3 +502,35 @@ async fn two_superusers_demoting_each_other_at_once_leave_one() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hard_delete_racing_the_users_logins_never_fails_internally() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    for round in 0..8 {
+        let name = format!("gone{round}");
+        let gone = app.user_with(&name, &[], false).await;
+
+        let (deleted, logins) = tokio::join!(
+            app.gql(
+                Some(&root.access),
+                "mutation($id: ID!) { hardDeleteUser(id: $id) }",
+                json!({ "id": gone.id }),
+            ),
+            futures::future::join_all((0..4).map(|_| app.login(&name, PASSWORD))),
+        );
+
+        assert_eq!(deleted["data"]["hardDeleteUser"], true, "{deleted}");
+        for body in &logins {
+            let outcome = code(body);
+            assert!(
+                outcome.is_empty() || outcome == "INVALID_CREDENTIALS",
+                "round {round}: {body}"
+            );
+        }
+        assert_eq!(
+            code(&app.login(&name, PASSWORD).await),
+            "INVALID_CREDENTIALS"
+        );
+    }
+}

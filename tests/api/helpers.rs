@@ -358,13 +358,9 @@ async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, J
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let served = ctx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server");
+        app::serve_on(listener, router, &served.config, std::future::pending()).await;
     });
     (addr, ctx, server)
 }

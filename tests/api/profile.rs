@@ -168,3 +168,45 @@ async fn data_survives_a_restart() {
     // Same JWT secret, same database: the old session is still valid.
     assert_eq!(app.me(&tom.access).await["data"]["me"]["username"], "tom");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_edits_of_different_fields_keep_the_search_exact() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("root", &["admin"], false).await;
+    let pia = app.user_with("pia", &[], false).await;
+    for round in 0..10 {
+        let values = [
+            ("firstName", format!("first{round}q")),
+            ("lastName", format!("last{round}q")),
+            ("name", format!("shown{round}q")),
+            ("email", format!("pia{round}q@example.org")),
+        ];
+
+        let bodies = futures::future::join_all(values.iter().map(|(field, value)| {
+            app.gql(
+                Some(&pia.access),
+                UPDATE,
+                json!({ "input": { *field: value } }),
+            )
+        }))
+        .await;
+
+        for body in &bodies {
+            assert!(body["errors"].is_null(), "{body}");
+        }
+        for (field, value) in &values {
+            let found = app
+                .gql(
+                    Some(&admin.access),
+                    "query($s: String!) { users(filter: { search: $s }) { nodes { id } } }",
+                    json!({ "s": value }),
+                )
+                .await;
+            assert_eq!(
+                found["data"]["users"]["nodes"][0]["id"],
+                pia.id.as_str(),
+                "round {round}: the new {field} is not found: {found}"
+            );
+        }
+    }
+}

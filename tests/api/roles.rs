@@ -379,3 +379,41 @@ async fn deleting_a_custom_role_removes_it_from_its_users() {
 
     assert_eq!(my_roles(&app, &fin.access).await, json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_role_replacements_leave_exactly_one_requested_set() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let viewer = app.role_id(&root.access, "viewer").await;
+    let admin = app.role_id(&root.access, "admin").await;
+    let target = app.user_with("target", &["user"], false).await;
+    for round in 0..15 {
+        let sets = [
+            [viewer.as_str()],
+            [admin.as_str()],
+            [viewer.as_str()],
+            [admin.as_str()],
+        ];
+
+        let bodies = futures::future::join_all(
+            sets.iter()
+                .map(|set| app.set_roles(&root.access, &target.id, set)),
+        )
+        .await;
+
+        for body in &bodies {
+            assert!(body["errors"].is_null(), "round {round}: {body}");
+        }
+        let roles = my_roles(&app, &target.access).await;
+        let names: Vec<&str> = roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names == ["viewer"] || names == ["admin"],
+            "round {round}: {names:?}"
+        );
+    }
+}

@@ -150,3 +150,154 @@ async fn logins_are_logged_with_user_ip_and_request_id_but_never_secrets() {
         assert!(!log.contains(secret), "a secret reached the log: {secret}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_right_passwords_all_sign_in() {
+    let app = TestApp::spawn().await;
+    app.register_as("tess").await;
+
+    let bodies = futures::future::join_all((0..10).map(|_| app.login("tess", PASSWORD))).await;
+
+    for body in &bodies {
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn password_guesses_through_a_step_up_count_toward_the_lockout() {
+    let app = TestApp::spawn().await;
+    let uli = app.register_as("uli").await;
+    let change = "mutation($c: String!) { changePassword(currentPassword: $c, newPassword: \"a-brand-new-secret-77\") }";
+    let delete = "mutation($p: String!) { deleteMe(password: $p) }";
+
+    let mut codes = Vec::new();
+    for i in 0..25 {
+        let (query, variables) = if i % 2 == 0 {
+            (change, json!({ "c": format!("wrong-guess-{i}-xx") }))
+        } else {
+            (delete, json!({ "p": format!("wrong-guess-{i}-xx") }))
+        };
+        let body = app.gql(Some(&uli.access), query, variables).await;
+        codes.push(crate::helpers::code(&body).to_owned());
+    }
+    let right = app
+        .gql(Some(&uli.access), change, json!({ "c": PASSWORD }))
+        .await;
+
+    assert!(
+        codes[..5].iter().all(|c| c == "BAD_USER_INPUT"),
+        "{codes:?}"
+    );
+    assert!(
+        codes[5..].iter().all(|c| c == "ACCOUNT_LOCKED"),
+        "{codes:?}"
+    );
+    assert_eq!(crate::helpers::code(&right), "ACCOUNT_LOCKED", "{right}");
+    assert_eq!(
+        crate::helpers::code(&app.login("uli", PASSWORD).await),
+        "INVALID_CREDENTIALS",
+        "the same lock holds for sign-in"
+    );
+    assert_eq!(app.ctx.hasher.real_verifications(), 5);
+}
+
+#[tokio::test]
+async fn the_password_strength_check_waits_for_the_hashing_bound() {
+    let app = TestApp::spawn_with(&[
+        ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ("PASSWORD_HASH_QUEUE_TIMEOUT_MS", "100"),
+    ])
+    .await;
+    // Hold the only permit, as a burst of hashes would.
+    let hasher = app.ctx.hasher.clone();
+    let busy = tokio::spawn(async move {
+        hasher
+            .run_bounded(|| {
+                std::thread::sleep(Duration::from_millis(1500));
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let weak_registration = || {
+        app.gql(
+            None,
+            crate::helpers::REGISTER,
+            json!({ "input": { "username": "vic", "email": "vic@example.com", "password": "qwertyuiop" } }),
+        )
+    };
+
+    let queued = weak_registration().await;
+
+    assert_eq!(crate::helpers::code(&queued), "RATE_LIMITED", "{queued}");
+    busy.await.unwrap().unwrap();
+    let weak = weak_registration().await;
+    assert_eq!(crate::helpers::field(&weak), "password", "{weak}");
+}
+
+#[tokio::test]
+async fn look_alikes_of_the_username_cannot_hide_in_a_password() {
+    let app = TestApp::spawn().await;
+    for password in [
+        "ｗｅｎｄｙ-kettle-42",
+        "wеndy-kettle-42",
+        "WENDİ-kettle-42x",
+    ] {
+        let username = if password.contains('İ') {
+            "wendi"
+        } else {
+            "wendy"
+        };
+        let body = app
+            .gql(
+                None,
+                crate::helpers::REGISTER,
+                json!({ "input": { "username": username, "email": "w@example.com", "password": password } }),
+            )
+            .await;
+        assert_eq!(
+            crate::helpers::field(&body),
+            "password",
+            "{password}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn credential_operations_are_rate_limited_per_address_in_the_database() {
+    let mut app = TestApp::spawn_with(&[
+        ("RATE_LIMITS", "on"),
+        ("RATE_LIMIT_REGISTER", "3/hour"),
+        ("RATE_LIMIT_LOGIN", "4/minute"),
+    ])
+    .await;
+    for name in ["ra", "rb", "rc"] {
+        app.register_as(name).await;
+    }
+    let fourth = app
+        .gql(
+            None,
+            crate::helpers::REGISTER,
+            json!({ "input": { "username": "rd", "email": "rd@example.com", "password": PASSWORD } }),
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&fourth), "RATE_LIMITED", "{fourth}");
+    let retry = fourth["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{fourth}");
+
+    for _ in 0..2 {
+        assert!(app.login("ra", PASSWORD).await["data"]["login"].is_object());
+    }
+    // The counts live in the database that replicas share: a new process sees them.
+    app.restart().await;
+    for _ in 0..2 {
+        assert!(app.login("ra", PASSWORD).await["data"]["login"].is_object());
+    }
+    let fifth = app.login("ra", PASSWORD).await;
+    assert_eq!(crate::helpers::code(&fifth), "RATE_LIMITED", "{fifth}");
+    let checked = app.ctx.hasher.real_verifications();
+    assert_eq!(checked, 2, "refused before any hash was checked");
+}

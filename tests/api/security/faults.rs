@@ -123,10 +123,12 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
     restored.cut();
 }
 
-#[tokio::test]
-async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
+/// The release of the binary under test, on a fresh SQLite file, with `env`
+/// added; returns the child, its address and the directory holding its data.
+async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
@@ -134,7 +136,11 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
             format!("sqlite://{}?mode=rwc", dir.path().join("sig.db").display()),
         )
         .env("BIND_ADDR", "127.0.0.1:0")
-        .env("JWT_SECRET", "s".repeat(40))
+        .env("JWT_SECRET", "s".repeat(40));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut server = command
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -152,6 +158,25 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
             break url.to_owned();
         }
     };
+    // Keep reading: a closed pipe would make the server's next print fail.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (server, addr, dir)
+}
+
+fn sigterm(server: &tokio::process::Child) {
+    let pid = server.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
+    let (mut server, addr, _dir) = spawn_binary(&[]).await;
     let body = json!({ "query": "{ __typename }" }).to_string();
 
     // A request whose headers have arrived but whose body has not: in flight.
@@ -162,14 +187,7 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = server.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&server);
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.write_all(body.as_bytes()).await.unwrap();
     let mut answer = String::new();
@@ -188,5 +206,47 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
     assert!(
         TcpStream::connect(&addr).await.is_err(),
         "no longer accepting connections"
+    );
+}
+
+#[tokio::test]
+async fn slow_clients_are_dropped_and_cannot_hold_up_a_shutdown() {
+    let (mut server, addr, _dir) = spawn_binary(&[
+        ("HEADER_READ_TIMEOUT_SECS", "1"),
+        ("SHUTDOWN_GRACE_SECS", "2"),
+        ("REQUEST_TIMEOUT_SECS", "120"),
+    ])
+    .await;
+
+    // A request line and one header, then nothing: closed at the header timeout.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the slow connection was still open after 10 s"
+    );
+
+    // Headers sent, body never: in flight until the grace period ends it.
+    let mut stuck = TcpStream::connect(&addr).await.unwrap();
+    stuck
+        .write_all(b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    sigterm(&server);
+    let status = tokio::time::timeout(Duration::from_secs(15), server.wait())
+        .await
+        .expect("exited within the grace period (plus margin), not waiting on the client")
+        .unwrap();
+
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "the open request was given its grace period"
     );
 }

@@ -68,7 +68,7 @@ async fn aliases_cannot_multiply_password_guesses() {
 async fn documents_over_any_limit_are_refused_before_execution() {
     let app = TestApp::spawn_with(&[
         ("MAX_QUERY_DEPTH", "4"),
-        ("MAX_QUERY_COMPLEXITY", "20"),
+        ("MAX_QUERY_COMPLEXITY", "200"),
         ("MAX_QUERY_DIRECTIVES", "2"),
         ("MAX_RECURSIVE_DEPTH", "16"),
     ])
@@ -87,7 +87,7 @@ async fn documents_over_any_limit_are_refused_before_execution() {
             "complexity",
             format!(
                 "{{ {} }}",
-                (0..25)
+                (0..120)
                     .map(|i| format!("f{i}: roles {{ id }}"))
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -300,5 +300,185 @@ async fn internal_errors_are_masked_and_carry_the_request_id() {
         "relation",
     ] {
         assert!(!text.contains(leak), "`{leak}` leaked: {body}");
+    }
+}
+
+/// `levels` fragments that each spread the one before twice: 2^levels fields
+/// once expanded, in about 40 bytes per level.
+fn doubling_fragments(levels: usize) -> String {
+    let mut doc = format!("query {{ ...F{levels} }} fragment F0 on Query {{ __typename }}");
+    for i in 1..=levels {
+        doc.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{j} ...F{j} }}",
+            j = i - 1
+        ));
+    }
+    doc
+}
+
+#[tokio::test]
+async fn fragments_that_double_at_each_level_are_refused_before_validation() {
+    let app = TestApp::spawn().await;
+    let document = doubling_fragments(30);
+    assert!(document.len() < 1500, "a small document");
+
+    // Unrefused, validation alone would take minutes: the timeout only keeps
+    // a regression from hanging the suite.
+    let (statements, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        app.count_statements(app.gql(None, &document, json!({}))),
+    )
+    .await
+    .expect("answered at once");
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fragments are expanded"),
+        "{body}"
+    );
+    assert_eq!(statements, 0);
+    assert_eq!(live.status(), 200);
+    let small = app.gql(None, &doubling_fragments(8), json!({})).await;
+    assert_eq!(small["data"]["__typename"], "Query", "{small}");
+}
+
+#[tokio::test]
+async fn aliased_pages_cost_their_page_size_in_complexity() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("root", &["admin"], false).await;
+    let pages = (0..330)
+        .map(|i| format!("p{i}: users(first: 100) {{ nodes {{ id }} }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    let (statements, body) = app
+        .count_statements(app.gql(Some(&admin.access), &format!("{{ {pages} }}"), json!({})))
+        .await;
+    let one = app
+        .gql(
+            Some(&admin.access),
+            "{ users(first: 100) { nodes { id username email name roles { name } tier { name } createdAt } } }",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(
+        statements <= 2,
+        "only the viewer was loaded: {statements} statements"
+    );
+    assert!(one["data"]["users"]["nodes"].is_array(), "{one}");
+}
+
+#[tokio::test]
+async fn answers_are_never_cached_or_sniffed_and_graphiql_cannot_be_framed() {
+    let app = TestApp::spawn().await;
+
+    let answer = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+
+    for response in [&answer, &page] {
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
+async fn nul_bytes_are_refused_or_match_nothing_and_never_reach_the_database() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("root", &["admin"], true).await;
+    let nul = "ali\u{0}ce";
+    let cases: [(Option<&str>, &str, Value, &str, &str); 8] = [
+        (
+            None,
+            "mutation($l: String!) { login(input: { login: $l, password: \"tangerine-kettle-42\" }) { accessToken } }",
+            json!({ "l": nul }),
+            "INVALID_CREDENTIALS",
+            "",
+        ),
+        (
+            None,
+            "mutation($u: String!) { register(input: { username: $u, email: \"a@example.com\", password: \"tangerine-kettle-42\" }) { accessToken } }",
+            json!({ "u": nul }),
+            "BAD_USER_INPUT",
+            "username",
+        ),
+        (
+            Some(&admin.access),
+            "query($u: String!) { userByUsername(username: $u) { id } }",
+            json!({ "u": nul }),
+            "",
+            "",
+        ),
+        (
+            Some(&admin.access),
+            "query($u: String!) { userTier(username: $u) { id } }",
+            json!({ "u": nul }),
+            "",
+            "",
+        ),
+        (
+            Some(&admin.access),
+            "query($s: String!) { users(filter: { search: $s }) { nodes { id } } }",
+            json!({ "s": nul }),
+            "BAD_USER_INPUT",
+            "search",
+        ),
+        (
+            Some(&admin.access),
+            "query($r: String!) { users(filter: { role: $r }) { nodes { id } } }",
+            json!({ "r": nul }),
+            "BAD_USER_INPUT",
+            "role",
+        ),
+        (
+            Some(&admin.access),
+            "mutation($a: String!) { updateMe(input: { avatarUrl: $a }) { id } }",
+            json!({ "a": "https://example.com/\u{0}.png" }),
+            "BAD_USER_INPUT",
+            "avatarUrl",
+        ),
+        (
+            Some(&admin.access),
+            "mutation($n: String!) { createRole(input: { name: $n, permissions: [] }) { id } }",
+            json!({ "n": nul }),
+            "BAD_USER_INPUT",
+            "name",
+        ),
+    ];
+    for (token, query, variables, expected_code, expected_field) in cases {
+        let body = app.gql(token, query, variables).await;
+        assert_eq!(code(&body), expected_code, "{query}: {body}");
+        assert_eq!(
+            crate::helpers::field(&body),
+            expected_field,
+            "{query}: {body}"
+        );
     }
 }

@@ -174,3 +174,110 @@ fn a_secret_shorter_than_32_bytes_refuses_to_start() {
             .unwrap_err();
     assert!(err.to_string().contains("32 bytes"), "{err}");
 }
+
+/// The refresh tokens of `user`'s sessions that could still be refreshed.
+async fn live_links(app: &TestApp, user: &str) -> u64 {
+    use entity::session;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let id = usergraph::ids::decode(usergraph::ids::USER, user, "id").unwrap();
+    session::Entity::find()
+        .filter(session::Column::UserId.eq(id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_session_outlives_a_revocation_that_races_its_refresh() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    for round in 0..12 {
+        let victim = app.user_with(&format!("victim{round}"), &[], false).await;
+        let model = usergraph::service::users::find(
+            app.db(),
+            usergraph::ids::decode(usergraph::ids::USER, &victim.id, "id").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut chains = vec![victim.refresh.clone()];
+        for _ in 0..2 {
+            let tokens = usergraph::service::sessions::start(
+                app.db(),
+                &app.ctx,
+                model.clone(),
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+            chains.push(tokens.refresh_token);
+        }
+        let (how, query, token, variables) = match round % 3 {
+            0 => (
+                "logoutAll",
+                "mutation { logoutAll }",
+                &victim.access,
+                json!({}),
+            ),
+            1 => (
+                "suspension",
+                "mutation($id: ID!) { setUserStatus(id: $id, status: SUSPENDED) { id } }",
+                &root.access,
+                json!({ "id": victim.id }),
+            ),
+            _ => (
+                "password reset by an admin",
+                "mutation($id: ID!) { updateUser(id: $id, input: { password: \"a-brand-new-secret-77\" }) { id } }",
+                &root.access,
+                json!({ "id": victim.id }),
+            ),
+        };
+
+        let (revoked, refreshed) = tokio::join!(
+            app.gql(Some(token), query, variables),
+            join_all(chains.iter().map(|t| app.refresh(t))),
+        );
+
+        assert!(revoked["errors"].is_null(), "{how}: {revoked}");
+        assert_eq!(
+            live_links(&app, &victim.id).await,
+            0,
+            "round {round}, {how}: a session survived; refreshes: {refreshed:?}"
+        );
+        for body in &refreshed {
+            if let Some(new) = account(&body["data"]["refreshToken"]) {
+                assert!(!app.refresh(&new.refresh).await["errors"].is_null());
+                assert!(!app.me(&new.access).await["errors"].is_null());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn within_the_reuse_interval_a_rotated_token_returns_its_live_successor() {
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_INTERVAL_SECS", "30")]).await;
+    let ivy = app.register_as("ivy").await;
+
+    let first = account(&app.refresh(&ivy.refresh).await["data"]["refreshToken"]).unwrap();
+    let again = account(&app.refresh(&ivy.refresh).await["data"]["refreshToken"])
+        .expect("the second tab's refresh succeeds");
+
+    assert_eq!(again.refresh, first.refresh, "the same successor");
+    assert!(app.me(&again.access).await["errors"].is_null());
+    let next = account(&app.refresh(&first.refresh).await["data"]["refreshToken"]).unwrap();
+    // The successor was rotated in turn: presenting the first token is reuse now.
+    assert_eq!(code(&app.refresh(&ivy.refresh).await), "TOKEN_INVALID");
+    assert_eq!(code(&app.refresh(&next.refresh).await), "TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn without_a_reuse_interval_a_second_refresh_of_one_token_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let max = app.register_as("max").await;
+    let first = account(&app.refresh(&max.refresh).await["data"]["refreshToken"]).unwrap();
+
+    assert_eq!(code(&app.refresh(&max.refresh).await), "TOKEN_INVALID");
+    assert_eq!(code(&app.refresh(&first.refresh).await), "TOKEN_INVALID");
+}

@@ -1,0 +1,204 @@
+//! Per-client-address rate limits on the anonymous credential operations,
+//! counted in the database so that every replica shares them. Each limit is a
+//! fixed window (`10/hour` counts hits from the top of each hour), so a client
+//! may reach twice the limit across a window boundary; the account lockout
+//! and the argon2 queue still bound what any burst can do.
+
+use std::{net::IpAddr, str::FromStr, time::Duration};
+
+use entity::rate_limit;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+
+use super::{AppContext, RequestMeta, now};
+use crate::error::{AppError, Result};
+
+/// The operations that are limited, each with its own budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Register,
+    Login,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Login => "login",
+        }
+    }
+}
+
+/// A budget such as `10/hour`: at most `hits` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub hits: u32,
+    pub per: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    /// `N/second`, `N/minute`, `N/hour` or `N/day` (also `s`, `m`, `h`, `d`).
+    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
+        let invalid = || format!("`{raw}` is not a rate such as 10/hour or 60/minute");
+        let (hits, unit) = raw.trim().split_once('/').ok_or_else(invalid)?;
+        let hits: u32 = hits.trim().parse().map_err(|_| invalid())?;
+        let secs = match unit.trim() {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            "d" | "day" => 86_400,
+            _ => return Err(invalid()),
+        };
+        if hits == 0 {
+            return Err(invalid());
+        }
+        Ok(Self {
+            hits,
+            per: Duration::from_secs(secs),
+        })
+    }
+}
+
+/// `RATE_LIMITS` and the budgets of each limited operation.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub register: Rate,
+    pub login: Rate,
+}
+
+impl RateLimits {
+    fn rate(&self, action: Action) -> Rate {
+        match action {
+            Action::Register => self.register,
+            Action::Login => self.login,
+        }
+    }
+}
+
+/// Whose hits count together: an IPv4 address, or an IPv6 address's /64
+/// (one customer's network, where a client picks any address it likes).
+fn client_key(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.chars().take(64).collect(),
+    }
+}
+
+/// Counts one `action` from the request's client address, and refuses it
+/// with `RATE_LIMITED` (and when to retry) once the window's budget is spent.
+/// One statement: an upsert that returns the new count.
+pub async fn hit(ctx: &AppContext, action: Action, meta: &RequestMeta) -> Result<()> {
+    let limits = &ctx.config.rate_limits;
+    let Some(ip) = meta.ip.as_deref().filter(|_| limits.enabled) else {
+        return Ok(());
+    };
+    let rate = limits.rate(action);
+    let period = Ord::max(rate.per.as_secs(), 1) as i64;
+    let ts = now();
+    let at = ts.timestamp();
+    let window_start = at - at.rem_euclid(period);
+    let hits = count(
+        &ctx.db,
+        format!("{}:{}", action.name(), client_key(ip)),
+        window_start,
+        ts + chrono::Duration::seconds(window_start + period - at),
+    )
+    .await?;
+    if hits > rate.hits as i64 {
+        tracing::info!(action = action.name(), ip, "rate limited");
+        return Err(AppError::RateLimited {
+            retry_after: Ord::max(window_start + period - at, 1) as u64,
+        });
+    }
+    Ok(())
+}
+
+async fn count(
+    conn: &impl ConnectionTrait,
+    bucket: String,
+    window_start: i64,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    let row = rate_limit::Entity::insert(rate_limit::ActiveModel {
+        bucket: Set(bucket),
+        window_start: Set(window_start),
+        hits: Set(1),
+        expires_at: Set(expires_at),
+    })
+    .on_conflict(
+        OnConflict::columns([rate_limit::Column::Bucket, rate_limit::Column::WindowStart])
+            .value(
+                rate_limit::Column::Hits,
+                Expr::col((rate_limit::Entity, rate_limit::Column::Hits)).add(1),
+            )
+            .to_owned(),
+    )
+    .exec_with_returning(conn)
+    .await?;
+    Ok(row.hits.into())
+}
+
+/// Deletes the counters of windows that have ended; returns how many. Safe to
+/// run from every replica at once.
+pub async fn prune(conn: &impl ConnectionTrait) -> Result<u64> {
+    Ok(rate_limit::Entity::delete_many()
+        .filter(rate_limit::Column::ExpiresAt.lt(now()))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Prunes ended windows every few minutes, for as long as the server runs.
+pub async fn prune_periodically(ctx: std::sync::Arc<AppContext>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(err) = prune(&ctx.db).await {
+            tracing::warn!(error = %err, "pruning rate-limit counters failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_words_and_letters() {
+        assert_eq!(
+            "10/hour".parse::<Rate>().unwrap(),
+            Rate {
+                hits: 10,
+                per: Duration::from_secs(3600)
+            }
+        );
+        assert_eq!("60/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
+        for bad in ["10", "0/hour", "x/hour", "10/fortnight"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_bit_prefix() {
+        assert_eq!(
+            client_key("2001:db8:1:2:aaaa::1"),
+            client_key("2001:db8:1:2:bbbb::9")
+        );
+        assert_ne!(client_key("2001:db8:1:2::1"), client_key("2001:db8:1:3::1"));
+        assert_eq!(client_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_key("203.0.113.7"), "203.0.113.7");
+    }
+}
