@@ -4,17 +4,14 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use async_graphql::ParseRequestError;
-use async_graphql::{
-    http::{GraphiQLSource, parse_query_string},
-    parser::types::OperationType,
-};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
+use anyhow::Context as _;
+use async_graphql::{ParseRequestError, parser::types::OperationType};
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::{
     Json, Router,
     extract::{ConnectInfo, FromRequest, FromRequestParts, State},
     http::{StatusCode, Uri, request::Parts},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
@@ -31,8 +28,13 @@ use crate::{
     auth::MaybeViewer,
     config::Config,
     db,
-    error::AppError,
-    graphql::{self, AppSchema, documents::DocumentCache, guardrails, loaders},
+    error::{AppError, code},
+    graphiql,
+    graphql::{
+        self, AppSchema,
+        documents::{self, DocumentCache},
+        guardrails, loaders,
+    },
     metrics::Stats,
     service::{AppContext, RequestMeta, accounts},
 };
@@ -44,25 +46,109 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub ctx: Arc<AppContext>,
     pub schema: AppSchema,
+    /// The schema without depth and complexity limits, for introspection-only queries.
+    pub introspection_schema: AppSchema,
     pub documents: Arc<DocumentCache>,
 }
 
-/// The router over an already connected and migrated context.
-pub fn build_router(ctx: Arc<AppContext>) -> Router {
-    let schema = graphql::build_schema(ctx.clone(), &ctx.config);
-    let timeout = ctx.config.request_timeout;
+/// The router over an already connected and migrated context. Fails when
+/// `TRUSTED_DOCUMENTS` names a manifest that cannot be read.
+pub fn build_router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
+    let config = &ctx.config;
+    let documents = match &config.trusted_documents {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("TRUSTED_DOCUMENTS: cannot read {}", path.display()))?;
+            let manifest = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "TRUSTED_DOCUMENTS: {} is not a JSON object from hash to document",
+                    path.display()
+                )
+            })?;
+            DocumentCache::with_trusted(manifest, config.trusted_documents_only)
+        }
+        None if config.trusted_documents_only => {
+            anyhow::bail!("TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS (a manifest)")
+        }
+        None => DocumentCache::default(),
+    };
     let state = AppState {
-        ctx,
-        schema,
-        documents: Arc::default(),
+        schema: graphql::build_schema(ctx.clone(), config),
+        introspection_schema: graphql::build_introspection_schema(ctx.clone(), config),
+        documents: Arc::new(documents),
+        ctx: ctx.clone(),
     };
     let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state);
-    with_middleware(routes, timeout)
+    Ok(with_middleware(routes, ctx.config.request_timeout)
+        .layer(cors(&ctx.config.cors))
+        .layer(axum::middleware::map_response(preflight_no_content)))
+}
+
+/// A CORS preflight is answered `204 No Content` (tower-http answers 200).
+async fn preflight_no_content(mut response: Response) -> Response {
+    if response.status() == StatusCode::OK
+        && response
+            .headers()
+            .contains_key(axum::http::header::ACCESS_CONTROL_ALLOW_METHODS)
+    {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
+}
+
+/// CORS for browser clients on other origins (tower-http's `CorsLayer`): the
+/// methods GraphQL over HTTP uses, the headers clients send (bearer tokens,
+/// JSON, request ids, Apollo's), `X-Request-Id` exposed, preflights cached
+/// for ten minutes. No cookies are used, so no credentials mode.
+fn cors(origins: &crate::config::CorsOrigins) -> tower_http::cors::CorsLayer {
+    use crate::config::CorsOrigins;
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow_origin = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::LocalDevelopment => AllowOrigin::predicate(|origin: &HeaderValue, _| {
+            let origin = origin.as_bytes();
+            [
+                &b"http://localhost"[..],
+                b"http://127.0.0.1",
+                b"http://[::1]",
+            ]
+            .iter()
+            .any(|host| {
+                origin.strip_prefix(*host).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest.strip_prefix(b":").is_some_and(|port| {
+                            !port.is_empty() && port.iter().all(u8::is_ascii_digit)
+                        })
+                })
+            })
+        }),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("apollographql-client-name"),
+            HeaderName::from_static("apollographql-client-version"),
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600))
 }
 
 /// The layers every route runs behind: request id, tracing, security
@@ -94,7 +180,7 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(CatchPanicLayer::custom(|_| {
                 tracing::error!("a request handler panicked");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", "INTERNAL_SERVER_ERROR")
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", code::INTERNAL_SERVER_ERROR)
             }))
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
@@ -116,7 +202,7 @@ pub async fn prepare_with(
     db::migrate(&conn).await?;
     let ctx = AppContext::new(conn, stats, config);
     accounts::bootstrap_admin(&ctx).await?;
-    Ok((ctx.clone(), build_router(ctx)))
+    Ok((ctx.clone(), build_router(ctx)?))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, letting in-flight requests finish.
@@ -257,6 +343,57 @@ impl FromRequestParts<AppState> for RequestMeta {
     }
 }
 
+/// The answer's media type, from the request's `Accept` header (GraphQL over
+/// HTTP): `application/graphql-response+json` when the client accepts it,
+/// else `application/json`, which legacy clients that send no `Accept` get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    GraphqlResponseJson,
+    Json,
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+impl Accept {
+    /// `None` when the client accepts neither type (406).
+    fn of(headers: &axum::http::HeaderMap) -> Option<Self> {
+        let Some(accept) = headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Some(Self::Json);
+        };
+        let mut json = false;
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            if refused {
+                continue;
+            }
+            match mime.as_str() {
+                GRAPHQL_RESPONSE_JSON => return Some(Self::GraphqlResponseJson),
+                "application/json" | "application/*" | "*/*" => json = true,
+                _ => {}
+            }
+        }
+        json.then_some(Self::Json)
+    }
+}
+
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "accept application/graphql-response+json or application/json",
+        code::BAD_USER_INPUT,
+    )
+}
+
 /// POST bodies must be JSON: form and multipart bodies are refused (415)
 /// before parsing, which also keeps simple cross-site form posts out.
 async fn graphql_post(
@@ -265,6 +402,9 @@ async fn graphql_post(
     meta: RequestMeta,
     request: axum::extract::Request,
 ) -> Response {
+    let Some(accept) = Accept::of(request.headers()) else {
+        return not_acceptable();
+    };
     let json = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -275,15 +415,15 @@ async fn graphql_post(
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as application/json",
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
         );
     }
     match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
-        Ok(request) => execute(&state, viewer, meta, request.into_inner()).await,
+        Ok(request) => execute(&state, viewer, meta, request.into_inner(), accept, false).await,
         Err(GraphQLRejection(ParseRequestError::UnsupportedBatch)) => error_response(
             StatusCode::BAD_REQUEST,
             "batched requests are not supported",
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
         ),
         Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => too_large(),
         // A chunked body over the limit fails mid-stream; async-graphql-axum
@@ -296,98 +436,106 @@ async fn graphql_post(
         Err(_) => error_response(
             StatusCode::BAD_REQUEST,
             "malformed GraphQL request",
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
         ),
     }
+}
+
+/// A GraphQL request from a query string (`query`, `operationName`,
+/// `variables` and `extensions` as JSON), as GraphQL over HTTP defines it.
+fn request_from_query_string(query: &str) -> Option<async_graphql::Request> {
+    let mut request = async_graphql::Request::new("");
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                request.variables =
+                    async_graphql::Variables::from_json(serde_json::from_str(&value).ok()?)
+            }
+            "extensions" => request.extensions = serde_json::from_str(&value).ok()?,
+            _ => {}
+        }
+    }
+    Some(request)
 }
 
 async fn graphql_get(
     State(state): State<AppState>,
     MaybeViewer(viewer): MaybeViewer,
     meta: RequestMeta,
+    headers: axum::http::HeaderMap,
     uri: Uri,
 ) -> Response {
     let query = uri.query().unwrap_or_default();
-    if !query.split('&').any(|pair| pair.starts_with("query=")) {
+    let is_graphql = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, _)| key == "query" || key == "extensions");
+    if !is_graphql {
         return if state.ctx.config.graphiql {
-            graphiql_page()
+            graphiql::page()
         } else {
             StatusCode::NOT_FOUND.into_response()
         };
     }
-    let mut request = match parse_query_string(query) {
-        Ok(request) => request,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "malformed GraphQL request",
-                "BAD_USER_INPUT",
-            );
-        }
+    let Some(accept) = Accept::of(&headers) else {
+        return not_acceptable();
     };
-    // GET must be safe: mutations are only accepted over POST.
-    if let Ok(doc) = request.parsed_query()
-        && doc
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty != OperationType::Query)
-    {
-        let mut response = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "mutations must be sent with POST",
-            "BAD_USER_INPUT",
+    let Some(request) = request_from_query_string(query) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "malformed GraphQL request",
+            code::BAD_USER_INPUT,
         );
-        response.headers_mut().insert(
-            axum::http::header::ALLOW,
-            "POST".parse().expect("static header"),
-        );
-        return response;
-    }
-    execute(&state, viewer, meta, request).await
+    };
+    execute(&state, viewer, meta, request, accept, true).await
 }
 
-/// GraphiQL, which may be framed by no one and may load only what it needs.
-fn graphiql_page() -> Response {
-    use axum::http::{HeaderValue, header};
-    const CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
-        style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
-        img-src 'self' data: https://unpkg.com; connect-src 'self'; frame-ancestors 'none'; \
-        base-uri 'none'; form-action 'none'";
-    let mut response = Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
-}
-
+/// Runs one GraphQL request: resolves a persisted query, checks the document
+/// (size, credential fields, trusted documents, GET only for queries), then
+/// executes it and answers in the negotiated media type.
 async fn execute(
     state: &AppState,
     viewer: Option<crate::auth::Viewer>,
     meta: RequestMeta,
     mut request: async_graphql::Request,
+    accept: Accept,
+    method_get: bool,
 ) -> Response {
     state
         .ctx
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    state.documents.prepare(&mut request);
-    let response = if let Some(refused) =
-        guardrails::check_document(&mut request, state.ctx.config.max_query_nodes)
-    {
-        async_graphql::Response::from_errors(vec![refused])
-    } else {
-        let request_id = meta.request_id.clone();
-        let request = request
-            .data(viewer)
-            .data(meta)
-            .data(loaders::new_loader(state.ctx.db.clone()));
-        let mut response = state.schema.execute(request).await;
-        guardrails::finish(&mut response, request_id.as_deref());
-        response
+    let response = match plan(state, &mut request, method_get) {
+        Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
+        Err(Refusal::MutationOverGet) => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "mutations must be sent with POST",
+                code::BAD_USER_INPUT,
+            );
+            response.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("POST"),
+            );
+            return response;
+        }
+        Ok(plan) => {
+            let request_id = meta.request_id.clone();
+            let request = request
+                .data(viewer)
+                .data(meta)
+                .data(loaders::new_loader(state.ctx.db.clone()));
+            let schema = if plan.introspection_only {
+                &state.introspection_schema
+            } else {
+                &state.schema
+            };
+            let mut response = schema.execute(request).await;
+            guardrails::finish(&mut response, request_id.as_deref());
+            guardrails::keep_selection_order(&mut response, &plan.root_keys);
+            response
+        }
     };
     if response.is_err() {
         state
@@ -396,7 +544,60 @@ async fn execute(
             .graphql_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    GraphQLResponse::from(response).into_response()
+    answer(&response, accept)
+}
+
+enum Refusal {
+    Error(async_graphql::ServerError),
+    MutationOverGet,
+}
+
+fn plan(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+    method_get: bool,
+) -> Result<guardrails::Plan, Refusal> {
+    let source = state.documents.resolve(request).map_err(Refusal::Error)?;
+    state.documents.prepare(request);
+    let plan = guardrails::check_document(request, state.ctx.config.max_query_nodes)
+        .map_err(Refusal::Error)?;
+    // GET must be safe: only queries run over it.
+    if method_get && plan.operation.is_some_and(|ty| ty != OperationType::Query) {
+        return Err(Refusal::MutationOverGet);
+    }
+    let introspection = plan.introspection_only && state.ctx.config.introspection;
+    if state.documents.trusted_only() && source != documents::Source::Trusted && !introspection {
+        return Err(Refusal::Error(state.documents.refuse_untrusted()));
+    }
+    Ok(plan)
+}
+
+/// The HTTP answer for a GraphQL response. With
+/// `application/graphql-response+json`, a request that failed before
+/// execution (no `data`: it did not parse, validate or pass the checks) is
+/// 400; with `application/json` every GraphQL answer is 200.
+fn answer(response: &async_graphql::Response, accept: Accept) -> Response {
+    let failed_before_execution = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let (status, media) = match accept {
+        Accept::GraphqlResponseJson if failed_before_execution => {
+            (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON)
+        }
+        Accept::GraphqlResponseJson => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
+        Accept::Json => (StatusCode::OK, "application/json"),
+    };
+    match serde_json::to_vec(response) {
+        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, media)], body).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "serialising a response failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+                code::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -428,7 +629,7 @@ fn too_large() -> Response {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "request body too large",
-        "BAD_USER_INPUT",
+        code::BAD_USER_INPUT,
     )
 }
 

@@ -24,6 +24,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// `CORS_ALLOWED_ORIGINS`: comma-separated exact origins, or `*`. Unset, a
+/// development server allows any `http://localhost:*` and
+/// `http://127.0.0.1:*` origin and a production server none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    LocalDevelopment,
+    List(Vec<String>),
+}
+
 /// The first superuser, created at start when it does not exist yet.
 #[derive(Debug, Clone)]
 pub struct AdminBootstrap {
@@ -98,6 +108,12 @@ pub struct Config {
     /// `SHUTDOWN_GRACE_SECS`: how long a shutdown waits for open requests
     /// before closing their connections.
     pub shutdown_grace: Duration,
+    /// `CORS_ALLOWED_ORIGINS`: which browser origins may call the API.
+    pub cors: CorsOrigins,
+    /// `TRUSTED_DOCUMENTS`: a manifest (JSON object from SHA-256 to document).
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// `TRUSTED_DOCUMENTS_ONLY`: refuse any document not in the manifest.
+    pub trusted_documents_only: bool,
 }
 
 impl Config {
@@ -214,6 +230,19 @@ impl Config {
             },
             header_read_timeout: Duration::from_secs(parse(&get, "HEADER_READ_TIMEOUT_SECS", 10)?),
             shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
+            cors: match get("CORS_ALLOWED_ORIGINS") {
+                Some(raw) if raw.trim() == "*" => CorsOrigins::Any,
+                Some(raw) => CorsOrigins::List(
+                    raw.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect(),
+                ),
+                None if production => CorsOrigins::List(Vec::new()),
+                None => CorsOrigins::LocalDevelopment,
+            },
+            trusted_documents: get("TRUSTED_DOCUMENTS").map(Into::into),
+            trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
         })
     }
 
@@ -319,6 +348,30 @@ mod tests {
         assert!(on.rate_limits.enabled);
         assert_eq!(on.rate_limits.login.hits, 3);
         assert!(config(&[("RATE_LIMIT_LOGIN", "lots")]).is_err());
+    }
+
+    #[test]
+    fn cors_allows_local_origins_in_development_none_in_production_unless_listed() {
+        let secret = "x".repeat(32);
+        assert_eq!(config(&[]).unwrap().cors, CorsOrigins::LocalDevelopment);
+        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert_eq!(prod.cors, CorsOrigins::List(vec![]));
+        let listed = config(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com/, https://admin.example.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            listed.cors,
+            CorsOrigins::List(vec![
+                "https://app.example.com".into(),
+                "https://admin.example.com".into()
+            ])
+        );
+        assert_eq!(
+            config(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap().cors,
+            CorsOrigins::Any
+        );
     }
 
     #[test]

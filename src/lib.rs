@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod graphiql;
 pub mod graphql;
 pub mod ids;
 pub mod metrics;

@@ -13,7 +13,10 @@ use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
     Name, Request, Response, ServerError,
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+        SelectionSet,
+    },
 };
 
 use crate::error::code;
@@ -123,32 +126,126 @@ fn too_complex(message: String) -> ServerError {
     error
 }
 
-/// The refusal of a document that expands to more than `max_nodes` fields, or
-/// selects more than one credential field at its root, if it does. The parsed
-/// document stays in the request, so execution does not parse it again; a
-/// document that does not parse is left to execution, which reports why.
-pub fn check_document(request: &mut Request, max_nodes: usize) -> Option<ServerError> {
-    let doc = request.parsed_query().ok()?;
+/// What the handler needs to know about the operation that will run.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The response keys of the operation's root selection, in the order the
+    /// document gives them (fragments expanded), so the answer can keep it.
+    pub root_keys: Vec<Name>,
+    /// A query that selects only `__schema`, `__type` and `__typename`: it
+    /// runs without the depth and complexity limits, so every tool's standard
+    /// introspection query works (the node bound still applies).
+    pub introspection_only: bool,
+    /// The kind of the operation that runs, when the document names one.
+    pub operation: Option<OperationType>,
+}
+
+/// The operation `operation_name` picks, as execution will: the named one,
+/// or the only one. `None` when there is no such operation (execution reports it).
+pub fn selected_operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), None) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        _ => None,
+    }
+}
+
+/// The root fields of `set` in document order, through fragments, as
+/// (response key, field name), each response key once.
+fn root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    seen: &mut HashSet<&'a Name>,
+    out: &mut Vec<(&'a Name, &'a Name)>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key();
+                if !out.iter().any(|(k, _)| *k == &key.node) {
+                    out.push((&key.node, &field.node.name.node));
+                }
+            }
+            Selection::InlineFragment(inline) => {
+                root_fields(doc, &inline.node.selection_set.node, seen, out);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if seen.insert(name)
+                    && let Some(fragment) = doc.fragments.get(name)
+                {
+                    root_fields(doc, &fragment.node.selection_set.node, seen, out);
+                }
+            }
+        }
+    }
+}
+
+/// Checks the request's document before validation, and plans its run. Refused
+/// (`QUERY_TOO_COMPLEX`): a document that expands to more than `max_nodes`
+/// fields, and an operation that selects more than one credential field. The
+/// rules that are per operation look only at the operation that runs. The
+/// parsed document stays in the request, so execution does not parse it
+/// again; a document that does not parse is left to execution, which reports why.
+pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, ServerError> {
+    let operation_name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return Ok(Plan::default());
+    };
     let size = document_size(doc);
     if size > max_nodes as u64 {
-        return Some(too_complex(format!(
+        return Err(too_complex(format!(
             "the document selects {size} fields once its fragments are expanded; at most {max_nodes} are allowed"
         )));
     }
-    let count: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| {
-            count_credential_fields(doc, &op.node.selection_set.node, &mut HashSet::new())
-        })
-        .sum();
-    if count <= 1 {
-        return None;
+    let Some(operation) = selected_operation(doc, operation_name.as_deref()) else {
+        return Ok(Plan::default());
+    };
+    let set = &operation.selection_set.node;
+    if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
+        return Err(too_complex(format!(
+            "a request may contain only one of {}",
+            CREDENTIAL_FIELDS.join(", ")
+        )));
     }
-    Some(too_complex(format!(
-        "a request may contain only one of {}",
-        CREDENTIAL_FIELDS.join(", ")
-    )))
+    let mut fields = Vec::new();
+    root_fields(doc, set, &mut HashSet::new(), &mut fields);
+    let introspection_only = operation.ty == OperationType::Query
+        && !fields.is_empty()
+        && fields
+            .iter()
+            .all(|(_, name)| ["__schema", "__type", "__typename"].contains(&name.as_str()));
+    Ok(Plan {
+        root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
+        introspection_only,
+        operation: Some(operation.ty),
+    })
+}
+
+/// Puts the answer's root keys in the order of the selection: the roots are
+/// merged from one object per domain, and async-graphql answers them grouped
+/// by object. Deeper levels already keep the selection's order.
+pub fn keep_selection_order(response: &mut Response, root_keys: &[Name]) {
+    let async_graphql::Value::Object(data) = &mut response.data else {
+        return;
+    };
+    if data.len() < 2 || data.keys().eq(root_keys.iter()) {
+        return;
+    }
+    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(data.len());
+    for key in root_keys {
+        if let Some((key, value)) = data.shift_remove_entry(key) {
+            ordered.insert(key, value);
+        }
+    }
+    ordered.extend(std::mem::take(data));
+    *data = ordered;
 }
 
 /// Gives every error of a response a contract code. Errors from resolvers are

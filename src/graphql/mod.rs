@@ -52,6 +52,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 pub fn sdl() -> String {
     schema_builder().finish().sdl_with_options(
         async_graphql::SDLExportOptions::new()
+            .include_specified_by()
             .sorted_fields()
             .sorted_enum_items(),
     )
@@ -59,13 +60,30 @@ pub fn sdl() -> String {
 
 /// The served schema, with the configured limits and the shared context.
 pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
+    let builder = schema_builder()
+        .limit_depth(config.max_query_depth)
+        .limit_complexity(config.max_query_complexity);
+    finish_schema(builder, ctx, config)
+}
+
+/// The same schema without the depth and complexity limits, for queries that
+/// select only introspection fields: the standard introspection query nests
+/// 13 levels deep, and tools cannot shorten it. Its size is still bounded by
+/// `MAX_QUERY_NODES` before it runs (graphql/guardrails.rs).
+pub fn build_introspection_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
+    finish_schema(schema_builder(), ctx, config)
+}
+
+fn finish_schema(
+    builder: SchemaBuilder<Query, Mutation, EmptySubscription>,
+    ctx: Arc<AppContext>,
+    config: &Config,
+) -> AppSchema {
     // No extensions: each one adds a boxed step to every field's resolution.
     // Requests are traced by the HTTP layer's span, and the guardrails run in
     // the handler (graphql/guardrails.rs).
-    let mut builder = schema_builder()
+    let mut builder = builder
         .data(ctx)
-        .limit_depth(config.max_query_depth)
-        .limit_complexity(config.max_query_complexity)
         .limit_directives(config.max_query_directives)
         .limit_recursive_depth(config.max_recursive_depth);
     if !config.introspection {

@@ -22,7 +22,10 @@ use crate::{
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
 /// An instant in UTC, as RFC 3339 with second precision (`2025-01-15T10:00:00Z`).
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {

@@ -85,10 +85,13 @@ impl TestApp {
 
     /// POSTs a GraphQL operation, optionally with a bearer token; returns the JSON body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
+        self.gql_body(token, json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// POSTs any JSON body (a persisted query, an operation name…); returns the JSON answer.
+    pub async fn gql_body(&self, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.client.post(self.url("/graphql")).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod authorization;
+mod clients;
 mod directory;
 mod helpers;
 mod http;

@@ -1,0 +1,34 @@
+// Starts GraphiQL on the page served at GET /graphql. Kept out of the page so
+// its Content-Security-Policy can refuse inline scripts.
+(function () {
+  var welcome = [
+    "# Welcome to usergraph.",
+    "#",
+    "# 1. Register (or log in with `login`), then run this operation:",
+    "#      mutation Register {",
+    "#        register(input: { username: \"alice\", email: \"alice@example.com\",",
+    "#                          password: \"tangerine-kettle-42\" }) {",
+    "#          accessToken refreshToken user { id username }",
+    "#        }",
+    "#      }",
+    "# 2. Copy accessToken into the Headers tab below:",
+    "#      { \"Authorization\": \"Bearer <accessToken>\" }",
+    "# 3. Ask who you are. The Docs button (top left) lists every operation.",
+    "",
+    "query Me {",
+    "  me { id username email roles { name } }",
+    "}",
+    "",
+  ].join("\n");
+  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultQuery: welcome,
+      defaultEditorToolsVisibility: "headers",
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: false,
+    })
+  );
+})();
