@@ -249,15 +249,16 @@ pub async fn serve_on(
     use tower::Service;
 
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only, and no upgrades: telling HTTP/1 from HTTP/2 (which
+    // hyper-util also does for every connection that may upgrade) means
+    // reading the first bytes with no timeout, so a silent connection would be
+    // kept forever. Clients reach replicas through a load balancer, which
+    // speaks HTTP/2 to them if they like.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(config.header_read_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -278,7 +279,7 @@ pub async fn serve_on(
             Err(never) => match never {},
         };
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -46,7 +46,10 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The caller's live sessions, most recently used first.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::list(child_complexity)"
+    )]
     async fn my_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
         let viewer = viewer(ctx)?;
         let rows = sessions::list_live(&app(ctx).db, viewer.id()).await?;

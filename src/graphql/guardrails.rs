@@ -101,20 +101,18 @@ fn fragment_size<'a>(
     size
 }
 
-/// The largest expanded size of any operation or fragment of `doc`: validation
-/// walks them all, whichever operation then runs.
+/// The expanded sizes of every operation and every fragment of `doc`, added
+/// up: validation walks each operation with its fragments expanded, whichever
+/// operation then runs, so a thousand operations spreading one large fragment
+/// cost a thousand times that fragment.
 pub fn document_size(doc: &ExecutableDocument) -> u64 {
     let mut sizes = HashMap::new();
-    let fragments = doc
-        .fragments
-        .keys()
-        .map(|name| fragment_size(doc, name, &mut sizes))
-        .max()
-        .unwrap_or(0);
-    doc.operations
-        .iter()
-        .map(|(_, op)| expanded_size(doc, &op.node.selection_set.node, &mut sizes))
-        .fold(fragments, u64::max)
+    let fragments = doc.fragments.keys().fold(0u64, |total, name| {
+        total.saturating_add(fragment_size(doc, name, &mut sizes))
+    });
+    doc.operations.iter().fold(fragments, |total, (_, op)| {
+        total.saturating_add(expanded_size(doc, &op.node.selection_set.node, &mut sizes))
+    })
 }
 
 fn too_complex(message: String) -> ServerError {
@@ -338,24 +336,32 @@ mod tests {
     #[test]
     fn fields_are_counted_at_every_level_and_through_fragments() {
         assert_eq!(size("{ a b { c d { e } } }"), 5);
+        // The operation's 3, and the fragment's own 2.
         assert_eq!(
             size("{ ...F ... on Query { x } } fragment F on Query { a b }"),
-            3
+            5
         );
     }
 
     #[test]
     fn doubling_fragments_are_counted_without_expanding_them() {
-        assert_eq!(size(&doubling(10)), 1 << 10);
+        // The operation and each fragment: 2^10 + (2^10 + ... + 1).
+        assert_eq!(size(&doubling(10)), (1 << 10) + (1 << 11) - 1);
         // 2^63 and beyond saturate instead of overflowing, in microseconds.
         assert_eq!(size(&doubling(80)), u64::MAX);
     }
 
     #[test]
     fn a_fragment_cycle_ends_the_count() {
-        assert_eq!(
-            size("{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }"),
-            2
-        );
+        let cycle = "{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }";
+        assert!(size(cycle) <= 6, "{}", size(cycle));
+    }
+
+    #[test]
+    fn every_operation_counts_whichever_runs() {
+        let one = "query q0 { ...F } fragment F on Query { a b c }";
+        let many = format!("{one} query q1 {{ ...F }} query q2 {{ ...F }}");
+        assert_eq!(size(one), 6);
+        assert_eq!(size(&many), 12);
     }
 }

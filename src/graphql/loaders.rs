@@ -75,6 +75,22 @@ pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader> {
     ctx.data_unchecked::<DataLoader<DbLoader>>()
 }
 
+/// The user with this username (trimmed, any case), through the loader, so
+/// any number of lookups in one request cost one statement. A username with
+/// a control character is no user, and no query.
+pub async fn user_by_username(
+    ctx: &Context<'_>,
+    username: &str,
+) -> Result<Option<user::Model>, AppError> {
+    match crate::validation::lookup_key(username) {
+        Some(key) => Ok(loader(ctx)
+            .load_one(UserByUsername(key))
+            .await
+            .map_err(AppError::from)?),
+        None => Ok(None),
+    }
+}
+
 impl Loader<RolesOfUser> for DbLoader {
     type Value = Vec<role::Model>;
     type Error = LoadError;

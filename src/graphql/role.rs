@@ -47,7 +47,10 @@ pub struct RoleQuery;
 #[Object]
 impl RoleQuery {
     /// Every role, ordered by name. Any signed-in user.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::list(child_complexity)"
+    )]
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
         Ok(roles::list(&app(ctx).db)
             .await?
@@ -57,7 +60,10 @@ impl RoleQuery {
     }
 
     /// A role by id; null when there is none. Any signed-in user.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::lookup(child_complexity)"
+    )]
     async fn role(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Role>> {
         let key = ids::decode(ids::ROLE, &id, "id")?;
         Ok(roles::get(&app(ctx).db, key).await?.map(Role::from))

@@ -5,11 +5,13 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::{
     app,
+    loaders::{TierById, loader, user_by_username},
     types::{Tier, User},
     user::patch,
 };
 use crate::{
     auth::guard::{Authenticated, Superuser, viewer},
+    error::AppError,
     ids,
     service::{tiers, users},
 };
@@ -38,7 +40,10 @@ pub struct TierQuery;
 #[Object]
 impl TierQuery {
     /// Every tier, ordered by name. Any signed-in user.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::list(child_complexity)"
+    )]
     async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tier>> {
         Ok(tiers::list(&app(ctx).db)
             .await?
@@ -48,7 +53,10 @@ impl TierQuery {
     }
 
     /// A tier by id; null when there is none. Any signed-in user.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::lookup(child_complexity)"
+    )]
     async fn tier(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Tier>> {
         let key = ids::decode(ids::TIER, &id, "id")?;
         Ok(tiers::get(&app(ctx).db, key).await?.map(Tier::from))
@@ -57,18 +65,24 @@ impl TierQuery {
     /// The tier of the user with this username, as `userByUsername { tier }`:
     /// for the user themself or holders of `USERS_READ` (others get `NOT_FOUND`).
     /// Null when the user has no tier, or for `USERS_READ`, does not exist.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::lookup(child_complexity)"
+    )]
     async fn user_tier(
         &self,
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<Tier>> {
-        let db = &app(ctx).db;
-        let found = users::find_by_username(db, &username).await?;
-        let Some(user) = users::visible(viewer(ctx)?, found)? else {
+        let found = user_by_username(ctx, &username).await?;
+        let Some(tier_id) = users::visible(viewer(ctx)?, found)?.and_then(|u| u.tier_id) else {
             return Ok(None);
         };
-        Ok(tiers::tier_of(db, &user).await?.map(Tier::from))
+        let tier = loader(ctx)
+            .load_one(TierById(tier_id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(tier.map(Tier::from))
     }
 }
 

@@ -7,7 +7,7 @@ use entity::user;
 use super::{
     app,
     connection::{PageInfo, UserConnection, UserEdge},
-    loaders::{UserById, UserByUsername, loader, prefetch_users, projection, wants_roles},
+    loaders::{UserById, loader, prefetch_users, projection, user_by_username, wants_roles},
     types::{DateTime, User, UserStatus},
 };
 use crate::{
@@ -22,7 +22,6 @@ use crate::{
         directory::{self, Projected},
         users,
     },
-    validation,
 };
 
 /// Profile links; for each field, null clears it and an absent field is kept.
@@ -331,8 +330,8 @@ pub(crate) fn connection_complexity(
     last: Option<i32>,
     child_complexity: usize,
 ) -> usize {
-    /// A page runs up to three statements; this many fields' worth each.
-    const CONNECTION_COST: usize = 100;
+    // A page runs a statement for the page and one for its roles.
+    const CONNECTION_COST: usize = 2 * super::cost::STATEMENT;
     let rows = first.or(last).map_or(directory::DEFAULT_PAGE, |n| {
         n.clamp(0, directory::MAX_PAGE as i32) as u64
     });
@@ -347,7 +346,10 @@ impl DirectoryQuery {
     /// A user by id. Holders of `USERS_READ` see anyone (soft-deleted users
     /// included) and get null when there is no such user; anyone else sees
     /// only themself and gets `NOT_FOUND` for every other id.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::lookup(child_complexity)"
+    )]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;
         let key = ids::decode(ids::USER, &id, "id")?;
@@ -366,21 +368,17 @@ impl DirectoryQuery {
     }
 
     /// A user by username, with the same rules as `user`.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "super::cost::lookup(child_complexity)"
+    )]
     async fn user_by_username(
         &self,
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;
-        let found = match validation::lookup_key(&username) {
-            Some(key) => loader(ctx)
-                .load_one(UserByUsername(key))
-                .await
-                .map_err(AppError::from)?,
-            None => None,
-        };
-        let found = users::visible(viewer, found)?;
+        let found = users::visible(viewer, user_by_username(ctx, &username).await?)?;
         Ok(found.map(|u| User::new(u, Some(viewer))))
     }
 
@@ -418,7 +416,7 @@ impl DirectoryQuery {
         .into_paging()?;
         let filter = filter.unwrap_or_default().into_service()?;
         let order: Vec<directory::SortKey> = match order_by.filter(|o| !o.is_empty()) {
-            Some(keys) => keys.into_iter().map(sort_key).collect(),
+            Some(keys) => directory::distinct_keys(keys.into_iter().map(sort_key)),
             None => directory::DEFAULT_ORDER.to_vec(),
         };
         let db = &app(ctx).db;

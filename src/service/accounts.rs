@@ -128,11 +128,14 @@ pub async fn login(
     }
     let ts = now();
     let txn = ctx.db.begin().await?;
-    // Locked and read again: a user deleted, suspended or hard-deleted while
-    // the hash ran is refused, and a hard delete waits for this sign-in.
+    // Locked and read again: a user deleted, hard-deleted or given a new
+    // password while the hash ran is refused (the password checked is no
+    // longer theirs, and the change has ended every session), and a hard
+    // delete or password change waits for this sign-in to commit.
+    let verified_hash = user.password_hash;
     let Some(mut user) = users::lock(&txn, user.id)
         .await?
-        .filter(|u| !u.is_deleted())
+        .filter(|u| !u.is_deleted() && u.password_hash == verified_hash)
     else {
         return Err(AppError::InvalidCredentials);
     };
@@ -306,6 +309,10 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<()> {
+    // The current password first: every guess counts toward the lockout
+    // before any other work, and only its holder can make the server
+    // estimate a new password's strength.
+    confirm_password(ctx, viewer, current, "currentPassword").await?;
     check_password(
         ctx,
         new,
@@ -314,13 +321,19 @@ pub async fn change_password(
         &viewer.user.email,
     )
     .await?;
-    confirm_password(ctx, viewer, current, "currentPassword").await?;
     let hash = ctx.hasher.hash(new.to_owned()).await?;
     let ts = now();
     let txn = ctx.db.begin().await?;
-    users::lock(&txn, viewer.id())
+    let locked = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    if locked.password_hash != viewer.user.password_hash {
+        // Changed meanwhile: the password just confirmed is no longer current.
+        return Err(AppError::bad_input(
+            "currentPassword",
+            "the password is not correct",
+        ));
+    }
     user::ActiveModel {
         id: Set(viewer.id()),
         password_hash: Set(hash),

@@ -440,6 +440,19 @@ pub async fn list(
 
 /// One page of users, in one statement, reading the `projection`'s columns
 /// and the sort keys.
+/// The sort keys as given, each field once (its first occurrence): a field
+/// repeated adds nothing to an order, and every key adds a term to the
+/// keyset condition that grows with the square of their number.
+pub fn distinct_keys(keys: impl IntoIterator<Item = SortKey>) -> Vec<SortKey> {
+    let mut distinct: Vec<SortKey> = Vec::new();
+    for key in keys {
+        if !distinct.iter().any(|k| k.field == key.field) {
+            distinct.push(key);
+        }
+    }
+    distinct
+}
+
 pub async fn page(
     conn: &impl ConnectionTrait,
     filter: &Filter,

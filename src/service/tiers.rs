@@ -128,14 +128,3 @@ pub async fn set_user_tier(
         }
     })
 }
-
-/// The tier `user` is on, if any.
-pub async fn tier_of(
-    conn: &impl ConnectionTrait,
-    user: &user::Model,
-) -> Result<Option<tier::Model>> {
-    match user.tier_id {
-        Some(id) => get(conn, id).await,
-        None => Ok(None),
-    }
-}

@@ -168,19 +168,6 @@ pub async fn lock(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::
         .await?)
 }
 
-pub async fn find_by_username(
-    conn: &impl ConnectionTrait,
-    username: &str,
-) -> Result<Option<user::Model>> {
-    let Some(username) = validation::lookup_key(username) else {
-        return Ok(None);
-    };
-    Ok(user::Entity::find()
-        .filter(user::Column::Username.eq(username))
-        .one(conn)
-        .await?)
-}
-
 /// Finds a user by username or, when `login` holds an `@`, by email.
 pub async fn find_by_login(
     conn: &impl ConnectionTrait,

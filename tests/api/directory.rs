@@ -562,3 +562,34 @@ async fn every_field_of_a_user_read_by_id_or_listed_equals_the_whole_row_read() 
         }
     }
 }
+
+#[tokio::test]
+async fn a_long_order_list_costs_no_more_than_its_distinct_fields() {
+    let app = TestApp::spawn().await;
+    let vera = app.user_with("vera", &["viewer"], false).await;
+    app.seed_users(3, "ord", None).await;
+    let order: Vec<serde_json::Value> = (0..1000)
+        .map(|i| json!({ "field": if i % 2 == 0 { "NAME" } else { "USERNAME" } }))
+        .collect();
+    let first = app
+        .gql(
+            Some(&vera.access),
+            "query($o: [UserOrder!]) { users(first: 1, orderBy: $o) { edges { cursor } } }",
+            json!({ "o": order }),
+        )
+        .await;
+    let cursor = first["data"]["users"]["edges"][0]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"));
+
+    let next = app
+        .gql(
+            Some(&vera.access),
+            "query($o: [UserOrder!], $c: String) { users(first: 1, after: $c, orderBy: $o) { nodes { username } } }",
+            json!({ "o": order, "c": cursor }),
+        )
+        .await;
+
+    assert!(next["errors"].is_null(), "{next}");
+    assert_eq!(next["data"]["users"]["nodes"].as_array().unwrap().len(), 1);
+}

@@ -301,3 +301,68 @@ async fn credential_operations_are_rate_limited_per_address_in_the_database() {
     let checked = app.ctx.hasher.real_verifications();
     assert_eq!(checked, 2, "refused before any hash was checked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_racing_a_password_change_leaves_no_session_behind() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    for round in 0..6 {
+        let name = format!("moved{round}");
+        let user = app.user_with(&name, &[], false).await;
+        let (change, token, variables) = if round % 2 == 0 {
+            (
+                "mutation { changePassword(currentPassword: \"tangerine-kettle-42\", newPassword: \"a-brand-new-secret-77\") }",
+                &user.access,
+                json!({}),
+            )
+        } else {
+            (
+                "mutation($id: ID!) { updateUser(id: $id, input: { password: \"a-brand-new-secret-77\" }) { id } }",
+                &root.access,
+                json!({ "id": user.id }),
+            )
+        };
+
+        let (changed, logins) = tokio::join!(
+            app.gql(Some(token), change, variables),
+            futures::future::join_all((0..4).map(|i| {
+                let (app, name) = (&app, &name);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(10 * i)).await;
+                    app.login(name, PASSWORD).await
+                }
+            })),
+        );
+
+        assert!(changed["errors"].is_null(), "{changed}");
+        for body in &logins {
+            if let Some(access) = body["data"]["login"]["accessToken"].as_str() {
+                assert!(
+                    !app.me(access).await["errors"].is_null(),
+                    "round {round}: a session made with the old password survived the change"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_current_password_is_checked_before_the_new_one_is_judged() {
+    let app = TestApp::spawn().await;
+    let kim = app.register_as("kim").await;
+
+    let body = app
+        .gql(
+            Some(&kim.access),
+            "mutation { changePassword(currentPassword: \"wrong-guess-1-xx\", newPassword: \"qwertyuiop\") }",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(crate::helpers::field(&body), "currentPassword", "{body}");
+    assert_eq!(
+        app.ctx.hasher.real_verifications(),
+        1,
+        "the guess was counted"
+    );
+}

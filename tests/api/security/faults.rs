@@ -218,6 +218,19 @@ async fn slow_clients_are_dropped_and_cannot_hold_up_a_shutdown() {
     ])
     .await;
 
+    // Nothing at all, and HTTP/2's preface alone: closed at the header timeout.
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut silent = TcpStream::connect(&addr).await.unwrap();
+        silent.write_all(opening).await.unwrap();
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "a silent connection was still open after 10 s"
+        );
+    }
+
     // A request line and one header, then nothing: closed at the header timeout.
     let mut slow = TcpStream::connect(&addr).await.unwrap();
     slow.write_all(b"POST /graphql HTTP/1.1\r\nhost: x\r\n")

@@ -482,3 +482,61 @@ async fn nul_bytes_are_refused_or_match_nothing_and_never_reach_the_database() {
         );
     }
 }
+
+#[tokio::test]
+async fn many_operations_spreading_one_large_fragment_count_once_each() {
+    let app = TestApp::spawn().await;
+    let mut document = doubling_fragments(11).replacen("query {", "query q0 {", 1);
+    for i in 1..100 {
+        document.push_str(&format!(" query q{i} {{ ...F11 }}"));
+    }
+
+    let body = app
+        .gql_body(None, json!({ "query": document, "operationName": "q0" }))
+        .await;
+
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+}
+
+#[tokio::test]
+async fn aliased_lookups_and_lists_are_charged_for_their_statements_and_rows() {
+    let app = TestApp::spawn().await;
+    let ann = app.register_as("ann").await;
+    let aliases = |field: &str, n: usize| {
+        let fields: Vec<String> = (0..n).map(|i| format!("a{i}: {field}")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+
+    let tiers = app
+        .gql(
+            Some(&ann.access),
+            &aliases("userTier(username: \"ann\") { id }", 1450),
+            json!({}),
+        )
+        .await;
+    let sessions = app
+        .gql(
+            Some(&ann.access),
+            &aliases(
+                "mySessions { id createdAt lastUsedAt expiresAt ip userAgent current }",
+                370,
+            ),
+            json!({}),
+        )
+        .await;
+    let (statements, few) = app
+        .count_statements(app.gql(
+            Some(&ann.access),
+            &aliases("userTier(username: \"ann\") { id }", 20),
+            json!({}),
+        ))
+        .await;
+
+    assert_eq!(code(&tiers), "QUERY_TOO_COMPLEX", "{tiers}");
+    assert_eq!(code(&sessions), "QUERY_TOO_COMPLEX", "{sessions}");
+    assert!(few["errors"].is_null(), "{few}");
+    assert!(
+        statements <= 3,
+        "20 lookups batched into one: {statements} statements"
+    );
+}
