@@ -509,6 +509,13 @@ async fn execute(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let response = match plan(state, &mut request, method_get) {
         Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
+        Err(Refusal::NoQuery) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "the request has no query (nor a persisted query's hash)",
+                code::BAD_USER_INPUT,
+            );
+        }
         Err(Refusal::MutationOverGet) => {
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -550,6 +557,8 @@ async fn execute(
 
 enum Refusal {
     Error(async_graphql::ServerError),
+    /// Not a GraphQL request at all: 400 whatever the media type.
+    NoQuery,
     MutationOverGet,
 }
 
@@ -559,6 +568,9 @@ fn plan(
     method_get: bool,
 ) -> Result<guardrails::Plan, Refusal> {
     let source = state.documents.resolve(request).map_err(Refusal::Error)?;
+    if request.query.trim().is_empty() {
+        return Err(Refusal::NoQuery);
+    }
     state.documents.prepare(request);
     let plan = guardrails::check_document(request, state.ctx.config.max_query_nodes)
         .map_err(Refusal::Error)?;
@@ -588,7 +600,14 @@ fn answer(response: &async_graphql::Response, accept: Accept) -> Response {
         Accept::GraphqlResponseJson => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
         Accept::Json => (StatusCode::OK, "application/json"),
     };
-    match serde_json::to_vec(response) {
+    // A request that never executed has no `data` entry at all (GraphQL over
+    // HTTP): `data: null` would say execution ran and failed at the root.
+    let body = if failed_before_execution {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(response)
+    };
+    match body {
         Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, media)], body).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "serialising a response failed");

@@ -9,9 +9,18 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-/// The bundle's version: part of every asset URL, so a new bundle is a new
-/// URL and browsers may cache the assets for a year.
-pub const VERSION: &str = "3.8.3-1";
+/// The bundle's version: the start of a SHA-256 of every asset, part of
+/// every asset URL, so a changed asset is a new URL and browsers may cache
+/// each one for a year.
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (name, _, body) in ASSETS {
+        hash.update(name.as_bytes());
+        hash.update(body);
+    }
+    hex::encode(&hash.finalize()[..6])
+});
 
 const PAGE: &str = include_str!("../assets/graphiql/index.html");
 
@@ -53,7 +62,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsa
 
 /// The GraphiQL page.
 pub fn page() -> Response {
-    let mut response = Html(PAGE.replace("{version}", VERSION)).into_response();
+    let mut response = Html(PAGE.replace("{version}", &VERSION)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -68,7 +77,7 @@ pub fn page() -> Response {
 pub async fn asset(Path((version, name)): Path<(String, String)>) -> Response {
     let found = ASSETS.iter().find(|(n, _, _)| *n == name);
     match found {
-        Some((_, media, body)) if version == VERSION => (
+        Some((_, media, body)) if version == *VERSION => (
             [
                 (header::CONTENT_TYPE, *media),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
@@ -86,13 +95,13 @@ mod tests {
 
     #[test]
     fn the_page_names_no_other_host_and_loads_only_bundled_assets() {
-        let page = PAGE.replace("{version}", VERSION);
+        let page = PAGE.replace("{version}", &VERSION);
         assert!(
             !page.contains("http://") && !page.contains("https://") && !page.contains("//unpkg")
         );
         for (name, _, _) in ASSETS {
             assert!(
-                page.contains(&format!("/graphiql/{VERSION}/{name}")),
+                page.contains(&format!("/graphiql/{}/{name}", *VERSION)),
                 "{name}"
             );
         }

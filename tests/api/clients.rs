@@ -191,6 +191,7 @@ async fn answers_use_the_media_type_and_statuses_the_client_accepts() {
     .await;
     let legacy_invalid = post(&app, invalid, Some("application/json")).await;
     let html_only = post(&app, ok, Some("text/html")).await;
+    let no_query = post(&app, json!({ "qeury": "{ __typename }" }), None).await;
 
     let media = |r: &reqwest::Response| r.headers()["content-type"].to_str().unwrap().to_owned();
     assert_eq!(media(&modern), "application/graphql-response+json");
@@ -199,6 +200,12 @@ async fn answers_use_the_media_type_and_statuses_the_client_accepts() {
     assert_eq!(modern_invalid.status(), 400);
     assert_eq!(legacy_invalid.status(), 200);
     assert_eq!(html_only.status(), 406);
+    assert_eq!(no_query.status(), 400);
+    let refused = modern_invalid.text().await.unwrap();
+    assert!(
+        !refused.contains("\"data\""),
+        "a request that never ran has no data: {refused}"
+    );
 }
 
 #[tokio::test]

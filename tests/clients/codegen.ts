@@ -1,0 +1,20 @@
+// The graphql-codegen configuration shown in the README ("Generating a typed
+// client"): the client preset, with DateTime mapped to string. run.mjs uses it
+// against the running server's URL and against the committed schema.graphql.
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: process.env.USERGRAPH_SCHEMA ?? 'http://127.0.0.1:8000/graphql',
+  documents: ['operations/**/*.graphql'],
+  generates: {
+    'generated/': {
+      preset: 'client',
+      config: {
+        scalars: { DateTime: 'string' },
+        enumsAsTypes: true,
+      },
+    },
+  },
+};
+
+export default config;
