@@ -6,9 +6,8 @@ use migration::{Migrator, MigratorTrait};
 use secrecy::SecretString;
 
 use crate::{
-    app,
     config::Config,
-    db, graphql,
+    db, graphql, http,
     service::{AppContext, accounts},
     telemetry,
 };
@@ -56,7 +55,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     telemetry::init(config.log_format);
     match command {
-        Command::Serve => app::serve(config).await,
+        Command::Serve => http::serve(config).await,
         Command::Migrate { down } => {
             let (conn, _) = db::connect(&config).await?;
             if down {

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::service::limits::{Rate, RateLimits};
+use std::str::FromStr;
 
 /// `APP_ENV`: production hardens the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,46 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// A budget such as `10/hour`: at most `hits` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub hits: u32,
+    pub per: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    /// `N/second`, `N/minute`, `N/hour` or `N/day` (also `s`, `m`, `h`, `d`).
+    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
+        let invalid = || format!("`{raw}` is not a rate such as 10/hour or 60/minute");
+        let (hits, unit) = raw.trim().split_once('/').ok_or_else(invalid)?;
+        let hits: u32 = hits.trim().parse().map_err(|_| invalid())?;
+        let secs = match unit.trim() {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            "d" | "day" => 86_400,
+            _ => return Err(invalid()),
+        };
+        if hits == 0 {
+            return Err(invalid());
+        }
+        Ok(Self {
+            hits,
+            per: Duration::from_secs(secs),
+        })
+    }
+}
+
+/// `RATE_LIMITS` and the budgets of each limited operation.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub register: Rate,
+    pub login: Rate,
+}
+
 /// The first superuser, created at start when it does not exist yet.
 #[derive(Debug, Clone)]
 pub struct AdminBootstrap {
@@ -48,8 +88,6 @@ pub struct Config {
     pub database_url: SecretString,
     /// `BIND_ADDR`: where the HTTP server listens.
     pub bind_addr: SocketAddr,
-    /// `APP_ENV`.
-    pub app_env: AppEnv,
     /// `JWT_SECRET`: HS256 key of at least 32 bytes.
     pub jwt_secret: SecretString,
     /// Whether `jwt_secret` was generated at start (development only).
@@ -165,7 +203,6 @@ impl Config {
                 get("DATABASE_URL").unwrap_or_else(|| "sqlite://usergraph.db?mode=rwc".into()),
             ),
             bind_addr: parse(&get, "BIND_ADDR", "127.0.0.1:8000".parse()?)?,
-            app_env,
             jwt_secret,
             jwt_secret_generated,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
@@ -372,6 +409,21 @@ mod tests {
             config(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap().cors,
             CorsOrigins::Any
         );
+    }
+
+    #[test]
+    fn rates_parse_in_words_and_letters() {
+        assert_eq!(
+            "10/hour".parse::<Rate>().unwrap(),
+            Rate {
+                hits: 10,
+                per: Duration::from_secs(3600)
+            }
+        );
+        assert_eq!("60/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
+        for bad in ["10", "0/hour", "x/hour", "10/fortnight"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -188,17 +188,6 @@ pub fn is_foreign_key_violation(err: &DbErr) -> bool {
     ) || err.to_string().contains("FOREIGN KEY constraint failed")
 }
 
-/// The mapping for the `users` table's unique indexes.
-pub fn user_uniqueness(detail: &str) -> Option<AppError> {
-    if detail.contains("email") {
-        Some(AppError::DuplicateEmail)
-    } else if detail.contains("username") {
-        Some(AppError::DuplicateUsername)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,18 +259,5 @@ mod tests {
             "argon2 hash $argon2id$"
         )));
         assert_eq!(message, "internal server error");
-    }
-
-    #[test]
-    fn unique_violations_become_typed_errors() {
-        assert!(matches!(
-            user_uniqueness("duplicate key value violates unique constraint \"ux_users_email\""),
-            Some(AppError::DuplicateEmail)
-        ));
-        assert!(matches!(
-            user_uniqueness("UNIQUE constraint failed: users.username"),
-            Some(AppError::DuplicateUsername)
-        ));
-        assert!(user_uniqueness("UNIQUE constraint failed: roles.name").is_none());
     }
 }

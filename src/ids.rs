@@ -24,6 +24,26 @@ pub fn decode(prefix: &str, raw: &str, field: &'static str) -> Result<Uuid> {
         .ok_or_else(|| AppError::bad_input(field, format!("not a valid {prefix}_ id")))
 }
 
+/// Each of `raw` parsed as by `decode`; the first bad one is bad input on `field`.
+pub fn decode_all<S: AsRef<str>>(
+    prefix: &str,
+    raw: &[S],
+    field: &'static str,
+) -> Result<Vec<Uuid>> {
+    raw.iter()
+        .map(|id| decode(prefix, id.as_ref(), field))
+        .collect()
+}
+
+/// An optional id, parsed as by `decode`.
+pub fn decode_opt<S: AsRef<str>>(
+    prefix: &str,
+    raw: Option<S>,
+    field: &'static str,
+) -> Result<Option<Uuid>> {
+    raw.map(|id| decode(prefix, id.as_ref(), field)).transpose()
+}
+
 /// A new, time-ordered but non-sequential key.
 pub fn new_key() -> Uuid {
     Uuid::now_v7()

@@ -1,14 +1,13 @@
 //! usergraph: a GraphQL user-management service. The binary is a thin shim over
-//! this library; tests build the same router through `app::prepare`.
+//! this library; tests build the same router through `http::build`.
 
-pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod graphiql;
 pub mod graphql;
+pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod service;

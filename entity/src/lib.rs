@@ -13,14 +13,6 @@ pub mod tier;
 pub mod user;
 pub mod user_role;
 
-pub mod prelude {
-    pub use super::role::Entity as Role;
-    pub use super::session::Entity as Session;
-    pub use super::tier::Entity as Tier;
-    pub use super::user::Entity as User;
-    pub use super::user_role::Entity as UserRole;
-}
-
 /// A model whose columns can be read by their position in a `SELECT`, the
 /// order `Entity::find()` lists them in. Reading by name looks every column up
 /// in a map, and SeaORM formats a string for every NULL it reads; on a page of

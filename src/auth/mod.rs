@@ -1,22 +1,17 @@
-//! Who is calling: the bearer-token extractor that yields `Option<Viewer>` at
-//! the HTTP edge, the `Viewer` itself, and the permission model and guards
-//! that resolvers and services use to authorise.
+//! Who is calling: the `Viewer`, the permission model that services use to
+//! authorise, access tokens (JWT) and password hashing. A leaf: it imports
+//! nothing of the service above it (the HTTP edge resolves a bearer token to a
+//! `Viewer`, and the GraphQL layer's guards read it).
 
-pub mod guard;
 pub mod jwt;
 pub mod password;
 
 use std::collections::BTreeSet;
 
 use async_graphql::Enum;
-use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
 
-use crate::{
-    app::AppState,
-    error::{AppError, Result},
-    service,
-};
+use crate::error::{AppError, Result};
 
 /// What a role lets its holders do. Superusers hold every permission.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,32 +81,5 @@ impl Viewer {
         } else {
             Err(AppError::Forbidden)
         }
-    }
-}
-
-/// The bearer token of a request resolved to its viewer: `None` without an
-/// `Authorization` header, an error for a malformed, invalid or expired token.
-pub struct MaybeViewer(pub Option<Viewer>);
-
-impl FromRequestParts<AppState> for MaybeViewer {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
-            return Ok(Self(None));
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AppError::TokenInvalid)?;
-        let claims = state.ctx.jwt.verify(token)?;
-        let viewer = service::sessions::load_viewer(&state.ctx.db, &claims).await?;
-        Ok(Self(Some(viewer)))
     }
 }

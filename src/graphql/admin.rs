@@ -3,36 +3,35 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
+use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
     app,
+    auth::new_account,
     types::{User, UserStatus},
     user::{SocialLinksInput, UpdateProfileInput},
 };
 use crate::{
-    auth::{
-        Permission,
-        guard::{Authenticated, HasPermission, Superuser, viewer},
-    },
+    auth::Permission,
     error::AppError,
     ids,
-    service::{accounts::NewAccount, admin, users::ProfilePatch},
+    service::{admin, users::ProfilePatch},
 };
 
 /// A new user, created by an administrator.
 #[derive(InputObject)]
 pub struct CreateUserInput {
-    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
-    pub username: String,
     /// Stored trimmed and lower-case.
     pub email: String,
-    /// The same rules as for `register`.
-    pub password: String,
-    /// Display name; defaults to "firstName lastName", else the username.
-    pub name: Option<String>,
+    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
+    pub username: String,
     /// At most 64 characters.
     pub first_name: Option<String>,
     /// At most 64 characters.
     pub last_name: Option<String>,
+    /// Display name; defaults to "firstName lastName", else the username.
+    pub name: Option<String>,
+    /// The same rules as for `register`.
+    pub password: String,
     /// An http(s) URL of at most 255 characters.
     pub avatar_url: Option<String>,
     /// Profile links.
@@ -92,28 +91,14 @@ impl AdminMutation {
         };
         let role_ids = input
             .role_ids
-            .map(|list| {
-                list.iter()
-                    .map(|r| ids::decode(ids::ROLE, r, "roleIds"))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .map(|list| ids::decode_all(ids::ROLE, &list, "roleIds"))
             .transpose()?;
         let new_user = admin::NewUser {
-            account: NewAccount {
-                username: input.username,
-                email: input.email,
-                password: input.password,
-                name: input.name,
-                first_name: input.first_name,
-                last_name: input.last_name,
-            },
+            account: new_account!(input),
             profile,
             status: input.status.map(Into::into),
             role_ids,
-            tier_id: input
-                .tier_id
-                .map(|t| ids::decode(ids::TIER, &t, "tierId"))
-                .transpose()?,
+            tier_id: ids::decode_opt(ids::TIER, input.tier_id, "tierId")?,
             is_superuser: input.is_superuser,
         };
         let created = admin::create_user(app(ctx), viewer, new_user).await?;

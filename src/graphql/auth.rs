@@ -4,15 +4,32 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
+use super::guard::{Authenticated, viewer};
 use super::{
-    app, meta,
+    app, cost, meta,
     types::{AuthPayload, Session},
 };
 use crate::{
-    auth::guard::{Authenticated, viewer},
     ids,
     service::{accounts, sessions},
 };
+
+/// The service's `NewAccount` from the account fields that `RegisterInput`
+/// and `CreateUserInput` share (their descriptions differ, so neither
+/// flattens the other).
+macro_rules! new_account {
+    ($input:expr) => {
+        $crate::service::accounts::NewAccount {
+            username: $input.username,
+            email: $input.email,
+            password: $input.password,
+            name: $input.name,
+            first_name: $input.first_name,
+            last_name: $input.last_name,
+        }
+    };
+}
+pub(crate) use new_account;
 
 /// A new account.
 #[derive(InputObject)]
@@ -46,10 +63,7 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The caller's live sessions, most recently used first.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::list(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::list(child_complexity)")]
     async fn my_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
         let viewer = viewer(ctx)?;
         let rows = sessions::list_live(&app(ctx).db, viewer.id()).await?;
@@ -72,16 +86,9 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
-        let account = accounts::NewAccount {
-            username: input.username,
-            email: input.email,
-            password: input.password,
-            name: input.name,
-            first_name: input.first_name,
-            last_name: input.last_name,
-        };
+        let account = new_account!(input);
         let viewer = viewer(ctx).ok();
-        Ok(accounts::register(app(ctx), viewer, &account, meta(ctx))
+        Ok(accounts::register(app(ctx), viewer, &account, meta(ctx)?)
             .await?
             .into())
     }
@@ -98,7 +105,7 @@ impl AuthMutation {
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         Ok(
-            accounts::login(app(ctx), &input.login, &input.password, meta(ctx))
+            accounts::login(app(ctx), &input.login, &input.password, meta(ctx)?)
                 .await?
                 .into(),
         )
@@ -111,7 +118,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
-        Ok(sessions::refresh(app(ctx), &refresh_token, meta(ctx))
+        Ok(sessions::refresh(app(ctx), &refresh_token, meta(ctx)?)
             .await?
             .into())
     }

@@ -1,9 +1,22 @@
-//! The Relay connection returned by `users`.
+//! The GraphQL side of the users listing: the Relay connection `users`
+//! returns, built from a service page with only the cursors the selection
+//! asks for, and the projection and role prefetch a selection of `User`
+//! fields needs (for pages and for `user(id)`).
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Lookahead, Object, SimpleObject};
+use entity::user;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
 
-use super::{app, types::User};
-use crate::service::directory;
+use super::{app, guard::viewer, types::User};
+use crate::{
+    auth::Viewer,
+    error::AppError,
+    service::{
+        directory::{self, Page, Projected, Projection},
+        roles,
+    },
+};
 
 /// One user of a page, with the cursor that points at it.
 // `serial`: see `User`.
@@ -56,7 +69,133 @@ impl UserConnection {
 
     /// How many users match the filter across all pages; counted only when selected.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let total = directory::count(&app(ctx).db, &self.filter).await?;
+        let total = directory::count(&app(ctx).db, viewer(ctx)?, &self.filter).await?;
         Ok(i64::try_from(total).unwrap_or(i64::MAX))
     }
+}
+
+impl UserConnection {
+    /// The connection for `page`, read for the selection `look` (the
+    /// `users` field). Each cursor is a JSON and base64 encoding, so only the
+    /// selected ones are made; an edge whose cursor is not selected keeps an
+    /// empty one that no response can show.
+    pub async fn build(
+        db: &DatabaseConnection,
+        page: Page,
+        filter: directory::Filter,
+        look: &Lookahead<'_>,
+        viewer: &Viewer,
+    ) -> Result<Self, AppError> {
+        let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
+        let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
+        let every_cursor = look.field("edges").field("cursor").exists();
+        let info = look.field("pageInfo");
+        let end_cursors = info.field("startCursor").exists() || info.field("endCursor").exists();
+        let last = page.users.len().saturating_sub(1);
+        let cursors: Vec<String> = (page.users.iter().enumerate())
+            .map(|(i, p)| {
+                if every_cursor || (end_cursors && (i == 0 || i == last)) {
+                    directory::encode_cursor(&p.user, &page.order)
+                } else {
+                    String::new()
+                }
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: cursors.first().cloned(),
+            end_cursor: cursors.last().cloned(),
+        };
+        let built = prefetch_users(db, page.users, Some(viewer), with_roles).await?;
+        let edges = built
+            .into_iter()
+            .zip(cursors)
+            .map(|(node, cursor)| UserEdge { cursor, node })
+            .collect();
+        Ok(Self {
+            edges,
+            page_info,
+            filter,
+        })
+    }
+}
+
+/// Whether a selection of `User` fields asks for the user's roles.
+pub fn wants_roles(user: &Lookahead<'_>) -> bool {
+    user.field("roles").exists() || user.field("isStaff").exists()
+}
+
+/// The columns each `User` field is built from, beyond the id. A field not
+/// listed needs only the id (or a relation fetched apart). A test compares
+/// every field of a page with the same user read whole, so a field missing
+/// here cannot go unnoticed.
+const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
+    use user::Column::*;
+    &[
+        ("username", &[Username]),
+        ("email", &[Email]),
+        ("name", &[DisplayName, FirstName, LastName, Username]),
+        ("firstName", &[FirstName]),
+        ("lastName", &[LastName]),
+        ("avatarUrl", &[AvatarUrl]),
+        (
+            "socialLinks",
+            &[Website, Facebook, Instagram, Linkedin, X, Youtube],
+        ),
+        ("status", &[Status]),
+        ("isActive", &[Status, DeletedAt]),
+        ("isSuperuser", &[IsSuperuser]),
+        ("isStaff", &[IsSuperuser]),
+        ("isDeleted", &[DeletedAt]),
+        ("deletedAt", &[DeletedAt]),
+        ("createdAt", &[CreatedAt]),
+        ("updatedAt", &[UpdatedAt]),
+        ("lastLoginAt", &[LastLoginAt]),
+        ("tier", &[TierId]),
+    ]
+};
+
+/// The columns that selections of `User` fields need, with the users' tiers
+/// when a selection asks for them.
+pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
+    let projection = Projection::of(
+        FIELD_COLUMNS
+            .iter()
+            .filter(|(field, _)| users.iter().any(|u| u.field(field).exists()))
+            .flat_map(|(_, columns)| columns.iter().copied()),
+    );
+    if users.iter().any(|u| u.field("tier").exists()) {
+        projection.with_tiers()
+    } else {
+        projection
+    }
+}
+
+/// Builds a page of users, fetching the roles the selection asks for with
+/// one query, whatever the page size; the tiers come with the page. Loader
+/// batches split under load; an explicit prefetch does not.
+pub async fn prefetch_users(
+    db: &DatabaseConnection,
+    users: Vec<Projected>,
+    viewer: Option<&Viewer>,
+    with_roles: bool,
+) -> Result<Vec<User>, AppError> {
+    let mut roles = if with_roles {
+        let ids: Vec<Uuid> = users.iter().map(|p| p.user.id).collect();
+        Some(roles::of_users(db, &ids).await?)
+    } else {
+        None
+    };
+    Ok(users
+        .into_iter()
+        .map(|projected| {
+            let id = projected.user.id;
+            let user = User::projected(projected, viewer);
+            match roles.as_mut() {
+                Some(roles) => user.with_roles(roles.remove(&id).unwrap_or_default()),
+                None => user,
+            }
+        })
+        .collect())
 }

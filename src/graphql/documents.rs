@@ -181,7 +181,7 @@ impl DocumentCache {
     /// Puts the request's parsed document into it, from the cache when this
     /// text was parsed before. A document that does not parse is left to
     /// execution, which reports why.
-    pub fn prepare(&self, request: &mut Request) {
+    pub fn parse_cached(&self, request: &mut Request) {
         if request.query.len() > MAX_CACHED_QUERY_BYTES {
             return;
         }
@@ -223,10 +223,10 @@ mod tests {
     fn a_document_sent_again_is_served_from_the_cache_and_equals_a_fresh_parse() {
         let cache = DocumentCache::default();
         let mut first = Request::new(QUERY);
-        cache.prepare(&mut first);
+        cache.parse_cached(&mut first);
         assert_eq!(cached(&cache), 1);
         let mut second = Request::new(QUERY);
-        cache.prepare(&mut second);
+        cache.parse_cached(&mut second);
         assert_eq!(cached(&cache), 1);
         let fresh = async_graphql::parser::parse_query(QUERY).unwrap();
         assert_eq!(
@@ -238,12 +238,12 @@ mod tests {
     #[test]
     fn documents_that_do_not_parse_or_are_too_long_are_not_cached() {
         let cache = DocumentCache::default();
-        cache.prepare(&mut Request::new("{ users("));
+        cache.parse_cached(&mut Request::new("{ users("));
         let long = format!(
             "{{ {} }}",
             "__typename ".repeat(MAX_CACHED_QUERY_BYTES / 10)
         );
-        cache.prepare(&mut Request::new(long));
+        cache.parse_cached(&mut Request::new(long));
         assert_eq!(cached(&cache), 0);
     }
 
@@ -311,7 +311,7 @@ mod tests {
     fn a_full_cache_starts_again_rather_than_growing() {
         let cache = DocumentCache::default();
         for i in 0..=CAPACITY {
-            cache.prepare(&mut Request::new(format!("{{ a{i}: __typename }}")));
+            cache.parse_cached(&mut Request::new(format!("{{ a{i}: __typename }}")));
         }
         assert_eq!(cached(&cache), 1);
     }

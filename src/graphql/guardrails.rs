@@ -315,6 +315,8 @@ fn is_limit_error(message: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn size(query: &str) -> u64 {
@@ -355,6 +357,110 @@ mod tests {
     fn a_fragment_cycle_ends_the_count() {
         let cycle = "{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }";
         assert!(size(cycle) <= 6, "{}", size(cycle));
+    }
+
+    /// The code `finish` gives the first error of `doc` run on the real schema
+    /// under tiny limits, and that error's message.
+    async fn coded(doc: &str, variables: serde_json::Value) -> (String, String) {
+        let schema = crate::graphql::schema_builder()
+            .limit_depth(3)
+            .limit_complexity(300)
+            .limit_directives(1)
+            .limit_recursive_depth(8)
+            .finish();
+        let request = Request::new(doc).variables(async_graphql::Variables::from_json(variables));
+        let mut response = schema.execute(request).await;
+        finish(&mut response, None);
+        let error = response.errors.first().expect("an error");
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned();
+        (format!("{}", code.expect("a code")), error.message.clone())
+    }
+
+    /// async-graphql's messages are matched as text to give its errors their
+    /// codes; each match is pinned here, so an upgrade that rewords one fails
+    /// this test instead of silently changing what clients see.
+    #[tokio::test]
+    async fn every_async_graphql_message_matched_is_pinned() {
+        let nested = format!(
+            "{{ {} __typename {} }}",
+            "... on Query { ".repeat(10),
+            "}".repeat(10)
+        );
+        let wide = format!(
+            "{{ {} }}",
+            (0..5)
+                .map(|i| format!("a{i}: roles {{ id }}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let deep = format!("{{ {}a{} }}", "a { ".repeat(300), " }".repeat(300));
+        let cases: [(&str, String, serde_json::Value, &str, &str); 8] = [
+            (
+                "depth",
+                "{ users { edges { node { id } } } }".into(),
+                json!({}),
+                code::QUERY_TOO_COMPLEX,
+                "Query is nested too deep",
+            ),
+            (
+                "complexity",
+                wide,
+                json!({}),
+                code::QUERY_TOO_COMPLEX,
+                "Query is too complex",
+            ),
+            (
+                "directives",
+                "{ __typename @skip(if: false) @include(if: true) }".into(),
+                json!({}),
+                code::QUERY_TOO_COMPLEX,
+                "The number of directives on the field",
+            ),
+            (
+                "recursion",
+                nested,
+                json!({}),
+                code::QUERY_TOO_COMPLEX,
+                "recursion",
+            ),
+            (
+                "parser recursion",
+                deep,
+                json!({}),
+                code::QUERY_TOO_COMPLEX,
+                "recursion limit exceeded",
+            ),
+            (
+                "argument",
+                "{ role(id: true) { id } }".into(),
+                json!({}),
+                code::BAD_USER_INPUT,
+                "Invalid value",
+            ),
+            (
+                "scalar",
+                "query($d: DateTime) { users(filter: { createdAfter: $d }) { totalCount } }".into(),
+                json!({ "d": "nope" }),
+                code::BAD_USER_INPUT,
+                "Failed to parse",
+            ),
+            (
+                "variable",
+                "query($i: ID!) { role(id: $i) { id } }".into(),
+                json!({}),
+                code::BAD_USER_INPUT,
+                "Variable ",
+            ),
+        ];
+        for (what, doc, variables, expected, message) in cases {
+            let (got, text) = coded(&doc, variables).await;
+            assert_eq!(got, format!("\"{expected}\""), "{what}: {text}");
+            assert!(text.contains(message), "{what}: {text}");
+        }
     }
 
     #[test]

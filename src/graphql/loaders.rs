@@ -1,25 +1,20 @@
-//! The per-request DataLoader: one loader over the database, with a newtype
-//! key per relation, each batch one `IN (…)` query. It is created for every
-//! request, so nothing cached crosses requests or users. List resolvers use
-//! `prefetch_users` instead, which fetches a whole page's roles up front.
+//! The per-request DataLoader: one loader over the service layer, with a
+//! newtype key per relation, each batch one `IN (…)` query. It is created for
+//! every request, so nothing cached crosses requests or users. Pages of users
+//! prefetch their roles instead (graphql/connection.rs).
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{
-    Context, Lookahead,
-    dataloader::{DataLoader, Loader},
-};
-use entity::{ByPosition, role, tier, user};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{role, tier, user};
+use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
-use super::types::User;
 use crate::{
-    auth::Viewer,
     error::AppError,
     service::{
         directory::{self, Projected, Projection},
-        roles,
+        roles, tiers, users,
     },
 };
 
@@ -68,27 +63,6 @@ impl From<AppError> for LoadError {
 
 pub fn new_loader(db: DatabaseConnection) -> DataLoader<DbLoader> {
     DataLoader::new(DbLoader { db }, tokio::spawn)
-}
-
-/// The request's loader; the HTTP handler always installs one.
-pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<DbLoader> {
-    ctx.data_unchecked::<DataLoader<DbLoader>>()
-}
-
-/// The user with this username (trimmed, any case), through the loader, so
-/// any number of lookups in one request cost one statement. A username with
-/// a control character is no user, and no query.
-pub async fn user_by_username(
-    ctx: &Context<'_>,
-    username: &str,
-) -> Result<Option<user::Model>, AppError> {
-    match crate::validation::lookup_key(username) {
-        Some(key) => Ok(loader(ctx)
-            .load_one(UserByUsername(key))
-            .await
-            .map_err(AppError::from)?),
-        None => Ok(None),
-    }
 }
 
 impl Loader<RolesOfUser> for DbLoader {
@@ -141,14 +115,10 @@ impl Loader<UserByUsername> for DbLoader {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let found = user::Entity::find()
-            .filter(user::Column::Username.is_in(keys.iter().map(|k| k.0.clone())))
-            .into_model::<ByPosition<user::Model>>()
-            .all(&self.db)
-            .await?;
+        let found = users::by_usernames(&self.db, keys.iter().map(|k| k.0.clone())).await?;
         Ok(found
             .into_iter()
-            .map(|u| (UserByUsername(u.0.username.clone()), u.0))
+            .map(|u| (UserByUsername(u.username.clone()), u))
             .collect())
     }
 }
@@ -161,89 +131,7 @@ impl Loader<TierById> for DbLoader {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let tiers = tier::Entity::find()
-            .filter(tier::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(&self.db)
-            .await?;
-        Ok(tiers.into_iter().map(|t| (TierById(t.id), t)).collect())
+        let found = tiers::by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
+        Ok(found.into_iter().map(|t| (TierById(t.id), t)).collect())
     }
-}
-
-/// Whether a selection of `User` fields asks for the user's roles.
-pub fn wants_roles(user: &Lookahead<'_>) -> bool {
-    user.field("roles").exists() || user.field("isStaff").exists()
-}
-
-/// The columns each `User` field is built from, beyond the id. A field not
-/// listed needs only the id (or a relation fetched apart). A test compares
-/// every field of a page with the same user read whole, so a field missing
-/// here cannot go unnoticed.
-const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
-    use user::Column::*;
-    &[
-        ("username", &[Username]),
-        ("email", &[Email]),
-        ("name", &[DisplayName, FirstName, LastName, Username]),
-        ("firstName", &[FirstName]),
-        ("lastName", &[LastName]),
-        ("avatarUrl", &[AvatarUrl]),
-        (
-            "socialLinks",
-            &[Website, Facebook, Instagram, Linkedin, X, Youtube],
-        ),
-        ("status", &[Status]),
-        ("isActive", &[Status, DeletedAt]),
-        ("isSuperuser", &[IsSuperuser]),
-        ("isStaff", &[IsSuperuser]),
-        ("isDeleted", &[DeletedAt]),
-        ("deletedAt", &[DeletedAt]),
-        ("createdAt", &[CreatedAt]),
-        ("updatedAt", &[UpdatedAt]),
-        ("lastLoginAt", &[LastLoginAt]),
-        ("tier", &[TierId]),
-    ]
-};
-
-/// The columns that selections of `User` fields need, with the users' tiers
-/// when a selection asks for them.
-pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
-    let projection = Projection::of(
-        FIELD_COLUMNS
-            .iter()
-            .filter(|(field, _)| users.iter().any(|u| u.field(field).exists()))
-            .flat_map(|(_, columns)| columns.iter().copied()),
-    );
-    if users.iter().any(|u| u.field("tier").exists()) {
-        projection.with_tiers()
-    } else {
-        projection
-    }
-}
-
-/// Builds a page of users, fetching the roles the selection asks for with
-/// one query, whatever the page size; the tiers come with the page. Loader
-/// batches split under load; an explicit prefetch does not.
-pub async fn prefetch_users(
-    db: &DatabaseConnection,
-    users: Vec<Projected>,
-    viewer: Option<&Viewer>,
-    with_roles: bool,
-) -> Result<Vec<User>, AppError> {
-    let mut roles = if with_roles {
-        let ids: Vec<Uuid> = users.iter().map(|p| p.user.id).collect();
-        Some(roles::of_users(db, &ids).await?)
-    } else {
-        None
-    };
-    Ok(users
-        .into_iter()
-        .map(|projected| {
-            let id = projected.user.id;
-            let user = User::projected(projected, viewer);
-            match roles.as_mut() {
-                Some(roles) => user.with_roles(roles.remove(&id).unwrap_or_default()),
-                None => user,
-            }
-        })
-        .collect())
 }

@@ -5,8 +5,10 @@ pub mod admin;
 pub mod auth;
 pub mod connection;
 pub mod documents;
+pub mod guard;
 pub mod guardrails;
 pub mod loaders;
+mod request;
 pub mod role;
 pub mod tier;
 pub mod types;
@@ -16,10 +18,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::{
-    config::Config,
-    service::{AppContext, RequestMeta},
-};
+use crate::{config::Config, service::AppContext};
+
+pub(crate) use request::meta;
+pub use request::{RequestData, execute};
 
 /// What fields cost against `MAX_QUERY_COMPLEXITY` beyond async-graphql's
 /// one per field: a root field that runs its own statements is charged for
@@ -118,9 +120,4 @@ fn finish_schema(
 /// The shared context of the request.
 pub(crate) fn app<'a>(ctx: &'a Context<'_>) -> &'a AppContext {
     ctx.data_unchecked::<Arc<AppContext>>()
-}
-
-/// Where the request came from.
-pub(crate) fn meta<'a>(ctx: &'a Context<'_>) -> &'a RequestMeta {
-    ctx.data_unchecked::<RequestMeta>()
 }

@@ -3,19 +3,13 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
+use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
-    app,
+    app, cost,
     types::{Role, User},
-    user::patch,
+    user::{name_patch, patch},
 };
-use crate::{
-    auth::{
-        Permission,
-        guard::{Authenticated, HasPermission, Superuser, viewer},
-    },
-    ids,
-    service::roles,
-};
+use crate::{auth::Permission, ids, service::roles};
 
 /// A new custom role.
 #[derive(InputObject)]
@@ -47,10 +41,7 @@ pub struct RoleQuery;
 #[Object]
 impl RoleQuery {
     /// Every role, ordered by name. Any signed-in user.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::list(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::list(child_complexity)")]
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
         Ok(roles::list(&app(ctx).db)
             .await?
@@ -60,10 +51,7 @@ impl RoleQuery {
     }
 
     /// A role by id; null when there is none. Any signed-in user.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::lookup(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn role(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Role>> {
         let key = ids::decode(ids::ROLE, &id, "id")?;
         Ok(roles::get(&app(ctx).db, key).await?.map(Role::from))
@@ -107,8 +95,7 @@ impl RoleMutation {
             &app(ctx).db,
             viewer(ctx)?,
             key,
-            input.name.as_deref(),
-            description.as_ref().map(Option::as_deref),
+            name_patch(input.name.as_deref(), &description),
             input.permissions.as_deref(),
         )
         .await?;
@@ -136,10 +123,7 @@ impl RoleMutation {
         role_ids: Vec<ID>,
     ) -> async_graphql::Result<User> {
         let user_key = ids::decode(ids::USER, &id, "id")?;
-        let role_keys = role_ids
-            .iter()
-            .map(|r| ids::decode(ids::ROLE, r, "roleIds"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let role_keys = ids::decode_all(ids::ROLE, &role_ids, "roleIds")?;
         let viewer = viewer(ctx)?;
         let (user, roles) = roles::set_user_roles(app(ctx), viewer, user_key, &role_keys).await?;
         Ok(User::new(user, Some(viewer)).with_roles(roles))

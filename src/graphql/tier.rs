@@ -3,14 +3,15 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
+use super::guard::{Authenticated, Superuser, viewer};
 use super::{
-    app,
-    loaders::{TierById, loader, user_by_username},
+    app, cost,
+    loaders::TierById,
+    request::{loader, user_by_username},
     types::{Tier, User},
-    user::patch,
+    user::{name_patch, patch},
 };
 use crate::{
-    auth::guard::{Authenticated, Superuser, viewer},
     error::AppError,
     ids,
     service::{tiers, users},
@@ -40,10 +41,7 @@ pub struct TierQuery;
 #[Object]
 impl TierQuery {
     /// Every tier, ordered by name. Any signed-in user.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::list(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::list(child_complexity)")]
     async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tier>> {
         Ok(tiers::list(&app(ctx).db)
             .await?
@@ -53,10 +51,7 @@ impl TierQuery {
     }
 
     /// A tier by id; null when there is none. Any signed-in user.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::lookup(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn tier(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Tier>> {
         let key = ids::decode(ids::TIER, &id, "id")?;
         Ok(tiers::get(&app(ctx).db, key).await?.map(Tier::from))
@@ -65,10 +60,7 @@ impl TierQuery {
     /// The tier of the user with this username, as `userByUsername { tier }`:
     /// for the user themself or holders of `USERS_READ` (others get `NOT_FOUND`).
     /// Null when the user has no tier, or for `USERS_READ`, does not exist.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::lookup(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn user_tier(
         &self,
         ctx: &Context<'_>,
@@ -78,7 +70,7 @@ impl TierQuery {
         let Some(tier_id) = users::visible(viewer(ctx)?, found)?.and_then(|u| u.tier_id) else {
             return Ok(None);
         };
-        let tier = loader(ctx)
+        let tier = loader(ctx)?
             .load_one(TierById(tier_id))
             .await
             .map_err(AppError::from)?;
@@ -122,8 +114,7 @@ impl TierMutation {
             &app(ctx).db,
             viewer(ctx)?,
             key,
-            input.name.as_deref(),
-            description.as_ref().map(Option::as_deref),
+            name_patch(input.name.as_deref(), &description),
         )
         .await?;
         Ok(tier.into())
@@ -147,9 +138,7 @@ impl TierMutation {
         tier_id: Option<ID>,
     ) -> async_graphql::Result<User> {
         let user_key = ids::decode(ids::USER, &id, "id")?;
-        let tier_key = tier_id
-            .map(|t| ids::decode(ids::TIER, &t, "tierId"))
-            .transpose()?;
+        let tier_key = ids::decode_opt(ids::TIER, tier_id, "tierId")?;
         let viewer = viewer(ctx)?;
         let user = tiers::set_user_tier(app(ctx), viewer, user_key, tier_key).await?;
         Ok(User::new(user, Some(viewer)))

@@ -9,7 +9,10 @@ use async_graphql::{
 use chrono::{SecondsFormat, Utc};
 use entity::{role, session, tier, user};
 
-use super::loaders::{RolesOfUser, TierById, loader};
+use super::{
+    loaders::{RolesOfUser, TierById},
+    request::loader,
+};
 use crate::{
     auth::{Permission, Viewer},
     error::AppError,
@@ -226,7 +229,7 @@ impl User {
             .roles
             .get_or_try_init(|| async {
                 Ok::<_, AppError>(
-                    loader(ctx)
+                    loader(ctx)?
                         .load_one(RolesOfUser(self.key))
                         .await?
                         .unwrap_or_default(),
@@ -259,7 +262,7 @@ impl User {
         let Some(key) = self.tier_key else {
             return Ok(None);
         };
-        let tier = loader(ctx)
+        let tier = loader(ctx)?
             .load_one(TierById(key))
             .await
             .map_err(AppError::from)?;

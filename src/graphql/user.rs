@@ -6,15 +6,15 @@ use entity::user;
 
 use super::{
     app,
-    connection::{PageInfo, UserConnection, UserEdge},
-    loaders::{UserById, loader, prefetch_users, projection, user_by_username, wants_roles},
+    connection::{UserConnection, projection},
+    cost,
+    guard::{Authenticated, HasPermission, viewer},
+    loaders::UserById,
+    request::{loader, user_by_username},
     types::{DateTime, User, UserStatus},
 };
 use crate::{
-    auth::{
-        Permission,
-        guard::{Authenticated, HasPermission, viewer},
-    },
+    auth::Permission,
     error::AppError,
     ids,
     service::{
@@ -62,6 +62,17 @@ pub struct UpdateProfileInput {
 }
 
 /// An optional input field as a change: absent keeps, null clears, a value sets.
+/// A role's or tier's name and description change, as the service takes it.
+pub(crate) fn name_patch<'a>(
+    name: Option<&'a str>,
+    description: &'a users::Patch<String>,
+) -> crate::service::NamePatch<'a> {
+    crate::service::NamePatch {
+        name,
+        description: description.as_ref().map(Option::as_deref),
+    }
+}
+
 pub(crate) fn patch(value: MaybeUndefined<String>) -> users::Patch<String> {
     match value {
         MaybeUndefined::Undefined => None,
@@ -215,10 +226,7 @@ impl UserFilter {
             search: self.search,
             role: self.role,
             status: self.status.map(Into::into),
-            tier_id: self
-                .tier_id
-                .map(|t| ids::decode(ids::TIER, &t, "tierId"))
-                .transpose()?,
+            tier_id: ids::decode_opt(ids::TIER, self.tier_id, "tierId")?,
             is_superuser: self.is_superuser,
             is_staff: self.is_staff,
             include_deleted: self.include_deleted,
@@ -331,7 +339,7 @@ pub(crate) fn connection_complexity(
     child_complexity: usize,
 ) -> usize {
     // A page runs a statement for the page and one for its roles.
-    const CONNECTION_COST: usize = 2 * super::cost::STATEMENT;
+    const CONNECTION_COST: usize = 2 * cost::STATEMENT;
     let rows = first.or(last).map_or(directory::DEFAULT_PAGE, |n| {
         n.clamp(0, directory::MAX_PAGE as i32) as u64
     });
@@ -346,16 +354,13 @@ impl DirectoryQuery {
     /// A user by id. Holders of `USERS_READ` see anyone (soft-deleted users
     /// included) and get null when there is no such user; anyone else sees
     /// only themself and gets `NOT_FOUND` for every other id.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::lookup(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = viewer(ctx)?;
         let key = ids::decode(ids::USER, &id, "id")?;
         // Reads what the selection needs and what `visible` decides on.
         let columns = projection(&[&ctx.look_ahead()]).with(user::Column::DeletedAt);
-        let found = loader(ctx)
+        let found = loader(ctx)?
             .load_one(UserById(key, columns))
             .await
             .map_err(AppError::from)?;
@@ -368,10 +373,7 @@ impl DirectoryQuery {
     }
 
     /// A user by username, with the same rules as `user`.
-    #[graphql(
-        guard = "Authenticated",
-        complexity = "super::cost::lookup(child_complexity)"
-    )]
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn user_by_username(
         &self,
         ctx: &Context<'_>,
@@ -415,48 +417,11 @@ impl DirectoryQuery {
         }
         .into_paging()?;
         let filter = filter.unwrap_or_default().into_service()?;
-        let order: Vec<directory::SortKey> = match order_by.filter(|o| !o.is_empty()) {
-            Some(keys) => directory::distinct_keys(keys.into_iter().map(sort_key)),
-            None => directory::DEFAULT_ORDER.to_vec(),
-        };
+        let order = order_by.unwrap_or_default().into_iter().map(sort_key);
         let db = &app(ctx).db;
         let look = ctx.look_ahead();
-        let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
-        let columns = projection(&[&nodes, &edge_nodes]);
-        let page = directory::list(db, viewer, &filter, &order, paging, &columns).await?;
-        let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
-        // Each cursor is a JSON and base64 encoding; only the selected ones
-        // are made. An edge whose cursor is not selected keeps an empty one
-        // that no response can show.
-        let every_cursor = look.field("edges").field("cursor").exists();
-        let info = look.field("pageInfo");
-        let end_cursors = info.field("startCursor").exists() || info.field("endCursor").exists();
-        let last = page.users.len().saturating_sub(1);
-        let cursors: Vec<String> = (page.users.iter().enumerate())
-            .map(|(i, p)| {
-                if every_cursor || (end_cursors && (i == 0 || i == last)) {
-                    directory::encode_cursor(&p.user, &order)
-                } else {
-                    String::new()
-                }
-            })
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: page.has_previous,
-            start_cursor: cursors.first().cloned(),
-            end_cursor: cursors.last().cloned(),
-        };
-        let built = prefetch_users(db, page.users, Some(viewer), with_roles).await?;
-        let edges: Vec<UserEdge> = built
-            .into_iter()
-            .zip(cursors)
-            .map(|(node, cursor)| UserEdge { cursor, node })
-            .collect();
-        Ok(UserConnection {
-            edges,
-            page_info,
-            filter,
-        })
+        let columns = projection(&[&look.field("nodes"), &look.field("edges").field("node")]);
+        let page = directory::list(db, viewer, &filter, order, paging, &columns).await?;
+        Ok(UserConnection::build(db, page, filter, &look, viewer).await?)
     }
 }

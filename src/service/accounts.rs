@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{AppContext, RequestMeta, limits, now, roles, sessions, users};
 use crate::{
     auth::Viewer,
-    error::{AppError, Result, ResultExt, user_uniqueness},
+    error::{AppError, Result},
     validation,
 };
 
@@ -24,14 +24,19 @@ use crate::{
 pub struct NewAccount {
     pub username: String,
     pub email: String,
-    pub password: String,
+    /// Display name.
     pub name: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// In the clear: hashed by `new_user_row`, never stored.
+    pub password: String,
 }
 
 /// Validates every field and hashes the password; returns the row to insert.
-pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user::ActiveModel> {
+pub(super) async fn new_user_row(
+    ctx: &AppContext,
+    input: &NewAccount,
+) -> Result<user::ActiveModel> {
     let username = validation::username(&input.username)?;
     let email = validation::email(&input.email)?;
     check_password(ctx, &input.password, "password", &username, &email).await?;
@@ -52,7 +57,6 @@ pub(super) async fn prepare(ctx: &AppContext, input: &NewAccount) -> Result<user
     model.display_name = Set(name);
     model.first_name = Set(first_name);
     model.last_name = Set(last_name);
-    users::set_derived(&mut model, None);
     Ok(model)
 }
 
@@ -72,6 +76,17 @@ pub(super) async fn check_password(
         .await
 }
 
+/// Inserts a new account's row and gives it the default role, in the
+/// caller's transaction.
+async fn insert_with_default_role(
+    conn: &impl sea_orm::ConnectionTrait,
+    model: user::ActiveModel,
+) -> Result<user::Model> {
+    let user = users::insert(conn, model).await?;
+    roles::grant_builtin(conn, user.id, roles::DEFAULT_ROLE).await?;
+    Ok(user)
+}
+
 /// Creates an account with the default role and signs it in.
 #[tracing::instrument(name = "accounts.register", skip_all)]
 pub async fn register(
@@ -86,10 +101,9 @@ pub async fn register(
         return Err(AppError::Forbidden);
     }
     limits::hit(ctx, limits::Action::Register, meta).await?;
-    let model = prepare(ctx, input).await?;
+    let model = new_user_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
-    let user = model.insert(&txn).await.on_constraint(user_uniqueness)?;
-    roles::grant_builtin(&txn, user.id, roles::DEFAULT_ROLE).await?;
+    let user = insert_with_default_role(&txn, model).await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, "registered");
@@ -388,11 +402,10 @@ pub async fn create_superuser(
         password: password.expose_secret().to_owned(),
         ..Default::default()
     };
-    let mut model = prepare(ctx, &input).await?;
+    let mut model = new_user_row(ctx, &input).await?;
     model.is_superuser = Set(true);
     let txn = ctx.db.begin().await?;
-    let user = model.insert(&txn).await.on_constraint(user_uniqueness)?;
-    roles::grant_builtin(&txn, user.id, roles::DEFAULT_ROLE).await?;
+    let user = insert_with_default_role(&txn, model).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, "superuser created");
     Ok(user)

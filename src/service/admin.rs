@@ -3,10 +3,8 @@
 //! password before its transaction opens, and runs the last-superuser rule
 //! inside that transaction.
 
-use std::collections::BTreeSet;
-
-use entity::{role, user, user_role};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use entity::user;
+use sea_orm::{EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
 use super::{
@@ -17,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::{Permission, Viewer},
-    error::{AppError, Result, ResultExt, is_foreign_key_violation, user_uniqueness},
+    error::{AppError, Result, is_foreign_key_violation},
     validation,
 };
 
@@ -43,35 +41,10 @@ pub struct UserPatch {
     pub is_superuser: Option<bool>,
 }
 
-/// Only superusers act on superusers (other than a superuser on themself), so
-/// an administrator cannot take over or lock out a superuser account.
-fn check_target(viewer: &Viewer, target: &user::Model) -> Result<()> {
-    if target.is_superuser && !viewer.is_superuser() && viewer.id() != target.id {
-        return Err(AppError::Forbidden);
-    }
-    Ok(())
-}
-
 async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
     users::find(&ctx.db, id)
         .await?
         .ok_or(AppError::not_found("user"))
-}
-
-/// The roles with these ids, all of them or `NOT_FOUND` on `roleIds`.
-async fn roles_by_ids(
-    conn: &impl sea_orm::ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<role::Model>> {
-    let wanted: BTreeSet<Uuid> = ids.iter().copied().collect();
-    let found = role::Entity::find()
-        .filter(role::Column::Id.is_in(wanted.iter().copied()))
-        .all(conn)
-        .await?;
-    if found.len() != wanted.len() {
-        return Err(AppError::not_found("role").with_field("roleIds"));
-    }
-    Ok(found)
 }
 
 #[tracing::instrument(name = "admin.create_user", skip_all, fields(by = %viewer.id()))]
@@ -83,40 +56,23 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
     if input.role_ids.is_some() {
         viewer.require(Permission::RolesAssign)?;
     }
-    let mut model = accounts::prepare(ctx, &input.account).await?;
+    let mut model = accounts::new_user_row(ctx, &input.account).await?;
     users::apply_profile(&mut model, &input.profile)?;
-    users::set_derived(&mut model, None);
     model.status = Set(input.status.unwrap_or(user::Status::Active));
     model.is_superuser = Set(input.is_superuser);
     model.tier_id = Set(input.tier_id);
 
     let txn = ctx.db.begin().await?;
-    let created = match model.insert(&txn).await {
-        Err(err) if is_foreign_key_violation(&err) => {
+    let created = match users::insert(&txn, model).await {
+        Err(AppError::Database(err)) if is_foreign_key_violation(&err) => {
             return Err(AppError::not_found("tier").with_field("tierId"));
         }
-        result => result.on_constraint(user_uniqueness)?,
+        result => result?,
     };
     match &input.role_ids {
         None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
         Some(ids) => {
-            let granted = roles_by_ids(&txn, ids).await?;
-            if !roles::permissions(&granted)
-                .into_iter()
-                .all(|p| viewer.has(p))
-            {
-                return Err(AppError::Forbidden);
-            }
-            if !granted.is_empty() {
-                let ts = now();
-                user_role::Entity::insert_many(granted.iter().map(|r| user_role::ActiveModel {
-                    user_id: Set(created.id),
-                    role_id: Set(r.id),
-                    created_at: Set(ts),
-                }))
-                .exec(&txn)
-                .await?;
-            }
+            roles::replace(&txn, viewer, created.id, &[], ids).await?;
         }
     }
     txn.commit().await?;
@@ -143,7 +99,7 @@ pub async fn update_user(
         require_superuser(viewer)?;
     }
     let current = target(ctx, id).await?;
-    check_target(viewer, &current)?;
+    users::check_target(viewer, &current)?;
 
     let mut model = users::changes(&current);
     users::apply_profile(&mut model, &patch.profile)?;
@@ -218,7 +174,7 @@ pub async fn set_status(
 pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require(Permission::UsersDelete)?;
     let current = target(ctx, id).await?;
-    check_target(viewer, &current)?;
+    users::check_target(viewer, &current)?;
     if current.is_deleted() {
         return Ok(current);
     }
@@ -235,7 +191,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
 pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require(Permission::UsersDelete)?;
     let current = target(ctx, id).await?;
-    check_target(viewer, &current)?;
+    users::check_target(viewer, &current)?;
     let mut model = users::changes(&current);
     if current.is_deleted() {
         model.deleted_at = Set(None);

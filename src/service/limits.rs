@@ -4,7 +4,7 @@
 //! may reach twice the limit across a window boundary; the account lockout
 //! and the argon2 queue still bound what any burst can do.
 
-use std::{net::IpAddr, str::FromStr, time::Duration};
+use std::{net::IpAddr, time::Duration};
 
 use entity::rate_limit;
 use sea_orm::{
@@ -28,55 +28,6 @@ impl Action {
         match self {
             Self::Register => "register",
             Self::Login => "login",
-        }
-    }
-}
-
-/// A budget such as `10/hour`: at most `hits` per `per`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub hits: u32,
-    pub per: Duration,
-}
-
-impl FromStr for Rate {
-    type Err = String;
-
-    /// `N/second`, `N/minute`, `N/hour` or `N/day` (also `s`, `m`, `h`, `d`).
-    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
-        let invalid = || format!("`{raw}` is not a rate such as 10/hour or 60/minute");
-        let (hits, unit) = raw.trim().split_once('/').ok_or_else(invalid)?;
-        let hits: u32 = hits.trim().parse().map_err(|_| invalid())?;
-        let secs = match unit.trim() {
-            "s" | "sec" | "second" => 1,
-            "m" | "min" | "minute" => 60,
-            "h" | "hour" => 3600,
-            "d" | "day" => 86_400,
-            _ => return Err(invalid()),
-        };
-        if hits == 0 {
-            return Err(invalid());
-        }
-        Ok(Self {
-            hits,
-            per: Duration::from_secs(secs),
-        })
-    }
-}
-
-/// `RATE_LIMITS` and the budgets of each limited operation.
-#[derive(Debug, Clone)]
-pub struct RateLimits {
-    pub enabled: bool,
-    pub register: Rate,
-    pub login: Rate,
-}
-
-impl RateLimits {
-    fn rate(&self, action: Action) -> Rate {
-        match action {
-            Action::Register => self.register,
-            Action::Login => self.login,
         }
     }
 }
@@ -105,7 +56,10 @@ pub async fn hit(ctx: &AppContext, action: Action, meta: &RequestMeta) -> Result
     let Some(ip) = meta.ip.as_deref().filter(|_| limits.enabled) else {
         return Ok(());
     };
-    let rate = limits.rate(action);
+    let rate = match action {
+        Action::Register => limits.register,
+        Action::Login => limits.login,
+    };
     let period = Ord::max(rate.per.as_secs(), 1) as i64;
     let ts = now();
     let at = ts.timestamp();
@@ -175,21 +129,6 @@ pub async fn prune_periodically(ctx: std::sync::Arc<AppContext>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rates_parse_in_words_and_letters() {
-        assert_eq!(
-            "10/hour".parse::<Rate>().unwrap(),
-            Rate {
-                hits: 10,
-                per: Duration::from_secs(3600)
-            }
-        );
-        assert_eq!("60/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
-        for bad in ["10", "0/hour", "x/hour", "10/fortnight"] {
-            assert!(bad.parse::<Rate>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn an_ipv6_client_counts_by_its_64_bit_prefix() {

@@ -72,6 +72,49 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A change to a catalogue entry's (a role's or a tier's) name and
+/// description: `None` keeps either; `description: Some(None)` clears it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NamePatch<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+}
+
+/// The rule for a catalogue entry's description: at most 255 characters.
+fn description(raw: Option<&str>) -> crate::error::Result<Option<String>> {
+    crate::validation::optional_text(raw, "description", 255)
+}
+
+/// Every row of a catalogue (roles, tiers), ordered by its name column.
+async fn all_by_name<E: sea_orm::EntityTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    name: E::Column,
+) -> crate::error::Result<Vec<E::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(E::find().order_by_asc(name).all(conn).await?)
+}
+
+/// One row of a catalogue by its key.
+async fn by_key<E>(
+    conn: &impl sea_orm::ConnectionTrait,
+    id: uuid::Uuid,
+) -> crate::error::Result<Option<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
+{
+    Ok(E::find_by_id(id).one(conn).await?)
+}
+
+/// For `ResultExt::on_constraint`: a unique name already taken is `CONFLICT`.
+fn name_taken(what: &'static str) -> impl FnOnce(&str) -> Option<crate::error::AppError> {
+    move |detail| {
+        detail.contains("name").then(|| {
+            crate::error::AppError::Conflict(format!("a {what} with this name already exists"))
+        })
+    }
+}
+
 /// Superuser-only powers are checked here as well as by guards, because guards
 /// do not run when a field is reached through an interface.
 pub fn require_superuser(viewer: &crate::auth::Viewer) -> crate::error::Result<()> {

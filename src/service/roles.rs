@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{AppContext, now, require_superuser, users};
+use super::{AppContext, NamePatch, now, require_superuser, users};
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, Result, ResultExt},
@@ -100,26 +100,18 @@ fn role_name(raw: &str) -> Result<String> {
     }
 }
 
-fn name_taken(detail: &str) -> Option<AppError> {
-    detail
-        .contains("name")
-        .then(|| AppError::Conflict("a role with this name already exists".into()))
-}
-
 fn encode_permissions(permissions: &[Permission]) -> String {
     let names: BTreeSet<&str> = permissions.iter().map(|p| p.as_str()).collect();
     serde_json::to_string(&names).expect("a set of strings serialises")
 }
 
+/// Every role, ordered by name.
 pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<role::Model>> {
-    Ok(role::Entity::find()
-        .order_by_asc(role::Column::Name)
-        .all(conn)
-        .await?)
+    super::all_by_name::<role::Entity>(conn, role::Column::Name).await
 }
 
 pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<role::Model>> {
-    Ok(role::Entity::find_by_id(id).one(conn).await?)
+    super::by_key::<role::Entity>(conn, id).await
 }
 
 pub async fn create(
@@ -133,18 +125,14 @@ pub async fn create(
     role::ActiveModel {
         id: Set(crate::ids::new_key()),
         name: Set(role_name(name)?),
-        description: Set(crate::validation::optional_text(
-            description,
-            "description",
-            255,
-        )?),
+        description: Set(super::description(description)?),
         permissions: Set(encode_permissions(permissions)),
         is_builtin: Set(false),
         created_at: Set(now()),
     }
     .insert(conn)
     .await
-    .on_constraint(name_taken)
+    .on_constraint(super::name_taken("role"))
 }
 
 /// Changes a role. Built-in roles keep their name and permissions (the
@@ -153,8 +141,7 @@ pub async fn update(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
-    name: Option<&str>,
-    description: Option<Option<&str>>,
+    patch: NamePatch<'_>,
     new_permissions: Option<&[Permission]>,
 ) -> Result<role::Model> {
     require_superuser(viewer)?;
@@ -163,7 +150,7 @@ pub async fn update(
         id: Set(id),
         ..Default::default()
     };
-    if let Some(name) = name {
+    if let Some(name) = patch.name {
         let name = role_name(name)?;
         if current.is_builtin && name != current.name {
             return Err(AppError::Conflict(
@@ -172,12 +159,8 @@ pub async fn update(
         }
         model.name = Set(name);
     }
-    if let Some(description) = description {
-        model.description = Set(crate::validation::optional_text(
-            description,
-            "description",
-            255,
-        )?);
+    if let Some(description) = patch.description {
+        model.description = Set(super::description(description)?);
     }
     if let Some(new_permissions) = new_permissions {
         let requested: BTreeSet<Permission> = new_permissions.iter().copied().collect();
@@ -191,7 +174,10 @@ pub async fn update(
     if !model.is_changed() {
         return Ok(current);
     }
-    model.update(conn).await.on_constraint(name_taken)
+    model
+        .update(conn)
+        .await
+        .on_constraint(super::name_taken("role"))
 }
 
 /// Deletes a custom role and, in the same transaction, its links to users.
@@ -213,53 +199,52 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Replaces a user's roles. Every id must exist (else `NOT_FOUND` on
-/// `roleIds`, nothing changed), and the caller must hold every permission of
-/// every role it adds or removes, so nobody grants or strips more power than
-/// they have; a superuser's roles are for superusers to change.
-pub async fn set_user_roles(
-    ctx: &AppContext,
-    viewer: &Viewer,
-    user_id: Uuid,
-    role_ids: &[Uuid],
-) -> Result<(user::Model, Vec<role::Model>)> {
-    viewer.require(Permission::RolesAssign)?;
-    let wanted: BTreeSet<Uuid> = role_ids.iter().copied().collect();
-    let txn = ctx.db.begin().await?;
-    // Locked first, so concurrent replacements of one user's roles run one
-    // after the other and the result is exactly one of the requested sets.
-    let user = users::lock(&txn, user_id)
-        .await?
-        .ok_or(AppError::not_found("user"))?;
-    if user.is_superuser && !viewer.is_superuser() {
-        return Err(AppError::Forbidden);
-    }
-    let new_roles = role::Entity::find()
+/// The roles with these ids, ordered by name: all of them, or `NOT_FOUND` on `roleIds`.
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<role::Model>> {
+    let wanted: BTreeSet<Uuid> = ids.iter().copied().collect();
+    let found = role::Entity::find()
         .filter(role::Column::Id.is_in(wanted.iter().copied()))
         .order_by_asc(role::Column::Name)
-        .all(&txn)
+        .all(conn)
         .await?;
-    if new_roles.len() != wanted.len() {
+    if found.len() != wanted.len() {
         return Err(AppError::not_found("role").with_field("roleIds"));
     }
-    let old_roles = of_user(&txn, user_id).await?;
-    let old_ids: BTreeSet<Uuid> = old_roles.iter().map(|r| r.id).collect();
-    let changed = new_roles
+    Ok(found)
+}
+
+/// Makes `wanted` the roles of `user_id`, whose roles are `current` (none
+/// for a new user), in the caller's transaction. Every id must exist (else
+/// `NOT_FOUND` on `roleIds`, nothing changed), and `viewer` must hold every
+/// permission of each role it adds or removes, so nobody grants or strips
+/// more power than they have. Returns the new roles, ordered by name.
+pub async fn replace(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+    current: &[role::Model],
+    wanted: &[Uuid],
+) -> Result<Vec<role::Model>> {
+    let new_roles = by_ids(conn, wanted).await?;
+    let current_ids: BTreeSet<Uuid> = current.iter().map(|r| r.id).collect();
+    let mut changed = new_roles
         .iter()
-        .filter(|r| !old_ids.contains(&r.id))
-        .chain(old_roles.iter().filter(|r| !wanted.contains(&r.id)));
-    for role in changed {
-        if !permissions(std::slice::from_ref(role))
+        .filter(|r| !current_ids.contains(&r.id))
+        .chain(current.iter().filter(|r| !wanted.contains(&r.id)));
+    let escalates = changed.any(|role| {
+        !permissions(std::slice::from_ref(role))
             .into_iter()
             .all(|p| viewer.has(p))
-        {
-            return Err(AppError::Forbidden);
-        }
+    });
+    if escalates {
+        return Err(AppError::Forbidden);
     }
-    user_role::Entity::delete_many()
-        .filter(user_role::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
+    if !current.is_empty() {
+        user_role::Entity::delete_many()
+            .filter(user_role::Column::UserId.eq(user_id))
+            .exec(conn)
+            .await?;
+    }
     if !new_roles.is_empty() {
         let ts = now();
         user_role::Entity::insert_many(new_roles.iter().map(|r| user_role::ActiveModel {
@@ -267,9 +252,30 @@ pub async fn set_user_roles(
             role_id: Set(r.id),
             created_at: Set(ts),
         }))
-        .exec(&txn)
+        .exec(conn)
         .await?;
     }
+    Ok(new_roles)
+}
+
+/// Replaces a user's roles (`setUserRoles`), with the rules of `replace`; a
+/// superuser's roles are for superusers to change.
+pub async fn set_user_roles(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    user_id: Uuid,
+    role_ids: &[Uuid],
+) -> Result<(user::Model, Vec<role::Model>)> {
+    viewer.require(Permission::RolesAssign)?;
+    let txn = ctx.db.begin().await?;
+    // Locked first, so concurrent replacements of one user's roles run one
+    // after the other and the result is exactly one of the requested sets.
+    let user = users::lock(&txn, user_id)
+        .await?
+        .ok_or(AppError::not_found("user"))?;
+    users::check_target(viewer, &user)?;
+    let current = of_user(&txn, user_id).await?;
+    let new_roles = replace(&txn, viewer, user_id, &current, role_ids).await?;
     txn.commit().await?;
     Ok((user, new_roles))
 }

@@ -2,36 +2,39 @@
 //! hold cannot be deleted; the foreign key refuses it, not a prior count.
 
 use entity::{tier, user};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::{AppContext, now, require_superuser, users};
+use super::{AppContext, NamePatch, now, require_superuser, users};
 use crate::{
     auth::Viewer,
     error::{AppError, Result, ResultExt, is_foreign_key_violation},
     ids, validation,
 };
 
-fn name_taken(detail: &str) -> Option<AppError> {
-    detail
-        .contains("name")
-        .then(|| AppError::Conflict("a tier with this name already exists".into()))
-}
-
 fn tier_name(raw: &str) -> Result<String> {
     validation::optional_text(Some(raw), "name", 64)?
         .ok_or_else(|| AppError::bad_input("name", "name must not be empty"))
 }
 
+/// Every tier, ordered by name.
 pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<tier::Model>> {
+    super::all_by_name::<tier::Entity>(conn, tier::Column::Name).await
+}
+
+/// The tiers with these ids, in one statement.
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<tier::Model>> {
     Ok(tier::Entity::find()
-        .order_by_asc(tier::Column::Name)
+        .filter(tier::Column::Id.is_in(ids))
         .all(conn)
         .await?)
 }
 
 pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<tier::Model>> {
-    Ok(tier::Entity::find_by_id(id).one(conn).await?)
+    super::by_key::<tier::Entity>(conn, id).await
 }
 
 pub async fn create(
@@ -44,12 +47,12 @@ pub async fn create(
     tier::ActiveModel {
         id: Set(ids::new_key()),
         name: Set(tier_name(name)?),
-        description: Set(validation::optional_text(description, "description", 255)?),
+        description: Set(super::description(description)?),
         created_at: Set(now()),
     }
     .insert(conn)
     .await
-    .on_constraint(name_taken)
+    .on_constraint(super::name_taken("tier"))
 }
 
 /// Renames or re-describes a tier; `description: Some(None)` clears it.
@@ -57,8 +60,7 @@ pub async fn update(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
-    name: Option<&str>,
-    description: Option<Option<&str>>,
+    patch: NamePatch<'_>,
 ) -> Result<tier::Model> {
     require_superuser(viewer)?;
     let current = get(conn, id).await?.ok_or(AppError::not_found("tier"))?;
@@ -66,16 +68,19 @@ pub async fn update(
         id: Set(id),
         ..Default::default()
     };
-    if let Some(name) = name {
+    if let Some(name) = patch.name {
         model.name = Set(tier_name(name)?);
     }
-    if let Some(description) = description {
-        model.description = Set(validation::optional_text(description, "description", 255)?);
+    if let Some(description) = patch.description {
+        model.description = Set(super::description(description)?);
     }
     if !model.is_changed() {
         return Ok(current);
     }
-    model.update(conn).await.on_constraint(name_taken)
+    model
+        .update(conn)
+        .await
+        .on_constraint(super::name_taken("tier"))
 }
 
 /// Deletes an unused tier; `CONFLICT` while any user holds it.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::now;
 use crate::auth::{Permission, Viewer};
 use crate::{
-    error::{AppError, Result, ResultExt, user_uniqueness},
+    error::{AppError, Result, ResultExt},
     validation,
 };
 
@@ -37,15 +37,16 @@ pub struct ProfilePatch {
     pub youtube: Patch<String>,
 }
 
-/// The row of a new active user with every optional field empty and the
-/// derived columns set; callers fill in what they have.
+/// The row of a new active user with every optional field empty; callers
+/// fill in what they have, and `insert` (or `set_derived`, for rows written
+/// another way) sets the derived columns from the result.
 pub fn new_row(
     username: String,
     email: String,
     password_hash: String,
     at: chrono::DateTime<chrono::Utc>,
 ) -> user::ActiveModel {
-    let mut model = user::ActiveModel {
+    user::ActiveModel {
         id: Set(crate::ids::new_key()),
         username: Set(username),
         email: Set(email),
@@ -72,9 +73,17 @@ pub fn new_row(
         updated_at: Set(at),
         name_key: Set(String::new()),
         search_text: Set(String::new()),
-    };
+    }
+}
+
+/// Inserts a new user's row, with the derived columns computed from it.
+/// Username and email collisions come from the unique indexes.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    mut model: user::ActiveModel,
+) -> Result<user::Model> {
     set_derived(&mut model, None);
-    model
+    model.insert(conn).await.on_constraint(user_uniqueness)
 }
 
 /// The name the API shows: the chosen display name, else "first last", else the username.
@@ -139,6 +148,28 @@ pub fn set_derived(model: &mut user::ActiveModel, current: Option<&user::Model>)
     model.search_text = ActiveValue::Set(search.to_lowercase());
 }
 
+/// The typed error for a violation of the `users` table's unique indexes
+/// (for `ResultExt::on_constraint`), judged from the index name (PostgreSQL)
+/// or the column (SQLite) in the driver's message.
+pub fn user_uniqueness(detail: &str) -> Option<AppError> {
+    if detail.contains("email") {
+        Some(AppError::DuplicateEmail)
+    } else if detail.contains("username") {
+        Some(AppError::DuplicateUsername)
+    } else {
+        None
+    }
+}
+
+/// Only superusers act on superusers (other than a superuser on themself), so
+/// an administrator cannot take over or lock out a superuser account.
+pub fn check_target(viewer: &Viewer, target: &user::Model) -> Result<()> {
+    if target.is_superuser && !viewer.is_superuser() && viewer.id() != target.id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
 /// `user` as `viewer` may see it. Holders of `USERS_READ` see everyone,
 /// soft-deleted users included, and get `None` for a user that does not exist.
 /// Anyone else sees only themself: every other user, live, deleted or
@@ -166,6 +197,21 @@ pub async fn lock(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::
         .lock_exclusive()
         .one(conn)
         .await?)
+}
+
+/// The users with these (normalised) usernames, in one statement.
+pub async fn by_usernames(
+    conn: &impl ConnectionTrait,
+    usernames: impl IntoIterator<Item = String>,
+) -> Result<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.is_in(usernames))
+        .into_model::<entity::ByPosition<user::Model>>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|found| found.0)
+        .collect())
 }
 
 /// Finds a user by username or, when `login` holds an `@`, by email.
@@ -301,4 +347,22 @@ pub async fn ensure_superuser_remains(conn: &impl ConnectionTrait, user_id: Uuid
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_become_typed_errors() {
+        assert!(matches!(
+            user_uniqueness("duplicate key value violates unique constraint \"ux_users_email\""),
+            Some(AppError::DuplicateEmail)
+        ));
+        assert!(matches!(
+            user_uniqueness("UNIQUE constraint failed: users.username"),
+            Some(AppError::DuplicateUsername)
+        ));
+        assert!(user_uniqueness("UNIQUE constraint failed: roles.name").is_none());
+    }
 }

@@ -11,7 +11,7 @@ use std::{
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
-use usergraph::{app, config::Config, service::AppContext};
+use usergraph::{config::Config, http, service::AppContext};
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "tangerine-kettle-42";
@@ -354,16 +354,16 @@ fn new_user(
 async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
     let (conn, stats) = usergraph::db::connect(&config).await.expect("connect");
-    let (ctx, router) = app::prepare_with(conn, stats, config)
+    let (ctx, router) = http::build_on(conn, stats, config)
         .await
-        .expect("prepare app");
+        .expect("build the app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let served = ctx.clone();
     let server = tokio::spawn(async move {
-        app::serve_on(listener, router, &served.config, std::future::pending()).await;
+        http::serve_on(listener, router, &served.config, std::future::pending()).await;
     });
     (addr, ctx, server)
 }

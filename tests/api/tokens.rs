@@ -1,9 +1,14 @@
-//! Bearer tokens at the edge: a bad token is an error, never anonymous.
+//! Tokens: a bad bearer token is an error, never anonymous (RFC 8725: one
+//! algorithm, every claim required and checked, a 5-second leeway), and
+//! refresh rotation (RFC 9700 §4.14) that cannot fork, cannot outlive a
+//! revocation, and forgives a second tab within the reuse interval.
 
-use jsonwebtoken::{EncodingKey, Header};
-use serde_json::json;
+use base64::Engine;
+use futures::future::join_all;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, TestApp, code};
+use crate::helpers::{Account, JWT_SECRET, TestApp, account, code};
 
 fn forge(claims: serde_json::Value) -> String {
     jsonwebtoken::encode(
@@ -107,4 +112,278 @@ async fn without_a_token_me_is_unauthenticated() {
     let body = app.gql(None, "{ me { id } }", json!({})).await;
 
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+}
+
+fn claims_of(account: &Account) -> Value {
+    let payload = account.access.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn sign(header: Header, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn forged_or_malformed_claims_are_token_invalid() {
+    let app = TestApp::spawn().await;
+    let joe = app.register_as("joe").await;
+    let good = claims_of(&joe);
+    let now = chrono::Utc::now().timestamp();
+    let with = |key: &str, value: Value| {
+        let mut claims = good.clone();
+        claims[key] = value;
+        claims
+    };
+    let without = |key: &str| {
+        let mut claims = good.clone();
+        claims.as_object_mut().unwrap().remove(key);
+        claims
+    };
+    let hs256 = || Header::new(Algorithm::HS256);
+    let unsigned = {
+        let encode =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.",
+            encode(&json!({ "alg": "none", "typ": "JWT" })),
+            encode(&good)
+        )
+    };
+    let cases = [
+        (
+            "a control: the same claims, properly signed",
+            sign(hs256(), &good),
+            "ok",
+        ),
+        ("alg none", unsigned, "TOKEN_INVALID"),
+        (
+            "another HMAC algorithm",
+            sign(Header::new(Algorithm::HS384), &good),
+            "TOKEN_INVALID",
+        ),
+        (
+            "wrong issuer",
+            sign(hs256(), &with("iss", json!("evil"))),
+            "TOKEN_INVALID",
+        ),
+        ("no issuer", sign(hs256(), &without("iss")), "TOKEN_INVALID"),
+        (
+            "wrong audience",
+            sign(hs256(), &with("aud", json!("other-service"))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no audience",
+            sign(hs256(), &without("aud")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no subject",
+            sign(hs256(), &without("sub")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no session",
+            sign(hs256(), &without("sid")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "no issued-at",
+            sign(hs256(), &without("iat")),
+            "TOKEN_INVALID",
+        ),
+        (
+            "issued in the future",
+            sign(hs256(), &with("iat", json!(now + 600))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "not valid before a future time",
+            sign(hs256(), &with("nbf", json!(now + 600))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "expired beyond the 5 s leeway",
+            sign(hs256(), &with("exp", json!(now - 10))),
+            "TOKEN_EXPIRED",
+        ),
+        (
+            "another user's session",
+            sign(
+                hs256(),
+                &with("sub", json!("usr_0190000000007000800000000000beef")),
+            ),
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (case, token, expected) in cases {
+        let body = app.me(&token).await;
+        let got = if body["errors"].is_null() {
+            "ok"
+        } else {
+            code(&body)
+        };
+        assert_eq!(got, expected, "{case}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_refreshes_of_one_token_yield_one_new_token() {
+    let app = TestApp::spawn().await;
+    let kit = app.register_as("kit").await;
+
+    let bodies = join_all((0..16).map(|_| app.refresh(&kit.refresh))).await;
+
+    let winners: Vec<&Value> = bodies.iter().filter(|b| b["errors"].is_null()).collect();
+    assert_eq!(winners.len(), 1, "{bodies:?}");
+    assert!(
+        bodies
+            .iter()
+            .filter(|b| !b["errors"].is_null())
+            .all(|b| code(b) == "TOKEN_INVALID")
+    );
+    // The losers presented a token that had just been rotated: reuse, so the chain ended.
+    let new = account(&winners[0]["data"]["refreshToken"]).unwrap();
+    assert_eq!(code(&app.refresh(&new.refresh).await), "TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_session_has_an_absolute_lifetime_however_often_it_is_refreshed() {
+    let app = TestApp::spawn_with(&[("SESSION_MAX_LIFETIME_SECS", "2")]).await;
+    let lia = app.register_as("lia").await;
+    let refreshed = account(&app.refresh(&lia.refresh).await["data"]["refreshToken"])
+        .expect("refresh within the lifetime");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    assert_eq!(
+        code(&app.refresh(&refreshed.refresh).await),
+        "TOKEN_EXPIRED"
+    );
+    assert_eq!(code(&app.me(&refreshed.access).await), "UNAUTHENTICATED");
+}
+
+#[test]
+fn a_secret_shorter_than_32_bytes_refuses_to_start() {
+    let err =
+        usergraph::config::Config::from_lookup(|k| (k == "JWT_SECRET").then(|| "x".repeat(31)))
+            .unwrap_err();
+    assert!(err.to_string().contains("32 bytes"), "{err}");
+}
+
+/// The refresh tokens of `user`'s sessions that could still be refreshed.
+async fn live_links(app: &TestApp, user: &str) -> u64 {
+    use entity::session;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let id = usergraph::ids::decode(usergraph::ids::USER, user, "id").unwrap();
+    session::Entity::find()
+        .filter(session::Column::UserId.eq(id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_session_outlives_a_revocation_that_races_its_refresh() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    for round in 0..12 {
+        let victim = app.user_with(&format!("victim{round}"), &[], false).await;
+        let model = usergraph::service::users::find(
+            app.db(),
+            usergraph::ids::decode(usergraph::ids::USER, &victim.id, "id").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut chains = vec![victim.refresh.clone()];
+        for _ in 0..2 {
+            let tokens = usergraph::service::sessions::start(
+                app.db(),
+                &app.ctx,
+                model.clone(),
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+            chains.push(tokens.refresh_token);
+        }
+        let (how, query, token, variables) = match round % 3 {
+            0 => (
+                "logoutAll",
+                "mutation { logoutAll }",
+                &victim.access,
+                json!({}),
+            ),
+            1 => (
+                "suspension",
+                "mutation($id: ID!) { setUserStatus(id: $id, status: SUSPENDED) { id } }",
+                &root.access,
+                json!({ "id": victim.id }),
+            ),
+            _ => (
+                "password reset by an admin",
+                "mutation($id: ID!) { updateUser(id: $id, input: { password: \"a-brand-new-secret-77\" }) { id } }",
+                &root.access,
+                json!({ "id": victim.id }),
+            ),
+        };
+
+        let (revoked, refreshed) = tokio::join!(
+            app.gql(Some(token), query, variables),
+            join_all(chains.iter().map(|t| app.refresh(t))),
+        );
+
+        assert!(revoked["errors"].is_null(), "{how}: {revoked}");
+        assert_eq!(
+            live_links(&app, &victim.id).await,
+            0,
+            "round {round}, {how}: a session survived; refreshes: {refreshed:?}"
+        );
+        for body in &refreshed {
+            if let Some(new) = account(&body["data"]["refreshToken"]) {
+                assert!(!app.refresh(&new.refresh).await["errors"].is_null());
+                assert!(!app.me(&new.access).await["errors"].is_null());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn within_the_reuse_interval_a_rotated_token_returns_its_live_successor() {
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_INTERVAL_SECS", "30")]).await;
+    let ivy = app.register_as("ivy").await;
+
+    let first = account(&app.refresh(&ivy.refresh).await["data"]["refreshToken"]).unwrap();
+    let again = account(&app.refresh(&ivy.refresh).await["data"]["refreshToken"])
+        .expect("the second tab's refresh succeeds");
+
+    assert_eq!(again.refresh, first.refresh, "the same successor");
+    assert!(app.me(&again.access).await["errors"].is_null());
+    let next = account(&app.refresh(&first.refresh).await["data"]["refreshToken"]).unwrap();
+    // The successor was rotated in turn: presenting the first token is reuse now.
+    assert_eq!(code(&app.refresh(&ivy.refresh).await), "TOKEN_INVALID");
+    assert_eq!(code(&app.refresh(&next.refresh).await), "TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn without_a_reuse_interval_a_second_refresh_of_one_token_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let max = app.register_as("max").await;
+    let first = account(&app.refresh(&max.refresh).await["data"]["refreshToken"]).unwrap();
+
+    assert_eq!(code(&app.refresh(&max.refresh).await), "TOKEN_INVALID");
+    assert_eq!(code(&app.refresh(&first.refresh).await), "TOKEN_INVALID");
 }

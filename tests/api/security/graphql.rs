@@ -239,7 +239,7 @@ async fn a_panic_is_a_generic_500_and_the_server_keeps_serving() {
     let routes = Router::new()
         .route("/boom", get(boom))
         .route("/ok", get(|| async { "ok" }));
-    let router = usergraph::app::with_middleware(routes, Duration::from_secs(5));
+    let router = usergraph::http::with_middleware(routes, Duration::from_secs(5));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -1,7 +1,6 @@
 //! Security controls, one module per area (see SECURITY.md for the map from
 //! each control to the test that proves it).
 
-mod accounts;
+mod credentials;
 mod faults;
 mod graphql;
-mod tokens;

@@ -4,13 +4,16 @@
 
 use async_graphql::{Context, Guard};
 
-use super::{Permission, Viewer};
-use crate::error::AppError;
+use crate::{
+    auth::{Permission, Viewer},
+    error::AppError,
+};
 
 /// The request's viewer, or `UNAUTHENTICATED`.
 pub fn viewer<'a>(ctx: &'a Context<'_>) -> Result<&'a Viewer, AppError> {
-    ctx.data_opt::<Option<Viewer>>()
-        .and_then(Option::as_ref)
+    super::request::request(ctx)?
+        .viewer
+        .as_ref()
         .ok_or(AppError::Unauthenticated)
 }
 

@@ -1,5 +1,7 @@
-//! Accounts: login failures that cannot be told apart, and what the logs
-//! must and must never contain.
+//! Credentials under attack: sign-in failures that cannot be told apart,
+//! what the logs must and must never contain, the lockout under races and
+//! step-ups, the password strength check's bound, look-alike passwords, and
+//! per-address rate limits.
 
 use std::time::{Duration, Instant};
 

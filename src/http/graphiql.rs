@@ -22,34 +22,34 @@ pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     hex::encode(&hash.finalize()[..6])
 });
 
-const PAGE: &str = include_str!("../assets/graphiql/index.html");
+const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
 /// (name, media type, contents), for `asset`.
 const ASSETS: [(&str, &str, &[u8]); 5] = [
     (
         "graphiql.min.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/graphiql.min.js"),
+        include_bytes!("../../assets/graphiql/graphiql.min.js"),
     ),
     (
         "graphiql.min.css",
         "text/css; charset=utf-8",
-        include_bytes!("../assets/graphiql/graphiql.min.css"),
+        include_bytes!("../../assets/graphiql/graphiql.min.css"),
     ),
     (
         "react.production.min.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/react.production.min.js"),
+        include_bytes!("../../assets/graphiql/react.production.min.js"),
     ),
     (
         "react-dom.production.min.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
     (
         "init.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/init.js"),
+        include_bytes!("../../assets/graphiql/init.js"),
     ),
 ];
 

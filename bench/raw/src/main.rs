@@ -3,7 +3,8 @@
 //! same SQL statements usergraph runs (viewer, users with tiers, roles) and the
 //! same JSON, with no GraphQL, no ORM and no DataLoader. Every usergraph
 //! number in BENCHMARKS.md is divided by this one, measured in the same run.
-//! PostgreSQL only; built with `--features bench-raw`.
+//! PostgreSQL only. A workspace member of its own (`cargo build -p bench-raw`),
+//! so the service has no benchmark feature.
 
 use std::{
     collections::HashMap,

@@ -1,0 +1,291 @@
+//! The GraphQL handlers: `POST /graphql` and `GET /graphql` (GraphQL over
+//! HTTP: media types and statuses, persisted queries, GET only for queries),
+//! with the checks that run before execution.
+
+use async_graphql::{ParseRequestError, parser::types::OperationType};
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
+use axum::{
+    extract::{FromRequest, State},
+    http::{StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+
+use super::{AppState, error_response, extract::MaybeViewer, graphiql, too_large};
+use crate::{
+    error::code,
+    graphql::{self, documents, guardrails},
+    service::RequestMeta,
+};
+
+/// The answer's media type, from the request's `Accept` header (GraphQL over
+/// HTTP): `application/graphql-response+json` when the client accepts it,
+/// else `application/json`, which legacy clients that send no `Accept` get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    GraphqlResponseJson,
+    Json,
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+impl Accept {
+    /// `None` when the client accepts neither type (406).
+    fn of(headers: &axum::http::HeaderMap) -> Option<Self> {
+        let Some(accept) = headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Some(Self::Json);
+        };
+        let mut json = false;
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            if refused {
+                continue;
+            }
+            match mime.as_str() {
+                GRAPHQL_RESPONSE_JSON => return Some(Self::GraphqlResponseJson),
+                "application/json" | "application/*" | "*/*" => json = true,
+                _ => {}
+            }
+        }
+        json.then_some(Self::Json)
+    }
+}
+
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "accept application/graphql-response+json or application/json",
+        code::BAD_USER_INPUT,
+    )
+}
+
+/// POST bodies must be JSON: form and multipart bodies are refused (415)
+/// before parsing, which also keeps simple cross-site form posts out.
+pub(super) async fn graphql_post(
+    State(state): State<AppState>,
+    MaybeViewer(viewer): MaybeViewer,
+    meta: RequestMeta,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(accept) = Accept::of(request.headers()) else {
+        return not_acceptable();
+    };
+    let json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as application/json",
+            code::BAD_USER_INPUT,
+        );
+    }
+    match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
+        Ok(request) => execute(&state, viewer, meta, request.into_inner(), accept, false).await,
+        Err(GraphQLRejection(ParseRequestError::UnsupportedBatch)) => error_response(
+            StatusCode::BAD_REQUEST,
+            "batched requests are not supported",
+            code::BAD_USER_INPUT,
+        ),
+        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => too_large(),
+        // A chunked body over the limit fails mid-stream; async-graphql-axum
+        // passes that on as an I/O error carrying the limit's message.
+        Err(GraphQLRejection(ParseRequestError::Io(err)))
+            if err.to_string().contains("length limit exceeded") =>
+        {
+            too_large()
+        }
+        Err(_) => error_response(
+            StatusCode::BAD_REQUEST,
+            "malformed GraphQL request",
+            code::BAD_USER_INPUT,
+        ),
+    }
+}
+
+/// A GraphQL request from a query string (`query`, `operationName`,
+/// `variables` and `extensions` as JSON), as GraphQL over HTTP defines it.
+fn request_from_query_string(query: &str) -> Option<async_graphql::Request> {
+    let mut request = async_graphql::Request::new("");
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                request.variables =
+                    async_graphql::Variables::from_json(serde_json::from_str(&value).ok()?)
+            }
+            "extensions" => request.extensions = serde_json::from_str(&value).ok()?,
+            _ => {}
+        }
+    }
+    Some(request)
+}
+
+pub(super) async fn graphql_get(
+    State(state): State<AppState>,
+    MaybeViewer(viewer): MaybeViewer,
+    meta: RequestMeta,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Response {
+    let query = uri.query().unwrap_or_default();
+    let is_graphql = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, _)| key == "query" || key == "extensions");
+    if !is_graphql {
+        return if state.ctx.config.graphiql {
+            graphiql::page()
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        };
+    }
+    let Some(accept) = Accept::of(&headers) else {
+        return not_acceptable();
+    };
+    let Some(request) = request_from_query_string(query) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "malformed GraphQL request",
+            code::BAD_USER_INPUT,
+        );
+    };
+    execute(&state, viewer, meta, request, accept, true).await
+}
+
+/// Runs one GraphQL request: resolves a persisted query, checks the document
+/// (size, credential fields, trusted documents, GET only for queries), then
+/// executes it and answers in the negotiated media type.
+async fn execute(
+    state: &AppState,
+    viewer: Option<crate::auth::Viewer>,
+    meta: RequestMeta,
+    mut request: async_graphql::Request,
+    accept: Accept,
+    method_get: bool,
+) -> Response {
+    state
+        .ctx
+        .stats
+        .graphql_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let response = match plan(state, &mut request, method_get) {
+        Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
+        Err(Refusal::NoQuery) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "the request has no query (nor a persisted query's hash)",
+                code::BAD_USER_INPUT,
+            );
+        }
+        Err(Refusal::MutationOverGet) => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "mutations must be sent with POST",
+                code::BAD_USER_INPUT,
+            );
+            response.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("POST"),
+            );
+            return response;
+        }
+        Ok(plan) => {
+            let request_id = meta.request_id.clone();
+            let data = graphql::RequestData::new(&state.ctx, viewer, meta);
+            let schema = if plan.introspection_only {
+                &state.introspection_schema
+            } else {
+                &state.schema
+            };
+            let mut response = graphql::execute(schema, request, data).await;
+            guardrails::finish(&mut response, request_id.as_deref());
+            guardrails::keep_selection_order(&mut response, &plan.root_keys);
+            response
+        }
+    };
+    if response.is_err() {
+        state
+            .ctx
+            .stats
+            .graphql_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    answer(&response, accept)
+}
+
+enum Refusal {
+    Error(async_graphql::ServerError),
+    /// Not a GraphQL request at all: 400 whatever the media type.
+    NoQuery,
+    MutationOverGet,
+}
+
+fn plan(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+    method_get: bool,
+) -> Result<guardrails::Plan, Refusal> {
+    let source = state.documents.resolve(request).map_err(Refusal::Error)?;
+    if request.query.trim().is_empty() {
+        return Err(Refusal::NoQuery);
+    }
+    state.documents.parse_cached(request);
+    let plan = guardrails::check_document(request, state.ctx.config.max_query_nodes)
+        .map_err(Refusal::Error)?;
+    // GET must be safe: only queries run over it.
+    if method_get && plan.operation.is_some_and(|ty| ty != OperationType::Query) {
+        return Err(Refusal::MutationOverGet);
+    }
+    let introspection = plan.introspection_only && state.ctx.config.introspection;
+    if state.documents.trusted_only() && source != documents::Source::Trusted && !introspection {
+        return Err(Refusal::Error(state.documents.refuse_untrusted()));
+    }
+    Ok(plan)
+}
+
+/// The HTTP answer for a GraphQL response. With
+/// `application/graphql-response+json`, a request that failed before
+/// execution (no `data`: it did not parse, validate or pass the checks) is
+/// 400; with `application/json` every GraphQL answer is 200.
+fn answer(response: &async_graphql::Response, accept: Accept) -> Response {
+    let failed_before_execution = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let (status, media) = match accept {
+        Accept::GraphqlResponseJson if failed_before_execution => {
+            (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON)
+        }
+        Accept::GraphqlResponseJson => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
+        Accept::Json => (StatusCode::OK, "application/json"),
+    };
+    // A request that never executed has no `data` entry at all (GraphQL over
+    // HTTP): `data: null` would say execution ran and failed at the root.
+    let body = if failed_before_execution {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(response)
+    };
+    match body {
+        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, media)], body).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "serialising a response failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+                code::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
+}

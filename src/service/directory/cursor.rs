@@ -1,0 +1,189 @@
+//! Keyset cursors: what a cursor holds, and the condition that selects the
+//! rows past it in either direction.
+
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::user;
+use sea_orm::{
+    Condition, Value,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{SortField, SortKey};
+use crate::error::{AppError, Result};
+
+/// The column of a sort key, which cursors are made from.
+pub(super) fn sort_column(field: SortField) -> user::Column {
+    match field {
+        SortField::CreatedAt => user::Column::CreatedAt,
+        SortField::Username => user::Column::Username,
+        SortField::Email => user::Column::Email,
+        SortField::Name => user::Column::NameKey,
+        SortField::LastLoginAt => user::Column::LastLoginAt,
+    }
+}
+
+/// Users who never logged in sort as if they had at the epoch, so the order is total.
+fn never() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+pub(super) fn sort_expr(field: SortField) -> Expr {
+    let column = Expr::col((user::Entity, sort_column(field)));
+    match field {
+        SortField::LastLoginAt => Func::coalesce([column, Expr::val(never())]).into(),
+        _ => column,
+    }
+}
+
+fn is_time(field: SortField) -> bool {
+    matches!(field, SortField::CreatedAt | SortField::LastLoginAt)
+}
+
+fn sort_value(model: &user::Model, field: SortField) -> String {
+    // Full precision, so a cursor compares equal to the row it was made from
+    // however that row's timestamp was written.
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+    match field {
+        SortField::CreatedAt => time(model.created_at),
+        SortField::LastLoginAt => time(model.last_login_at.unwrap_or_else(never)),
+        SortField::Username => model.username.clone(),
+        SortField::Email => model.email.clone(),
+        SortField::Name => model.name_key.clone(),
+    }
+}
+
+fn order_signature(order: &[SortKey]) -> String {
+    order
+        .iter()
+        .map(|k| format!("{:?}:{}", k.field, if k.descending { "d" } else { "a" }))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorData {
+    o: String,
+    v: Vec<String>,
+    id: Uuid,
+}
+
+pub fn encode_cursor(model: &user::Model, order: &[SortKey]) -> String {
+    let data = CursorData {
+        o: order_signature(order),
+        v: order.iter().map(|k| sort_value(model, k.field)).collect(),
+        id: model.id,
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&data).expect("cursor serialises"))
+}
+
+/// The sort values and id a cursor points at, checked against `order`.
+pub(super) fn decode_cursor(
+    raw: &str,
+    order: &[SortKey],
+    field: &'static str,
+) -> Result<(Vec<Value>, Uuid)> {
+    let invalid = || {
+        AppError::bad_input(
+            field,
+            format!("{field} is not a cursor of this list and order"),
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| invalid())?;
+    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if data.o != order_signature(order) || data.v.len() != order.len() {
+        return Err(invalid());
+    }
+    let values = order
+        .iter()
+        .zip(data.v)
+        .map(|(key, raw)| {
+            if is_time(key.field) {
+                DateTime::parse_from_rfc3339(&raw)
+                    .map(|t| Value::from(t.with_timezone(&Utc)))
+                    .map_err(|_| invalid())
+            } else {
+                Ok(Value::from(raw))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((values, data.id))
+}
+
+/// Rows strictly past the cursor in the traversal direction:
+/// (k1 > v1) OR (k1 = v1 AND k2 > v2) OR … OR (all equal AND id > id0).
+pub(super) fn past(order: &[SortKey], values: Vec<Value>, id: Uuid, forward: bool) -> Condition {
+    let tie_desc = order.last().is_some_and(|k| k.descending);
+    let mut keys: Vec<(Expr, bool)> = order
+        .iter()
+        .map(|k| (sort_expr(k.field), k.descending))
+        .collect();
+    keys.push((Expr::col((user::Entity, user::Column::Id)), tie_desc));
+    let mut values = values;
+    values.push(Value::from(id));
+    let mut any = Condition::any();
+    for i in 0..keys.len() {
+        let mut all = Condition::all();
+        for j in 0..i {
+            all = all.add(keys[j].0.clone().eq(values[j].clone()));
+        }
+        // Walking a descending key forwards (or an ascending one backwards) goes down.
+        let descending_now = keys[i].1 == forward;
+        let (expr, value) = (keys[i].0.clone(), values[i].clone());
+        all = all.add(if descending_now {
+            expr.lt(value)
+        } else {
+            expr.gt(value)
+        });
+        any = any.add(all);
+    }
+    // The leading key's inclusive bound follows from the disjunction; stated on
+    // its own it lets the database seek its index to the cursor instead of
+    // walking the order from the start and filtering (a mid-table page of 100k
+    // users: 12.9 ms -> 0.08 ms on PostgreSQL; BENCHMARKS.md).
+    let descending_now = keys[0].1 == forward;
+    let (lead, value) = (keys[0].0.clone(), values[0].clone());
+    Condition::all()
+        .add(if descending_now {
+            lead.lte(value)
+        } else {
+            lead.gte(value)
+        })
+        .add(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::directory::DEFAULT_ORDER;
+
+    #[test]
+    fn a_cursor_is_bound_to_its_order() {
+        let model = user::Model {
+            id: Uuid::now_v7(),
+            username: "a".into(),
+            email: "a@x.io".into(),
+            created_at: Utc::now(),
+            name_key: "a".into(),
+            ..user::Model::blank()
+        };
+        let cursor = encode_cursor(&model, &DEFAULT_ORDER);
+        assert!(decode_cursor(&cursor, &DEFAULT_ORDER, "after").is_ok());
+        let by_name = [SortKey {
+            field: SortField::Name,
+            descending: false,
+        }];
+        assert_eq!(
+            decode_cursor(&cursor, &by_name, "after")
+                .unwrap_err()
+                .field(),
+            Some("after")
+        );
+        assert!(decode_cursor("garbage!", &DEFAULT_ORDER, "after").is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! Reading one page: the order, the keyset or offset, one statement.
+
+use entity::user;
+use sea_orm::{ConnectionTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{
+    Filter, Page, Paging, SortKey,
+    cursor::{decode_cursor, past, sort_column, sort_expr},
+    filter::condition,
+    projection::{Projection, fetch},
+};
+use crate::error::Result;
+
+/// One page of users, in one statement, reading the `projection`'s columns
+/// and the sort keys.
+pub(super) async fn read(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+    order: Vec<SortKey>,
+    paging: Paging,
+    projection: &Projection,
+) -> Result<Page> {
+    let mut projection = projection.clone();
+    for key in &order {
+        projection.add(sort_column(key.field));
+    }
+    let projection = &projection;
+    let tie_desc = order.last().is_some_and(|k| k.descending);
+    let ordered = |forward: bool| {
+        let mut select = projection.select().filter(condition(filter));
+        let direction = |descending: bool| {
+            if descending == forward {
+                Order::Desc
+            } else {
+                Order::Asc
+            }
+        };
+        for key in &order {
+            select = select.order_by(sort_expr(key.field), direction(key.descending));
+        }
+        select.order_by(user::Column::Id, direction(tie_desc))
+    };
+    let (users, has_next, has_previous) = match paging {
+        Paging::Forward { first, after } => {
+            let mut select = ordered(true);
+            if let Some(after) = &after {
+                let (values, id) = decode_cursor(after, &order, "after")?;
+                select = select.filter(past(&order, values, id, true));
+            }
+            let mut rows = fetch(conn, projection, select.limit(first + 1)).await?;
+            let more = rows.len() as u64 > first;
+            rows.truncate(first as usize);
+            (rows, more, after.is_some())
+        }
+        Paging::Backward { last, before } => {
+            let mut select = ordered(false);
+            if let Some(before) = &before {
+                let (values, id) = decode_cursor(before, &order, "before")?;
+                select = select.filter(past(&order, values, id, false));
+            }
+            let mut rows = fetch(conn, projection, select.limit(last + 1)).await?;
+            let more = rows.len() as u64 > last;
+            rows.truncate(last as usize);
+            rows.reverse();
+            (rows, before.is_some(), more)
+        }
+        Paging::Offset { first, offset } => {
+            let mut rows = fetch(
+                conn,
+                projection,
+                ordered(true).offset(offset).limit(first + 1),
+            )
+            .await?;
+            let more = rows.len() as u64 > first;
+            rows.truncate(first as usize);
+            (rows, more, offset > 0)
+        }
+    };
+    Ok(Page {
+        order,
+        users,
+        has_next,
+        has_previous,
+    })
+}
