@@ -1,6 +1,8 @@
 //! The binary's subcommands: `serve` (default), `migrate`, `create-superuser`
 //! and `export-schema`.
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use secrecy::SecretString;
@@ -16,7 +18,13 @@ use crate::{
 #[command(
     name = "usergraph",
     version,
-    about = "A GraphQL user-management service"
+    about = "A GraphQL user-management service",
+    after_help = "Configuration comes from the environment (a .env file is read first when \
+present). The main variables: DATABASE_URL (default sqlite://usergraph.db?mode=rwc), BIND_ADDR \
+(127.0.0.1:8000), APP_ENV (development | production), JWT_SECRET (required in production), \
+TRUSTED_PROXIES, CORS_ALLOWED_ORIGINS, RATE_LIMITS, LOG_FORMAT and RUST_LOG, \
+DATABASE_CONNECT_TIMEOUT_SECS, SHUTDOWN_GRACE_SECS. README.md, section Configuration, lists \
+every one with its default."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,11 +41,13 @@ enum Command {
         #[arg(long)]
         down: bool,
     },
-    /// Create a superuser. The password is read from ADMIN_PASSWORD or prompted for.
+    /// Create a superuser. The password is read from ADMIN_PASSWORD, else from
+    /// the first line of standard input when it is not a terminal, else
+    /// prompted for (twice).
     CreateSuperuser {
-        #[arg(long)]
+        #[arg(long, env = "ADMIN_USERNAME")]
         username: String,
-        #[arg(long)]
+        #[arg(long, env = "ADMIN_EMAIL")]
         email: String,
     },
     /// Print the GraphQL schema (SDL) that is committed as schema.graphql.
@@ -58,24 +68,31 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Serve => http::serve(config).await,
         Command::Migrate { down } => {
             let (conn, _) = db::connect(&config).await?;
-            if down {
-                Migrator::down(&conn, Some(1)).await?
+            if !down {
+                db::migrate(&conn).await?;
+                println!("migrations applied");
+            } else if let Some(last) = Migrator::get_applied_migrations(&conn).await?.last() {
+                let name = last.name().to_owned();
+                Migrator::down(&conn, Some(1)).await?;
+                println!("migration {name} rolled back");
             } else {
-                Migrator::up(&conn, None).await?
+                println!("no migration to roll back");
             }
-            println!(
-                "migrations {}",
-                if down {
-                    "rolled back one step"
-                } else {
-                    "applied"
-                }
-            );
             Ok(())
         }
         Command::CreateSuperuser { username, email } => {
             let password = match std::env::var("ADMIN_PASSWORD") {
                 Ok(password) if !password.is_empty() => password,
+                // Piped in (a script, a secret store): the first line of standard input.
+                _ if !std::io::stdin().is_terminal() => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+                    if password.is_empty() {
+                        anyhow::bail!("no password on standard input");
+                    }
+                    password
+                }
                 _ => {
                     let first = rpassword::prompt_password("Password: ")?;
                     if rpassword::prompt_password("Password (again): ")? != first {

@@ -134,6 +134,8 @@ pub struct Config {
     pub password_hash_queue_timeout: Duration,
     /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets 408.
     pub request_timeout: Duration,
+    /// `DATABASE_CONNECT_TIMEOUT_SECS`: how long start-up waits for the database.
+    pub database_connect_timeout: Duration,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (PostgreSQL; SQLite always uses one).
     pub database_max_connections: u32,
     /// `RATE_LIMITS` (on in production, off in development unless set),
@@ -148,6 +150,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `CORS_ALLOWED_ORIGINS`: which browser origins may call the API.
     pub cors: CorsOrigins,
+    /// `TRUSTED_PROXIES`: the networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `TRUSTED_DOCUMENTS`: a manifest (JSON object from SHA-256 to document).
     pub trusted_documents: Option<std::path::PathBuf>,
     /// `TRUSTED_DOCUMENTS_ONLY`: refuse any document not in the manifest.
@@ -260,6 +264,11 @@ impl Config {
             )?),
             request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 30)?),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_connect_timeout: Duration::from_secs(parse(
+                &get,
+                "DATABASE_CONNECT_TIMEOUT_SECS",
+                30,
+            )?),
             rate_limits: RateLimits {
                 enabled: switch(&get, "RATE_LIMITS", production)?,
                 register: parse_rate(&get, "RATE_LIMIT_REGISTER", "10/hour")?,
@@ -277,6 +286,23 @@ impl Config {
                 ),
                 None if production => CorsOrigins::List(Vec::new()),
                 None => CorsOrigins::LocalDevelopment,
+            },
+            trusted_proxies: match get("TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|net| !net.is_empty())
+                    .map(|net| {
+                        net.parse::<ipnet::IpNet>()
+                            .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .with_context(|| {
+                                format!(
+                                    "TRUSTED_PROXIES: `{net}` is not an address or a CIDR network"
+                                )
+                            })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
             },
             trusted_documents: get("TRUSTED_DOCUMENTS").map(Into::into),
             trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
@@ -424,6 +450,17 @@ mod tests {
         for bad in ["10", "0/hour", "x/hour", "10/fortnight"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let listed = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7 ,::1")]).unwrap();
+        assert_eq!(listed.trusted_proxies.len(), 3);
+        assert!(
+            listed.trusted_proxies[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap())
+        );
+        assert!(config(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(config(&[]).unwrap().trusted_proxies.is_empty());
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::{
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use secrecy::ExposeSecret;
@@ -20,7 +21,9 @@ use crate::{config::Config, metrics::Stats};
 /// on being taken.
 pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 
-/// Connects and counts every statement into the returned `Stats`.
+/// Connects and counts every statement into the returned `Stats`. A
+/// database that is not up yet (a replica starting beside it) is retried
+/// with backoff for `DATABASE_CONNECT_TIMEOUT_SECS`.
 pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>), DbErr> {
     let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
     options
@@ -47,7 +50,19 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
             .max_connections(config.database_max_connections)
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
-    let mut conn = Database::connect(options).await?;
+    let deadline = tokio::time::Instant::now() + config.database_connect_timeout;
+    let mut pause = Duration::from_millis(250);
+    let mut conn = loop {
+        match Database::connect(options.clone()).await {
+            Ok(conn) => break conn,
+            Err(err) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %err, retry_in_ms = pause.as_millis() as u64, "the database is not reachable yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err),
+        }
+    };
     let stats = Arc::new(Stats::default());
     let counter = stats.clone();
     conn.set_metric_callback(move |_| {
@@ -56,9 +71,22 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
     Ok((conn, stats))
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that migrations take ("usergrap" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7573_6572_6772_6170;
+
+/// Applies every pending migration. On PostgreSQL they run in one
+/// transaction that first takes an advisory lock, so replicas started at
+/// once migrate one after the other (the others then find nothing pending)
+/// instead of racing to create the same tables. SQLite has one process.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(conn, None).await
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(conn, None).await;
+    }
+    let txn = conn.begin().await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 #[cfg(test)]

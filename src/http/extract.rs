@@ -1,7 +1,7 @@
 //! What the handlers take from a request: its viewer (from the bearer
 //! token) and where it came from.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
@@ -45,19 +45,32 @@ impl FromRequestParts<AppState> for MaybeViewer {
 impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(512).collect());
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
+            .map(|ci| ci.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let ip = peer
+            .map(|peer| client_address(peer, &forwarded, &state.ctx.config.trusted_proxies))
+            .map(|ip| ip.to_string());
         let request_id = parts
             .headers
-            .get("x-request-id")
+            .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         Ok(Self {
@@ -65,5 +78,105 @@ impl FromRequestParts<AppState> for RequestMeta {
             user_agent,
             request_id,
         })
+    }
+}
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Whether a client's `X-Request-Id` is kept: 1–64 of `[A-Za-z0-9._-]`, so
+/// it can go into logs and answers as it is. Any other is replaced.
+pub fn is_acceptable_request_id(value: &[u8]) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy;
+/// then `X-Forwarded-For` is read from the right (the hops nearest this
+/// server) and the first address that is not a trusted proxy is the client.
+/// A hop that is not an address ends the walk at the last trusted one, since
+/// nothing to its left can be believed.
+pub fn client_address(peer: IpAddr, forwarded: &str, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded
+        .rsplit(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        let Some(ip) = parse_hop(hop) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` hop: an address, possibly with a port (`[v6]:p`, `v4:p`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|v6| v6.parse().ok())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // An untrusted peer: its header is ignored.
+        assert_eq!(
+            client_address(ip("203.0.113.9"), "1.2.3.4", &trusted),
+            ip("203.0.113.9")
+        );
+        // A trusted peer: the right-most untrusted hop is the client.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "6.6.6.6, 198.51.100.7, 10.0.0.5", &trusted),
+            ip("198.51.100.7")
+        );
+        // Only trusted hops: the left-most is as far as can be known.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "10.1.1.1", &trusted),
+            ip("10.1.1.1")
+        );
+        // No header: the proxy itself.
+        assert_eq!(client_address(ip("10.0.0.2"), "", &trusted), ip("10.0.0.2"));
+        // Garbage ends the walk at the last believable hop.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "1.2.3.4, nonsense", &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), "[2001:db8::1]:443, 10.0.0.3:80", &trusted),
+            ip("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn request_ids_are_short_and_plain() {
+        assert!(is_acceptable_request_id(b"abc-123_X.y"));
+        assert!(!is_acceptable_request_id(b""));
+        assert!(!is_acceptable_request_id(&[b'a'; 65]));
+        assert!(!is_acceptable_request_id(b"a b"));
+        assert!(!is_acceptable_request_id("é".as_bytes()));
     }
 }

@@ -176,6 +176,7 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             ))
+            .layer(axum::middleware::map_request(drop_unacceptable_request_id))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -189,6 +190,21 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
     )
+}
+
+/// A client's `X-Request-Id` goes into logs and answers, so one that is not
+/// short and plain is dropped here and a new one is made.
+async fn drop_unacceptable_request_id(
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    let acceptable = request
+        .headers()
+        .get(extract::REQUEST_ID)
+        .is_none_or(|id| extract::is_acceptable_request_id(id.as_bytes()));
+    if !acceptable {
+        request.headers_mut().remove(extract::REQUEST_ID);
+    }
+    request
 }
 
 /// Connects, migrates, bootstraps the first superuser, and builds the router.

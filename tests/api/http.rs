@@ -198,3 +198,106 @@ async fn metrics_count_statements_graphql_requests_and_error_answers() {
         "{statements} -> {statements_after}"
     );
 }
+
+/// The address the session of a fresh registration records, when the
+/// request comes through `forwarded_for`.
+async fn recorded_ip(app: &TestApp, name: &str, forwarded_for: &str) -> String {
+    let body: serde_json::Value = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "query": crate::helpers::REGISTER, "variables": { "input": { "username": name, "email": format!("{name}@example.com"), "password": crate::helpers::PASSWORD } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["data"]["register"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let sessions = app
+        .gql(Some(token), "{ mySessions { ip } }", json!({}))
+        .await;
+    sessions["data"]["mySessions"][0]["ip"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
+    let direct = TestApp::spawn().await;
+    let proxied = TestApp::spawn_with(&[("TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+
+    assert_eq!(
+        recorded_ip(&direct, "dee", "198.51.100.7").await,
+        "127.0.0.1"
+    );
+    assert_eq!(
+        recorded_ip(&proxied, "pam", "6.6.6.6, 198.51.100.7").await,
+        "198.51.100.7",
+        "the right-most hop that is not a trusted proxy"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit() {
+    let app = TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("RATE_LIMITS", "on"),
+        ("RATE_LIMIT_LOGIN", "2/minute"),
+    ])
+    .await;
+    let login = |client: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("x-forwarded-for", client)
+            .json(&json!({ "query": crate::helpers::LOGIN, "variables": { "input": { "login": "nobody", "password": "not-the-password-9" } } }))
+            .send()
+    };
+
+    let mut codes = Vec::new();
+    for client in [
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.2",
+    ] {
+        let body: serde_json::Value = login(client).await.unwrap().json().await.unwrap();
+        codes.push(code(&body).to_owned());
+    }
+
+    assert_eq!(
+        codes,
+        [
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "RATE_LIMITED",
+            "INVALID_CREDENTIALS"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_clients_request_id_is_kept_when_plain_and_replaced_otherwise() {
+    let app = TestApp::spawn().await;
+    let echo = |id: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("x-request-id", id)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+    };
+
+    let kept = echo("trace-42.a_b").await.unwrap();
+    let replaced = echo("<script>alert(1)</script>").await.unwrap();
+
+    assert_eq!(kept.headers()["x-request-id"], "trace-42.a_b");
+    let new_id = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_id, "<script>alert(1)</script>");
+    assert!(uuid::Uuid::parse_str(&new_id).is_ok(), "{new_id}");
+}

@@ -9,6 +9,7 @@ mod directory;
 mod helpers;
 mod http;
 mod login;
+mod operations;
 mod profile;
 mod roles;
 mod schema;

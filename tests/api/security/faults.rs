@@ -17,13 +17,13 @@ use tokio::{
 use crate::helpers::{PASSWORD, TestApp, code, fresh_database};
 
 /// A TCP proxy in front of PostgreSQL that the test can cut and restore.
-struct Proxy {
+pub struct Proxy {
     port: u16,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Proxy {
-    async fn start(port: u16) -> Self {
+    pub async fn start(port: u16) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind proxy");
@@ -45,7 +45,7 @@ impl Proxy {
     }
 
     /// Closes the port and every open connection: the database is "down".
-    fn cut(&self) {
+    pub fn cut(&self) {
         for task in self.tasks.lock().unwrap().drain(..) {
             task.abort();
         }
@@ -125,7 +125,9 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
 
 /// The release of the binary under test, on a fresh SQLite file, with `env`
 /// added; returns the child, its address and the directory holding its data.
-async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, String, tempfile::TempDir) {
+pub async fn spawn_binary(
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"));
     command

@@ -2,5 +2,5 @@
 //! each control to the test that proves it).
 
 mod credentials;
-mod faults;
+pub mod faults;
 mod graphql;

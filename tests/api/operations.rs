@@ -1,0 +1,167 @@
+//! Operating the service: start-up beside a database that is not up yet,
+//! replicas migrating one database at once, and the command line.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    helpers::{JWT_SECRET, fresh_database},
+    security::faults::Proxy,
+};
+
+/// A fresh PostgreSQL database's URL, or `None` on the SQLite run.
+async fn fresh_postgres() -> Option<String> {
+    let on_postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"));
+    if !on_postgres {
+        eprintln!("skipped: runs against PostgreSQL (TEST_DATABASE_URL)");
+        return None;
+    }
+    Some(fresh_database().await.0.replace("localhost", "127.0.0.1"))
+}
+
+fn config(database_url: &str) -> usergraph::config::Config {
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", JWT_SECRET),
+        ("DATABASE_CONNECT_TIMEOUT_SECS", "30"),
+    ];
+    usergraph::config::Config::from_lookup(|key| {
+        env.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("config")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_replicas_started_at_once_on_a_fresh_database_all_come_up() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+
+    let replicas =
+        futures::future::join_all((0..4).map(|_| usergraph::http::build(config(&url)))).await;
+
+    for (i, replica) in replicas.into_iter().enumerate() {
+        let (ctx, _) = replica.unwrap_or_else(|e| panic!("replica {i} failed to start: {e:#}"));
+        assert!(ctx.db.ping().await.is_ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_before_its_database_waits_for_it() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    // A port with nothing behind it yet: the database is "down".
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let through_proxy = url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
+
+    let starting = tokio::spawn(usergraph::http::build(config(&through_proxy)));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !starting.is_finished(),
+        "start-up gave up instead of waiting"
+    );
+    let proxy = Proxy::start(port).await;
+    let started = tokio::time::timeout(Duration::from_secs(30), starting)
+        .await
+        .expect("up once the database is")
+        .unwrap();
+
+    let (ctx, _) = started.unwrap_or_else(|e| panic!("start-up failed: {e:#}"));
+    assert!(ctx.db.ping().await.is_ok());
+    proxy.cut();
+}
+
+/// Runs the binary with `args` on a fresh SQLite file (shared by the calls
+/// of one test through `dir`), feeding `stdin`; returns its exit status and output.
+async fn usergraph(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.join("cli.db").display()),
+        )
+        .env("JWT_SECRET", JWT_SECRET)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("finished")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn create_superuser_reads_a_piped_password() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, out) = usergraph(
+        dir.path(),
+        &[
+            "create-superuser",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+        ],
+        "Quiet-Harbor-Lantern-93\n",
+    )
+    .await;
+
+    assert!(ok, "{out}");
+    assert!(out.contains("superuser root created"), "{out}");
+}
+
+#[tokio::test]
+async fn migrate_down_says_what_it_rolled_back_and_when_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = usergraph(dir.path(), &["migrate"], "").await;
+    assert!(ok && out.contains("migrations applied"), "{out}");
+
+    let mut rolled_back = 0;
+    loop {
+        let (ok, out) = usergraph(dir.path(), &["migrate", "--down"], "").await;
+        assert!(ok, "{out}");
+        if out.contains("no migration to roll back") {
+            break;
+        }
+        assert!(out.contains("rolled back"), "{out}");
+        rolled_back += 1;
+        assert!(rolled_back < 50, "never ran out: {out}");
+    }
+    use migration::MigratorTrait;
+    assert_eq!(rolled_back, migration::Migrator::migrations().len());
+}
+
+#[tokio::test]
+async fn help_names_the_configuration_variables() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, out) = usergraph(dir.path(), &["--help"], "").await;
+
+    assert!(ok, "{out}");
+    for variable in ["DATABASE_URL", "BIND_ADDR", "JWT_SECRET", "TRUSTED_PROXIES"] {
+        assert!(out.contains(variable), "{variable} missing: {out}");
+    }
+}
