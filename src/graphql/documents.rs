@@ -80,17 +80,33 @@ fn bad_persisted_query(message: &str) -> ServerError {
 
 impl DocumentCache {
     /// A cache that also knows the trusted documents of `manifest` (a JSON
-    /// object from SHA-256 to document text) and, when `trusted_only`,
-    /// refuses any other document.
-    pub fn with_trusted(manifest: HashMap<String, String>, trusted_only: bool) -> Self {
-        Self {
-            trusted: manifest
-                .into_iter()
-                .map(|(hash, text)| (hash.to_ascii_lowercase(), Arc::from(text)))
-                .collect(),
+    /// object from SHA-256, hex, optionally prefixed `sha256:` as newer
+    /// graphql-codegen client presets write it, to document text) and, when
+    /// `trusted_only`, refuses any other document. A key that is not its
+    /// document's SHA-256 (a manifest made with another hash) is refused, so
+    /// a wrong manifest stops the start instead of trusting nothing.
+    pub fn with_trusted(
+        manifest: HashMap<String, String>,
+        trusted_only: bool,
+    ) -> Result<Self, String> {
+        let mut trusted = HashMap::with_capacity(manifest.len());
+        for (key, text) in manifest {
+            let hash = key
+                .strip_prefix("sha256:")
+                .unwrap_or(&key)
+                .to_ascii_lowercase();
+            if hash != sha256_hex(&text) {
+                return Err(format!(
+                    "`{key}` is not the SHA-256 of its document (generate the manifest with hashAlgorithm: 'sha256')"
+                ));
+            }
+            trusted.insert(hash, Arc::from(text));
+        }
+        Ok(Self {
+            trusted,
             trusted_only,
             ..Self::default()
-        }
+        })
     }
 
     pub fn trusted_only(&self) -> bool {
@@ -284,7 +300,11 @@ mod tests {
     #[test]
     fn trusted_documents_are_known_by_hash_and_by_text_and_nothing_else_is_learnt() {
         let hash = sha256_hex(QUERY);
-        let cache = DocumentCache::with_trusted([(hash.clone(), QUERY.to_owned())].into(), true);
+        let cache = DocumentCache::with_trusted(
+            [(format!("sha256:{hash}"), QUERY.to_owned())].into(),
+            true,
+        )
+        .unwrap();
         let mut by_hash = with_hash("", &hash);
         assert_eq!(cache.resolve(&mut by_hash).unwrap(), Source::Trusted);
         assert_eq!(by_hash.query, QUERY);
@@ -305,6 +325,15 @@ mod tests {
                 .resolve(&mut with_hash("", &sha256_hex(other)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_manifest_made_with_another_hash_is_refused() {
+        let sha1_like = "0123456789abcdef0123456789abcdef01234567".to_owned();
+        let err = DocumentCache::with_trusted([(sha1_like, QUERY.to_owned())].into(), true)
+            .err()
+            .unwrap();
+        assert!(err.contains("SHA-256"), "{err}");
     }
 
     #[test]

@@ -60,6 +60,21 @@ impl Accept {
     }
 }
 
+/// A refusal before execution, in the media type the client accepts.
+fn refuse(accept: Accept, status: StatusCode, message: &str, code: &str) -> Response {
+    in_type(accept, error_response(status, message, code))
+}
+
+fn in_type(accept: Accept, mut response: Response) -> Response {
+    if accept == Accept::GraphqlResponseJson {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(GRAPHQL_RESPONSE_JSON),
+        );
+    }
+    response
+}
+
 fn not_acceptable() -> Response {
     error_response(
         StatusCode::NOT_ACCEPTABLE,
@@ -86,7 +101,8 @@ pub(super) async fn graphql_post(
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return error_response(
+        return refuse(
+            accept,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as application/json",
             code::BAD_USER_INPUT,
@@ -94,20 +110,22 @@ pub(super) async fn graphql_post(
     }
     match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
         Ok(request) => execute(&state, viewer, meta, request.into_inner(), accept, false).await,
-        Err(GraphQLRejection(ParseRequestError::UnsupportedBatch)) => error_response(
+        Err(GraphQLRejection(ParseRequestError::UnsupportedBatch)) => refuse(
+            accept,
             StatusCode::BAD_REQUEST,
             "batched requests are not supported",
             code::BAD_USER_INPUT,
         ),
-        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => too_large(),
+        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => in_type(accept, too_large()),
         // A chunked body over the limit fails mid-stream; async-graphql-axum
         // passes that on as an I/O error carrying the limit's message.
         Err(GraphQLRejection(ParseRequestError::Io(err)))
             if err.to_string().contains("length limit exceeded") =>
         {
-            too_large()
+            in_type(accept, too_large())
         }
-        Err(_) => error_response(
+        Err(_) => refuse(
+            accept,
             StatusCode::BAD_REQUEST,
             "malformed GraphQL request",
             code::BAD_USER_INPUT,
@@ -145,17 +163,28 @@ pub(super) async fn graphql_get(
     let is_graphql = url::form_urlencoded::parse(query.as_bytes())
         .any(|(key, _)| key == "query" || key == "extensions");
     if !is_graphql {
-        return if state.ctx.config.graphiql {
-            graphiql::page()
-        } else {
-            StatusCode::NOT_FOUND.into_response()
+        // GraphiQL for a browser; a client that asked for JSON learns that
+        // its request had no query.
+        let wants_html = headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        return match (wants_html, state.ctx.config.graphiql) {
+            (true, true) => graphiql::page(),
+            (true, false) => StatusCode::NOT_FOUND.into_response(),
+            (false, _) => error_response(
+                StatusCode::BAD_REQUEST,
+                "the request has no query (nor a persisted query's hash)",
+                code::BAD_USER_INPUT,
+            ),
         };
     }
     let Some(accept) = Accept::of(&headers) else {
         return not_acceptable();
     };
     let Some(request) = request_from_query_string(query) else {
-        return error_response(
+        return refuse(
+            accept,
             StatusCode::BAD_REQUEST,
             "malformed GraphQL request",
             code::BAD_USER_INPUT,
@@ -183,14 +212,16 @@ async fn execute(
     let response = match plan(state, &mut request, method_get) {
         Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
         Err(Refusal::NoQuery) => {
-            return error_response(
+            return refuse(
+                accept,
                 StatusCode::BAD_REQUEST,
                 "the request has no query (nor a persisted query's hash)",
                 code::BAD_USER_INPUT,
             );
         }
         Err(Refusal::MutationOverGet) => {
-            let mut response = error_response(
+            let mut response = refuse(
+                accept,
                 StatusCode::METHOD_NOT_ALLOWED,
                 "mutations must be sent with POST",
                 code::BAD_USER_INPUT,

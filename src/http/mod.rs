@@ -67,6 +67,7 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
                 )
             })?;
             DocumentCache::with_trusted(manifest, config.trusted_documents_only)
+                .map_err(|e| anyhow::anyhow!("TRUSTED_DOCUMENTS: {e}"))?
         }
         None if config.trusted_documents_only => {
             anyhow::bail!("TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS (a manifest)")
@@ -190,6 +191,7 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
     )
+    .layer(axum::middleware::map_response(json_payload_too_large))
 }
 
 /// A client's `X-Request-Id` goes into logs and answers, so one that is not
@@ -347,9 +349,27 @@ pub(super) fn too_large() -> Response {
 }
 
 /// A GraphQL-shaped error body, for failures before execution.
+/// A request that never executed has no `data` entry (GraphQL over HTTP).
 pub(super) fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
-    (status, Json(json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] })))
+    (
+        status,
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
         .into_response()
+}
+
+/// The body limit's own 413 (a body announced too large by its
+/// `Content-Length`) is plain text; clients get the JSON error instead.
+async fn json_payload_too_large(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/json"))
+    {
+        return too_large();
+    }
+    response
 }
 
 /// Rejections at the edge (a bad bearer token) keep the GraphQL error shape.

@@ -201,6 +201,16 @@ async fn answers_use_the_media_type_and_statuses_the_client_accepts() {
     assert_eq!(legacy_invalid.status(), 200);
     assert_eq!(html_only.status(), 406);
     assert_eq!(no_query.status(), 400);
+    let batch = post(
+        &app,
+        json!([{ "query": "{ __typename }" }]),
+        Some("application/graphql-response+json"),
+    )
+    .await;
+    assert_eq!(batch.status(), 400);
+    assert_eq!(media(&batch), "application/graphql-response+json");
+    let batch_body = batch.text().await.unwrap();
+    assert!(!batch_body.contains("\"data\""), "{batch_body}");
     let refused = modern_invalid.text().await.unwrap();
     assert!(
         !refused.contains("\"data\""),

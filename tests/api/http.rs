@@ -33,22 +33,33 @@ async fn get_without_a_query_serves_graphiql_when_enabled() {
     let enabled = TestApp::spawn().await;
     let disabled = TestApp::spawn_with(&[("GRAPHIQL", "false")]).await;
 
-    let page = enabled
+    let browse = |app: &TestApp| {
+        app.client
+            .get(app.url("/graphql"))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+    };
+    let page = browse(&enabled).await.unwrap();
+    let missing = browse(&disabled).await.unwrap();
+    let no_query: Value = enabled
         .client
         .get(enabled.url("/graphql"))
+        .header("accept", "application/json")
         .send()
         .await
-        .unwrap();
-    let missing = disabled
-        .client
-        .get(disabled.url("/graphql"))
-        .send()
+        .unwrap()
+        .json()
         .await
         .unwrap();
 
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("graphiql"));
     assert_eq!(missing.status(), 404);
+    assert_eq!(
+        code(&no_query),
+        "BAD_USER_INPUT",
+        "a client, not a browser: {no_query}"
+    );
 }
 
 #[tokio::test]
@@ -104,6 +115,9 @@ async fn an_oversized_body_is_refused() {
         .unwrap();
 
     assert_eq!(response.status(), 413);
+    // The body limit's own answer is plain text; clients get the JSON error.
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
 }
 
 #[tokio::test]

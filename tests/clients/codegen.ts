@@ -1,6 +1,8 @@
 // The graphql-codegen configuration shown in the README ("Generating a typed
-// client"): the client preset, with DateTime mapped to string. run.mjs uses it
-// against the running server's URL and against the committed schema.graphql.
+// client"): the client preset, with DateTime mapped to string, and (with
+// USERGRAPH_PERSISTED set) the persisted-documents manifest the server takes
+// as TRUSTED_DOCUMENTS. run.mjs uses it against the running server's URL and
+// against the committed schema.graphql.
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
@@ -9,6 +11,9 @@ const config: CodegenConfig = {
   generates: {
     'generated/': {
       preset: 'client',
+      presetConfig: process.env.USERGRAPH_PERSISTED
+        ? { persistedDocuments: { hashAlgorithm: 'sha256' } }
+        : {},
       config: {
         scalars: { DateTime: 'string' },
         enumsAsTypes: true,

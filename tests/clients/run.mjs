@@ -100,18 +100,15 @@ check('the graphql-http audit passes every MUST and SHOULD', async ({ url }) => 
   );
 });
 
-function codegen(schema) {
+function codegen(schema, persisted = false) {
   rmSync(join(here, 'generated'), { recursive: true, force: true });
   execFileSync(join(here, 'node_modules', '.bin', 'graphql-codegen'), ['--config', 'codegen.ts'], {
     cwd: here,
-    env: { ...process.env, USERGRAPH_SCHEMA: schema },
+    env: { ...process.env, USERGRAPH_SCHEMA: schema, ...(persisted ? { USERGRAPH_PERSISTED: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const generated = readFileSync(join(here, 'generated', 'graphql.ts'), 'utf8');
-  assert(
-    /DateTime: \{ input: string; output: string; \}/.test(generated),
-    'DateTime is not mapped to string',
-  );
+  assert(/createdAt: string/.test(generated), 'DateTime is not mapped to string');
   assert(generated.includes('MeQuery') && generated.includes('LoginMutation'), 'operations missing');
   execFileSync(join(here, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
     cwd: here,
@@ -125,6 +122,35 @@ check('graphql-codegen generates a typed client from the URL', async ({ url }) =
 
 check('graphql-codegen generates the same client from schema.graphql', async () => {
   codegen(join(root, 'schema.graphql'));
+});
+
+check("graphql-codegen's persisted-documents manifest is what TRUSTED_DOCUMENTS takes", async ({ url }) => {
+  codegen(url, true);
+  const manifestPath = join(here, 'generated', 'persisted-documents.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const byName = (name) => Object.keys(manifest).find((k) => manifest[k].includes(`${name}(`) || manifest[k].includes(`${name} `));
+  const trusted = await startServer({ TRUSTED_DOCUMENTS: manifestPath, TRUSTED_DOCUMENTS_ONLY: 'true' });
+  try {
+    const byHash = async (name, variables, token) => {
+      const key = byName(name);
+      assert(key, `${name} is not in the manifest: ${Object.keys(manifest)}`);
+      const response = await fetch(trusted.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash: key.replace(/^sha256:/, '') } } }),
+      });
+      return response.json();
+    };
+    const registered = await byHash('Register', { input: { username: 'trusty', email: 'trusty@example.com', password: 'tangerine-kettle-42' } });
+    const token = registered.data?.register?.accessToken;
+    assert(token, JSON.stringify(registered));
+    const me = await byHash('Me', {}, token);
+    assert(me.data?.me?.username === 'trusty', JSON.stringify(me));
+    const other = await gql(trusted.url, '{ me { id } }', {}, token);
+    assert(other.errors?.[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND', JSON.stringify(other));
+  } finally {
+    trusted.stop();
+  }
 });
 
 check("Apollo Client's persisted queries link sends a hash, then the text once", async ({ url }) => {
