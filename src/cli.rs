@@ -70,13 +70,13 @@ pub async fn run() -> anyhow::Result<()> {
             let (conn, _) = db::connect(&config).await?;
             if !down {
                 db::migrate(&conn).await?;
-                println!("migrations applied");
+                telemetry::announce(config.log_format, "migrations applied");
             } else if let Some(last) = Migrator::get_applied_migrations(&conn).await?.last() {
                 let name = last.name().to_owned();
                 Migrator::down(&conn, Some(1)).await?;
-                println!("migration {name} rolled back");
+                telemetry::announce(config.log_format, &format!("migration {name} rolled back"));
             } else {
-                println!("no migration to roll back");
+                telemetry::announce(config.log_format, "no migration to roll back");
             }
             Ok(())
         }
@@ -108,7 +108,10 @@ pub async fn run() -> anyhow::Result<()> {
                 accounts::create_superuser(&ctx, &username, &email, &SecretString::from(password))
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-            println!("superuser {} created", user.username);
+            telemetry::announce(
+                ctx.config.log_format,
+                &format!("superuser {} created", user.username),
+            );
             Ok(())
         }
         Command::ExportSchema => unreachable!("handled above"),

@@ -15,6 +15,16 @@ pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())
 }
 
+/// A user's public id, as the API and the logs show it.
+pub fn user(id: Uuid) -> String {
+    encode(USER, id)
+}
+
+/// A session's public id, as the API and the logs show it.
+pub fn session(id: Uuid) -> String {
+    encode(SESSION, id)
+}
+
 /// Parses `prefix_<hex>`; anything else is bad input on `field`.
 pub fn decode(prefix: &str, raw: &str, field: &'static str) -> Result<Uuid> {
     raw.strip_prefix(prefix)

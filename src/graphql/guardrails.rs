@@ -136,6 +136,8 @@ pub struct Plan {
     pub introspection_only: bool,
     /// The kind of the operation that runs, when the document names one.
     pub operation: Option<OperationType>,
+    /// Its name, when it has one (for logs and metrics).
+    pub operation_name: Option<String>,
 }
 
 /// The operation `operation_name` picks, as execution will: the named one,
@@ -205,6 +207,12 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
     let Some(operation) = selected_operation(doc, operation_name.as_deref()) else {
         return Ok(Plan::default());
     };
+    // A lone named operation may be run without naming it.
+    let named = match (&doc.operations, operation_name) {
+        (_, Some(name)) => Some(name),
+        (DocumentOperations::Multiple(ops), None) => ops.keys().next().map(|n| n.to_string()),
+        (DocumentOperations::Single(_), None) => None,
+    };
     let set = &operation.selection_set.node;
     if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
         return Err(too_complex(format!(
@@ -223,6 +231,7 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
         introspection_only,
         operation: Some(operation.ty),
+        operation_name: named,
     })
 }
 

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{AppState, error_response, extract::MaybeViewer, graphiql, too_large};
+use super::{AccessInfo, AppState, error_response, extract::MaybeViewer, graphiql, too_large};
 use crate::{
     error::code,
     graphql::{self, documents, guardrails},
@@ -209,6 +209,8 @@ async fn execute(
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let user_id = viewer.as_ref().map(|v| crate::ids::user(v.id()));
+    let mut operation = request.operation_name.clone();
     let response = match plan(state, &mut request, method_get) {
         Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
         Err(Refusal::NoQuery) => {
@@ -233,6 +235,7 @@ async fn execute(
             return response;
         }
         Ok(plan) => {
+            operation = plan.operation_name.clone().or(operation);
             let request_id = meta.request_id.clone();
             let data = graphql::RequestData::new(&state.ctx, viewer, meta);
             let schema = if plan.introspection_only {
@@ -253,7 +256,12 @@ async fn execute(
             .graphql_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    answer(&response, accept)
+    let mut answered = answer(&response, accept);
+    answered.extensions_mut().insert(AccessInfo {
+        operation: operation.map(|name| name.chars().take(64).collect()),
+        user_id,
+    });
+    answered
 }
 
 enum Refusal {

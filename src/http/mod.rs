@@ -192,6 +192,39 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
     )
     .layer(axum::middleware::map_response(json_payload_too_large))
+    .layer(axum::middleware::from_fn(access_log))
+}
+
+/// What the GraphQL handler learnt about a request, for its access line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccessInfo {
+    pub operation: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// One line per request at INFO (health probes at DEBUG): method, path,
+/// status, latency, request id, and for GraphQL the operation's name and the
+/// signed-in user's public id.
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get(extract::REQUEST_ID)
+        .and_then(|v| v.to_str().ok());
+    let info = response.extensions().get::<AccessInfo>();
+    let operation = info.and_then(|i| i.operation.as_deref());
+    let user_id = info.and_then(|i| i.user_id.as_deref());
+    if path.starts_with("/health/") {
+        tracing::debug!(target: "usergraph::access", method = %method, path, status, latency_ms, request_id, "request");
+    } else {
+        tracing::info!(target: "usergraph::access", method = %method, path, status, latency_ms, request_id, operation, user_id, "request");
+    }
+    response
 }
 
 /// A client's `X-Request-Id` goes into logs and answers, so one that is not
@@ -239,11 +272,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (ctx, router) = build(config).await?;
     let listener = tokio::net::TcpListener::bind(bind_addr).await?;
     let addr = listener.local_addr()?;
-    println!("usergraph listening on http://{addr}");
+    let format = ctx.config.log_format;
+    crate::telemetry::announce(format, &format!("usergraph listening on http://{addr}"));
     if graphiql {
-        println!("GraphiQL: http://{addr}/graphql");
+        crate::telemetry::announce(format, &format!("GraphiQL: http://{addr}/graphql"));
     }
-    tracing::info!(%addr, "listening");
     let pruning = tokio::spawn(crate::service::limits::prune_periodically(ctx.clone()));
     serve_on(listener, router, &ctx.config, shutdown_signal()).await;
     pruning.abort();

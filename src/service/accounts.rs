@@ -106,7 +106,7 @@ pub async fn register(
     let user = insert_with_default_role(&txn, model).await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, "registered");
+    tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "registered");
     Ok(tokens)
 }
 
@@ -126,17 +126,21 @@ pub async fn login(
         .filter(|u| !u.is_deleted());
     let Some(user) = found else {
         ctx.hasher.verify(password.to_owned(), None).await?;
-        tracing::info!(ip = ?meta.ip, request_id = ?meta.request_id, "login failed: unknown user");
+        tracing::info!(
+            ip = meta.ip.as_deref(),
+            request_id = meta.request_id.as_deref(),
+            "login failed: unknown user"
+        );
         return Err(AppError::InvalidCredentials);
     };
     match check_password_of(ctx, &user, password).await? {
         Checked::Right => {}
         Checked::Locked => {
-            tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account locked");
+            tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account locked");
             return Err(AppError::InvalidCredentials);
         }
         Checked::Wrong => {
-            tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login failed: wrong password");
+            tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login failed: wrong password");
             return Err(AppError::InvalidCredentials);
         }
     }
@@ -154,7 +158,7 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     };
     if user.status != user::Status::Active {
-        tracing::info!(user_id = %user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login refused: account disabled");
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account disabled");
         return Err(AppError::AccountDisabled);
     }
     user::Entity::update_many()
@@ -165,7 +169,7 @@ pub async fn login(
     user.last_login_at = Some(ts);
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %tokens.user.id, ip = ?meta.ip, request_id = ?meta.request_id, "login succeeded");
+    tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded");
     Ok(tokens)
 }
 
@@ -316,7 +320,7 @@ async fn confirm_password(
 }
 
 /// Changes the viewer's password and ends every other session.
-#[tracing::instrument(name = "accounts.change_password", skip_all, fields(user_id = %viewer.id()))]
+#[tracing::instrument(name = "accounts.change_password", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn change_password(
     ctx: &AppContext,
     viewer: &Viewer,
@@ -364,7 +368,7 @@ pub async fn change_password(
 }
 
 /// Soft-deletes the viewer and ends all its sessions.
-#[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %viewer.id()))]
+#[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
     confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
@@ -407,7 +411,7 @@ pub async fn create_superuser(
     let txn = ctx.db.begin().await?;
     let user = insert_with_default_role(&txn, model).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %user.id, "superuser created");
+    tracing::info!(user_id = %crate::ids::user(user.id), "superuser created");
     Ok(user)
 }
 

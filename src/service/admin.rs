@@ -47,7 +47,7 @@ async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
         .ok_or(AppError::not_found("user"))
 }
 
-#[tracing::instrument(name = "admin.create_user", skip_all, fields(by = %viewer.id()))]
+#[tracing::instrument(name = "admin.create_user", skip_all, fields(by = %crate::ids::user(viewer.id())))]
 pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> Result<user::Model> {
     viewer.require(Permission::UsersCreate)?;
     if input.is_superuser || input.tier_id.is_some() {
@@ -76,14 +76,14 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
         }
     }
     txn.commit().await?;
-    tracing::info!(user_id = %created.id, "user created");
+    tracing::info!(user_id = %crate::ids::user(created.id), "user created");
     Ok(created)
 }
 
 /// Profile fields for the user themself or `USERS_UPDATE`; status and
 /// password need `USERS_UPDATE`; `isSuperuser` needs a superuser. A new
 /// password or a non-ACTIVE status ends the user's sessions.
-#[tracing::instrument(name = "admin.update_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+#[tracing::instrument(name = "admin.update_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn update_user(
     ctx: &AppContext,
     viewer: &Viewer,
@@ -170,7 +170,7 @@ pub async fn set_status(
 /// Soft delete: the row stays (username and email stay reserved), sessions
 /// end, login is refused, and `users` hides it by default. Deleting a deleted
 /// user changes nothing.
-#[tracing::instrument(name = "admin.delete_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+#[tracing::instrument(name = "admin.delete_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require(Permission::UsersDelete)?;
     let current = target(ctx, id).await?;
@@ -203,7 +203,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
 }
 
 /// Permanent removal with the user's sessions and role links (the foreign keys cascade).
-#[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %viewer.id(), user_id = %id))]
+#[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     require_superuser(viewer)?;
     let txn = ctx.db.begin().await?;

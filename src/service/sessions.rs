@@ -180,7 +180,7 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
             if let Some(tokens) = reissue_successor(&txn, ctx, &row, token, user, ts).await? {
                 return Ok(tokens);
             }
-            tracing::warn!(user_id = %row.user_id, session_id = %row.chain_id, "refresh token reuse; revoking the session");
+            tracing::warn!(user_id = %crate::ids::user(row.user_id), session_id = %crate::ids::session(row.chain_id), "refresh token reuse; revoking the session");
             end_chain(&txn, row.user_id, row.chain_id).await?;
             txn.commit().await?;
             return Err(AppError::TokenInvalid);

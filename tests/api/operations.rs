@@ -165,3 +165,121 @@ async fn help_names_the_configuration_variables() {
         assert!(out.contains(variable), "{variable} missing: {out}");
     }
 }
+
+#[tokio::test]
+async fn in_json_mode_every_line_is_a_json_object_and_requests_are_logged_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("log.db").display()),
+        )
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("LOG_FORMAT", "json")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the binary");
+    let stdout = server.stdout.take().unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for stream in [
+        Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(stderr),
+    ] {
+        let tx = lines_tx.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(lines_tx);
+    let mut seen = Vec::new();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines_rx.recv())
+            .await
+            .expect("a line in time")
+            .expect("the server is running");
+        seen.push(line.clone());
+        if let Some((_, rest)) = line.split_once("usergraph listening on http://") {
+            break rest.split('"').next().unwrap().to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/graphql");
+    let password = "tangerine-kettle-42";
+    let registered: serde_json::Value = client
+        .post(&url)
+        .json(&serde_json::json!({ "query": crate::helpers::REGISTER, "operationName": null, "variables": { "input": { "username": "logan", "email": "logan@example.com", "password": password } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = crate::helpers::account(&registered["data"]["register"]).expect("registered");
+    client
+        .post(&url)
+        .bearer_auth(&account.access)
+        .header("x-request-id", "trace-me-1")
+        .json(&serde_json::json!({ "query": "query WhoAmI { me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    sigterm_and_wait(&mut server).await;
+    while let Some(line) = lines_rx.recv().await {
+        seen.push(line);
+    }
+
+    let events: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let access = events
+        .iter()
+        .find(|e| e["request_id"] == "trace-me-1")
+        .expect("an access line for the request");
+    assert_eq!(access["method"], "POST");
+    assert_eq!(access["path"], "/graphql");
+    assert_eq!(access["status"], 200);
+    assert!(access["latency_ms"].is_number(), "{access}");
+    assert_eq!(access["operation"], "WhoAmI");
+    assert_eq!(
+        access["user_id"],
+        account.id.as_str(),
+        "public ids in the logs"
+    );
+    let registered_line = events
+        .iter()
+        .find(|e| e["message"] == "registered")
+        .expect("the registration's line");
+    assert_eq!(registered_line["user_id"], account.id.as_str());
+    assert_eq!(
+        registered_line["ip"], "127.0.0.1",
+        "plain values, not Rust debug text"
+    );
+    let all = seen.join("\n");
+    for secret in [password, account.refresh.as_str(), account.access.as_str()] {
+        assert!(!all.contains(secret), "a secret reached the log");
+    }
+}
+
+async fn sigterm_and_wait(server: &mut tokio::process::Child) {
+    let pid = server.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), server.wait())
+        .await
+        .expect("exited")
+        .unwrap();
+}

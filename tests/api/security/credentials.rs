@@ -122,13 +122,10 @@ async fn logins_are_logged_with_user_ip_and_request_id_but_never_secrets() {
         .unwrap()
         .to_owned();
     app.refresh(&new_refresh).await;
-    let user_key = usergraph::ids::decode("usr", &tess.id, "id")
-        .unwrap()
-        .to_string();
-
     let log = logs();
 
-    let mine: Vec<&str> = log.lines().filter(|l| l.contains(&user_key)).collect();
+    // The public id, as the API shows it, so an id from the API finds its lines.
+    let mine: Vec<&str> = log.lines().filter(|l| l.contains(&tess.id)).collect();
     let success = mine
         .iter()
         .find(|l| l.contains("login succeeded"))
@@ -138,8 +135,8 @@ async fn logins_are_logged_with_user_ip_and_request_id_but_never_secrets() {
         .find(|l| l.contains("login failed: wrong password"))
         .expect("a failure line");
     for line in [success, failure] {
-        assert!(line.contains("ip=Some(\"127.0.0.1\")"), "{line}");
-        assert!(line.contains("request_id=Some("), "{line}");
+        assert!(line.contains("ip=\"127.0.0.1\""), "{line}");
+        assert!(line.contains("request_id=\""), "{line}");
     }
     for secret in [
         PASSWORD,
