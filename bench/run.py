@@ -529,7 +529,7 @@ if __name__ == "__main__":
     if args.scenarios:
         profile["scenarios"] = args.scenarios
     log("building release binaries")
-    subprocess.run(["cargo", "build", "--release", "--bin", "usergraph", "-p", "usergraph", "-p", "bench-raw"], check=True, cwd=ROOT)
+    subprocess.run(["cargo", "build", "--release", "-p", "usergraph", "-p", "bench-raw", "--bins"], check=True, cwd=ROOT)
     binaries = {"usergraph": ROOT / "target/release/usergraph", "bench-raw": ROOT / "target/release/bench-raw"}
     cores = os.cpu_count()
     machine = f"Machine: {cores} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; PostgreSQL on the same machine; load from wrk on loopback."

@@ -150,6 +150,13 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `CORS_ALLOWED_ORIGINS`: which browser origins may call the API.
     pub cors: CorsOrigins,
+    /// `METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
+    /// `METRICS_ADDR`: serve `/metrics` on this address instead of the API's.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Whether `/metrics` is served at all: always in development; in
+    /// production only with `METRICS_TOKEN` or `METRICS_ADDR`.
+    pub metrics_enabled: bool,
     /// `TRUSTED_PROXIES`: the networks whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `TRUSTED_DOCUMENTS`: a manifest (JSON object from SHA-256 to document).
@@ -287,6 +294,14 @@ impl Config {
                 None if production => CorsOrigins::List(Vec::new()),
                 None => CorsOrigins::LocalDevelopment,
             },
+            metrics_token: get("METRICS_TOKEN").map(SecretString::from),
+            metrics_addr: get("METRICS_ADDR")
+                .map(|raw| raw.trim().parse())
+                .transpose()
+                .context("METRICS_ADDR is not an address such as 0.0.0.0:9100")?,
+            metrics_enabled: !production
+                || get("METRICS_TOKEN").is_some()
+                || get("METRICS_ADDR").is_some(),
             trusted_proxies: match get("TRUSTED_PROXIES") {
                 None => Vec::new(),
                 Some(raw) => raw

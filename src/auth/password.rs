@@ -97,8 +97,13 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
-            .await
+        let queued = std::time::Instant::now();
+        let queue = metrics::gauge!(crate::metrics::HASH_QUEUE);
+        queue.increment(1.0);
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire()).await;
+        queue.decrement(1.0);
+        metrics::histogram!(crate::metrics::HASH_WAIT).record(queued.elapsed().as_secs_f64());
+        let _permit = permit
             .map_err(|_| AppError::RateLimited { retry_after: 1 })?
             .map_err(|e| AppError::Internal(anyhow!("hasher closed: {e}")))?;
         let span = tracing::Span::current();

@@ -209,6 +209,7 @@ async fn execute(
         .stats
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let started = std::time::Instant::now();
     let user_id = viewer.as_ref().map(|v| crate::ids::user(v.id()));
     let mut operation = request.operation_name.clone();
     let response = match plan(state, &mut request, method_get) {
@@ -256,6 +257,12 @@ async fn execute(
             .graphql_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+    metrics::histogram!(
+        crate::metrics::REQUEST_DURATION,
+        "operation" => crate::metrics::operation_label(operation.as_deref()),
+        "outcome" => if response.is_err() { "error" } else { "ok" },
+    )
+    .record(started.elapsed().as_secs_f64());
     let mut answered = answer(&response, accept);
     answered.extensions_mut().insert(AccessInfo {
         operation: operation.map(|name| name.chars().take(64).collect()),

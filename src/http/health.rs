@@ -12,14 +12,45 @@ use serde_json::json;
 
 use super::AppState;
 
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics`, behind `METRICS_TOKEN` when one is set.
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(token) = &state.ctx.config.metrics_token {
+        use secrecy::ExposeSecret;
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let expected = token.expose_secret().as_bytes();
+        let matches = presented.is_some_and(|p| {
+            // Constant time: the comparison must not tell how much matched.
+            p.len() == expected.len()
+                && p.bytes()
+                    .zip(expected)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !matches {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    crate::metrics::record_pool(&state.ctx.db);
+    let body = format!(
+        "{}{}{}",
+        crate::metrics::handle().render(),
+        state.ctx.stats.render(),
+        crate::metrics::render_process()
+    );
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.ctx.stats.render(),
+        body,
     )
+        .into_response()
 }
 
 pub(super) async fn live() -> Json<serde_json::Value> {

@@ -80,16 +80,20 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         documents: Arc::new(documents),
         ctx: ctx.clone(),
     };
-    let routes = Router::new()
+    crate::metrics::handle();
+    let mut routes = Router::new()
         .route(
             "/graphql",
             get(endpoint::graphql_get).post(endpoint::graphql_post),
         )
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .with_state(state);
+        .route("/health/ready", get(health::ready));
+    // With METRICS_ADDR, `/metrics` is served there only (`metrics_router`).
+    if config.metrics_enabled && config.metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(health::metrics));
+    }
+    let routes = routes.with_state(state);
     Ok(with_middleware(routes, ctx.config.request_timeout)
         .layer(cors(&ctx.config.cors))
         .layer(axum::middleware::map_response(preflight_no_content)))
@@ -105,6 +109,19 @@ async fn preflight_no_content(mut response: Response) -> Response {
         *response.status_mut() = StatusCode::NO_CONTENT;
     }
     response
+}
+
+/// `/metrics` alone, for `METRICS_ADDR`.
+pub fn metrics_router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
+    let state = AppState {
+        schema: graphql::build_schema(ctx.clone(), &ctx.config),
+        introspection_schema: graphql::build_introspection_schema(ctx.clone(), &ctx.config),
+        documents: Arc::default(),
+        ctx,
+    };
+    Ok(Router::new()
+        .route("/metrics", get(health::metrics))
+        .with_state(state))
 }
 
 /// CORS for browser clients on other origins (tower-http's `CorsLayer`): the
@@ -216,6 +233,7 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
         .headers()
         .get(extract::REQUEST_ID)
         .and_then(|v| v.to_str().ok());
+    metrics::counter!(crate::metrics::HTTP_RESPONSES, "status" => status.to_string()).increment(1);
     let info = response.extensions().get::<AccessInfo>();
     let operation = info.and_then(|i| i.operation.as_deref());
     let user_id = info.and_then(|i| i.user_id.as_deref());
@@ -278,8 +296,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::telemetry::announce(format, &format!("GraphiQL: http://{addr}/graphql"));
     }
     let pruning = tokio::spawn(crate::service::limits::prune_periodically(ctx.clone()));
+    let metrics_server = match ctx.config.metrics_addr {
+        Some(metrics_addr) => {
+            let listener = tokio::net::TcpListener::bind(metrics_addr).await?;
+            let router = metrics_router(ctx.clone())?;
+            tracing::info!(addr = %metrics_addr, "metrics listening");
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }))
+        }
+        None => None,
+    };
     serve_on(listener, router, &ctx.config, shutdown_signal()).await;
     pruning.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     tracing::info!("shut down");
     Ok(())
 }

@@ -120,6 +120,24 @@ pub async fn login(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
+    let outcome = sign_in(ctx, login, password, meta).await;
+    let label = match &outcome {
+        Ok(_) => "success",
+        Err(AppError::InvalidCredentials) => "invalid_credentials",
+        Err(AppError::AccountDisabled) => "disabled",
+        Err(AppError::RateLimited { .. }) => "rate_limited",
+        Err(_) => "error",
+    };
+    metrics::counter!(crate::metrics::LOGINS, "outcome" => label).increment(1);
+    outcome
+}
+
+async fn sign_in(
+    ctx: &AppContext,
+    login: &str,
+    password: &str,
+    meta: &RequestMeta,
+) -> Result<sessions::Tokens> {
     limits::hit(ctx, limits::Action::Login, meta).await?;
     let found = users::find_by_login(&ctx.db, login)
         .await?

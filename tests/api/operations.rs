@@ -283,3 +283,91 @@ async fn sigterm_and_wait(server: &mut tokio::process::Child) {
         .expect("exited")
         .unwrap();
 }
+
+#[tokio::test]
+async fn metrics_have_latency_histograms_with_a_bounded_set_of_operation_labels() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let run = |name: String| {
+        app.gql_body(
+            None,
+            serde_json::json!({ "query": format!("query {name} {{ __typename }}") }),
+        )
+    };
+    run("ProbeMetrics".into()).await;
+    for i in 0..1000 {
+        run(format!("Flood{i}")).await;
+    }
+
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        text.contains("usergraph_graphql_request_duration_seconds_bucket{operation=\"ProbeMetrics\",outcome=\"ok\""),
+        "{text}"
+    );
+    for family in [
+        "usergraph_http_responses_total{status=\"200\"}",
+        "usergraph_db_pool_connections{state=\"idle\"}",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "usergraph_sql_statements_total",
+    ] {
+        assert!(text.contains(family), "{family} missing");
+    }
+    let operations: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("usergraph_graphql_request_duration_seconds_count"))
+        .filter_map(|l| l.split("operation=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(
+        operations.len() <= usergraph::metrics::MAX_OPERATION_LABELS + 2,
+        "{} label values",
+        operations.len()
+    );
+    assert!(operations.contains("other"));
+}
+
+#[tokio::test]
+async fn metrics_are_off_in_production_unless_a_token_or_an_address_is_set() {
+    let secret = "p".repeat(40);
+    let closed =
+        crate::helpers::TestApp::spawn_with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)])
+            .await;
+    let guarded = crate::helpers::TestApp::spawn_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", &secret),
+        ("METRICS_TOKEN", "scrape-me-please"),
+    ])
+    .await;
+    let status = |app: &crate::helpers::TestApp, token: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    assert_eq!(status(&closed, None).await.unwrap().status(), 404);
+    assert_eq!(status(&guarded, None).await.unwrap().status(), 401);
+    assert_eq!(
+        status(&guarded, Some("wrong-token-1234"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        status(&guarded, Some("scrape-me-please"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
