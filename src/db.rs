@@ -71,6 +71,20 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
     Ok((conn, stats))
 }
 
+/// Whether the database answers, and (SQLite) can be written: a read-only
+/// or full file answers reads but fails every change, which a readiness
+/// probe must see. The probe's write changes nothing and is rolled back.
+pub async fn ready(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    conn.ping().await?;
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        let txn = conn.begin().await?;
+        txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+            .await?;
+        txn.rollback().await?;
+    }
+    Ok(())
+}
+
 /// The PostgreSQL advisory lock that migrations take ("usergrap" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7573_6572_6772_6170;
 

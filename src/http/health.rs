@@ -58,7 +58,7 @@ pub(super) async fn live() -> Json<serde_json::Value> {
 }
 
 pub(super) async fn ready(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), state.ctx.db.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(2), crate::db::ready(&state.ctx.db)).await {
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -315,3 +315,29 @@ async fn a_clients_request_id_is_kept_when_plain_and_replaced_otherwise() {
     assert_ne!(new_id, "<script>alert(1)</script>");
     assert!(uuid::Uuid::parse_str(&new_id).is_ok(), "{new_id}");
 }
+
+#[tokio::test]
+async fn a_sqlite_file_that_cannot_be_written_is_not_ready() {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        eprintln!("skipped: a SQLite check");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let ready = || async {
+        app.client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, 200);
+
+    // The pool's one connection refuses writes, as a read-only or full file would.
+    app.sql("PRAGMA query_only = ON").await;
+    let refused = ready().await;
+    app.sql("PRAGMA query_only = OFF").await;
+
+    assert_eq!(refused, 503);
+    assert_eq!(ready().await, 200);
+}
