@@ -63,7 +63,16 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let _ = dotenvy::dotenv();
     let config = Config::from_env()?;
-    telemetry::init(config.log_format);
+    let traces = telemetry::init(config.log_format, config.export_traces);
+    let outcome = run_command(command, config).await;
+    if let Some(provider) = traces {
+        // Flushes the spans still batched; off the runtime, as the exporter blocks.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+    outcome
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => http::serve(config).await,
         Command::Migrate { down } => {

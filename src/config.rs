@@ -150,6 +150,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `CORS_ALLOWED_ORIGINS`: which browser origins may call the API.
     pub cors: CorsOrigins,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` set: export traces over OTLP/HTTP.
+    pub export_traces: bool,
     /// `METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<SecretString>,
     /// `METRICS_ADDR`: serve `/metrics` on this address instead of the API's.
@@ -294,6 +296,7 @@ impl Config {
                 None if production => CorsOrigins::List(Vec::new()),
                 None => CorsOrigins::LocalDevelopment,
             },
+            export_traces: get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
             metrics_token: get("METRICS_TOKEN").map(SecretString::from),
             metrics_addr: get("METRICS_ADDR")
                 .map(|raw| raw.trim().parse())

@@ -237,6 +237,10 @@ async fn execute(
         }
         Ok(plan) => {
             operation = plan.operation_name.clone().or(operation);
+            if let Some(name) = &operation {
+                // The request's span (and its exported trace) names the operation.
+                tracing::Span::current().record("graphql.operation", name.as_str());
+            }
             let request_id = meta.request_id.clone();
             let data = graphql::RequestData::new(&state.ctx, viewer, meta);
             let schema = if plan.introspection_only {

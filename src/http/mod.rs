@@ -180,36 +180,66 @@ fn cors(origins: &crate::config::CorsOrigins) -> tower_http::cors::CorsLayer {
 pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
     use axum::http::{HeaderValue, header};
     use tower_http::set_header::SetResponseHeaderLayer;
-    routes.layer(
-        ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ))
-            .layer(axum::middleware::map_request(drop_unacceptable_request_id))
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-            }))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(CatchPanicLayer::custom(|_| {
-                tracing::error!("a request handler panicked");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", code::INTERNAL_SERVER_ERROR)
-            }))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
-    )
-    .layer(axum::middleware::map_response(json_payload_too_large))
-    .layer(axum::middleware::from_fn(access_log))
+    routes
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(axum::middleware::map_request(drop_unacceptable_request_id))
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                        let request_id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        let span = tracing::info_span!(
+                            "http",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id,
+                            otel.name = tracing::field::Empty,
+                            graphql.operation = tracing::field::Empty,
+                        );
+                        // Only a trace exporter reads these: no work per request otherwise.
+                        if crate::telemetry::exporting() {
+                            span.record(
+                                "otel.name",
+                                format!("{} {}", req.method(), req.uri().path()),
+                            );
+                            crate::telemetry::continue_trace(&span, req.headers());
+                        }
+                        span
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("a request handler panicked");
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal server error",
+                        code::INTERNAL_SERVER_ERROR,
+                    )
+                }))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                )),
+        )
+        .layer(axum::middleware::map_response(json_payload_too_large))
+        .layer(axum::middleware::from_fn(access_log))
 }
 
 /// What the GraphQL handler learnt about a request, for its access line.

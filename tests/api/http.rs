@@ -260,7 +260,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit() {
     let app = TestApp::spawn_with(&[
         ("TRUSTED_PROXIES", "127.0.0.1"),
         ("RATE_LIMITS", "on"),
-        ("RATE_LIMIT_LOGIN", "2/minute"),
+        ("RATE_LIMIT_LOGIN", "2/day"),
     ])
     .await;
     let login = |client: &'static str| {

@@ -371,3 +371,87 @@ async fn metrics_are_off_in_production_unless_a_token_or_an_address_is_set() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_otlp_endpoint_each_request_is_a_span_that_continues_the_callers_trace() {
+    use std::sync::{Arc, Mutex};
+    // An OTLP/HTTP receiver: whatever is posted to /v1/traces, as JSON.
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(json) = serde_json::from_slice(&body) {
+                    sink.lock().unwrap().push(json);
+                }
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let (mut server, addr, _dir) = crate::security::faults::spawn_binary(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        endpoint.as_str(),
+    )])
+    .await;
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&serde_json::json!({ "query": "query TraceMe { __typename }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["data"]["__typename"], "Query");
+    // Stopping flushes the batch.
+    sigterm_and_wait(&mut server).await;
+
+    let spans: Vec<serde_json::Value> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|export| {
+            export["resourceSpans"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|rs| rs["scopeSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|ss| ss["spans"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let operation_of = |span: &serde_json::Value| {
+        span["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|kv| kv["key"] == "graphql.operation")
+            .map(|kv| kv["value"]["stringValue"].clone())
+    };
+    let request = spans
+        .iter()
+        .find(|s| s["name"] == "POST /graphql" && operation_of(s) == Some("TraceMe".into()))
+        .unwrap_or_else(|| panic!("no request span naming TraceMe among {spans:?}"));
+    assert_eq!(
+        request["traceId"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some(trace_id)
+    );
+    assert_eq!(
+        request["parentSpanId"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some(caller_span)
+    );
+}
