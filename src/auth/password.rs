@@ -106,7 +106,9 @@ impl PasswordHasher {
         let _permit = permit
             .map_err(|_| AppError::RateLimited { retry_after: 1 })?
             .map_err(|e| AppError::Internal(anyhow!("hasher closed: {e}")))?;
-        let span = tracing::Span::current();
+        // A span of its own, so a trace shows the time spent hashing apart
+        // from the time spent waiting for a slot.
+        let span = tracing::info_span!("password.work");
         tokio::task::spawn_blocking(move || span.in_scope(work))
             .await
             .map_err(|e| AppError::Internal(anyhow!("hashing task failed: {e}")))?
