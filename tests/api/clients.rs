@@ -87,7 +87,7 @@ async fn graphiql_and_every_asset_it_loads_come_from_the_binary() {
         .collect();
     assert_eq!(assets.len(), 5, "{html}");
     for asset in assets {
-        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        let response = app.get(asset).await;
         assert_eq!(response.status(), 200, "{asset}");
         assert_eq!(
             response.headers()["cache-control"],
@@ -95,12 +95,7 @@ async fn graphiql_and_every_asset_it_loads_come_from_the_binary() {
         );
         assert!(!response.bytes().await.unwrap().is_empty());
     }
-    let stale = app
-        .client
-        .get(app.url("/graphiql/0.0.1/graphiql.min.js"))
-        .send()
-        .await
-        .unwrap();
+    let stale = app.get("/graphiql/0.0.1/graphiql.min.js").await;
     assert_eq!(stale.status(), 404);
 }
 

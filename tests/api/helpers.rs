@@ -89,6 +89,15 @@ impl TestApp {
             .await
     }
 
+    /// GETs `path` (no headers of its own).
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// POSTs any JSON body (a persisted query, an operation name…); returns the JSON answer.
     pub async fn gql_body(&self, token: Option<&str>, body: Value) -> Value {
         let mut request = self.client.post(self.url("/graphql")).json(&body);

@@ -9,18 +9,8 @@ use crate::helpers::{TestApp, code};
 async fn health_endpoints_report_liveness_and_readiness() {
     let app = TestApp::spawn().await;
 
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
+    let ready = app.get("/health/ready").await;
 
     assert_eq!(live.status(), 200);
     assert_eq!(live.json::<Value>().await.unwrap()["status"], "ok");
@@ -66,18 +56,8 @@ async fn get_without_a_query_serves_graphiql_when_enabled() {
 async fn get_runs_queries_but_refuses_mutations() {
     let app = TestApp::spawn().await;
 
-    let query = app
-        .client
-        .get(app.url("/graphql?query=%7B__typename%7D"))
-        .send()
-        .await
-        .unwrap();
-    let mutation = app
-        .client
-        .get(app.url("/graphql?query=mutation%7BlogoutAll%7D"))
-        .send()
-        .await
-        .unwrap();
+    let query = app.get("/graphql?query=%7B__typename%7D").await;
+    let mutation = app.get("/graphql?query=mutation%7BlogoutAll%7D").await;
 
     assert_eq!(
         query.json::<Value>().await.unwrap()["data"]["__typename"],
@@ -151,12 +131,7 @@ async fn malformed_documents_and_overly_deep_queries_get_contract_codes() {
 async fn responses_carry_a_request_id() {
     let app = TestApp::spawn().await;
 
-    let response = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/health/live").await;
 
     assert!(response.headers().get("x-request-id").is_some());
 }
@@ -165,15 +140,7 @@ async fn responses_carry_a_request_id() {
 async fn metrics_count_statements_graphql_requests_and_error_answers() {
     let app = TestApp::spawn().await;
     let read = async || {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.get("/metrics").await.text().await.unwrap();
         let value = |name: &str| -> u64 {
             text.lines()
                 .find_map(|l| l.strip_prefix(name))
@@ -323,14 +290,7 @@ async fn a_sqlite_file_that_cannot_be_written_is_not_ready() {
         return;
     }
     let app = TestApp::spawn().await;
-    let ready = || async {
-        app.client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let ready = || async { app.get("/health/ready").await.status() };
     assert_eq!(ready().await, 200);
 
     // The pool's one connection refuses writes, as a read-only or full file would.

@@ -298,15 +298,7 @@ async fn metrics_have_latency_histograms_with_a_bounded_set_of_operation_labels(
         run(format!("Flood{i}")).await;
     }
 
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/metrics").await.text().await.unwrap();
 
     assert!(
         text.contains("usergraph_graphql_request_duration_seconds_bucket{operation=\"ProbeMetrics\",outcome=\"ok\""),

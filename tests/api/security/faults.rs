@@ -70,19 +70,9 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
     app.register_as("uma").await;
 
     proxy.cut();
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
     let started = Instant::now();
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     let ready_after = started.elapsed();
     let started = Instant::now();
     let login = app.login("uma", PASSWORD).await;
@@ -104,15 +94,7 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
     let restored = Proxy::start(proxy.port).await;
     let mut recovered = false;
     for _ in 0..40 {
-        if app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
+        if app.get("/health/ready").await.status() == 200 {
             recovered = true;
             break;
         }

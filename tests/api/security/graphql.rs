@@ -330,12 +330,7 @@ async fn fragments_that_double_at_each_level_are_refused_before_validation() {
     )
     .await
     .expect("answered at once");
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
 
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
     assert!(
