@@ -227,7 +227,7 @@ def golden(name, ug_answer, raw_answer=None, path=()):
 def prepare_database(base_url, size, binary):
     name = f"ug_bench_{size}"
     admin_url = base_url.rsplit("/", 1)[0] + "/postgres"
-    psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
+    psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql(admin_url, f"CREATE DATABASE {name}")
     url = base_url.rsplit("/", 1)[0] + "/" + name
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "ADMIN_PASSWORD": ADMIN_PASSWORD, "RUST_LOG": "warn"}
@@ -274,7 +274,11 @@ def bench_size(args, profile, size, binaries, tmp):
            # All load comes from one address: per-address limits would refuse it.
            "RATE_LIMITS": "off"}
     ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
-    raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
+    try:
+        raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
+    except BaseException:
+        ug.stop()  # never leave a server holding the database
+        raise
     results = {"size": size, "cells": {}}
     try:
         login = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})

@@ -54,6 +54,33 @@ enum Command {
     ExportSchema,
 }
 
+/// Reports the error that stops the process on standard error: one JSON
+/// object when the logs are JSON (`LOG_FORMAT=json`, or production without
+/// `LOG_FORMAT`), so a log pipeline reads it like every other line; else a
+/// plain line with its causes. Read from the environment, as the
+/// configuration itself may be what failed.
+pub fn report_fatal(err: &anyhow::Error) {
+    let format = std::env::var("LOG_FORMAT").ok();
+    let production = std::env::var("APP_ENV")
+        .is_ok_and(|env| matches!(env.to_ascii_lowercase().as_str(), "production" | "prod"));
+    let json = format.as_deref() == Some("json") || (format.is_none() && production);
+    let message = format!("{err:#}");
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "ERROR",
+                "target": "usergraph",
+                "message": "usergraph could not start or run",
+                "error": message,
+            })
+        );
+    } else {
+        eprintln!("usergraph: {message}");
+    }
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
@@ -78,8 +105,13 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate { down } => {
             let (conn, _) = db::connect(&config).await?;
             if !down {
+                let pending = Migrator::get_pending_migrations(&conn).await?.len();
                 db::migrate(&conn).await?;
-                telemetry::announce(config.log_format, "migrations applied");
+                let line = match pending {
+                    0 => "no pending migration".to_owned(),
+                    n => format!("{n} migration(s) applied"),
+                };
+                telemetry::announce(config.log_format, &line);
             } else if let Some(last) = Migrator::get_applied_migrations(&conn).await?.last() {
                 let name = last.name().to_owned();
                 Migrator::down(&conn, Some(1)).await?;

@@ -50,9 +50,13 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
             .max_connections(config.database_max_connections)
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
-    let deadline = tokio::time::Instant::now() + config.database_connect_timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + config.database_connect_timeout;
     let mut pause = Duration::from_millis(250);
     let mut conn = loop {
+        // Each attempt gets what is left of the wait, at most 5 s.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        options.connect_timeout(left.clamp(Duration::from_millis(200), Duration::from_secs(5)));
         match Database::connect(options.clone()).await {
             Ok(conn) => break conn,
             Err(err) if tokio::time::Instant::now() + pause < deadline => {
@@ -60,7 +64,13 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            Err(err) => return Err(err),
+            Err(err) => {
+                return Err(DbErr::Custom(format!(
+                    "the database at {} was not reachable within {} s (DATABASE_CONNECT_TIMEOUT_SECS): {err}",
+                    redacted_location(config.database_url.expose_secret()),
+                    started.elapsed().as_secs()
+                )));
+            }
         }
     };
     let stats = Arc::new(Stats::default());
@@ -69,6 +79,20 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
         counter.sql_statements.fetch_add(1, Ordering::Relaxed);
     });
     Ok((conn, stats))
+}
+
+/// Where a database URL points, without its credentials: `host:port/name`
+/// for a server, the path for SQLite.
+fn redacted_location(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme().starts_with("postgres") => format!(
+            "{}:{}{}",
+            parsed.host_str().unwrap_or("?"),
+            parsed.port().unwrap_or(5432),
+            parsed.path()
+        ),
+        _ => url.split('?').next().unwrap_or_default().to_owned(),
+    }
 }
 
 /// Whether the database answers, and (SQLite) can be written: a read-only

@@ -3,6 +3,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    usergraph::cli::run().await
+async fn main() {
+    if let Err(err) = usergraph::cli::run().await {
+        usergraph::cli::report_fatal(&err);
+        std::process::exit(1);
+    }
 }

@@ -36,8 +36,12 @@ pub fn init(format: LogFormat, export_traces: bool) -> Option<SdkTracerProvider>
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
+            // The spans a line was logged in (`spans`, outermost first: the
+            // request's, with its method, path and request_id, then the
+            // service's), so every line of a request carries its id, the
+            // cause of an internal error included.
             .with_current_span(false)
-            .with_span_list(false)
+            .with_span_list(true)
             .with_ansi(false)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),

@@ -211,6 +211,7 @@ async fn execute(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = std::time::Instant::now();
     let user_id = viewer.as_ref().map(|v| crate::ids::user(v.id()));
+    let ip = meta.ip.clone();
     let mut operation = request.operation_name.clone();
     let response = match plan(state, &mut request, method_get) {
         Err(Refusal::Error(refused)) => async_graphql::Response::from_errors(vec![refused]),
@@ -271,6 +272,7 @@ async fn execute(
     answered.extensions_mut().insert(AccessInfo {
         operation: operation.map(|name| name.chars().take(64).collect()),
         user_id,
+        ip,
     });
     answered
 }

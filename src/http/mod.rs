@@ -197,8 +197,8 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
                 ))
                 .layer(axum::middleware::map_request(drop_unacceptable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                .layer(TraceLayer::new_for_http().on_failure(()).make_span_with(
+                    |req: &axum::http::Request<_>| {
                         let request_id = req
                             .headers()
                             .get("x-request-id")
@@ -221,8 +221,8 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
                             crate::telemetry::continue_trace(&span, req.headers());
                         }
                         span
-                    }),
-                )
+                    },
+                ))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a request handler panicked");
@@ -247,6 +247,8 @@ pub fn with_middleware(routes: Router, timeout: Duration) -> Router {
 pub(crate) struct AccessInfo {
     pub operation: Option<String>,
     pub user_id: Option<String>,
+    /// The client's address (see `TRUSTED_PROXIES`).
+    pub ip: Option<String>,
 }
 
 /// One line per request at INFO (health probes at DEBUG): method, path,
@@ -267,10 +269,11 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
     let info = response.extensions().get::<AccessInfo>();
     let operation = info.and_then(|i| i.operation.as_deref());
     let user_id = info.and_then(|i| i.user_id.as_deref());
+    let ip = info.and_then(|i| i.ip.as_deref());
     if path.starts_with("/health/") {
         tracing::debug!(target: "usergraph::access", method = %method, path, status, latency_ms, request_id, "request");
     } else {
-        tracing::info!(target: "usergraph::access", method = %method, path, status, latency_ms, request_id, operation, user_id, "request");
+        tracing::info!(target: "usergraph::access", method = %method, path, status, latency_ms, request_id, operation, user_id, ip, "request");
     }
     response
 }
@@ -318,7 +321,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bind_addr = config.bind_addr;
     let graphiql = config.graphiql;
     let (ctx, router) = build(config).await?;
-    let listener = tokio::net::TcpListener::bind(bind_addr).await?;
+    let listener = tokio::net::TcpListener::bind(bind_addr)
+        .await
+        .with_context(|| format!("cannot listen on {bind_addr} (BIND_ADDR)"))?;
     let addr = listener.local_addr()?;
     let format = ctx.config.log_format;
     crate::telemetry::announce(format, &format!("usergraph listening on http://{addr}"));
@@ -328,7 +333,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pruning = tokio::spawn(crate::service::limits::prune_periodically(ctx.clone()));
     let metrics_server = match ctx.config.metrics_addr {
         Some(metrics_addr) => {
-            let listener = tokio::net::TcpListener::bind(metrics_addr).await?;
+            let listener = tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_addr} (METRICS_ADDR)"))?;
             let router = metrics_router(ctx.clone())?;
             tracing::info!(addr = %metrics_addr, "metrics listening");
             Some(tokio::spawn(async move {

@@ -137,7 +137,9 @@ async fn create_superuser_reads_a_piped_password() {
 async fn migrate_down_says_what_it_rolled_back_and_when_nothing_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, out) = usergraph(dir.path(), &["migrate"], "").await;
-    assert!(ok && out.contains("migrations applied"), "{out}");
+    assert!(ok && out.contains("migration(s) applied"), "{out}");
+    let (ok, out) = usergraph(dir.path(), &["migrate"], "").await;
+    assert!(ok && out.contains("no pending migration"), "{out}");
 
     let mut rolled_back = 0;
     loop {
@@ -266,6 +268,11 @@ async fn in_json_mode_every_line_is_a_json_object_and_requests_are_logged_once_e
         registered_line["ip"], "127.0.0.1",
         "plain values, not Rust debug text"
     );
+    assert!(
+        registered_line["spans"][0]["request_id"].is_string(),
+        "lines logged while serving a request carry its id: {registered_line}"
+    );
+    assert_eq!(access["ip"], "127.0.0.1");
     let all = seen.join("\n");
     for secret in [password, account.refresh.as_str(), account.access.as_str()] {
         assert!(!all.contains(secret), "a secret reached the log");
@@ -445,5 +452,34 @@ async fn with_an_otlp_endpoint_each_request_is_a_span_that_continues_the_callers
             .map(str::to_lowercase)
             .as_deref(),
         Some(caller_span)
+    );
+}
+
+#[tokio::test]
+async fn in_json_mode_a_fatal_start_up_error_is_one_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display()),
+        )
+        .env("LOG_FORMAT", "json")
+        .env("TRUSTED_PROXIES", "not-a-network")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let event: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert_eq!(event["level"], "ERROR");
+    assert!(
+        event["error"].as_str().unwrap().contains("TRUSTED_PROXIES"),
+        "{event}"
     );
 }
