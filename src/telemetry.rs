@@ -108,12 +108,21 @@ pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     let _ = span.set_parent(parent);
 }
 
-/// Says something on standard output that a person (or a test) reads at
-/// start: a plain line in pretty mode, a log event (one JSON object) in JSON
-/// mode, so every line of a JSON-mode run parses.
+/// Says something on standard output that a person (or a script) reads at
+/// start, whatever `RUST_LOG` filters: a plain line in pretty mode, one JSON
+/// object shaped like a log event in JSON mode, so every line of a JSON-mode
+/// run parses.
 pub fn announce(format: LogFormat, line: &str) {
     match format {
         LogFormat::Pretty => println!("{line}"),
-        LogFormat::Json => tracing::info!(target: "usergraph", "{line}"),
+        LogFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": "INFO",
+                "target": "usergraph",
+                "message": line,
+            })
+        ),
     }
 }

@@ -483,3 +483,14 @@ async fn in_json_mode_a_fatal_start_up_error_is_one_json_line() {
         "{event}"
     );
 }
+
+#[tokio::test]
+async fn the_listening_line_is_printed_whatever_rust_log_filters() {
+    // Scripts (the benchmark, orchestrators) wait for it; RUST_LOG=warn must not hide it.
+    let (mut server, addr, _dir) =
+        crate::security::faults::spawn_binary(&[("LOG_FORMAT", "json"), ("RUST_LOG", "warn")])
+            .await;
+
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    sigterm_and_wait(&mut server).await;
+}

@@ -138,8 +138,9 @@ pub async fn spawn_binary(
             .unwrap()
             .unwrap()
             .expect("a line");
-        if let Some(url) = line.strip_prefix("usergraph listening on http://") {
-            break url.to_owned();
+        // A plain line, or (LOG_FORMAT=json) a JSON object holding it.
+        if let Some((_, rest)) = line.split_once("usergraph listening on http://") {
+            break rest.split('"').next().unwrap_or(rest).to_owned();
         }
     };
     // Keep reading: a closed pipe would make the server's next print fail.
