@@ -88,22 +88,32 @@ def post(port, body, token=None, timeout=60):
         return json.load(err)
 
 
+# usergraph serves /metrics in production only behind a token (or on a port
+# of its own); the benchmark runs it in production mode with this token.
+METRICS_TOKEN = "bench-metrics-token"
+
+
+def metrics_text(port):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise SystemExit(f"no {name} in /metrics")
+
+
 def metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        values = {}
-        for line in response.read().decode().splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.split()
-                values[name] = int(value)
-    return values["usergraph_sql_statements_total"], values["usergraph_graphql_requests_total"]
+    text = metrics_text(port)
+    return metric(text, "usergraph_sql_statements_total"), metric(text, "usergraph_graphql_requests_total")
 
 
 def graphql_errors(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("usergraph_graphql_errors_total "):
-                return int(line.split()[1])
-    raise SystemExit("no usergraph_graphql_errors_total in /metrics")
+    return metric(metrics_text(port), "usergraph_graphql_errors_total")
 
 
 def cpu_seconds(pid):
@@ -272,7 +282,7 @@ def bench_size(args, profile, size, binaries, tmp):
     url = prepare_database(args.database_url, size, binaries["usergraph"])
     env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production",
            # All load comes from one address: per-address limits would refuse it.
-           "RATE_LIMITS": "off"}
+           "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN}
     ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
     try:
         raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
@@ -444,7 +454,8 @@ def bench_sqlite(profile, size, binaries, tmp):
         db.execute("ANALYZE")
     db.close()
     log(f"seeded {size} users into SQLite in {time.time() - started:.1f}s")
-    ug = Server("usergraph", binaries["usergraph"], UG_PORT, {**env, "APP_ENV": "production", "RATE_LIMITS": "off"})
+    ug = Server("usergraph", binaries["usergraph"], UG_PORT,
+                {**env, "APP_ENV": "production", "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN})
     results = {"size": size, "database": "SQLite", "cells": {}}
     try:
         token = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})["data"]["login"]["accessToken"]
