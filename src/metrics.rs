@@ -11,7 +11,7 @@
 use std::{
     collections::HashSet,
     sync::{
-        Mutex, OnceLock,
+        OnceLock, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -103,15 +103,21 @@ fn describe() {
 /// The label value for a client-chosen operation name: the name while fewer
 /// than `MAX_OPERATION_LABELS` are known, else `other`; no name is `anonymous`.
 pub fn operation_label(name: Option<&str>) -> String {
-    static KNOWN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    static KNOWN: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
     let Some(name) = name else {
         return "anonymous".to_owned();
     };
     let name: String = name.chars().take(64).collect();
-    let mut known = KNOWN
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let known = KNOWN.get_or_init(Default::default);
+    // Every request asks; a known name is answered under the shared lock.
+    if known
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&name)
+    {
+        return name;
+    }
+    let mut known = known.write().unwrap_or_else(|e| e.into_inner());
     if known.contains(&name) || known.len() < MAX_OPERATION_LABELS {
         known.insert(name.clone());
         name

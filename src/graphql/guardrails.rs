@@ -158,29 +158,32 @@ pub fn selected_operation<'a>(
 
 /// The root fields of `set` in document order, through fragments, as
 /// (response key, field name), each response key once.
+/// `seen` holds the fragments already walked and the response keys already
+/// listed, so a document of thousands of root aliases costs linear time.
 fn root_fields<'a>(
     doc: &'a ExecutableDocument,
     set: &'a SelectionSet,
     seen: &mut HashSet<&'a Name>,
+    keys: &mut HashSet<&'a Name>,
     out: &mut Vec<(&'a Name, &'a Name)>,
 ) {
     for item in &set.items {
         match &item.node {
             Selection::Field(field) => {
-                let key = field.node.response_key();
-                if !out.iter().any(|(k, _)| *k == &key.node) {
-                    out.push((&key.node, &field.node.name.node));
+                let key = &field.node.response_key().node;
+                if keys.insert(key) {
+                    out.push((key, &field.node.name.node));
                 }
             }
             Selection::InlineFragment(inline) => {
-                root_fields(doc, &inline.node.selection_set.node, seen, out);
+                root_fields(doc, &inline.node.selection_set.node, seen, keys, out);
             }
             Selection::FragmentSpread(spread) => {
                 let name = &spread.node.fragment_name.node;
                 if seen.insert(name)
                     && let Some(fragment) = doc.fragments.get(name)
                 {
-                    root_fields(doc, &fragment.node.selection_set.node, seen, out);
+                    root_fields(doc, &fragment.node.selection_set.node, seen, keys, out);
                 }
             }
         }
@@ -221,7 +224,13 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         )));
     }
     let mut fields = Vec::new();
-    root_fields(doc, set, &mut HashSet::new(), &mut fields);
+    root_fields(
+        doc,
+        set,
+        &mut HashSet::new(),
+        &mut HashSet::new(),
+        &mut fields,
+    );
     let introspection_only = operation.ty == OperationType::Query
         && !fields.is_empty()
         && fields
