@@ -282,7 +282,9 @@ def bench_size(args, profile, size, binaries, tmp):
     url = prepare_database(args.database_url, size, binaries["usergraph"])
     env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production",
            # All load comes from one address: per-address limits would refuse it.
-           "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN}
+           "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
+           # No scenario sends mail; production's SMTP default needs a server.
+           "MAIL_TRANSPORT": "log"}
     ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
     try:
         raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
@@ -455,7 +457,8 @@ def bench_sqlite(profile, size, binaries, tmp):
     db.close()
     log(f"seeded {size} users into SQLite in {time.time() - started:.1f}s")
     ug = Server("usergraph", binaries["usergraph"], UG_PORT,
-                {**env, "APP_ENV": "production", "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN})
+                {**env, "APP_ENV": "production", "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
+                 "MAIL_TRANSPORT": "log"})
     results = {"size": size, "database": "SQLite", "cells": {}}
     try:
         token = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})["data"]["login"]["accessToken"]

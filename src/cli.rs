@@ -144,7 +144,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let (conn, stats) = db::connect(&config).await?;
             db::migrate(&conn).await?;
-            let ctx = AppContext::new(conn, stats, config);
+            let ctx = AppContext::new(conn, stats, config)?;
             let user =
                 accounts::create_superuser(&ctx, &username, &email, &SecretString::from(password))
                     .await

@@ -72,6 +72,47 @@ pub struct RateLimits {
     pub enabled: bool,
     pub register: Rate,
     pub login: Rate,
+    /// Anonymous requests for account mail (`requestPasswordReset`, `sendVerificationEmail`).
+    pub recovery: Rate,
+}
+
+/// `MAIL_TRANSPORT`: where mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// Each mail, link included, is written to the log (development).
+    Log,
+    /// Sent over SMTP to `SMTP_URL`.
+    Smtp(SecretString),
+}
+
+/// Account recovery, verification and invitation mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// `MAIL_FROM`: the sender, `name <address>` or a bare address.
+    pub from: String,
+    /// `PRODUCT_NAME`: how mail names the service.
+    pub product_name: String,
+    /// `PASSWORD_RESET_URL`, `VERIFY_EMAIL_URL`, `INVITATION_URL`,
+    /// `EMAIL_CHANGE_URL`: links, with `{token}` where the token goes.
+    pub password_reset_url: String,
+    pub verify_email_url: String,
+    pub invitation_url: String,
+    pub email_change_url: String,
+    /// `PASSWORD_RESET_TTL_SECS`, `EMAIL_TOKEN_TTL_SECS`, `INVITATION_TTL_SECS`.
+    pub password_reset_ttl: Duration,
+    pub email_token_ttl: Duration,
+    pub invitation_ttl: Duration,
+    /// `RATE_LIMIT_MAIL` (`5/hour`): mails of one kind to one address, over
+    /// a sliding window, counted in the outbox.
+    pub per_address: Rate,
+    /// `OUTBOX_POLL_MS`: how often a worker looks for due messages that no
+    /// request of its own replica announced (retries, other replicas' rows).
+    pub poll_interval: Duration,
+    /// `OUTBOX_RETRY_BASE_MS`: the first retry's delay; each later one doubles, with jitter.
+    pub retry_base: Duration,
+    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a message is marked failed.
+    pub max_attempts: u32,
 }
 
 /// The first superuser, created at start when it does not exist yet.
@@ -165,6 +206,10 @@ pub struct Config {
     pub trusted_documents: Option<std::path::PathBuf>,
     /// `TRUSTED_DOCUMENTS_ONLY`: refuse any document not in the manifest.
     pub trusted_documents_only: bool,
+    /// `REQUIRE_EMAIL_VERIFICATION`: an unverified user's right password gives `EMAIL_NOT_VERIFIED`.
+    pub require_email_verification: bool,
+    /// Mail and the outbox.
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -210,6 +255,8 @@ impl Config {
             }),
             _ => None,
         };
+
+        let mail = mail_config(&get, production)?;
 
         Ok(Self {
             database_url: SecretString::from(
@@ -282,6 +329,7 @@ impl Config {
                 enabled: switch(&get, "RATE_LIMITS", production)?,
                 register: parse_rate(&get, "RATE_LIMIT_REGISTER", "10/hour")?,
                 login: parse_rate(&get, "RATE_LIMIT_LOGIN", "60/minute")?,
+                recovery: parse_rate(&get, "RATE_LIMIT_RECOVERY", "10/hour")?,
             },
             header_read_timeout: Duration::from_secs(parse(&get, "HEADER_READ_TIMEOUT_SECS", 10)?),
             shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
@@ -324,12 +372,68 @@ impl Config {
             },
             trusted_documents: get("TRUSTED_DOCUMENTS").map(Into::into),
             trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
+            require_email_verification: switch(&get, "REQUIRE_EMAIL_VERIFICATION", false)?,
+            mail,
         })
     }
 
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose_secret().starts_with("sqlite:")
     }
+}
+
+fn mail_config(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> anyhow::Result<MailConfig> {
+    let transport = match get("MAIL_TRANSPORT").as_deref().map(str::trim) {
+        Some("log") => MailTransport::Log,
+        None if !production => MailTransport::Log,
+        None | Some("smtp") => match get("SMTP_URL") {
+            Some(url) => MailTransport::Smtp(SecretString::from(url)),
+            None => bail!(
+                "SMTP_URL must be set when MAIL_TRANSPORT=smtp (the production default); \
+                 set MAIL_TRANSPORT=log to write mail to the log instead"
+            ),
+        },
+        Some(other) => bail!("MAIL_TRANSPORT must be `log` or `smtp`, not `{other}`"),
+    };
+    let public_url = get("PUBLIC_URL")
+        .unwrap_or_else(|| "http://127.0.0.1:8000".into())
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    url::Url::parse(&public_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .with_context(|| format!("PUBLIC_URL `{public_url}` is not an http(s) URL"))?;
+    let link = |key: &str, page: &str| -> anyhow::Result<String> {
+        let link = get(key).unwrap_or_else(|| format!("{public_url}/{page}?token={{token}}"));
+        if !link.contains("{token}") {
+            bail!("{key} must contain `{{token}}`, where the link's token goes");
+        }
+        Ok(link)
+    };
+    let from = get("MAIL_FROM").unwrap_or_else(|| "usergraph <no-reply@localhost>".into());
+    from.parse::<lettre::message::Mailbox>().with_context(|| {
+        format!("MAIL_FROM `{from}` is not an address such as `Name <no-reply@example.com>`")
+    })?;
+    Ok(MailConfig {
+        transport,
+        from,
+        product_name: get("PRODUCT_NAME").unwrap_or_else(|| "usergraph".into()),
+        password_reset_url: link("PASSWORD_RESET_URL", "reset-password")?,
+        verify_email_url: link("VERIFY_EMAIL_URL", "verify-email")?,
+        invitation_url: link("INVITATION_URL", "accept-invitation")?,
+        email_change_url: link("EMAIL_CHANGE_URL", "confirm-email-change")?,
+        password_reset_ttl: Duration::from_secs(parse(get, "PASSWORD_RESET_TTL_SECS", 3600)?),
+        email_token_ttl: Duration::from_secs(parse(get, "EMAIL_TOKEN_TTL_SECS", 86_400)?),
+        invitation_ttl: Duration::from_secs(parse(get, "INVITATION_TTL_SECS", 604_800)?),
+        per_address: parse_rate(get, "RATE_LIMIT_MAIL", "5/hour")?,
+        poll_interval: Duration::from_millis(parse(get, "OUTBOX_POLL_MS", 1000)?.max(10)),
+        retry_base: Duration::from_millis(parse(get, "OUTBOX_RETRY_BASE_MS", 30_000)?),
+        max_attempts: parse::<u32>(get, "OUTBOX_MAX_ATTEMPTS", 8)?.max(1),
+    })
 }
 
 fn parse<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T>
@@ -406,12 +510,18 @@ mod tests {
     #[test]
     fn production_turns_graphiql_and_introspection_off_unless_enabled() {
         let secret = "x".repeat(32);
-        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        let prod = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MAIL_TRANSPORT", "log"),
+        ])
+        .unwrap();
         assert!(!prod.graphiql && !prod.introspection);
         assert_eq!(prod.log_format, LogFormat::Json);
         let enabled = config(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
+            ("MAIL_TRANSPORT", "log"),
             ("GRAPHIQL", "true"),
         ])
         .unwrap();
@@ -421,7 +531,12 @@ mod tests {
     #[test]
     fn rate_limits_are_on_in_production_and_off_in_development_unless_set() {
         let secret = "x".repeat(32);
-        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        let prod = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MAIL_TRANSPORT", "log"),
+        ])
+        .unwrap();
         assert!(prod.rate_limits.enabled);
         assert_eq!(prod.rate_limits.register.hits, 10);
         assert!(!config(&[]).unwrap().rate_limits.enabled);
@@ -435,7 +550,12 @@ mod tests {
     fn cors_allows_local_origins_in_development_none_in_production_unless_listed() {
         let secret = "x".repeat(32);
         assert_eq!(config(&[]).unwrap().cors, CorsOrigins::LocalDevelopment);
-        let prod = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        let prod = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MAIL_TRANSPORT", "log"),
+        ])
+        .unwrap();
         assert_eq!(prod.cors, CorsOrigins::List(vec![]));
         let listed = config(&[(
             "CORS_ALLOWED_ORIGINS",
@@ -479,6 +599,29 @@ mod tests {
         );
         assert!(config(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
         assert!(config(&[]).unwrap().trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn mail_goes_to_the_log_in_development_and_needs_an_smtp_url_in_production() {
+        let secret = "x".repeat(32);
+        assert!(matches!(
+            config(&[]).unwrap().mail.transport,
+            MailTransport::Log
+        ));
+        let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        assert!(err.to_string().contains("SMTP_URL"), "{err}");
+        let smtp = config(&[("MAIL_TRANSPORT", "smtp"), ("SMTP_URL", "smtp://mail:2525")]).unwrap();
+        assert!(matches!(smtp.mail.transport, MailTransport::Smtp(_)));
+        let mail = config(&[("PUBLIC_URL", "https://app.example.com/")])
+            .unwrap()
+            .mail;
+        assert_eq!(
+            mail.password_reset_url,
+            "https://app.example.com/reset-password?token={token}"
+        );
+        assert!(config(&[("VERIFY_EMAIL_URL", "https://app.example.com/verify")]).is_err());
+        assert!(config(&[("MAIL_FROM", "not an address")]).is_err());
+        assert!(config(&[("PUBLIC_URL", "ftp://x")]).is_err());
     }
 
     #[test]

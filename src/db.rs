@@ -2,10 +2,7 @@
 //! WAL mode: it allows one writer at a time anyway, and one connection rules out
 //! `SQLITE_BUSY` under concurrent writes. PostgreSQL gets a bounded pool.
 
-use std::{
-    sync::{Arc, atomic::Ordering},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -75,9 +72,7 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
     };
     let stats = Arc::new(Stats::default());
     let counter = stats.clone();
-    conn.set_metric_callback(move |_| {
-        counter.sql_statements.fetch_add(1, Ordering::Relaxed);
-    });
+    conn.set_metric_callback(move |_| counter.count_statement());
     Ok((conn, stats))
 }
 

@@ -17,6 +17,9 @@ pub mod code {
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
     pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
     pub const ACCOUNT_LOCKED: &str = "ACCOUNT_LOCKED";
+    /// The right password of an account whose address is not verified yet,
+    /// with `REQUIRE_EMAIL_VERIFICATION` on.
+    pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
     pub const CONFLICT: &str = "CONFLICT";
@@ -60,6 +63,10 @@ pub enum AppError {
     /// password check (a step-up) does.
     #[error("too many wrong passwords; this account is locked for a while")]
     AccountLocked,
+    #[error(
+        "verify your email address first: follow the link mailed to you, or ask for another with sendVerificationEmail"
+    )]
+    EmailNotVerified,
     #[error("the token has expired")]
     TokenExpired,
     #[error("the token is invalid")]
@@ -88,13 +95,15 @@ impl AppError {
         Self::NotFound { what, field: None }
     }
 
-    /// Names the input field a `NOT_FOUND` is about; other errors are unchanged.
+    /// Names the input field a `NOT_FOUND` or `BAD_USER_INPUT` is about (a
+    /// rule checked under another argument's name); other errors are unchanged.
     pub fn with_field(self, field: &'static str) -> Self {
         match self {
             Self::NotFound { what, .. } => Self::NotFound {
                 what,
                 field: Some(field),
             },
+            Self::BadInput { message, .. } => Self::BadInput { field, message },
             other => other,
         }
     }
@@ -110,6 +119,7 @@ impl AppError {
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
             Self::AccountLocked => code::ACCOUNT_LOCKED,
+            Self::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
             Self::Conflict(_) => code::CONFLICT,
@@ -209,6 +219,7 @@ mod tests {
             (AppError::DuplicateUsername, "DUPLICATE_USERNAME"),
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
             (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
+            (AppError::EmailNotVerified, "EMAIL_NOT_VERIFIED"),
             (AppError::TokenExpired, "TOKEN_EXPIRED"),
             (AppError::TokenInvalid, "TOKEN_INVALID"),
             (AppError::Conflict("x".into()), "CONFLICT"),
@@ -238,6 +249,8 @@ mod tests {
         assert_eq!(rendered(AppError::DuplicateUsername).1["field"], "username");
         let missing = AppError::not_found("role").with_field("roleIds");
         assert_eq!(rendered(missing).1["field"], "roleIds");
+        let renamed = AppError::bad_input("email", "bad").with_field("newEmail");
+        assert_eq!(rendered(renamed).1["field"], "newEmail");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod metrics;
 pub mod service;
 pub mod telemetry;

@@ -26,12 +26,31 @@ pub const HTTP_RESPONSES: &str = "usergraph_http_responses_total";
 pub const LOGINS: &str = "usergraph_logins_total";
 pub const HASH_QUEUE: &str = "usergraph_password_hash_queue";
 pub const HASH_WAIT: &str = "usergraph_password_hash_wait_seconds";
+pub const OUTBOX_DELIVERIES: &str = "usergraph_outbox_deliveries_total";
+pub const OUTBOX_DELIVERY_SECONDS: &str = "usergraph_outbox_delivery_seconds";
 const POOL_CONNECTIONS: &str = "usergraph_db_pool_connections";
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work (the outbox worker, pruning, what a
+/// request leaves running after it answers): its statements are counted
+/// apart from the requests', so a request's statement count is its own.
+pub async fn in_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
+fn is_background() -> bool {
+    BACKGROUND.try_with(|_| ()).is_ok()
+}
 
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Every statement sent to the database, counted by SeaORM's metric hook.
+    /// Every statement requests sent to the database, counted by SeaORM's metric hook.
     pub sql_statements: AtomicU64,
+    /// Statements of background work (`in_background`).
+    pub background_sql_statements: AtomicU64,
     /// Every GraphQL request executed (after HTTP-level refusals).
     pub graphql_requests: AtomicU64,
     /// Every GraphQL response that carried errors, so a load tool that sees
@@ -40,14 +59,28 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts one statement, for the request or the background work running it.
+    pub fn count_statement(&self) {
+        let counter = if is_background() {
+            &self.background_sql_statements
+        } else {
+            &self.sql_statements
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let statements = self.sql_statements.load(Ordering::Relaxed);
+        let background = self.background_sql_statements.load(Ordering::Relaxed);
         let requests = self.graphql_requests.load(Ordering::Relaxed);
         let errors = self.graphql_errors.load(Ordering::Relaxed);
         format!(
             "# HELP usergraph_sql_statements_total SQL statements sent to the database.\n\
              # TYPE usergraph_sql_statements_total counter\n\
              usergraph_sql_statements_total {statements}\n\
+             # HELP usergraph_background_sql_statements_total SQL statements of background work (outbox, pruning).\n\
+             # TYPE usergraph_background_sql_statements_total counter\n\
+             usergraph_background_sql_statements_total {background}\n\
              # HELP usergraph_graphql_requests_total GraphQL requests executed.\n\
              # TYPE usergraph_graphql_requests_total counter\n\
              usergraph_graphql_requests_total {requests}\n\
@@ -93,6 +126,15 @@ fn describe() {
         HASH_WAIT,
         metrics::Unit::Seconds,
         "Time a password hash waited for a slot."
+    );
+    metrics::describe_counter!(
+        OUTBOX_DELIVERIES,
+        "Outbox delivery attempts by kind (mail) and outcome (sent, error)."
+    );
+    metrics::describe_histogram!(
+        OUTBOX_DELIVERY_SECONDS,
+        metrics::Unit::Seconds,
+        "Time one outbox delivery attempt took."
     );
     metrics::describe_gauge!(
         POOL_CONNECTIONS,

@@ -113,6 +113,24 @@ fn fold(raw: &str) -> String {
 /// lower-cased, or `None` when it holds a control character, which no stored
 /// username or email has, so the lookup is no match without a query (and
 /// PostgreSQL never sees a NUL byte, which it refuses in text).
+/// A username made from an email address's local part: what comes before
+/// any `+tag`, folded to the username alphabet (other characters dropped),
+/// cut to leave room for a number on collision, and padded to the minimum.
+pub fn username_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    let local = local.split('+').next().unwrap_or_default();
+    let mut base: String = local
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(*c))
+        .take(USERNAME_MAX - 4)
+        .collect();
+    while base.chars().count() < USERNAME_MIN {
+        base.push_str("user");
+    }
+    base
+}
+
 pub fn lookup_key(raw: &str) -> Option<String> {
     let key = raw.trim().to_lowercase();
     (!key.chars().any(char::is_control)).then_some(key)

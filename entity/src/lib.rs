@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use sea_orm::{DbErr, FromQueryResult, QueryResult, prelude::Uuid};
 
+pub mod account_token;
+pub mod outbox;
 pub mod rate_limit;
 pub mod role;
 pub mod session;

@@ -50,6 +50,11 @@ pub struct Model {
     pub name_key: String,
     /// Lower-cased username, email and names, for `search`.
     pub search_text: String,
+    /// When the user proved they receive mail at `email`; null until then
+    /// and again after an administrator changes the address.
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// Invited and not yet accepted: no password, cannot sign in.
+    pub invitation_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -116,6 +121,8 @@ crate::from_position!(
     updated_at,
     name_key,
     search_text,
+    email_verified_at,
+    invitation_pending,
 );
 
 impl Model {
@@ -150,6 +157,8 @@ impl Model {
             updated_at: epoch,
             name_key: String::new(),
             search_text: String::new(),
+            email_verified_at: None,
+            invitation_pending: false,
         }
     }
 

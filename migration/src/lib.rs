@@ -8,6 +8,7 @@ mod m20261122_000001_create_tables;
 mod m20261122_000002_seed_builtin_roles;
 mod m20261122_000003_user_listing;
 mod m20261129_000004_rate_limits;
+mod m20261130_000005_recovery;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_seed_builtin_roles::Migration),
             Box::new(m20261122_000003_user_listing::Migration),
             Box::new(m20261129_000004_rate_limits::Migration),
+            Box::new(m20261130_000005_recovery::Migration),
         ]
     }
 }

@@ -153,6 +153,9 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("updatedAt", &[UpdatedAt]),
         ("lastLoginAt", &[LastLoginAt]),
         ("tier", &[TierId]),
+        ("emailVerified", &[EmailVerifiedAt]),
+        ("emailVerifiedAt", &[EmailVerifiedAt]),
+        ("invitationPending", &[InvitationPending]),
     ]
 };
 

@@ -8,6 +8,7 @@ pub mod documents;
 pub mod guard;
 pub mod guardrails;
 pub mod loaders;
+pub mod recovery;
 mod request;
 pub mod role;
 pub mod tier;
@@ -55,12 +56,14 @@ pub struct Query(
     tier::TierQuery,
 );
 
-/// Writes: sign-up and sign-in, the caller's account, administration, roles and tiers.
+/// Writes: sign-up and sign-in, the caller's account, administration,
+/// recovery and invitations, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
     user::UserMutation,
     admin::AdminMutation,
+    recovery::RecoveryMutation,
     role::RoleMutation,
     tier::TierMutation,
 );
@@ -119,5 +122,10 @@ fn finish_schema(
 
 /// The shared context of the request.
 pub(crate) fn app<'a>(ctx: &'a Context<'_>) -> &'a AppContext {
+    shared(ctx)
+}
+
+/// The shared context as its `Arc`, for work that outlives the request.
+pub(crate) fn shared<'a>(ctx: &'a Context<'_>) -> &'a Arc<AppContext> {
     ctx.data_unchecked::<Arc<AppContext>>()
 }

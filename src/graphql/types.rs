@@ -138,6 +138,17 @@ pub struct User {
     pub updated_at: DateTime,
     /// Null unless the viewer is this user or holds `USERS_READ`, and null before the first login.
     pub last_login_at: Option<DateTime>,
+    /// Whether the user proved they receive mail at their address (a link
+    /// from `register`'s or `sendVerificationEmail`'s mail, a password reset,
+    /// an accepted invitation or a confirmed email change). An
+    /// administrator's change of the address makes it false again.
+    pub email_verified: bool,
+    /// When the address was verified; null while unverified, and null unless
+    /// the viewer is this user or holds `USERS_READ`.
+    pub email_verified_at: Option<DateTime>,
+    /// Invited (`inviteUser`) and not yet accepted: the user has no password
+    /// and cannot sign in.
+    pub invitation_pending: bool,
     #[graphql(skip)]
     pub key: uuid::Uuid,
     #[graphql(skip)]
@@ -189,6 +200,13 @@ impl User {
             } else {
                 None
             },
+            email_verified: model.email_verified_at.is_some(),
+            email_verified_at: if private {
+                model.email_verified_at.map(Into::into)
+            } else {
+                None
+            },
+            invitation_pending: model.invitation_pending,
             username: model.username,
             name,
             first_name: model.first_name,

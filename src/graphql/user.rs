@@ -132,16 +132,29 @@ pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
-    /// Updates the caller's own profile. Cannot change status, roles, tier or superuser.
+    /// Updates the caller's own profile. Cannot change status, roles, tier or
+    /// superuser. A new `email` is not set at once: as `requestEmailChange`
+    /// does, it needs `currentPassword` and mails a link to the new address
+    /// (and a notice to the old); the answer shows the current address until
+    /// the link is followed.
     #[graphql(guard = "Authenticated")]
     async fn update_me(
         &self,
         ctx: &Context<'_>,
         input: UpdateProfileInput,
+        #[graphql(
+            desc = "The caller's password; required only when `input.email` changes the address."
+        )]
+        current_password: Option<String>,
     ) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;
-        let updated =
-            users::update_profile(&app(ctx).db, viewer.user.clone(), &input.into_patch()?).await?;
+        let updated = accounts::update_me(
+            app(ctx),
+            viewer,
+            input.into_patch()?,
+            current_password.as_deref(),
+        )
+        .await?;
         Ok(User::owned(updated))
     }
 

@@ -306,7 +306,7 @@ pub async fn build_on(
     config: Config,
 ) -> anyhow::Result<(Arc<AppContext>, Router)> {
     db::migrate(&conn).await?;
-    let ctx = AppContext::new(conn, stats, config);
+    let ctx = AppContext::new(conn, stats, config)?;
     accounts::bootstrap_admin(&ctx).await?;
     Ok((ctx.clone(), router(ctx)?))
 }
@@ -330,7 +330,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if graphiql {
         crate::telemetry::announce(format, &format!("GraphiQL: http://{addr}/graphql"));
     }
-    let pruning = tokio::spawn(crate::service::limits::prune_periodically(ctx.clone()));
+    let background = Background::start(ctx.clone());
     let metrics_server = match ctx.config.metrics_addr {
         Some(metrics_addr) => {
             let listener = tokio::net::TcpListener::bind(metrics_addr)
@@ -345,12 +345,53 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     serve_on(listener, router, &ctx.config, shutdown_signal()).await;
-    pruning.abort();
+    background.stop(ctx.config.shutdown_grace).await;
     if let Some(server) = metrics_server {
         server.abort();
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The work a replica does besides answering requests: the outbox worker
+/// and the periodic pruning.
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+    pruning: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    pub fn start(ctx: Arc<AppContext>) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        Self {
+            stop,
+            worker: tokio::spawn(crate::metrics::in_background(crate::service::outbox::run(
+                ctx.clone(),
+                stopped,
+            ))),
+            pruning: tokio::spawn(crate::metrics::in_background(
+                crate::service::prune_periodically(ctx),
+            )),
+        }
+    }
+
+    /// Stops at once, whatever is in progress (a claimed message is sent
+    /// again when its lease ends).
+    pub fn abort(&self) {
+        self.worker.abort();
+        self.pruning.abort();
+    }
+
+    /// Stops the worker once its send in progress, if any, is done and
+    /// recorded (waiting at most `grace`), and stops pruning.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.pruning.abort();
+        if tokio::time::timeout(grace, self.worker).await.is_err() {
+            tracing::warn!("the outbox worker did not stop within the shutdown grace period");
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops

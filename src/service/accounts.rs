@@ -12,7 +12,7 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, limits, now, roles, sessions, users};
+use super::{AppContext, RequestMeta, limits, now, outbox, recovery, roles, sessions, users};
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
@@ -87,7 +87,9 @@ async fn insert_with_default_role(
     Ok(user)
 }
 
-/// Creates an account with the default role and signs it in.
+/// Creates an account with the default role, queues its verification mail,
+/// and signs it in. With `REQUIRE_EMAIL_VERIFICATION` the account is
+/// created and mailed but not signed in: the answer is `EMAIL_NOT_VERIFIED`.
 #[tracing::instrument(name = "accounts.register", skip_all)]
 pub async fn register(
     ctx: &AppContext,
@@ -104,8 +106,16 @@ pub async fn register(
     let model = new_user_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
     let user = insert_with_default_role(&txn, model).await?;
+    recovery::queue_welcome_verification(&txn, ctx, &user).await?;
+    if ctx.config.require_email_verification {
+        txn.commit().await?;
+        outbox::wake(ctx);
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "registered; waiting for email verification");
+        return Err(AppError::EmailNotVerified);
+    }
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
+    outbox::wake(ctx);
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "registered");
     Ok(tokens)
 }
@@ -139,9 +149,10 @@ async fn sign_in(
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
     limits::hit(ctx, limits::Action::Login, meta).await?;
+    // An invitation not yet accepted has no password: as good as no user.
     let found = users::find_by_login(&ctx.db, login)
         .await?
-        .filter(|u| !u.is_deleted());
+        .filter(|u| !u.is_deleted() && !u.invitation_pending);
     let Some(user) = found else {
         ctx.hasher.verify(password.to_owned(), None).await?;
         tracing::info!(
@@ -178,6 +189,11 @@ async fn sign_in(
     if user.status != user::Status::Active {
         tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account disabled");
         return Err(AppError::AccountDisabled);
+    }
+    // Only after the right password, so it tells nothing to a guesser.
+    if ctx.config.require_email_verification && user.email_verified_at.is_none() {
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: email not verified");
+        return Err(AppError::EmailNotVerified);
     }
     user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Expr::value(Some(ts)))
@@ -324,7 +340,7 @@ async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid) -> Result<()> {
 /// changes. Wrong guesses count toward the same lockout as sign-ins, so a
 /// stolen access token cannot be used to guess the password; once locked the
 /// answer is `ACCOUNT_LOCKED`.
-async fn confirm_password(
+pub(super) async fn confirm_password(
     ctx: &AppContext,
     viewer: &Viewer,
     password: &str,
@@ -383,6 +399,62 @@ pub async fn change_password(
     txn.commit().await?;
     tracing::info!("password changed");
     Ok(())
+}
+
+/// `updateMe`: the profile fields change at once; a new `email` starts the
+/// email-change flow instead (the address changes when the mailed link is
+/// followed), after the `currentPassword` step-up, as `requestEmailChange`.
+#[tracing::instrument(name = "accounts.update_me", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
+pub async fn update_me(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    mut patch: users::ProfilePatch,
+    current_password: Option<&str>,
+) -> Result<user::Model> {
+    let new_email = patch
+        .email
+        .take()
+        .filter(|e| validation::lookup_key(e).as_deref() != Some(viewer.user.email.as_str()));
+    let mut model = users::changes(&viewer.user);
+    users::apply_profile(&mut model, &patch)?;
+    let new_email = match new_email {
+        None => None,
+        Some(email) => {
+            // A malformed address is named before the password is asked for.
+            validation::email(&email)?;
+            let password = current_password.ok_or_else(|| {
+                AppError::bad_input(
+                    "currentPassword",
+                    "currentPassword is required to change the email address",
+                )
+            })?;
+            Some(
+                recovery::check_email_change(
+                    ctx,
+                    viewer,
+                    &email,
+                    password,
+                    "currentPassword",
+                    "email",
+                )
+                .await?,
+            )
+        }
+    };
+    let txn = ctx.db.begin().await?;
+    if new_email.is_some() {
+        // The mail budget is counted under the user's lock.
+        users::lock(&txn, viewer.id()).await?;
+    }
+    let updated = users::save(&txn, viewer.user.clone(), model).await?;
+    if let Some(email) = &new_email {
+        recovery::queue_email_change(&txn, ctx, &updated, email).await?;
+    }
+    txn.commit().await?;
+    if new_email.is_some() {
+        outbox::wake(ctx);
+    }
+    Ok(updated)
 }
 
 /// Soft-deletes the viewer and ends all its sessions.

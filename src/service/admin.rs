@@ -100,9 +100,25 @@ pub async fn update_user(
     }
     let current = target(ctx, id).await?;
     users::check_target(viewer, &current)?;
+    let changes_email = patch
+        .profile
+        .email
+        .as_deref()
+        .is_some_and(|e| validation::lookup_key(e).as_deref() != Some(current.email.as_str()));
+    if changes_email && !viewer.has(Permission::UsersUpdate) {
+        // One's own address changes through the mailed link (updateMe,
+        // requestEmailChange); only an administrator sets one at once.
+        return Err(AppError::bad_input(
+            "email",
+            "change your own address with requestEmailChange",
+        ));
+    }
 
     let mut model = users::changes(&current);
     users::apply_profile(&mut model, &patch.profile)?;
+    if changes_email {
+        model.email_verified_at = Set(None);
+    }
     if let Some(password) = &patch.password {
         let username = patch
             .profile
@@ -126,6 +142,8 @@ pub async fn update_user(
         .await?;
         model.password_hash = Set(ctx.hasher.hash(password.clone()).await?);
         model.password_changed_at = Set(now());
+        // A password set by an administrator makes an invitation usable.
+        model.invitation_pending = Set(false);
     }
     if let Some(status) = patch.status {
         model.status = Set(status);

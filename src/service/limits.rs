@@ -4,7 +4,7 @@
 //! may reach twice the limit across a window boundary; the account lockout
 //! and the argon2 queue still bound what any burst can do.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use entity::rate_limit;
 use sea_orm::{
@@ -21,6 +21,8 @@ use crate::error::{AppError, Result};
 pub enum Action {
     Register,
     Login,
+    /// `requestPasswordReset` and an anonymous `sendVerificationEmail`.
+    Recovery,
 }
 
 impl Action {
@@ -28,6 +30,7 @@ impl Action {
         match self {
             Self::Register => "register",
             Self::Login => "login",
+            Self::Recovery => "recovery",
         }
     }
 }
@@ -59,6 +62,7 @@ pub async fn hit(ctx: &AppContext, action: Action, meta: &RequestMeta) -> Result
     let rate = match action {
         Action::Register => limits.register,
         Action::Login => limits.login,
+        Action::Recovery => limits.recovery,
     };
     let period = Ord::max(rate.per.as_secs(), 1) as i64;
     let ts = now();
@@ -113,17 +117,6 @@ pub async fn prune(conn: &impl ConnectionTrait) -> Result<u64> {
         .exec(conn)
         .await?
         .rows_affected)
-}
-
-/// Prunes ended windows every few minutes, for as long as the server runs.
-pub async fn prune_periodically(ctx: std::sync::Arc<AppContext>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    loop {
-        tick.tick().await;
-        if let Err(err) = prune(&ctx.db).await {
-            tracing::warn!(error = %err, "pruning rate-limit counters failed");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ pub mod accounts;
 pub mod admin;
 pub mod directory;
 pub mod limits;
+pub mod links;
+pub mod outbox;
+pub mod recovery;
 pub mod roles;
 pub mod sessions;
 pub mod tiers;
@@ -28,6 +31,15 @@ pub struct AppContext {
     pub hasher: PasswordHasher,
     /// The counters behind `/metrics`.
     pub stats: Arc<crate::metrics::Stats>,
+    /// Where the outbox worker sends mail.
+    pub mailer: crate::mail::Transport,
+    /// Seals the link tokens of queued mail.
+    pub sealer: crate::mail::Sealer,
+    /// Wakes this replica's outbox worker when a request commits a message.
+    pub outbox_wake: tokio::sync::Notify,
+    /// Bounds the enumeration-safe work that requests leave running after
+    /// they answer (`requestPasswordReset`).
+    pub detached: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppContext {
@@ -35,7 +47,7 @@ impl AppContext {
         db: DatabaseConnection,
         stats: Arc<crate::metrics::Stats>,
         config: Config,
-    ) -> Arc<Self> {
+    ) -> anyhow::Result<Arc<Self>> {
         let jwt = JwtKeys::new(
             &config.jwt_secret,
             &config.jwt_issuer,
@@ -46,15 +58,43 @@ impl AppContext {
             config.password_hash_concurrency,
             config.password_hash_queue_timeout,
         );
-        Arc::new(Self {
+        let mailer = crate::mail::Transport::new(&config.mail)?;
+        let sealer = crate::mail::Sealer::new(&config.jwt_secret);
+        Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
             jwt,
             hasher,
             stats,
-        })
+            mailer,
+            sealer,
+            outbox_wake: tokio::sync::Notify::new(),
+            detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
+        }))
     }
 }
+
+/// Deletes what has expired (rate-limit windows, link tokens, delivered
+/// mail) every few minutes, for as long as the server runs. Every statement
+/// is a plain conditional delete, safe from every replica at once.
+pub async fn prune_periodically(ctx: Arc<AppContext>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        for (what, pruned) in [
+            ("rate-limit windows", limits::prune(&ctx.db).await),
+            ("link tokens", links::prune(&ctx.db).await),
+            ("outbox messages", outbox::prune(&ctx.db).await),
+        ] {
+            if let Err(err) = pruned {
+                tracing::warn!(error = %err, what, "pruning failed");
+            }
+        }
+    }
+}
+
+/// Detached tasks allowed at once; beyond, the work is dropped (and logged).
+const DETACHED_TASKS: usize = 64;
 
 /// Where a request came from, recorded on the sessions it creates.
 #[derive(Debug, Clone, Default)]

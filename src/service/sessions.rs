@@ -35,7 +35,8 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_refresh_token() -> String {
+/// 32 random bytes, URL-safe: a refresh token, or the token of a link in mail.
+pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -50,16 +51,7 @@ pub async fn start(
 ) -> Result<Tokens> {
     let chain_id = ids::new_key();
     let created_at = now();
-    insert_link(
-        conn,
-        ctx,
-        user,
-        chain_id,
-        created_at,
-        new_refresh_token(),
-        meta,
-    )
-    .await
+    insert_link(conn, ctx, user, chain_id, created_at, random_token(), meta).await
 }
 
 /// The refresh token that succeeds `token` in its chain: an HMAC of it under

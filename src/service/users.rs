@@ -4,7 +4,7 @@
 use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -73,6 +73,8 @@ pub fn new_row(
         updated_at: Set(at),
         name_key: Set(String::new()),
         search_text: Set(String::new()),
+        email_verified_at: Set(None),
+        invitation_pending: Set(false),
     }
 }
 
@@ -214,6 +216,37 @@ pub async fn by_usernames(
         .collect())
 }
 
+/// `base`, or `base` with the lowest number from 2 that makes it free (cut
+/// so the result is at most 20 characters), from one statement. Two
+/// requests may pick the same name: the insert's unique index decides, and
+/// the loser asks again.
+pub async fn free_username(conn: &impl ConnectionTrait, base: &str) -> Result<String> {
+    let taken: std::collections::HashSet<String> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Username)
+        .filter(user::Column::Username.starts_with(base))
+        .into_tuple()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    if !taken.contains(base) {
+        return Ok(base.to_owned());
+    }
+    for n in 2u32.. {
+        let suffix = n.to_string();
+        let stem: String = base
+            .chars()
+            .take(validation::USERNAME_MAX - suffix.len())
+            .collect();
+        let candidate = format!("{stem}{suffix}");
+        if !taken.contains(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("some number is free")
+}
+
 /// Finds a user by username or, when `login` holds an `@`, by email.
 pub async fn find_by_login(
     conn: &impl ConnectionTrait,
@@ -310,20 +343,6 @@ pub async fn save(
     set_derived(&mut model, Some(&locked));
     model.updated_at = Set(now());
     model.update(conn).await.on_constraint(user_uniqueness)
-}
-
-/// Validates the whole patch before writing anything, then applies it.
-pub async fn update_profile(
-    db: &sea_orm::DatabaseConnection,
-    current: user::Model,
-    patch: &ProfilePatch,
-) -> Result<user::Model> {
-    let mut model = changes(&current);
-    apply_profile(&mut model, patch)?;
-    let txn = db.begin().await?;
-    let updated = save(&txn, current, model).await?;
-    txn.commit().await?;
-    Ok(updated)
 }
 
 /// Refuses to remove the last active superuser (`CONFLICT`). Call it inside

@@ -50,6 +50,64 @@ struct Cell {
     role_id: String,
     custom_role_id: String,
     tier_id: String,
+    /// A live link token for the field's purpose, made for the target.
+    token: String,
+}
+
+/// The link purpose a field redeems, if any.
+fn link_purpose(field: &str) -> Option<&'static str> {
+    match field {
+        "resetPassword" => Some("password_reset"),
+        "verifyEmail" => Some("verify_email"),
+        "confirmEmailChange" => Some("email_change"),
+        "acceptInvitation" => Some("invitation"),
+        _ => None,
+    }
+}
+
+/// Arranges what a field's cell needs beyond its users: a link token as if
+/// mailed to the target, or a pending invitation to resend.
+async fn arrange(app: &TestApp, field: &str, target: &Account, n: usize) -> String {
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let target_id =
+        usergraph::ids::decode(usergraph::ids::USER, &target.id, "id").expect("a user id");
+    if matches!(field, "acceptInvitation" | "resendInvitation") {
+        entity::user::Entity::update_many()
+            .col_expr(entity::user::Column::InvitationPending, Expr::value(true))
+            .filter(entity::user::Column::Id.eq(target_id))
+            .exec(app.db())
+            .await
+            .expect("arrange an invitation");
+    }
+    let Some(purpose) = link_purpose(field) else {
+        return String::new();
+    };
+    let user = usergraph::service::users::find(app.db(), target_id)
+        .await
+        .unwrap()
+        .expect("target exists");
+    let token = format!("matrix-token-{n}-{}", uuid::Uuid::new_v4().simple());
+    let now = chrono::Utc::now();
+    let address = if purpose == "email_change" {
+        format!("changed{n}@example.com")
+    } else {
+        user.email.clone()
+    };
+    entity::account_token::Entity::insert(entity::account_token::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        token_hash: Set(usergraph::service::sessions::hash_token(&token)),
+        purpose: Set(purpose.to_owned()),
+        user_id: Set(user.id),
+        address: Set(address),
+        user_email: Set(user.email),
+        created_at: Set(now),
+        expires_at: Set(now + chrono::Duration::hours(1)),
+        used_at: Set(None),
+    })
+    .exec(app.db())
+    .await
+    .expect("arrange a link token");
+    token
 }
 
 fn session_of(account: &Account) -> String {
@@ -167,6 +225,40 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             "mutation($id: ID!) { deleteTier(id: $id) }",
             json!({ "id": cell.tier_id }),
         ),
+        "requestPasswordReset" => (
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({ "e": format!("{}@example.com", cell.target_name) }),
+        ),
+        "resetPassword" => (
+            "mutation($t: String!) { resetPassword(token: $t, newPassword: \"marmalade-otter-77\") { accessToken } }",
+            json!({ "t": cell.token }),
+        ),
+        "sendVerificationEmail" => (
+            "mutation($e: String) { sendVerificationEmail(email: $e) }",
+            json!({ "e": format!("{}@example.com", cell.target_name) }),
+        ),
+        "verifyEmail" => (
+            "mutation($t: String!) { verifyEmail(token: $t) }",
+            json!({ "t": cell.token }),
+        ),
+        "requestEmailChange" => (
+            "mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, password: $p) }",
+            json!({ "e": format!("moved{n}@example.com"), "p": PASSWORD }),
+        ),
+        "confirmEmailChange" => (
+            "mutation($t: String!) { confirmEmailChange(token: $t) { id } }",
+            json!({ "t": cell.token }),
+        ),
+        "inviteUser" => (
+            "mutation($e: String!) { inviteUser(input: { email: $e }) { id } }",
+            json!({ "e": format!("inv{n}@example.com") }),
+        ),
+        "acceptInvitation" => (
+            "mutation($t: String!) { acceptInvitation(token: $t, password: \"marmalade-otter-77\") { accessToken } }",
+            json!({ "t": cell.token }),
+        ),
+        "resendInvitation" => ("mutation($id: ID!) { resendInvitation(id: $id) }", target),
+        "sendPasswordReset" => ("mutation($id: ID!) { sendPasswordReset(id: $id) }", target),
         other => panic!(
             "no operation written for root field `{other}`: add one here and a row to authorization.tsv"
         ),
@@ -267,7 +359,9 @@ async fn every_root_field_follows_the_authorization_matrix() {
             let made = app
                 .gql(Some(&setup.access), "mutation($r: String!, $t: String!) { createRole(input: { name: $r }) { id } createTier(input: { name: $t }) { id } }", json!({ "r": format!("fresh{n}"), "t": format!("fresh{n}") }))
                 .await;
+            let token = arrange(&app, &row.field, &target, n).await;
             let cell = Cell {
+                token,
                 n,
                 caller,
                 target,

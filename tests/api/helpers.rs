@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use usergraph::{config::Config, http, service::AppContext};
 
+pub use crate::mailbox::MailSink;
+
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "tangerine-kettle-42";
 
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub ctx: Arc<AppContext>,
     env: HashMap<String, String>,
     server: JoinHandle<()>,
+    /// The outbox worker and pruning, as `serve` runs them.
+    background: Option<http::Background>,
     /// One argon2 hash of `PASSWORD`, shared by directly inserted users.
     password_hash: tokio::sync::OnceCell<String>,
     _dir: Option<tempfile::TempDir>,
@@ -48,6 +52,9 @@ impl TestApp {
             ("DATABASE_URL", database_url.as_str()),
             ("JWT_SECRET", JWT_SECRET),
             ("BIND_ADDR", "127.0.0.1:0"),
+            // Production's default is SMTP, which needs a server; tests that
+            // send mail set their own (`spawn_with_mail`).
+            ("MAIL_TRANSPORT", "log"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -55,13 +62,14 @@ impl TestApp {
         for (k, v) in settings {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        let (addr, ctx, server) = start(&env).await;
+        let (addr, ctx, server, background) = start(&env).await;
         Self {
             addr,
             client: reqwest::Client::new(),
             ctx,
             env,
             server,
+            background: Some(background),
             password_hash: tokio::sync::OnceCell::new(),
             _dir: dir,
         }
@@ -70,9 +78,40 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database.
     pub async fn restart(&mut self) {
         self.server.abort();
+        self.stop_background().await;
         self.ctx.db.clone().close().await.expect("close the pool");
-        let (addr, ctx, server) = start(&self.env).await;
+        let (addr, ctx, server, background) = start(&self.env).await;
         (self.addr, self.ctx, self.server) = (addr, ctx, server);
+        self.background = Some(background);
+    }
+
+    /// Spawns with mail sent over SMTP to a new sink, polled and retried quickly.
+    pub async fn spawn_with_mail(settings: &[(&str, &str)]) -> (Self, MailSink) {
+        let sink = MailSink::start().await;
+        let url = sink.url();
+        let mut all = vec![
+            ("MAIL_TRANSPORT", "smtp"),
+            ("SMTP_URL", url.as_str()),
+            ("OUTBOX_POLL_MS", "50"),
+            ("OUTBOX_RETRY_BASE_MS", "100"),
+        ];
+        all.extend_from_slice(settings);
+        (Self::spawn_with(&all).await, sink)
+    }
+
+    /// Stops the outbox worker as a shutdown does: a send in progress finishes.
+    pub async fn stop_background(&mut self) {
+        if let Some(background) = self.background.take() {
+            background.stop(std::time::Duration::from_secs(30)).await;
+        }
+    }
+
+    /// A second service context on this app's database, with its own pool,
+    /// as another replica has (no HTTP server, no worker of its own).
+    pub async fn replica(&self) -> Arc<AppContext> {
+        let config = Config::from_lookup(|k| self.env.get(k).cloned()).expect("test config");
+        let (conn, stats) = usergraph::db::connect(&config).await.expect("connect");
+        AppContext::new(conn, stats, config).expect("context")
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -315,6 +354,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(background) = self.background.take() {
+            background.abort();
+        }
     }
 }
 
@@ -360,7 +402,14 @@ fn new_user(
     )
 }
 
-async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>) {
+async fn start(
+    env: &HashMap<String, String>,
+) -> (
+    SocketAddr,
+    Arc<AppContext>,
+    JoinHandle<()>,
+    http::Background,
+) {
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
     let (conn, stats) = usergraph::db::connect(&config).await.expect("connect");
     let (ctx, router) = http::build_on(conn, stats, config)
@@ -374,7 +423,8 @@ async fn start(env: &HashMap<String, String>) -> (SocketAddr, Arc<AppContext>, J
     let server = tokio::spawn(async move {
         http::serve_on(listener, router, &served.config, std::future::pending()).await;
     });
-    (addr, ctx, server)
+    let background = http::Background::start(ctx.clone());
+    (addr, ctx, server, background)
 }
 
 /// Everything the service logs during the test run, as plain text.

@@ -1,0 +1,206 @@
+//! Account recovery, email verification, email change and invitations:
+//! `requestPasswordReset`, `resetPassword`, `sendVerificationEmail`,
+//! `verifyEmail`, `requestEmailChange`, `confirmEmailChange`, `inviteUser`,
+//! `acceptInvitation`, `resendInvitation` and `sendPasswordReset`. Each link
+//! mailed carries a single-use token; the mail leaves through the outbox.
+
+use async_graphql::{Context, ID, InputObject, Object};
+
+use super::guard::{Authenticated, HasPermission, viewer};
+use super::{
+    app, meta, shared,
+    types::{AuthPayload, User},
+};
+use crate::{
+    auth::Permission,
+    ids,
+    service::recovery::{self, Invitation},
+};
+
+/// A person to invite. They get a mail with a link to choose a password.
+#[derive(InputObject)]
+pub struct InviteUserInput {
+    /// Stored trimmed and lower-case; the invitation goes here.
+    pub email: String,
+    /// 2–20 characters of `[a-z0-9_.-]`. When absent, one is made from the
+    /// address (its local part, with a number added if taken); the invitee
+    /// may choose another when accepting.
+    pub username: Option<String>,
+    /// Display name; defaults to "firstName lastName", else the username.
+    pub name: Option<String>,
+    /// At most 64 characters.
+    pub first_name: Option<String>,
+    /// At most 64 characters.
+    pub last_name: Option<String>,
+    /// Defaults to the `user` role; giving roles needs `ROLES_ASSIGN` and every
+    /// permission those roles hold.
+    pub role_ids: Option<Vec<ID>>,
+    /// Superuser only.
+    pub tier_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct RecoveryMutation;
+
+#[Object]
+impl RecoveryMutation {
+    /// Mails a password-reset link to the address when it belongs to a live
+    /// account. Always answers `true`, as fast whether or not it does, so it
+    /// tells nobody which addresses have accounts; at most 5 mails an hour
+    /// reach one address (more requests silently send nothing).
+    /// `BAD_USER_INPUT` only for a malformed address.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        recovery::request_password_reset(shared(ctx), &email, meta(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token from a reset mail, and signs in.
+    /// The address counts as verified, the lockout is cleared and every other
+    /// session ends. `TOKEN_INVALID` for an unknown or used token, or one
+    /// issued before the password last changed; `TOKEN_EXPIRED` after its
+    /// lifetime (`PASSWORD_RESET_TTL_SECS`).
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(
+            recovery::reset_password(app(ctx), &token, &new_password, meta(ctx)?)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Mails a verification link. Signed in: to the caller's own address;
+    /// `false` when it is verified already, `RATE_LIMITED` past 5 an hour.
+    /// Anonymous: to `email`, answering `true` whatever the address (a mail
+    /// only for an unverified live account), for users who cannot sign in
+    /// until they verify (`REQUIRE_EMAIL_VERIFICATION`).
+    async fn send_verification_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The address to verify; only for an anonymous caller (ignored when signed in)."
+        )]
+        email: Option<String>,
+    ) -> async_graphql::Result<bool> {
+        let viewer = viewer(ctx).ok();
+        Ok(
+            recovery::send_verification_email(shared(ctx), viewer, email.as_deref(), meta(ctx)?)
+                .await?,
+        )
+    }
+
+    /// Marks the address a verification mail went to as verified. Anonymous:
+    /// the link is the proof. `TOKEN_INVALID` for an unknown or used token,
+    /// or when the account's address changed since; `TOKEN_EXPIRED` after
+    /// `EMAIL_TOKEN_TTL_SECS`.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<bool> {
+        recovery::verify_email(app(ctx), &token).await?;
+        Ok(true)
+    }
+
+    /// Starts changing the caller's address: mails a link to `newEmail` and
+    /// a notice to the current address. Nothing changes until the link is
+    /// followed (`confirmEmailChange`). `BAD_USER_INPUT` on `password` when it
+    /// is wrong (wrong passwords count toward the lockout), on `newEmail` when
+    /// malformed or unchanged; `DUPLICATE_EMAIL` when taken; `RATE_LIMITED`
+    /// past 5 an hour to one address.
+    #[graphql(guard = "Authenticated")]
+    async fn request_email_change(
+        &self,
+        ctx: &Context<'_>,
+        new_email: String,
+        password: String,
+    ) -> async_graphql::Result<bool> {
+        recovery::request_email_change(app(ctx), viewer(ctx)?, &new_email, &password).await?;
+        Ok(true)
+    }
+
+    /// Makes the change a `requestEmailChange` mail asked for; the new
+    /// address counts as verified. Anonymous or signed in: the link is the
+    /// proof. `DUPLICATE_EMAIL` if the address was taken meanwhile;
+    /// `TOKEN_INVALID` / `TOKEN_EXPIRED` as for `verifyEmail`.
+    async fn confirm_email_change(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<User> {
+        let user = recovery::confirm_email_change(app(ctx), &token).await?;
+        Ok(User::owned(user))
+    }
+
+    /// Invites a person (`USERS_CREATE`): the user exists at once with
+    /// `invitationPending: true` and no password, cannot sign in, and is
+    /// mailed a link to `acceptInvitation` (valid `INVITATION_TTL_SECS`).
+    /// `DUPLICATE_EMAIL` / `DUPLICATE_USERNAME` as for `createUser`.
+    #[graphql(guard = "HasPermission(Permission::UsersCreate)")]
+    async fn invite_user(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteUserInput,
+    ) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let invitation = Invitation {
+            email: input.email,
+            username: input.username,
+            name: input.name,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            role_ids: input
+                .role_ids
+                .map(|list| ids::decode_all(ids::ROLE, &list, "roleIds"))
+                .transpose()?,
+            tier_id: ids::decode_opt(ids::TIER, input.tier_id, "tierId")?,
+        };
+        let invited = recovery::invite_user(app(ctx), viewer, invitation).await?;
+        Ok(User::new(invited, Some(viewer)))
+    }
+
+    /// Accepts an invitation with the token from its mail: sets the
+    /// password (and the username, when given), verifies the address and
+    /// signs in. `TOKEN_INVALID` for an unknown, used or superseded token;
+    /// `TOKEN_EXPIRED` after its lifetime; password rules as for `register`.
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+        username: Option<String>,
+    ) -> async_graphql::Result<AuthPayload> {
+        Ok(recovery::accept_invitation(
+            app(ctx),
+            &token,
+            &password,
+            username.as_deref(),
+            meta(ctx)?,
+        )
+        .await?
+        .into())
+    }
+
+    /// Mails a pending invitation again (`USERS_CREATE`); earlier links stop
+    /// working. `CONFLICT` when the user has accepted already or is deleted;
+    /// `RATE_LIMITED` past 5 an hour.
+    #[graphql(guard = "HasPermission(Permission::UsersCreate)")]
+    async fn resend_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = ids::decode(ids::USER, &id, "id")?;
+        recovery::resend_invitation(app(ctx), viewer(ctx)?, id).await?;
+        Ok(true)
+    }
+
+    /// Mails a user a password-reset link (`USERS_UPDATE`); the administrator
+    /// never sees the token. Only superusers may for a superuser. `CONFLICT`
+    /// for a deleted user or a pending invitation; `RATE_LIMITED` past 5 an hour.
+    #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
+    async fn send_password_reset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = ids::decode(ids::USER, &id, "id")?;
+        recovery::send_password_reset(app(ctx), viewer(ctx)?, id).await?;
+        Ok(true)
+    }
+}

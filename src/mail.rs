@@ -1,0 +1,378 @@
+//! Mail: the messages the service sends, their templates (text and HTML, in
+//! `templates/mail`, compiled into the binary), the transports (`log` for
+//! development, SMTP through lettre's pooled transport), and the sealing of
+//! link tokens while a message waits in the outbox.
+
+use std::{sync::LazyLock, time::Duration};
+
+use anyhow::Context as _;
+use chacha20poly1305::{
+    XChaCha20Poly1305, XNonce,
+    aead::{Aead, KeyInit},
+};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+    transport::smtp::client::{Tls, TlsParameters},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{MailConfig, MailTransport};
+
+/// The mails the service sends. Each has a template of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    PasswordReset,
+    VerifyEmail,
+    /// To the new address, with the link that makes the change.
+    EmailChange,
+    /// To the old address: a change was asked for; no link.
+    EmailChangeNotice,
+    Invitation,
+}
+
+impl Template {
+    pub const ALL: [Template; 5] = [
+        Self::PasswordReset,
+        Self::VerifyEmail,
+        Self::EmailChange,
+        Self::EmailChangeNotice,
+        Self::Invitation,
+    ];
+
+    /// The template's file name, and the topic its messages are counted by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
+            Self::EmailChange => "email_change",
+            Self::EmailChangeNotice => "email_change_notice",
+            Self::Invitation => "invitation",
+        }
+    }
+
+    /// The page its link opens, with `{token}` in it; `None` for a notice.
+    fn link(self, config: &MailConfig) -> Option<&str> {
+        match self {
+            Self::PasswordReset => Some(&config.password_reset_url),
+            Self::VerifyEmail => Some(&config.verify_email_url),
+            Self::EmailChange => Some(&config.email_change_url),
+            Self::Invitation => Some(&config.invitation_url),
+            Self::EmailChangeNotice => None,
+        }
+    }
+}
+
+/// A queued mail as the outbox stores it: the template and its values, and
+/// the link's token sealed (`seal`), so the outbox never holds a usable token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub template: Template,
+    pub to: String,
+    /// The values the template shows (names, addresses, the link's lifetime).
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// The sealed token of the link; removed once the mail is sent or given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_token: Option<String>,
+}
+
+/// A composed mail.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    macro_rules! templates {
+        ($($name:literal),+ $(,)?) => {
+            [$(($name, include_str!(concat!("../templates/mail/", $name)))),+]
+        };
+    }
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in templates!(
+        "layout.html",
+        "macros.html",
+        "password_reset.txt",
+        "password_reset.html",
+        "verify_email.txt",
+        "verify_email.html",
+        "email_change.txt",
+        "email_change.html",
+        "email_change_notice.txt",
+        "email_change_notice.html",
+        "invitation.txt",
+        "invitation.html",
+    ) {
+        env.add_template(name, source)
+            .expect("the mail templates compile (a unit test renders each)");
+    }
+    env
+});
+
+/// Composes `queued` with the link built from `token`. The text template's
+/// first line is the subject.
+pub fn compose(config: &MailConfig, queued: &Queued, token: Option<&str>) -> anyhow::Result<Mail> {
+    let mut values = queued.values.clone();
+    values.insert("product".into(), config.product_name.clone().into());
+    if let Some(page) = queued.template.link(config) {
+        let token = token.context("the mail's link token is missing")?;
+        values.insert("link".into(), page.replace("{token}", token).into());
+    }
+    let render = |ext: &str| -> anyhow::Result<String> {
+        Ok(TEMPLATES
+            .get_template(&format!("{}.{ext}", queued.template.name()))?
+            .render(&values)?)
+    };
+    let text = render("txt")?;
+    let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
+    Ok(Mail {
+        to: queued.to.clone(),
+        subject: subject.trim().to_owned(),
+        text: body.trim_start_matches('\n').to_owned(),
+        html: render("html")?,
+    })
+}
+
+/// A lifetime in words, for mail ("1 hour", "7 days").
+pub fn lifetime(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    let (n, unit) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s >= 60 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Where mail goes.
+pub enum Transport {
+    Log,
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// How long one SMTP conversation may take; a claimed message's lease is
+/// longer, so no other worker takes it while it is being sent.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Transport {
+    pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
+        match &config.transport {
+            MailTransport::Log => Ok(Self::Log),
+            MailTransport::Smtp(url) => Ok(Self::Smtp(smtp(url)?)),
+        }
+    }
+
+    /// Sends `mail` from `from`; the error is the reason, for the outbox's log.
+    pub async fn send(&self, from: &str, mail: &Mail) -> anyhow::Result<()> {
+        match self {
+            Self::Log => {
+                // The whole mail in the message, so a developer can read it
+                // (and follow its link) in the log as it stands.
+                tracing::info!(
+                    to = %mail.to,
+                    subject = %mail.subject,
+                    "mail to {} (MAIL_TRANSPORT=log)\nSubject: {}\n\n{}",
+                    mail.to,
+                    mail.subject,
+                    mail.text
+                );
+                Ok(())
+            }
+            Self::Smtp(transport) => {
+                let from: Mailbox = from.parse().context("MAIL_FROM")?;
+                let to: Mailbox = mail.to.parse().context("recipient")?;
+                let message = Message::builder()
+                    .from(from)
+                    .to(to)
+                    .subject(&mail.subject)
+                    .multipart(MultiPart::alternative_plain_html(
+                        mail.text.clone(),
+                        mail.html.clone(),
+                    ))?;
+                transport.send(message).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `smtp://user:pass@host:port` (STARTTLS when the server offers it; add
+/// `?tls=required` to insist, `?tls=none` for a loopback test server) or
+/// `smtps://…` (TLS from the first byte).
+fn smtp(url: &SecretString) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let url = url::Url::parse(url.expose_secret()).context("SMTP_URL is not a URL")?;
+    let host = url.host_str().context("SMTP_URL has no host")?.to_owned();
+    let tls_mode = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let parameters = || TlsParameters::new(host.clone()).context("SMTP_URL's host for TLS");
+    let (tls, default_port) = match (url.scheme(), tls_mode.as_deref()) {
+        ("smtps", None) => (Tls::Wrapper(parameters()?), 465),
+        ("smtp", None | Some("opportunistic")) => (Tls::Opportunistic(parameters()?), 587),
+        ("smtp", Some("required")) => (Tls::Required(parameters()?), 587),
+        ("smtp", Some("none")) => (Tls::None, 25),
+        (scheme, mode) => anyhow::bail!(
+            "SMTP_URL: `{scheme}://` with tls={} is not supported (smtp:// with tls=opportunistic, required or none; or smtps://)",
+            mode.unwrap_or("(unset)")
+        ),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(url.port().unwrap_or(default_port))
+        .tls(tls)
+        .timeout(Some(SEND_TIMEOUT));
+    if !url.username().is_empty() {
+        let decode = |s: &str| {
+            percent_decode(s).context("SMTP_URL's user or password is not valid percent-encoding")
+        };
+        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+            decode(url.username())?,
+            decode(url.password().unwrap_or_default())?,
+        ));
+    }
+    Ok(builder.build())
+}
+
+fn percent_decode(s: &str) -> anyhow::Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).context("truncated escape")?;
+            out.push(u8::from_str_radix(hex, 16)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(String::from_utf8(out)?)
+}
+
+/// Seals and opens the tokens of queued mail with a key derived from
+/// `JWT_SECRET`, which the database does not hold: a copy of the outbox is no
+/// copy of live links. A message queued before the secret changed cannot be
+/// opened and is marked failed.
+pub struct Sealer(XChaCha20Poly1305);
+
+impl Sealer {
+    pub fn new(secret: &SecretString) -> Self {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
+                .expect("HMAC takes any key length");
+        mac.update(b"usergraph outbox token seal v1");
+        Self(XChaCha20Poly1305::new(&mac.finalize().into_bytes()))
+    }
+
+    pub fn seal(&self, token: &str) -> String {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut sealed = nonce.to_vec();
+        sealed.extend(
+            self.0
+                .encrypt(&XNonce::from(nonce), token.as_bytes())
+                .expect("sealing a short token cannot fail"),
+        );
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sealed)
+    }
+
+    pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed)?;
+        anyhow::ensure!(bytes.len() > 24, "sealed token too short");
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into()?;
+        let token = self
+            .0
+            .decrypt(&XNonce::from(nonce), ciphertext)
+            .map_err(|_| anyhow::anyhow!("the token was sealed with another JWT_SECRET"))?;
+        Ok(String::from_utf8(token)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> MailConfig {
+        crate::config::Config::from_lookup(|_| None).unwrap().mail
+    }
+
+    #[test]
+    fn every_template_renders_its_link_lifetime_and_not_me_line_in_both_parts() {
+        let config = config();
+        for template in Template::ALL {
+            let mut values = serde_json::Map::new();
+            for key in ["name", "username", "address", "new_address"] {
+                values.insert(key.into(), format!("<{key}>").into());
+            }
+            values.insert("lifetime".into(), "1 hour".into());
+            let queued = Queued {
+                template,
+                to: "ann@example.com".into(),
+                values,
+                sealed_token: None,
+            };
+            let mail = compose(&config, &queued, Some("TOKEN123")).unwrap();
+            assert!(mail.subject.contains("usergraph"), "{template:?}");
+            for body in [&mail.text, &mail.html] {
+                assert!(body.contains("1 hour"), "{template:?}");
+                assert!(body.contains("wasn't you") || body.contains("ignore this message"));
+                if template != Template::EmailChangeNotice {
+                    assert!(body.contains("?token=TOKEN123"), "{template:?}: {body}");
+                }
+            }
+            // The HTML part escapes what users wrote.
+            assert!(mail.html.contains("&lt;username&gt;"), "{template:?}");
+            assert!(mail.text.contains("<username>"));
+        }
+    }
+
+    #[test]
+    fn a_sealed_token_opens_only_with_the_same_secret() {
+        let sealer = Sealer::new(&SecretString::from("a".repeat(32)));
+        let sealed = sealer.seal("tok");
+        assert!(!sealed.contains("tok"));
+        assert_eq!(sealer.open(&sealed).unwrap(), "tok");
+        assert!(
+            Sealer::new(&SecretString::from("b".repeat(32)))
+                .open(&sealed)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn lifetimes_read_as_words() {
+        assert_eq!(lifetime(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(lifetime(Duration::from_secs(604_800)), "7 days");
+        assert_eq!(lifetime(Duration::from_secs(90)), "1 minute");
+        assert_eq!(lifetime(Duration::from_secs(86_400)), "1 day");
+    }
+
+    // lettre's pool starts its cleanup task on the runtime.
+    #[tokio::test]
+    async fn smtp_urls_choose_their_tls() {
+        for ok in [
+            "smtp://localhost:2525?tls=none",
+            "smtp://user:p%40ss@mail.example.com",
+            "smtps://mail.example.com",
+            "smtp://mail.example.com?tls=required",
+        ] {
+            assert!(smtp(&SecretString::from(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["http://mail", "smtp://mail?tls=maybe", "not a url"] {
+            assert!(smtp(&SecretString::from(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The tokens of links in mail, and the mails that carry them. A token is 32
+//! random bytes; only its SHA-256 is stored, with its purpose, its user, the
+//! address it was mailed to and the user's address at the time. It is used
+//! once: one conditional update, in the transaction of the change it allows,
+//! after the user's row is locked. It dies with its expiry and with any
+//! change it was not issued for: a password reset with a later password
+//! change, every token with a change of the user's address.
+
+use entity::{account_token, user};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+
+use super::{AppContext, now, outbox, sessions, users};
+use crate::{
+    error::{AppError, Result},
+    mail::{self, Queued, Template},
+};
+
+/// What a token may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    PasswordReset,
+    VerifyEmail,
+    EmailChange,
+    Invitation,
+}
+
+impl Purpose {
+    fn name(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
+            Self::EmailChange => "email_change",
+            Self::Invitation => "invitation",
+        }
+    }
+
+    fn ttl(self, ctx: &AppContext) -> std::time::Duration {
+        let mail = &ctx.config.mail;
+        match self {
+            Self::PasswordReset => mail.password_reset_ttl,
+            Self::VerifyEmail | Self::EmailChange => mail.email_token_ttl,
+            Self::Invitation => mail.invitation_ttl,
+        }
+    }
+
+    fn template(self) -> Template {
+        match self {
+            Self::PasswordReset => Template::PasswordReset,
+            Self::VerifyEmail => Template::VerifyEmail,
+            Self::EmailChange => Template::EmailChange,
+            Self::Invitation => Template::Invitation,
+        }
+    }
+}
+
+/// Whether another mail of `template` may go to `address`: at most
+/// `RATE_LIMIT_MAIL` (5 an hour) over a sliding window, counted in the
+/// outbox. Call it in the transaction that queues the mail, after locking the
+/// user's row, so two requests for one user cannot both take the last one.
+pub async fn within_budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+) -> Result<bool> {
+    let rate = ctx.config.mail.per_address;
+    let since = now() - chrono::Duration::from_std(rate.per).unwrap_or_default();
+    let sent = outbox::recent(conn, address, template.name(), since).await?;
+    Ok(sent < u64::from(rate.hits))
+}
+
+/// `within_budget`, as an error: `RATE_LIMITED`, retry after the window.
+pub async fn require_budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+) -> Result<()> {
+    if within_budget(conn, ctx, address, template).await? {
+        Ok(())
+    } else {
+        tracing::info!(
+            topic = template.name(),
+            "mail budget spent for this address"
+        );
+        Err(AppError::RateLimited {
+            retry_after: ctx.config.mail.per_address.per.as_secs(),
+        })
+    }
+}
+
+/// The values every mail to `user` shows.
+pub fn values(
+    user: &user::Model,
+    address: &str,
+    purpose_ttl: std::time::Duration,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut values = serde_json::Map::new();
+    let name = users::effective_name(
+        user.display_name.as_deref(),
+        user.first_name.as_deref(),
+        user.last_name.as_deref(),
+        &user.username,
+    );
+    values.insert("name".into(), name.into());
+    values.insert("username".into(), user.username.clone().into());
+    values.insert("address".into(), address.into());
+    values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
+    values
+}
+
+/// Issues a token for `purpose` and queues the mail that carries it to
+/// `address`, in the caller's transaction. The caller wakes the outbox
+/// worker once it commits.
+pub async fn mail_link(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    purpose: Purpose,
+    user: &user::Model,
+    address: &str,
+) -> Result<()> {
+    let token = sessions::random_token();
+    let ts = now();
+    let ttl = purpose.ttl(ctx);
+    account_token::Entity::insert(account_token::ActiveModel {
+        id: Set(crate::ids::new_key()),
+        token_hash: Set(sessions::hash_token(&token)),
+        purpose: Set(purpose.name().to_owned()),
+        user_id: Set(user.id),
+        address: Set(address.to_owned()),
+        user_email: Set(user.email.clone()),
+        created_at: Set(ts),
+        expires_at: Set(ts + chrono::Duration::from_std(ttl).unwrap_or_default()),
+        used_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    let queued = Queued {
+        template: purpose.template(),
+        to: address.to_owned(),
+        values: values(user, address, ttl),
+        sealed_token: None,
+    };
+    outbox::queue_mail(conn, ctx, queued, Some(&token)).await
+}
+
+/// The unused token `token` for `purpose`: `TOKEN_INVALID` when there is no
+/// such token (or it was used, or is for another purpose), `TOKEN_EXPIRED`
+/// after its lifetime. Not yet consumed: see `consume`.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    purpose: Purpose,
+    token: &str,
+) -> Result<account_token::Model> {
+    // A token is 43 characters; a longer "token" is not hashed at all.
+    if token.is_empty() || token.len() > 128 {
+        return Err(AppError::TokenInvalid);
+    }
+    let row = account_token::Entity::find()
+        .filter(account_token::Column::TokenHash.eq(sessions::hash_token(token)))
+        .filter(account_token::Column::Purpose.eq(purpose.name()))
+        .one(conn)
+        .await?
+        .filter(|row| row.used_at.is_none())
+        .ok_or(AppError::TokenInvalid)?;
+    if row.expires_at <= now() {
+        return Err(AppError::TokenExpired);
+    }
+    Ok(row)
+}
+
+/// Uses `row` up, in the transaction of the change it allows, once `user`
+/// (its user) is locked there. Refuses a token that a later change made
+/// stale; of any number of concurrent uses, exactly one gets past the
+/// conditional update.
+pub async fn consume(
+    conn: &impl ConnectionTrait,
+    row: &account_token::Model,
+    user: &user::Model,
+) -> Result<()> {
+    let stale = user.is_deleted()
+        || user.email != row.user_email
+        || (row.purpose == Purpose::PasswordReset.name()
+            && user.password_changed_at > row.created_at);
+    if stale {
+        return Err(AppError::TokenInvalid);
+    }
+    let ts = now();
+    let used = account_token::Entity::update_many()
+        .col_expr(account_token::Column::UsedAt, Expr::value(Some(ts)))
+        .filter(account_token::Column::Id.eq(row.id))
+        .filter(account_token::Column::UsedAt.is_null())
+        .filter(account_token::Column::ExpiresAt.gt(ts))
+        .exec(conn)
+        .await?;
+    if used.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(AppError::TokenInvalid)
+    }
+}
+
+/// Ends `user_id`'s unused tokens for `purpose` (a resent invitation
+/// supersedes the one before).
+pub async fn supersede(
+    conn: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+    purpose: Purpose,
+) -> Result<()> {
+    account_token::Entity::update_many()
+        .col_expr(account_token::Column::UsedAt, Expr::value(Some(now())))
+        .filter(account_token::Column::UserId.eq(user_id))
+        .filter(account_token::Column::Purpose.eq(purpose.name()))
+        .filter(account_token::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes tokens a day past their expiry; safe from every replica at once.
+pub async fn prune(conn: &impl ConnectionTrait) -> Result<u64> {
+    Ok(account_token::Entity::delete_many()
+        .filter(account_token::Column::ExpiresAt.lt(now() - chrono::Duration::days(1)))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
