@@ -75,7 +75,15 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
             roles::replace(&txn, viewer, created.id, &[], ids).await?;
         }
     }
+    // When sign-in needs a verified address, the new user needs the link.
+    let mails = ctx.config.require_email_verification;
+    if mails {
+        super::recovery::queue_welcome_verification(&txn, ctx, &created).await?;
+    }
     txn.commit().await?;
+    if mails {
+        super::outbox::wake(ctx);
+    }
     tracing::info!(user_id = %crate::ids::user(created.id), "user created");
     Ok(created)
 }

@@ -404,6 +404,30 @@ mod verification {
     }
 
     #[tokio::test]
+    async fn with_verification_required_the_first_superuser_signs_in_and_created_users_get_a_link()
+    {
+        let (app, sink) = TestApp::spawn_with_mail(&[("REQUIRE_EMAIL_VERIFICATION", "true")]).await;
+        let root = app.superuser("root").await;
+        let create =
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id emailVerified } }";
+        let body = app
+            .gql(
+                Some(&root.access),
+                create,
+                json!({ "i": { "username": "bob", "email": "bob@example.com", "password": PASSWORD } }),
+            )
+            .await;
+        assert_eq!(body["data"]["createUser"]["emailVerified"], false, "{body}");
+        assert_eq!(
+            code(&app.login("bob", PASSWORD).await),
+            "EMAIL_NOT_VERIFIED"
+        );
+        let link = sink.next("bob@example.com", 0).await;
+        ok(&app.gql(None, VERIFY, json!({ "t": link.token() })).await);
+        ok(&app.login("bob", PASSWORD).await);
+    }
+
+    #[tokio::test]
     async fn a_sixth_mail_of_a_kind_to_one_address_within_an_hour_is_refused() {
         let (app, sink) = TestApp::spawn_with_mail(&[]).await;
         let ann = app.register_as("ann").await;
