@@ -284,7 +284,7 @@ def bench_size(args, profile, size, binaries, tmp):
            # All load comes from one address: per-address limits would refuse it.
            "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
            # No scenario sends mail; production's SMTP default needs a server.
-           "MAIL_TRANSPORT": "log"}
+           "MAIL_TRANSPORT": "log", "MFA_ENCRYPTION_KEY": JWT_SECRET + "-mfa"}
     ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
     try:
         raw = Server("bench-raw", binaries["bench-raw"], RAW_PORT, env)
@@ -458,7 +458,7 @@ def bench_sqlite(profile, size, binaries, tmp):
     log(f"seeded {size} users into SQLite in {time.time() - started:.1f}s")
     ug = Server("usergraph", binaries["usergraph"], UG_PORT,
                 {**env, "APP_ENV": "production", "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
-                 "MAIL_TRANSPORT": "log"})
+                 "MAIL_TRANSPORT": "log", "MFA_ENCRYPTION_KEY": JWT_SECRET + "-mfa"})
     results = {"size": size, "database": "SQLite", "cells": {}}
     try:
         token = post(UG_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})["data"]["login"]["accessToken"]

@@ -133,6 +133,9 @@ pub struct Config {
     pub jwt_secret: SecretString,
     /// Whether `jwt_secret` was generated at start (development only).
     pub jwt_secret_generated: bool,
+    /// `MFA_ENCRYPTION_KEY`: seals TOTP secrets at rest; at least 32 bytes.
+    /// Required in production; in development `JWT_SECRET` stands in.
+    pub mfa_encryption_key: SecretString,
     /// `JWT_ISSUER` / `JWT_AUDIENCE`: the `iss` and `aud` claims issued and required.
     pub jwt_issuer: String,
     pub jwt_audience: String,
@@ -256,6 +259,14 @@ impl Config {
             _ => None,
         };
 
+        let mfa_encryption_key = match get("MFA_ENCRYPTION_KEY") {
+            Some(key) if key.len() >= 32 => SecretString::from(key),
+            Some(_) => bail!("MFA_ENCRYPTION_KEY must be at least 32 bytes long"),
+            None if production => bail!(
+                "MFA_ENCRYPTION_KEY must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)"
+            ),
+            None => jwt_secret.clone(),
+        };
         let mail = mail_config(&get, production)?;
 
         Ok(Self {
@@ -265,6 +276,7 @@ impl Config {
             bind_addr: parse(&get, "BIND_ADDR", "127.0.0.1:8000".parse()?)?,
             jwt_secret,
             jwt_secret_generated,
+            mfa_encryption_key,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "usergraph".into()),
             access_token_ttl: Duration::from_secs(parse(&get, "ACCESS_TOKEN_TTL_SECS", 900)?),
@@ -522,6 +534,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
             ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", &secret),
             ("GRAPHIQL", "true"),
         ])
         .unwrap();
@@ -608,7 +621,12 @@ mod tests {
             config(&[]).unwrap().mail.transport,
             MailTransport::Log
         ));
-        let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MFA_ENCRYPTION_KEY", &secret),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("SMTP_URL"), "{err}");
         let smtp = config(&[("MAIL_TRANSPORT", "smtp"), ("SMTP_URL", "smtp://mail:2525")]).unwrap();
         assert!(matches!(smtp.mail.transport, MailTransport::Smtp(_)));
@@ -622,6 +640,21 @@ mod tests {
         assert!(config(&[("VERIFY_EMAIL_URL", "https://app.example.com/verify")]).is_err());
         assert!(config(&[("MAIL_FROM", "not an address")]).is_err());
         assert!(config(&[("PUBLIC_URL", "ftp://x")]).is_err());
+    }
+
+    #[test]
+    fn production_needs_an_mfa_key_of_its_own_and_development_derives_one() {
+        let secret = "x".repeat(32);
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MAIL_TRANSPORT", "log"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("MFA_ENCRYPTION_KEY"), "{err}");
+        assert!(config(&[("MFA_ENCRYPTION_KEY", "short")]).is_err());
+        let dev = config(&[("JWT_SECRET", &secret)]).unwrap();
+        assert_eq!(dev.mfa_encryption_key.expose_secret(), secret);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub mod code {
     /// The right password of an account whose address is not verified yet,
     /// with `REQUIRE_EMAIL_VERIFICATION` on.
     pub const EMAIL_NOT_VERIFIED: &str = "EMAIL_NOT_VERIFIED";
+    /// The right password of an account with a second factor on: finish
+    /// with `verifyMfa` and `extensions.mfaToken`.
+    pub const MFA_REQUIRED: &str = "MFA_REQUIRED";
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const TOKEN_INVALID: &str = "TOKEN_INVALID";
     pub const CONFLICT: &str = "CONFLICT";
@@ -38,6 +41,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("you do not have permission to do this")]
     Forbidden,
+    /// A credential operation attempted with an API key (`FORBIDDEN`).
+    #[error("an API key cannot do this: sign in with a password")]
+    ApiKeyNotAllowed,
     /// `field` names the input that referred to the missing thing, if any.
     #[error("{what} not found")]
     NotFound {
@@ -67,6 +73,9 @@ pub enum AppError {
         "verify your email address first: follow the link mailed to you, or ask for another with sendVerificationEmail"
     )]
     EmailNotVerified,
+    /// `mfa_token` is sent as `extensions.mfaToken`.
+    #[error("a second factor is required: call verifyMfa with extensions.mfaToken and a code")]
+    MfaRequired { mfa_token: String },
     #[error("the token has expired")]
     TokenExpired,
     #[error("the token is invalid")]
@@ -111,7 +120,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => code::UNAUTHENTICATED,
-            Self::Forbidden => code::FORBIDDEN,
+            Self::Forbidden | Self::ApiKeyNotAllowed => code::FORBIDDEN,
             Self::NotFound { .. } => code::NOT_FOUND,
             Self::BadInput { .. } => code::BAD_USER_INPUT,
             Self::DuplicateEmail => code::DUPLICATE_EMAIL,
@@ -120,6 +129,7 @@ impl AppError {
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
             Self::AccountLocked => code::ACCOUNT_LOCKED,
             Self::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
+            Self::MfaRequired { .. } => code::MFA_REQUIRED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
             Self::Conflict(_) => code::CONFLICT,
@@ -160,6 +170,9 @@ impl ErrorExtensions for AppError {
             }
             if let Self::RateLimited { retry_after } = self {
                 ext.set("retryAfter", *retry_after);
+            }
+            if let Self::MfaRequired { mfa_token } = self {
+                ext.set("mfaToken", mfa_token.as_str());
             }
         })
     }
@@ -213,6 +226,7 @@ mod tests {
         let cases: Vec<(AppError, &str)> = vec![
             (AppError::Unauthenticated, "UNAUTHENTICATED"),
             (AppError::Forbidden, "FORBIDDEN"),
+            (AppError::ApiKeyNotAllowed, "FORBIDDEN"),
             (AppError::not_found("user"), "NOT_FOUND"),
             (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
@@ -220,6 +234,12 @@ mod tests {
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
             (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
             (AppError::EmailNotVerified, "EMAIL_NOT_VERIFIED"),
+            (
+                AppError::MfaRequired {
+                    mfa_token: "t".into(),
+                },
+                "MFA_REQUIRED",
+            ),
             (AppError::TokenExpired, "TOKEN_EXPIRED"),
             (AppError::TokenInvalid, "TOKEN_INVALID"),
             (AppError::Conflict("x".into()), "CONFLICT"),
@@ -259,6 +279,14 @@ mod tests {
             rendered(AppError::RateLimited { retry_after: 42 }).1["retryAfter"],
             42
         );
+    }
+
+    #[test]
+    fn a_second_factor_request_carries_its_token() {
+        let err = AppError::MfaRequired {
+            mfa_token: "tok".into(),
+        };
+        assert_eq!(rendered(err).1["mfaToken"], "tok");
     }
 
     #[test]

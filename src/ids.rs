@@ -10,6 +10,7 @@ pub const USER: &str = "usr";
 pub const ROLE: &str = "rol";
 pub const TIER: &str = "tir";
 pub const SESSION: &str = "ses";
+pub const API_KEY: &str = "key";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

@@ -1,15 +1,10 @@
 //! Mail: the messages the service sends, their templates (text and HTML, in
 //! `templates/mail`, compiled into the binary), the transports (`log` for
-//! development, SMTP through lettre's pooled transport), and the sealing of
-//! link tokens while a message waits in the outbox.
+//! development, SMTP through lettre's pooled transport).
 
 use std::{sync::LazyLock, time::Duration};
 
 use anyhow::Context as _;
-use chacha20poly1305::{
-    XChaCha20Poly1305, XNonce,
-    aead::{Aead, KeyInit},
-};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
@@ -66,14 +61,14 @@ impl Template {
 }
 
 /// A queued mail as the outbox stores it: the template and its values, and
-/// the link's token sealed (`seal`), so the outbox never holds a usable token.
+/// the link's token sealed, so the outbox never holds a usable token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Queued {
     pub template: Template,
     pub to: String,
     /// The values the template shows (names, addresses, the link's lifetime).
     pub values: serde_json::Map<String, serde_json::Value>,
-    /// The sealed token of the link; removed once the mail is sent or given up.
+    /// The link's token sealed (`auth::seal`); removed once the mail is sent or given up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_token: Option<String>,
 }
@@ -257,50 +252,6 @@ fn percent_decode(s: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8(out)?)
 }
 
-/// Seals and opens the tokens of queued mail with a key derived from
-/// `JWT_SECRET`, which the database does not hold: a copy of the outbox is no
-/// copy of live links. A message queued before the secret changed cannot be
-/// opened and is marked failed.
-pub struct Sealer(XChaCha20Poly1305);
-
-impl Sealer {
-    pub fn new(secret: &SecretString) -> Self {
-        use hmac::{Hmac, Mac};
-        let mut mac =
-            <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
-                .expect("HMAC takes any key length");
-        mac.update(b"usergraph outbox token seal v1");
-        Self(XChaCha20Poly1305::new(&mac.finalize().into_bytes()))
-    }
-
-    pub fn seal(&self, token: &str) -> String {
-        use base64::Engine;
-        use rand::RngCore;
-        let mut nonce = [0u8; 24];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut sealed = nonce.to_vec();
-        sealed.extend(
-            self.0
-                .encrypt(&XNonce::from(nonce), token.as_bytes())
-                .expect("sealing a short token cannot fail"),
-        );
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sealed)
-    }
-
-    pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed)?;
-        anyhow::ensure!(bytes.len() > 24, "sealed token too short");
-        let (nonce, ciphertext) = bytes.split_at(24);
-        let nonce: [u8; 24] = nonce.try_into()?;
-        let token = self
-            .0
-            .decrypt(&XNonce::from(nonce), ciphertext)
-            .map_err(|_| anyhow::anyhow!("the token was sealed with another JWT_SECRET"))?;
-        Ok(String::from_utf8(token)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,19 +288,6 @@ mod tests {
             assert!(mail.html.contains("&lt;username&gt;"), "{template:?}");
             assert!(mail.text.contains("<username>"));
         }
-    }
-
-    #[test]
-    fn a_sealed_token_opens_only_with_the_same_secret() {
-        let sealer = Sealer::new(&SecretString::from("a".repeat(32)));
-        let sealed = sealer.seal("tok");
-        assert!(!sealed.contains("tok"));
-        assert_eq!(sealer.open(&sealed).unwrap(), "tok");
-        assert!(
-            Sealer::new(&SecretString::from("b".repeat(32)))
-                .open(&sealed)
-                .is_err()
-        );
     }
 
     #[test]

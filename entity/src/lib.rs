@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use sea_orm::{DbErr, FromQueryResult, QueryResult, prelude::Uuid};
 
 pub mod account_token;
+pub mod api_key;
 pub mod outbox;
 pub mod rate_limit;
+pub mod recovery_code;
 pub mod role;
 pub mod session;
 pub mod tier;
+pub mod totp_factor;
 pub mod user;
 pub mod user_role;
 

@@ -55,6 +55,8 @@ pub struct Model {
     pub email_verified_at: Option<DateTimeUtc>,
     /// Invited and not yet accepted: no password, cannot sign in.
     pub invitation_pending: bool,
+    /// A confirmed second factor (TOTP) guards sign-in.
+    pub mfa_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -69,6 +71,8 @@ pub enum Relation {
     Session,
     #[sea_orm(has_many = "super::user_role::Entity")]
     UserRole,
+    #[sea_orm(has_many = "super::api_key::Entity")]
+    ApiKey,
 }
 
 impl Related<super::tier::Entity> for Entity {
@@ -123,6 +127,7 @@ crate::from_position!(
     search_text,
     email_verified_at,
     invitation_pending,
+    mfa_enabled,
 );
 
 impl Model {
@@ -159,6 +164,7 @@ impl Model {
             search_text: String::new(),
             email_verified_at: None,
             invitation_pending: false,
+            mfa_enabled: false,
         }
     }
 

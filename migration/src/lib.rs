@@ -9,6 +9,7 @@ mod m20261122_000002_seed_builtin_roles;
 mod m20261122_000003_user_listing;
 mod m20261129_000004_rate_limits;
 mod m20261130_000005_recovery;
+mod m20261130_000006_mfa_api_keys;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_user_listing::Migration),
             Box::new(m20261129_000004_rate_limits::Migration),
             Box::new(m20261130_000005_recovery::Migration),
+            Box::new(m20261130_000006_mfa_api_keys::Migration),
         ]
     }
 }

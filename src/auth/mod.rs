@@ -5,6 +5,7 @@
 
 pub mod jwt;
 pub mod password;
+pub mod seal;
 
 use std::collections::BTreeSet;
 
@@ -57,9 +58,13 @@ impl Permission {
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: entity::user::Model,
-    /// The session (chain) id the access token names.
+    /// The session (chain) id the access token names; nil for an API key.
     pub session_id: Uuid,
+    /// The user's permissions, or for an API key the intersection of the
+    /// key's and the user's current ones.
     pub permissions: BTreeSet<Permission>,
+    /// The API key that authenticated the request, if one did.
+    pub api_key: Option<Uuid>,
 }
 
 impl Viewer {
@@ -67,8 +72,20 @@ impl Viewer {
         self.user.id
     }
 
+    /// A superuser signed in with a session. An API key never carries the
+    /// superuser-only powers, whoever its user is: only its permissions.
     pub fn is_superuser(&self) -> bool {
-        self.user.is_superuser
+        self.user.is_superuser && self.api_key.is_none()
+    }
+
+    /// Credentials (password, email, second factor, API keys, sessions,
+    /// deletion of the account) change only in a signed-in session: an API
+    /// key, which a script holds, cannot touch them.
+    pub fn require_session(&self) -> Result<()> {
+        match self.api_key {
+            None => Ok(()),
+            Some(_) => Err(AppError::ApiKeyNotAllowed),
+        }
     }
 
     pub fn has(&self, permission: Permission) -> bool {

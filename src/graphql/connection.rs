@@ -156,6 +156,7 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("emailVerified", &[EmailVerifiedAt]),
         ("emailVerifiedAt", &[EmailVerifiedAt]),
         ("invitationPending", &[InvitationPending]),
+        ("mfaEnabled", &[MfaEnabled]),
     ]
 };
 

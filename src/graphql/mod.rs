@@ -11,6 +11,7 @@ pub mod loaders;
 pub mod recovery;
 mod request;
 pub mod role;
+pub mod security;
 pub mod tier;
 pub mod types;
 pub mod user;
@@ -46,24 +47,26 @@ pub(crate) mod cost {
     }
 }
 
-/// Reads: the caller's account and sessions, users, roles and tiers.
+/// Reads: the caller's account, sessions and API keys, users, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
     user::DirectoryQuery,
     auth::AuthQuery,
+    security::SecurityQuery,
     role::RoleQuery,
     tier::TierQuery,
 );
 
 /// Writes: sign-up and sign-in, the caller's account, administration,
-/// recovery and invitations, roles and tiers.
+/// recovery and invitations, the second factor and API keys, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
     user::UserMutation,
     admin::AdminMutation,
     recovery::RecoveryMutation,
+    security::SecurityMutation,
     role::RoleMutation,
     tier::TierMutation,
 );

@@ -149,6 +149,8 @@ pub struct User {
     /// Invited (`inviteUser`) and not yet accepted: the user has no password
     /// and cannot sign in.
     pub invitation_pending: bool,
+    /// A second factor (TOTP) is on: sign-in needs a code after the password.
+    pub mfa_enabled: bool,
     #[graphql(skip)]
     pub key: uuid::Uuid,
     #[graphql(skip)]
@@ -207,6 +209,7 @@ impl User {
                 None
             },
             invitation_pending: model.invitation_pending,
+            mfa_enabled: model.mfa_enabled,
             username: model.username,
             name,
             first_name: model.first_name,

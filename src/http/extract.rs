@@ -12,11 +12,12 @@ use super::AppState;
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
-    service::{RequestMeta, sessions},
+    service::{RequestMeta, api_keys, sessions},
 };
 
 /// The bearer token of a request resolved to its viewer: `None` without an
 /// `Authorization` header, an error for a malformed, invalid or expired token.
+/// A token starting `ugk_` is an API key; anything else must be a JWT.
 pub struct MaybeViewer(pub Option<Viewer>);
 
 impl FromRequestParts<AppState> for MaybeViewer {
@@ -36,8 +37,12 @@ impl FromRequestParts<AppState> for MaybeViewer {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::TokenInvalid)?;
-        let claims = state.ctx.jwt.verify(token)?;
-        let viewer = sessions::load_viewer(&state.ctx.db, &claims).await?;
+        let viewer = if token.starts_with(api_keys::SECRET_PREFIX) {
+            api_keys::load_viewer(&state.ctx.db, token).await?
+        } else {
+            let claims = state.ctx.jwt.verify(token)?;
+            sessions::load_viewer(&state.ctx.db, &claims).await?
+        };
         Ok(Self(Some(viewer)))
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, limits, now, outbox, recovery, roles, sessions, users};
+use super::{AppContext, RequestMeta, limits, mfa, now, outbox, recovery, roles, sessions, users};
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
@@ -136,6 +136,8 @@ pub async fn login(
         Err(AppError::InvalidCredentials) => "invalid_credentials",
         Err(AppError::AccountDisabled) => "disabled",
         Err(AppError::RateLimited { .. }) => "rate_limited",
+        Err(AppError::MfaRequired { .. }) => "mfa_required",
+        Err(AppError::EmailNotVerified) => "email_not_verified",
         Err(_) => "error",
     };
     metrics::counter!(crate::metrics::LOGINS, "outcome" => label).increment(1);
@@ -162,7 +164,10 @@ async fn sign_in(
         );
         return Err(AppError::InvalidCredentials);
     };
-    match check_password_of(ctx, &user, password).await? {
+    // With a second factor on, a right password is half a sign-in: the
+    // lockout count stays until the code is right too, or the password
+    // alone would reset the count between code guesses.
+    match check_password_of(ctx, &user, password, !user.mfa_enabled).await? {
         Checked::Right => {}
         Checked::Locked => {
             tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account locked");
@@ -173,14 +178,13 @@ async fn sign_in(
             return Err(AppError::InvalidCredentials);
         }
     }
-    let ts = now();
     let txn = ctx.db.begin().await?;
     // Locked and read again: a user deleted, hard-deleted or given a new
     // password while the hash ran is refused (the password checked is no
     // longer theirs, and the change has ended every session), and a hard
     // delete or password change waits for this sign-in to commit.
     let verified_hash = user.password_hash;
-    let Some(mut user) = users::lock(&txn, user.id)
+    let Some(user) = users::lock(&txn, user.id)
         .await?
         .filter(|u| !u.is_deleted() && u.password_hash == verified_hash)
     else {
@@ -195,16 +199,41 @@ async fn sign_in(
         tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: email not verified");
         return Err(AppError::EmailNotVerified);
     }
-    user::Entity::update_many()
-        .col_expr(user::Column::LastLoginAt, Expr::value(Some(ts)))
-        .filter(user::Column::Id.eq(user.id))
-        .exec(&txn)
-        .await?;
-    user.last_login_at = Some(ts);
+    if user.mfa_enabled {
+        let mfa_token = mfa::challenge(&txn, ctx, &user).await?;
+        txn.commit().await?;
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "password right; second factor required");
+        return Err(AppError::MfaRequired { mfa_token });
+    }
+    let user = record_sign_in(&txn, user).await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded");
     Ok(tokens)
+}
+
+/// Records a completed sign-in on `user`'s row (locked by the caller):
+/// `lastLoginAt`, and a lockout count back to zero. Not a profile change, so
+/// `updatedAt` stays.
+pub(super) async fn record_sign_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    mut user: user::Model,
+) -> Result<user::Model> {
+    let ts = now();
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(Some(ts)))
+        .col_expr(user::Column::FailedLoginCount, Expr::value(0))
+        .col_expr(
+            user::Column::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(user::Column::Id.eq(user.id))
+        .exec(conn)
+        .await?;
+    user.last_login_at = Some(ts);
+    user.failed_login_count = 0;
+    user.locked_until = None;
+    Ok(user)
 }
 
 /// The outcome of checking a password against a user's stored hash.
@@ -224,6 +253,7 @@ async fn check_password_of(
     ctx: &AppContext,
     user: &user::Model,
     password: &str,
+    reset_on_success: bool,
 ) -> Result<Checked> {
     if !reserve_check(ctx, user.id).await? {
         ctx.hasher.verify(password.to_owned(), None).await?;
@@ -236,7 +266,7 @@ async fn check_password_of(
         .hasher
         .verify(password.to_owned(), Some(user.password_hash.clone()))
         .await?;
-    if right {
+    if right && reset_on_success {
         user::Entity::update_many()
             .col_expr(user::Column::FailedLoginCount, Expr::value(0))
             .col_expr(
@@ -246,6 +276,8 @@ async fn check_password_of(
             .filter(user::Column::Id.eq(user.id))
             .exec(&ctx.db)
             .await?;
+        Ok(Checked::Right)
+    } else if right {
         Ok(Checked::Right)
     } else {
         lock_if_exhausted(ctx, user.id).await?;
@@ -259,7 +291,7 @@ async fn check_password_of(
 /// account is not locked yet: this waits for them (polling, within the hash
 /// queue's timeout) instead of refusing, so concurrent right passwords all
 /// get in, while wrong ones still reach the real hash only `threshold` times.
-async fn reserve_check(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
+pub(super) async fn reserve_check(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
     let deadline = tokio::time::Instant::now() + ctx.config.password_hash_queue_timeout;
     let mut pause = std::time::Duration::from_millis(10);
     loop {
@@ -323,7 +355,7 @@ async fn claim_attempt(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
 }
 
 /// After a wrong password: once the threshold is reached, lock the account.
-async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid) -> Result<()> {
+pub(super) async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid) -> Result<()> {
     let until =
         now() + Duration::from_std(ctx.config.lockout_duration).unwrap_or(Duration::minutes(15));
     user::Entity::update_many()
@@ -346,7 +378,7 @@ pub(super) async fn confirm_password(
     password: &str,
     field: &'static str,
 ) -> Result<()> {
-    match check_password_of(ctx, &viewer.user, password).await? {
+    match check_password_of(ctx, &viewer.user, password, true).await? {
         Checked::Right => Ok(()),
         Checked::Wrong => Err(AppError::bad_input(field, "the password is not correct")),
         Checked::Locked => Err(AppError::AccountLocked),
@@ -361,6 +393,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<()> {
+    viewer.require_session()?;
     // The current password first: every guess counts toward the lockout
     // before any other work, and only its holder can make the server
     // estimate a new password's strength.
@@ -460,6 +493,7 @@ pub async fn update_me(
 /// Soft-deletes the viewer and ends all its sessions.
 #[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
+    viewer.require_session()?;
     confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.db.begin().await?;

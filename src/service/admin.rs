@@ -113,6 +113,9 @@ pub async fn update_user(
         .email
         .as_deref()
         .is_some_and(|e| validation::lookup_key(e).as_deref() != Some(current.email.as_str()));
+    if changes_email || patch.password.is_some() {
+        viewer.require_session()?;
+    }
     if changes_email && !viewer.has(Permission::UsersUpdate) {
         // One's own address changes through the mailed link (updateMe,
         // requestEmailChange); only an administrator sets one at once.

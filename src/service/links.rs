@@ -24,15 +24,27 @@ pub enum Purpose {
     VerifyEmail,
     EmailChange,
     Invitation,
+    /// The `mfaToken` a right password earns when a second factor is on:
+    /// not mailed, handed back by `login` and redeemed by `verifyMfa`.
+    MfaChallenge,
 }
 
 impl Purpose {
+    const ALL: [Purpose; 5] = [
+        Self::PasswordReset,
+        Self::VerifyEmail,
+        Self::EmailChange,
+        Self::Invitation,
+        Self::MfaChallenge,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Self::PasswordReset => "password_reset",
             Self::VerifyEmail => "verify_email",
             Self::EmailChange => "email_change",
             Self::Invitation => "invitation",
+            Self::MfaChallenge => "mfa_challenge",
         }
     }
 
@@ -42,18 +54,28 @@ impl Purpose {
             Self::PasswordReset => mail.password_reset_ttl,
             Self::VerifyEmail | Self::EmailChange => mail.email_token_ttl,
             Self::Invitation => mail.invitation_ttl,
+            Self::MfaChallenge => MFA_CHALLENGE_TTL,
         }
     }
 
-    fn template(self) -> Template {
+    fn template(self) -> Option<Template> {
         match self {
-            Self::PasswordReset => Template::PasswordReset,
-            Self::VerifyEmail => Template::VerifyEmail,
-            Self::EmailChange => Template::EmailChange,
-            Self::Invitation => Template::Invitation,
+            Self::PasswordReset => Some(Template::PasswordReset),
+            Self::VerifyEmail => Some(Template::VerifyEmail),
+            Self::EmailChange => Some(Template::EmailChange),
+            Self::Invitation => Some(Template::Invitation),
+            Self::MfaChallenge => None,
         }
     }
+
+    /// Tokens that a later password change makes stale.
+    fn dies_with_password_change(self) -> bool {
+        matches!(self, Self::PasswordReset | Self::MfaChallenge)
+    }
 }
+
+/// How long a right password's `mfaToken` waits for its second factor.
+pub const MFA_CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Whether another mail of `template` may go to `address`: at most
 /// `RATE_LIMIT_MAIL` (5 an hour) over a sliding window, counted in the
@@ -121,6 +143,27 @@ pub async fn mail_link(
     user: &user::Model,
     address: &str,
 ) -> Result<()> {
+    let template = purpose
+        .template()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{purpose:?} tokens are not mailed")))?;
+    let token = issue(conn, ctx, purpose, user, address).await?;
+    let queued = Queued {
+        template,
+        to: address.to_owned(),
+        values: values(user, address, purpose.ttl(ctx)),
+        sealed_token: None,
+    };
+    outbox::queue_mail(conn, ctx, queued, Some(&token)).await
+}
+
+/// Issues a token for `purpose`, bound to `user` and `address`; returns it.
+pub async fn issue(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    purpose: Purpose,
+    user: &user::Model,
+    address: &str,
+) -> Result<String> {
     let token = sessions::random_token();
     let ts = now();
     let ttl = purpose.ttl(ctx);
@@ -137,13 +180,7 @@ pub async fn mail_link(
     })
     .exec_without_returning(conn)
     .await?;
-    let queued = Queued {
-        template: purpose.template(),
-        to: address.to_owned(),
-        values: values(user, address, ttl),
-        sealed_token: None,
-    };
-    outbox::queue_mail(conn, ctx, queued, Some(&token)).await
+    Ok(token)
 }
 
 /// The unused token `token` for `purpose`: `TOKEN_INVALID` when there is no
@@ -180,10 +217,13 @@ pub async fn consume(
     row: &account_token::Model,
     user: &user::Model,
 ) -> Result<()> {
+    let password_bound = Purpose::ALL
+        .into_iter()
+        .find(|p| p.name() == row.purpose)
+        .is_some_and(Purpose::dies_with_password_change);
     let stale = user.is_deleted()
         || user.email != row.user_email
-        || (row.purpose == Purpose::PasswordReset.name()
-            && user.password_changed_at > row.created_at);
+        || (password_bound && user.password_changed_at > row.created_at);
     if stale {
         return Err(AppError::TokenInvalid);
     }

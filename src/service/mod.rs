@@ -4,9 +4,11 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod directory;
 pub mod limits;
 pub mod links;
+pub mod mfa;
 pub mod outbox;
 pub mod recovery;
 pub mod roles;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{jwt::JwtKeys, password::PasswordHasher},
+    auth::{jwt::JwtKeys, password::PasswordHasher, seal::Sealer},
     config::Config,
 };
 
@@ -34,7 +36,9 @@ pub struct AppContext {
     /// Where the outbox worker sends mail.
     pub mailer: crate::mail::Transport,
     /// Seals the link tokens of queued mail.
-    pub sealer: crate::mail::Sealer,
+    pub sealer: Sealer,
+    /// Seals TOTP secrets.
+    pub mfa_sealer: Sealer,
     /// Wakes this replica's outbox worker when a request commits a message.
     pub outbox_wake: tokio::sync::Notify,
     /// Bounds the enumeration-safe work that requests leave running after
@@ -59,7 +63,8 @@ impl AppContext {
             config.password_hash_queue_timeout,
         );
         let mailer = crate::mail::Transport::new(&config.mail)?;
-        let sealer = crate::mail::Sealer::new(&config.jwt_secret);
+        let sealer = Sealer::new(&config.jwt_secret, "usergraph outbox token seal v1");
+        let mfa_sealer = Sealer::new(&config.mfa_encryption_key, "usergraph totp secret seal v1");
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -68,6 +73,7 @@ impl AppContext {
             stats,
             mailer,
             sealer,
+            mfa_sealer,
             outbox_wake: tokio::sync::Notify::new(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
         }))

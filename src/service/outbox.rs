@@ -40,7 +40,7 @@ pub async fn queue_mail(
     mut queued: mail::Queued,
     token: Option<&str>,
 ) -> Result<()> {
-    queued.sealed_token = token.map(|t| ctx.sealer.seal(t));
+    queued.sealed_token = token.map(|t| ctx.sealer.seal(t.as_bytes()));
     let ts = now();
     outbox::Entity::insert(outbox::ActiveModel {
         id: Set(crate::ids::new_key()),
@@ -183,7 +183,11 @@ async fn send(ctx: &AppContext, message: &outbox::Model) -> anyhow::Result<()> {
     let token = queued
         .sealed_token
         .as_deref()
-        .map(|sealed| ctx.sealer.open(sealed))
+        .map(|sealed| {
+            ctx.sealer
+                .open(sealed)
+                .and_then(|t| Ok(String::from_utf8(t)?))
+        })
         .transpose()?;
     let composed = mail::compose(&ctx.config.mail, &queued, token.as_deref())?;
     ctx.mailer.send(&ctx.config.mail.from, &composed).await

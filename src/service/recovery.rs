@@ -262,6 +262,7 @@ pub async fn check_email_change(
     password_field: &'static str,
     email_field: &'static str,
 ) -> Result<String> {
+    viewer.require_session()?;
     accounts::confirm_password(ctx, viewer, password, password_field).await?;
     let new_email = validation::email(new_email).map_err(|e| e.with_field(email_field))?;
     if new_email == viewer.user.email {

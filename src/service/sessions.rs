@@ -279,6 +279,7 @@ pub async fn revoke_all(
 /// `logout`: ends the viewer's current session and, when `refresh_token` is
 /// one of the viewer's, that token's session too.
 pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&str>) -> Result<()> {
+    viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     end_chain(&txn, viewer.id(), viewer.session_id).await?;
@@ -293,6 +294,7 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
 
 /// `logoutAll`: ends every session of the viewer; returns how many ended.
 pub async fn logout_all(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
+    viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     let ended = revoke_all(&txn, viewer.id(), None).await?;
     txn.commit().await?;
@@ -301,6 +303,7 @@ pub async fn logout_all(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
 
 /// Ends one of the viewer's own sessions; another user's session is `NOT_FOUND`.
 pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Result<()> {
+    viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     let ended = session::Entity::update_many()
@@ -387,5 +390,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
         user,
         session_id: chain_id,
         permissions,
+        api_key: None,
     })
 }

@@ -75,6 +75,7 @@ pub fn new_row(
         search_text: Set(String::new()),
         email_verified_at: Set(None),
         invitation_pending: Set(false),
+        mfa_enabled: Set(false),
     }
 }
 
@@ -164,9 +165,11 @@ pub fn user_uniqueness(detail: &str) -> Option<AppError> {
 }
 
 /// Only superusers act on superusers (other than a superuser on themself), so
-/// an administrator cannot take over or lock out a superuser account.
+/// an administrator cannot take over or lock out a superuser account; an API
+/// key never acts on a superuser, its own user included.
 pub fn check_target(viewer: &Viewer, target: &user::Model) -> Result<()> {
-    if target.is_superuser && !viewer.is_superuser() && viewer.id() != target.id {
+    let by_key = viewer.api_key.is_some();
+    if target.is_superuser && (by_key || (!viewer.is_superuser() && viewer.id() != target.id)) {
         return Err(AppError::Forbidden);
     }
     Ok(())

@@ -50,7 +50,8 @@ struct Cell {
     role_id: String,
     custom_role_id: String,
     tier_id: String,
-    /// A live link token for the field's purpose, made for the target.
+    /// A live link token for the field's purpose made for the target, or
+    /// the id of a key of the target's.
     token: String,
 }
 
@@ -71,6 +72,27 @@ async fn arrange(app: &TestApp, field: &str, target: &Account, n: usize) -> Stri
     use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     let target_id =
         usergraph::ids::decode(usergraph::ids::USER, &target.id, "id").expect("a user id");
+    if field == "revokeApiKey" {
+        // A key of the target's, to revoke.
+        let id = uuid::Uuid::new_v4();
+        let now = chrono::Utc::now();
+        entity::api_key::Entity::insert(entity::api_key::ActiveModel {
+            id: Set(id),
+            user_id: Set(target_id),
+            name: Set("matrix".into()),
+            prefix: Set("ugk_matrix00".into()),
+            secret_hash: Set(format!("{:064}", n)),
+            permissions: Set("[]".into()),
+            created_at: Set(now),
+            expires_at: Set(None),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        })
+        .exec(app.db())
+        .await
+        .expect("arrange an API key");
+        return usergraph::ids::encode(usergraph::ids::API_KEY, id);
+    }
     if matches!(field, "acceptInvitation" | "resendInvitation") {
         entity::user::Entity::update_many()
             .col_expr(entity::user::Column::InvitationPending, Expr::value(true))
@@ -259,6 +281,37 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         ),
         "resendInvitation" => ("mutation($id: ID!) { resendInvitation(id: $id) }", target),
         "sendPasswordReset" => ("mutation($id: ID!) { sendPasswordReset(id: $id) }", target),
+        "enrollTotp" => ("mutation { enrollTotp { secret } }", json!({})),
+        // Without a pending enrolment: the answer shows the caller got past
+        // authorization (the code itself is tested in mfa.rs).
+        "confirmTotp" => ("mutation { confirmTotp(code: \"123456\") }", json!({})),
+        "disableTotp" => (
+            "mutation($p: String!) { disableTotp(password: $p) }",
+            json!({ "p": PASSWORD }),
+        ),
+        "regenerateRecoveryCodes" => (
+            "mutation($p: String!) { regenerateRecoveryCodes(password: $p) }",
+            json!({ "p": PASSWORD }),
+        ),
+        "resetUserMfa" => (
+            "mutation($id: ID!) { resetUserMfa(id: $id) { id } }",
+            target,
+        ),
+        // Anonymous by design; a real challenge is tested in mfa.rs.
+        "verifyMfa" => (
+            "mutation { verifyMfa(mfaToken: \"not-a-challenge\", code: \"123456\") { accessToken } }",
+            json!({}),
+        ),
+        "createApiKey" => (
+            "mutation { createApiKey(input: { name: \"matrix\" }) { secret } }",
+            json!({}),
+        ),
+        "myApiKeys" => ("{ myApiKeys { id } }", json!({})),
+        "apiKeys" => ("query($id: ID!) { apiKeys(userId: $id) { id } }", target),
+        "revokeApiKey" => (
+            "mutation($id: ID!) { revokeApiKey(id: $id) }",
+            json!({ "id": cell.token }),
+        ),
         other => panic!(
             "no operation written for root field `{other}`: add one here and a row to authorization.tsv"
         ),

@@ -17,6 +17,8 @@ pub use crate::mailbox::MailSink;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "tangerine-kettle-42";
+/// Production needs it; every test has it, so production-mode tests start.
+const MFA_KEY: &str = "test-mfa-key-test-mfa-key-test-mfa-0123";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -55,6 +57,7 @@ impl TestApp {
             // Production's default is SMTP, which needs a server; tests that
             // send mail set their own (`spawn_with_mail`).
             ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", MFA_KEY),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -104,6 +107,32 @@ impl TestApp {
         if let Some(background) = self.background.take() {
             background.stop(std::time::Duration::from_secs(30)).await;
         }
+    }
+
+    /// Another replica: a second server, with its own pool and worker, on
+    /// this app's database. Stops when dropped.
+    pub async fn spawn_replica(&self) -> Replica {
+        let (addr, ctx, server, background) = start(&self.env).await;
+        Replica {
+            addr,
+            _ctx: ctx,
+            server,
+            background,
+        }
+    }
+
+    /// POSTs a GraphQL operation to `addr` (another replica) with a bearer token.
+    pub async fn gql_at(&self, addr: SocketAddr, token: &str, query: &str) -> Value {
+        self.client
+            .post(format!("http://{addr}/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json body")
     }
 
     /// A second service context on this app's database, with its own pool,
@@ -348,6 +377,21 @@ impl TestApp {
             .execute_unprepared(sql)
             .await
             .expect("arrangement SQL");
+    }
+}
+
+/// A second server on a `TestApp`'s database (`spawn_replica`).
+pub struct Replica {
+    pub addr: SocketAddr,
+    _ctx: Arc<AppContext>,
+    server: JoinHandle<()>,
+    background: http::Background,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.background.abort();
     }
 }
 

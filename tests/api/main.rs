@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
 mod authorization;
 mod clients;
 mod directory;
@@ -10,6 +11,7 @@ mod helpers;
 mod http;
 mod login;
 mod mailbox;
+mod mfa;
 mod operations;
 mod profile;
 mod recovery;

@@ -1,0 +1,367 @@
+//! A second factor: TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps, one step
+//! of drift) with ten single-use recovery codes. The secret is stored sealed
+//! under `MFA_ENCRYPTION_KEY` and shown only at enrolment; recovery codes only
+//! as hashes. A code is accepted once: the newest accepted step is stored and
+//! moved forward by one conditional update, and a recovery code is used up
+//! the same way, so racing uses of one code give one success. Wrong codes at
+//! sign-in count toward the account lockout, as wrong passwords do.
+
+use entity::{recovery_code, totp_factor, user};
+use rand::Rng;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use totp_rs::{Builder, Secret, Totp};
+use uuid::Uuid;
+
+use super::{
+    AppContext, RequestMeta, accounts, limits,
+    links::{self, Purpose},
+    now, require_superuser, sessions, users,
+};
+use crate::{
+    auth::Viewer,
+    error::{AppError, Result},
+};
+
+/// Recovery codes given at a time.
+pub const RECOVERY_CODES: usize = 10;
+
+/// What enrolment hands the user, once.
+pub struct Enrollment {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_code_svg: String,
+}
+
+/// The authenticator's view of `secret` for `user`: issued by the product,
+/// named by the user's address (colons, which the URI format reserves, dropped).
+fn totp(ctx: &AppContext, secret: Vec<u8>, user: &user::Model) -> Result<Totp> {
+    Builder::new()
+        .with_secret(Secret::new(secret.into_boxed_slice()))
+        .with_issuer(Some(ctx.config.mail.product_name.replace(':', "")))
+        .with_account_name(user.email.replace(':', ""))
+        .build()
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("TOTP parameters: {err:?}")))
+}
+
+fn unix_now() -> u64 {
+    now().timestamp().max(0) as u64
+}
+
+/// The factor's TOTP, its secret opened.
+fn factor_totp(ctx: &AppContext, factor: &totp_factor::Model, user: &user::Model) -> Result<Totp> {
+    let secret = ctx.mfa_sealer.open(&factor.secret_sealed).map_err(|err| {
+        AppError::Internal(err.context("opening a TOTP secret (MFA_ENCRYPTION_KEY changed?)"))
+    })?;
+    totp(ctx, secret, user)
+}
+
+async fn factor_of(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Option<totp_factor::Model>> {
+    Ok(totp_factor::Entity::find_by_id(user_id).one(conn).await?)
+}
+
+/// `enrollTotp`: a new secret, pending until `confirmTotp`; a pending one
+/// before it is replaced. `CONFLICT` when a factor is already on.
+#[tracing::instrument(name = "mfa.enroll", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
+pub async fn enroll(ctx: &AppContext, viewer: &Viewer) -> Result<Enrollment> {
+    viewer.require_session()?;
+    let mut secret = vec![0u8; 20];
+    rand::rng().fill(&mut secret[..]);
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.mfa_enabled {
+        return Err(AppError::Conflict(
+            "a second factor is already enabled: disable it first".into(),
+        ));
+    }
+    let authenticator = totp(ctx, secret.clone(), &user)?;
+    totp_factor::Entity::delete_by_id(user.id)
+        .exec(&txn)
+        .await?;
+    totp_factor::Entity::insert(totp_factor::ActiveModel {
+        user_id: Set(user.id),
+        secret_sealed: Set(ctx.mfa_sealer.seal(&secret)),
+        created_at: Set(now()),
+        enabled_at: Set(None),
+        last_used_step: Set(None),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    let otpauth_uri = authenticator
+        .to_url()
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("otpauth URI: {err:?}")))?;
+    let qr_code_svg = qrcode::QrCode::new(otpauth_uri.as_bytes())
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("QR code: {err}")))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(Enrollment {
+        secret: authenticator.secret().to_base32(),
+        otpauth_uri,
+        qr_code_svg,
+    })
+}
+
+/// Accepts `code` for `factor` if it is the code of a step within the
+/// drift and newer than the last one accepted; records the step with one
+/// conditional update, so a code is accepted at most once however many
+/// requests race.
+async fn accept_totp(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    factor: &totp_factor::Model,
+    user: &user::Model,
+    code: &str,
+) -> Result<bool> {
+    let authenticator = factor_totp(ctx, factor, user)?;
+    let Some(step) = authenticator.check(code.trim(), unix_now()) else {
+        return Ok(false);
+    };
+    let step = step as i64;
+    let accepted = totp_factor::Entity::update_many()
+        .col_expr(totp_factor::Column::LastUsedStep, Expr::value(Some(step)))
+        .filter(totp_factor::Column::UserId.eq(user.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(totp_factor::Column::LastUsedStep.is_null())
+                .add(totp_factor::Column::LastUsedStep.lt(step)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(accepted.rows_affected == 1)
+}
+
+/// A recovery code as typed, reduced to its letters and digits.
+fn normalise(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn code_hash(user_id: Uuid, code: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(user_id.as_bytes());
+    digest.update(normalise(code).as_bytes());
+    hex::encode(digest.finalize())
+}
+
+/// Uses up a recovery code, with one conditional update.
+async fn accept_recovery_code(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    code: &str,
+) -> Result<bool> {
+    let normalised = normalise(code);
+    if normalised.len() != 12 {
+        return Ok(false);
+    }
+    let used = recovery_code::Entity::update_many()
+        .col_expr(recovery_code::Column::UsedAt, Expr::value(Some(now())))
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .filter(recovery_code::Column::CodeHash.eq(code_hash(user_id, &normalised)))
+        .filter(recovery_code::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(used.rows_affected == 1)
+}
+
+/// Replaces the user's recovery codes with ten new ones (`xxxx-xxxx-xxxx`,
+/// 60 random bits each); returns them, the only time they are seen.
+async fn new_recovery_codes(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    let codes: Vec<String> = {
+        let mut rng = rand::rng();
+        (0..RECOVERY_CODES)
+            .map(|_| {
+                let raw: String = (0..12)
+                    .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                    .collect();
+                format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
+            })
+            .collect()
+    };
+    let ts = now();
+    recovery_code::Entity::insert_many(codes.iter().map(|code| recovery_code::ActiveModel {
+        id: Set(crate::ids::new_key()),
+        user_id: Set(user_id),
+        code_hash: Set(code_hash(user_id, code)),
+        created_at: Set(ts),
+        used_at: Set(None),
+    }))
+    .exec_without_returning(conn)
+    .await?;
+    Ok(codes)
+}
+
+/// `confirmTotp`: the first code from the authenticator turns the factor on
+/// and returns the recovery codes. `BAD_USER_INPUT` on `code` for a wrong
+/// code; `CONFLICT` with no enrolment pending or a factor already on.
+#[tracing::instrument(name = "mfa.confirm", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
+pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Vec<String>> {
+    viewer.require_session()?;
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let Some(factor) = factor_of(&txn, user.id)
+        .await?
+        .filter(|_| !user.mfa_enabled)
+    else {
+        return Err(AppError::Conflict(if user.mfa_enabled {
+            "a second factor is already enabled".into()
+        } else {
+            "no enrolment is pending: call enrollTotp first".into()
+        }));
+    };
+    if !accept_totp(&txn, ctx, &factor, &user, code).await? {
+        return Err(AppError::bad_input("code", "the code is not correct"));
+    }
+    totp_factor::Entity::update_many()
+        .col_expr(totp_factor::Column::EnabledAt, Expr::value(Some(now())))
+        .filter(totp_factor::Column::UserId.eq(user.id))
+        .exec(&txn)
+        .await?;
+    let codes = new_recovery_codes(&txn, user.id).await?;
+    let mut model = users::changes(&user);
+    model.mfa_enabled = Set(true);
+    users::save(&txn, user, model).await?;
+    txn.commit().await?;
+    tracing::info!("second factor enabled");
+    Ok(codes)
+}
+
+/// Removes the factor and its recovery codes, under the user's lock.
+async fn remove(conn: &impl ConnectionTrait, user: user::Model) -> Result<user::Model> {
+    totp_factor::Entity::delete_by_id(user.id)
+        .exec(conn)
+        .await?;
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user.id))
+        .exec(conn)
+        .await?;
+    let mut model = users::changes(&user);
+    model.mfa_enabled = Set(false);
+    users::save(conn, user, model).await
+}
+
+/// `disableTotp`: after the password step-up.
+#[tracing::instrument(name = "mfa.disable", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
+pub async fn disable(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
+    viewer.require_session()?;
+    accounts::confirm_password(ctx, viewer, password, "password").await?;
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    remove(&txn, user).await?;
+    txn.commit().await?;
+    tracing::info!("second factor disabled");
+    Ok(())
+}
+
+/// `regenerateRecoveryCodes`: after the password step-up; the old codes die.
+#[tracing::instrument(name = "mfa.regenerate", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
+pub async fn regenerate_recovery_codes(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    password: &str,
+) -> Result<Vec<String>> {
+    viewer.require_session()?;
+    accounts::confirm_password(ctx, viewer, password, "password").await?;
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !user.mfa_enabled {
+        return Err(AppError::Conflict("no second factor is enabled".into()));
+    }
+    let codes = new_recovery_codes(&txn, user.id).await?;
+    txn.commit().await?;
+    Ok(codes)
+}
+
+/// `resetUserMfa` (superuser): for a user who lost their authenticator and
+/// their codes.
+#[tracing::instrument(name = "mfa.reset", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
+pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
+    require_superuser(viewer)?;
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, id)
+        .await?
+        .ok_or(AppError::not_found("user").with_field("id"))?;
+    let user = remove(&txn, user).await?;
+    txn.commit().await?;
+    tracing::info!("second factor reset by a superuser");
+    Ok(user)
+}
+
+/// After a right password for a user with a factor on: the challenge that
+/// `verifyMfa` redeems, in the sign-in's transaction.
+pub async fn challenge(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: &user::Model,
+) -> Result<String> {
+    links::issue(conn, ctx, Purpose::MfaChallenge, user, &user.email).await
+}
+
+/// `verifyMfa`: the second step of a sign-in. `code` is a TOTP code or a
+/// recovery code. A wrong one is `BAD_USER_INPUT` on `code` and counts toward
+/// the lockout (`ACCOUNT_LOCKED` once locked: the caller has shown the
+/// password); the challenge stays usable until it expires or succeeds.
+/// Limited per client address like `login`.
+#[tracing::instrument(name = "mfa.verify", skip_all)]
+pub async fn verify(
+    ctx: &AppContext,
+    mfa_token: &str,
+    code: &str,
+    meta: &RequestMeta,
+) -> Result<sessions::Tokens> {
+    limits::hit(ctx, limits::Action::Login, meta).await?;
+    let challenge = links::find(&ctx.db, Purpose::MfaChallenge, mfa_token).await?;
+    if !accounts::reserve_check(ctx, challenge.user_id).await? {
+        accounts::lock_if_exhausted(ctx, challenge.user_id).await?;
+        return Err(AppError::AccountLocked);
+    }
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, challenge.user_id)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
+    let accepted = match factor_of(&txn, user.id).await? {
+        Some(factor) if user.mfa_enabled => {
+            accept_totp(&txn, ctx, &factor, &user, code).await?
+                || accept_recovery_code(&txn, user.id, code).await?
+        }
+        _ => false,
+    };
+    if !accepted {
+        drop(txn);
+        accounts::lock_if_exhausted(ctx, user.id).await?;
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "second factor refused");
+        return Err(AppError::bad_input("code", "the code is not correct"));
+    }
+    links::consume(&txn, &challenge, &user).await?;
+    if user.status != user::Status::Active {
+        return Err(AppError::AccountDisabled);
+    }
+    let user = accounts::record_sign_in(&txn, user).await?;
+    let tokens = sessions::start(&txn, ctx, user, meta).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded with a second factor");
+    Ok(tokens)
+}
