@@ -526,6 +526,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
             ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", &secret),
         ])
         .unwrap();
         assert!(!prod.graphiql && !prod.introspection);
@@ -548,6 +549,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
             ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", &secret),
         ])
         .unwrap();
         assert!(prod.rate_limits.enabled);
@@ -567,6 +569,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
             ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", &secret),
         ])
         .unwrap();
         assert_eq!(prod.cors, CorsOrigins::List(vec![]));

@@ -58,6 +58,9 @@ pub enum AppError {
     },
     #[error("this email address is already registered")]
     DuplicateEmail,
+    /// `DuplicateEmail` found through an input not called `email`.
+    #[error("this email address is already registered")]
+    DuplicateEmailOn(&'static str),
     #[error("this username is already taken")]
     DuplicateUsername,
     #[error("invalid login or password")]
@@ -70,7 +73,7 @@ pub enum AppError {
     #[error("too many wrong passwords; this account is locked for a while")]
     AccountLocked,
     #[error(
-        "verify your email address first: follow the link mailed to you, or ask for another with sendVerificationEmail"
+        "verify your email address first: follow the link mailed to you, or ask for another with sendVerificationEmail(email: …)"
     )]
     EmailNotVerified,
     /// `mfa_token` is sent as `extensions.mfaToken`.
@@ -104,8 +107,9 @@ impl AppError {
         Self::NotFound { what, field: None }
     }
 
-    /// Names the input field a `NOT_FOUND` or `BAD_USER_INPUT` is about (a
-    /// rule checked under another argument's name); other errors are unchanged.
+    /// Names the input field a `NOT_FOUND`, `BAD_USER_INPUT` or
+    /// `DUPLICATE_EMAIL` is about (a rule checked under another argument's
+    /// name); other errors are unchanged.
     pub fn with_field(self, field: &'static str) -> Self {
         match self {
             Self::NotFound { what, .. } => Self::NotFound {
@@ -113,6 +117,7 @@ impl AppError {
                 field: Some(field),
             },
             Self::BadInput { message, .. } => Self::BadInput { field, message },
+            Self::DuplicateEmail | Self::DuplicateEmailOn(_) => Self::DuplicateEmailOn(field),
             other => other,
         }
     }
@@ -123,7 +128,7 @@ impl AppError {
             Self::Forbidden | Self::ApiKeyNotAllowed => code::FORBIDDEN,
             Self::NotFound { .. } => code::NOT_FOUND,
             Self::BadInput { .. } => code::BAD_USER_INPUT,
-            Self::DuplicateEmail => code::DUPLICATE_EMAIL,
+            Self::DuplicateEmail | Self::DuplicateEmailOn(_) => code::DUPLICATE_EMAIL,
             Self::DuplicateUsername => code::DUPLICATE_USERNAME,
             Self::InvalidCredentials => code::INVALID_CREDENTIALS,
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
@@ -144,6 +149,7 @@ impl AppError {
             Self::BadInput { field, .. } => Some(field),
             Self::NotFound { field, .. } => *field,
             Self::DuplicateEmail => Some("email"),
+            Self::DuplicateEmailOn(field) => Some(field),
             Self::DuplicateUsername => Some("username"),
             _ => None,
         }
@@ -230,6 +236,7 @@ mod tests {
             (AppError::not_found("user"), "NOT_FOUND"),
             (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
+            (AppError::DuplicateEmailOn("newEmail"), "DUPLICATE_EMAIL"),
             (AppError::DuplicateUsername, "DUPLICATE_USERNAME"),
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
             (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
@@ -266,6 +273,8 @@ mod tests {
         assert_eq!(message, "too short");
         assert_eq!(ext["field"], "username");
         assert_eq!(rendered(AppError::DuplicateEmail).1["field"], "email");
+        let renamed = AppError::DuplicateEmail.with_field("newEmail");
+        assert_eq!(rendered(renamed).1["field"], "newEmail");
         assert_eq!(rendered(AppError::DuplicateUsername).1["field"], "username");
         let missing = AppError::not_found("role").with_field("roleIds");
         assert_eq!(rendered(missing).1["field"], "roleIds");

@@ -140,10 +140,19 @@ pub fn lifetime(ttl: Duration) -> String {
     let (n, unit) = match secs {
         s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
         s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
-        s if s >= 60 => (s / 60, "minute"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
         s => (s, "second"),
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why a mail was not sent.
+#[derive(Debug)]
+pub enum SendError {
+    /// Trying again cannot help (a malformed address, a 5xx answer).
+    Permanent(anyhow::Error),
+    /// The server was unreachable, busy or timed out: retry later.
+    Transient(anyhow::Error),
 }
 
 /// Where mail goes.
@@ -164,8 +173,9 @@ impl Transport {
         }
     }
 
-    /// Sends `mail` from `from`; the error is the reason, for the outbox's log.
-    pub async fn send(&self, from: &str, mail: &Mail) -> anyhow::Result<()> {
+    /// Sends `mail` from `from`; the error says why, and whether trying
+    /// again could help.
+    pub async fn send(&self, from: &str, mail: &Mail) -> Result<(), SendError> {
         match self {
             Self::Log => {
                 // The whole mail in the message, so a developer can read it
@@ -173,7 +183,7 @@ impl Transport {
                 tracing::info!(
                     to = %mail.to,
                     subject = %mail.subject,
-                    "mail to {} (MAIL_TRANSPORT=log)\nSubject: {}\n\n{}",
+                    "mail to {} (MAIL_TRANSPORT=log)\nSubject: {}\n\n{}\n",
                     mail.to,
                     mail.subject,
                     mail.text
@@ -181,8 +191,15 @@ impl Transport {
                 Ok(())
             }
             Self::Smtp(transport) => {
-                let from: Mailbox = from.parse().context("MAIL_FROM")?;
-                let to: Mailbox = mail.to.parse().context("recipient")?;
+                let from: Mailbox = from
+                    .parse()
+                    .context("MAIL_FROM")
+                    .map_err(SendError::Permanent)?;
+                let to: Mailbox = mail
+                    .to
+                    .parse()
+                    .context("recipient")
+                    .map_err(SendError::Permanent)?;
                 let message = Message::builder()
                     .from(from)
                     .to(to)
@@ -190,8 +207,16 @@ impl Transport {
                     .multipart(MultiPart::alternative_plain_html(
                         mail.text.clone(),
                         mail.html.clone(),
-                    ))?;
-                transport.send(message).await?;
+                    ))
+                    .map_err(|e| SendError::Permanent(e.into()))?;
+                transport.send(message).await.map_err(|err| {
+                    // A 5xx answer (no such mailbox, refused) stays refused.
+                    if err.is_permanent() {
+                        SendError::Permanent(err.into())
+                    } else {
+                        SendError::Transient(err.into())
+                    }
+                })?;
                 Ok(())
             }
         }
@@ -294,7 +319,8 @@ mod tests {
     fn lifetimes_read_as_words() {
         assert_eq!(lifetime(Duration::from_secs(3600)), "1 hour");
         assert_eq!(lifetime(Duration::from_secs(604_800)), "7 days");
-        assert_eq!(lifetime(Duration::from_secs(90)), "1 minute");
+        assert_eq!(lifetime(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(lifetime(Duration::from_secs(300)), "5 minutes");
         assert_eq!(lifetime(Duration::from_secs(86_400)), "1 day");
     }
 

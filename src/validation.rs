@@ -34,7 +34,13 @@ pub fn username(raw: &str) -> Result<String> {
     Ok(value)
 }
 
-/// Trimmed and lower-case; a single `@` between a local part and a dotted domain.
+/// Trimmed and lower-case; a single `@` between a local part and a dotted
+/// domain, both ASCII. The local part is a dot-atom (RFC 5322's `atext`
+/// between single dots): quoted local parts and comments are refused, as one
+/// mailbox has countless quoted spellings that would each count as a new
+/// address (for uniqueness and for the mail budget), and a mail server
+/// delivers them all to the same place. An internationalised domain is
+/// written in its `xn--` form.
 pub fn email(raw: &str) -> Result<String> {
     let value = raw.trim().to_lowercase();
     let invalid = || AppError::bad_input("email", "email is not a valid address");
@@ -47,8 +53,21 @@ pub fn email(raw: &str) -> Result<String> {
     if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid());
     }
+    if !value.is_ascii() {
+        return Err(AppError::bad_input(
+            "email",
+            "email must be an ASCII address (write an internationalised domain in its xn-- form)",
+        ));
+    }
     let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
     if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Err(invalid());
+    }
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    if !local
+        .split('.')
+        .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+    {
         return Err(invalid());
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -56,7 +75,7 @@ pub fn email(raw: &str) -> Result<String> {
         !label.is_empty()
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     if labels.len() < 2 || !labels.iter().all(label_ok) || labels.last().unwrap().len() < 2 {
         return Err(invalid());
@@ -159,13 +178,20 @@ pub fn optional_text(raw: Option<&str>, field: &'static str, max: usize) -> Resu
             format!("{field} must be at most {max} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(AppError::bad_input(
             field,
             format!("{field} must not contain control characters"),
         ));
     }
     Ok(Some(value.to_owned()))
+}
+
+/// The explicit bidirectional formatting characters (embeddings, overrides,
+/// isolates), which make text display in another order than it is stored:
+/// a name could read as something else in mail or in an admin's list.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// An optional `http`/`https` URL of at most 255 characters.
@@ -213,8 +239,26 @@ mod tests {
     }
 
     #[test]
+    fn names_may_not_reorder_their_display() {
+        assert!(optional_text(Some("Ann Lee"), "name", 64).is_ok());
+        for bad in ["evil\u{202E}moc.elpmaxe", "a\u{2066}b\u{2069}"] {
+            assert_eq!(
+                optional_text(Some(bad), "name", 64).unwrap_err().field(),
+                Some("name")
+            );
+        }
+    }
+
+    #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(email(" Bob@Example.COM ").unwrap(), "bob@example.com");
+        for good in [
+            "a.b+tag@x.io",
+            "o'neil@x.io",
+            "x_y-z@sub.xn--bcher-kva.example",
+        ] {
+            assert!(email(good).is_ok(), "{good}");
+        }
         let long = format!("{}@example.com", "a".repeat(250));
         for bad in [
             "bob",
@@ -225,6 +269,17 @@ mod tests {
             "bob@x@y.io",
             "b\u{7}@x.io",
             &long,
+            // One mailbox, spelt many ways: quoted, escaped, commented.
+            "\"victim\"@corp.test",
+            "\"\\vi\\ctim\"@corp.test",
+            "fo(o)@x.io",
+            "a<b@x.io",
+            "x,y@x.io",
+            "a;b@x.io",
+            ".a@x.io",
+            "a..b@x.io",
+            "ü@exämple.com",
+            "a@exämple.com",
         ] {
             assert_eq!(email(bad).unwrap_err().field(), Some("email"), "{bad}");
         }

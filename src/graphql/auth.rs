@@ -79,8 +79,10 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account with the `user` role and signs it in. `FORBIDDEN` when
-    /// registration is closed (`REGISTRATION_ENABLED=false`).
+    /// Creates an account with the `user` role, mails it a verification
+    /// link, and signs it in. `FORBIDDEN` when registration is closed
+    /// (`REGISTRATION_ENABLED=false`); with `REQUIRE_EMAIL_VERIFICATION` the
+    /// account is created and mailed but the answer is `EMAIL_NOT_VERIFIED`.
     async fn register(
         &self,
         ctx: &Context<'_>,
@@ -96,9 +98,12 @@ impl AuthMutation {
     /// Signs in with a username or email and a password. Wrong passwords,
     /// unknown and deleted users and locked accounts all give the same
     /// `INVALID_CREDENTIALS`. Repeated failures lock the account for a while,
-    /// during which even the right password is refused. Only one credential
-    /// field (`login`, `register`, `refreshToken`, `changePassword`, `deleteMe`)
-    /// is accepted per request.
+    /// during which even the right password is refused. The right password
+    /// of an account with a second factor answers `MFA_REQUIRED` (finish with
+    /// `verifyMfa`), of an unverified one under `REQUIRE_EMAIL_VERIFICATION`
+    /// `EMAIL_NOT_VERIFIED`. Only one credential field (`login`, `register`,
+    /// `refreshToken`, `changePassword`, `deleteMe`, `verifyMfa`, …) is
+    /// accepted per request.
     async fn login(
         &self,
         ctx: &Context<'_>,

@@ -21,13 +21,24 @@ use async_graphql::{
 
 use crate::error::code;
 
-/// Fields that check a password or a refresh token.
-pub const CREDENTIAL_FIELDS: [&str; 5] = [
+/// Fields that check a password, a refresh token, a second factor or a
+/// mailed link, or that mail an address on an anonymous caller's word: each
+/// one costs a hash, a guess or a mail, so aliases must not multiply them.
+pub const CREDENTIAL_FIELDS: [&str; 14] = [
     "login",
     "register",
     "refreshToken",
     "changePassword",
     "deleteMe",
+    "verifyMfa",
+    "disableTotp",
+    "regenerateRecoveryCodes",
+    "requestEmailChange",
+    "resetPassword",
+    "acceptInvitation",
+    "requestPasswordReset",
+    "sendVerificationEmail",
+    "verifyEmail",
 ];
 
 fn count_credential_fields(

@@ -46,13 +46,14 @@ pub struct RecoveryMutation;
 impl RecoveryMutation {
     /// Mails a password-reset link to the address when it belongs to a live
     /// account. Always answers `true`, as fast whether or not it does, so it
-    /// tells nobody which addresses have accounts; at most 5 mails an hour
-    /// reach one address (more requests silently send nothing).
+    /// tells nobody which addresses have accounts; such anonymous requests
+    /// cause at most 3 mails an hour to one address (more silently send
+    /// nothing; the rest of the 5 is kept for the user and administrators).
     /// `BAD_USER_INPUT` only for a malformed address.
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
-        email: String,
+        #[graphql(desc = "The account's address, in any case.")] email: String,
     ) -> async_graphql::Result<bool> {
         recovery::request_password_reset(shared(ctx), &email, meta(ctx)?).await?;
         Ok(true)
@@ -62,11 +63,15 @@ impl RecoveryMutation {
     /// The address counts as verified, the lockout is cleared and every other
     /// session ends. `TOKEN_INVALID` for an unknown or used token, or one
     /// issued before the password last changed; `TOKEN_EXPIRED` after its
-    /// lifetime (`PASSWORD_RESET_TTL_SECS`).
+    /// lifetime (`PASSWORD_RESET_TTL_SECS`); `ACCOUNT_DISABLED` for a
+    /// suspended or inactive account. A refused password leaves the token usable.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
-        token: String,
+        #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
+        #[graphql(
+            desc = "The same rules as `register`'s password (`BAD_USER_INPUT` on `newPassword`)."
+        )]
         new_password: String,
     ) -> async_graphql::Result<AuthPayload> {
         Ok(
@@ -100,23 +105,29 @@ impl RecoveryMutation {
     /// the link is the proof. `TOKEN_INVALID` for an unknown or used token,
     /// or when the account's address changed since; `TOKEN_EXPIRED` after
     /// `EMAIL_TOKEN_TTL_SECS`.
-    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<bool> {
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
+    ) -> async_graphql::Result<bool> {
         recovery::verify_email(app(ctx), &token).await?;
         Ok(true)
     }
 
     /// Starts changing the caller's address: mails a link to `newEmail` and
     /// a notice to the current address. Nothing changes until the link is
-    /// followed (`confirmEmailChange`). `BAD_USER_INPUT` on `password` when it
-    /// is wrong (wrong passwords count toward the lockout), on `newEmail` when
-    /// malformed or unchanged; `DUPLICATE_EMAIL` when taken; `RATE_LIMITED`
-    /// past 5 an hour to one address.
+    /// followed (`confirmEmailChange`); a newer request, or a password
+    /// change, cancels a pending one. `BAD_USER_INPUT` on `password` when it
+    /// is wrong (wrong passwords count toward the lockout; `ACCOUNT_LOCKED`
+    /// once locked), on `newEmail` when malformed or unchanged;
+    /// `DUPLICATE_EMAIL` on `newEmail` when taken; `RATE_LIMITED` past 5
+    /// requests an hour for one account or 5 mails an hour to one address.
     #[graphql(guard = "Authenticated")]
     async fn request_email_change(
         &self,
         ctx: &Context<'_>,
-        new_email: String,
-        password: String,
+        #[graphql(desc = "The address to move to; it gets the link.")] new_email: String,
+        #[graphql(desc = "The caller's current password.")] password: String,
     ) -> async_graphql::Result<bool> {
         recovery::request_email_change(app(ctx), viewer(ctx)?, &new_email, &password).await?;
         Ok(true)
@@ -129,7 +140,7 @@ impl RecoveryMutation {
     async fn confirm_email_change(
         &self,
         ctx: &Context<'_>,
-        token: String,
+        #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
     ) -> async_graphql::Result<User> {
         let user = recovery::confirm_email_change(app(ctx), &token).await?;
         Ok(User::owned(user))
@@ -165,12 +176,14 @@ impl RecoveryMutation {
     /// Accepts an invitation with the token from its mail: sets the
     /// password (and the username, when given), verifies the address and
     /// signs in. `TOKEN_INVALID` for an unknown, used or superseded token;
-    /// `TOKEN_EXPIRED` after its lifetime; password rules as for `register`.
+    /// `TOKEN_EXPIRED` after its lifetime; password rules as for `register`;
+    /// `DUPLICATE_USERNAME` when the chosen username is taken.
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        password: String,
+        #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
+        #[graphql(desc = "The new password, by `register`'s rules.")] password: String,
+        #[graphql(desc = "Another username than the one invited with; null keeps it.")]
         username: Option<String>,
     ) -> async_graphql::Result<AuthPayload> {
         Ok(recovery::accept_invitation(
@@ -185,8 +198,8 @@ impl RecoveryMutation {
     }
 
     /// Mails a pending invitation again (`USERS_CREATE`); earlier links stop
-    /// working. `CONFLICT` when the user has accepted already or is deleted;
-    /// `RATE_LIMITED` past 5 an hour.
+    /// working. `CONFLICT` when the user has accepted already, is deleted or
+    /// is not active; `RATE_LIMITED` past 5 an hour.
     #[graphql(guard = "HasPermission(Permission::UsersCreate)")]
     async fn resend_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let id = ids::decode(ids::USER, &id, "id")?;
@@ -196,7 +209,8 @@ impl RecoveryMutation {
 
     /// Mails a user a password-reset link (`USERS_UPDATE`); the administrator
     /// never sees the token. Only superusers may for a superuser. `CONFLICT`
-    /// for a deleted user or a pending invitation; `RATE_LIMITED` past 5 an hour.
+    /// for a deleted, suspended or inactive user or a pending invitation;
+    /// `RATE_LIMITED` past 5 an hour.
     #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
     async fn send_password_reset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let id = ids::decode(ids::USER, &id, "id")?;

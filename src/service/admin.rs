@@ -173,7 +173,18 @@ pub async fn update_user(
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;
     }
+    let mails = changes_email && ctx.config.require_email_verification;
+    if changes_email {
+        super::links::address_changed(&txn, id).await?;
+        // When sign-in needs a verified address, the new one needs its link.
+        if mails {
+            super::recovery::queue_welcome_verification(&txn, ctx, &updated).await?;
+        }
+    }
     txn.commit().await?;
+    if mails {
+        super::outbox::wake(ctx);
+    }
     Ok(updated)
 }
 

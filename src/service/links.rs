@@ -68,48 +68,91 @@ impl Purpose {
         }
     }
 
-    /// Tokens that a later password change makes stale.
+    /// Tokens that a later password change makes stale. A pending email
+    /// change is among them: changing the password is what the notice to
+    /// the old address tells its owner to do, and it must stop the change.
     fn dies_with_password_change(self) -> bool {
-        matches!(self, Self::PasswordReset | Self::MfaChallenge)
+        matches!(
+            self,
+            Self::PasswordReset | Self::MfaChallenge | Self::EmailChange
+        )
     }
 }
 
 /// How long a right password's `mfaToken` waits for its second factor.
 pub const MFA_CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Whether another mail of `template` may go to `address`: at most
-/// `RATE_LIMIT_MAIL` (5 an hour) over a sliding window, counted in the
-/// outbox. Call it in the transaction that queues the mail, after locking the
-/// user's row, so two requests for one user cannot both take the last one.
+/// Mails of one kind to one address that anonymous requests may cause in
+/// a window: the rest of `RATE_LIMIT_MAIL` is kept for the user themself and
+/// administrators, so strangers asking for resets cannot use up a user's
+/// budget.
+const RESERVED_FOR_OWNER: u32 = 2;
+
+/// Who asked for a mail, for the mail budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// Anyone, on an address's word: kept to the budget less what is reserved.
+    Anonymous,
+    /// The user themself, or an administrator: the whole budget.
+    Owner,
+}
+
+/// How many more mails of `template` may go to `address` now (at most
+/// `RATE_LIMIT_MAIL`, 5 an hour, over a sliding window counted in the
+/// outbox), and if none, how many seconds until one may. Call it in the
+/// transaction that queues the mail, after locking the user's row, so two
+/// requests for one user cannot both take the last one.
+async fn budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+    asker: Asker,
+) -> Result<std::result::Result<(), u64>> {
+    let rate = ctx.config.mail.per_address;
+    let limit = match asker {
+        Asker::Owner => rate.hits,
+        Asker::Anonymous => rate.hits.saturating_sub(RESERVED_FOR_OWNER).max(1),
+    };
+    let window = chrono::Duration::from_std(rate.per).unwrap_or_default();
+    let ts = now();
+    let sent = outbox::recent(conn, address, template.name(), ts - window).await?;
+    if sent.len() < limit as usize {
+        return Ok(Ok(()));
+    }
+    // The window frees a place when the oldest mail that fills it leaves it.
+    let freed = sent[sent.len() - limit as usize] + window;
+    Ok(Err((freed - ts).num_seconds().max(1) as u64))
+}
+
+/// Whether another mail of `template` may go to `address` (see `budget`).
 pub async fn within_budget(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     address: &str,
     template: Template,
+    asker: Asker,
 ) -> Result<bool> {
-    let rate = ctx.config.mail.per_address;
-    let since = now() - chrono::Duration::from_std(rate.per).unwrap_or_default();
-    let sent = outbox::recent(conn, address, template.name(), since).await?;
-    Ok(sent < u64::from(rate.hits))
+    Ok(budget(conn, ctx, address, template, asker).await?.is_ok())
 }
 
-/// `within_budget`, as an error: `RATE_LIMITED`, retry after the window.
+/// `within_budget` for the user themself or an administrator, as an error:
+/// `RATE_LIMITED`, with when a mail may go again.
 pub async fn require_budget(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     address: &str,
     template: Template,
 ) -> Result<()> {
-    if within_budget(conn, ctx, address, template).await? {
-        Ok(())
-    } else {
-        tracing::info!(
-            topic = template.name(),
-            "mail budget spent for this address"
-        );
-        Err(AppError::RateLimited {
-            retry_after: ctx.config.mail.per_address.per.as_secs(),
-        })
+    match budget(conn, ctx, address, template, Asker::Owner).await? {
+        Ok(()) => Ok(()),
+        Err(retry_after) => {
+            tracing::info!(
+                topic = template.name(),
+                "mail budget spent for this address"
+            );
+            Err(AppError::RateLimited { retry_after })
+        }
     }
 }
 
@@ -242,21 +285,37 @@ pub async fn consume(
     }
 }
 
-/// Ends `user_id`'s unused tokens for `purpose` (a resent invitation
-/// supersedes the one before).
+/// Ends `user_id`'s unused tokens for `purposes` (a resent invitation
+/// supersedes the one before, a new email change the pending one).
 pub async fn supersede(
     conn: &impl ConnectionTrait,
     user_id: uuid::Uuid,
-    purpose: Purpose,
+    purposes: &[Purpose],
 ) -> Result<()> {
     account_token::Entity::update_many()
         .col_expr(account_token::Column::UsedAt, Expr::value(Some(now())))
         .filter(account_token::Column::UserId.eq(user_id))
-        .filter(account_token::Column::Purpose.eq(purpose.name()))
+        .filter(account_token::Column::Purpose.is_in(purposes.iter().map(|p| p.name())))
         .filter(account_token::Column::UsedAt.is_null())
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// After `user_id`'s address changed: every link mailed for the old address
+/// ends for good (comparing addresses alone would let one come back to life
+/// when the address changes back).
+pub async fn address_changed(conn: &impl ConnectionTrait, user_id: uuid::Uuid) -> Result<()> {
+    supersede(
+        conn,
+        user_id,
+        &[
+            Purpose::PasswordReset,
+            Purpose::VerifyEmail,
+            Purpose::EmailChange,
+        ],
+    )
+    .await
 }
 
 /// Deletes tokens a day past their expiry; safe from every replica at once.

@@ -14,13 +14,16 @@ use entity::outbox::{self, Status};
 use rand::Rng;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 
 use super::{AppContext, now};
-use crate::{error::Result, mail};
+use crate::{
+    error::Result,
+    mail::{self, SendError},
+};
 
 /// Mail, through `mail::Transport`. Webhooks will be another kind.
 pub const MAIL: &str = "mail";
@@ -61,19 +64,23 @@ pub async fn queue_mail(
     Ok(())
 }
 
-/// How many messages on `topic` went to `recipient` since `since` (the
-/// per-address mail budget).
+/// When each message on `topic` to `recipient` since `since` was queued,
+/// oldest first (the per-address mail budget: at most a handful of rows).
 pub async fn recent(
     conn: &impl ConnectionTrait,
     recipient: &str,
     topic: &str,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<u64> {
+) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
     Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::CreatedAt)
         .filter(outbox::Column::Recipient.eq(recipient))
         .filter(outbox::Column::Topic.eq(topic))
         .filter(outbox::Column::CreatedAt.gt(since))
-        .count(conn)
+        .order_by_asc(outbox::Column::CreatedAt)
+        .into_tuple()
+        .all(conn)
         .await?)
 }
 
@@ -148,12 +155,22 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
             "sent"
         }
         Err(err) => {
+            let (permanent, err) = match err {
+                SendError::Permanent(err) => (true, err),
+                SendError::Transient(err) => (false, err),
+            };
             let error: String = format!("{err:#}").chars().take(1000).collect();
-            if message.attempts >= ctx.config.mail.max_attempts as i32 {
+            if permanent || message.attempts >= ctx.config.mail.max_attempts as i32 {
                 update = update
                     .col_expr(outbox::Column::Status, Expr::value(Status::Failed))
                     .col_expr(outbox::Column::Payload, Expr::value(scrubbed(&message)));
-                tracing::error!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, error = %error, "outbox message failed for good");
+                if permanent {
+                    // Refused for good (a mailbox that does not exist, say):
+                    // one warning, no retries.
+                    tracing::warn!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, error = %error, "outbox message refused; not retried");
+                } else {
+                    tracing::error!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, error = %error, "outbox message failed for good");
+                }
             } else {
                 let delay = backoff(ctx.config.mail.retry_base, message.attempts);
                 update = update.col_expr(
@@ -173,7 +190,13 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
     Ok(())
 }
 
-async fn send(ctx: &AppContext, message: &outbox::Model) -> anyhow::Result<()> {
+async fn send(ctx: &AppContext, message: &outbox::Model) -> Result<(), SendError> {
+    // A message that cannot be read or composed never will be.
+    let composed = compose(ctx, message).map_err(SendError::Permanent)?;
+    ctx.mailer.send(&ctx.config.mail.from, &composed).await
+}
+
+fn compose(ctx: &AppContext, message: &outbox::Model) -> anyhow::Result<mail::Mail> {
     anyhow::ensure!(
         message.kind == MAIL,
         "unknown outbox kind `{}`",
@@ -189,8 +212,7 @@ async fn send(ctx: &AppContext, message: &outbox::Model) -> anyhow::Result<()> {
                 .and_then(|t| Ok(String::from_utf8(t)?))
         })
         .transpose()?;
-    let composed = mail::compose(&ctx.config.mail, &queued, token.as_deref())?;
-    ctx.mailer.send(&ctx.config.mail.from, &composed).await
+    mail::compose(&ctx.config.mail, &queued, token.as_deref())
 }
 
 /// The payload without its sealed token, once the token is of no more use.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     AppContext, RequestMeta, accounts, limits,
-    links::{self, Purpose},
+    links::{self, Asker, Purpose},
     now, outbox, roles, sessions, users,
 };
 use crate::{
@@ -65,7 +65,7 @@ async fn mail_quietly(
     let Some(user) = users::lock(&txn, user_id).await?.filter(|u| wanted(u)) else {
         return Ok(());
     };
-    if !links::within_budget(&txn, ctx, &user.email, template).await? {
+    if !links::within_budget(&txn, ctx, &user.email, template, Asker::Anonymous).await? {
         tracing::info!(topic = template.name(), "mail budget spent; nothing sent");
         return Ok(());
     }
@@ -162,7 +162,9 @@ pub async fn send_verification_email(
     email: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<bool> {
-    let unverified = |u: &user::Model| live(u) && u.email_verified_at.is_none();
+    // An invitation is verified by being accepted.
+    let unverified =
+        |u: &user::Model| live(u) && !u.invitation_pending && u.email_verified_at.is_none();
     let Some(viewer) = viewer else {
         let Some(email) = email else {
             return Err(AppError::Unauthenticated);
@@ -206,7 +208,7 @@ pub async fn queue_welcome_verification(
     ctx: &AppContext,
     user: &user::Model,
 ) -> Result<()> {
-    if links::within_budget(conn, ctx, &user.email, Template::VerifyEmail).await? {
+    if links::within_budget(conn, ctx, &user.email, Template::VerifyEmail, Asker::Owner).await? {
         links::mail_link(conn, ctx, Purpose::VerifyEmail, user, &user.email).await?;
     }
     Ok(())
@@ -264,6 +266,15 @@ pub async fn check_email_change(
 ) -> Result<String> {
     viewer.require_session()?;
     accounts::confirm_password(ctx, viewer, password, password_field).await?;
+    // Every request also tells the current address: its budget bounds how
+    // many change mails (and uniqueness answers) one account can cause.
+    links::require_budget(
+        &ctx.db,
+        ctx,
+        &viewer.user.email,
+        Template::EmailChangeNotice,
+    )
+    .await?;
     let new_email = validation::email(new_email).map_err(|e| e.with_field(email_field))?;
     if new_email == viewer.user.email {
         return Err(AppError::bad_input(
@@ -272,7 +283,7 @@ pub async fn check_email_change(
         ));
     }
     if users::find_by_login(&ctx.db, &new_email).await?.is_some() {
-        return Err(AppError::DuplicateEmail);
+        return Err(AppError::DuplicateEmail.with_field(email_field));
     }
     Ok(new_email)
 }
@@ -286,7 +297,10 @@ pub async fn queue_email_change(
     user: &user::Model,
     new_email: &str,
 ) -> Result<()> {
+    links::require_budget(txn, ctx, &user.email, Template::EmailChangeNotice).await?;
     links::require_budget(txn, ctx, new_email, Template::EmailChange).await?;
+    // One pending change at a time: the newest request's link is the one.
+    links::supersede(txn, user.id, &[Purpose::EmailChange]).await?;
     links::mail_link(txn, ctx, Purpose::EmailChange, user, new_email).await?;
     let mut values = links::values(user, &user.email, ctx.config.mail.email_token_ttl);
     values.insert("new_address".into(), new_email.into());
@@ -316,10 +330,16 @@ pub async fn confirm_email_change(ctx: &AppContext, token: &str) -> Result<user:
         .await?
         .ok_or(AppError::TokenInvalid)?;
     links::consume(&txn, &row, &user).await?;
+    if user.status != user::Status::Active {
+        return Err(AppError::AccountDisabled);
+    }
     let mut model = users::changes(&user);
     model.email = Set(row.address.clone());
     model.email_verified_at = Set(Some(now()));
-    let user = users::save(&txn, user, model).await?;
+    let user = users::save(&txn, user, model)
+        .await
+        .map_err(|e| e.with_field("token"))?;
+    links::address_changed(&txn, user.id).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(user.id), "email changed through a mailed link");
     Ok(user)
@@ -470,7 +490,8 @@ pub async fn accept_invitation(
 }
 
 /// The target of an administrator's mail: found, not a superuser unless the
-/// viewer is one, and not deleted.
+/// viewer is one, not deleted and active (a suspended user could not use
+/// the link).
 async fn mail_target(txn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     let user = users::lock(txn, id)
         .await?
@@ -478,6 +499,11 @@ async fn mail_target(txn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> R
     users::check_target(viewer, &user)?;
     if user.is_deleted() {
         return Err(AppError::Conflict("the user is deleted".into()));
+    }
+    if user.status != user::Status::Active {
+        return Err(AppError::Conflict(
+            "the user is not active: set their status to ACTIVE first".into(),
+        ));
     }
     Ok(user)
 }
@@ -494,7 +520,7 @@ pub async fn resend_invitation(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> R
         ));
     }
     links::require_budget(&txn, ctx, &user.email, Template::Invitation).await?;
-    links::supersede(&txn, user.id, Purpose::Invitation).await?;
+    links::supersede(&txn, user.id, &[Purpose::Invitation]).await?;
     links::mail_link(&txn, ctx, Purpose::Invitation, &user, &user.email).await?;
     txn.commit().await?;
     outbox::wake(ctx);

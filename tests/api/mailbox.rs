@@ -141,6 +141,10 @@ async fn converse(
         let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
         match verb.as_str() {
             "EHLO" => write.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?,
+            // A mailbox that does not exist, for permanent failures.
+            "RCPT" if line.contains("nosuchuser") => {
+                write.write_all(b"550 5.1.1 no such mailbox\r\n").await?
+            }
             "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => write.write_all(b"250 OK\r\n").await?,
             "DATA" => {
                 write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;

@@ -442,22 +442,33 @@ mod verification {
             .gql(Some(&ann.access), SEND_VERIFICATION, json!({}))
             .await;
         assert_eq!(code(&body), "RATE_LIMITED", "{body}");
-        assert!(
-            body["errors"][0]["extensions"]["retryAfter"]
-                .as_u64()
-                .unwrap()
-                > 0
-        );
+        let retry_after = body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap();
+        assert!(retry_after > 3500 && retry_after <= 3600, "{retry_after}");
         sink.wait_for("ann@example.com", 5).await;
-        // Another kind has its own budget; the enumeration-safe request stays silent.
+        // Another kind has its own budget. Strangers' requests stay silent
+        // once they have caused 3, keeping 2 for the owner and administrators.
         for _ in 0..6 {
             ok(&app
                 .gql(None, REQUEST_RESET, json!({ "e": "ann@example.com" }))
                 .await);
         }
-        sink.wait_for("ann@example.com", 10).await;
+        sink.wait_for("ann@example.com", 8).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(sink.to("ann@example.com").len(), 10);
+        assert_eq!(sink.to("ann@example.com").len(), 8);
+        let admin = app.user_with("boss", &["admin"], false).await;
+        let send = "mutation($id: ID!) { sendPasswordReset(id: $id) }";
+        for _ in 0..2 {
+            ok(&app
+                .gql(Some(&admin.access), send, json!({ "id": ann.id }))
+                .await);
+        }
+        let body = app
+            .gql(Some(&admin.access), send, json!({ "id": ann.id }))
+            .await;
+        assert_eq!(code(&body), "RATE_LIMITED");
+        sink.wait_for("ann@example.com", 10).await;
     }
 }
 
@@ -575,6 +586,119 @@ mod email_change {
     }
 
     #[tokio::test]
+    async fn a_password_change_cancels_a_pending_change_and_old_links_never_come_back() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let ann = app.register_as("ann").await;
+        // Someone who knows the password asks to move the account away.
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "evil@attacker.test", "p": PASSWORD }),
+            )
+            .await);
+        let evil = sink.next("evil@attacker.test", 0).await;
+        // The owner, told at the old address, changes the password.
+        let change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                change,
+                json!({ "c": PASSWORD, "n": "marmalade-lantern-77" }),
+            )
+            .await);
+        let body = app
+            .gql(None, CONFIRM_CHANGE, json!({ "t": evil.token() }))
+            .await;
+        assert_eq!(code(&body), "TOKEN_INVALID", "{body}");
+
+        // Links for an address end when it changes, even if it changes back.
+        let p = "marmalade-lantern-77";
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "x@elsewhere.test", "p": p }),
+            )
+            .await);
+        let to_x = sink.next("x@elsewhere.test", 0).await;
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "b@elsewhere.test", "p": p }),
+            )
+            .await);
+        let to_b = sink.next("b@elsewhere.test", 0).await;
+        // The newer request superseded the first.
+        assert_eq!(
+            code(
+                &app.gql(None, CONFIRM_CHANGE, json!({ "t": to_x.token() }))
+                    .await
+            ),
+            "TOKEN_INVALID"
+        );
+        ok(&app
+            .gql(None, CONFIRM_CHANGE, json!({ "t": to_b.token() }))
+            .await);
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "ann@example.com", "p": p }),
+            )
+            .await);
+        // ann@example.com has had the welcome and the notices for evil, x and b.
+        let back = sink.next("ann@example.com", 4).await;
+        ok(&app
+            .gql(None, CONFIRM_CHANGE, json!({ "t": back.token() }))
+            .await);
+        assert_eq!(
+            code(
+                &app.gql(None, CONFIRM_CHANGE, json!({ "t": to_x.token() }))
+                    .await
+            ),
+            "TOKEN_INVALID"
+        );
+        let first_verification = sink.to("ann@example.com")[0].token();
+        assert_eq!(
+            code(
+                &app.gql(None, VERIFY, json!({ "t": first_verification }))
+                    .await
+            ),
+            "TOKEN_INVALID"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_account_can_ask_for_only_five_changes_an_hour() {
+        let (app, _sink) = TestApp::spawn_with_mail(&[]).await;
+        let ann = app.register_as("ann").await;
+        for i in 0..5 {
+            let body = app
+                .gql(
+                    Some(&ann.access),
+                    REQUEST_CHANGE,
+                    json!({ "e": format!("n{i}@new.example"), "p": PASSWORD }),
+                )
+                .await;
+            ok(&body);
+        }
+        let body = app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "bob@example.com", "p": PASSWORD }),
+            )
+            .await;
+        assert_eq!(
+            code(&body),
+            "RATE_LIMITED",
+            "uniqueness answers are bounded too: {body}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_address_taken_meanwhile_is_duplicate_email_and_nothing_changes() {
         let (app, sink) = TestApp::spawn_with_mail(&[]).await;
         let ann = app.register_as("ann").await;
@@ -586,7 +710,10 @@ mod email_change {
                 json!({ "e": "bob@example.com", "p": PASSWORD }),
             )
             .await;
-        assert_eq!(code(&taken), "DUPLICATE_EMAIL");
+        assert_eq!(
+            (code(&taken), field(&taken)),
+            ("DUPLICATE_EMAIL", "newEmail")
+        );
         ok(&app
             .gql(
                 Some(&ann.access),
@@ -604,7 +731,11 @@ mod email_change {
         let body = app
             .gql(None, CONFIRM_CHANGE, json!({ "t": link.token() }))
             .await;
-        assert_eq!(code(&body), "DUPLICATE_EMAIL", "{body}");
+        assert_eq!(
+            (code(&body), field(&body)),
+            ("DUPLICATE_EMAIL", "token"),
+            "{body}"
+        );
         assert_eq!(
             me_verified(&app, &ann.access).await["email"],
             "ann@example.com"
@@ -682,6 +813,40 @@ mod invitations {
             .gql(Some(&admin.access), resend, json!({ "id": invited["id"] }))
             .await;
         assert_eq!(code(&body), "CONFLICT");
+    }
+
+    #[tokio::test]
+    async fn a_pending_invitation_gets_no_verification_mail_and_suspended_users_no_reset() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let admin = app.user_with("boss", &["admin"], false).await;
+        ok(&app
+            .gql(
+                Some(&admin.access),
+                INVITE,
+                json!({ "i": { "email": "dee@example.com" } }),
+            )
+            .await);
+        sink.wait_for("dee@example.com", 1).await;
+        ok(&app
+            .gql(None, SEND_VERIFICATION, json!({ "e": "dee@example.com" }))
+            .await);
+        let kim = app.register_as("kim").await;
+        sink.wait_for("kim@example.com", 1).await;
+        let status = "mutation($id: ID!) { setUserStatus(id: $id, status: SUSPENDED) { id } }";
+        ok(&app
+            .gql(Some(&admin.access), status, json!({ "id": kim.id }))
+            .await);
+        let send = "mutation($id: ID!) { sendPasswordReset(id: $id) }";
+        assert_eq!(
+            code(
+                &app.gql(Some(&admin.access), send, json!({ "id": kim.id }))
+                    .await
+            ),
+            "CONFLICT"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(sink.to("dee@example.com").len(), 1, "the invitation only");
+        assert_eq!(sink.to("kim@example.com").len(), 1, "the welcome only");
     }
 
     #[tokio::test]
@@ -873,6 +1038,50 @@ mod outbox_delivery {
             assert!(Instant::now() < deadline, "never marked sent: {row:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_the_server_refuses_is_not_retried() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        app.gql(
+            None,
+            crate::helpers::REGISTER,
+            json!({ "input": { "username": "ghost", "email": "nosuchuser@example.com", "password": PASSWORD } }),
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row = outbox::Entity::find().one(app.db()).await.unwrap().unwrap();
+            if row.status == outbox::Status::Failed {
+                assert_eq!(row.attempts, 1, "a 550 is final");
+                assert!(
+                    row.last_error.as_deref().unwrap().contains("550")
+                        || row
+                            .last_error
+                            .as_deref()
+                            .unwrap()
+                            .contains("no such mailbox"),
+                    "{row:?}"
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "never marked failed: {row:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(sink.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn aliases_cannot_multiply_mail_requests() {
+        let app = TestApp::spawn().await;
+        let body = app
+            .gql(
+                None,
+                "mutation { a: requestPasswordReset(email: \"a@example.com\") b: requestPasswordReset(email: \"b@example.com\") }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
     }
 
     #[tokio::test]
