@@ -64,7 +64,9 @@ impl RecoveryMutation {
     /// session ends. `TOKEN_INVALID` for an unknown or used token, or one
     /// issued before the password last changed; `TOKEN_EXPIRED` after its
     /// lifetime (`PASSWORD_RESET_TTL_SECS`); `ACCOUNT_DISABLED` for a
-    /// suspended or inactive account. A refused password leaves the token usable.
+    /// suspended or inactive account. A refused password leaves the token
+    /// usable. With a second factor on, the password is set and the answer is
+    /// `MFA_REQUIRED`: finish signing in with `verifyMfa`.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,

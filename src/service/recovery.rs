@@ -144,6 +144,13 @@ pub async fn reset_password(
     }
     let user = users::save(&txn, user, model).await?;
     sessions::revoke_all(&txn, user.id, None).await?;
+    if user.mfa_enabled {
+        // The mailbox is one factor: the second is still asked for.
+        let mfa_token = super::mfa::challenge(&txn, ctx, &user).await?;
+        txn.commit().await?;
+        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "password reset through a mailed link; second factor required");
+        return Err(AppError::MfaRequired { mfa_token });
+    }
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "password reset through a mailed link");

@@ -374,3 +374,42 @@ async fn concurrent_uses_of_one_recovery_code_give_one_sign_in() {
     let signed_in = answers.iter().filter(|b| b["errors"].is_null()).count();
     assert_eq!(signed_in, 1, "{answers:?}");
 }
+
+#[tokio::test]
+async fn concurrent_uses_of_one_totp_code_give_one_sign_in() {
+    let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
+    let ann = app.register_as("ann").await;
+    let (secret, _) = enable(&app, &ann).await;
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(challenge(&app, "ann").await);
+    }
+    let code = totp_code(&secret, 1);
+    let answers =
+        futures::future::join_all(tokens.iter().map(|token| verify(&app, token, &code))).await;
+    let signed_in = answers.iter().filter(|b| b["errors"].is_null()).count();
+    assert_eq!(signed_in, 1, "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_password_reset_does_not_skip_the_second_factor() {
+    let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+    let ann = app.register_as("ann").await;
+    let (secret, _) = enable(&app, &ann).await;
+    let request = "mutation { requestPasswordReset(email: \"ann@example.com\") }";
+    assert!(app.gql(None, request, json!({})).await["errors"].is_null());
+    let token = sink.next("ann@example.com", 1).await.token();
+    let reset = "mutation($t: String!) { resetPassword(token: $t, newPassword: \"marmalade-lantern-77\") { accessToken } }";
+    let body = app.gql(None, reset, json!({ "t": token })).await;
+    assert_eq!(code(&body), "MFA_REQUIRED", "{body}");
+    let mfa_token = body["errors"][0]["extensions"]["mfaToken"]
+        .as_str()
+        .unwrap();
+    let body = verify(&app, mfa_token, &totp_code(&secret, 1)).await;
+    assert!(body["errors"].is_null(), "{body}");
+    // The new password is the one now.
+    assert_eq!(
+        code(&app.login("ann", "marmalade-lantern-77").await),
+        "MFA_REQUIRED"
+    );
+}
