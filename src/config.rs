@@ -265,6 +265,9 @@ impl Config {
             None if production => bail!(
                 "MFA_ENCRYPTION_KEY must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)"
             ),
+            // A development server without JWT_SECRET makes a new one at
+            // every start; enrolled factors must still open after a restart.
+            None if jwt_secret_generated => SecretString::from(DEVELOPMENT_MFA_KEY),
             None => jwt_secret.clone(),
         };
         let mail = mail_config(&get, production)?;
@@ -447,6 +450,11 @@ fn mail_config(
         max_attempts: parse::<u32>(get, "OUTBOX_MAX_ATTEMPTS", 8)?.max(1),
     })
 }
+
+/// The development MFA key when neither `MFA_ENCRYPTION_KEY` nor
+/// `JWT_SECRET` is set: not secret, never used in production (which
+/// requires the variable).
+const DEVELOPMENT_MFA_KEY: &str = "usergraph-development-only-mfa-key-not-secret";
 
 fn parse<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T>
 where

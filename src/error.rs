@@ -79,6 +79,12 @@ pub enum AppError {
     /// `mfa_token` is sent as `extensions.mfaToken`.
     #[error("a second factor is required: call verifyMfa with extensions.mfaToken and a code")]
     MfaRequired { mfa_token: String },
+    /// A second factor is needed in the same request (`resetPassword`'s
+    /// `code`): `MFA_REQUIRED` without a token.
+    #[error(
+        "this account has a second factor: send the request again with `code` (an authenticator or recovery code)"
+    )]
+    MfaCodeRequired,
     #[error("the token has expired")]
     TokenExpired,
     #[error("the token is invalid")]
@@ -134,7 +140,7 @@ impl AppError {
             Self::AccountDisabled => code::ACCOUNT_DISABLED,
             Self::AccountLocked => code::ACCOUNT_LOCKED,
             Self::EmailNotVerified => code::EMAIL_NOT_VERIFIED,
-            Self::MfaRequired { .. } => code::MFA_REQUIRED,
+            Self::MfaRequired { .. } | Self::MfaCodeRequired => code::MFA_REQUIRED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
             Self::Conflict(_) => code::CONFLICT,
@@ -241,6 +247,7 @@ mod tests {
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
             (AppError::AccountDisabled, "ACCOUNT_DISABLED"),
             (AppError::EmailNotVerified, "EMAIL_NOT_VERIFIED"),
+            (AppError::MfaCodeRequired, "MFA_REQUIRED"),
             (
                 AppError::MfaRequired {
                     mfa_token: "t".into(),

@@ -17,11 +17,13 @@ use crate::error::{AppError, Result};
 /// What a role lets its holders do. Superusers hold every permission.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Permission {
-    /// Read any user, including private fields (`email`, `lastLoginAt`) and soft-deleted users.
+    /// Read any user, including private fields (`email`, `lastLoginAt`) and
+    /// soft-deleted users, and their API keys.
     UsersRead,
     /// Create users through `createUser`.
     UsersCreate,
-    /// Update any user's profile, status and password.
+    /// Update any user's profile, status and password (a password or an
+    /// address only from a signed-in session, never with an API key).
     UsersUpdate,
     /// Soft-delete and restore users.
     UsersDelete,

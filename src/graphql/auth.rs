@@ -130,6 +130,7 @@ impl AuthMutation {
 
     /// Ends the current session, and the session of `refreshToken` when it is
     /// one of the caller's. Always true once the caller is authenticated.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn logout(
         &self,
@@ -141,6 +142,7 @@ impl AuthMutation {
     }
 
     /// Ends every session of the caller, this one included; returns how many ended.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn logout_all(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let ended = sessions::logout_all(app(ctx), viewer(ctx)?).await?;
@@ -149,6 +151,7 @@ impl AuthMutation {
 
     /// Ends one of the caller's own sessions. `NOT_FOUND` for an unknown,
     /// ended or someone else's session.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let chain = ids::decode(ids::SESSION, &id, "id")?;
@@ -158,6 +161,7 @@ impl AuthMutation {
 
     /// Changes the caller's password and ends every other session.
     /// `BAD_USER_INPUT` on `currentPassword` when it is wrong.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn change_password(
         &self,

@@ -65,8 +65,8 @@ impl RecoveryMutation {
     /// issued before the password last changed; `TOKEN_EXPIRED` after its
     /// lifetime (`PASSWORD_RESET_TTL_SECS`); `ACCOUNT_DISABLED` for a
     /// suspended or inactive account. A refused password leaves the token
-    /// usable. With a second factor on, the password is set and the answer is
-    /// `MFA_REQUIRED`: finish signing in with `verifyMfa`.
+    /// usable. An account with a second factor needs `code` as well: without
+    /// it the answer is `MFA_REQUIRED` and nothing changes.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
@@ -75,9 +75,13 @@ impl RecoveryMutation {
             desc = "The same rules as `register`'s password (`BAD_USER_INPUT` on `newPassword`)."
         )]
         new_password: String,
+        #[graphql(
+            desc = "For an account with a second factor: a code from the authenticator app or a recovery code (`BAD_USER_INPUT` on `code` when wrong; counts toward the lockout)."
+        )]
+        code: Option<String>,
     ) -> async_graphql::Result<AuthPayload> {
         Ok(
-            recovery::reset_password(app(ctx), &token, &new_password, meta(ctx)?)
+            recovery::reset_password(app(ctx), &token, &new_password, code.as_deref(), meta(ctx)?)
                 .await?
                 .into(),
         )
@@ -124,6 +128,7 @@ impl RecoveryMutation {
     /// once locked), on `newEmail` when malformed or unchanged;
     /// `DUPLICATE_EMAIL` on `newEmail` when taken; `RATE_LIMITED` past 5
     /// requests an hour for one account or 5 mails an hour to one address.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn request_email_change(
         &self,

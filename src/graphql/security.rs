@@ -112,11 +112,17 @@ pub struct SecurityMutation;
 impl SecurityMutation {
     /// Starts turning on a second factor: a new TOTP secret, pending until
     /// `confirmTotp`. Show the QR code (or the secret) to the user's
-    /// authenticator app. `CONFLICT` when a factor is already on; `FORBIDDEN`
-    /// with an API key.
+    /// authenticator app. Needs the password, so a stolen access token cannot
+    /// enrol its own authenticator (`BAD_USER_INPUT` on `password` when
+    /// wrong; it counts toward the lockout). `CONFLICT` when a factor is
+    /// already on; `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
-    async fn enroll_totp(&self, ctx: &Context<'_>) -> async_graphql::Result<TotpEnrollment> {
-        let enrollment = mfa::enroll(app(ctx), viewer(ctx)?).await?;
+    async fn enroll_totp(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The caller's current password.")] password: String,
+    ) -> async_graphql::Result<TotpEnrollment> {
+        let enrollment = mfa::enroll(app(ctx), viewer(ctx)?, &password).await?;
         Ok(TotpEnrollment {
             secret: enrollment.secret,
             otpauth_uri: enrollment.otpauth_uri,
@@ -128,6 +134,7 @@ impl SecurityMutation {
     /// 10 single-use recovery codes: shown this once, kept only as hashes.
     /// `BAD_USER_INPUT` on `code` when it is wrong; `CONFLICT` without a
     /// pending enrolment.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn confirm_totp(
         &self,
@@ -139,6 +146,7 @@ impl SecurityMutation {
 
     /// Turns the second factor off, after checking the password
     /// (`BAD_USER_INPUT` on `password` when wrong; it counts toward the lockout).
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn disable_totp(
         &self,
@@ -151,6 +159,7 @@ impl SecurityMutation {
 
     /// Replaces the recovery codes with 10 new ones, after checking the
     /// password. `CONFLICT` when no second factor is on.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn regenerate_recovery_codes(
         &self,
@@ -216,6 +225,7 @@ impl SecurityMutation {
     /// Revokes an API key: one's own, or anyone's with `USERS_UPDATE` (a
     /// superuser's only by a superuser). It stops working on the next request
     /// on every replica. `NOT_FOUND` for an unknown or revoked key.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let id = ids::decode(ids::API_KEY, &id, "id")?;

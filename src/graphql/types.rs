@@ -413,7 +413,8 @@ impl Session {
     }
 }
 
-/// Credentials returned by `register`, `login` and `refreshToken`.
+/// Credentials returned by `register`, `login`, `refreshToken`, `verifyMfa`,
+/// `resetPassword` and `acceptInvitation`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct AuthPayload {
     /// A JWT (HS256) to send as `Authorization: Bearer …`.

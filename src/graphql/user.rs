@@ -136,7 +136,8 @@ impl UserMutation {
     /// superuser. A new `email` is not set at once: as `requestEmailChange`
     /// does, it needs `currentPassword` and mails a link to the new address
     /// (and a notice to the old); the answer shows the current address until
-    /// the link is followed.
+    /// the link is followed. With an API key, everything but `email`
+    /// (`FORBIDDEN`), and nothing for a superuser's key.
     #[graphql(guard = "Authenticated")]
     async fn update_me(
         &self,
@@ -160,6 +161,7 @@ impl UserMutation {
 
     /// Soft-deletes the caller's account after checking its password, and ends
     /// all its sessions. `CONFLICT` for the last active superuser.
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn delete_me(&self, ctx: &Context<'_>, password: String) -> async_graphql::Result<bool> {
         accounts::delete_me(app(ctx), viewer(ctx)?, &password).await?;

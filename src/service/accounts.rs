@@ -164,9 +164,9 @@ async fn sign_in(
         );
         return Err(AppError::InvalidCredentials);
     };
-    // With a second factor on, a right password is half a sign-in: the
-    // lockout count stays until the code is right too, or the password
-    // alone would reset the count between code guesses.
+    // With a second factor on, a right password is half a sign-in: it
+    // leaves the lockout count as it was until the code is right too, or the
+    // password alone would reset the count between code guesses.
     match check_password_of(ctx, &user, password, !user.mfa_enabled).await? {
         Checked::Right => {}
         Checked::Locked => {
@@ -278,11 +278,31 @@ async fn check_password_of(
             .await?;
         Ok(Checked::Right)
     } else if right {
+        release_check(ctx, user.id).await?;
         Ok(Checked::Right)
     } else {
         lock_if_exhausted(ctx, user.id).await?;
         Ok(Checked::Wrong)
     }
+}
+
+/// Gives back the slot a check reserved without counting it as a failure:
+/// a right password that is only half a sign-in (a second factor follows)
+/// neither resets the count (the code guesses before it still count) nor
+/// adds to it (abandoned sign-ins do not lock the owner out); a check that
+/// failed internally counts for nothing.
+pub(super) async fn release_check(ctx: &AppContext, user_id: Uuid) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::FailedLoginCount,
+            Expr::col(user::Column::FailedLoginCount).sub(1),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::FailedLoginCount.gt(0))
+        .filter(user::Column::LockedUntil.is_null())
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
 }
 
 /// Reserves one check of the real hash. Every check holds a slot of the
@@ -444,6 +464,8 @@ pub async fn update_me(
     mut patch: users::ProfilePatch,
     current_password: Option<&str>,
 ) -> Result<user::Model> {
+    // A key never acts on a superuser, its own included.
+    users::check_target(viewer, &viewer.user)?;
     let new_email = patch
         .email
         .take()
@@ -510,6 +532,7 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     .update(&txn)
     .await?;
     sessions::revoke_all(&txn, viewer.id(), None).await?;
+    super::api_keys::revoke_all(&txn, viewer.id()).await?;
     txn.commit().await?;
     tracing::info!("account deleted by its owner");
     Ok(())

@@ -173,6 +173,9 @@ pub async fn update_user(
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;
     }
+    if disables {
+        super::api_keys::revoke_all(&txn, id).await?;
+    }
     let mails = changes_email && ctx.config.require_email_verification;
     if changes_email {
         super::links::address_changed(&txn, id).await?;
@@ -224,6 +227,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     model.deleted_at = Set(Some(now()));
     let deleted = users::save(&txn, current, model).await?;
     sessions::revoke_all(&txn, id, None).await?;
+    super::api_keys::revoke_all(&txn, id).await?;
     txn.commit().await?;
     Ok(deleted)
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
-    sea_query::Expr,
+    TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -97,10 +97,20 @@ pub async fn create(ctx: &AppContext, viewer: &Viewer, input: NewApiKey) -> Resu
             "expiresAt must be in the future",
         ));
     }
+    // Counted under the user's lock, so racing creations cannot pass the cap.
+    let txn = ctx.db.begin().await?;
+    users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     let live = api_key::Entity::find()
         .filter(api_key::Column::UserId.eq(viewer.id()))
         .filter(api_key::Column::RevokedAt.is_null())
-        .count(&ctx.db)
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_key::Column::ExpiresAt.is_null())
+                .add(api_key::Column::ExpiresAt.gt(ts)),
+        )
+        .count(&txn)
         .await?;
     if live >= MAX_KEYS_PER_USER {
         return Err(AppError::Conflict(format!(
@@ -125,10 +135,24 @@ pub async fn create(ctx: &AppContext, viewer: &Viewer, input: NewApiKey) -> Resu
         revoked_at: Set(None),
     };
     let key = api_key::Entity::insert(key)
-        .exec_with_returning(&ctx.db)
+        .exec_with_returning(&txn)
         .await?;
+    txn.commit().await?;
     tracing::info!(key_id = %crate::ids::encode(crate::ids::API_KEY, key.id), "API key created");
     Ok(Created { key, secret })
+}
+
+/// Revokes every live key of `user_id`, in the caller's transaction: a
+/// suspension or a deletion ends its keys for good, as it ends its sessions
+/// (a later reactivation or restore does not bring them back).
+pub async fn revoke_all(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
+    Ok(api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
+        .filter(api_key::Column::UserId.eq(user_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 /// A user's keys not revoked, newest first (expired ones included, so their
@@ -232,7 +256,7 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, secret: &str) -> Result<Vi
         return Err(AppError::TokenExpired);
     }
     if user.is_deleted() {
-        return Err(AppError::Unauthenticated);
+        return Err(AppError::TokenInvalid);
     }
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
@@ -249,10 +273,17 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, secret: &str) -> Result<Vi
         roles::permissions(&role_models)
     };
     let granted = parse_permissions(&key_permissions);
-    if last_used_at.is_none_or(|at| at <= ts - LAST_USED_GRANULARITY) {
+    let stale = ts - LAST_USED_GRANULARITY;
+    if last_used_at.is_none_or(|at| at <= stale) {
+        // Conditional too: of requests racing on a stale value, one writes.
         api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(ts)))
             .filter(api_key::Column::Id.eq(key_id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(api_key::Column::LastUsedAt.is_null())
+                    .add(api_key::Column::LastUsedAt.lte(stale)),
+            )
             .exec(conn)
             .await?;
     }

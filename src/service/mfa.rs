@@ -29,6 +29,9 @@ use crate::{
 /// Recovery codes given at a time.
 pub const RECOVERY_CODES: usize = 10;
 
+/// Characters of a recovery code (dashes aside), from a 32-letter alphabet.
+const RECOVERY_CODE_CHARS: usize = 16;
+
 /// What enrolment hands the user, once.
 pub struct Enrollment {
     /// Base32, for typing into an authenticator app.
@@ -67,11 +70,19 @@ async fn factor_of(
     Ok(totp_factor::Entity::find_by_id(user_id).one(conn).await?)
 }
 
-/// `enrollTotp`: a new secret, pending until `confirmTotp`; a pending one
-/// before it is replaced. `CONFLICT` when a factor is already on.
+/// `enrollTotp`: after the password step-up (a stolen access token must not
+/// be able to put its own authenticator on the account and lock the owner
+/// out), a new secret, pending until `confirmTotp`; a pending one before it
+/// is replaced. `CONFLICT` when a factor is already on.
 #[tracing::instrument(name = "mfa.enroll", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
-pub async fn enroll(ctx: &AppContext, viewer: &Viewer) -> Result<Enrollment> {
+pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<Enrollment> {
     viewer.require_session()?;
+    if viewer.user.mfa_enabled {
+        return Err(AppError::Conflict(
+            "a second factor is already enabled: disable it first".into(),
+        ));
+    }
+    accounts::confirm_password(ctx, viewer, password, "password").await?;
     let mut secret = vec![0u8; 20];
     rand::rng().fill(&mut secret[..]);
     let txn = ctx.db.begin().await?;
@@ -141,6 +152,67 @@ async fn accept_totp(
     Ok(accepted.rows_affected == 1)
 }
 
+/// Accepts `code` for `user` (locked in `conn`): six digits are a TOTP
+/// code, anything else a recovery code, so a recovery code still works when
+/// the TOTP secret cannot be opened (`MFA_ENCRYPTION_KEY` changed).
+async fn accept_code(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: &user::Model,
+    code: &str,
+) -> Result<bool> {
+    if !user.mfa_enabled {
+        return Ok(false);
+    }
+    let code = code.trim();
+    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
+        match factor_of(conn, user.id).await? {
+            Some(factor) => accept_totp(conn, ctx, &factor, user, code).await,
+            None => Ok(false),
+        }
+    } else {
+        accept_recovery_code(conn, user.id, code).await
+    }
+}
+
+/// Requires a right second-factor `code` for `user_id` under the lockout,
+/// within `txn` (opened by the caller after this reserved a slot, as the
+/// lockout's own writes must not wait for it): `work` runs in `txn` with
+/// the locked user once the code is accepted.
+pub async fn with_code<T>(
+    ctx: &AppContext,
+    user_id: Uuid,
+    code: &str,
+    meta: &RequestMeta,
+    work: impl AsyncFnOnce(&sea_orm::DatabaseTransaction, user::Model) -> Result<T>,
+) -> Result<T> {
+    if !accounts::reserve_check(ctx, user_id).await? {
+        accounts::lock_if_exhausted(ctx, user_id).await?;
+        return Err(AppError::AccountLocked);
+    }
+    let txn = ctx.db.begin().await?;
+    let user = users::lock(&txn, user_id)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
+    let accepted = match accept_code(&txn, ctx, &user, code).await {
+        Ok(accepted) => accepted,
+        Err(err) => {
+            drop(txn);
+            accounts::release_check(ctx, user_id).await?;
+            return Err(err);
+        }
+    };
+    if !accepted {
+        drop(txn);
+        accounts::lock_if_exhausted(ctx, user_id).await?;
+        tracing::info!(user_id = %crate::ids::user(user_id), ip = meta.ip.as_deref(), "second factor refused");
+        return Err(AppError::bad_input("code", "the code is not correct"));
+    }
+    let out = work(&txn, user).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
 /// A recovery code as typed, reduced to its letters and digits.
 fn normalise(code: &str) -> String {
     code.chars()
@@ -163,7 +235,7 @@ async fn accept_recovery_code(
     code: &str,
 ) -> Result<bool> {
     let normalised = normalise(code);
-    if normalised.len() != 12 {
+    if normalised.len() != RECOVERY_CODE_CHARS {
         return Ok(false);
     }
     let used = recovery_code::Entity::update_many()
@@ -176,8 +248,10 @@ async fn accept_recovery_code(
     Ok(used.rows_affected == 1)
 }
 
-/// Replaces the user's recovery codes with ten new ones (`xxxx-xxxx-xxxx`,
-/// 60 random bits each); returns them, the only time they are seen.
+/// Replaces the user's recovery codes with ten new ones
+/// (`xxxx-xxxx-xxxx-xxxx`, 80 random bits each: too many to search even
+/// with a copy of their fast hashes); returns them, the only time they are
+/// seen.
 async fn new_recovery_codes(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     recovery_code::Entity::delete_many()
@@ -188,10 +262,14 @@ async fn new_recovery_codes(conn: &impl ConnectionTrait, user_id: Uuid) -> Resul
         let mut rng = rand::rng();
         (0..RECOVERY_CODES)
             .map(|_| {
-                let raw: String = (0..12)
-                    .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                let raw: Vec<String> = (0..RECOVERY_CODE_CHARS / 4)
+                    .map(|_| {
+                        (0..4)
+                            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                            .collect()
+                    })
                     .collect();
-                format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
+                raw.join("-")
             })
             .collect()
     };
@@ -334,34 +412,15 @@ pub async fn verify(
 ) -> Result<sessions::Tokens> {
     limits::hit(ctx, limits::Action::Login, meta).await?;
     let challenge = links::find(&ctx.db, Purpose::MfaChallenge, mfa_token).await?;
-    if !accounts::reserve_check(ctx, challenge.user_id).await? {
-        accounts::lock_if_exhausted(ctx, challenge.user_id).await?;
-        return Err(AppError::AccountLocked);
-    }
-    let txn = ctx.db.begin().await?;
-    let user = users::lock(&txn, challenge.user_id)
-        .await?
-        .ok_or(AppError::TokenInvalid)?;
-    let accepted = match factor_of(&txn, user.id).await? {
-        Some(factor) if user.mfa_enabled => {
-            accept_totp(&txn, ctx, &factor, &user, code).await?
-                || accept_recovery_code(&txn, user.id, code).await?
+    let tokens = with_code(ctx, challenge.user_id, code, meta, async |txn, user| {
+        links::consume(txn, &challenge, &user).await?;
+        if user.status != user::Status::Active {
+            return Err(AppError::AccountDisabled);
         }
-        _ => false,
-    };
-    if !accepted {
-        drop(txn);
-        accounts::lock_if_exhausted(ctx, user.id).await?;
-        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "second factor refused");
-        return Err(AppError::bad_input("code", "the code is not correct"));
-    }
-    links::consume(&txn, &challenge, &user).await?;
-    if user.status != user::Status::Active {
-        return Err(AppError::AccountDisabled);
-    }
-    let user = accounts::record_sign_in(&txn, user).await?;
-    let tokens = sessions::start(&txn, ctx, user, meta).await?;
-    txn.commit().await?;
+        let user = accounts::record_sign_in(txn, user).await?;
+        sessions::start(txn, ctx, user, meta).await
+    })
+    .await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded with a second factor");
     Ok(tokens)
 }

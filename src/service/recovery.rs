@@ -104,18 +104,25 @@ pub async fn request_password_reset(
 }
 
 /// `resetPassword`: sets the password, verifies the address (the link proved
-/// it), clears the lockout, ends every session and starts a new one.
+/// it), clears the lockout, ends every session and starts a new one. For an
+/// account with a second factor the mailbox is not enough: nothing changes
+/// until a right `code` (authenticator or recovery code) comes with the
+/// link, checked under the lockout like a sign-in's.
 #[tracing::instrument(name = "recovery.reset_password", skip_all)]
 pub async fn reset_password(
     ctx: &AppContext,
     token: &str,
     new_password: &str,
+    code: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
     let row = links::find(&ctx.db, Purpose::PasswordReset, token).await?;
     let user = users::find(&ctx.db, row.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
+    if user.mfa_enabled && code.is_none() {
+        return Err(AppError::MfaCodeRequired);
+    }
     accounts::check_password(
         ctx,
         new_password,
@@ -125,34 +132,40 @@ pub async fn reset_password(
     )
     .await?;
     let hash = ctx.hasher.hash(new_password.to_owned()).await?;
-    let txn = ctx.db.begin().await?;
-    let user = users::lock(&txn, row.user_id)
-        .await?
-        .ok_or(AppError::TokenInvalid)?;
-    links::consume(&txn, &row, &user).await?;
-    if user.status != user::Status::Active {
-        return Err(AppError::AccountDisabled);
-    }
-    let ts = now();
-    let mut model = users::changes(&user);
-    model.password_hash = Set(hash);
-    model.password_changed_at = Set(ts);
-    model.failed_login_count = Set(0);
-    model.locked_until = Set(None);
-    if user.email_verified_at.is_none() {
-        model.email_verified_at = Set(Some(ts));
-    }
-    let user = users::save(&txn, user, model).await?;
-    sessions::revoke_all(&txn, user.id, None).await?;
-    if user.mfa_enabled {
-        // The mailbox is one factor: the second is still asked for.
-        let mfa_token = super::mfa::challenge(&txn, ctx, &user).await?;
-        txn.commit().await?;
-        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "password reset through a mailed link; second factor required");
-        return Err(AppError::MfaRequired { mfa_token });
-    }
-    let tokens = sessions::start(&txn, ctx, user, meta).await?;
-    txn.commit().await?;
+    let reset = async |txn: &sea_orm::DatabaseTransaction, user: user::Model| {
+        links::consume(txn, &row, &user).await?;
+        if user.status != user::Status::Active {
+            return Err(AppError::AccountDisabled);
+        }
+        let ts = now();
+        let mut model = users::changes(&user);
+        model.password_hash = Set(hash);
+        model.password_changed_at = Set(ts);
+        model.failed_login_count = Set(0);
+        model.locked_until = Set(None);
+        if user.email_verified_at.is_none() {
+            model.email_verified_at = Set(Some(ts));
+        }
+        let user = users::save(txn, user, model).await?;
+        sessions::revoke_all(txn, user.id, None).await?;
+        sessions::start(txn, ctx, user, meta).await
+    };
+    let tokens = match code.filter(|_| user.mfa_enabled) {
+        Some(code) => super::mfa::with_code(ctx, user.id, code, meta, reset).await?,
+        None => {
+            let txn = ctx.db.begin().await?;
+            let user = users::lock(&txn, row.user_id)
+                .await?
+                .ok_or(AppError::TokenInvalid)?;
+            if user.mfa_enabled {
+                // Turned on since the check above.
+                return Err(AppError::MfaCodeRequired);
+            }
+            let tokens = reset(&txn, user).await?;
+            txn.commit().await?;
+            tokens
+        }
+    };
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "password reset through a mailed link");
     Ok(tokens)
 }

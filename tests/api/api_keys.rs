@@ -161,32 +161,31 @@ async fn a_key_dies_with_revocation_on_every_replica_and_with_suspension_deletio
     let (secret, _) = create_key(&app, &vic, &[]).await;
     let status =
         "mutation($id: ID!, $s: UserStatus!) { setUserStatus(id: $id, status: $s) { id } }";
-    app.gql(
-        Some(&root.access),
-        status,
-        json!({ "id": vic.id, "s": "SUSPENDED" }),
-    )
-    .await;
+    let set =
+        |s: &'static str| app.gql(Some(&root.access), status, json!({ "id": vic.id, "s": s }));
+    set("SUSPENDED").await;
     assert_eq!(
         code(&app.gql_at(replica.addr, &secret, me).await),
-        "ACCOUNT_DISABLED"
+        "TOKEN_INVALID"
     );
-    app.gql(
-        Some(&root.access),
-        status,
-        json!({ "id": vic.id, "s": "ACTIVE" }),
-    )
-    .await;
-    assert!(app.gql(Some(&secret), me, json!({})).await["errors"].is_null());
-    app.gql(
-        Some(&root.access),
-        "mutation($id: ID!) { deleteUser(id: $id) { id } }",
-        json!({ "id": vic.id }),
-    )
-    .await;
+    // Ended for good: reactivating the user does not bring the key back.
+    set("ACTIVE").await;
     assert_eq!(
         code(&app.gql(Some(&secret), me, json!({})).await),
-        "UNAUTHENTICATED"
+        "TOKEN_INVALID"
+    );
+    let vic = crate::helpers::account(&app.login("vic", PASSWORD).await["data"]["login"]).unwrap();
+    let (secret, _) = create_key(&app, &vic, &[]).await;
+    let by_id = |m: &'static str| app.gql(Some(&root.access), m, json!({ "id": vic.id }));
+    by_id("mutation($id: ID!) { deleteUser(id: $id) { id } }").await;
+    assert_eq!(
+        code(&app.gql(Some(&secret), me, json!({})).await),
+        "TOKEN_INVALID"
+    );
+    by_id("mutation($id: ID!) { restoreUser(id: $id) { id } }").await;
+    assert_eq!(
+        code(&app.gql(Some(&secret), me, json!({})).await),
+        "TOKEN_INVALID"
     );
 
     let eve = app.user_with("eve", &[], false).await;
@@ -236,7 +235,10 @@ async fn a_key_cannot_touch_credentials() {
         ),
         ("mutation { logoutAll }", json!({})),
         ("mutation { logout }", json!({})),
-        ("mutation { enrollTotp { secret } }", json!({})),
+        (
+            "mutation($p: String!) { enrollTotp(password: $p) { secret } }",
+            json!({ "p": PASSWORD }),
+        ),
         (
             "mutation($p: String!) { disableTotp(password: $p) }",
             json!({ "p": PASSWORD }),
@@ -303,6 +305,11 @@ async fn a_key_never_acts_on_a_superuser_nor_with_superuser_powers() {
             .await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
     }
+    let rename = "mutation { updateMe(input: { name: \"Root via key\" }) { name } }";
+    assert_eq!(
+        code(&app.gql(Some(&secret), rename, json!({})).await),
+        "FORBIDDEN"
+    );
     let role = "mutation { createRole(input: { name: \"bykey\" }) { id } }";
     assert_eq!(
         code(&app.gql(Some(&secret), role, json!({})).await),
@@ -392,4 +399,47 @@ async fn a_request_by_key_costs_what_one_by_jwt_does_and_last_use_is_written_onc
         .await;
     assert_eq!(by_key, by_jwt);
     assert_eq!(last_used(&app).await, first, "no write per request");
+}
+
+#[tokio::test]
+async fn racing_creations_cannot_pass_fifty_live_keys() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_with("ann", &[], false).await;
+    for _ in 0..45 {
+        create_key(&app, &ann, &[]).await;
+    }
+    let answers = futures::future::join_all((0..10).map(|_| {
+        app.gql(
+            Some(&ann.access),
+            CREATE,
+            json!({ "i": { "name": "race" } }),
+        )
+    }))
+    .await;
+    let made = answers.iter().filter(|b| b["errors"].is_null()).count();
+    assert_eq!(made, 5, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|b| !b["errors"].is_null())
+            .all(|b| code(b) == "CONFLICT")
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_with("ann", &[], false).await;
+    let body: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .header("Authorization", format!("BEARER {}", ann.access))
+        .json(&json!({ "query": "{ me { username } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["me"]["username"], "ann", "{body}");
 }

@@ -281,7 +281,10 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         ),
         "resendInvitation" => ("mutation($id: ID!) { resendInvitation(id: $id) }", target),
         "sendPasswordReset" => ("mutation($id: ID!) { sendPasswordReset(id: $id) }", target),
-        "enrollTotp" => ("mutation { enrollTotp { secret } }", json!({})),
+        "enrollTotp" => (
+            "mutation($p: String!) { enrollTotp(password: $p) { secret } }",
+            json!({ "p": PASSWORD }),
+        ),
         // Without a pending enrolment: the answer shows the caller got past
         // authorization (the code itself is tested in mfa.rs).
         "confirmTotp" => ("mutation { confirmTotp(code: \"123456\") }", json!({})),

@@ -88,6 +88,14 @@ impl TestApp {
         self.background = Some(background);
     }
 
+    /// As `restart`, with some settings changed.
+    pub async fn restart_with(&mut self, settings: &[(&str, &str)]) {
+        for (k, v) in settings {
+            self.env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self.restart().await;
+    }
+
     /// Spawns with mail sent over SMTP to a new sink, polled and retried quickly.
     pub async fn spawn_with_mail(settings: &[(&str, &str)]) -> (Self, MailSink) {
         let sink = MailSink::start().await;
