@@ -213,6 +213,8 @@ pub struct Config {
     pub require_email_verification: bool,
     /// Mail and the outbox.
     pub mail: MailConfig,
+    /// `AUDIT_RETENTION_DAYS`: audit events older than this are deleted.
+    pub audit_retention_days: u32,
 }
 
 impl Config {
@@ -389,6 +391,7 @@ impl Config {
             trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
             require_email_verification: switch(&get, "REQUIRE_EMAIL_VERIFICATION", false)?,
             mail,
+            audit_retention_days: parse::<u32>(&get, "AUDIT_RETENTION_DAYS", 365)?.max(1),
         })
     }
 

@@ -11,6 +11,7 @@ pub const ROLE: &str = "rol";
 pub const TIER: &str = "tir";
 pub const SESSION: &str = "ses";
 pub const API_KEY: &str = "key";
+pub const AUDIT_EVENT: &str = "evt";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

@@ -10,6 +10,7 @@ mod m20261122_000003_user_listing;
 mod m20261129_000004_rate_limits;
 mod m20261130_000005_recovery;
 mod m20261130_000006_mfa_api_keys;
+mod m20261130_000007_audit;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_rate_limits::Migration),
             Box::new(m20261130_000005_recovery::Migration),
             Box::new(m20261130_000006_mfa_api_keys::Migration),
+            Box::new(m20261130_000007_audit::Migration),
         ]
     }
 }

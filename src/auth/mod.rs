@@ -29,15 +29,18 @@ pub enum Permission {
     UsersDelete,
     /// Change which roles users hold.
     RolesAssign,
+    /// Read the audit trail (`auditEvents`, `User.auditEvents`).
+    AuditRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Self::UsersRead,
         Self::UsersCreate,
         Self::UsersUpdate,
         Self::UsersDelete,
         Self::RolesAssign,
+        Self::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,12 +50,23 @@ impl Permission {
             Self::UsersUpdate => "USERS_UPDATE",
             Self::UsersDelete => "USERS_DELETE",
             Self::RolesAssign => "ROLES_ASSIGN",
+            Self::AuditRead => "AUDIT_READ",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == name)
     }
+}
+
+/// Where a request came from, recorded on the sessions it creates and on
+/// the audit events of what it changes.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The `x-request-id` the edge assigned, for logs and masked errors.
+    pub request_id: Option<String>,
 }
 
 /// The authenticated caller of one request, loaded fresh from the database so
@@ -67,6 +81,9 @@ pub struct Viewer {
     pub permissions: BTreeSet<Permission>,
     /// The API key that authenticated the request, if one did.
     pub api_key: Option<Uuid>,
+    /// Where the request came from (set with the request's data), so every
+    /// change the viewer makes can be audited with it.
+    pub origin: RequestMeta,
 }
 
 impl Viewer {

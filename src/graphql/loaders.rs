@@ -6,13 +6,14 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{role, tier, user};
+use entity::{audit_event, role, tier, user};
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
 use crate::{
     error::AppError,
     service::{
+        audit,
         directory::{self, Projected, Projection},
         roles, tiers, users,
     },
@@ -34,6 +35,11 @@ pub struct UserByUsername(pub String);
 /// A tier by its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TierById(pub Uuid);
+
+/// The newest `1` + 1 audit events about user `0` (one more than a page, to
+/// tell whether another follows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuditOfUser(pub Uuid, pub u64);
 
 pub struct DbLoader {
     db: DatabaseConnection,
@@ -133,5 +139,32 @@ impl Loader<TierById> for DbLoader {
         }
         let found = tiers::by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
         Ok(found.into_iter().map(|t| (TierById(t.id), t)).collect())
+    }
+}
+
+impl Loader<AuditOfUser> for DbLoader {
+    type Value = Vec<audit_event::Model>;
+    type Error = LoadError;
+
+    /// One statement per page size asked for (a page of users asks one).
+    async fn load(
+        &self,
+        keys: &[AuditOfUser],
+    ) -> Result<HashMap<AuditOfUser, Self::Value>, Self::Error> {
+        let mut sizes: Vec<u64> = keys.iter().map(|k| k.1).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let mut out = HashMap::new();
+        for size in sizes {
+            let users: Vec<Uuid> = keys.iter().filter(|k| k.1 == size).map(|k| k.0).collect();
+            let mut found = audit::newest_about_users(&self.db, &users, size + 1).await?;
+            for user in users {
+                out.insert(
+                    AuditOfUser(user, size),
+                    found.remove(&user).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
     }
 }

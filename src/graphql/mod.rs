@@ -2,6 +2,7 @@
 //! limits, and the extension that gives every error a contract code.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod connection;
 pub mod documents;
@@ -47,13 +48,15 @@ pub(crate) mod cost {
     }
 }
 
-/// Reads: the caller's account, sessions and API keys, users, roles and tiers.
+/// Reads: the caller's account, sessions, API keys and security events,
+/// users, roles and tiers, and the audit trail.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
     user::DirectoryQuery,
     auth::AuthQuery,
     security::SecurityQuery,
+    audit::AuditQuery,
     role::RoleQuery,
     tier::TierQuery,
 );

@@ -25,7 +25,10 @@ pub struct RequestData {
 impl RequestData {
     pub fn new(ctx: &AppContext, viewer: Option<Viewer>, meta: RequestMeta) -> Self {
         Self {
-            viewer,
+            viewer: viewer.map(|viewer| Viewer {
+                origin: meta.clone(),
+                ..viewer
+            }),
             meta,
             loader: new_loader(ctx.db.clone()),
         }

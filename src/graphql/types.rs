@@ -275,6 +275,38 @@ impl User {
             .collect())
     }
 
+    /// Events about this user, newest first (`AUDIT_READ`): what was done to
+    /// the account and by whom. Without `after`, a page of users asks for
+    /// all its users' events in one statement.
+    #[graphql(
+        complexity = "super::cost::STATEMENT + first.unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+    )]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::audit::AuditEventConnection> {
+        let viewer = super::guard::viewer(ctx)?;
+        crate::service::audit::require_reader(viewer)?;
+        if after.is_some() {
+            let filter = crate::service::audit::Filter {
+                target_id: Some(self.key),
+                ..Default::default()
+            };
+            return super::audit::connection(ctx, filter, first, after).await;
+        }
+        let size = crate::service::audit::page_size(first)?;
+        let mut rows = loader(ctx)?
+            .load_one(super::loaders::AuditOfUser(self.key, size))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let more = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        Ok(super::audit::AuditEventConnection::of(rows, more, false))
+    }
+
     /// The user's tier; null when the user has none. Fetched per page or batched per request.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Tier>> {
         if let Some(tier) = &self.prefetched_tier {

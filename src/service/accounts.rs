@@ -12,7 +12,11 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, limits, mfa, now, outbox, recovery, roles, sessions, users};
+use super::{
+    AppContext, RequestMeta,
+    audit::{self, Event, Target},
+    limits, mfa, now, outbox, recovery, roles, sessions, users,
+};
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
@@ -106,6 +110,11 @@ pub async fn register(
     let model = new_user_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
     let user = insert_with_default_role(&txn, model).await?;
+    Event::anonymous(meta, "user.registered")
+        .as_user(user.id)
+        .with(audit::user_created(&user))
+        .record(&txn)
+        .await?;
     recovery::queue_welcome_verification(&txn, ctx, &user).await?;
     if ctx.config.require_email_verification {
         txn.commit().await?;
@@ -167,7 +176,7 @@ async fn sign_in(
     // With a second factor on, a right password is half a sign-in: it
     // leaves the lockout count as it was until the code is right too, or the
     // password alone would reset the count between code guesses.
-    match check_password_of(ctx, &user, password, !user.mfa_enabled).await? {
+    match check_password_of(ctx, &user, password, !user.mfa_enabled, meta).await? {
         Checked::Right => {}
         Checked::Locked => {
             tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account locked");
@@ -206,6 +215,10 @@ async fn sign_in(
         return Err(AppError::MfaRequired { mfa_token });
     }
     let user = record_sign_in(&txn, user).await?;
+    Event::anonymous(meta, "auth.login")
+        .as_user(user.id)
+        .record(&txn)
+        .await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded");
@@ -254,12 +267,13 @@ async fn check_password_of(
     user: &user::Model,
     password: &str,
     reset_on_success: bool,
+    meta: &RequestMeta,
 ) -> Result<Checked> {
     if !reserve_check(ctx, user.id).await? {
         ctx.hasher.verify(password.to_owned(), None).await?;
         // Setting the expiry here too means a count left at the threshold
         // without one (a crash mid-check) still expires.
-        lock_if_exhausted(ctx, user.id).await?;
+        lock_if_exhausted(ctx, user.id, meta).await?;
         return Ok(Checked::Locked);
     }
     let right = ctx
@@ -281,7 +295,8 @@ async fn check_password_of(
         release_check(ctx, user.id).await?;
         Ok(Checked::Right)
     } else {
-        lock_if_exhausted(ctx, user.id).await?;
+        audit_failure(ctx, user.id, "password", meta).await?;
+        lock_if_exhausted(ctx, user.id, meta).await?;
         Ok(Checked::Wrong)
     }
 }
@@ -374,18 +389,45 @@ async fn claim_attempt(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
     Ok(claimed.rows_affected == 1)
 }
 
-/// After a wrong password: once the threshold is reached, lock the account.
-pub(super) async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid) -> Result<()> {
+/// After a wrong password or code: once the threshold is reached, lock the
+/// account, and audit the lock (once: only the update that sets it).
+pub(super) async fn lock_if_exhausted(
+    ctx: &AppContext,
+    user_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<()> {
     let until =
         now() + Duration::from_std(ctx.config.lockout_duration).unwrap_or(Duration::minutes(15));
-    user::Entity::update_many()
+    let locked = user::Entity::update_many()
         .col_expr(user::Column::LockedUntil, Expr::value(Some(until)))
         .filter(user::Column::Id.eq(user_id))
         .filter(user::Column::LockedUntil.is_null())
         .filter(user::Column::FailedLoginCount.gte(ctx.config.lockout_threshold as i32))
         .exec(&ctx.db)
         .await?;
+    if locked.rows_affected == 1 {
+        Event::anonymous(meta, "auth.locked")
+            .on(Target::User(user_id))
+            .record(&ctx.db)
+            .await?;
+    }
     Ok(())
+}
+
+/// A wrong password or code for a known user. Bounded per user by the
+/// lockout (unknown logins write nothing), so failures cannot fill the
+/// table at an attacker's speed.
+pub(super) async fn audit_failure(
+    ctx: &AppContext,
+    user_id: Uuid,
+    factor: &'static str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    Event::anonymous(meta, "auth.login_failed")
+        .on(Target::User(user_id))
+        .change("factor", serde_json::Value::Null, factor)
+        .record(&ctx.db)
+        .await
 }
 
 /// Checks the viewer's current password, as a step-up before sensitive
@@ -398,7 +440,7 @@ pub(super) async fn confirm_password(
     password: &str,
     field: &'static str,
 ) -> Result<()> {
-    match check_password_of(ctx, &viewer.user, password, true).await? {
+    match check_password_of(ctx, &viewer.user, password, true, &viewer.origin).await? {
         Checked::Right => Ok(()),
         Checked::Wrong => Err(AppError::bad_input(field, "the password is not correct")),
         Checked::Locked => Err(AppError::AccountLocked),
@@ -449,6 +491,10 @@ pub async fn change_password(
     .update(&txn)
     .await?;
     sessions::revoke_all(&txn, viewer.id(), Some(viewer.session_id)).await?;
+    Event::by(viewer, "auth.password_changed")
+        .on(Target::User(viewer.id()))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!("password changed");
     Ok(())
@@ -497,11 +543,20 @@ pub async fn update_me(
         }
     };
     let txn = ctx.db.begin().await?;
-    if new_email.is_some() {
-        // The mail budget is counted under the user's lock.
-        users::lock(&txn, viewer.id()).await?;
+    // Locked first: the audit's old values, and the mail budget, are read
+    // under the lock.
+    let before = users::lock(&txn, viewer.id())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let updated = users::save(&txn, before.clone(), model).await?;
+    let changes = audit::user_changes(&before, &updated);
+    if !changes.is_empty() {
+        Event::by(viewer, "user.updated")
+            .on(Target::User(viewer.id()))
+            .with(changes)
+            .record(&txn)
+            .await?;
     }
-    let updated = users::save(&txn, viewer.user.clone(), model).await?;
     if let Some(email) = &new_email {
         recovery::queue_email_change(&txn, ctx, &updated, email).await?;
     }
@@ -533,6 +588,11 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     .await?;
     sessions::revoke_all(&txn, viewer.id(), None).await?;
     super::api_keys::revoke_all(&txn, viewer.id()).await?;
+    Event::by(viewer, "user.deleted")
+        .on(Target::User(viewer.id()))
+        .change("deletedAt", serde_json::Value::Null, ts.to_rfc3339())
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!("account deleted by its owner");
     Ok(())
@@ -560,6 +620,11 @@ pub async fn create_superuser(
     model.email_verified_at = Set(Some(now()));
     let txn = ctx.db.begin().await?;
     let user = insert_with_default_role(&txn, model).await?;
+    Event::anonymous(&RequestMeta::default(), "user.created")
+        .on(Target::User(user.id))
+        .with(audit::user_created(&user))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(user.id), "superuser created");
     Ok(user)

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{
     AppContext,
     accounts::{self, NewAccount},
+    audit::{self, Event, Target},
     now, require_superuser, roles, sessions,
     users::{self, ProfilePatch},
 };
@@ -75,6 +76,11 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
             roles::replace(&txn, viewer, created.id, &[], ids).await?;
         }
     }
+    Event::by(viewer, "user.created")
+        .on(Target::User(created.id))
+        .with(audit::user_created(&created))
+        .record(&txn)
+        .await?;
     // When sign-in needs a verified address, the new user needs the link.
     let mails = ctx.config.require_email_verification;
     if mails {
@@ -169,7 +175,12 @@ pub async fn update_user(
     if demotes || disables {
         users::ensure_superuser_remains(&txn, id).await?;
     }
-    let updated = users::save(&txn, current, model).await?;
+    // Locked first: the audit's old values are the row's as it is now.
+    let before = users::lock(&txn, id)
+        .await?
+        .ok_or(AppError::not_found("user"))?;
+    let updated = users::save(&txn, before.clone(), model).await?;
+    audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;
     }
@@ -189,6 +200,43 @@ pub async fn update_user(
         super::outbox::wake(ctx);
     }
     Ok(updated)
+}
+
+/// The events of an administrator's change to a user: a status change on its
+/// own (`user.status_changed`), the other fields (`user.updated`), and a new
+/// password (`auth.password_changed`, never with the password).
+async fn audit_update(
+    conn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    before: &user::Model,
+    after: &user::Model,
+    password: bool,
+) -> Result<()> {
+    let mut changes = audit::user_changes(before, after);
+    let target = Target::User(after.id);
+    if let Some(status) = changes.remove("status") {
+        let mut only = audit::Changes::new();
+        only.insert("status".into(), status);
+        Event::by(viewer, "user.status_changed")
+            .on(target)
+            .with(only)
+            .record(conn)
+            .await?;
+    }
+    if !changes.is_empty() {
+        Event::by(viewer, "user.updated")
+            .on(target)
+            .with(changes)
+            .record(conn)
+            .await?;
+    }
+    if password {
+        Event::by(viewer, "auth.password_changed")
+            .on(target)
+            .record(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn set_status(
@@ -225,9 +273,14 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     users::ensure_superuser_remains(&txn, id).await?;
     let mut model = users::changes(&current);
     model.deleted_at = Set(Some(now()));
-    let deleted = users::save(&txn, current, model).await?;
+    let deleted = users::save(&txn, current.clone(), model).await?;
     sessions::revoke_all(&txn, id, None).await?;
     super::api_keys::revoke_all(&txn, id).await?;
+    Event::by(viewer, "user.deleted")
+        .on(Target::User(id))
+        .with(audit::user_changes(&current, &deleted))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(deleted)
 }
@@ -241,7 +294,15 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
         model.deleted_at = Set(None);
     }
     let txn = ctx.db.begin().await?;
-    let restored = users::save(&txn, current, model).await?;
+    let was_deleted = current.is_deleted();
+    let restored = users::save(&txn, current.clone(), model).await?;
+    if was_deleted {
+        Event::by(viewer, "user.restored")
+            .on(Target::User(id))
+            .with(audit::user_changes(&current, &restored))
+            .record(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(restored)
 }
@@ -259,6 +320,11 @@ pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Re
     if removed == 0 {
         return Err(AppError::not_found("user"));
     }
+    // The event keeps the id of a user who no longer exists.
+    Event::by(viewer, "user.hard_deleted")
+        .on(Target::User(id))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!("user permanently deleted");
     Ok(())

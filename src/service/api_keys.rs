@@ -18,7 +18,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{AppContext, now, roles, sessions::hash_token, users};
+use serde_json::Value;
+
+use super::{
+    AppContext,
+    audit::{Event, Target},
+    now, roles,
+    sessions::hash_token,
+    users,
+};
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, Result},
@@ -137,6 +145,21 @@ pub async fn create(ctx: &AppContext, viewer: &Viewer, input: NewApiKey) -> Resu
     let key = api_key::Entity::insert(key)
         .exec_with_returning(&txn)
         .await?;
+    Event::by(viewer, "api_key.created")
+        .on(Target::User(viewer.id()))
+        .change(
+            "apiKeyId",
+            Value::Null,
+            crate::ids::encode(crate::ids::API_KEY, key.id),
+        )
+        .change("name", Value::Null, key.name.clone())
+        .change(
+            "permissions",
+            Value::Null,
+            names.iter().map(|n| Value::from(*n)).collect::<Vec<_>>(),
+        )
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!(key_id = %crate::ids::encode(crate::ids::API_KEY, key.id), "API key created");
     Ok(Created { key, secret })
@@ -200,15 +223,26 @@ pub async fn revoke(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
             .ok_or_else(missing)?;
         users::check_target(viewer, &owner)?;
     }
+    let txn = ctx.db.begin().await?;
     let revoked = api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
         .filter(api_key::Column::Id.eq(id))
         .filter(api_key::Column::RevokedAt.is_null())
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
     if revoked.rows_affected == 0 {
         return Err(missing());
     }
+    Event::by(viewer, "api_key.revoked")
+        .on(Target::User(key.user_id))
+        .change(
+            "apiKeyId",
+            crate::ids::encode(crate::ids::API_KEY, id),
+            Value::Null,
+        )
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
     tracing::info!(key_id = %crate::ids::encode(crate::ids::API_KEY, id), "API key revoked");
     Ok(())
 }
@@ -292,5 +326,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, secret: &str) -> Result<Vi
         session_id: Uuid::nil(),
         permissions: held.intersection(&granted).copied().collect(),
         api_key: Some(key_id),
+        origin: crate::auth::RequestMeta::default(),
     })
 }

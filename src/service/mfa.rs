@@ -16,14 +16,19 @@ use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
+use serde_json::Value;
+
 use super::{
-    AppContext, RequestMeta, accounts, limits,
+    AppContext, RequestMeta, accounts,
+    audit::{Event, Target},
+    limits,
     links::{self, Purpose},
     now, require_superuser, sessions, users,
 };
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
+    ids,
 };
 
 /// Recovery codes given at a time.
@@ -187,7 +192,7 @@ pub async fn with_code<T>(
     work: impl AsyncFnOnce(&sea_orm::DatabaseTransaction, user::Model) -> Result<T>,
 ) -> Result<T> {
     if !accounts::reserve_check(ctx, user_id).await? {
-        accounts::lock_if_exhausted(ctx, user_id).await?;
+        accounts::lock_if_exhausted(ctx, user_id, meta).await?;
         return Err(AppError::AccountLocked);
     }
     let txn = ctx.db.begin().await?;
@@ -204,7 +209,8 @@ pub async fn with_code<T>(
     };
     if !accepted {
         drop(txn);
-        accounts::lock_if_exhausted(ctx, user_id).await?;
+        accounts::audit_failure(ctx, user_id, "second factor", meta).await?;
+        accounts::lock_if_exhausted(ctx, user_id, meta).await?;
         tracing::info!(user_id = %crate::ids::user(user_id), ip = meta.ip.as_deref(), "second factor refused");
         return Err(AppError::bad_input("code", "the code is not correct"));
     }
@@ -318,6 +324,10 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
     let mut model = users::changes(&user);
     model.mfa_enabled = Set(true);
     users::save(&txn, user, model).await?;
+    Event::by(viewer, "auth.mfa_enabled")
+        .on(Target::User(viewer.id()))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!("second factor enabled");
     Ok(codes)
@@ -346,7 +356,14 @@ pub async fn disable(ctx: &AppContext, viewer: &Viewer, password: &str) -> Resul
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    let was_on = user.mfa_enabled;
     remove(&txn, user).await?;
+    if was_on {
+        Event::by(viewer, "auth.mfa_disabled")
+            .on(Target::User(viewer.id()))
+            .record(&txn)
+            .await?;
+    }
     txn.commit().await?;
     tracing::info!("second factor disabled");
     Ok(())
@@ -383,6 +400,11 @@ pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<u
         .await?
         .ok_or(AppError::not_found("user").with_field("id"))?;
     let user = remove(&txn, user).await?;
+    Event::by(viewer, "auth.mfa_disabled")
+        .on(Target::User(id))
+        .change("resetBy", Value::Null, ids::user(viewer.id()))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!("second factor reset by a superuser");
     Ok(user)
@@ -418,6 +440,11 @@ pub async fn verify(
             return Err(AppError::AccountDisabled);
         }
         let user = accounts::record_sign_in(txn, user).await?;
+        Event::anonymous(meta, "auth.login")
+            .as_user(user.id)
+            .change("factor", Value::Null, "second factor")
+            .record(txn)
+            .await?;
         sessions::start(txn, ctx, user, meta).await
     })
     .await?;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod directory;
 pub mod limits;
 pub mod links;
@@ -81,7 +82,7 @@ impl AppContext {
 }
 
 /// Deletes what has expired (rate-limit windows, link tokens, delivered
-/// mail) every few minutes, for as long as the server runs. Every statement
+/// mail, audit events past their retention) every few minutes, for as long as the server runs. Every statement
 /// is a plain conditional delete, safe from every replica at once.
 pub async fn prune_periodically(ctx: Arc<AppContext>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
@@ -91,6 +92,7 @@ pub async fn prune_periodically(ctx: Arc<AppContext>) {
             ("rate-limit windows", limits::prune(&ctx.db).await),
             ("link tokens", links::prune(&ctx.db).await),
             ("outbox messages", outbox::prune(&ctx.db).await),
+            ("audit events", audit::prune(&ctx).await),
         ] {
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, what, "pruning failed");
@@ -102,14 +104,7 @@ pub async fn prune_periodically(ctx: Arc<AppContext>) {
 /// Detached tasks allowed at once; beyond, the work is dropped (and logged).
 const DETACHED_TASKS: usize = 64;
 
-/// Where a request came from, recorded on the sessions it creates.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The `x-request-id` the edge assigned, for logs and masked errors.
-    pub request_id: Option<String>,
-}
+pub use crate::auth::RequestMeta;
 
 /// The current time at the database's precision (microseconds), so values
 /// read back compare equal to the values written.

@@ -9,8 +9,12 @@ use entity::user;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
+use serde_json::Value;
+
 use super::{
-    AppContext, RequestMeta, accounts, limits,
+    AppContext, RequestMeta, accounts,
+    audit::{Event, Target},
+    limits,
     links::{self, Asker, Purpose},
     now, outbox, roles, sessions, users,
 };
@@ -148,6 +152,10 @@ pub async fn reset_password(
         }
         let user = users::save(txn, user, model).await?;
         sessions::revoke_all(txn, user.id, None).await?;
+        Event::anonymous(meta, "auth.password_reset")
+            .as_user(user.id)
+            .record(txn)
+            .await?;
         sessions::start(txn, ctx, user, meta).await
     };
     let tokens = match code.filter(|_| user.mfa_enabled) {
@@ -246,7 +254,12 @@ pub async fn verify_email(ctx: &AppContext, token: &str) -> Result<()> {
     if user.email_verified_at.is_none() {
         let mut model = users::changes(&user);
         model.email_verified_at = Set(Some(now()));
-        users::save(&txn, user, model).await?;
+        let user = users::save(&txn, user, model).await?;
+        Event::anonymous(&RequestMeta::default(), "user.email_verified")
+            .as_user(user.id)
+            .change("email", Value::Null, user.email.clone())
+            .record(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(())
@@ -356,10 +369,16 @@ pub async fn confirm_email_change(ctx: &AppContext, token: &str) -> Result<user:
     let mut model = users::changes(&user);
     model.email = Set(row.address.clone());
     model.email_verified_at = Set(Some(now()));
+    let before = user.clone();
     let user = users::save(&txn, user, model)
         .await
         .map_err(|e| e.with_field("token"))?;
     links::address_changed(&txn, user.id).await?;
+    Event::anonymous(&RequestMeta::default(), "user.email_changed")
+        .as_user(user.id)
+        .with(super::audit::user_changes(&before, &user))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(user.id), "email changed through a mailed link");
     Ok(user)
@@ -450,6 +469,11 @@ async fn create_invited(
             roles::replace(&txn, viewer, created.id, &[], ids).await?;
         }
     }
+    Event::by(viewer, "user.invited")
+        .on(Target::User(created.id))
+        .with(super::audit::user_created(&created))
+        .record(&txn)
+        .await?;
     links::require_budget(&txn, ctx, &created.email, Template::Invitation).await?;
     links::mail_link(&txn, ctx, Purpose::Invitation, &created, &created.email).await?;
     txn.commit().await?;
@@ -502,7 +526,13 @@ pub async fn accept_invitation(
     model.invitation_pending = Set(false);
     model.email_verified_at = Set(Some(ts));
     model.last_login_at = Set(Some(ts));
+    let before = user.clone();
     let user = users::save(&txn, user, model).await?;
+    Event::anonymous(meta, "user.invitation_accepted")
+        .as_user(user.id)
+        .with(super::audit::user_changes(&before, &user))
+        .record(&txn)
+        .await?;
     let tokens = sessions::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), "invitation accepted");

@@ -5,12 +5,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use entity::{FromPosition, Repeated, role, user, user_role};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
 };
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{AppContext, NamePatch, now, require_superuser, users};
+use super::{
+    AppContext, NamePatch,
+    audit::{Changes, Event, Target},
+    now, require_superuser, users,
+};
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, Result, ResultExt},
@@ -115,14 +120,15 @@ pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<role::M
 }
 
 pub async fn create(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     name: &str,
     description: Option<&str>,
     permissions: &[Permission],
 ) -> Result<role::Model> {
     require_superuser(viewer)?;
-    role::ActiveModel {
+    let txn = db.begin().await?;
+    let role = role::ActiveModel {
         id: Set(crate::ids::new_key()),
         name: Set(role_name(name)?),
         description: Set(super::description(description)?),
@@ -130,22 +136,55 @@ pub async fn create(
         is_builtin: Set(false),
         created_at: Set(now()),
     }
-    .insert(conn)
+    .insert(&txn)
     .await
-    .on_constraint(super::name_taken("role"))
+    .on_constraint(super::name_taken("role"))?;
+    Event::by(viewer, "role.created")
+        .on(Target::Role(role.id))
+        .with(audit_fields(None, &role))
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(role)
+}
+
+/// A role's name, description and permissions as changes (from nothing
+/// for a new role, to nothing for a deleted one).
+fn audit_fields(before: Option<&role::Model>, after: &role::Model) -> Changes {
+    let fields = |role: Option<&role::Model>| -> [(&str, Value); 3] {
+        [
+            ("name", role.map(|r| r.name.clone()).into()),
+            (
+                "description",
+                role.and_then(|r| r.description.clone()).into(),
+            ),
+            (
+                "permissions",
+                role.map(|r| Value::from(r.permission_names()))
+                    .unwrap_or(Value::Null),
+            ),
+        ]
+    };
+    fields(before)
+        .into_iter()
+        .zip(fields(Some(after)))
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
+        .collect()
 }
 
 /// Changes a role. Built-in roles keep their name and permissions (the
 /// contract defines them); only their description may change.
 pub async fn update(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     id: Uuid,
     patch: NamePatch<'_>,
     new_permissions: Option<&[Permission]>,
 ) -> Result<role::Model> {
     require_superuser(viewer)?;
-    let current = get(conn, id).await?.ok_or(AppError::not_found("role"))?;
+    let txn = db.begin().await?;
+    let current = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
     let mut model = role::ActiveModel {
         id: Set(id),
         ..Default::default()
@@ -174,10 +213,20 @@ pub async fn update(
     if !model.is_changed() {
         return Ok(current);
     }
-    model
-        .update(conn)
+    let updated = model
+        .update(&txn)
         .await
-        .on_constraint(super::name_taken("role"))
+        .on_constraint(super::name_taken("role"))?;
+    let changes = audit_fields(Some(&current), &updated);
+    if !changes.is_empty() {
+        Event::by(viewer, "role.updated")
+            .on(Target::Role(id))
+            .with(changes)
+            .record(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Deletes a custom role and, in the same transaction, its links to users.
@@ -195,6 +244,11 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
         .exec(&txn)
         .await?;
     role::Entity::delete_by_id(id).exec(&txn).await?;
+    Event::by(viewer, "role.deleted")
+        .on(Target::Role(id))
+        .change("name", role.name.clone(), Value::Null)
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -276,6 +330,16 @@ pub async fn set_user_roles(
     users::check_target(viewer, &user)?;
     let current = of_user(&txn, user_id).await?;
     let new_roles = replace(&txn, viewer, user_id, &current, role_ids).await?;
+    let names =
+        |roles: &[role::Model]| -> Vec<String> { roles.iter().map(|r| r.name.clone()).collect() };
+    let (old, new) = (names(&current), names(&new_roles));
+    if old != new {
+        Event::by(viewer, "user.roles_changed")
+            .on(Target::User(user_id))
+            .change("roles", old, new)
+            .record(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok((user, new_roles))
 }

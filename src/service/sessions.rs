@@ -16,12 +16,17 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{AppContext, RequestMeta, now, roles, users};
+use super::{
+    AppContext, RequestMeta,
+    audit::{Event, Target},
+    now, roles, users,
+};
 use crate::{
     auth::{Permission, Viewer, jwt::Claims},
     error::{AppError, Result},
     ids,
 };
+use serde_json::Value;
 
 /// The credentials handed to a client after login, registration or refresh.
 pub struct Tokens {
@@ -288,6 +293,11 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
     {
         end_chain(&txn, viewer.id(), chain).await?;
     }
+    Event::by(viewer, "auth.logout")
+        .on(Target::User(viewer.id()))
+        .change("sessionId", Value::Null, ids::session(viewer.session_id))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -297,6 +307,11 @@ pub async fn logout_all(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     let ended = revoke_all(&txn, viewer.id(), None).await?;
+    Event::by(viewer, "auth.logout")
+        .on(Target::User(viewer.id()))
+        .change("sessionsEnded", Value::Null, ended)
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(ended)
 }
@@ -316,6 +331,11 @@ pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Re
     if ended == 0 {
         return Err(AppError::not_found("session"));
     }
+    Event::by(viewer, "session.revoked")
+        .on(Target::User(viewer.id()))
+        .change("sessionId", Value::Null, ids::session(chain_id))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -391,5 +411,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
         session_id: chain_id,
         permissions,
         api_key: None,
+        origin: RequestMeta::default(),
     })
 }

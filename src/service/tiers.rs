@@ -2,10 +2,18 @@
 //! hold cannot be deleted; the foreign key refuses it, not a prior count.
 
 use entity::{tier, user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{AppContext, NamePatch, now, require_superuser, users};
+use super::{
+    AppContext, NamePatch,
+    audit::{Changes, Event, Target},
+    now, require_superuser, users,
+};
 use crate::{
     auth::Viewer,
     error::{AppError, Result, ResultExt, is_foreign_key_violation},
@@ -38,32 +46,60 @@ pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<tier::M
 }
 
 pub async fn create(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     name: &str,
     description: Option<&str>,
 ) -> Result<tier::Model> {
     require_superuser(viewer)?;
-    tier::ActiveModel {
+    let txn = db.begin().await?;
+    let tier = tier::ActiveModel {
         id: Set(ids::new_key()),
         name: Set(tier_name(name)?),
         description: Set(super::description(description)?),
         created_at: Set(now()),
     }
-    .insert(conn)
+    .insert(&txn)
     .await
-    .on_constraint(super::name_taken("tier"))
+    .on_constraint(super::name_taken("tier"))?;
+    Event::by(viewer, "tier.created")
+        .on(Target::Tier(tier.id))
+        .with(audit_fields(None, &tier))
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(tier)
+}
+
+/// A tier's name and description as changes.
+fn audit_fields(before: Option<&tier::Model>, after: &tier::Model) -> Changes {
+    let fields = |tier: Option<&tier::Model>| -> [(&str, Value); 2] {
+        [
+            ("name", tier.map(|t| t.name.clone()).into()),
+            (
+                "description",
+                tier.and_then(|t| t.description.clone()).into(),
+            ),
+        ]
+    };
+    fields(before)
+        .into_iter()
+        .zip(fields(Some(after)))
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
+        .collect()
 }
 
 /// Renames or re-describes a tier; `description: Some(None)` clears it.
 pub async fn update(
-    conn: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     id: Uuid,
     patch: NamePatch<'_>,
 ) -> Result<tier::Model> {
     require_superuser(viewer)?;
-    let current = get(conn, id).await?.ok_or(AppError::not_found("tier"))?;
+    let txn = db.begin().await?;
+    let current = get(&txn, id).await?.ok_or(AppError::not_found("tier"))?;
     let mut model = tier::ActiveModel {
         id: Set(id),
         ..Default::default()
@@ -77,17 +113,28 @@ pub async fn update(
     if !model.is_changed() {
         return Ok(current);
     }
-    model
-        .update(conn)
+    let updated = model
+        .update(&txn)
         .await
-        .on_constraint(super::name_taken("tier"))
+        .on_constraint(super::name_taken("tier"))?;
+    let changes = audit_fields(Some(&current), &updated);
+    if !changes.is_empty() {
+        Event::by(viewer, "tier.updated")
+            .on(Target::Tier(id))
+            .with(changes)
+            .record(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Deletes an unused tier; `CONFLICT` while any user holds it.
-pub async fn delete(conn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> Result<()> {
+pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Result<()> {
     require_superuser(viewer)?;
+    let txn = db.begin().await?;
     let result = tier::Entity::delete_by_id(id)
-        .exec(conn)
+        .exec(&txn)
         .await
         .map_err(|err| {
             if is_foreign_key_violation(&err) {
@@ -99,10 +146,14 @@ pub async fn delete(conn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> R
             }
         })?;
     if result.rows_affected == 0 {
-        Err(AppError::not_found("tier"))
-    } else {
-        Ok(())
+        return Err(AppError::not_found("tier"));
     }
+    Event::by(viewer, "tier.deleted")
+        .on(Target::Tier(id))
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Puts a user on a tier, or off any tier with `None`. An unknown tier is
@@ -114,22 +165,33 @@ pub async fn set_user_tier(
     tier_id: Option<Uuid>,
 ) -> Result<user::Model> {
     require_superuser(viewer)?;
-    users::find(&ctx.db, user_id)
+    let txn = ctx.db.begin().await?;
+    let before = users::lock(&txn, user_id)
         .await?
         .ok_or(AppError::not_found("user"))?;
-    user::ActiveModel {
+    let after = user::ActiveModel {
         id: Set(user_id),
         tier_id: Set(tier_id),
         updated_at: Set(now()),
         ..Default::default()
     }
-    .update(&ctx.db)
+    .update(&txn)
     .await
     .map_err(|err| {
         if is_foreign_key_violation(&err) {
             AppError::not_found("tier").with_field("tierId")
         } else {
-            err.into()
+            AppError::from(err)
         }
-    })
+    })?;
+    if before.tier_id != after.tier_id {
+        let id = |t: Option<Uuid>| t.map(|t| ids::encode(ids::TIER, t));
+        Event::by(viewer, "user.tier_changed")
+            .on(Target::User(user_id))
+            .change("tierId", id(before.tier_id), id(after.tier_id))
+            .record(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(after)
 }

@@ -315,6 +315,8 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             "mutation($id: ID!) { revokeApiKey(id: $id) }",
             json!({ "id": cell.token }),
         ),
+        "auditEvents" => ("{ auditEvents(first: 1) { nodes { id } } }", json!({})),
+        "mySecurityEvents" => ("{ mySecurityEvents(first: 1) { nodes { id } } }", json!({})),
         other => panic!(
             "no operation written for root field `{other}`: add one here and a row to authorization.tsv"
         ),

@@ -438,12 +438,17 @@ async fn every_field(app: &TestApp, token: &str, type_name: &str) -> Vec<String>
     let body = app
         .gql(
             Some(token),
-            "query($t: String!) { __type(name: $t) { fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }",
+            "query($t: String!) { __type(name: $t) { fields { name args { name } type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }",
             json!({ "t": type_name }),
         )
         .await;
     let mut selections = Vec::new();
     for f in body["data"]["__type"]["fields"].as_array().unwrap() {
+        // Fields with arguments (a user's `auditEvents`) list other things,
+        // not the user's row.
+        if f["args"].as_array().is_some_and(|a| !a.is_empty()) {
+            continue;
+        }
         let name = f["name"].as_str().unwrap();
         let mut ty = &f["type"];
         while ty["name"].is_null() {
@@ -592,59 +597,4 @@ async fn a_long_order_list_costs_no_more_than_its_distinct_fields() {
 
     assert!(next["errors"].is_null(), "{next}");
     assert_eq!(next["data"]["users"]["nodes"].as_array().unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn every_user_field_reads_the_same_in_a_page_as_alone() {
-    // A page reads only the columns its selection needs; a field missing
-    // from that map would read as empty in `users` and right in `user`.
-    let app = TestApp::spawn().await;
-    let root = app.superuser("root").await;
-    let ann = app.register_as("ann").await;
-    app.sql("UPDATE users SET email_verified_at = created_at, mfa_enabled = TRUE, invitation_pending = TRUE, first_name = 'Ann', last_login_at = created_at WHERE username = 'ann'")
-        .await;
-    let schema = app
-        .gql(
-            Some(&root.access),
-            "{ __type(name: \"User\") { fields { name args { name } type { kind ofType { kind ofType { kind } } } } } }",
-            json!({}),
-        )
-        .await;
-    let scalar = |t: &Value| {
-        let mut t = t;
-        while t["kind"] == "NON_NULL" || t["kind"] == "LIST" {
-            t = &t["ofType"];
-        }
-        t["kind"] == "SCALAR" || t["kind"] == "ENUM"
-    };
-    let fields: Vec<String> = schema["data"]["__type"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["args"].as_array().is_none_or(|a| a.is_empty()) && scalar(&f["type"]))
-        .map(|f| f["name"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(fields.len() > 15, "{fields:?}");
-    let selection = fields.join(" ");
-    let page = app
-        .gql(
-            Some(&root.access),
-            &format!("{{ users(filter: {{ search: \"ann\" }}) {{ nodes {{ {selection} }} }} }}"),
-            json!({}),
-        )
-        .await;
-    let alone = app
-        .gql(
-            Some(&root.access),
-            &format!("query($id: ID!) {{ user(id: $id) {{ {selection} }} }}"),
-            json!({ "id": ann.id }),
-        )
-        .await;
-    assert_eq!(
-        page["data"]["users"]["nodes"][0], alone["data"]["user"],
-        "{page} {alone}"
-    );
-    assert_eq!(alone["data"]["user"]["mfaEnabled"], true);
-    assert_eq!(alone["data"]["user"]["invitationPending"], true);
-    assert_eq!(alone["data"]["user"]["emailVerified"], true);
 }

@@ -1,0 +1,339 @@
+//! The audit trail: every state change and sign-in event writes one event in
+//! the transaction of the change, with who acted (and with which API key),
+//! on what, the fields changed with their old and new values (an allow-list:
+//! never a hash, token, code or secret), and where the request came from.
+//! Read with `AUDIT_READ`; a user reads their own security events.
+
+use entity::{audit_event, user};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{AppContext, RequestMeta, now};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, Result},
+    ids,
+};
+
+/// What an event is about. Session and API key events are about their
+/// user (the session's or key's id is in `changes`), so a user's security
+/// history is the events that target them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    User(Uuid),
+    Role(Uuid),
+    Tier(Uuid),
+}
+
+impl Target {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::User(_) => "user",
+            Self::Role(_) => "role",
+            Self::Tier(_) => "tier",
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            Self::User(id) | Self::Role(id) | Self::Tier(id) => id,
+        }
+    }
+
+    /// The public id of a stored target.
+    pub fn public_id(kind: &str, id: Uuid) -> String {
+        let prefix = match kind {
+            "user" => ids::USER,
+            "role" => ids::ROLE,
+            _ => ids::TIER,
+        };
+        ids::encode(prefix, id)
+    }
+}
+
+/// The fields an event lists as changed: `{ field: { old, new } }`.
+pub type Changes = Map<String, Value>;
+
+/// One event to record.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: &'static str,
+    pub actor: Option<Uuid>,
+    pub api_key: Option<Uuid>,
+    pub target: Option<Target>,
+    pub changes: Changes,
+    pub meta: RequestMeta,
+}
+
+impl Event {
+    /// An event `viewer` caused, from where their request came.
+    pub fn by(viewer: &Viewer, action: &'static str) -> Self {
+        Self {
+            action,
+            actor: Some(viewer.id()),
+            api_key: viewer.api_key,
+            target: None,
+            changes: Changes::new(),
+            meta: viewer.origin.clone(),
+        }
+    }
+
+    /// An event of a caller not signed in (yet): a sign-in, a reset link.
+    pub fn anonymous(meta: &RequestMeta, action: &'static str) -> Self {
+        Self {
+            action,
+            actor: None,
+            api_key: None,
+            target: None,
+            changes: Changes::new(),
+            meta: meta.clone(),
+        }
+    }
+
+    pub fn on(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// The actor is the target user themself (a sign-in, a reset).
+    pub fn as_user(mut self, user_id: Uuid) -> Self {
+        self.actor = Some(user_id);
+        self.on(Target::User(user_id))
+    }
+
+    pub fn with(mut self, changes: Changes) -> Self {
+        self.changes = changes;
+        self
+    }
+
+    /// Records one changed field.
+    pub fn change(mut self, field: &str, old: impl Into<Value>, new: impl Into<Value>) -> Self {
+        self.changes.insert(
+            field.to_owned(),
+            json!({ "old": old.into(), "new": new.into() }),
+        );
+        self
+    }
+
+    /// Writes the event in `conn` (the change's own transaction).
+    pub async fn record(self, conn: &impl ConnectionTrait) -> Result<()> {
+        audit_event::Entity::insert(audit_event::ActiveModel {
+            id: Set(ids::new_key()),
+            action: Set(self.action.to_owned()),
+            actor_id: Set(self.actor),
+            api_key_id: Set(self.api_key),
+            target_kind: Set(self.target.map(|t| t.kind().to_owned())),
+            target_id: Set(self.target.map(Target::id)),
+            changes: Set(
+                (!self.changes.is_empty()).then(|| Value::Object(self.changes).to_string())
+            ),
+            ip: Set(self.meta.ip.map(|ip| ip.chars().take(64).collect())),
+            user_agent: Set(self
+                .meta
+                .user_agent
+                .map(|ua| ua.chars().take(512).collect())),
+            request_id: Set(self.meta.request_id.map(|id| id.chars().take(64).collect())),
+            created_at: Set(now()),
+        })
+        .exec_without_returning(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    value.map_or(Value::Null, |t| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into()
+    })
+}
+
+/// The user fields an event may show, as the API names them, with their
+/// values: the allow-list. Hashes, lockout counters, tokens and secrets are
+/// not in it, so no event can carry one.
+fn auditable(user: &user::Model) -> Vec<(&'static str, Value)> {
+    vec![
+        ("username", user.username.clone().into()),
+        ("email", user.email.clone().into()),
+        ("name", user.display_name.clone().into()),
+        ("firstName", user.first_name.clone().into()),
+        ("lastName", user.last_name.clone().into()),
+        ("avatarUrl", user.avatar_url.clone().into()),
+        ("website", user.website.clone().into()),
+        ("facebook", user.facebook.clone().into()),
+        ("instagram", user.instagram.clone().into()),
+        ("linkedin", user.linkedin.clone().into()),
+        ("x", user.x.clone().into()),
+        ("youtube", user.youtube.clone().into()),
+        (
+            "status",
+            crate::service::users::status_name(user.status).into(),
+        ),
+        ("isSuperuser", user.is_superuser.into()),
+        (
+            "tierId",
+            user.tier_id.map(|id| ids::encode(ids::TIER, id)).into(),
+        ),
+        ("deletedAt", time(user.deleted_at)),
+        ("emailVerified", user.email_verified_at.is_some().into()),
+        ("invitationPending", user.invitation_pending.into()),
+        ("mfaEnabled", user.mfa_enabled.into()),
+    ]
+}
+
+/// The allow-listed fields that differ between `before` and `after`.
+pub fn user_changes(before: &user::Model, after: &user::Model) -> Changes {
+    auditable(before)
+        .into_iter()
+        .zip(auditable(after))
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
+        .collect()
+}
+
+/// A new user's allow-listed fields, as changes from nothing.
+pub fn user_created(user: &user::Model) -> Changes {
+    auditable(user)
+        .into_iter()
+        .filter(|(_, value)| !value.is_null() && value != &Value::Bool(false))
+        .map(|(field, value)| (field.to_owned(), json!({ "old": null, "new": value })))
+        .collect()
+}
+
+/// The events a user sees as their own security history.
+pub const SECURITY_ACTION_PREFIXES: [&str; 3] = ["auth.", "session.", "api_key."];
+
+/// Which events a page holds.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub actor_id: Option<Uuid>,
+    pub target_id: Option<Uuid>,
+    pub actions: Option<Vec<String>>,
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the caller's own security events (`mySecurityEvents`).
+    pub security_only: bool,
+}
+
+/// Events one page can hold.
+pub const MAX_PAGE: u64 = 100;
+
+/// A page of events, newest first, after the event `after` (a cursor is an
+/// event's id: ids are UUIDv7, ordered by time). One statement; `first + 1`
+/// rows are read to tell whether there is a next page.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+    first: u64,
+    after: Option<Uuid>,
+) -> Result<(Vec<audit_event::Model>, bool)> {
+    let mut query = audit_event::Entity::find();
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(audit_event::Column::ActorId.eq(actor));
+    }
+    if let Some(target) = filter.target_id {
+        query = query.filter(audit_event::Column::TargetId.eq(target));
+    }
+    if let Some(actions) = &filter.actions {
+        query = query.filter(audit_event::Column::Action.is_in(actions.iter().cloned()));
+    }
+    if let Some(at) = filter.after {
+        query = query.filter(audit_event::Column::CreatedAt.gte(at));
+    }
+    if let Some(at) = filter.before {
+        query = query.filter(audit_event::Column::CreatedAt.lt(at));
+    }
+    if filter.security_only {
+        let mut any = Condition::any();
+        for prefix in SECURITY_ACTION_PREFIXES {
+            any = any.add(audit_event::Column::Action.starts_with(prefix));
+        }
+        query = query.filter(any);
+    }
+    if let Some(cursor) = after {
+        query = query.filter(audit_event::Column::Id.lt(cursor));
+    }
+    let mut rows = query
+        .order_by_desc(audit_event::Column::Id)
+        .limit(first + 1)
+        .all(conn)
+        .await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// The newest `per_user` events about each of `users`, in one statement (a
+/// window over the events of all of them), newest first.
+pub async fn newest_about_users(
+    conn: &impl ConnectionTrait,
+    users: &[Uuid],
+    per_user: u64,
+) -> Result<std::collections::HashMap<Uuid, Vec<audit_event::Model>>> {
+    use sea_orm::{
+        FromQueryResult, Iterable,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Query},
+    };
+    let rank = Alias::new("event_rank");
+    let inner = Query::select()
+        .columns(audit_event::Column::iter())
+        .expr_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY target_id ORDER BY id DESC)"),
+            rank.clone(),
+        )
+        .from(audit_event::Entity)
+        .and_where(Expr::col(audit_event::Column::TargetKind).eq("user"))
+        .and_where(Expr::col(audit_event::Column::TargetId).is_in(users.iter().copied()))
+        .to_owned();
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(rank).lte(per_user as i64))
+        .to_owned();
+    let statement = conn.get_database_backend().build(&outer);
+    let rows = audit_event::Model::find_by_statement(statement)
+        .all(conn)
+        .await?;
+    let mut by_user: std::collections::HashMap<Uuid, Vec<audit_event::Model>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        if let Some(user) = row.target_id {
+            by_user.entry(user).or_default().push(row);
+        }
+    }
+    for events in by_user.values_mut() {
+        events.sort_by_key(|e| std::cmp::Reverse(e.id));
+    }
+    Ok(by_user)
+}
+
+/// `auditEvents` and `User.auditEvents`: `AUDIT_READ`.
+pub fn require_reader(viewer: &Viewer) -> Result<()> {
+    viewer.require(Permission::AuditRead)
+}
+
+/// Deletes events older than `AUDIT_RETENTION_DAYS`; safe from every replica
+/// at once.
+pub async fn prune(ctx: &AppContext) -> Result<u64> {
+    let cutoff = now() - chrono::Duration::days(i64::from(ctx.config.audit_retention_days));
+    Ok(audit_event::Entity::delete_many()
+        .filter(audit_event::Column::CreatedAt.lt(cutoff))
+        .exec(&ctx.db)
+        .await?
+        .rows_affected)
+}
+
+/// A `first` argument, checked.
+pub fn page_size(first: Option<i32>) -> Result<u64> {
+    match first {
+        None => Ok(20),
+        Some(n) if n >= 0 && (n as u64) <= MAX_PAGE => Ok(n as u64),
+        Some(_) => Err(AppError::bad_input(
+            "first",
+            format!("first must be between 0 and {MAX_PAGE}"),
+        )),
+    }
+}
