@@ -215,6 +215,12 @@ pub struct Config {
     pub mail: MailConfig,
     /// `AUDIT_RETENTION_DAYS`: audit events older than this are deleted.
     pub audit_retention_days: u32,
+    /// `WEBHOOK_RETRY_SCHEDULE`: the delays before each retry of a webhook
+    /// message; after the last, the message fails and the webhook is disabled.
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: allow webhook URLs that resolve to
+    /// private, loopback or link-local addresses.
+    pub webhook_allow_private_targets: bool,
 }
 
 impl Config {
@@ -392,6 +398,13 @@ impl Config {
             require_email_verification: switch(&get, "REQUIRE_EMAIL_VERIFICATION", false)?,
             mail,
             audit_retention_days: parse::<u32>(&get, "AUDIT_RETENTION_DAYS", 365)?.max(1),
+            webhook_retry_schedule: schedule(
+                get("WEBHOOK_RETRY_SCHEDULE")
+                    .as_deref()
+                    .unwrap_or("5s,5m,30m,2h,5h,10h"),
+            )
+            .context("WEBHOOK_RETRY_SCHEDULE")?,
+            webhook_allow_private_targets: switch(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
         })
     }
 
@@ -458,6 +471,29 @@ fn mail_config(
 /// `JWT_SECRET` is set: not secret, never used in production (which
 /// requires the variable).
 const DEVELOPMENT_MFA_KEY: &str = "usergraph-development-only-mfa-key-not-secret";
+
+/// A comma-separated list of delays: `500ms`, `5s`, `5m`, `2h`, `1d`.
+fn schedule(raw: &str) -> anyhow::Result<Vec<Duration>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let split = d.find(|c: char| !c.is_ascii_digit()).unwrap_or(d.len());
+            let (n, unit) = d.split_at(split);
+            let n: u64 = n
+                .parse()
+                .with_context(|| format!("`{d}` is not a delay such as 5s or 30m"))?;
+            Ok(match unit {
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n * 60),
+                "h" => Duration::from_secs(n * 3600),
+                "d" => Duration::from_secs(n * 86_400),
+                _ => bail!("`{d}` is not a delay such as 5s or 30m"),
+            })
+        })
+        .collect()
+}
 
 fn parse<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T>
 where
@@ -669,6 +705,20 @@ mod tests {
         assert!(config(&[("MFA_ENCRYPTION_KEY", "short")]).is_err());
         let dev = config(&[("JWT_SECRET", &secret)]).unwrap();
         assert_eq!(dev.mfa_encryption_key.expose_secret(), secret);
+    }
+
+    #[test]
+    fn the_webhook_retry_schedule_reads_durations() {
+        let default = config(&[]).unwrap().webhook_retry_schedule;
+        assert_eq!(default.len(), 6);
+        assert_eq!(default[0], Duration::from_secs(5));
+        assert_eq!(default[5], Duration::from_secs(36_000));
+        let short = config(&[("WEBHOOK_RETRY_SCHEDULE", "10ms, 1s")]).unwrap();
+        assert_eq!(
+            short.webhook_retry_schedule,
+            [Duration::from_millis(10), Duration::from_secs(1)]
+        );
+        assert!(config(&[("WEBHOOK_RETRY_SCHEDULE", "soon")]).is_err());
     }
 
     #[test]

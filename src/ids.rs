@@ -12,6 +12,8 @@ pub const TIER: &str = "tir";
 pub const SESSION: &str = "ses";
 pub const API_KEY: &str = "key";
 pub const AUDIT_EVENT: &str = "evt";
+pub const WEBHOOK: &str = "whk";
+pub const WEBHOOK_DELIVERY: &str = "whd";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

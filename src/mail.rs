@@ -146,12 +146,14 @@ pub fn lifetime(ttl: Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// Why a mail was not sent.
-#[derive(Debug)]
+/// Why a message (a mail, a webhook) was not delivered.
+#[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// Trying again cannot help (a malformed address, a 5xx answer).
+    #[error("{0:#}")]
     Permanent(anyhow::Error),
     /// The server was unreachable, busy or timed out: retry later.
+    #[error("{0:#}")]
     Transient(anyhow::Error),
 }
 

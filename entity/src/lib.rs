@@ -18,6 +18,8 @@ pub mod tier;
 pub mod totp_factor;
 pub mod user;
 pub mod user_role;
+pub mod webhook;
+pub mod webhook_delivery;
 
 /// A model whose columns can be read by their position in a `SELECT`, the
 /// order `Entity::find()` lists them in. Reading by name looks every column up

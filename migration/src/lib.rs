@@ -11,6 +11,7 @@ mod m20261129_000004_rate_limits;
 mod m20261130_000005_recovery;
 mod m20261130_000006_mfa_api_keys;
 mod m20261130_000007_audit;
+mod m20261130_000008_webhooks;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_recovery::Migration),
             Box::new(m20261130_000006_mfa_api_keys::Migration),
             Box::new(m20261130_000007_audit::Migration),
+            Box::new(m20261130_000008_webhooks::Migration),
         ]
     }
 }

@@ -39,7 +39,7 @@ pub struct AuditEvent {
     pub actor_id: Option<ID>,
     /// The API key the actor used (`key_…`); null when they used a session.
     pub api_key_id: Option<ID>,
-    /// What the event is about (`usr_…`, `rol_…` or `tir_…`); null when nothing.
+    /// What the event is about (`usr_…`, `rol_…`, `tir_…` or `whk_…`); null when nothing.
     pub target_id: Option<ID>,
     /// The fields changed, each `{ "old": …, "new": … }`; null when none.
     /// Never a password hash, token, code or secret.
@@ -144,7 +144,7 @@ pub struct AuditEventConnection {
 pub struct AuditEventFilter {
     /// Events by this user.
     pub actor_id: Option<ID>,
-    /// Events about this user, role or tier.
+    /// Events about this user, role, tier or webhook.
     pub target_id: Option<ID>,
     /// Events with one of these actions.
     pub actions: Option<Vec<String>>,
@@ -154,12 +154,12 @@ pub struct AuditEventFilter {
     pub before: Option<DateTime>,
 }
 
-/// Any public id (`usr_…`, `rol_…`, `tir_…`) to its key.
+/// Any public id (`usr_…`, `rol_…`, `tir_…`, `whk_…`) to its key.
 fn any_key(id: &ID, field: &'static str) -> Result<Uuid, AppError> {
-    [ids::USER, ids::ROLE, ids::TIER]
+    [ids::USER, ids::ROLE, ids::TIER, ids::WEBHOOK]
         .into_iter()
         .find_map(|prefix| ids::decode(prefix, id, field).ok())
-        .ok_or_else(|| AppError::bad_input(field, "not a valid usr_, rol_ or tir_ id"))
+        .ok_or_else(|| AppError::bad_input(field, "not a valid usr_, rol_, tir_ or whk_ id"))
 }
 
 /// Runs `filter` as a page of at most `first` events after `after`.

@@ -16,6 +16,7 @@ pub mod security;
 pub mod tier;
 pub mod types;
 pub mod user;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub struct Query(
     auth::AuthQuery,
     security::SecurityQuery,
     audit::AuditQuery,
+    webhooks::WebhookQuery,
     role::RoleQuery,
     tier::TierQuery,
 );
@@ -70,6 +72,7 @@ pub struct Mutation(
     admin::AdminMutation,
     recovery::RecoveryMutation,
     security::SecurityMutation,
+    webhooks::WebhookMutation,
     role::RoleMutation,
     tier::TierMutation,
 );

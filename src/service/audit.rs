@@ -6,8 +6,7 @@
 
 use entity::{audit_event, user};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -27,6 +26,7 @@ pub enum Target {
     User(Uuid),
     Role(Uuid),
     Tier(Uuid),
+    Webhook(Uuid),
 }
 
 impl Target {
@@ -35,12 +35,13 @@ impl Target {
             Self::User(_) => "user",
             Self::Role(_) => "role",
             Self::Tier(_) => "tier",
+            Self::Webhook(_) => "webhook",
         }
     }
 
     fn id(self) -> Uuid {
         match self {
-            Self::User(id) | Self::Role(id) | Self::Tier(id) => id,
+            Self::User(id) | Self::Role(id) | Self::Tier(id) | Self::Webhook(id) => id,
         }
     }
 
@@ -49,6 +50,7 @@ impl Target {
         let prefix = match kind {
             "user" => ids::USER,
             "role" => ids::ROLE,
+            "webhook" => ids::WEBHOOK,
             _ => ids::TIER,
         };
         ids::encode(prefix, id)
@@ -119,30 +121,51 @@ impl Event {
         self
     }
 
-    /// Writes the event in `conn` (the change's own transaction).
+    /// Writes the event in `conn` (the change's own transaction), and queues
+    /// it for the webhooks that subscribe to it, in the same transaction.
     pub async fn record(self, conn: &impl ConnectionTrait) -> Result<()> {
-        audit_event::Entity::insert(audit_event::ActiveModel {
-            id: Set(ids::new_key()),
-            action: Set(self.action.to_owned()),
-            actor_id: Set(self.actor),
-            api_key_id: Set(self.api_key),
-            target_kind: Set(self.target.map(|t| t.kind().to_owned())),
-            target_id: Set(self.target.map(Target::id)),
-            changes: Set(
-                (!self.changes.is_empty()).then(|| Value::Object(self.changes).to_string())
-            ),
-            ip: Set(self.meta.ip.map(|ip| ip.chars().take(64).collect())),
-            user_agent: Set(self
+        let model = audit_event::Model {
+            id: ids::new_key(),
+            action: self.action.to_owned(),
+            actor_id: self.actor,
+            api_key_id: self.api_key,
+            target_kind: self.target.map(|t| t.kind().to_owned()),
+            target_id: self.target.map(Target::id),
+            changes: (!self.changes.is_empty()).then(|| Value::Object(self.changes).to_string()),
+            ip: self.meta.ip.map(|ip| ip.chars().take(64).collect()),
+            user_agent: self
                 .meta
                 .user_agent
-                .map(|ua| ua.chars().take(512).collect())),
-            request_id: Set(self.meta.request_id.map(|id| id.chars().take(64).collect())),
-            created_at: Set(now()),
-        })
-        .exec_without_returning(conn)
-        .await?;
-        Ok(())
+                .map(|ua| ua.chars().take(512).collect()),
+            request_id: self.meta.request_id.map(|id| id.chars().take(64).collect()),
+            created_at: now(),
+        };
+        audit_event::Entity::insert(audit_event::ActiveModel::from(model.clone()))
+            .exec_without_returning(conn)
+            .await?;
+        super::webhooks::queue_for(conn, &public(&model), self.action).await
     }
+}
+
+/// An event as webhooks and subscribers receive it: the API's field names
+/// and public ids.
+pub fn public(event: &audit_event::Model) -> Value {
+    json!({
+        "id": ids::encode(ids::AUDIT_EVENT, event.id),
+        "action": event.action,
+        "actorId": event.actor_id.map(ids::user),
+        "apiKeyId": event.api_key_id.map(|id| ids::encode(ids::API_KEY, id)),
+        "targetId": event
+            .target_kind
+            .as_deref()
+            .zip(event.target_id)
+            .map(|(kind, id)| Target::public_id(kind, id)),
+        "changes": event.changes.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()),
+        "ip": event.ip,
+        "userAgent": event.user_agent,
+        "requestId": event.request_id,
+        "createdAt": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
 }
 
 fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> Value {

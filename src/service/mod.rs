@@ -16,6 +16,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tiers;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ pub struct AppContext {
     pub sealer: Sealer,
     /// Seals TOTP secrets.
     pub mfa_sealer: Sealer,
+    /// Seals webhook signing secrets.
+    pub webhook_sealer: Sealer,
     /// Wakes this replica's outbox worker when a request commits a message.
     pub outbox_wake: tokio::sync::Notify,
     /// Bounds the enumeration-safe work that requests leave running after
@@ -66,6 +69,10 @@ impl AppContext {
         let mailer = crate::mail::Transport::new(&config.mail)?;
         let sealer = Sealer::new(&config.jwt_secret, "usergraph outbox token seal v1");
         let mfa_sealer = Sealer::new(&config.mfa_encryption_key, "usergraph totp secret seal v1");
+        let webhook_sealer = Sealer::new(
+            &config.mfa_encryption_key,
+            "usergraph webhook secret seal v1",
+        );
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -75,6 +82,7 @@ impl AppContext {
             mailer,
             sealer,
             mfa_sealer,
+            webhook_sealer,
             outbox_wake: tokio::sync::Notify::new(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
         }))

@@ -19,7 +19,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 
-use super::{AppContext, now};
+use super::{AppContext, now, webhooks};
 use crate::{
     error::Result,
     mail::{self, SendError},
@@ -44,13 +44,32 @@ pub async fn queue_mail(
     token: Option<&str>,
 ) -> Result<()> {
     queued.sealed_token = token.map(|t| ctx.sealer.seal(t.as_bytes()));
+    queue(
+        conn,
+        MAIL,
+        queued.template.name(),
+        &queued.to,
+        serde_json::to_string(&queued).map_err(anyhow::Error::from)?,
+    )
+    .await
+}
+
+/// Queues a message of `kind` (its own JSON `payload`), due at once, in the
+/// caller's transaction.
+pub async fn queue(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    topic: &str,
+    recipient: &str,
+    payload: String,
+) -> Result<()> {
     let ts = now();
     outbox::Entity::insert(outbox::ActiveModel {
         id: Set(crate::ids::new_key()),
-        kind: Set(MAIL.to_owned()),
-        topic: Set(queued.template.name().to_owned()),
-        recipient: Set(queued.to.clone()),
-        payload: Set(serde_json::to_string(&queued).map_err(anyhow::Error::from)?),
+        kind: Set(kind.to_owned()),
+        topic: Set(topic.to_owned()),
+        recipient: Set(recipient.to_owned()),
+        payload: Set(payload),
         status: Set(Status::Pending),
         attempts: Set(0),
         next_attempt_at: Set(ts),
@@ -160,7 +179,8 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
                 SendError::Transient(err) => (false, err),
             };
             let error: String = format!("{err:#}").chars().take(1000).collect();
-            if permanent || message.attempts >= ctx.config.mail.max_attempts as i32 {
+            let retry_in = retry_delay(ctx, &message);
+            if permanent || retry_in.is_none() {
                 update = update
                     .col_expr(outbox::Column::Status, Expr::value(Status::Failed))
                     .col_expr(outbox::Column::Payload, Expr::value(scrubbed(&message)));
@@ -171,8 +191,11 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
                 } else {
                     tracing::error!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, error = %error, "outbox message failed for good");
                 }
+                if message.kind == webhooks::KIND {
+                    webhooks::disable_after_failures(ctx, &message, &error).await?;
+                }
             } else {
-                let delay = backoff(ctx.config.mail.retry_base, message.attempts);
+                let delay = retry_in.unwrap_or_default();
                 update = update.col_expr(
                     outbox::Column::NextAttemptAt,
                     Expr::value(ts + chrono::Duration::from_std(delay).unwrap_or_default()),
@@ -190,7 +213,23 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
     Ok(())
 }
 
+/// When to try `message` again after its failed attempt; `None` after the
+/// last one. Mail backs off exponentially from `OUTBOX_RETRY_BASE_MS` for
+/// `OUTBOX_MAX_ATTEMPTS`; webhooks follow `WEBHOOK_RETRY_SCHEDULE`.
+fn retry_delay(ctx: &AppContext, message: &outbox::Model) -> Option<Duration> {
+    let attempts = Ord::max(message.attempts, 1);
+    if message.kind == webhooks::KIND {
+        let schedule = &ctx.config.webhook_retry_schedule;
+        return schedule.get(attempts as usize - 1).copied();
+    }
+    (attempts < ctx.config.mail.max_attempts as i32)
+        .then(|| backoff(ctx.config.mail.retry_base, attempts))
+}
+
 async fn send(ctx: &AppContext, message: &outbox::Model) -> Result<(), SendError> {
+    if message.kind == webhooks::KIND {
+        return webhooks::send(ctx, message).await;
+    }
     // A message that cannot be read or composed never will be.
     let composed = compose(ctx, message).map_err(SendError::Permanent)?;
     ctx.mailer.send(&ctx.config.mail.from, &composed).await

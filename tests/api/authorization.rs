@@ -72,6 +72,73 @@ async fn arrange(app: &TestApp, field: &str, target: &Account, n: usize) -> Stri
     use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     let target_id =
         usergraph::ids::decode(usergraph::ids::USER, &target.id, "id").expect("a user id");
+    if matches!(
+        field,
+        "webhookDeliveries" | "updateWebhook" | "deleteWebhook" | "redeliverWebhook"
+    ) {
+        // A webhook that subscribes to nothing, with one delivery of a
+        // message still in the outbox.
+        let now = chrono::Utc::now();
+        let hook = uuid::Uuid::new_v4();
+        let secret = app
+            .ctx
+            .webhook_sealer
+            .seal(b"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        entity::webhook::Entity::insert(entity::webhook::ActiveModel {
+            id: Set(hook),
+            url: Set("http://127.0.0.1:9/hook".into()),
+            events: Set("[\"none.none\"]".into()),
+            description: Set(None),
+            secret_sealed: Set(secret),
+            enabled: Set(true),
+            disabled_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(app.db())
+        .await
+        .expect("arrange a webhook");
+        if field != "redeliverWebhook" {
+            return usergraph::ids::encode(usergraph::ids::WEBHOOK, hook);
+        }
+        let message = uuid::Uuid::new_v4();
+        entity::outbox::Entity::insert(entity::outbox::ActiveModel {
+            id: Set(message),
+            kind: Set("webhook".into()),
+            topic: Set("none.none".into()),
+            recipient: Set(usergraph::ids::encode(usergraph::ids::WEBHOOK, hook)),
+            payload: Set(
+                json!({ "webhook_id": hook, "message_id": "msg_x", "body": {} }).to_string(),
+            ),
+            status: Set(entity::outbox::Status::Sent),
+            attempts: Set(1),
+            next_attempt_at: Set(now),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            sent_at: Set(Some(now)),
+        })
+        .exec(app.db())
+        .await
+        .expect("arrange a message");
+        let delivery = uuid::Uuid::new_v4();
+        entity::webhook_delivery::Entity::insert(entity::webhook_delivery::ActiveModel {
+            id: Set(delivery),
+            webhook_id: Set(hook),
+            outbox_id: Set(message),
+            message_id: Set("msg_x".into()),
+            event_type: Set("none.none".into()),
+            attempt: Set(1),
+            status_code: Set(Some(200)),
+            duration_ms: Set(1),
+            error: Set(None),
+            created_at: Set(now),
+        })
+        .exec(app.db())
+        .await
+        .expect("arrange a delivery");
+        return usergraph::ids::encode(usergraph::ids::WEBHOOK_DELIVERY, delivery);
+    }
     if field == "revokeApiKey" {
         // A key of the target's, to revoke.
         let id = uuid::Uuid::new_v4();
@@ -316,6 +383,27 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({ "id": cell.token }),
         ),
         "auditEvents" => ("{ auditEvents(first: 1) { nodes { id } } }", json!({})),
+        "webhooks" => ("{ webhooks { id } }", json!({})),
+        "webhookDeliveries" => (
+            "query($id: ID!) { webhookDeliveries(webhookId: $id) { nodes { id } } }",
+            json!({ "id": cell.token }),
+        ),
+        "createWebhook" => (
+            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"none.none\"] }) { secret } }",
+            json!({}),
+        ),
+        "updateWebhook" => (
+            "mutation($id: ID!) { updateWebhook(id: $id, input: { description: \"m\" }) { id } }",
+            json!({ "id": cell.token }),
+        ),
+        "deleteWebhook" => (
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({ "id": cell.token }),
+        ),
+        "redeliverWebhook" => (
+            "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) }",
+            json!({ "id": cell.token }),
+        ),
         "mySecurityEvents" => ("{ mySecurityEvents(first: 1) { nodes { id } } }", json!({})),
         other => panic!(
             "no operation written for root field `{other}`: add one here and a row to authorization.tsv"
@@ -334,7 +422,8 @@ fn outcome(body: &Value) -> String {
 
 #[tokio::test]
 async fn every_root_field_follows_the_authorization_matrix() {
-    let app = TestApp::spawn().await;
+    // Webhooks are created here for a loopback address.
+    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")]).await;
     let setup = app.user_with("setup", &[], true).await;
     // A spare superuser, so no cell ever acts on the last one.
     app.user_with("spare", &[], true).await;

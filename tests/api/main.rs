@@ -23,3 +23,4 @@ mod sessions;
 mod statements;
 mod tiers;
 mod tokens;
+mod webhooks;
