@@ -8,6 +8,7 @@ pub mod connection;
 pub mod documents;
 pub mod guard;
 pub mod guardrails;
+pub mod live;
 pub mod loaders;
 pub mod recovery;
 mod request;
@@ -20,7 +21,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 
 use crate::{config::Config, service::AppContext};
 
@@ -77,11 +78,11 @@ pub struct Mutation(
     tier::TierMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// The schema's shape with no runtime data: used for the SDL and by `build_schema`.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, live::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
 }
 
 /// The SDL committed as `schema.graphql`.
@@ -111,7 +112,7 @@ pub fn build_introspection_schema(ctx: Arc<AppContext>, config: &Config) -> AppS
 }
 
 fn finish_schema(
-    builder: SchemaBuilder<Query, Mutation, EmptySubscription>,
+    builder: SchemaBuilder<Query, Mutation, live::Subscription>,
     ctx: Arc<AppContext>,
     config: &Config,
 ) -> AppSchema {

@@ -39,13 +39,18 @@ impl FromRequestParts<AppState> for MaybeViewer {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::TokenInvalid)?;
-        let viewer = if token.starts_with(api_keys::SECRET_PREFIX) {
-            api_keys::load_viewer(&state.ctx.db, token).await?
-        } else {
-            let claims = state.ctx.jwt.verify(token)?;
-            sessions::load_viewer(&state.ctx.db, &claims).await?
-        };
-        Ok(Self(Some(viewer)))
+        Ok(Self(Some(authenticate(&state.ctx, token).await?)))
+    }
+}
+
+/// A bearer token (a JWT or an API key) resolved to its viewer, as every
+/// request and every WebSocket connection does.
+pub async fn authenticate(ctx: &crate::service::AppContext, token: &str) -> Result<Viewer> {
+    if token.starts_with(api_keys::SECRET_PREFIX) {
+        api_keys::load_viewer(&ctx.db, token).await
+    } else {
+        let claims = ctx.jwt.verify(token)?;
+        sessions::load_viewer(&ctx.db, &claims).await
     }
 }
 

@@ -9,6 +9,7 @@ mod endpoint;
 mod extract;
 pub mod graphiql;
 mod health;
+mod live;
 
 pub use extract::MaybeViewer;
 
@@ -86,6 +87,7 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
             "/graphql",
             get(endpoint::graphql_get).post(endpoint::graphql_post),
         )
+        .route("/graphql/ws", get(live::upgrade))
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
@@ -359,11 +361,13 @@ pub struct Background {
     stop: tokio::sync::watch::Sender<bool>,
     worker: tokio::task::JoinHandle<()>,
     pruning: tokio::task::JoinHandle<()>,
+    events: tokio::task::JoinHandle<()>,
 }
 
 impl Background {
     pub fn start(ctx: Arc<AppContext>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stopped_events = stopped.clone();
         Self {
             stop,
             worker: tokio::spawn(crate::metrics::in_background(crate::service::outbox::run(
@@ -371,8 +375,12 @@ impl Background {
                 stopped,
             ))),
             pruning: tokio::spawn(crate::metrics::in_background(
-                crate::service::prune_periodically(ctx),
+                crate::service::prune_periodically(ctx.clone()),
             )),
+            events: tokio::spawn(crate::metrics::in_background(crate::service::events::run(
+                ctx,
+                stopped_events,
+            ))),
         }
     }
 
@@ -381,6 +389,7 @@ impl Background {
     pub fn abort(&self) {
         self.worker.abort();
         self.pruning.abort();
+        self.events.abort();
     }
 
     /// Stops the worker once its send in progress, if any, is done and
@@ -388,6 +397,7 @@ impl Background {
     pub async fn stop(self, grace: Duration) {
         let _ = self.stop.send(true);
         self.pruning.abort();
+        self.events.abort();
         if tokio::time::timeout(grace, self.worker).await.is_err() {
             tracing::warn!("the outbox worker did not stop within the shutdown grace period");
         }
@@ -407,26 +417,28 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use hyper_util::{
-        rt::{TokioExecutor, TokioIo, TokioTimer},
-        server::{conn::auto, graceful::GracefulShutdown},
+        rt::{TokioIo, TokioTimer},
         service::TowerToHyperService,
     };
     use tower::Service;
 
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
-    // HTTP/1.1 only, and no upgrades: telling HTTP/1 from HTTP/2 (which
-    // hyper-util also does for every connection that may upgrade) means
-    // reading the first bytes with no timeout, so a silent connection would be
-    // kept forever. Clients reach replicas through a load balancer, which
-    // speaks HTTP/2 to them if they like.
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
+    // HTTP/1.1 with upgrades (WebSocket at /graphql/ws), served by hyper's
+    // own HTTP/1 connection: no sniffing for HTTP/2 (hyper-util's automatic
+    // builder reads the first bytes of every connection that may upgrade
+    // with no timeout, so a silent connection would be kept forever).
+    // Clients reach replicas through a load balancer, which speaks HTTP/2 to
+    // them if they like.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
-    let graceful = GracefulShutdown::new();
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        // Finished connections are reaped as the loop goes.
+        while connections.try_join_next().is_some() {}
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -443,19 +455,29 @@ pub async fn serve_on(
             Ok(service) => service,
             Err(never) => match never {},
         };
-        let connection = builder
+        let connection = http1
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            .with_upgrades();
+        let mut closing = closing.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                _ = closing.changed() => {
+                    // Finish the request in flight, take no more.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = outcome {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    let _ = close.send(true);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = async { while connections.join_next().await.is_some() {} } => {}
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!(grace_secs = config.shutdown_grace.as_secs(), "closing the connections still open after the shutdown grace period");
         }

@@ -493,6 +493,11 @@ pub async fn change_password(
     sessions::revoke_all(&txn, viewer.id(), Some(viewer.session_id)).await?;
     Event::by(viewer, "auth.password_changed")
         .on(Target::User(viewer.id()))
+        .change(
+            "keptSessionId",
+            serde_json::Value::Null,
+            crate::ids::session(viewer.session_id),
+        )
         .record(&txn)
         .await?;
     txn.commit().await?;

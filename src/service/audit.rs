@@ -121,8 +121,9 @@ impl Event {
         self
     }
 
-    /// Writes the event in `conn` (the change's own transaction), and queues
-    /// it for the webhooks that subscribe to it, in the same transaction.
+    /// Writes the event in `conn` (the change's own transaction), and, in
+    /// the same transaction, announces it to live subscribers on every
+    /// replica and queues it for the webhooks that subscribe to it.
     pub async fn record(self, conn: &impl ConnectionTrait) -> Result<()> {
         let model = audit_event::Model {
             id: ids::new_key(),
@@ -143,6 +144,7 @@ impl Event {
         audit_event::Entity::insert(audit_event::ActiveModel::from(model.clone()))
             .exec_without_returning(conn)
             .await?;
+        super::events::notify(conn, &model).await?;
         super::webhooks::queue_for(conn, &public(&model), self.action).await
     }
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod directory;
+pub mod events;
 pub mod limits;
 pub mod links;
 pub mod mfa;
@@ -45,6 +46,8 @@ pub struct AppContext {
     pub webhook_sealer: Sealer,
     /// Wakes this replica's outbox worker when a request commits a message.
     pub outbox_wake: tokio::sync::Notify,
+    /// This replica's fan-out of committed audit events to subscribers.
+    pub events: events::Bus,
     /// Bounds the enumeration-safe work that requests leave running after
     /// they answer (`requestPasswordReset`).
     pub detached: Arc<tokio::sync::Semaphore>,
@@ -84,6 +87,7 @@ impl AppContext {
             mfa_sealer,
             webhook_sealer,
             outbox_wake: tokio::sync::Notify::new(),
+            events: events::Bus::default(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
         }))
     }

@@ -1,0 +1,221 @@
+//! Live events: every audit event reaches this replica's subscribers once
+//! its transaction commits, whichever replica made it. On PostgreSQL the
+//! event is sent with `pg_notify` in the change's own transaction (delivered
+//! at commit, never for a rollback) and every replica listens; on SQLite
+//! (one process) a task reads new events in id order, which is commit order
+//! there, as SQLite runs one transaction at a time. Each replica fans out
+//! through a bounded broadcast channel: a subscriber that falls behind loses
+//! the oldest events (and is told), so a slow socket cannot grow memory.
+
+use std::{sync::Arc, time::Duration};
+
+use entity::audit_event;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::AppContext;
+use crate::error::Result;
+
+/// The PostgreSQL channel events travel on.
+const CHANNEL: &str = "usergraph_events";
+
+/// Events a subscriber may fall behind by before it loses the oldest.
+pub const BUFFER: usize = 256;
+
+/// NOTIFY payloads are limited to 8000 bytes; an event's `changes` are
+/// dropped from the notification (not from the table) past this.
+const MAX_NOTIFY: usize = 7000;
+
+/// This replica's fan-out of committed events.
+pub struct Bus {
+    sender: broadcast::Sender<Arc<audit_event::Model>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(BUFFER).0,
+        }
+    }
+}
+
+impl Bus {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<audit_event::Model>> {
+        self.sender.subscribe()
+    }
+
+    fn publish(&self, event: audit_event::Model) {
+        // No subscriber is not an error.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+}
+
+/// An event as a notification carries it.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    id: Uuid,
+    action: String,
+    actor_id: Option<Uuid>,
+    api_key_id: Option<Uuid>,
+    target_kind: Option<String>,
+    target_id: Option<Uuid>,
+    changes: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&audit_event::Model> for Wire {
+    fn from(e: &audit_event::Model) -> Self {
+        Self {
+            id: e.id,
+            action: e.action.clone(),
+            actor_id: e.actor_id,
+            api_key_id: e.api_key_id,
+            target_kind: e.target_kind.clone(),
+            target_id: e.target_id,
+            changes: e.changes.clone(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            request_id: e.request_id.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
+impl From<Wire> for audit_event::Model {
+    fn from(w: Wire) -> Self {
+        Self {
+            id: w.id,
+            action: w.action,
+            actor_id: w.actor_id,
+            api_key_id: w.api_key_id,
+            target_kind: w.target_kind,
+            target_id: w.target_id,
+            changes: w.changes,
+            ip: w.ip,
+            user_agent: w.user_agent,
+            request_id: w.request_id,
+            created_at: w.created_at,
+        }
+    }
+}
+
+/// Sends `event` to every replica when the caller's transaction commits
+/// (PostgreSQL; SQLite's reader finds it in the table).
+pub async fn notify(conn: &impl ConnectionTrait, event: &audit_event::Model) -> Result<()> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let mut wire = Wire::from(event);
+    let mut payload = serde_json::to_string(&wire).map_err(anyhow::Error::from)?;
+    if payload.len() > MAX_NOTIFY {
+        wire.changes = None;
+        payload = serde_json::to_string(&wire).map_err(anyhow::Error::from)?;
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Feeds this replica's bus until `stop` flips: a LISTEN connection on
+/// PostgreSQL (reconnecting after a failure), a reader of new rows on SQLite.
+pub async fn run(ctx: Arc<AppContext>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
+    loop {
+        let outcome = tokio::select! {
+            outcome = async {
+                if postgres { listen(&ctx).await } else { read_new(&ctx).await }
+            } => outcome,
+            _ = stop.changed() => return,
+        };
+        if let Err(err) = outcome {
+            tracing::warn!(error = %err, "live events feed failed; restarting");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn listen(ctx: &AppContext) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let mut listener =
+        sea_orm::sqlx::postgres::PgListener::connect(ctx.config.database_url.expose_secret())
+            .await?;
+    listener.listen(CHANNEL).await?;
+    loop {
+        let notification = listener.recv().await?;
+        match serde_json::from_str::<Wire>(notification.payload()) {
+            Ok(wire) => ctx.events.publish(wire.into()),
+            Err(err) => tracing::warn!(error = %err, "an event notification could not be read"),
+        }
+    }
+}
+
+async fn read_new(ctx: &AppContext) -> anyhow::Result<()> {
+    let newest = async || -> anyhow::Result<Uuid> {
+        Ok(audit_event::Entity::find()
+            .select_only()
+            .column(audit_event::Column::Id)
+            .order_by_desc(audit_event::Column::Id)
+            .into_tuple::<Uuid>()
+            .one(&ctx.db)
+            .await?
+            .unwrap_or(Uuid::nil()))
+    };
+    // Read only while someone listens, from where they started listening.
+    let mut after: Option<Uuid> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !ctx.events.has_subscribers() {
+            after = None;
+            continue;
+        }
+        let from = match after {
+            Some(id) => id,
+            None => {
+                let id = newest().await?;
+                after = Some(id);
+                id
+            }
+        };
+        let rows = audit_event::Entity::find()
+            .filter(audit_event::Column::Id.gt(from))
+            .order_by_asc(audit_event::Column::Id)
+            .limit(500)
+            .all(&ctx.db)
+            .await?;
+        for row in rows {
+            after = Some(row.id);
+            ctx.events.publish(row);
+        }
+    }
+}
+
+/// The actions that end sessions: the one named in `changes.sessionId`, all
+/// but `changes.keptSessionId`, or (when neither is named) all of them.
+pub const SESSION_ENDING: [&str; 7] = [
+    "auth.logout",
+    "session.revoked",
+    "auth.password_changed",
+    "auth.password_reset",
+    "user.status_changed",
+    "user.deleted",
+    "user.hard_deleted",
+];

@@ -1,0 +1,156 @@
+//! Live events over a real WebSocket (graphql-transport-ws): an event made
+//! on one replica reaches a subscriber on another, a session ended on one
+//! replica closes the other's socket, and sign-in happens in
+//! `connection_init`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest},
+};
+
+use crate::helpers::TestApp;
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(addr: SocketAddr, token: Option<&str>) -> (Socket, Value) {
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = connect_async(request).await.expect("upgrade");
+    let payload = match token {
+        Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+        None => json!({}),
+    };
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init", "payload": payload }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let answer = next_message(&mut socket).await;
+    (socket, answer)
+}
+
+/// The next JSON message, or `{"closed": …}` when the socket closes.
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Err(_) => panic!("no message within 10 s"),
+            Ok(None) => return json!({ "closed": null }),
+            Ok(Some(Err(err))) => return json!({ "closed": err.to_string() }),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == "ping" || value["type"] == "pong" {
+                    continue;
+                }
+                return value;
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return json!({ "closed": frame.map(|f| f.code.to_string()) });
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+async fn subscribe(socket: &mut Socket, query: &str) {
+    socket
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    // Let the subscription start before events are made.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn an_event_made_on_one_replica_reaches_a_subscriber_on_another() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let other = app.spawn_replica().await;
+    let (mut socket, ack) = connect(other.addr, Some(&root.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    subscribe(
+        &mut socket,
+        "subscription { auditEvents(actions: [\"user.created\"]) { action targetId actor { username } changes } }",
+    )
+    .await;
+    // Another kind of event first: filtered out.
+    app.register_as("ann").await;
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation { createUser(input: { username: \"bob\", email: \"bob@example.com\", password: \"marmalade-otter-77\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let bob = body["data"]["createUser"]["id"].as_str().unwrap();
+    let message = next_message(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    let event = &message["payload"]["data"]["auditEvents"];
+    assert_eq!(event["action"], "user.created");
+    assert_eq!(event["targetId"], bob);
+    assert_eq!(event["actor"]["username"], "root");
+    assert_eq!(event["changes"]["username"]["new"], "bob");
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_replica_closes_the_other_replicas_socket() {
+    let app = TestApp::spawn().await;
+    let ann = app.register_as("ann").await;
+    let other = app.spawn_replica().await;
+    let (mut socket, ack) = connect(other.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    subscribe(
+        &mut socket,
+        "subscription { mySessionEvents { kind action sessionId endsThisSession } }",
+    )
+    .await;
+    let body = app
+        .gql(Some(&ann.access), "mutation { logout }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let message = next_message(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    let event = &message["payload"]["data"]["mySessionEvents"];
+    assert_eq!(event["kind"], "ENDED");
+    assert_eq!(event["action"], "auth.logout");
+    assert_eq!(event["endsThisSession"], true);
+    // Then the socket is closed.
+    let closed = next_message(&mut socket).await;
+    assert!(closed.get("closed").is_some(), "{closed}");
+}
+
+#[tokio::test]
+async fn a_connection_must_sign_in_and_audit_events_need_audit_read() {
+    let app = TestApp::spawn().await;
+    let (_, answer) = connect(app.addr, None).await;
+    assert!(answer.get("closed").is_some(), "anonymous: {answer}");
+    let (_, answer) = connect(app.addr, Some("not-a-token")).await;
+    assert!(answer.get("closed").is_some(), "bad token: {answer}");
+    let ann = app.register_as("ann").await;
+    let (mut socket, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack");
+    socket
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { auditEvents { action } }" } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    // An execution error: a `next` with the error, then `complete`.
+    let message = next_message(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{message}"
+    );
+}
