@@ -45,7 +45,7 @@ PROFILES = {
         duration=8,
         runs=3,
         q1_conns=[1, 16, 64],
-        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "X1", "RSS", "D1"],
+        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "W2", "X1", "RSS", "D1"],
     ),
 }
 
@@ -57,6 +57,9 @@ Q4_OFFSET = "query Q4($page: Int) { users(first: 50, page: $page) { edges { node
 A1 = "mutation A1($i: LoginInput!) { login(input: $i) { accessToken } }"
 A2 = "query A2 { me { id username email } }"
 W1 = 'mutation W1($i: CreateUserInput!) { createUser(input: $i) { id } }'
+# A profile change by an administrator: no argon2, so what a write itself
+# costs (its transaction, its audit event) shows.
+W2 = 'mutation W2($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $i) { id } }'
 
 
 def log(message):
@@ -308,6 +311,7 @@ def bench_size(args, profile, size, binaries, tmp):
             "A1": write_bodies(tmp, "a1", A1, [{"i": {"login": f"user{i:07d}", "password": ADMIN_PASSWORD}} for i in range(1, 1001) if i % 97]),
             "A2": write_bodies(tmp, "a2", A2, [{}], "A2"),
             "W1": write_bodies(tmp, "w1", W1, [{"i": {"username": "w{{N}}", "email": "w{{N}}@bench.example", "password": ADMIN_PASSWORD}}]),
+            "W2": write_bodies(tmp, "w2", W2, [{"id": i, "i": {"firstName": f"Renamed{n}"}} for n, i in enumerate(user_ids)]),
             # oha sends random lines of a file and cannot number them: one
             # distinct new user per line, a file per X1 run, and lines enough
             # that a run's ~130 picks rarely repeat one (a repeat is a
@@ -372,6 +376,8 @@ def bench_size(args, profile, size, binaries, tmp):
             paired("A2", 16, bodies["A2"])
         if "W1" in scenarios:
             alone("W1", 4, bodies["W1"])
+        if "W2" in scenarios:
+            alone("W2", 4, bodies["W2"])
         if "X1" in scenarios:
             reads = ["Q1", "Q2", "A2"]
             without = [mix(UG_PORT, bodies, token, reads, profile["duration"] * 2) for _ in range(profile["runs"])]
