@@ -311,7 +311,9 @@ def bench_size(args, profile, size, binaries, tmp):
             "A1": write_bodies(tmp, "a1", A1, [{"i": {"login": f"user{i:07d}", "password": ADMIN_PASSWORD}} for i in range(1, 1001) if i % 97]),
             "A2": write_bodies(tmp, "a2", A2, [{}], "A2"),
             "W1": write_bodies(tmp, "w1", W1, [{"i": {"username": "w{{N}}", "email": "w{{N}}@bench.example", "password": ADMIN_PASSWORD}}]),
-            "W2": write_bodies(tmp, "w2", W2, [{"id": i, "i": {"firstName": f"Renamed{n}"}} for n, i in enumerate(user_ids)]),
+            # A new value every time (the load tool numbers each request), so
+            # every W2 is a change with its event, not a no-op.
+            "W2": write_bodies(tmp, "w2", W2, [{"id": i, "i": {"firstName": "R{{N}}"}} for i in user_ids]),
             # oha sends random lines of a file and cannot number them: one
             # distinct new user per line, a file per X1 run, and lines enough
             # that a run's ~130 picks rarely repeat one (a repeat is a
