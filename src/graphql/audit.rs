@@ -176,8 +176,28 @@ pub async fn connection(
                 .map_err(|_| AppError::bad_input("after", "not a cursor of this list"))
         })
         .transpose()?;
-    let (rows, more) = audit::page(&app(ctx).db, &filter, first, after).await?;
-    Ok(AuditEventConnection::of(rows, more, after.is_some()))
+    let security_only = filter.security_only;
+    let (rows, mut more) = audit::page(&app(ctx).db, &filter, first, after).await?;
+    let mut page = AuditEventConnection::of(rows, more, after.is_some());
+    if security_only {
+        // A user's own history shows that an administrator acted, not the
+        // administrator's address, browser or request.
+        let me = viewer(ctx)?.id();
+        for node in page
+            .nodes
+            .iter_mut()
+            .chain(page.edges.iter_mut().map(|e| &mut e.node))
+        {
+            if node.actor_key != Some(me) {
+                node.ip = None;
+                node.user_agent = None;
+                node.request_id = None;
+            }
+        }
+    }
+    more = page.page_info.has_next_page;
+    let _ = more;
+    Ok(page)
 }
 
 impl AuditEventConnection {

@@ -58,6 +58,11 @@ pub fn ended_sessions(
         return None;
     }
     let this = ids::session(this_session);
+    if let Some(ended) = changes["sessionIds"]["new"].as_array() {
+        let ended: Vec<&str> = ended.iter().filter_map(|id| id.as_str()).collect();
+        let one = (ended.len() == 1).then(|| ended[0].to_owned());
+        return Some((one, ended.contains(&this.as_str())));
+    }
     if let Some(one) = changes["sessionId"]["new"].as_str() {
         return Some((Some(one.to_owned()), one == this));
     }
@@ -98,6 +103,8 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = SessionEvent> + use<>> {
         let viewer = viewer(ctx)?;
         let (user, session) = (viewer.id(), viewer.session_id);
+        // A socket signed in with an API key has no session to end.
+        let by_key = viewer.api_key.is_some();
         let receiver = app(ctx).events.subscribe();
         Ok(stream(receiver, move |event| {
             ended_sessions(event, user, session).map(|(session_id, ends_this_session)| {
@@ -105,7 +112,7 @@ impl Subscription {
                     kind: SessionEventKind::Ended,
                     action: event.action.clone(),
                     session_id: session_id.map(ID::from),
-                    ends_this_session,
+                    ends_this_session: ends_this_session && !by_key,
                     at: event.created_at.into(),
                 }
             })

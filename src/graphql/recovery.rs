@@ -116,7 +116,7 @@ impl RecoveryMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
     ) -> async_graphql::Result<bool> {
-        recovery::verify_email(app(ctx), &token).await?;
+        recovery::verify_email(app(ctx), &token, meta(ctx)?).await?;
         Ok(true)
     }
 
@@ -149,7 +149,7 @@ impl RecoveryMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
     ) -> async_graphql::Result<User> {
-        let user = recovery::confirm_email_change(app(ctx), &token).await?;
+        let user = recovery::confirm_email_change(app(ctx), &token, meta(ctx)?).await?;
         Ok(User::owned(user))
     }
 

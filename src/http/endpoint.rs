@@ -277,14 +277,14 @@ async fn execute(
     answered
 }
 
-enum Refusal {
+pub(super) enum Refusal {
     Error(async_graphql::ServerError),
     /// Not a GraphQL request at all: 400 whatever the media type.
     NoQuery,
     MutationOverGet,
 }
 
-fn plan(
+pub(super) fn plan(
     state: &AppState,
     request: &mut async_graphql::Request,
     method_get: bool,

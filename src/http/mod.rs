@@ -360,6 +360,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 pub struct Background {
     stop: tokio::sync::watch::Sender<bool>,
     worker: tokio::task::JoinHandle<()>,
+    webhook_worker: tokio::task::JoinHandle<()>,
     pruning: tokio::task::JoinHandle<()>,
     events: tokio::task::JoinHandle<()>,
 }
@@ -372,8 +373,12 @@ impl Background {
             stop,
             worker: tokio::spawn(crate::metrics::in_background(crate::service::outbox::run(
                 ctx.clone(),
-                stopped,
+                stopped.clone(),
+                crate::service::outbox::MAIL,
             ))),
+            webhook_worker: tokio::spawn(crate::metrics::in_background(
+                crate::service::outbox::run(ctx.clone(), stopped, crate::service::webhooks::KIND),
+            )),
             pruning: tokio::spawn(crate::metrics::in_background(
                 crate::service::prune_periodically(ctx.clone()),
             )),
@@ -388,6 +393,7 @@ impl Background {
     /// again when its lease ends).
     pub fn abort(&self) {
         self.worker.abort();
+        self.webhook_worker.abort();
         self.pruning.abort();
         self.events.abort();
     }
@@ -398,7 +404,11 @@ impl Background {
         let _ = self.stop.send(true);
         self.pruning.abort();
         self.events.abort();
-        if tokio::time::timeout(grace, self.worker).await.is_err() {
+        let workers = async {
+            let _ = self.worker.await;
+            let _ = self.webhook_worker.await;
+        };
+        if tokio::time::timeout(grace, workers).await.is_err() {
             tracing::warn!("the outbox worker did not stop within the shutdown grace period");
         }
     }

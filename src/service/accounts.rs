@@ -563,7 +563,7 @@ pub async fn update_me(
             .await?;
     }
     if let Some(email) = &new_email {
-        recovery::queue_email_change(&txn, ctx, &updated, email).await?;
+        recovery::queue_email_change(&txn, ctx, viewer, &updated, email).await?;
     }
     txn.commit().await?;
     if new_email.is_some() {
@@ -593,9 +593,11 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     .await?;
     sessions::revoke_all(&txn, viewer.id(), None).await?;
     super::api_keys::revoke_all(&txn, viewer.id()).await?;
+    let mut after = viewer.user.clone();
+    after.deleted_at = Some(ts);
     Event::by(viewer, "user.deleted")
         .on(Target::User(viewer.id()))
-        .change("deletedAt", serde_json::Value::Null, ts.to_rfc3339())
+        .with(audit::user_changes(&viewer.user, &after))
         .record(&txn)
         .await?;
     txn.commit().await?;

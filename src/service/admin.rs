@@ -73,7 +73,8 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
     match &input.role_ids {
         None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
         Some(ids) => {
-            roles::replace(&txn, viewer, created.id, &[], ids).await?;
+            let given = roles::replace(&txn, viewer, created.id, &[], ids).await?;
+            audit_roles_given(&txn, viewer, created.id, &given).await?;
         }
     }
     Event::by(viewer, "user.created")
@@ -200,6 +201,22 @@ pub async fn update_user(
         super::outbox::wake(ctx);
     }
     Ok(updated)
+}
+
+/// Roles given to a new user, as a change from none (so "who made this
+/// user an admin?" has an answer from the first day).
+pub(super) async fn audit_roles_given(
+    conn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+    given: &[entity::role::Model],
+) -> Result<()> {
+    let names: Vec<String> = given.iter().map(|r| r.name.clone()).collect();
+    Event::by(viewer, "user.roles_changed")
+        .on(Target::User(user_id))
+        .change("roles", Vec::<String>::new(), names)
+        .record(conn)
+        .await
 }
 
 /// The events of an administrator's change to a user: a status change on its

@@ -228,6 +228,51 @@ pub fn user_created(user: &user::Model) -> Changes {
         .collect()
 }
 
+/// Every action an event may have (webhooks subscribe to these, or to a
+/// namespace such as `user.*`).
+pub const ACTIONS: [&str; 40] = [
+    "user.registered",
+    "user.created",
+    "user.updated",
+    "user.status_changed",
+    "user.deleted",
+    "user.restored",
+    "user.hard_deleted",
+    "user.roles_changed",
+    "user.tier_changed",
+    "user.invited",
+    "user.invitation_resent",
+    "user.invitation_accepted",
+    "user.email_verified",
+    "user.email_change_requested",
+    "user.email_changed",
+    "auth.login",
+    "auth.login_failed",
+    "auth.locked",
+    "auth.logout",
+    "auth.password_changed",
+    "auth.password_reset",
+    "auth.password_reset_sent",
+    "auth.mfa_enabled",
+    "auth.mfa_disabled",
+    "auth.recovery_codes_regenerated",
+    "session.revoked",
+    "session.reused",
+    "api_key.created",
+    "api_key.revoked",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "tier.created",
+    "tier.updated",
+    "tier.deleted",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.redelivered",
+    "webhook.disabled",
+];
+
 /// The events a user sees as their own security history.
 pub const SECURITY_ACTION_PREFIXES: [&str; 3] = ["auth.", "session.", "api_key."];
 

@@ -10,10 +10,7 @@
 use std::{sync::Arc, time::Duration};
 
 use entity::audit_event;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -168,19 +165,26 @@ async fn listen(ctx: &AppContext) -> anyhow::Result<()> {
     }
 }
 
+/// SQLite: new events in insertion order (`rowid`), which is commit order
+/// on its one connection; event ids are not, as an id is drawn before the
+/// insert that may wait for another.
 async fn read_new(ctx: &AppContext) -> anyhow::Result<()> {
-    let newest = async || -> anyhow::Result<Uuid> {
-        Ok(audit_event::Entity::find()
-            .select_only()
-            .column(audit_event::Column::Id)
-            .order_by_desc(audit_event::Column::Id)
-            .into_tuple::<Uuid>()
-            .one(&ctx.db)
-            .await?
-            .unwrap_or(Uuid::nil()))
+    use sea_orm::{FromQueryResult, QueryResult};
+    let newest = async || -> anyhow::Result<i64> {
+        let row = ctx
+            .db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT COALESCE(MAX(rowid), 0) AS n FROM audit_events",
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0))
     };
     // Read only while someone listens, from where they started listening.
-    let mut after: Option<Uuid> = None;
+    let mut after: Option<i64> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if !ctx.events.has_subscribers() {
@@ -188,30 +192,34 @@ async fn read_new(ctx: &AppContext) -> anyhow::Result<()> {
             continue;
         }
         let from = match after {
-            Some(id) => id,
+            Some(n) => n,
             None => {
-                let id = newest().await?;
-                after = Some(id);
-                id
+                let n = newest().await?;
+                after = Some(n);
+                n
             }
         };
-        let rows = audit_event::Entity::find()
-            .filter(audit_event::Column::Id.gt(from))
-            .order_by_asc(audit_event::Column::Id)
-            .limit(500)
-            .all(&ctx.db)
+        let rows: Vec<QueryResult> = ctx
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                "SELECT rowid AS event_rowid, * FROM audit_events WHERE rowid > ? ORDER BY rowid LIMIT 500",
+                [from.into()],
+            ))
             .await?;
         for row in rows {
-            after = Some(row.id);
-            ctx.events.publish(row);
+            after = Some(row.try_get::<i64>("", "event_rowid")?);
+            ctx.events
+                .publish(audit_event::Model::from_query_result(&row, "")?);
         }
     }
 }
 
 /// The actions that end sessions: the one named in `changes.sessionId`, all
 /// but `changes.keptSessionId`, or (when neither is named) all of them.
-pub const SESSION_ENDING: [&str; 7] = [
+pub const SESSION_ENDING: [&str; 8] = [
     "auth.logout",
+    "session.reused",
     "session.revoked",
     "auth.password_changed",
     "auth.password_reset",

@@ -386,6 +386,10 @@ pub async fn regenerate_recovery_codes(
         return Err(AppError::Conflict("no second factor is enabled".into()));
     }
     let codes = new_recovery_codes(&txn, user.id).await?;
+    Event::by(viewer, "auth.recovery_codes_regenerated")
+        .on(Target::User(viewer.id()))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     Ok(codes)
 }

@@ -109,14 +109,18 @@ pub fn wake(ctx: &AppContext) {
     ctx.outbox_wake.notify_one();
 }
 
-/// Claims up to `BATCH` due messages for this worker.
-pub async fn claim(ctx: &AppContext) -> Result<Vec<outbox::Model>> {
+/// Claims up to `BATCH` due messages (of `kind`, or of any) for this worker.
+pub async fn claim(ctx: &AppContext, kind: Option<&str>) -> Result<Vec<outbox::Model>> {
     let ts = now();
     let lease_end = ts + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let mut due = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::Id)
-        .filter(outbox::Column::Status.eq(Status::Pending))
+        .filter(outbox::Column::Status.eq(Status::Pending));
+    if let Some(kind) = kind {
+        due = due.filter(outbox::Column::Kind.eq(kind));
+    }
+    let mut due = due
         .filter(outbox::Column::NextAttemptAt.lte(ts))
         .order_by_asc(outbox::Column::NextAttemptAt)
         .limit(BATCH)
@@ -265,19 +269,32 @@ fn scrubbed(message: &outbox::Model) -> String {
     }
 }
 
-/// The delivery worker: drains due messages whenever this replica commits
-/// one and at every `OUTBOX_POLL_MS`, until `shutdown` flips. A send in
-/// progress when it does is finished and recorded first.
-pub async fn run(ctx: Arc<AppContext>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// A delivery worker for one kind of message: drains due messages at every
+/// `OUTBOX_POLL_MS` (and, for mail, whenever this replica commits one),
+/// until `shutdown` flips. A send in progress when it does is finished and
+/// recorded first. Mail and webhooks have a worker each, so a slow webhook
+/// receiver never holds up a password-reset mail.
+pub async fn run(
+    ctx: Arc<AppContext>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    kind: &'static str,
+) {
     loop {
         if *shutdown.borrow() {
             return;
         }
-        if let Err(err) = drain(&ctx, Some(&shutdown)).await {
-            tracing::warn!(error = %err, "outbox worker pass failed");
+        if let Err(err) = drain(&ctx, Some(&shutdown), Some(kind)).await {
+            tracing::warn!(error = %err, kind, "outbox worker pass failed");
         }
+        let woken = async {
+            if kind == MAIL {
+                ctx.outbox_wake.notified().await
+            } else {
+                std::future::pending().await
+            }
+        };
         tokio::select! {
-            () = ctx.outbox_wake.notified() => {}
+            () = woken => {}
             () = tokio::time::sleep(ctx.config.mail.poll_interval) => {}
             _ = shutdown.changed() => return,
         }
@@ -290,9 +307,10 @@ pub async fn run(ctx: Arc<AppContext>, mut shutdown: tokio::sync::watch::Receive
 pub async fn drain(
     ctx: &AppContext,
     shutdown: Option<&tokio::sync::watch::Receiver<bool>>,
+    kind: Option<&str>,
 ) -> Result<()> {
     loop {
-        let claimed = claim(ctx).await?;
+        let claimed = claim(ctx, kind).await?;
         let n = claimed.len();
         for message in claimed {
             if shutdown.is_some_and(|s| *s.borrow()) {

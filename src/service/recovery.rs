@@ -244,7 +244,7 @@ pub async fn queue_welcome_verification(
 
 /// `verifyEmail`: marks the address the link was sent to as verified.
 #[tracing::instrument(name = "recovery.verify_email", skip_all)]
-pub async fn verify_email(ctx: &AppContext, token: &str) -> Result<()> {
+pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<()> {
     let row = links::find(&ctx.db, Purpose::VerifyEmail, token).await?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, row.user_id)
@@ -255,7 +255,7 @@ pub async fn verify_email(ctx: &AppContext, token: &str) -> Result<()> {
         let mut model = users::changes(&user);
         model.email_verified_at = Set(Some(now()));
         let user = users::save(&txn, user, model).await?;
-        Event::anonymous(&RequestMeta::default(), "user.email_verified")
+        Event::anonymous(meta, "user.email_verified")
             .as_user(user.id)
             .change("email", Value::Null, user.email.clone())
             .record(&txn)
@@ -281,7 +281,7 @@ pub async fn request_email_change(
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    queue_email_change(&txn, ctx, &user, &new_email).await?;
+    queue_email_change(&txn, ctx, viewer, &user, &new_email).await?;
     txn.commit().await?;
     outbox::wake(ctx);
     Ok(())
@@ -327,6 +327,7 @@ pub async fn check_email_change(
 pub async fn queue_email_change(
     txn: &impl ConnectionTrait,
     ctx: &AppContext,
+    viewer: &Viewer,
     user: &user::Model,
     new_email: &str,
 ) -> Result<()> {
@@ -349,6 +350,11 @@ pub async fn queue_email_change(
         None,
     )
     .await?;
+    Event::by(viewer, "user.email_change_requested")
+        .on(Target::User(user.id))
+        .change("email", user.email.clone(), new_email)
+        .record(txn)
+        .await?;
     tracing::info!(user_id = %crate::ids::user(user.id), "email change requested");
     Ok(())
 }
@@ -356,7 +362,11 @@ pub async fn queue_email_change(
 /// `confirmEmailChange`: the link is the proof, so no session is needed.
 /// The new address is verified; `DUPLICATE_EMAIL` if it was taken meanwhile.
 #[tracing::instrument(name = "recovery.confirm_email_change", skip_all)]
-pub async fn confirm_email_change(ctx: &AppContext, token: &str) -> Result<user::Model> {
+pub async fn confirm_email_change(
+    ctx: &AppContext,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<user::Model> {
     let row = links::find(&ctx.db, Purpose::EmailChange, token).await?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, row.user_id)
@@ -374,7 +384,7 @@ pub async fn confirm_email_change(ctx: &AppContext, token: &str) -> Result<user:
         .await
         .map_err(|e| e.with_field("token"))?;
     links::address_changed(&txn, user.id).await?;
-    Event::anonymous(&RequestMeta::default(), "user.email_changed")
+    Event::anonymous(meta, "user.email_changed")
         .as_user(user.id)
         .with(super::audit::user_changes(&before, &user))
         .record(&txn)
@@ -466,7 +476,8 @@ async fn create_invited(
     match role_ids {
         None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
         Some(ids) => {
-            roles::replace(&txn, viewer, created.id, &[], ids).await?;
+            let given = roles::replace(&txn, viewer, created.id, &[], ids).await?;
+            super::admin::audit_roles_given(&txn, viewer, created.id, &given).await?;
         }
     }
     Event::by(viewer, "user.invited")
@@ -572,6 +583,10 @@ pub async fn resend_invitation(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> R
     links::require_budget(&txn, ctx, &user.email, Template::Invitation).await?;
     links::supersede(&txn, user.id, &[Purpose::Invitation]).await?;
     links::mail_link(&txn, ctx, Purpose::Invitation, &user, &user.email).await?;
+    Event::by(viewer, "user.invitation_resent")
+        .on(Target::User(user.id))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     outbox::wake(ctx);
     Ok(())
@@ -591,6 +606,10 @@ pub async fn send_password_reset(ctx: &AppContext, viewer: &Viewer, id: Uuid) ->
     }
     links::require_budget(&txn, ctx, &user.email, Template::PasswordReset).await?;
     links::mail_link(&txn, ctx, Purpose::PasswordReset, &user, &user.email).await?;
+    Event::by(viewer, "auth.password_reset_sent")
+        .on(Target::User(user.id))
+        .record(&txn)
+        .await?;
     txn.commit().await?;
     outbox::wake(ctx);
     tracing::info!(user_id = %crate::ids::user(id), "password reset mailed by an administrator");

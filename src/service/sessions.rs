@@ -179,6 +179,11 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
             }
             tracing::warn!(user_id = %crate::ids::user(row.user_id), session_id = %crate::ids::session(row.chain_id), "refresh token reuse; revoking the session");
             end_chain(&txn, row.user_id, row.chain_id).await?;
+            Event::anonymous(meta, "session.reused")
+                .on(Target::User(row.user_id))
+                .change("sessionIds", Value::Null, vec![ids::session(row.chain_id)])
+                .record(&txn)
+                .await?;
             txn.commit().await?;
             return Err(AppError::TokenInvalid);
         }
@@ -288,14 +293,17 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
     let txn = ctx.db.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     end_chain(&txn, viewer.id(), viewer.session_id).await?;
+    let mut ended = vec![Value::from(ids::session(viewer.session_id))];
     if let Some(token) = refresh_token
         && let Some(chain) = chain_of(&txn, viewer.id(), token).await?
+        && chain != viewer.session_id
     {
         end_chain(&txn, viewer.id(), chain).await?;
+        ended.push(ids::session(chain).into());
     }
     Event::by(viewer, "auth.logout")
         .on(Target::User(viewer.id()))
-        .change("sessionId", Value::Null, ids::session(viewer.session_id))
+        .change("sessionIds", Value::Null, ended)
         .record(&txn)
         .await?;
     txn.commit().await?;

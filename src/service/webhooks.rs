@@ -125,29 +125,52 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> anyhow::Resul
     ))
 }
 
-/// Whether an address is one a webhook may not reach by default.
+/// Whether an address is one a webhook may not reach by default: only
+/// globally routable unicast addresses may be reached; the IPv4 address
+/// inside IPv4-mapped, IPv4-compatible, NAT64 (`64:ff9b::/96`) and 6to4
+/// (`2002::/16`) forms is judged as itself.
 fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
             v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, carrier NAT
-                || v4.octets()[0] == 0
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (b & 0xc0) == 64) // 100.64/10, carrier NAT
+                || (a == 198 && (b & 0xfe) == 18) // 198.18/15, benchmarking
+                || a >= 240 // reserved
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (first & 0xfe00) == 0xfc00 // unique local
-                    || (first & 0xffc0) == 0xfe80 // link-local
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
             }
-        },
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                // ::a.b.c.d, the old IPv4-compatible form.
+                return is_private(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[0] == 0x2002 {
+                return is_private(IpAddr::V4(embedded(s[1], s[2])));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        }
     }
 }
 
@@ -190,10 +213,12 @@ fn event_patterns(events: &[String]) -> Result<String> {
     }
     for e in events {
         let ok = e == "*"
-            || (e.len() <= 48
-                && e.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_' || c == '*')
-                && !e.starts_with('.'));
+            || super::audit::ACTIONS.contains(&e.as_str())
+            || e.strip_suffix(".*").is_some_and(|ns| {
+                super::audit::ACTIONS
+                    .iter()
+                    .any(|a| a.split('.').next() == Some(ns))
+            });
         if !ok {
             return Err(AppError::bad_input(
                 "events",
@@ -248,7 +273,7 @@ pub async fn create(
     .await?;
     Event::by(viewer, "webhook.created")
         .on(Target::Webhook(hook.id))
-        .change("url", Value::Null, hook.url.clone())
+        .change("url", Value::Null, redacted(&hook.url))
         .change("events", Value::Null, patterns(&hook))
         .record(&txn)
         .await?;
@@ -339,7 +364,7 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     webhook::Entity::delete_by_id(id).exec(&txn).await?;
     Event::by(viewer, "webhook.deleted")
         .on(Target::Webhook(id))
-        .change("url", hook.url, Value::Null)
+        .change("url", redacted(&hook.url), Value::Null)
         .record(&txn)
         .await?;
     txn.commit().await?;
@@ -353,6 +378,22 @@ pub async fn list(ctx: &AppContext, viewer: &Viewer) -> Result<Vec<webhook::Mode
         .order_by_asc(webhook::Column::CreatedAt)
         .all(&ctx.db)
         .await?)
+}
+
+/// A URL as the audit trail shows it: scheme, host and port only (a path,
+/// query or user info may hold a receiver's own secret).
+fn redacted(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}/…",
+                u.scheme(),
+                u.host_str().unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| "(invalid)".into())
 }
 
 /// The subscribed patterns, as stored.
@@ -369,6 +410,9 @@ pub async fn deliveries(
     after: Option<Uuid>,
 ) -> Result<(Vec<webhook_delivery::Model>, bool)> {
     require_superuser(viewer)?;
+    find(&ctx.db, webhook_id)
+        .await
+        .map_err(|e| e.with_field("webhookId"))?;
     let mut query =
         webhook_delivery::Entity::find().filter(webhook_delivery::Column::WebhookId.eq(webhook_id));
     if let Some(after) = after {
@@ -393,6 +437,12 @@ pub async fn redeliver(ctx: &AppContext, viewer: &Viewer, delivery_id: Uuid) -> 
         .one(&ctx.db)
         .await?
         .ok_or(AppError::not_found("delivery").with_field("deliveryId"))?;
+    let hook = find(&ctx.db, delivery.webhook_id).await?;
+    if !hook.enabled {
+        return Err(AppError::Conflict(
+            "the webhook is disabled: enable it first".into(),
+        ));
+    }
     let message = outbox::Entity::find_by_id(delivery.outbox_id)
         .one(&ctx.db)
         .await?
@@ -492,7 +542,16 @@ async fn post(ctx: &AppContext, hook: &webhook::Model, queued: &Queued) -> Resul
         .body(body)
         .send()
         .await
-        .map_err(|e| SendError::Transient(anyhow::anyhow!("{}", e.without_url())))?;
+        .map_err(|e| {
+            let reason = if e.is_timeout() {
+                format!("no answer within {} s", TIMEOUT.as_secs())
+            } else if e.is_connect() {
+                "the connection was refused or could not be made".to_owned()
+            } else {
+                e.without_url().to_string()
+            };
+            SendError::Transient(anyhow::anyhow!(reason))
+        })?;
     let status = response.status().as_u16();
     // Read a bounded part of the answer, then drop the connection.
     let mut read = 0usize;
@@ -530,6 +589,11 @@ pub async fn disable_after_failures(
         .filter(webhook::Column::Enabled.eq(true))
         .exec(&ctx.db)
         .await?;
+    Event::anonymous(&super::RequestMeta::default(), "webhook.disabled")
+        .on(Target::Webhook(queued.webhook_id))
+        .change("enabled", true, false)
+        .record(&ctx.db)
+        .await?;
     tracing::warn!(webhook_id = %ids::encode(ids::WEBHOOK, queued.webhook_id), "webhook disabled after its last failed delivery");
     Ok(())
 }
@@ -562,6 +626,15 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::1",
+            "fec0::1",
+            "224.0.0.1",
+            "ff02::1",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }

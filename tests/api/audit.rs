@@ -447,3 +447,40 @@ async fn old_events_are_pruned_after_the_retention() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_users_own_history_shows_that_an_administrator_acted_but_not_from_where() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let bob = app.register_as("bob").await;
+    let body: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&root.access)
+        .header("user-agent", "AdminWorkstation/9")
+        .header("x-request-id", "root-req-2")
+        .json(&json!({ "query": "mutation($id: ID!) { updateUser(id: $id, input: { password: \"marmalade-otter-77\" }) { id } }", "variables": { "id": bob.id } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    let bob =
+        crate::helpers::account(&app.login("bob", "marmalade-otter-77").await["data"]["login"])
+            .unwrap();
+    let own = app
+        .gql(
+            Some(&bob.access),
+            "{ mySecurityEvents { nodes { action actorId ip userAgent requestId } } }",
+            json!({}),
+        )
+        .await;
+    let text = own.to_string();
+    assert!(text.contains("auth.password_changed"), "{text}");
+    assert!(
+        !text.contains("AdminWorkstation") && !text.contains("root-req-2"),
+        "{text}"
+    );
+}

@@ -154,3 +154,69 @@ async fn a_connection_must_sign_in_and_audit_events_need_audit_read() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_socket_runs_subscriptions_only_and_under_the_http_checks() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let (mut socket, ack) = connect(app.addr, Some(&root.access)).await;
+    assert_eq!(ack["type"], "connection_ack");
+    let send = |id: &str, query: &str| {
+        Message::text(
+            json!({ "id": id, "type": "subscribe", "payload": { "query": query } }).to_string(),
+        )
+    };
+    socket
+        .send(send("q", "{ users { nodes { email } } }"))
+        .await
+        .unwrap();
+    let answer = next_message(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{answer}"
+    );
+    // Fragments that double at each level: refused before validation, as over HTTP.
+    let mut bomb = String::from(
+        "subscription { auditEvents { ...f11 } } fragment f0 on AuditEvent { action }",
+    );
+    for i in 1..=11 {
+        bomb.push_str(&format!(
+            " fragment f{i} on AuditEvent {{ ...f{} ...f{} }}",
+            i - 1,
+            i - 1
+        ));
+    }
+    socket.send(send("b", &bomb)).await.unwrap();
+    loop {
+        let answer = next_message(&mut socket).await;
+        if answer["id"] == "b" && answer["type"] == "next" {
+            assert_eq!(
+                answer["payload"]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+                "{answer}"
+            );
+            break;
+        }
+        assert_ne!(answer["type"], "error", "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_socket_whose_caller_loses_a_permission_is_closed() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let ada = app.user_with("ada", &["admin"], false).await;
+    let (mut socket, ack) = connect(app.addr, Some(&ada.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    subscribe(&mut socket, "subscription { auditEvents { action } }").await;
+    let user_role = app.role_id(&root.access, "user").await;
+    let body = app.set_roles(&root.access, &ada.id, &[&user_role]).await;
+    assert!(body["errors"].is_null(), "{body}");
+    loop {
+        let message = next_message(&mut socket).await;
+        if message.get("closed").is_some() {
+            break;
+        }
+        // The role change itself may still arrive before the socket closes.
+        assert_eq!(message["type"], "next", "{message}");
+    }
+}

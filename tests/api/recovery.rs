@@ -1123,7 +1123,7 @@ mod outbox_delivery {
         app.register_as("ann").await;
         let row = outbox::Entity::find().one(app.db()).await.unwrap().unwrap();
         assert!(row.payload.contains("sealed_token"));
-        service_outbox::drain(&app.ctx, None).await.unwrap();
+        service_outbox::drain(&app.ctx, None, None).await.unwrap();
         let token = sink.next("ann@example.com", 0).await.token();
         assert!(!row.payload.contains(&token));
         let tokens = entity::account_token::Entity::find()
@@ -1147,9 +1147,9 @@ mod outbox_delivery {
         txn.commit().await.unwrap();
         let (one, two) = (app.replica().await, app.replica().await);
         let (a, b, c) = tokio::join!(
-            service_outbox::drain(&one, None),
-            service_outbox::drain(&two, None),
-            service_outbox::drain(&app.ctx, None),
+            service_outbox::drain(&one, None, None),
+            service_outbox::drain(&two, None, None),
+            service_outbox::drain(&app.ctx, None, None),
         );
         a.unwrap();
         b.unwrap();
