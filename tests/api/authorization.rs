@@ -389,7 +389,7 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({ "id": cell.token }),
         ),
         "createWebhook" => (
-            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"none.none\"] }) { secret } }",
+            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"webhook.disabled\"] }) { secret } }",
             json!({}),
         ),
         "updateWebhook" => (
