@@ -177,7 +177,7 @@ pub async fn connection(
         })
         .transpose()?;
     let security_only = filter.security_only;
-    let (rows, mut more) = audit::page(&app(ctx).db, &filter, first, after).await?;
+    let (rows, more) = audit::page(&app(ctx).db, &filter, first, after).await?;
     let mut page = AuditEventConnection::of(rows, more, after.is_some());
     if security_only {
         // A user's own history shows that an administrator acted, not the
@@ -195,8 +195,6 @@ pub async fn connection(
             }
         }
     }
-    more = page.page_info.has_next_page;
-    let _ = more;
     Ok(page)
 }
 

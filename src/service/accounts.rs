@@ -553,7 +553,7 @@ pub async fn update_me(
     let before = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    let updated = users::save(&txn, before.clone(), model).await?;
+    let updated = users::save_locked(&txn, before.clone(), model).await?;
     let changes = audit::user_changes(&before, &updated);
     if !changes.is_empty() {
         Event::by(viewer, "user.updated")

@@ -180,7 +180,7 @@ pub async fn update_user(
     let before = users::lock(&txn, id)
         .await?
         .ok_or(AppError::not_found("user"))?;
-    let updated = users::save(&txn, before.clone(), model).await?;
+    let updated = users::save_locked(&txn, before.clone(), model).await?;
     audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;

@@ -211,9 +211,18 @@ fn auditable(user: &user::Model) -> Vec<(&'static str, Value)> {
 
 /// The allow-listed fields that differ between `before` and `after`.
 pub fn user_changes(before: &user::Model, after: &user::Model) -> Changes {
-    auditable(before)
+    diff(auditable(before), auditable(after))
+}
+
+/// The fields whose values differ between `before` and `after` (the same
+/// fields in the same order), as `{ field: { old, new } }`.
+pub fn diff<'a>(
+    before: impl IntoIterator<Item = (&'a str, Value)>,
+    after: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Changes {
+    before
         .into_iter()
-        .zip(auditable(after))
+        .zip(after)
         .filter(|((_, old), (_, new))| old != new)
         .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
         .collect()

@@ -323,7 +323,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
     let codes = new_recovery_codes(&txn, user.id).await?;
     let mut model = users::changes(&user);
     model.mfa_enabled = Set(true);
-    users::save(&txn, user, model).await?;
+    users::save_locked(&txn, user, model).await?;
     Event::by(viewer, "auth.mfa_enabled")
         .on(Target::User(viewer.id()))
         .record(&txn)
@@ -344,7 +344,7 @@ async fn remove(conn: &impl ConnectionTrait, user: user::Model) -> Result<user::
         .await?;
     let mut model = users::changes(&user);
     model.mfa_enabled = Set(false);
-    users::save(conn, user, model).await
+    users::save_locked(conn, user, model).await
 }
 
 /// `disableTotp`: after the password step-up.

@@ -150,7 +150,7 @@ pub async fn reset_password(
         if user.email_verified_at.is_none() {
             model.email_verified_at = Set(Some(ts));
         }
-        let user = users::save(txn, user, model).await?;
+        let user = users::save_locked(txn, user, model).await?;
         sessions::revoke_all(txn, user.id, None).await?;
         Event::anonymous(meta, "auth.password_reset")
             .as_user(user.id)
@@ -254,7 +254,7 @@ pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> 
     if user.email_verified_at.is_none() {
         let mut model = users::changes(&user);
         model.email_verified_at = Set(Some(now()));
-        let user = users::save(&txn, user, model).await?;
+        let user = users::save_locked(&txn, user, model).await?;
         Event::anonymous(meta, "user.email_verified")
             .as_user(user.id)
             .change("email", Value::Null, user.email.clone())
@@ -380,7 +380,7 @@ pub async fn confirm_email_change(
     model.email = Set(row.address.clone());
     model.email_verified_at = Set(Some(now()));
     let before = user.clone();
-    let user = users::save(&txn, user, model)
+    let user = users::save_locked(&txn, user, model)
         .await
         .map_err(|e| e.with_field("token"))?;
     links::address_changed(&txn, user.id).await?;
@@ -538,7 +538,7 @@ pub async fn accept_invitation(
     model.email_verified_at = Set(Some(ts));
     model.last_login_at = Set(Some(ts));
     let before = user.clone();
-    let user = users::save(&txn, user, model).await?;
+    let user = users::save_locked(&txn, user, model).await?;
     Event::anonymous(meta, "user.invitation_accepted")
         .as_user(user.id)
         .with(super::audit::user_changes(&before, &user))

@@ -8,7 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
@@ -165,12 +165,7 @@ fn audit_fields(before: Option<&role::Model>, after: &role::Model) -> Changes {
             ),
         ]
     };
-    fields(before)
-        .into_iter()
-        .zip(fields(Some(after)))
-        .filter(|((_, old), (_, new))| old != new)
-        .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
-        .collect()
+    super::audit::diff(fields(before), fields(Some(after)))
 }
 
 /// Changes a role. Built-in roles keep their name and permissions (the

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
@@ -82,12 +82,7 @@ fn audit_fields(before: Option<&tier::Model>, after: &tier::Model) -> Changes {
             ),
         ]
     };
-    fields(before)
-        .into_iter()
-        .zip(fields(Some(after)))
-        .filter(|((_, old), (_, new))| old != new)
-        .map(|((field, old), (_, new))| (field.to_owned(), json!({ "old": old, "new": new })))
-        .collect()
+    super::audit::diff(fields(before), fields(Some(after)))
 }
 
 /// Renames or re-describes a tier; `description: Some(None)` clears it.

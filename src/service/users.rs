@@ -341,7 +341,7 @@ pub fn changes(current: &user::Model) -> user::ActiveModel {
 pub async fn save(
     conn: &impl ConnectionTrait,
     current: user::Model,
-    mut model: user::ActiveModel,
+    model: user::ActiveModel,
 ) -> Result<user::Model> {
     if !model.is_changed() {
         return Ok(current);
@@ -352,6 +352,19 @@ pub async fn save(
     let locked = lock(conn, current.id)
         .await?
         .ok_or(AppError::not_found("user"))?;
+    save_locked(conn, locked, model).await
+}
+
+/// As `save`, for a caller that has locked the row (`lock`) in the same
+/// transaction and passes it as `locked`: no second lock.
+pub async fn save_locked(
+    conn: &impl ConnectionTrait,
+    locked: user::Model,
+    mut model: user::ActiveModel,
+) -> Result<user::Model> {
+    if !model.is_changed() {
+        return Ok(locked);
+    }
     set_derived(&mut model, Some(&locked));
     model.updated_at = Set(now());
     model.update(conn).await.on_constraint(user_uniqueness)
