@@ -128,10 +128,6 @@ fn fold(raw: &str) -> String {
         .to_lowercase()
 }
 
-/// A value to look a user up by (a login, a username): trimmed and
-/// lower-cased, or `None` when it holds a control character, which no stored
-/// username or email has, so the lookup is no match without a query (and
-/// PostgreSQL never sees a NUL byte, which it refuses in text).
 /// A username made from an email address's local part: what comes before
 /// any `+tag`, folded to the username alphabet (other characters dropped),
 /// cut to leave room for a number on collision, and padded to the minimum.
@@ -150,6 +146,10 @@ pub fn username_from_email(email: &str) -> String {
     base
 }
 
+/// A value to look a user up by (a login, a username): trimmed and
+/// lower-cased, or `None` when it holds a control character, which no stored
+/// username or email has, so the lookup is no match without a query (and
+/// PostgreSQL never sees a NUL byte, which it refuses in text).
 pub fn lookup_key(raw: &str) -> Option<String> {
     let key = raw.trim().to_lowercase();
     (!key.chars().any(char::is_control)).then_some(key)
@@ -220,6 +220,33 @@ pub fn optional_url(raw: Option<&str>, field: &'static str) -> Result<Option<Str
             format!("{field} must be an http or https URL"),
         )),
     }
+}
+
+/// The most a `metadata` or `appMetadata` object may hold, as compact JSON.
+pub const METADATA_MAX_BYTES: usize = 8 * 1024;
+
+/// A metadata object as stored: a JSON object of at most
+/// `METADATA_MAX_BYTES` as compact JSON, else `BAD_USER_INPUT` on `field`.
+/// Objects are the contract's shape, and the bound keeps a user's row (read
+/// on every page that selects it) small.
+pub fn metadata(
+    value: serde_json::Value,
+    field: &'static str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let serde_json::Value::Object(object) = value else {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be a JSON object"),
+        ));
+    };
+    let size = serde_json::to_vec(&object).map_or(usize::MAX, |v| v.len());
+    if size > METADATA_MAX_BYTES {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {METADATA_MAX_BYTES} bytes as JSON (it is {size})"),
+        ));
+    }
+    Ok(object)
 }
 
 #[cfg(test)]

@@ -57,6 +57,16 @@ pub struct Model {
     pub invitation_pending: bool,
     /// A confirmed second factor (TOTP) guards sign-in.
     pub mfa_enabled: bool,
+    /// The user's own JSON object (at most 8 KiB), written through `updateMe`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub metadata: Json,
+    /// Administrators' JSON object about the user (at most 8 KiB).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub app_metadata: Json,
+    /// Lower-cased first name, empty when unset, for ordering.
+    pub first_name_key: String,
+    /// Lower-cased last name, empty when unset, for ordering.
+    pub last_name_key: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -128,6 +138,10 @@ crate::from_position!(
     email_verified_at,
     invitation_pending,
     mfa_enabled,
+    metadata,
+    app_metadata,
+    first_name_key,
+    last_name_key,
 );
 
 impl Model {
@@ -165,6 +179,10 @@ impl Model {
             email_verified_at: None,
             invitation_pending: false,
             mfa_enabled: false,
+            metadata: Json::Object(Default::default()),
+            app_metadata: Json::Object(Default::default()),
+            first_name_key: String::new(),
+            last_name_key: String::new(),
         }
     }
 

@@ -12,6 +12,7 @@ mod m20261130_000005_recovery;
 mod m20261130_000006_mfa_api_keys;
 mod m20261130_000007_audit;
 mod m20261130_000008_webhooks;
+mod m20261130_000009_directory;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_mfa_api_keys::Migration),
             Box::new(m20261130_000007_audit::Migration),
             Box::new(m20261130_000008_webhooks::Migration),
+            Box::new(m20261130_000009_directory::Migration),
         ]
     }
 }

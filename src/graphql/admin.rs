@@ -1,20 +1,20 @@
 //! User administration: `createUser`, `updateUser`, `setUserStatus`,
 //! `deleteUser`, `restoreUser` and `hardDeleteUser`.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Json, Object};
 
 use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
     app,
     auth::new_account,
     types::{User, UserStatus},
-    user::{SocialLinksInput, UpdateProfileInput},
+    user::{SocialLinksInput, UpdateProfileInput, metadata_patch},
 };
 use crate::{
     auth::Permission,
     error::AppError,
     ids,
-    service::{admin, users::ProfilePatch},
+    service::{admin, roles, users::ProfilePatch},
 };
 
 /// A new user, created by an administrator.
@@ -22,8 +22,11 @@ use crate::{
 pub struct CreateUserInput {
     /// Stored trimmed and lower-case.
     pub email: String,
-    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
-    pub username: String,
+    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case. When absent, one
+    /// is made from the email's local part (before any `+tag`, folded to that
+    /// alphabet, padded to 2 characters), with the lowest number from 2
+    /// appended when taken: `jane@example.com` becomes `jane`, then `jane2`.
+    pub username: Option<String>,
     /// At most 64 characters.
     pub first_name: Option<String>,
     /// At most 64 characters.
@@ -41,11 +44,39 @@ pub struct CreateUserInput {
     /// Defaults to the `user` role; giving roles needs `ROLES_ASSIGN` and every
     /// permission those roles hold.
     pub role_ids: Option<Vec<ID>>,
+    /// The roles by name (case-insensitive), instead of `roleIds`, with the
+    /// same rules; `NOT_FOUND` on `roleNames` when one does not exist.
+    pub role_names: Option<Vec<String>>,
     /// Superuser only.
     pub tier_id: Option<ID>,
     /// Superuser only.
     #[graphql(default)]
     pub is_superuser: bool,
+    /// The user's metadata, a JSON object of at most 8 KiB; `{}` by default.
+    pub metadata: Option<Json<serde_json::Value>>,
+    /// Administrators' metadata (`USERS_UPDATE`), a JSON object of at most
+    /// 8 KiB; `{}` by default.
+    pub app_metadata: Option<Json<serde_json::Value>>,
+}
+
+/// `roleIds` or `roleNames`, not both (`BAD_USER_INPUT` on `roleNames`).
+fn wanted_roles(
+    role_ids: Option<Vec<ID>>,
+    role_names: Option<Vec<String>>,
+) -> Result<Option<roles::Wanted>, AppError> {
+    match (role_ids, role_names) {
+        (Some(_), Some(_)) => Err(AppError::bad_input(
+            "roleNames",
+            "give roleIds or roleNames, not both",
+        )),
+        (Some(list), None) => Ok(Some(roles::Wanted::Ids(ids::decode_all(
+            ids::ROLE,
+            &list,
+            "roleIds",
+        )?))),
+        (None, Some(names)) => Ok(Some(roles::Wanted::Names(names))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Changes to a user. Profile fields work as in `updateMe` (absent keeps,
@@ -61,6 +92,15 @@ pub struct UpdateUserInput {
     pub password: Option<String>,
     /// Superuser only; the last active superuser cannot be demoted.
     pub is_superuser: Option<bool>,
+    /// Keys merged into `appMetadata` (`USERS_UPDATE`), as `metadata` merges:
+    /// a key set to null is removed; the result stays within 8 KiB.
+    pub app_metadata: Option<Json<serde_json::Value>>,
+    /// Replaces the user's roles in the same transaction as the other
+    /// changes, with `setUserRoles`' rules (`ROLES_ASSIGN`, and only roles
+    /// whose permissions the caller holds).
+    pub role_ids: Option<Vec<ID>>,
+    /// As `roleIds`, by name (case-insensitive); not with `roleIds`.
+    pub role_names: Option<Vec<String>>,
 }
 
 fn user_key(id: &ID) -> Result<uuid::Uuid, AppError> {
@@ -89,24 +129,24 @@ impl AdminMutation {
             avatar_url: input.avatar_url.map(Some),
             ..links
         };
-        let role_ids = input
-            .role_ids
-            .map(|list| ids::decode_all(ids::ROLE, &list, "roleIds"))
-            .transpose()?;
         let new_user = admin::NewUser {
-            account: new_account!(input),
-            profile,
-            status: input.status.map(Into::into),
-            role_ids,
+            roles: wanted_roles(input.role_ids, input.role_names)?,
             tier_id: ids::decode_opt(ids::TIER, input.tier_id, "tierId")?,
             is_superuser: input.is_superuser,
+            status: input.status.map(Into::into),
+            metadata: input.metadata.map(|m| m.0),
+            app_metadata: input.app_metadata.map(|m| m.0),
+            account: new_account!(input),
+            profile,
         };
         let created = admin::create_user(app(ctx), viewer, new_user).await?;
         Ok(User::new(created, Some(viewer)))
     }
 
     /// Updates a user: the user themself for profile fields, `USERS_UPDATE` for
-    /// anyone and for `status` and `password`. Only superusers change
+    /// anyone and for `status`, `password` and `appMetadata`, `ROLES_ASSIGN`
+    /// for `roleIds`/`roleNames`; everything in one transaction (a refused
+    /// role leaves the profile unchanged too). Only superusers change
     /// superusers. A new password or a non-ACTIVE status ends the user's
     /// sessions; the last active superuser cannot be demoted or disabled (`CONFLICT`).
     #[graphql(guard = "Authenticated")]
@@ -122,6 +162,8 @@ impl AdminMutation {
             status: input.status.map(Into::into),
             password: input.password,
             is_superuser: input.is_superuser,
+            app_metadata: metadata_patch(input.app_metadata, "appMetadata")?,
+            roles: wanted_roles(input.role_ids, input.role_names)?,
         };
         let updated = admin::update_user(app(ctx), viewer, user_key(&id)?, patch).await?;
         Ok(User::new(updated, Some(viewer)))

@@ -20,7 +20,7 @@ use crate::{
 macro_rules! new_account {
     ($input:expr) => {
         $crate::service::accounts::NewAccount {
-            username: $input.username,
+            username: $input.username.into(),
             email: $input.email,
             password: $input.password,
             name: $input.name,

@@ -47,6 +47,12 @@ pub struct UserConnection {
     pub edges: Vec<UserEdge>,
     pub page_info: PageInfo,
     pub filter: directory::Filter,
+    /// The page size asked for (`first` or `last`).
+    pub size: u64,
+    /// The offset in offset paging; `None` in cursor paging.
+    pub offset: Option<u64>,
+    /// `totalCount` and `totalPages` share one count.
+    total: tokio::sync::OnceCell<u64>,
 }
 
 /// A page of users, with cursors for the next and previous pages.
@@ -67,14 +73,43 @@ impl UserConnection {
         &self.page_info
     }
 
-    /// How many users match the filter across all pages; counted only when selected.
+    /// How many users match the filter across all pages; counted only when
+    /// selected (one `COUNT` statement, shared with `totalPages`). On a large
+    /// table a count reads every matching index entry: see the README.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let total = directory::count(&app(ctx).db, viewer(ctx)?, &self.filter).await?;
-        Ok(i64::try_from(total).unwrap_or(i64::MAX))
+        Ok(i64::try_from(self.total(ctx).await?).unwrap_or(i64::MAX))
+    }
+
+    /// How many pages of this size the matching users fill (`totalCount`
+    /// divided by `first` or `last`, rounded up); 0 when the page size is 0.
+    async fn total_pages(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let total = self.total(ctx).await?;
+        Ok(
+            i64::try_from(total.div_ceil(self.size.max(1)) * u64::from(self.size > 0))
+                .unwrap_or(i64::MAX),
+        )
+    }
+
+    /// The 1-based number of this page in offset paging (`page`, or
+    /// `offset` / `first` + 1, rounded down); null in cursor paging, where
+    /// pages have no fixed place.
+    async fn current_page(&self) -> Option<i64> {
+        let offset = self.offset?;
+        Some(i64::try_from(offset / self.size.max(1) + 1).unwrap_or(i64::MAX))
     }
 }
 
 impl UserConnection {
+    async fn total(&self, ctx: &Context<'_>) -> Result<u64, AppError> {
+        let count = self
+            .total
+            .get_or_try_init(|| async {
+                directory::count(&app(ctx).db, viewer(ctx)?, &self.filter).await
+            })
+            .await?;
+        Ok(*count)
+    }
+
     /// The connection for `page`, read for the selection `look` (the
     /// `users` field). Each cursor is a JSON and base64 encoding, so only the
     /// selected ones are made; an edge whose cursor is not selected keeps an
@@ -82,6 +117,7 @@ impl UserConnection {
     pub async fn build(
         db: &DatabaseConnection,
         page: Page,
+        paging: &directory::Paging,
         filter: directory::Filter,
         look: &Lookahead<'_>,
         viewer: &Viewer,
@@ -117,6 +153,9 @@ impl UserConnection {
             edges,
             page_info,
             filter,
+            size: paging.size(),
+            offset: paging.offset(),
+            total: tokio::sync::OnceCell::new(),
         })
     }
 }
@@ -157,6 +196,8 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("emailVerifiedAt", &[EmailVerifiedAt]),
         ("invitationPending", &[InvitationPending]),
         ("mfaEnabled", &[MfaEnabled]),
+        ("metadata", &[Metadata]),
+        ("appMetadata", &[AppMetadata]),
     ]
 };
 

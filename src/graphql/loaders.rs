@@ -3,19 +3,19 @@
 //! every request, so nothing cached crosses requests or users. Pages of users
 //! prefetch their roles instead (graphql/connection.rs).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{audit_event, role, tier, user};
+use entity::{audit_event, role, session, user};
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
 use crate::{
     error::AppError,
     service::{
-        audit,
+        self, Keyed, audit,
         directory::{self, Projected, Projection},
-        roles, tiers, users,
+        roles, sessions, users,
     },
 };
 
@@ -32,9 +32,38 @@ pub struct UserById(pub Uuid, pub Projection);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserByUsername(pub String);
 
-/// A tier by its key.
+/// A row of a table keyed by one UUID (roles, tiers, API keys, audit
+/// events, webhooks); one batch per table.
+pub struct ByKey<E>(pub Uuid, PhantomData<fn() -> E>);
+
+impl<E> ByKey<E> {
+    pub fn new(key: Uuid) -> Self {
+        Self(key, PhantomData)
+    }
+}
+
+// By hand: derived impls would ask the same of `E`.
+impl<E> Clone for ByKey<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for ByKey<E> {}
+impl<E> PartialEq for ByKey<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<E> Eq for ByKey<E> {}
+impl<E> std::hash::Hash for ByKey<E> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+/// The newest row of a session chain (`ses_…` names a chain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TierById(pub Uuid);
+pub struct SessionChain(pub Uuid);
 
 /// The newest `1` + 1 audit events about user `0` (one more than a page, to
 /// tell whether another follows).
@@ -129,16 +158,42 @@ impl Loader<UserByUsername> for DbLoader {
     }
 }
 
-impl Loader<TierById> for DbLoader {
-    type Value = tier::Model;
+impl<E> Loader<ByKey<E>> for DbLoader
+where
+    E: Keyed + 'static,
+    E::Model: Clone + Send + Sync,
+{
+    type Value = E::Model;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[TierById]) -> Result<HashMap<TierById, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[ByKey<E>]) -> Result<HashMap<ByKey<E>, Self::Value>, Self::Error> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let found = tiers::by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
-        Ok(found.into_iter().map(|t| (TierById(t.id), t)).collect())
+        let found = service::by_keys::<E>(&self.db, keys.iter().map(|k| k.0)).await?;
+        Ok(found
+            .into_iter()
+            .map(|row| (ByKey::new(E::key(&row)), row))
+            .collect())
+    }
+}
+
+impl Loader<SessionChain> for DbLoader {
+    type Value = session::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[SessionChain],
+    ) -> Result<HashMap<SessionChain, Self::Value>, Self::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = sessions::newest_of_chains(&self.db, keys.iter().map(|k| k.0)).await?;
+        Ok(found
+            .into_iter()
+            .map(|row| (SessionChain(row.chain_id), row))
+            .collect())
     }
 }
 

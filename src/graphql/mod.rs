@@ -10,6 +10,7 @@ pub mod guard;
 pub mod guardrails;
 pub mod live;
 pub mod loaders;
+pub mod node;
 pub mod recovery;
 mod request;
 pub mod role;
@@ -62,6 +63,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     role::RoleQuery,
     tier::TierQuery,
+    node::NodeQuery,
 );
 
 /// Writes: sign-up and sign-in, the caller's account, administration,

@@ -56,6 +56,17 @@ impl RoleQuery {
         let key = ids::decode(ids::ROLE, &id, "id")?;
         Ok(roles::get(&app(ctx).db, key).await?.map(Role::from))
     }
+
+    /// A role by name, case-insensitively (names are stored lower-case);
+    /// null when there is none. Any signed-in user.
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
+    async fn role_by_name(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<Option<Role>> {
+        Ok(roles::by_name(&app(ctx).db, &name).await?.map(Role::from))
+    }
 }
 
 #[derive(Default)]

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use super::guard::{Authenticated, Superuser, viewer};
 use super::{
     app, cost,
-    loaders::TierById,
+    loaders::ByKey,
     request::{loader, user_by_username},
     types::{Tier, User},
     user::{name_patch, patch},
@@ -57,6 +57,17 @@ impl TierQuery {
         Ok(tiers::get(&app(ctx).db, key).await?.map(Tier::from))
     }
 
+    /// A tier by name, exactly as created (trimmed; case matters); null when
+    /// there is none. Any signed-in user.
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
+    async fn tier_by_name(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<Option<Tier>> {
+        Ok(tiers::by_name(&app(ctx).db, &name).await?.map(Tier::from))
+    }
+
     /// The tier of the user with this username, as `userByUsername { tier }`:
     /// for the user themself or holders of `USERS_READ` (others get `NOT_FOUND`).
     /// Null when the user has no tier, or for `USERS_READ`, does not exist.
@@ -71,7 +82,7 @@ impl TierQuery {
             return Ok(None);
         };
         let tier = loader(ctx)?
-            .load_one(TierById(tier_id))
+            .load_one(ByKey::<entity::tier::Entity>::new(tier_id))
             .await
             .map_err(AppError::from)?;
         Ok(tier.map(Tier::from))

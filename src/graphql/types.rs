@@ -3,14 +3,14 @@
 //! construction from the viewer, so no resolver path can leak them.
 
 use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputValueError, InputValueResult, Scalar, ScalarType,
+    ComplexObject, Context, Enum, ID, InputValueError, InputValueResult, Json, Scalar, ScalarType,
     SimpleObject, Value,
 };
 use chrono::{SecondsFormat, Utc};
 use entity::{role, session, tier, user};
 
 use super::{
-    loaders::{RolesOfUser, TierById},
+    loaders::{ByKey, RolesOfUser},
     request::loader,
 };
 use crate::{
@@ -151,6 +151,14 @@ pub struct User {
     pub invitation_pending: bool,
     /// A second factor (TOTP) is on: sign-in needs a code after the password.
     pub mfa_enabled: bool,
+    /// The user's own JSON object (at most 8 KiB), which they write with
+    /// `updateMe` (administrators with `updateUser`); `{}` when unset.
+    /// Whoever may see the user reads it: keep secrets out of it.
+    pub metadata: Json<serde_json::Value>,
+    /// Administrators' JSON object about the user (at most 8 KiB), written
+    /// with `USERS_UPDATE`; the user cannot change it. `{}` when unset, and
+    /// `{}` unless the viewer is this user or holds `USERS_READ`.
+    pub app_metadata: Json<serde_json::Value>,
     #[graphql(skip)]
     pub key: uuid::Uuid,
     #[graphql(skip)]
@@ -210,6 +218,12 @@ impl User {
             },
             invitation_pending: model.invitation_pending,
             mfa_enabled: model.mfa_enabled,
+            metadata: Json(model.metadata),
+            app_metadata: Json(if private {
+                model.app_metadata
+            } else {
+                serde_json::json!({})
+            }),
             username: model.username,
             name,
             first_name: model.first_name,
@@ -316,7 +330,7 @@ impl User {
             return Ok(None);
         };
         let tier = loader(ctx)?
-            .load_one(TierById(key))
+            .load_one(ByKey::<tier::Entity>::new(key))
             .await
             .map_err(AppError::from)?;
         Ok(tier.map(Tier::from))
@@ -340,6 +354,8 @@ impl User {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex, serial)]
 pub struct Role {
+    /// Opaque id (`rol_…`).
+    pub id: ID,
     /// Unique; 2–64 characters of `[a-z0-9_.-]`.
     pub name: String,
     /// Null when unset.
@@ -356,11 +372,6 @@ pub struct Role {
 
 #[ComplexObject]
 impl Role {
-    /// Opaque id (`rol_…`).
-    async fn id(&self) -> ID {
-        ids::encode(ids::ROLE, self.model.id).into()
-    }
-
     /// What holders of the role may do, in a fixed order.
     async fn permissions(&self) -> Vec<Permission> {
         let mut permissions: Vec<Permission> = self
@@ -377,6 +388,7 @@ impl Role {
 impl From<role::Model> for Role {
     fn from(model: role::Model) -> Self {
         Self {
+            id: ids::encode(ids::ROLE, model.id).into(),
             name: model.name.clone(),
             description: model.description.clone(),
             is_builtin: model.is_builtin,

@@ -1,7 +1,7 @@
 //! Users: the caller's own account (`me`, `updateMe`, `deleteMe`) and the
 //! directory queries `user`, `userByUsername` and `users`.
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object};
 use entity::user;
 
 use super::{
@@ -59,6 +59,10 @@ pub struct UpdateProfileInput {
     pub avatar_url: MaybeUndefined<String>,
     /// Profile links; each field as described there.
     pub social_links: Option<SocialLinksInput>,
+    /// Keys merged into `metadata` (a JSON object of at most 8 KiB): each
+    /// key given replaces the stored one, a key set to null is removed,
+    /// other keys are kept. The result must stay within 8 KiB.
+    pub metadata: Option<Json<serde_json::Value>>,
 }
 
 /// An optional input field as a change: absent keeps, null clears, a value sets.
@@ -111,8 +115,20 @@ impl UpdateProfileInput {
             linkedin: patch(links.linkedin),
             x: patch(links.x),
             youtube: patch(links.youtube),
+            metadata: metadata_patch(self.metadata, "metadata")?,
         })
     }
+}
+
+/// A metadata merge as given: a JSON object within the metadata bound, else
+/// `BAD_USER_INPUT` on `field`.
+pub(crate) fn metadata_patch(
+    value: Option<Json<serde_json::Value>>,
+    field: &'static str,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, AppError> {
+    value
+        .map(|v| crate::validation::metadata(v.0, field))
+        .transpose()
 }
 
 #[derive(Default)]
@@ -169,7 +185,22 @@ impl UserMutation {
     }
 }
 
-/// Which users `users` returns. Every condition given must hold.
+/// A condition on one top-level key of `appMetadata`.
+#[derive(InputObject)]
+pub struct MetadataMatch {
+    /// The top-level key.
+    pub key: String,
+    /// The value the key must hold, compared as JSON (a user without the key
+    /// does not match; `null` matches a key set to null). PostgreSQL
+    /// compares numbers by value (`1` equals `1.0`); SQLite compares them
+    /// as written.
+    pub equals: Json<serde_json::Value>,
+}
+
+/// Which users `users` returns. Every condition given must hold; `and`,
+/// `or` and `not` nest filters (at most 5 levels and 50 filters in all).
+/// Soft-deleted users are left out unless some level sets `includeDeleted`
+/// or `onlyDeleted`.
 #[derive(InputObject, Default)]
 pub struct UserFilter {
     /// Matches username, email, first, last and display name, case-insensitively;
@@ -199,6 +230,30 @@ pub struct UserFilter {
     pub last_login_before: Option<DateTime>,
     /// Last logged in at or after this instant.
     pub last_login_after: Option<DateTime>,
+    /// Users with these ids (at most 1000).
+    pub ids: Option<Vec<ID>>,
+    /// The user with this email address, exactly but case-insensitively.
+    pub email: Option<String>,
+    /// The user with this username, exactly but case-insensitively.
+    pub username: Option<String>,
+    /// Users who never logged in (or, when false, who did).
+    pub never_logged_in: Option<bool>,
+    /// Changed at or after this instant.
+    pub updated_after: Option<DateTime>,
+    /// Changed before this instant.
+    pub updated_before: Option<DateTime>,
+    /// Users whose address is verified (or, when false, is not).
+    pub email_verified: Option<bool>,
+    /// Users with a second factor on (or, when false, off).
+    pub mfa_enabled: Option<bool>,
+    /// Every match must hold on `appMetadata`.
+    pub metadata: Option<Vec<MetadataMatch>>,
+    /// Every one of these filters holds.
+    pub and: Option<Vec<UserFilter>>,
+    /// At least one of these filters holds.
+    pub or: Option<Vec<UserFilter>>,
+    /// This filter does not hold.
+    pub not: Option<Box<UserFilter>>,
 }
 
 /// A sort key for `users`.
@@ -214,6 +269,14 @@ pub enum UserOrderField {
     Name,
     /// Users who never logged in sort as the oldest.
     LastLoginAt,
+    /// The first name, case-insensitively; users without one sort first.
+    FirstName,
+    /// The last name, case-insensitively; users without one sort first.
+    LastName,
+    /// When the account last changed.
+    UpdatedAt,
+    /// The status, alphabetically (ACTIVE, INACTIVE, SUSPENDED).
+    Status,
 }
 
 /// A sort direction.
@@ -235,8 +298,16 @@ pub struct UserOrder {
     pub direction: OrderDirection,
 }
 
+fn nested(list: Option<Vec<UserFilter>>) -> Result<Vec<directory::Filter>, AppError> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(UserFilter::into_service)
+        .collect()
+}
+
 impl UserFilter {
     fn into_service(self) -> Result<directory::Filter, AppError> {
+        let time = |t: Option<DateTime>| t.map(|t| t.0);
         Ok(directory::Filter {
             search: self.search,
             role: self.role,
@@ -250,6 +321,29 @@ impl UserFilter {
             created_before: self.created_before.map(|t| t.0),
             last_login_after: self.last_login_after.map(|t| t.0),
             last_login_before: self.last_login_before.map(|t| t.0),
+            ids: self
+                .ids
+                .map(|ids| ids::decode_all(ids::USER, &ids, "ids"))
+                .transpose()?,
+            email: self.email,
+            username: self.username,
+            never_logged_in: self.never_logged_in,
+            updated_after: time(self.updated_after),
+            updated_before: time(self.updated_before),
+            email_verified: self.email_verified,
+            mfa_enabled: self.mfa_enabled,
+            metadata: (self.metadata.unwrap_or_default().into_iter())
+                .map(|m| directory::MetadataMatch {
+                    key: m.key,
+                    equals: m.equals.0,
+                })
+                .collect(),
+            and: nested(self.and)?,
+            or: nested(self.or)?,
+            not: self
+                .not
+                .map(|f| f.into_service().map(Box::new))
+                .transpose()?,
         })
     }
 }
@@ -261,6 +355,10 @@ fn sort_key(order: UserOrder) -> directory::SortKey {
         UserOrderField::Email => directory::SortField::Email,
         UserOrderField::Name => directory::SortField::Name,
         UserOrderField::LastLoginAt => directory::SortField::LastLoginAt,
+        UserOrderField::FirstName => directory::SortField::FirstName,
+        UserOrderField::LastName => directory::SortField::LastName,
+        UserOrderField::UpdatedAt => directory::SortField::UpdatedAt,
+        UserOrderField::Status => directory::SortField::Status,
     };
     directory::SortKey {
         field,
@@ -436,7 +534,7 @@ impl DirectoryQuery {
         let db = &app(ctx).db;
         let look = ctx.look_ahead();
         let columns = projection(&[&look.field("nodes"), &look.field("edges").field("node")]);
-        let page = directory::list(db, viewer, &filter, order, paging, &columns).await?;
-        Ok(UserConnection::build(db, page, filter, &look, viewer).await?)
+        let page = directory::list(db, viewer, &filter, order, &paging, &columns).await?;
+        Ok(UserConnection::build(db, page, &paging, filter, &look, viewer).await?)
     }
 }

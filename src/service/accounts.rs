@@ -26,7 +26,8 @@ use crate::{
 /// A new account's fields, as submitted.
 #[derive(Debug, Default, Clone)]
 pub struct NewAccount {
-    pub username: String,
+    /// `None` (only `createUser` allows it) makes one from the email.
+    pub username: Option<String>,
     pub email: String,
     /// Display name.
     pub name: Option<String>,
@@ -41,8 +42,12 @@ pub(super) async fn new_user_row(
     ctx: &AppContext,
     input: &NewAccount,
 ) -> Result<user::ActiveModel> {
-    let username = validation::username(&input.username)?;
     let email = validation::email(&input.email)?;
+    let username = match &input.username {
+        Some(username) => validation::username(username)?,
+        // Made up from the address; `users::with_username` makes it free.
+        None => validation::username_from_email(&email),
+    };
     check_password(ctx, &input.password, "password", &username, &email).await?;
     let name =
         validation::optional_text(input.name.as_deref(), "name", validation::DISPLAY_NAME_MAX)?;
@@ -553,6 +558,7 @@ pub async fn update_me(
     let before = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    users::apply_metadata(&mut model, &before, patch.metadata.as_ref(), None)?;
     let updated = users::save_locked(&txn, before.clone(), model).await?;
     let changes = audit::user_changes(&before, &updated);
     if !changes.is_empty() {
@@ -615,7 +621,7 @@ pub async fn create_superuser(
     password: &SecretString,
 ) -> Result<user::Model> {
     let input = NewAccount {
-        username: username.to_owned(),
+        username: Some(username.to_owned()),
         email: email.to_owned(),
         password: password.expose_secret().to_owned(),
         ..Default::default()

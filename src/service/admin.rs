@@ -28,9 +28,13 @@ pub struct NewUser {
     pub profile: ProfilePatch,
     pub status: Option<user::Status>,
     /// `None` gives the default `user` role.
-    pub role_ids: Option<Vec<Uuid>>,
+    pub roles: Option<roles::Wanted>,
     pub tier_id: Option<Uuid>,
     pub is_superuser: bool,
+    /// A whole object; `None` for `{}`.
+    pub metadata: Option<serde_json::Value>,
+    /// A whole object (`USERS_UPDATE`); `None` for `{}`.
+    pub app_metadata: Option<serde_json::Value>,
 }
 
 /// `updateUser`'s input: profile fields plus the administrative ones.
@@ -40,6 +44,10 @@ pub struct UserPatch {
     pub status: Option<user::Status>,
     pub password: Option<String>,
     pub is_superuser: Option<bool>,
+    /// Top-level keys merged into `appMetadata` (`USERS_UPDATE`).
+    pub app_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces the user's roles, as `setUserRoles` does.
+    pub roles: Option<roles::Wanted>,
 }
 
 async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
@@ -54,15 +62,50 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
     if input.is_superuser || input.tier_id.is_some() {
         require_superuser(viewer)?;
     }
-    if input.role_ids.is_some() {
+    if input.roles.is_some() {
         viewer.require(Permission::RolesAssign)?;
+    }
+    if input.app_metadata.is_some() {
+        viewer.require(Permission::UsersUpdate)?;
     }
     let mut model = accounts::new_user_row(ctx, &input.account).await?;
     users::apply_profile(&mut model, &input.profile)?;
     model.status = Set(input.status.unwrap_or(user::Status::Active));
     model.is_superuser = Set(input.is_superuser);
     model.tier_id = Set(input.tier_id);
+    for (value, column, field) in [
+        (&input.metadata, &mut model.metadata, "metadata"),
+        (&input.app_metadata, &mut model.app_metadata, "appMetadata"),
+    ] {
+        if let Some(value) = value {
+            *column = Set(serde_json::Value::Object(validation::metadata(
+                value.clone(),
+                field,
+            )?));
+        }
+    }
+    let email = validation::email(&input.account.email)?;
+    let chosen = (input.account.username.as_deref())
+        .map(validation::username)
+        .transpose()?;
+    let created = users::with_username(&ctx.db, chosen.as_deref(), &email, |username| {
+        let mut model = model.clone();
+        model.username = Set(username);
+        insert_created(ctx, viewer, model, input.roles.as_ref())
+    })
+    .await?;
+    tracing::info!(user_id = %crate::ids::user(created.id), "user created");
+    Ok(created)
+}
 
+/// `createUser`'s transaction: the row, its roles, its event and, when
+/// sign-in needs a verified address, its verification mail.
+async fn insert_created(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    model: user::ActiveModel,
+    wanted: Option<&roles::Wanted>,
+) -> Result<user::Model> {
     let txn = ctx.db.begin().await?;
     let created = match users::insert(&txn, model).await {
         Err(AppError::Database(err)) if is_foreign_key_violation(&err) => {
@@ -70,10 +113,11 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
         }
         result => result?,
     };
-    match &input.role_ids {
+    match wanted {
         None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
-        Some(ids) => {
-            let given = roles::replace(&txn, viewer, created.id, &[], ids).await?;
+        Some(wanted) => {
+            let ids = wanted.keys(&txn).await?;
+            let given = roles::replace(&txn, viewer, created.id, &[], &ids).await?;
             audit_roles_given(&txn, viewer, created.id, &given).await?;
         }
     }
@@ -91,7 +135,6 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
     if mails {
         super::outbox::wake(ctx);
     }
-    tracing::info!(user_id = %crate::ids::user(created.id), "user created");
     Ok(created)
 }
 
@@ -105,13 +148,18 @@ pub async fn update_user(
     id: Uuid,
     patch: UserPatch,
 ) -> Result<user::Model> {
-    let administrative =
-        patch.status.is_some() || patch.password.is_some() || patch.is_superuser.is_some();
+    let administrative = patch.status.is_some()
+        || patch.password.is_some()
+        || patch.is_superuser.is_some()
+        || patch.app_metadata.is_some();
     if viewer.id() != id || administrative {
         viewer.require(Permission::UsersUpdate)?;
     }
     if patch.is_superuser.is_some() {
         require_superuser(viewer)?;
+    }
+    if patch.roles.is_some() {
+        viewer.require(Permission::RolesAssign)?;
     }
     let current = target(ctx, id).await?;
     users::check_target(viewer, &current)?;
@@ -180,8 +228,18 @@ pub async fn update_user(
     let before = users::lock(&txn, id)
         .await?
         .ok_or(AppError::not_found("user"))?;
+    users::apply_metadata(
+        &mut model,
+        &before,
+        patch.profile.metadata.as_ref(),
+        patch.app_metadata.as_ref(),
+    )?;
     let updated = users::save_locked(&txn, before.clone(), model).await?;
     audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
+    if let Some(wanted) = &patch.roles {
+        let ids = wanted.keys(&txn).await?;
+        roles::assign_locked(&txn, viewer, id, &ids).await?;
+    }
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;
     }

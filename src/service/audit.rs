@@ -206,6 +206,8 @@ fn auditable(user: &user::Model) -> Vec<(&'static str, Value)> {
         ("emailVerified", user.email_verified_at.is_some().into()),
         ("invitationPending", user.invitation_pending.into()),
         ("mfaEnabled", user.mfa_enabled.into()),
+        ("metadata", user.metadata.clone()),
+        ("appMetadata", user.app_metadata.clone()),
     ]
 }
 
@@ -232,7 +234,11 @@ pub fn diff<'a>(
 pub fn user_created(user: &user::Model) -> Changes {
     auditable(user)
         .into_iter()
-        .filter(|(_, value)| !value.is_null() && value != &Value::Bool(false))
+        .filter(|(_, value)| {
+            !value.is_null()
+                && value != &Value::Bool(false)
+                && value.as_object().is_none_or(|o| !o.is_empty())
+        })
         .map(|(field, value)| (field.to_owned(), json!({ "old": null, "new": value })))
         .collect()
 }

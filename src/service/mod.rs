@@ -11,6 +11,7 @@ pub mod events;
 pub mod limits;
 pub mod links;
 pub mod mfa;
+pub mod nodes;
 pub mod outbox;
 pub mod recovery;
 pub mod roles;
@@ -145,6 +146,35 @@ async fn all_by_name<E: sea_orm::EntityTrait>(
 ) -> crate::error::Result<Vec<E::Model>> {
     use sea_orm::QueryOrder;
     Ok(E::find().order_by_asc(name).all(conn).await?)
+}
+
+/// A table keyed by one UUID column, which `by_keys` reads many rows of.
+pub trait Keyed: sea_orm::EntityTrait {
+    const KEY: Self::Column;
+    fn key(model: &Self::Model) -> uuid::Uuid;
+}
+
+/// The rows with these keys that exist, in one statement.
+pub async fn by_keys<E: Keyed>(
+    conn: &impl sea_orm::ConnectionTrait,
+    keys: impl IntoIterator<Item = uuid::Uuid>,
+) -> crate::error::Result<Vec<E::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(E::find().filter(E::KEY.is_in(keys)).all(conn).await?)
+}
+
+/// One row of a catalogue by its exact name; none, without a query, for a
+/// name holding a control character (no stored name has one).
+async fn by_name<E: sea_orm::EntityTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    column: E::Column,
+    name: &str,
+) -> crate::error::Result<Option<E::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if name.chars().any(char::is_control) {
+        return Ok(None);
+    }
+    Ok(E::find().filter(column.eq(name)).one(conn).await?)
 }
 
 /// One row of a catalogue by its key.

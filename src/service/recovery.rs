@@ -408,9 +408,6 @@ pub struct Invitation {
     pub tier_id: Option<Uuid>,
 }
 
-/// How many usernames made from one address are tried before giving up.
-const USERNAME_ATTEMPTS: usize = 5;
-
 /// `inviteUser`: creates the user with no password and `invitationPending`,
 /// and mails the invitation, in one transaction. Needs `USERS_CREATE`, and
 /// as `createUser` does, `ROLES_ASSIGN` for `roleIds` and a superuser for a tier.
@@ -439,25 +436,19 @@ pub async fn invite_user(
         last_name: input.last_name.map(Some),
         ..Default::default()
     };
-    let mut attempt = 0;
-    loop {
-        let username = match &chosen {
-            Some(username) => username.clone(),
-            None => users::free_username(&ctx.db, &validation::username_from_email(&email)).await?,
-        };
+    users::with_username(&ctx.db, chosen.as_deref(), &email, |username| {
         // The password column holds no hash: no password matches it.
         let mut model = users::new_row(username, email.clone(), String::new(), now());
-        users::apply_profile(&mut model, &profile)?;
+        let applied = users::apply_profile(&mut model, &profile);
         model.invitation_pending = Set(true);
         model.tier_id = Set(input.tier_id);
-        match create_invited(ctx, viewer, model, input.role_ids.as_deref()).await {
-            Err(AppError::DuplicateUsername) if chosen.is_none() && attempt < USERNAME_ATTEMPTS => {
-                // Another request took the same made-up name meanwhile.
-                attempt += 1;
-            }
-            result => return result,
+        let role_ids = input.role_ids.as_deref();
+        async move {
+            applied?;
+            create_invited(ctx, viewer, model, role_ids).await
         }
-    }
+    })
+    .await
 }
 
 async fn create_invited(

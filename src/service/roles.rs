@@ -119,6 +119,43 @@ pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<role::M
     super::by_key::<role::Entity>(conn, id).await
 }
 
+/// The role with this name, case-insensitively (names are stored
+/// lower-case); `None` when none.
+pub async fn by_name(conn: &impl ConnectionTrait, name: &str) -> Result<Option<role::Model>> {
+    super::by_name::<role::Entity>(conn, role::Column::Name, &name.trim().to_lowercase()).await
+}
+
+/// Roles as `createUser` and `updateUser` take them: by id (`roleIds`) or
+/// by name (`roleNames`, as the seeds send them).
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    Ids(Vec<Uuid>),
+    Names(Vec<String>),
+}
+
+impl Wanted {
+    /// The keys of the wanted roles, in one statement for names: all of
+    /// them, or `NOT_FOUND` on `roleNames` naming the first missing one.
+    pub async fn keys(&self, conn: &impl ConnectionTrait) -> Result<Vec<Uuid>> {
+        let names = match self {
+            Wanted::Ids(ids) => return Ok(ids.clone()),
+            Wanted::Names(names) => names,
+        };
+        let wanted: BTreeSet<String> = names.iter().map(|n| n.trim().to_lowercase()).collect();
+        let found: Vec<(Uuid, String)> = role::Entity::find()
+            .select_only()
+            .columns([role::Column::Id, role::Column::Name])
+            .filter(role::Column::Name.is_in(wanted.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        if found.len() != wanted.len() {
+            return Err(AppError::not_found("role").with_field("roleNames"));
+        }
+        Ok(found.into_iter().map(|(id, _)| id).collect())
+    }
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -307,6 +344,29 @@ pub async fn replace(
     Ok(new_roles)
 }
 
+/// Makes `role_ids` the roles of `user_id`, whose row the caller has locked
+/// in this transaction, with the rules of `replace`, and records the change.
+pub(super) async fn assign_locked(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+    role_ids: &[Uuid],
+) -> Result<Vec<role::Model>> {
+    let current = of_user(conn, user_id).await?;
+    let new_roles = replace(conn, viewer, user_id, &current, role_ids).await?;
+    let names =
+        |roles: &[role::Model]| -> Vec<String> { roles.iter().map(|r| r.name.clone()).collect() };
+    let (old, new) = (names(&current), names(&new_roles));
+    if old != new {
+        Event::by(viewer, "user.roles_changed")
+            .on(Target::User(user_id))
+            .change("roles", old, new)
+            .record(conn)
+            .await?;
+    }
+    Ok(new_roles)
+}
+
 /// Replaces a user's roles (`setUserRoles`), with the rules of `replace`; a
 /// superuser's roles are for superusers to change.
 pub async fn set_user_roles(
@@ -323,18 +383,7 @@ pub async fn set_user_roles(
         .await?
         .ok_or(AppError::not_found("user"))?;
     users::check_target(viewer, &user)?;
-    let current = of_user(&txn, user_id).await?;
-    let new_roles = replace(&txn, viewer, user_id, &current, role_ids).await?;
-    let names =
-        |roles: &[role::Model]| -> Vec<String> { roles.iter().map(|r| r.name.clone()).collect() };
-    let (old, new) = (names(&current), names(&new_roles));
-    if old != new {
-        Event::by(viewer, "user.roles_changed")
-            .on(Target::User(user_id))
-            .change("roles", old, new)
-            .record(&txn)
-            .await?;
-    }
+    let new_roles = assign_locked(&txn, viewer, user_id, role_ids).await?;
     txn.commit().await?;
     Ok((user, new_roles))
 }

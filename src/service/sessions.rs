@@ -362,6 +362,19 @@ pub async fn chain_of(
         .map(|row| row.chain_id))
 }
 
+/// The newest row of each of these chains (its live row, if it has one),
+/// in one statement.
+pub async fn newest_of_chains(
+    conn: &impl ConnectionTrait,
+    chains: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<session::Model>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::ChainId.is_in(chains))
+        .filter(session::Column::RotatedAt.is_null())
+        .all(conn)
+        .await?)
+}
+
 /// The user's live sessions, most recently used first (the live row of each chain).
 pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<session::Model>> {
     Ok(session::Entity::find()

@@ -3,8 +3,7 @@
 
 use entity::{tier, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -30,19 +29,13 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<tier::Model>> {
     super::all_by_name::<tier::Entity>(conn, tier::Column::Name).await
 }
 
-/// The tiers with these ids, in one statement.
-pub async fn by_ids(
-    conn: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> Result<Vec<tier::Model>> {
-    Ok(tier::Entity::find()
-        .filter(tier::Column::Id.is_in(ids))
-        .all(conn)
-        .await?)
-}
-
 pub async fn get(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<tier::Model>> {
     super::by_key::<tier::Entity>(conn, id).await
+}
+
+/// The tier with this name (as stored: trimmed, case kept); `None` when none.
+pub async fn by_name(conn: &impl ConnectionTrait, name: &str) -> Result<Option<tier::Model>> {
+    super::by_name::<tier::Entity>(conn, tier::Column::Name, name.trim()).await
 }
 
 pub async fn create(

@@ -35,6 +35,8 @@ pub struct ProfilePatch {
     pub linkedin: Patch<String>,
     pub x: Patch<String>,
     pub youtube: Patch<String>,
+    /// Top-level keys merged into `metadata`; a key set to null is removed.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The row of a new active user with every optional field empty; callers
@@ -76,6 +78,10 @@ pub fn new_row(
         email_verified_at: Set(None),
         invitation_pending: Set(false),
         mfa_enabled: Set(false),
+        metadata: Set(serde_json::json!({})),
+        app_metadata: Set(serde_json::json!({})),
+        first_name_key: Set(String::new()),
+        last_name_key: Set(String::new()),
     }
 }
 
@@ -157,6 +163,8 @@ pub fn set_derived(model: &mut user::ActiveModel, current: Option<&user::Model>)
     .collect::<Vec<_>>()
     .join(" ");
     model.name_key = ActiveValue::Set(name.to_lowercase());
+    model.first_name_key = ActiveValue::Set(first.unwrap_or_default().to_lowercase());
+    model.last_name_key = ActiveValue::Set(last.unwrap_or_default().to_lowercase());
     model.search_text = ActiveValue::Set(search.to_lowercase());
 }
 
@@ -257,6 +265,77 @@ pub async fn free_username(conn: &impl ConnectionTrait, base: &str) -> Result<St
         }
     }
     unreachable!("some number is free")
+}
+
+/// How many usernames made from one address are tried before giving up.
+const USERNAME_ATTEMPTS: usize = 5;
+
+/// Runs `create` with the `chosen` username, or with a free one made from
+/// `email`'s local part (`username_from_email`, a number appended when
+/// taken). Two requests may make up the same name at once: the unique index
+/// refuses the second insert, and it asks for a free name again.
+pub async fn with_username<T, F, Fut>(
+    conn: &impl ConnectionTrait,
+    chosen: Option<&str>,
+    email: &str,
+    mut create: F,
+) -> Result<T>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if let Some(chosen) = chosen {
+        return create(chosen.to_owned()).await;
+    }
+    let base = validation::username_from_email(email);
+    let mut attempt = 0;
+    loop {
+        let username = free_username(conn, &base).await?;
+        match create(username).await {
+            Err(AppError::DuplicateUsername) if attempt < USERNAME_ATTEMPTS => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+/// Merges top-level keys into a metadata object: a key set to null is
+/// removed, any other value replaces the key's. The result is checked
+/// against the metadata bound (`BAD_USER_INPUT` on `field`).
+pub fn merge_metadata(
+    current: &serde_json::Value,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    field: &'static str,
+) -> Result<serde_json::Value> {
+    let mut merged = current.as_object().cloned().unwrap_or_default();
+    for (key, value) in patch {
+        if value.is_null() {
+            merged.remove(key);
+        } else {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(serde_json::Value::Object(validation::metadata(
+        serde_json::Value::Object(merged),
+        field,
+    )?))
+}
+
+/// Sets the metadata merges of `patch` (and `app_metadata`, an
+/// administrator's) on `model`, merged into `locked`: the row as read under
+/// its lock, so two merges of different keys at once both stay.
+pub fn apply_metadata(
+    model: &mut user::ActiveModel,
+    locked: &user::Model,
+    metadata: Option<&serde_json::Map<String, serde_json::Value>>,
+    app_metadata: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<()> {
+    if let Some(patch) = metadata {
+        model.metadata = Set(merge_metadata(&locked.metadata, patch, "metadata")?);
+    }
+    if let Some(patch) = app_metadata {
+        model.app_metadata = Set(merge_metadata(&locked.app_metadata, patch, "appMetadata")?);
+    }
+    Ok(())
 }
 
 /// Finds a user by username or, when `login` holds an `@`, by email.

@@ -22,6 +22,10 @@ pub(super) fn sort_column(field: SortField) -> user::Column {
         SortField::Email => user::Column::Email,
         SortField::Name => user::Column::NameKey,
         SortField::LastLoginAt => user::Column::LastLoginAt,
+        SortField::FirstName => user::Column::FirstNameKey,
+        SortField::LastName => user::Column::LastNameKey,
+        SortField::UpdatedAt => user::Column::UpdatedAt,
+        SortField::Status => user::Column::Status,
     }
 }
 
@@ -39,7 +43,10 @@ pub(super) fn sort_expr(field: SortField) -> Expr {
 }
 
 fn is_time(field: SortField) -> bool {
-    matches!(field, SortField::CreatedAt | SortField::LastLoginAt)
+    matches!(
+        field,
+        SortField::CreatedAt | SortField::LastLoginAt | SortField::UpdatedAt
+    )
 }
 
 fn sort_value(model: &user::Model, field: SortField) -> String {
@@ -52,6 +59,12 @@ fn sort_value(model: &user::Model, field: SortField) -> String {
         SortField::Username => model.username.clone(),
         SortField::Email => model.email.clone(),
         SortField::Name => model.name_key.clone(),
+        // Unset names are stored as empty keys, so they sort first ascending
+        // (last descending) on both databases.
+        SortField::FirstName => model.first_name_key.clone(),
+        SortField::LastName => model.last_name_key.clone(),
+        SortField::UpdatedAt => time(model.updated_at),
+        SortField::Status => sea_orm::ActiveEnum::to_value(&model.status),
     }
 }
 

@@ -2,11 +2,15 @@
 
 use entity::{role, user, user_role};
 use sea_orm::{
-    ColumnTrait, Condition,
-    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement},
+    ColumnTrait, Condition, DbBackend, Value,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement, SimpleExpr},
 };
 
-use super::Filter;
+use super::{Filter, MetadataMatch};
+use crate::{
+    error::{AppError, Result},
+    validation,
+};
 
 fn admins() -> SelectStatement {
     holders_of(role::Column::Name.eq(crate::service::roles::ADMIN_ROLE))
@@ -39,17 +43,128 @@ fn like_pattern(term: &str) -> String {
     escaped
 }
 
-/// The users `filter` matches.
-pub(super) fn condition(filter: &Filter) -> Condition {
+/// How deep `and`, `or` and `not` may nest: deeper expressions are no
+/// clearer, and each level adds a parenthesised group to one statement.
+pub const MAX_FILTER_DEPTH: usize = 5;
+/// How many filters (the top one and every nested one) one expression may
+/// hold, so a request's SQL stays small whatever its shape.
+pub const MAX_FILTER_NODES: usize = 50;
+/// How many ids `ids` may list.
+pub const MAX_FILTER_IDS: usize = 1000;
+
+/// Refuses what the condition cannot take: control characters in text
+/// (nothing stored has them), metadata values over the metadata bound, and
+/// expressions deeper or bigger than the bounds above. `BAD_USER_INPUT` on
+/// the filter field, so a client sees which.
+pub(super) fn validate(filter: &Filter) -> Result<()> {
+    let mut nodes = 0;
+    walk(filter, 1, &mut nodes)
+}
+
+fn walk(filter: &Filter, depth: usize, nodes: &mut usize) -> Result<()> {
+    *nodes += 1;
+    if depth > MAX_FILTER_DEPTH {
+        return Err(AppError::bad_input(
+            "filter",
+            format!("filters nest at most {MAX_FILTER_DEPTH} levels deep"),
+        ));
+    }
+    if *nodes > MAX_FILTER_NODES {
+        return Err(AppError::bad_input(
+            "filter",
+            format!("a filter holds at most {MAX_FILTER_NODES} nested filters"),
+        ));
+    }
+    validation::filter_text(filter.search.as_deref(), "search")?;
+    validation::filter_text(filter.role.as_deref(), "role")?;
+    validation::filter_text(filter.email.as_deref(), "email")?;
+    validation::filter_text(filter.username.as_deref(), "username")?;
+    if filter
+        .ids
+        .as_ref()
+        .is_some_and(|ids| ids.len() > MAX_FILTER_IDS)
+    {
+        return Err(AppError::bad_input(
+            "ids",
+            format!("ids lists at most {MAX_FILTER_IDS} ids"),
+        ));
+    }
+    for m in &filter.metadata {
+        validation::filter_text(Some(&m.key), "metadata")?;
+        if m.key.is_empty() || m.key.chars().count() > 255 {
+            return Err(AppError::bad_input(
+                "metadata",
+                "a metadata key has 1-255 characters",
+            ));
+        }
+        let size = serde_json::to_vec(&m.equals).map_or(usize::MAX, |v| v.len());
+        if size > validation::METADATA_MAX_BYTES {
+            return Err(AppError::bad_input(
+                "metadata",
+                "a metadata value is at most 8 KiB as JSON",
+            ));
+        }
+    }
+    for nested in filter
+        .and
+        .iter()
+        .chain(&filter.or)
+        .chain(filter.not.as_deref())
+    {
+        walk(nested, depth + 1, nodes)?;
+    }
+    Ok(())
+}
+
+/// The users `filter` matches, as one SQL condition however it nests.
+pub(super) fn condition(filter: &Filter, backend: DbBackend) -> Condition {
+    let visible = if mentions_deleted(filter) {
+        Condition::all()
+    } else {
+        Condition::all().add(user::Column::DeletedAt.is_null())
+    };
+    visible.add(expression(filter, backend))
+}
+
+fn mentions_deleted(filter: &Filter) -> bool {
+    filter.include_deleted
+        || filter.only_deleted
+        || (filter
+            .and
+            .iter()
+            .chain(&filter.or)
+            .chain(filter.not.as_deref()))
+        .any(mentions_deleted)
+}
+
+/// `app_metadata ->> key` equal to `value` as JSON: PostgreSQL compares
+/// `jsonb` values (so `1` equals `1.0`); SQLite compares the minified JSON
+/// text (so it does not, and object keys compare in the order written).
+fn metadata_equals(m: &MetadataMatch, backend: DbBackend) -> SimpleExpr {
+    let column = r#""users"."app_metadata""#;
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            format!("{column} -> ? = ?"),
+            [Value::from(m.key.clone()), Value::from(m.equals.clone())],
+        ),
+        _ => Expr::cust_with_values(
+            format!("{column} -> ? = json(?)"),
+            [
+                // SQLite reads a label starting with `$` as a path; a quoted
+                // path names the key whatever its characters.
+                Value::from(format!("$.{}", serde_json::Value::from(m.key.clone()))),
+                Value::from(m.equals.to_string()),
+            ],
+        ),
+    }
+}
+
+fn expression(filter: &Filter, backend: DbBackend) -> Condition {
     let id = || Expr::col((user::Entity, user::Column::Id));
     let mut cond = Condition::all();
-    cond = if filter.only_deleted {
-        cond.add(user::Column::DeletedAt.is_not_null())
-    } else if filter.include_deleted {
-        cond
-    } else {
-        cond.add(user::Column::DeletedAt.is_null())
-    };
+    if filter.only_deleted {
+        cond = cond.add(user::Column::DeletedAt.is_not_null());
+    }
     if let Some(term) = filter
         .search
         .as_deref()
@@ -101,6 +216,52 @@ pub(super) fn condition(filter: &Filter) -> Condition {
     }
     if let Some(t) = filter.last_login_before {
         cond = cond.add(user::Column::LastLoginAt.lt(t));
+    }
+    if let Some(ids) = &filter.ids {
+        cond = cond.add(user::Column::Id.is_in(ids.iter().copied()));
+    }
+    // Stored lower-case and trimmed; a value with a control character
+    // matches nothing (and was refused by `validate`).
+    if let Some(email) = &filter.email {
+        let key = validation::lookup_key(email).unwrap_or_default();
+        cond = cond.add(user::Column::Email.eq(key));
+    }
+    if let Some(username) = &filter.username {
+        let key = validation::lookup_key(username).unwrap_or_default();
+        cond = cond.add(user::Column::Username.eq(key));
+    }
+    match filter.never_logged_in {
+        Some(true) => cond = cond.add(user::Column::LastLoginAt.is_null()),
+        Some(false) => cond = cond.add(user::Column::LastLoginAt.is_not_null()),
+        None => {}
+    }
+    if let Some(t) = filter.updated_after {
+        cond = cond.add(user::Column::UpdatedAt.gte(t));
+    }
+    if let Some(t) = filter.updated_before {
+        cond = cond.add(user::Column::UpdatedAt.lt(t));
+    }
+    match filter.email_verified {
+        Some(true) => cond = cond.add(user::Column::EmailVerifiedAt.is_not_null()),
+        Some(false) => cond = cond.add(user::Column::EmailVerifiedAt.is_null()),
+        None => {}
+    }
+    if let Some(mfa) = filter.mfa_enabled {
+        cond = cond.add(user::Column::MfaEnabled.eq(mfa));
+    }
+    for m in &filter.metadata {
+        cond = cond.add(metadata_equals(m, backend));
+    }
+    for nested in &filter.and {
+        cond = cond.add(expression(nested, backend));
+    }
+    if !filter.or.is_empty() {
+        let any =
+            (filter.or.iter()).fold(Condition::any(), |any, f| any.add(expression(f, backend)));
+        cond = cond.add(any);
+    }
+    if let Some(not) = &filter.not {
+        cond = cond.add(expression(not, backend).not());
     }
     cond
 }

@@ -20,11 +20,11 @@ pub use projection::{Projected, Projection, by_ids};
 use crate::{
     auth::{Permission, Viewer},
     error::Result,
-    validation,
 };
 
 pub const DEFAULT_PAGE: u64 = 20;
 pub const MAX_PAGE: u64 = 100;
+pub use filter::{MAX_FILTER_DEPTH, MAX_FILTER_IDS, MAX_FILTER_NODES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
@@ -33,6 +33,10 @@ pub enum SortField {
     Email,
     Name,
     LastLoginAt,
+    FirstName,
+    LastName,
+    UpdatedAt,
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,18 @@ pub const DEFAULT_ORDER: [SortKey; 1] = [SortKey {
     descending: true,
 }];
 
+/// A top-level key of `appMetadata` that must hold `equals`.
+#[derive(Debug, Clone)]
+pub struct MetadataMatch {
+    pub key: String,
+    pub equals: serde_json::Value,
+}
+
+/// Which users a listing or count returns: every condition given holds.
+/// `and`, `or` and `not` nest filters as the Django seed's expressions do.
+/// Soft-deleted users are left out unless some level of the filter sets
+/// `include_deleted` or `only_deleted`; `only_deleted` at any level is the
+/// condition "is deleted".
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub search: Option<String>,
@@ -61,6 +77,21 @@ pub struct Filter {
     pub created_before: Option<DateTime<Utc>>,
     pub last_login_after: Option<DateTime<Utc>>,
     pub last_login_before: Option<DateTime<Utc>>,
+    /// Users with these keys (at most `MAX_FILTER_IDS`).
+    pub ids: Option<Vec<Uuid>>,
+    /// Exact, case-insensitive.
+    pub email: Option<String>,
+    /// Exact, case-insensitive.
+    pub username: Option<String>,
+    pub never_logged_in: Option<bool>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    pub email_verified: Option<bool>,
+    pub mfa_enabled: Option<bool>,
+    pub metadata: Vec<MetadataMatch>,
+    pub and: Vec<Filter>,
+    pub or: Vec<Filter>,
+    pub not: Option<Box<Filter>>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +99,24 @@ pub enum Paging {
     Forward { first: u64, after: Option<String> },
     Backward { last: u64, before: Option<String> },
     Offset { first: u64, offset: u64 },
+}
+
+impl Paging {
+    /// The page size asked for.
+    pub fn size(&self) -> u64 {
+        match self {
+            Paging::Forward { first, .. } | Paging::Offset { first, .. } => *first,
+            Paging::Backward { last, .. } => *last,
+        }
+    }
+
+    /// The offset of offset paging; `None` for cursors.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Paging::Offset { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
 }
 
 /// One page of users, in the order it was read with.
@@ -88,12 +137,11 @@ pub async fn list(
     viewer: &Viewer,
     filter: &Filter,
     order: impl IntoIterator<Item = SortKey>,
-    paging: Paging,
+    paging: &Paging,
     projection: &Projection,
 ) -> Result<Page> {
     viewer.require(Permission::UsersRead)?;
-    validation::filter_text(filter.search.as_deref(), "search")?;
-    validation::filter_text(filter.role.as_deref(), "role")?;
+    filter::validate(filter)?;
     let mut distinct: Vec<SortKey> = Vec::new();
     for key in order {
         if !distinct.iter().any(|k| k.field == key.field) {
@@ -103,14 +151,15 @@ pub async fn list(
     if distinct.is_empty() {
         distinct = DEFAULT_ORDER.to_vec();
     }
-    page::read(conn, filter, distinct, paging, projection).await
+    page::read(conn, filter, distinct, paging.clone(), projection).await
 }
 
 /// How many users match `filter`, in one `COUNT` statement; `viewer` needs `USERS_READ`.
 pub async fn count(conn: &impl ConnectionTrait, viewer: &Viewer, filter: &Filter) -> Result<u64> {
     viewer.require(Permission::UsersRead)?;
+    filter::validate(filter)?;
     Ok(user::Entity::find()
-        .filter(filter::condition(filter))
+        .filter(filter::condition(filter, conn.get_database_backend()))
         .count(conn)
         .await?)
 }

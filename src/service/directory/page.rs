@@ -26,8 +26,9 @@ pub(super) async fn read(
     }
     let projection = &projection;
     let tie_desc = order.last().is_some_and(|k| k.descending);
+    let backend = conn.get_database_backend();
     let ordered = |forward: bool| {
-        let mut select = projection.select().filter(condition(filter));
+        let mut select = projection.select().filter(condition(filter, backend));
         let direction = |descending: bool| {
             if descending == forward {
                 Order::Desc

@@ -1,0 +1,125 @@
+//! Global object lookup: the `Node` interface, `node(id)` and `nodes(ids)`.
+//! Every lookup goes through the request's DataLoader, so `nodes` over many
+//! ids costs one statement per type, and each type's visibility is the
+//! service's (`service::nodes`): what the caller may not see is null.
+
+use async_graphql::{Context, ID, Interface, Object};
+use entity::{api_key, audit_event, role, tier, webhook};
+
+use super::{
+    audit::AuditEvent,
+    connection::projection,
+    cost,
+    guard::{Authenticated, viewer},
+    loaders::{ByKey, SessionChain, UserById},
+    request::loader,
+    security::ApiKey,
+    types::{Role, Session, Tier, User},
+    webhooks::Webhook,
+};
+use crate::{
+    error::AppError,
+    service::nodes::{self, Kind},
+};
+
+/// An object with a global id, which `node` and `nodes` find again.
+// A `Node` lives for one field's resolution, so its size does not matter,
+// and an interface's variants are the object types themselves.
+#[allow(clippy::large_enum_variant)]
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "&ID",
+    desc = "Opaque and global: its prefix names the type (`usr_…`, `rol_…`)."
+))]
+pub enum Node {
+    User(User),
+    Role(Role),
+    Tier(Tier),
+    Session(Session),
+    ApiKey(ApiKey),
+    AuditEvent(AuditEvent),
+    Webhook(Webhook),
+}
+
+/// The most ids one `nodes` call takes.
+pub const MAX_NODES: usize = 100;
+
+/// The object `raw` names, if the viewer may see it.
+async fn resolve(
+    ctx: &Context<'_>,
+    raw: &str,
+    field: &'static str,
+) -> Result<Option<Node>, AppError> {
+    let viewer = viewer(ctx)?;
+    let (kind, key) = nodes::parse(raw, field)?;
+    let loader = loader(ctx)?;
+    macro_rules! load {
+        ($key:expr) => {
+            loader.load_one($key).await.map_err(AppError::from)?
+        };
+    }
+    Ok(match kind {
+        Kind::User if nodes::may_see_user(viewer, key) => {
+            // Reads what the selection needs, fragments on `User` included.
+            let columns = projection(&[&ctx.look_ahead()]);
+            load!(UserById(key, columns)).map(|p| Node::User(User::projected(p, Some(viewer))))
+        }
+        Kind::User => None,
+        Kind::Role => load!(ByKey::<role::Entity>::new(key)).map(|r| Node::Role(r.into())),
+        Kind::Tier => load!(ByKey::<tier::Entity>::new(key)).map(|t| Node::Tier(t.into())),
+        Kind::Session => load!(SessionChain(key))
+            .filter(|s| nodes::may_see_session(viewer, s))
+            .map(|s| Node::Session(Session::new(s, viewer.session_id))),
+        Kind::ApiKey => load!(ByKey::<api_key::Entity>::new(key))
+            .filter(|k| nodes::may_see_api_key(viewer, k))
+            .map(|k| Node::ApiKey(k.into())),
+        Kind::AuditEvent => load!(ByKey::<audit_event::Entity>::new(key))
+            .filter(|e| nodes::may_see_audit_event(viewer, e))
+            .map(|e| Node::AuditEvent(e.into())),
+        Kind::Webhook if nodes::may_see_webhooks(viewer) => {
+            load!(ByKey::<webhook::Entity>::new(key)).map(|w| Node::Webhook(w.into()))
+        }
+        Kind::Webhook => None,
+    })
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// The object with this global id, whatever its type (`... on User { … }`
+    /// to select its fields); null when there is none or the caller may not
+    /// see it, by the type's own rules: users as `user(id)` (oneself, or
+    /// `USERS_READ`); roles and tiers for anyone signed in; sessions, one's
+    /// own live ones; API keys, one's own or with `USERS_READ`; audit
+    /// events with `AUDIT_READ` or one's own security events; webhooks for
+    /// superusers. `BAD_USER_INPUT` for a string that is not an id.
+    #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        Ok(resolve(ctx, &id, "id").await?)
+    }
+
+    /// The objects with these ids (at most 100), in the same order, each as
+    /// `node` answers it (null where `node` would be). One statement per
+    /// type asked for, whatever the number of ids.
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "cost::STATEMENT * 7 + ids.len().min(MAX_NODES) * child_complexity"
+    )]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::bad_input("ids", format!("at most {MAX_NODES} ids")).into());
+        }
+        let found = async_graphql::futures_util::future::try_join_all(
+            ids.iter().map(|id| resolve(ctx, id, "ids")),
+        )
+        .await?;
+        Ok(found)
+    }
+}
