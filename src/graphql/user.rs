@@ -190,11 +190,11 @@ impl UserMutation {
 pub struct MetadataMatch {
     /// The top-level key.
     pub key: String,
-    /// The value the key must hold, compared as JSON (a user without the key
-    /// does not match; `null` matches a key set to null). PostgreSQL
-    /// compares numbers by value (`1` equals `1.0`); SQLite compares them
-    /// as written.
-    pub equals: Json<serde_json::Value>,
+    /// The value the key must hold, compared as JSON; required. A user
+    /// without the key does not match, and `null` matches a key holding
+    /// null. PostgreSQL compares numbers by value (`1` equals `1.0`); SQLite
+    /// compares them as written.
+    pub equals: MaybeUndefined<Json<serde_json::Value>>,
 }
 
 /// Which users `users` returns. Every condition given must hold; `and`,
@@ -333,11 +333,17 @@ impl UserFilter {
             email_verified: self.email_verified,
             mfa_enabled: self.mfa_enabled,
             metadata: (self.metadata.unwrap_or_default().into_iter())
-                .map(|m| directory::MetadataMatch {
-                    key: m.key,
-                    equals: m.equals.0,
+                .map(|m| {
+                    let equals = match m.equals {
+                        MaybeUndefined::Value(v) => v.0,
+                        MaybeUndefined::Null => serde_json::Value::Null,
+                        MaybeUndefined::Undefined => {
+                            return Err(AppError::bad_input("metadata", "equals is required"));
+                        }
+                    };
+                    Ok(directory::MetadataMatch { key: m.key, equals })
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
             and: nested(self.and)?,
             or: nested(self.or)?,
             not: self

@@ -534,3 +534,170 @@ async fn a_hard_delete_racing_the_users_logins_never_fails_internally() {
         );
     }
 }
+
+#[tokio::test]
+async fn create_user_without_a_username_makes_a_free_one_from_the_email() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.user_with("jane", &[], false).await;
+    let create = async |email: &str| {
+        let body = app
+            .gql(
+                Some(&admin.access),
+                CREATE,
+                json!({ "input": { "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        body["data"]["createUser"]["username"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned()
+    };
+
+    assert_eq!(create("Jane@Work.example").await, "jane2");
+    assert_eq!(create("jane@other.org").await, "jane3");
+    assert_eq!(create("J.O'Brien+news@example.com").await, "j.obrien");
+    assert_eq!(create("x@example.com").await, "xuser");
+    assert_eq!(create("-@example.com").await, "-user");
+    let long = create("averyveryverylongname@example.com").await;
+    assert_eq!(long, "averyveryverylon");
+    assert_eq!(
+        create("averyveryverylongname@example.org").await,
+        "averyveryverylon2"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_from_one_local_part_each_get_their_own_username() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+
+    let creates = (0..8).map(|i| {
+        let (app, token) = (&app, admin.access.clone());
+        async move {
+            app.gql(Some(&token), CREATE, json!({ "input": { "email": format!("sam@host{i}.example"), "password": PASSWORD } }))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(creates).await;
+
+    let mut names: Vec<String> = answers
+        .iter()
+        .map(|body| {
+            body["data"]["createUser"]["username"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}"))
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = std::iter::once("sam".to_owned())
+        .chain((2..=8).map(|n| format!("sam{n}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[tokio::test]
+async fn create_user_takes_role_names_instead_of_ids() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    let viewer_id = app.role_id(&admin.access, "viewer").await;
+    let with = async |roles: Value| {
+        let mut input = new_user(&format!(
+            "u{}",
+            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
+        ));
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(roles.as_object().unwrap().clone());
+        app.gql(Some(&admin.access), CREATE, json!({ "input": input }))
+            .await
+    };
+
+    let named = with(json!({ "roleNames": ["Viewer", "user"] })).await;
+    let unknown = with(json!({ "roleNames": ["viewer", "nosuchrole"] })).await;
+    let both = with(json!({ "roleNames": ["viewer"], "roleIds": [viewer_id] })).await;
+
+    assert_eq!(
+        named["data"]["createUser"]["roles"],
+        json!([{ "name": "user" }, { "name": "viewer" }]),
+        "{named}"
+    );
+    assert_eq!(
+        (code(&unknown), field(&unknown)),
+        ("NOT_FOUND", "roleNames")
+    );
+    assert_eq!((code(&both), field(&both)), ("BAD_USER_INPUT", "roleNames"));
+}
+
+#[tokio::test]
+async fn update_user_changes_roles_with_the_profile_in_one_transaction() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let assigner_role = app
+        .gql(Some(&root.access), "mutation { createRole(input: { name: \"assigner\", permissions: [USERS_READ, USERS_UPDATE, ROLES_ASSIGN] }) { id } }", json!({}))
+        .await["data"]["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigner = app.user_with("asg", &[], false).await;
+    app.set_roles(&root.access, &assigner.id, &[&assigner_role])
+        .await;
+    let assigner =
+        crate::helpers::account(&app.login("asg", PASSWORD).await["data"]["login"]).unwrap();
+    let ann = app.user_with("ann", &[], false).await;
+    let update = "mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { firstName roles { name } } }";
+
+    let granted = app
+        .gql(
+            Some(&assigner.access),
+            update,
+            json!({ "id": ann.id, "input": { "firstName": "Ann", "roleNames": ["viewer"] } }),
+        )
+        .await;
+    // The admin role holds USERS_DELETE, which the assigner lacks: refused,
+    // and the first name given with it is not written either.
+    let escalation = app
+        .gql(
+            Some(&assigner.access),
+            update,
+            json!({ "id": ann.id, "input": { "firstName": "Mallory", "roleNames": ["admin"] } }),
+        )
+        .await;
+    let by_plain_user = app
+        .gql(
+            Some(&ann.access),
+            update,
+            json!({ "id": ann.id, "input": { "roleNames": ["viewer", "user"] } }),
+        )
+        .await;
+    let after = app
+        .gql(
+            Some(&root.access),
+            "query($id: ID!) { user(id: $id) { firstName roles { name } } }",
+            json!({ "id": ann.id }),
+        )
+        .await;
+    let events = app
+        .gql(Some(&root.access), "query($id: ID!) { auditEvents(first: 5, filter: { targetId: $id, actions: [\"user.roles_changed\"] }) { nodes { changes } } }", json!({ "id": ann.id }))
+        .await;
+
+    assert_eq!(
+        granted["data"]["updateUser"],
+        json!({ "firstName": "Ann", "roles": [{ "name": "viewer" }] }),
+        "{granted}"
+    );
+    assert_eq!(code(&escalation), "FORBIDDEN");
+    assert_eq!(code(&by_plain_user), "FORBIDDEN");
+    assert_eq!(
+        after["data"]["user"],
+        json!({ "firstName": "Ann", "roles": [{ "name": "viewer" }] })
+    );
+    assert_eq!(
+        events["data"]["auditEvents"]["nodes"],
+        json!([{ "changes": { "roles": { "old": [], "new": ["viewer"] } } }]),
+        "{events}"
+    );
+}

@@ -479,7 +479,9 @@ async fn every_field_of_a_user_read_by_id_or_listed_equals_the_whole_row_read() 
                 "avatarUrl": "https://example.com/a.png",
                 "socialLinks": { "website": "https://ada.example", "facebook": "https://facebook.com/ada",
                     "instagram": "https://instagram.com/ada", "linkedin": "https://linkedin.com/in/ada",
-                    "x": "https://x.com/ada", "youtube": "https://youtube.com/@ada" } } }),
+                    "x": "https://x.com/ada", "youtube": "https://youtube.com/@ada" },
+                "metadata": { "theme": "dark", "langs": ["en", "fr"] },
+                "appMetadata": { "plan": "pro", "seats": 3 } } }),
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
@@ -597,4 +599,343 @@ async fn a_long_order_list_costs_no_more_than_its_distinct_fields() {
 
     assert!(next["errors"].is_null(), "{next}");
     assert_eq!(next["data"]["users"]["nodes"].as_array().unwrap().len(), 1);
+}
+
+/// Sets a user's row directly, for states that take a real mail or an
+/// authenticator to reach (they have their own tests).
+async fn arrange(app: &TestApp, username: &str, set: &str) {
+    app.sql(&format!(
+        "UPDATE users SET {set} WHERE username = '{username}'"
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn every_seed_filter_matches_exactly_and_nests_as_expressions() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let ann = app.user_with("ann", &["viewer"], false).await;
+    let bob = app.user_with("bob", &[], false).await;
+    app.user_with("cat", &[], false).await;
+    let gone = app.user_with("gone", &[], false).await;
+    app.login("ann", PASSWORD).await;
+    app.login("bob", PASSWORD).await;
+    arrange(&app, "ann", "email_verified_at = created_at").await;
+    arrange(&app, "bob", "mfa_enabled = TRUE").await;
+    let set_app_metadata = async |id: &str, value: Value| {
+        let body = app
+            .gql(
+                Some(&root.access),
+                "mutation($id: ID!, $m: JSON) { updateUser(id: $id, input: { appMetadata: $m }) { id } }",
+                json!({ "id": id, "m": value }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    };
+    set_app_metadata(
+        &ann.id,
+        json!({ "plan": "pro", "seats": 3, "beta": true, "org": { "id": 7 } }),
+    )
+    .await;
+    set_app_metadata(&bob.id, json!({ "plan": "free", "note": null })).await;
+    app.gql(
+        Some(&root.access),
+        "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+        json!({ "id": gone.id }),
+    )
+    .await;
+    // Only cat was changed long ago.
+    let long_ago = "2020-01-01 00:00:00+00";
+    arrange(&app, "cat", &format!("updated_at = '{long_ago}'")).await;
+    let filtered = async |filter: Value| {
+        let mut names = usernames(&app, &root.access, "", json!({ "f": filter })).await;
+        names.sort();
+        names
+    };
+
+    assert_eq!(filtered(json!({ "ids": [ann.id, gone.id] })).await, ["ann"]);
+    assert_eq!(
+        filtered(json!({ "email": " ANN@Example.com " })).await,
+        ["ann"]
+    );
+    assert_eq!(
+        filtered(json!({ "email": "ann@example" })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(filtered(json!({ "username": "BOB" })).await, ["bob"]);
+    assert_eq!(
+        filtered(json!({ "neverLoggedIn": true })).await,
+        ["cat", "root"]
+    );
+    assert_eq!(
+        filtered(json!({ "neverLoggedIn": false })).await,
+        ["ann", "bob"]
+    );
+    assert_eq!(
+        filtered(json!({ "updatedBefore": "2021-01-01T00:00:00Z" })).await,
+        ["cat"]
+    );
+    assert_eq!(
+        filtered(json!({ "updatedAfter": "2021-01-01T00:00:00Z", "role": "viewer" })).await,
+        ["ann"]
+    );
+    assert_eq!(filtered(json!({ "emailVerified": true })).await, ["ann"]);
+    assert_eq!(
+        filtered(json!({ "emailVerified": false })).await,
+        ["bob", "cat", "root"]
+    );
+    assert_eq!(filtered(json!({ "mfaEnabled": true })).await, ["bob"]);
+    assert_eq!(
+        filtered(json!({ "mfaEnabled": false })).await,
+        ["ann", "cat", "root"]
+    );
+    let metadata = async |key: &str, equals: Value| {
+        filtered(json!({ "metadata": [{ "key": key, "equals": equals }] })).await
+    };
+    assert_eq!(metadata("plan", json!("pro")).await, ["ann"]);
+    assert_eq!(metadata("seats", json!(3)).await, ["ann"]);
+    assert_eq!(metadata("beta", json!(true)).await, ["ann"]);
+    assert_eq!(metadata("org", json!({ "id": 7 })).await, ["ann"]);
+    // A key removed by setting it to null is gone, not null.
+    assert_eq!(metadata("note", json!(null)).await, Vec::<String>::new());
+    assert_eq!(metadata("plan", json!("PRO")).await, Vec::<String>::new());
+    assert_eq!(
+        metadata("' OR 1=1 --", json!("x")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        filtered(json!({ "metadata": [{ "key": "plan", "equals": "pro" }, { "key": "seats", "equals": 4 }] })).await,
+        Vec::<String>::new()
+    );
+
+    // Expressions, as the Django seed writes them: (ann OR bob) AND NOT mfa.
+    assert_eq!(
+        filtered(json!({ "or": [{ "username": "ann" }, { "username": "bob" }], "not": { "mfaEnabled": true } })).await,
+        ["ann"]
+    );
+    assert_eq!(
+        filtered(json!({ "and": [{ "neverLoggedIn": false }, { "or": [{ "role": "viewer" }, { "metadata": [{ "key": "plan", "equals": "free" }] }] }] })).await,
+        ["ann", "bob"]
+    );
+    assert_eq!(
+        filtered(json!({ "not": { "or": [{ "username": "ann" }, { "isSuperuser": true }] } }))
+            .await,
+        ["bob", "cat"]
+    );
+    // Deleted users join only when some level asks for them.
+    assert_eq!(
+        filtered(json!({ "or": [{ "onlyDeleted": true }, { "mfaEnabled": true }] })).await,
+        ["bob", "gone"]
+    );
+    assert_eq!(
+        filtered(json!({ "not": { "username": "ann" }, "neverLoggedIn": true })).await,
+        ["cat", "root"]
+    );
+    assert_eq!(
+        filtered(json!({ "or": [] })).await,
+        ["ann", "bob", "cat", "root"]
+    );
+}
+
+#[tokio::test]
+async fn filter_expressions_are_bounded_and_checked() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let query = "query($f: UserFilter) { users(filter: $f) { nodes { id } } }";
+    let run = async |filter: Value| {
+        app.gql(Some(&root.access), query, json!({ "f": filter }))
+            .await
+    };
+    let mut deep = json!({ "username": "root" });
+    for _ in 0..5 {
+        deep = json!({ "not": deep });
+    }
+    let wide: Vec<Value> = (0..50)
+        .map(|i| json!({ "username": format!("u{i}") }))
+        .collect();
+    let many_ids: Vec<String> = (0..1001).map(|i| format!("usr_{:032x}", i)).collect();
+
+    let too_deep = run(deep).await;
+    let too_wide = run(json!({ "or": wide })).await;
+    let too_many_ids = run(json!({ "ids": many_ids })).await;
+    let wrong_id = run(json!({ "ids": ["rol_0190000000007000800000000000beef"] })).await;
+    let control = run(json!({ "and": [{ "email": "a\u{0}@x.io" }] })).await;
+    let empty_key = run(json!({ "metadata": [{ "key": "", "equals": 1 }] })).await;
+
+    for (body, expected) in [
+        (&too_deep, "filter"),
+        (&too_wide, "filter"),
+        (&too_many_ids, "ids"),
+        (&wrong_id, "ids"),
+        (&control, "email"),
+        (&empty_key, "metadata"),
+    ] {
+        assert_eq!(
+            (code(body), field(body)),
+            ("BAD_USER_INPUT", expected),
+            "{body}"
+        );
+    }
+    // Five levels (the top and four below) are allowed.
+    let mut allowed = json!({ "username": "root" });
+    for _ in 0..3 {
+        allowed = json!({ "not": allowed });
+    }
+    allowed = json!({ "not": allowed, "isSuperuser": true });
+    let body = run(allowed).await;
+    assert_eq!(
+        body["data"]["users"]["nodes"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_nested_filter_costs_the_same_statements_as_a_flat_one() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    app.seed_users(30, "nest", None).await;
+    let query = "query($f: UserFilter) { users(first: 50, filter: $f) { totalCount nodes { id roles { name } } } }";
+    let (flat, _) = app
+        .count_statements(app.gql(
+            Some(&root.access),
+            query,
+            json!({ "f": { "role": "user" } }),
+        ))
+        .await;
+    let nested = json!({ "or": [
+        { "and": [{ "role": "user" }, { "not": { "metadata": [{ "key": "k", "equals": 1 }] } }] },
+        { "or": [{ "role": "admin" }, { "isStaff": true }, { "search": "nest" }] },
+    ] });
+    let (deep, body) = app
+        .count_statements(app.gql(Some(&root.access), query, json!({ "f": nested })))
+        .await;
+
+    assert_eq!(body["data"]["users"]["totalCount"], 31, "{body}");
+    assert_eq!(deep, flat, "a nested filter ran extra statements");
+}
+
+#[tokio::test]
+async fn the_new_orders_page_by_cursor_in_both_directions_with_unset_names_first() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    named_users(
+        &app,
+        &admin.access,
+        &[
+            ("eve", Some("bea"), Some("Zorn"), None),
+            ("finn", None, Some("adler"), None),
+            ("gwen", Some("Ada"), None, None),
+            ("hugo", Some("Cy"), Some("Moss"), None),
+            ("ines", None, None, None),
+        ],
+    )
+    .await;
+    app.gql(
+        Some(&admin.access),
+        "mutation($u: String!) { setUserStatus(id: $u, status: SUSPENDED) { id } }",
+        json!({ "u": app.gql(Some(&admin.access), "{ userByUsername(username: \"hugo\") { id } }", json!({})).await["data"]["userByUsername"]["id"] }),
+    )
+    .await;
+    let walk = async |order: Value| {
+        let forward = walk_forward(&app, &admin.access, 2, order.clone(), async |_| {}).await;
+        // And back from the end, two at a time.
+        let query = "query($last: Int, $before: String, $order: [UserOrder!]) { users(last: $last, before: $before, orderBy: $order) { nodes { id } pageInfo { hasPreviousPage startCursor } } }";
+        let (mut backward, mut before) = (Vec::new(), Value::Null);
+        loop {
+            let body = app
+                .gql(
+                    Some(&admin.access),
+                    query,
+                    json!({ "last": 2, "before": before, "order": order }),
+                )
+                .await;
+            let users = &body["data"]["users"];
+            let mut page: Vec<String> = users["nodes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"))
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned())
+                .collect();
+            page.extend(backward);
+            backward = page;
+            if users["pageInfo"]["hasPreviousPage"] != true {
+                break;
+            }
+            before = users["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(forward, backward, "{order}");
+        let names = usernames(&app, &admin.access, "", json!({ "o": order })).await;
+        assert_eq!(names.len(), forward.len());
+        names
+    };
+
+    // Unset names sort first ascending and last descending; case is ignored.
+    assert_eq!(
+        walk(json!([{ "field": "FIRST_NAME" }, { "field": "USERNAME" }])).await,
+        ["boss", "finn", "ines", "gwen", "eve", "hugo"]
+    );
+    assert_eq!(
+        walk(json!([{ "field": "LAST_NAME", "direction": "DESC" }, { "field": "USERNAME" }])).await,
+        ["eve", "hugo", "finn", "boss", "gwen", "ines"]
+    );
+    assert_eq!(
+        walk(json!([{ "field": "STATUS", "direction": "DESC" }, { "field": "USERNAME" }])).await,
+        ["hugo", "boss", "eve", "finn", "gwen", "ines"]
+    );
+    // hugo changed last (his status).
+    assert_eq!(
+        walk(json!([{ "field": "UPDATED_AT", "direction": "DESC" }])).await[0],
+        "hugo"
+    );
+}
+
+#[tokio::test]
+async fn total_pages_and_current_page_follow_the_page_size_from_one_count() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    app.seed_users(6, "pg", None).await;
+    let query = "query($first: Int, $page: Int, $offset: Int) { users(first: $first, page: $page, offset: $offset) { totalCount totalPages currentPage } }";
+    let run = async |vars: Value| {
+        let body = app.gql(Some(&admin.access), query, vars).await;
+        let users = body["data"]["users"].clone();
+        assert!(users.is_object(), "{body}");
+        (
+            users["totalCount"].clone(),
+            users["totalPages"].clone(),
+            users["currentPage"].clone(),
+        )
+    };
+
+    assert_eq!(
+        run(json!({ "first": 3, "page": 2 })).await,
+        (json!(7), json!(3), json!(2))
+    );
+    assert_eq!(
+        run(json!({ "first": 3, "offset": 4 })).await,
+        (json!(7), json!(3), json!(2))
+    );
+    assert_eq!(
+        run(json!({ "first": 7 })).await,
+        (json!(7), json!(1), Value::Null)
+    );
+    assert_eq!(
+        run(json!({ "first": 0, "offset": 0 })).await,
+        (json!(7), json!(0), json!(1))
+    );
+    let (both, _) = app
+        .count_statements(app.gql(
+            Some(&admin.access),
+            "{ users(first: 2) { totalCount totalPages } }",
+            json!({}),
+        ))
+        .await;
+    let (one, _) = app
+        .count_statements(app.gql(
+            Some(&admin.access),
+            "{ users(first: 2) { totalCount } }",
+            json!({}),
+        ))
+        .await;
+    assert_eq!(both, one, "totalPages counted again");
 }

@@ -144,7 +144,7 @@ fn metadata_equals(m: &MetadataMatch, backend: DbBackend) -> SimpleExpr {
     let column = r#""users"."app_metadata""#;
     match backend {
         DbBackend::Postgres => Expr::cust_with_values(
-            format!("{column} -> ? = ?"),
+            format!("{column} -> $1 = $2"),
             [Value::from(m.key.clone()), Value::from(m.equals.clone())],
         ),
         _ => Expr::cust_with_values(
