@@ -22,6 +22,7 @@ mod recovery;
 mod roles;
 mod schema;
 mod security;
+mod seeds;
 mod sessions;
 mod statements;
 mod tiers;
