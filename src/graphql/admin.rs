@@ -24,8 +24,9 @@ pub struct CreateUserInput {
     pub email: String,
     /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case. When absent, one
     /// is made from the email's local part (before any `+tag`, folded to that
-    /// alphabet, padded to 2 characters), with the lowest number from 2
-    /// appended when taken: `jane@example.com` becomes `jane`, then `jane2`.
+    /// alphabet, cut to 16 characters, `user` appended when shorter than 2),
+    /// with the lowest number from 2 appended when taken:
+    /// `jane@example.com` becomes `jane`, then `jane2`.
     pub username: Option<String>,
     /// At most 64 characters.
     pub first_name: Option<String>,
