@@ -18,10 +18,7 @@ use crate::{
     auth::{Permission, Viewer},
     error::AppError,
     ids,
-    service::{
-        audit::{self, Filter, Target},
-        directory::Projected,
-    },
+    service::audit::{self, Filter, Target},
 };
 
 /// One thing that happened: who did what to whom, when and from where.
@@ -100,8 +97,7 @@ async fn event_user(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Resul
         .load_one(UserById(id, columns))
         .await
         .map_err(AppError::from)?;
-    Ok(found
-        .map(|Projected { user, tier }| User::projected(Projected { user, tier }, Some(viewer))))
+    Ok(found.map(|p| User::projected(p, Some(viewer))))
 }
 
 #[ComplexObject]

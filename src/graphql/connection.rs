@@ -1,21 +1,17 @@
 //! The GraphQL side of the users listing: the Relay connection `users`
 //! returns, built from a service page with only the cursors the selection
-//! asks for, and the projection and role prefetch a selection of `User`
-//! fields needs (for pages and for `user(id)`).
+//! asks for, and the projection a selection of `User` fields needs (for
+//! pages and for `user(id)`): its columns, tiers and roles, all read in the
+//! page's one statement.
 
 use async_graphql::{Context, Lookahead, Object, SimpleObject};
 use entity::user;
-use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
 use super::{app, guard::viewer, types::User};
 use crate::{
     auth::Viewer,
     error::AppError,
-    service::{
-        directory::{self, Page, Projected, Projection},
-        roles,
-    },
+    service::directory::{self, Page, Projection},
 };
 
 /// One user of a page, with the cursor that points at it.
@@ -114,16 +110,13 @@ impl UserConnection {
     /// `users` field). Each cursor is a JSON and base64 encoding, so only the
     /// selected ones are made; an edge whose cursor is not selected keeps an
     /// empty one that no response can show.
-    pub async fn build(
-        db: &DatabaseConnection,
+    pub fn build(
         page: Page,
         paging: &directory::Paging,
         filter: directory::Filter,
         look: &Lookahead<'_>,
         viewer: &Viewer,
-    ) -> Result<Self, AppError> {
-        let (nodes, edge_nodes) = (look.field("nodes"), look.field("edges").field("node"));
-        let with_roles = wants_roles(&nodes) || wants_roles(&edge_nodes);
+    ) -> Self {
         let every_cursor = look.field("edges").field("cursor").exists();
         let info = look.field("pageInfo");
         let end_cursors = info.field("startCursor").exists() || info.field("endCursor").exists();
@@ -143,20 +136,19 @@ impl UserConnection {
             start_cursor: cursors.first().cloned(),
             end_cursor: cursors.last().cloned(),
         };
-        let built = prefetch_users(db, page.users, Some(viewer), with_roles).await?;
-        let edges = built
-            .into_iter()
+        let edges = (page.users.into_iter())
+            .map(|p| User::projected(p, Some(viewer)))
             .zip(cursors)
             .map(|(node, cursor)| UserEdge { cursor, node })
             .collect();
-        Ok(Self {
+        Self {
             edges,
             page_info,
             filter,
             size: paging.size(),
             offset: paging.offset(),
             total: tokio::sync::OnceCell::new(),
-        })
+        }
     }
 }
 
@@ -202,45 +194,20 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
 };
 
 /// The columns that selections of `User` fields need, with the users' tiers
-/// when a selection asks for them.
+/// and roles when a selection asks for them: a page, or a user by id, is then
+/// one statement.
 pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
-    let projection = Projection::of(
+    let mut projection = Projection::of(
         FIELD_COLUMNS
             .iter()
             .filter(|(field, _)| users.iter().any(|u| u.field(field).exists()))
             .flat_map(|(_, columns)| columns.iter().copied()),
     );
     if users.iter().any(|u| u.field("tier").exists()) {
-        projection.with_tiers()
-    } else {
-        projection
+        projection = projection.with_tiers();
     }
-}
-
-/// Builds a page of users, fetching the roles the selection asks for with
-/// one query, whatever the page size; the tiers come with the page. Loader
-/// batches split under load; an explicit prefetch does not.
-pub async fn prefetch_users(
-    db: &DatabaseConnection,
-    users: Vec<Projected>,
-    viewer: Option<&Viewer>,
-    with_roles: bool,
-) -> Result<Vec<User>, AppError> {
-    let mut roles = if with_roles {
-        let ids: Vec<Uuid> = users.iter().map(|p| p.user.id).collect();
-        Some(roles::of_users(db, &ids).await?)
-    } else {
-        None
-    };
-    Ok(users
-        .into_iter()
-        .map(|projected| {
-            let id = projected.user.id;
-            let user = User::projected(projected, viewer);
-            match roles.as_mut() {
-                Some(roles) => user.with_roles(roles.remove(&id).unwrap_or_default()),
-                None => user,
-            }
-        })
-        .collect())
+    if users.iter().any(|u| wants_roles(u)) {
+        projection = projection.with_roles();
+    }
+    projection
 }

@@ -185,7 +185,10 @@ impl User {
     pub fn projected(projected: Projected, viewer: Option<&Viewer>) -> Self {
         let mut user = Self::new(projected.user, viewer);
         user.prefetched_tier = projected.tier;
-        user
+        match projected.roles {
+            Some(roles) => user.with_roles(roles),
+            None => user,
+        }
     }
 
     /// Builds the view a user gets of themself.

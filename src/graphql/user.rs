@@ -457,7 +457,8 @@ pub(crate) fn connection_complexity(
     last: Option<i32>,
     child_complexity: usize,
 ) -> usize {
-    // A page runs a statement for the page and one for its roles.
+    // A page runs its statement (roles and tier included) and, when
+    // `totalCount` or `totalPages` is selected, a count.
     const CONNECTION_COST: usize = 2 * cost::STATEMENT;
     let rows = first.or(last).map_or(directory::DEFAULT_PAGE, |n| {
         n.clamp(0, directory::MAX_PAGE as i32) as u64
@@ -483,11 +484,10 @@ impl DirectoryQuery {
             .load_one(UserById(key, columns))
             .await
             .map_err(AppError::from)?;
-        let (found, tier) = found.map(|p| (p.user, p.tier)).unzip();
+        let (found, rest) = found.map(|p| (p.user, (p.tier, p.roles))).unzip();
         let found = users::visible(viewer, found)?;
-        Ok(found.map(|user| {
-            let tier = tier.flatten();
-            User::projected(Projected { user, tier }, Some(viewer))
+        Ok(found.zip(rest).map(|(user, (tier, roles))| {
+            User::projected(Projected { user, tier, roles }, Some(viewer))
         }))
     }
 
@@ -541,6 +541,6 @@ impl DirectoryQuery {
         let look = ctx.look_ahead();
         let columns = projection(&[&look.field("nodes"), &look.field("edges").field("node")]);
         let page = directory::list(db, viewer, &filter, order, &paging, &columns).await?;
-        Ok(UserConnection::build(db, page, &paging, filter, &look, viewer).await?)
+        Ok(UserConnection::build(page, &paging, filter, &look, viewer))
     }
 }

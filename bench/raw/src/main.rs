@@ -7,7 +7,6 @@
 //! so the service has no benchmark feature.
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc,
@@ -168,34 +167,23 @@ impl Raw {
         }))
     }
 
-    /// Roles for rows that were read with their `tier_name`, in one `= ANY($1)` statement.
-    async fn shape(&self, rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<UserOut>, sqlx::Error> {
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.get("id")).collect();
-        let mut roles: HashMap<Uuid, Vec<RoleOut>> = HashMap::new();
-        for row in self
-            .count(
-                sqlx::query("SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = ANY($1) ORDER BY r.name")
-                    .bind(&ids)
-                    .fetch_all(&self.pool),
-            )
-            .await?
-        {
-            roles.entry(row.get(0)).or_default().push(RoleOut { name: row.get(1) });
-        }
-        Ok(rows
-            .into_iter()
+    /// Users read with their `tier_name` and `role_names` (aggregated in the
+    /// same statement, as usergraph's pages do).
+    fn shape(rows: Vec<sqlx::postgres::PgRow>) -> Vec<UserOut> {
+        rows.into_iter()
             .map(|r| {
                 let id: Uuid = r.get("id");
                 let tier: Option<String> = r.get("tier_name");
+                let roles: Vec<String> = r.get("role_names");
                 UserOut {
                     id: format!("usr_{}", id.simple()),
                     username: r.get("username"),
                     email: Some(r.get("email")),
-                    roles: roles.remove(&id).unwrap_or_default(),
+                    roles: roles.into_iter().map(|name| RoleOut { name }).collect(),
                     tier: tier.map(|name| TierOut { name }),
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// Q1: `users(first: 50, after: $after)`, newest first, keyset on (created_at, id).
@@ -214,7 +202,9 @@ impl Raw {
             Some((at, id)) => {
                 self.count(
                     sqlx::query(
-                        "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                        "SELECT u.id, u.username, u.email, t.name AS tier_name, \
+                         ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE ur.user_id = u.id ORDER BY r.name) AS role_names FROM users u \
                          LEFT JOIN tiers t ON t.id = u.tier_id \
                          WHERE u.deleted_at IS NULL AND u.created_at <= $1 \
                          AND (u.created_at < $1 OR (u.created_at = $1 AND u.id < $2)) \
@@ -229,7 +219,9 @@ impl Raw {
             None => {
                 self.count(
                     sqlx::query(
-                        "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                        "SELECT u.id, u.username, u.email, t.name AS tier_name, \
+                         ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE ur.user_id = u.id ORDER BY r.name) AS role_names FROM users u \
                          LEFT JOIN tiers t ON t.id = u.tier_id WHERE u.deleted_at IS NULL \
                          ORDER BY u.created_at DESC, u.id DESC LIMIT 51",
                     )
@@ -239,7 +231,7 @@ impl Raw {
             }
         };
         let rows: Vec<_> = rows.into_iter().take(50).collect();
-        let nodes = self.shape(rows).await?;
+        let nodes = Self::shape(rows);
         let edges: Vec<Value> = nodes
             .into_iter()
             .map(|node| json!({ "node": node }))
@@ -255,14 +247,16 @@ impl Raw {
         let rows = self
             .count(
                 sqlx::query(
-                    "SELECT u.id, u.username, u.email, t.name AS tier_name FROM users u \
+                    "SELECT u.id, u.username, u.email, t.name AS tier_name, \
+                         ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE ur.user_id = u.id ORDER BY r.name) AS role_names FROM users u \
                      LEFT JOIN tiers t ON t.id = u.tier_id WHERE u.id = $1",
                 )
                 .bind(id)
                 .fetch_all(&self.pool),
             )
             .await?;
-        let user = self.shape(rows).await?.into_iter().next();
+        let user = Self::shape(rows).into_iter().next();
         Ok(json!({ "data": { "user": user } }))
     }
 }

@@ -28,7 +28,9 @@ pub(super) async fn read(
     let tie_desc = order.last().is_some_and(|k| k.descending);
     let backend = conn.get_database_backend();
     let ordered = |forward: bool| {
-        let mut select = projection.select().filter(condition(filter, backend));
+        let mut select = projection
+            .select(backend)
+            .filter(condition(filter, backend));
         let direction = |descending: bool| {
             if descending == forward {
                 Order::Desc

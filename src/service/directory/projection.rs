@@ -1,9 +1,9 @@
 //! Which columns a page reads, and reading rows back by position.
 
-use entity::{FromPosition, Repeated, tier, user};
+use entity::{FromPosition, Repeated, role, tier, user};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Iterable, JoinType, QueryFilter, QueryResult,
-    QuerySelect, QueryTrait, RelationTrait, Select,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, JoinType, QueryFilter,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -19,6 +19,9 @@ pub struct Projection {
     /// Whether the page joins each user's tier, which saves the page a
     /// statement of its own (BENCHMARKS.md).
     tiers: bool,
+    /// Whether each row carries its user's roles, aggregated in the page's
+    /// statement, which saves the page the roles' statement (BENCHMARKS.md).
+    roles: bool,
 }
 
 impl Projection {
@@ -27,6 +30,7 @@ impl Projection {
         let mut projection = Self {
             positions: Vec::new(),
             tiers: false,
+            roles: false,
         };
         projection.add(user::Column::Id);
         for column in columns {
@@ -38,6 +42,12 @@ impl Projection {
     /// The same columns, with each user's tier.
     pub fn with_tiers(mut self) -> Self {
         self.tiers = true;
+        self
+    }
+
+    /// The same columns, with each user's roles.
+    pub fn with_roles(mut self) -> Self {
+        self.roles = true;
         self
     }
 
@@ -53,6 +63,7 @@ impl Projection {
             self.insert(position);
         }
         self.tiers |= other.tiers;
+        self.roles |= other.roles;
         self
     }
 
@@ -71,16 +82,19 @@ impl Projection {
         user::Column::iter().filter(|&c| self.positions.binary_search(&(c as usize)).is_ok())
     }
 
-    /// The projected columns of users, joined with their tiers when asked.
-    pub(super) fn select(&self) -> Select<user::Entity> {
-        let select = user::Entity::find().select_only().columns(self.columns());
+    /// The projected columns of users, joined with their tiers and carrying
+    /// their roles when asked.
+    pub(super) fn select(&self, backend: DbBackend) -> Select<user::Entity> {
+        let mut select = user::Entity::find().select_only().columns(self.columns());
         if self.tiers {
-            select
+            select = select
                 .join(JoinType::LeftJoin, user::Relation::Tier.def())
-                .columns(tier::Column::iter())
-        } else {
-            select
+                .columns(tier::Column::iter());
         }
+        if self.roles {
+            select = select.expr(Expr::cust(roles_of_row(backend)));
+        }
+        select
     }
 
     /// A row of `select`, read by position (see `entity::FromPosition`).
@@ -94,13 +108,73 @@ impl Projection {
         for (at, &column) in self.positions.iter().enumerate() {
             user.set_column(column, row, at)?;
         }
+        let mut at = self.positions.len();
         let tier = if self.tiers {
+            at += tier::Model::WIDTH;
             Some(tiers.read(row, self.positions.len())?)
         } else {
             None
         };
-        Ok(Projected { user, tier })
+        let roles = if self.roles {
+            Some(decode_roles(&row.try_get_by_index::<String>(at)?)?)
+        } else {
+            None
+        };
+        Ok(Projected { user, tier, roles })
     }
+}
+
+/// The row's user's roles as one JSON array of `[id, name, description,
+/// permissions, is_builtin, created_at]` arrays: a correlated subquery on
+/// `user_roles`' primary key, so a page reads its roles in its own statement.
+fn roles_of_row(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => {
+            "(SELECT COALESCE(json_agg(json_build_array(r.id, r.name, r.description, \
+             r.permissions, r.is_builtin, r.created_at)), '[]')::text FROM user_roles ur \
+             JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = \"users\".\"id\")"
+        }
+        // SQLite keeps UUIDs as blobs, which JSON cannot hold.
+        _ => {
+            "(SELECT json_group_array(json_array(lower(hex(r.id)), r.name, r.description, \
+             r.permissions, r.is_builtin, r.created_at)) FROM user_roles ur \
+             JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = \"users\".\"id\")"
+        }
+    }
+}
+
+/// The roles `roles_of_row` aggregated, ordered by name as everywhere else.
+fn decode_roles(raw: &str) -> std::result::Result<Vec<role::Model>, DbErr> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        String,
+        serde_json::Value,
+        String,
+    );
+    let bad = |what: &str| DbErr::Type(format!("aggregated roles: {what}"));
+    let rows: Vec<Row> = serde_json::from_str(raw).map_err(|e| bad(&e.to_string()))?;
+    let mut roles = rows
+        .into_iter()
+        .map(
+            |(id, name, description, permissions, builtin, created_at)| {
+                Ok(role::Model {
+                    id: Uuid::try_parse(&id).map_err(|_| bad("id"))?,
+                    name,
+                    description,
+                    permissions,
+                    // A boolean on PostgreSQL, 0 or 1 on SQLite.
+                    is_builtin: builtin.as_bool().unwrap_or(builtin.as_i64() == Some(1)),
+                    created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
+                        .map_err(|_| bad("created_at"))?
+                        .with_timezone(&chrono::Utc),
+                })
+            },
+        )
+        .collect::<std::result::Result<Vec<_>, DbErr>>()?;
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(roles)
 }
 
 /// A user read through a `Projection`.
@@ -111,6 +185,9 @@ pub struct Projected {
     /// The user's tier (`Some(None)` when the user has none), or `None` when
     /// the projection does not join tiers.
     pub tier: Option<Option<tier::Model>>,
+    /// The user's roles by name, or `None` when the projection does not
+    /// carry them.
+    pub roles: Option<Vec<role::Model>>,
 }
 
 /// The users with `ids` that exist, through `projection`, in one statement.
@@ -119,7 +196,9 @@ pub async fn by_ids(
     ids: impl IntoIterator<Item = Uuid>,
     projection: &Projection,
 ) -> Result<Vec<Projected>> {
-    let select = projection.select().filter(user::Column::Id.is_in(ids));
+    let select = projection
+        .select(conn.get_database_backend())
+        .filter(user::Column::Id.is_in(ids));
     fetch(conn, projection, select).await
 }
 
