@@ -13,7 +13,7 @@ INSERT INTO users (id, username, email, password_hash, display_name, first_name,
                    avatar_url, website, facebook, instagram, linkedin, x, youtube,
                    status, is_superuser, tier_id, failed_login_count, locked_until,
                    password_changed_at, last_login_at, deleted_at, created_at, updated_at,
-                   name_key, search_text)
+                   name_key, search_text, first_name_key, last_name_key)
 SELECT
   ('01910000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
   'user' || lpad(i::text, 7, '0'),
@@ -30,7 +30,8 @@ SELECT
   timestamptz '2025-01-01' + i * interval '1 second',
   timestamptz '2025-01-01' + i * interval '1 second',
   lower('First' || i || ' Last' || i),
-  lower('user' || lpad(i::text, 7, '0') || ' user' || lpad(i::text, 7, '0') || '@bench.example first' || i || ' last' || i)
+  lower('user' || lpad(i::text, 7, '0') || ' user' || lpad(i::text, 7, '0') || '@bench.example first' || i || ' last' || i),
+  lower('First' || i), lower('Last' || i)
 FROM generate_series(1, :n) AS i;
 
 INSERT INTO user_roles (user_id, role_id, created_at)

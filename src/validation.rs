@@ -155,13 +155,29 @@ pub fn lookup_key(raw: &str) -> Option<String> {
     (!key.chars().any(char::is_control)).then_some(key)
 }
 
+/// The longest text a filter takes: longer than any stored value it could
+/// match (a user's whole search text is at most ~530 characters of which a
+/// term matches a part), and short enough that the database's pattern
+/// matcher never refuses it.
+pub const FILTER_TEXT_MAX: usize = 256;
+
 /// An optional search term or name to filter by: `BAD_USER_INPUT` on `field`
-/// when it holds a control character, which nothing stored contains.
+/// when it holds a control character, which nothing stored contains, or is
+/// longer than `FILTER_TEXT_MAX`.
 pub fn filter_text(raw: Option<&str>, field: &'static str) -> Result<()> {
-    if raw.is_some_and(|v| v.chars().any(char::is_control)) {
+    let Some(value) = raw else {
+        return Ok(());
+    };
+    if value.chars().any(char::is_control) {
         return Err(AppError::bad_input(
             field,
             format!("{field} must not contain control characters"),
+        ));
+    }
+    if value.chars().count() > FILTER_TEXT_MAX {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {FILTER_TEXT_MAX} characters"),
         ));
     }
     Ok(())
@@ -225,10 +241,16 @@ pub fn optional_url(raw: Option<&str>, field: &'static str) -> Result<Option<Str
 /// The most a `metadata` or `appMetadata` object may hold, as compact JSON.
 pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 
-/// A metadata object as stored: a JSON object of at most
-/// `METADATA_MAX_BYTES` as compact JSON, else `BAD_USER_INPUT` on `field`.
-/// Objects are the contract's shape, and the bound keeps a user's row (read
-/// on every page that selects it) small.
+/// How deep a metadata value may nest: deeper JSON cannot be read back
+/// (serde_json stops at 128 levels) and no profile needs it.
+pub const METADATA_MAX_DEPTH: usize = 32;
+
+/// A metadata object as stored: a JSON object whose top-level keys have
+/// 1–255 characters, nesting at most `METADATA_MAX_DEPTH` levels, with no
+/// control character in any key or string (nothing stored holds one, and
+/// PostgreSQL's `jsonb` refuses NUL), of at most `METADATA_MAX_BYTES` as
+/// compact JSON; else `BAD_USER_INPUT` on `field`. The bound keeps a user's
+/// row (read on every page that selects it) small.
 pub fn metadata(
     value: serde_json::Value,
     field: &'static str,
@@ -239,6 +261,16 @@ pub fn metadata(
             format!("{field} must be a JSON object"),
         ));
     };
+    if object
+        .keys()
+        .any(|k| k.is_empty() || k.chars().count() > 255)
+    {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field}'s keys have 1-255 characters"),
+        ));
+    }
+    json_value(&serde_json::Value::Object(object.clone()), field)?;
     let size = serde_json::to_vec(&object).map_or(usize::MAX, |v| v.len());
     if size > METADATA_MAX_BYTES {
         return Err(AppError::bad_input(
@@ -247,6 +279,44 @@ pub fn metadata(
         ));
     }
     Ok(object)
+}
+
+/// A JSON value to store or compare: at most `METADATA_MAX_DEPTH` levels,
+/// no control character in a key or string; else `BAD_USER_INPUT` on `field`.
+pub fn json_value(value: &serde_json::Value, field: &'static str) -> Result<()> {
+    // Iterative, so a deep value cannot exhaust the stack while checked.
+    let mut pending = vec![(value, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > METADATA_MAX_DEPTH {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} nests at most {METADATA_MAX_DEPTH} levels"),
+            ));
+        }
+        let control = |s: &str| s.chars().any(char::is_control);
+        match value {
+            serde_json::Value::String(s) if control(s) => {
+                return Err(AppError::bad_input(
+                    field,
+                    format!("{field} must not contain control characters"),
+                ));
+            }
+            serde_json::Value::Array(items) => {
+                pending.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            serde_json::Value::Object(map) => {
+                if map.keys().any(|k| control(k)) {
+                    return Err(AppError::bad_input(
+                        field,
+                        format!("{field} must not contain control characters"),
+                    ));
+                }
+                pending.extend(map.values().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

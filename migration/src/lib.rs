@@ -13,6 +13,7 @@ mod m20261130_000006_mfa_api_keys;
 mod m20261130_000007_audit;
 mod m20261130_000008_webhooks;
 mod m20261130_000009_directory;
+mod m20261130_000010_search_trigrams;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_audit::Migration),
             Box::new(m20261130_000008_webhooks::Migration),
             Box::new(m20261130_000009_directory::Migration),
+            Box::new(m20261130_000010_search_trigrams::Migration),
         ]
     }
 }

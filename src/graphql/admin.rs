@@ -98,7 +98,7 @@ pub struct UpdateUserInput {
     pub app_metadata: Option<Json<serde_json::Value>>,
     /// Replaces the user's roles in the same transaction as the other
     /// changes, with `setUserRoles`' rules (`ROLES_ASSIGN`, and only roles
-    /// whose permissions the caller holds).
+    /// whose permissions the caller holds). A change moves `updatedAt`.
     pub role_ids: Option<Vec<ID>>,
     /// As `roleIds`, by name (case-insensitive); not with `roleIds`.
     pub role_names: Option<Vec<String>>,
@@ -146,8 +146,9 @@ impl AdminMutation {
 
     /// Updates a user: the user themself for profile fields, `USERS_UPDATE` for
     /// anyone and for `status`, `password` and `appMetadata`, `ROLES_ASSIGN`
-    /// for `roleIds`/`roleNames`; everything in one transaction (a refused
-    /// role leaves the profile unchanged too). Only superusers change
+    /// for `roleIds`/`roleNames` (roles alone need nothing else, as
+    /// `setUserRoles`); everything in one transaction (a refused role leaves
+    /// the profile unchanged too). Only superusers change
     /// superusers. A new password or a non-ACTIVE status ends the user's
     /// sessions; the last active superuser cannot be demoted or disabled (`CONFLICT`).
     #[graphql(guard = "Authenticated")]

@@ -172,25 +172,14 @@ pub async fn connection(
                 .map_err(|_| AppError::bad_input("after", "not a cursor of this list"))
         })
         .transpose()?;
-    let security_only = filter.security_only;
-    let (rows, more) = audit::page(&app(ctx).db, &filter, first, after).await?;
-    let mut page = AuditEventConnection::of(rows, more, after.is_some());
-    if security_only {
-        // A user's own history shows that an administrator acted, not the
-        // administrator's address, browser or request.
-        let me = viewer(ctx)?.id();
-        for node in page
-            .nodes
-            .iter_mut()
-            .chain(page.edges.iter_mut().map(|e| &mut e.node))
-        {
-            if node.actor_key != Some(me) {
-                node.ip = None;
-                node.user_agent = None;
-                node.request_id = None;
-            }
+    let (mut rows, more) = audit::page(&app(ctx).db, &filter, first, after).await?;
+    if filter.security_only {
+        let viewer = viewer(ctx)?;
+        for row in &mut rows {
+            audit::as_own_history(viewer, row);
         }
     }
+    let page = AuditEventConnection::of(rows, more, after.is_some());
     Ok(page)
 }
 

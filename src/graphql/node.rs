@@ -75,7 +75,7 @@ async fn resolve(
             .filter(|k| nodes::may_see_api_key(viewer, k))
             .map(|k| Node::ApiKey(k.into())),
         Kind::AuditEvent => load!(ByKey::<audit_event::Entity>::new(key))
-            .filter(|e| nodes::may_see_audit_event(viewer, e))
+            .and_then(|e| nodes::audit_event_as_seen(viewer, e))
             .map(|e| Node::AuditEvent(e.into())),
         Kind::Webhook if nodes::may_see_webhooks(viewer) => {
             load!(ByKey::<webhook::Entity>::new(key)).map(|w| Node::Webhook(w.into()))

@@ -152,7 +152,10 @@ pub async fn update_user(
         || patch.password.is_some()
         || patch.is_superuser.is_some()
         || patch.app_metadata.is_some();
-    if viewer.id() != id || administrative {
+    // Roles alone follow `setUserRoles`' rules (`ROLES_ASSIGN`, below);
+    // anything else about another user needs `USERS_UPDATE`.
+    let only_roles = patch.roles.is_some() && patch.profile == ProfilePatch::default();
+    if (viewer.id() != id && !only_roles) || administrative {
         viewer.require(Permission::UsersUpdate)?;
     }
     if patch.is_superuser.is_some() {
@@ -234,12 +237,15 @@ pub async fn update_user(
         patch.profile.metadata.as_ref(),
         patch.app_metadata.as_ref(),
     )?;
-    let updated = users::save_locked(&txn, before.clone(), model).await?;
-    audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
     if let Some(wanted) = &patch.roles {
         let ids = wanted.keys(&txn).await?;
-        roles::assign_locked(&txn, viewer, id, &ids).await?;
+        if roles::assign_locked(&txn, viewer, id, &ids).await?.changed {
+            // A change of roles is a change of the user (`updatedAt`).
+            model.updated_at = Set(now());
+        }
     }
+    let updated = users::save_locked(&txn, before.clone(), model).await?;
+    audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
     if patch.password.is_some() || disables {
         sessions::revoke_all(&txn, id, None).await?;
     }

@@ -395,6 +395,17 @@ pub async fn newest_about_users(
     Ok(by_user)
 }
 
+/// An event as its subject reads it in their own history: that someone
+/// else (an administrator, an anonymous caller) acted shows, but not their
+/// address, browser or request id.
+pub fn as_own_history(viewer: &Viewer, event: &mut audit_event::Model) {
+    if event.actor_id != Some(viewer.id()) {
+        event.ip = None;
+        event.user_agent = None;
+        event.request_id = None;
+    }
+}
+
 /// `auditEvents` and `User.auditEvents`: `AUDIT_READ`.
 pub fn require_reader(viewer: &Viewer) -> Result<()> {
     viewer.require(Permission::AuditRead)

@@ -12,7 +12,11 @@ use crate::{
     ids,
 };
 
-use super::{Keyed, audit::SECURITY_ACTION_PREFIXES, now};
+use super::{
+    Keyed,
+    audit::{self, SECURITY_ACTION_PREFIXES},
+    now,
+};
 
 /// The kinds of object `node` answers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +74,24 @@ pub fn may_see_api_key(viewer: &Viewer, key: &api_key::Model) -> bool {
 }
 
 /// Audit events: any with `AUDIT_READ`; otherwise one's own security
-/// events, as `mySecurityEvents` lists them.
-pub fn may_see_audit_event(viewer: &Viewer, event: &audit_event::Model) -> bool {
-    viewer.has(Permission::AuditRead)
-        || (event.target_kind.as_deref() == Some("user")
-            && event.target_id == Some(viewer.id())
-            && SECURITY_ACTION_PREFIXES
-                .iter()
-                .any(|p| event.action.starts_with(p)))
+/// events as `mySecurityEvents` shows them (another actor's address,
+/// browser and request hidden). `None` when the viewer may not see it.
+pub fn audit_event_as_seen(
+    viewer: &Viewer,
+    mut event: audit_event::Model,
+) -> Option<audit_event::Model> {
+    if viewer.has(Permission::AuditRead) {
+        return Some(event);
+    }
+    let own_security_event = event.target_kind.as_deref() == Some("user")
+        && event.target_id == Some(viewer.id())
+        && SECURITY_ACTION_PREFIXES
+            .iter()
+            .any(|p| event.action.starts_with(p));
+    own_security_event.then(|| {
+        audit::as_own_history(viewer, &mut event);
+        event
+    })
 }
 
 /// Webhooks: superusers, as `webhooks`. Decided before any read.

@@ -344,27 +344,40 @@ pub async fn replace(
     Ok(new_roles)
 }
 
+/// A user's roles after `assign_locked`.
+pub struct Assigned {
+    /// By name.
+    pub roles: Vec<role::Model>,
+    /// Whether they differ from the roles before.
+    pub changed: bool,
+}
+
 /// Makes `role_ids` the roles of `user_id`, whose row the caller has locked
 /// in this transaction, with the rules of `replace`, and records the change.
+/// The caller bumps the user's `updatedAt` when they changed.
 pub(super) async fn assign_locked(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     user_id: Uuid,
     role_ids: &[Uuid],
-) -> Result<Vec<role::Model>> {
+) -> Result<Assigned> {
     let current = of_user(conn, user_id).await?;
     let new_roles = replace(conn, viewer, user_id, &current, role_ids).await?;
     let names =
         |roles: &[role::Model]| -> Vec<String> { roles.iter().map(|r| r.name.clone()).collect() };
     let (old, new) = (names(&current), names(&new_roles));
-    if old != new {
+    let changed = old != new;
+    if changed {
         Event::by(viewer, "user.roles_changed")
             .on(Target::User(user_id))
             .change("roles", old, new)
             .record(conn)
             .await?;
     }
-    Ok(new_roles)
+    Ok(Assigned {
+        roles: new_roles,
+        changed,
+    })
 }
 
 /// Replaces a user's roles (`setUserRoles`), with the rules of `replace`; a
@@ -383,7 +396,15 @@ pub async fn set_user_roles(
         .await?
         .ok_or(AppError::not_found("user"))?;
     users::check_target(viewer, &user)?;
-    let new_roles = assign_locked(&txn, viewer, user_id, role_ids).await?;
+    let assigned = assign_locked(&txn, viewer, user_id, role_ids).await?;
+    let user = if assigned.changed {
+        // A change of roles is a change of the user (`updatedAt`).
+        let mut touched = users::changes(&user);
+        touched.updated_at = Set(now());
+        users::save_locked(&txn, user, touched).await?
+    } else {
+        user
+    };
     txn.commit().await?;
-    Ok((user, new_roles))
+    Ok((user, assigned.roles))
 }

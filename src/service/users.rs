@@ -21,7 +21,7 @@ pub type Patch<T> = Option<Option<T>>;
 
 /// Profile fields a user may change about themself. Required fields
 /// (`username`, `email`) cannot be cleared.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ProfilePatch {
     pub username: Option<String>,
     pub email: Option<String>,

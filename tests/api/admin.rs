@@ -701,3 +701,67 @@ async fn update_user_changes_roles_with_the_profile_in_one_transaction() {
         "{events}"
     );
 }
+
+#[tokio::test]
+async fn roles_alone_need_only_roles_assign_and_a_change_of_roles_is_a_change_of_the_user() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let role = app
+        .gql(Some(&root.access), "mutation { createRole(input: { name: \"assigner\", permissions: [ROLES_ASSIGN, USERS_READ] }) { id } }", json!({}))
+        .await["data"]["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigner = app.user_with("asg", &[], false).await;
+    app.set_roles(&root.access, &assigner.id, &[&role]).await;
+    let assigner =
+        crate::helpers::account(&app.login("asg", PASSWORD).await["data"]["login"]).unwrap();
+    let ann = app.user_with("ann", &["user"], false).await;
+    let updated_at = async || {
+        app.gql(
+            Some(&root.access),
+            "query($id: ID!) { user(id: $id) { updatedAt } }",
+            json!({ "id": ann.id }),
+        )
+        .await["data"]["user"]["updatedAt"]
+            .clone()
+    };
+    let before = updated_at().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // Found by review: updateUser asked USERS_UPDATE for roles alone, which
+    // setUserRoles does not, and a change of roles left updatedAt behind.
+    let roles_only = app
+        .gql(Some(&assigner.access), "mutation($id: ID!) { updateUser(id: $id, input: { roleNames: [\"user\", \"viewer\"] }) { roles { name } } }", json!({ "id": ann.id }))
+        .await;
+    let after_update = updated_at().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.set_roles(&assigner.access, &ann.id, &[]).await;
+    let after_set = updated_at().await;
+    let with_profile = app
+        .gql(Some(&assigner.access), "mutation($id: ID!) { updateUser(id: $id, input: { firstName: \"X\", roleNames: [\"user\"] }) { id } }", json!({ "id": ann.id }))
+        .await;
+    let nothing = app
+        .gql(
+            Some(&assigner.access),
+            "mutation($id: ID!) { updateUser(id: $id, input: {}) { id email } }",
+            json!({ "id": ann.id }),
+        )
+        .await;
+
+    assert_eq!(
+        roles_only["data"]["updateUser"]["roles"],
+        json!([{ "name": "user" }, { "name": "viewer" }]),
+        "{roles_only}"
+    );
+    assert!(
+        after_update.as_str() > before.as_str(),
+        "{before} {after_update}"
+    );
+    assert!(
+        after_set.as_str() > after_update.as_str(),
+        "{after_update} {after_set}"
+    );
+    assert_eq!(code(&with_profile), "FORBIDDEN");
+    assert_eq!(code(&nothing), "FORBIDDEN");
+}

@@ -757,10 +757,36 @@ async fn filter_expressions_are_bounded_and_checked() {
 
     let too_deep = run(deep).await;
     let too_wide = run(json!({ "or": wide })).await;
-    let too_many_ids = run(json!({ "ids": many_ids })).await;
+    let too_many_ids = run(json!({ "ids": many_ids.clone() })).await;
     let wrong_id = run(json!({ "ids": ["rol_0190000000007000800000000000beef"] })).await;
     let control = run(json!({ "and": [{ "email": "a\u{0}@x.io" }] })).await;
     let empty_key = run(json!({ "metadata": [{ "key": "", "equals": 1 }] })).await;
+    // Found by review: 900 matches overflowed a worker's stack; one ids
+    // variable reused in 40 branches got past the ids bound; overlong
+    // searches were refused by SQLite's pattern matcher as a 500.
+    let many_matches: Vec<Value> = (0..900)
+        .map(|_| json!({ "key": "k", "equals": 1 }))
+        .collect();
+    let reused_ids: Vec<String> = (0..1000).map(|i| format!("usr_{:032x}", i)).collect();
+    let reused = app
+        .gql(
+            Some(&root.access),
+            &format!(
+                "query($ids: [ID!]) {{ users(filter: {{ or: [{}] }}) {{ nodes {{ id }} }} }}",
+                vec!["{ ids: $ids }"; 40].join(", ")
+            ),
+            json!({ "ids": reused_ids }),
+        )
+        .await;
+    let long_search = run(json!({ "search": "a".repeat(50_010) })).await;
+    let escaped_search = run(json!({ "search": "%".repeat(30_000) })).await;
+    let deep_value = {
+        let mut v = json!(1);
+        for _ in 0..40 {
+            v = json!([v]);
+        }
+        run(json!({ "metadata": [{ "key": "k", "equals": v }] })).await
+    };
 
     for (body, expected) in [
         (&too_deep, "filter"),
@@ -769,6 +795,11 @@ async fn filter_expressions_are_bounded_and_checked() {
         (&wrong_id, "ids"),
         (&control, "email"),
         (&empty_key, "metadata"),
+        (&run(json!({ "metadata": many_matches })).await, "filter"),
+        (&reused, "ids"),
+        (&long_search, "search"),
+        (&escaped_search, "search"),
+        (&deep_value, "metadata"),
     ] {
         assert_eq!(
             (code(body), field(body)),

@@ -236,3 +236,36 @@ async fn merges_of_different_keys_racing_on_one_user_all_stay() {
         (0..12).map(|i| (format!("k{i}"), json!(i))).collect();
     assert_eq!(me["data"]["me"]["metadata"], Value::Object(expected));
 }
+
+#[tokio::test]
+async fn metadata_refuses_control_characters_deep_nesting_and_empty_keys() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_with("ann", &[], false).await;
+    let mut deep = json!(1);
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+
+    // Found by review: these were stored (a NUL key, a bell in a value), or
+    // stored and then unreadable (128 levels).
+    for bad in [
+        json!({ "nul\u{0}": 1 }),
+        json!({ "v": "\u{7}bell" }),
+        json!({ "list": [{ "x": "\u{1b}[31m" }] }),
+        json!({ "": 1 }),
+        json!({ "deep": deep }),
+    ] {
+        let body = app
+            .gql(Some(&ann.access), UPDATE_ME, json!({ "m": bad }))
+            .await;
+        assert_eq!(
+            (code(&body), field(&body)),
+            ("BAD_USER_INPUT", "metadata"),
+            "{bad}: {body}"
+        );
+    }
+    let me = app
+        .gql(Some(&ann.access), "{ me { metadata } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["metadata"], json!({}));
+}

@@ -215,3 +215,60 @@ async fn nodes_keeps_the_order_of_its_ids_and_costs_one_statement_per_type() {
         .await;
     assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "ids"));
 }
+
+#[tokio::test]
+async fn a_users_own_security_event_by_id_hides_an_administrators_address() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let ann = app.user_with("ann", &[], false).await;
+    app.gql(
+        Some(&root.access),
+        "mutation($id: ID!) { updateUser(id: $id, input: { password: \"juniper-lantern-93\" }) { id } }",
+        json!({ "id": ann.id }),
+    )
+    .await;
+    let ann =
+        crate::helpers::account(&app.login("ann", "juniper-lantern-93").await["data"]["login"])
+            .unwrap();
+    let history = app
+        .gql(
+            Some(&ann.access),
+            "{ mySecurityEvents(first: 10) { nodes { id action } } }",
+            json!({}),
+        )
+        .await;
+    let event = history["data"]["mySecurityEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "auth.password_changed")
+        .unwrap_or_else(|| panic!("{history}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let query = "query($id: ID!) { node(id: $id) { ... on AuditEvent { action actorId ip userAgent requestId } } }";
+
+    // Found by review: `node` showed what `mySecurityEvents` hides.
+    let as_owner = app
+        .gql(Some(&ann.access), query, json!({ "id": event }))
+        .await;
+    let as_root = app
+        .gql(Some(&root.access), query, json!({ "id": event }))
+        .await;
+
+    let owner_view = &as_owner["data"]["node"];
+    assert!(owner_view["actorId"].is_string(), "{as_owner}");
+    assert_eq!(
+        (
+            owner_view["ip"].clone(),
+            owner_view["userAgent"].clone(),
+            owner_view["requestId"].clone()
+        ),
+        (Value::Null, Value::Null, Value::Null),
+        "{as_owner}"
+    );
+    assert!(
+        as_root["data"]["node"]["requestId"].is_string(),
+        "{as_root}"
+    );
+}

@@ -47,56 +47,101 @@ fn like_pattern(term: &str) -> String {
 /// clearer, and each level adds a parenthesised group to one statement.
 pub const MAX_FILTER_DEPTH: usize = 5;
 /// How many filters (the top one and every nested one) one expression may
-/// hold, so a request's SQL stays small whatever its shape.
+/// hold.
 pub const MAX_FILTER_NODES: usize = 50;
-/// How many ids `ids` may list.
+/// How many conditions (each field given, each metadata match) one
+/// expression may hold in all, so its SQL, and the stack that builds and
+/// renders it, stay small whatever its shape (found by review: 900 metadata
+/// matches overflowed a worker's stack).
+pub const MAX_FILTER_CONDITIONS: usize = 100;
+/// How many ids `ids` may list, over the whole expression (a variable
+/// reused in many branches counts each time).
 pub const MAX_FILTER_IDS: usize = 1000;
 
-/// Refuses what the condition cannot take: control characters in text
-/// (nothing stored has them), metadata values over the metadata bound, and
-/// expressions deeper or bigger than the bounds above. `BAD_USER_INPUT` on
-/// the filter field, so a client sees which.
-pub(super) fn validate(filter: &Filter) -> Result<()> {
-    let mut nodes = 0;
-    walk(filter, 1, &mut nodes)
+/// What one expression has used of the bounds above.
+#[derive(Default)]
+struct Budget {
+    nodes: usize,
+    conditions: usize,
+    ids: usize,
 }
 
-fn walk(filter: &Filter, depth: usize, nodes: &mut usize) -> Result<()> {
-    *nodes += 1;
+/// Refuses what the condition cannot take: control characters or overlong
+/// text (nothing stored matches them), metadata values beyond the metadata
+/// rules, and expressions deeper or bigger than the bounds above.
+/// `BAD_USER_INPUT` on the filter field at fault, so a client sees which.
+pub(super) fn validate(filter: &Filter) -> Result<()> {
+    walk(filter, 1, &mut Budget::default())
+}
+
+fn too_big(what: String) -> AppError {
+    AppError::bad_input("filter", what)
+}
+
+/// The conditions `filter` adds at its own level.
+fn conditions(filter: &Filter) -> usize {
+    let set = [
+        filter.search.is_some(),
+        filter.role.is_some(),
+        filter.status.is_some(),
+        filter.tier_id.is_some(),
+        filter.is_superuser.is_some(),
+        filter.is_staff.is_some(),
+        filter.only_deleted,
+        filter.created_after.is_some(),
+        filter.created_before.is_some(),
+        filter.last_login_after.is_some(),
+        filter.last_login_before.is_some(),
+        filter.ids.is_some(),
+        filter.email.is_some(),
+        filter.username.is_some(),
+        filter.never_logged_in.is_some(),
+        filter.updated_after.is_some(),
+        filter.updated_before.is_some(),
+        filter.email_verified.is_some(),
+        filter.mfa_enabled.is_some(),
+    ];
+    set.iter().filter(|&&s| s).count() + filter.metadata.len()
+}
+
+fn walk(filter: &Filter, depth: usize, budget: &mut Budget) -> Result<()> {
+    budget.nodes += 1;
+    budget.conditions += conditions(filter);
+    budget.ids += filter.ids.as_ref().map_or(0, Vec::len);
     if depth > MAX_FILTER_DEPTH {
-        return Err(AppError::bad_input(
-            "filter",
-            format!("filters nest at most {MAX_FILTER_DEPTH} levels deep"),
-        ));
+        return Err(too_big(format!(
+            "filters nest at most {MAX_FILTER_DEPTH} levels deep"
+        )));
     }
-    if *nodes > MAX_FILTER_NODES {
+    if budget.nodes > MAX_FILTER_NODES {
+        return Err(too_big(format!(
+            "a filter holds at most {MAX_FILTER_NODES} nested filters"
+        )));
+    }
+    if budget.conditions > MAX_FILTER_CONDITIONS {
+        return Err(too_big(format!(
+            "a filter holds at most {MAX_FILTER_CONDITIONS} conditions in all"
+        )));
+    }
+    if budget.ids > MAX_FILTER_IDS {
         return Err(AppError::bad_input(
-            "filter",
-            format!("a filter holds at most {MAX_FILTER_NODES} nested filters"),
+            "ids",
+            format!("a filter lists at most {MAX_FILTER_IDS} ids in all"),
         ));
     }
     validation::filter_text(filter.search.as_deref(), "search")?;
     validation::filter_text(filter.role.as_deref(), "role")?;
     validation::filter_text(filter.email.as_deref(), "email")?;
     validation::filter_text(filter.username.as_deref(), "username")?;
-    if filter
-        .ids
-        .as_ref()
-        .is_some_and(|ids| ids.len() > MAX_FILTER_IDS)
-    {
-        return Err(AppError::bad_input(
-            "ids",
-            format!("ids lists at most {MAX_FILTER_IDS} ids"),
-        ));
-    }
     for m in &filter.metadata {
         validation::filter_text(Some(&m.key), "metadata")?;
-        if m.key.is_empty() || m.key.chars().count() > 255 {
+        if m.key.is_empty() {
             return Err(AppError::bad_input(
                 "metadata",
                 "a metadata key has 1-255 characters",
             ));
         }
+        validation::json_value(&m.equals, "metadata")?;
         let size = serde_json::to_vec(&m.equals).map_or(usize::MAX, |v| v.len());
         if size > validation::METADATA_MAX_BYTES {
             return Err(AppError::bad_input(
@@ -111,7 +156,7 @@ fn walk(filter: &Filter, depth: usize, nodes: &mut usize) -> Result<()> {
         .chain(&filter.or)
         .chain(filter.not.as_deref())
     {
-        walk(nested, depth + 1, nodes)?;
+        walk(nested, depth + 1, budget)?;
     }
     Ok(())
 }

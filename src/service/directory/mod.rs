@@ -24,7 +24,7 @@ use crate::{
 
 pub const DEFAULT_PAGE: u64 = 20;
 pub const MAX_PAGE: u64 = 100;
-pub use filter::{MAX_FILTER_DEPTH, MAX_FILTER_IDS, MAX_FILTER_NODES};
+pub use filter::{MAX_FILTER_CONDITIONS, MAX_FILTER_DEPTH, MAX_FILTER_IDS, MAX_FILTER_NODES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
