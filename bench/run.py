@@ -38,14 +38,16 @@ PROFILES = {
     # CI: small table, short cells, usergraph against bench-raw only.
     # Five interleaved runs per cell, gated on their median: single short
     # runs were too noisy to gate on, and three still swung 0.48-0.63 here.
-    "smoke": dict(sizes=[10_000], duration=5, runs=5, q1_conns=[1, 16], scenarios=["Q1", "Q2", "A2"]),
+    "smoke": dict(sizes=[10_000, 100_000], duration=5, runs=5, q1_conns=[1, 16], scenarios=["Q1", "Q2", "A2"],
+                  # Search and counting are gated where an index matters.
+                  scenarios_by_size={100_000: ["S1", "C1"]}),
     # The full table of BENCHMARKS.md.
     "full": dict(
         sizes=[10_000, 100_000, 1_000_000],
         duration=8,
         runs=3,
         q1_conns=[1, 16, 64],
-        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "W1", "W2", "X1", "RSS", "D1"],
+        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "A3", "W1", "W2", "S1", "C1", "X1", "RSS", "D1"],
     ),
 }
 
@@ -60,6 +62,12 @@ W1 = 'mutation W1($i: CreateUserInput!) { createUser(input: $i) { id } }'
 # A profile change by an administrator: no argon2, so what a write itself
 # costs (its transaction, its audit event) shows.
 W2 = 'mutation W2($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $i) { id } }'
+# An administrator's search: Q1's page and shape, filtered by a substring.
+S1 = "query S1($term: String) { users(first: 50, filter: { search: $term }) { edges { node { id username email roles { name } tier { name } } } } }"
+# A filtered count: the viewers (5% of the seeded users).
+C1 = 'query C1 { users(first: 0, filter: { role: "viewer" }) { totalCount } }'
+# `me` with an API key instead of a session's JWT.
+A3 = A2
 
 
 def log(message):
@@ -354,7 +362,39 @@ def bench_size(args, profile, size, binaries, tmp):
             s = summarize(runs)
             log(f"{size} {name}@c{conns}: {s['rps']:.0f} req/s, p99 {s['p99_us'] / 1000:.1f} ms, errors {s['errors']}")
 
-        scenarios = profile["scenarios"]
+        scenarios = profile.get("scenarios_by_size", {}).get(size, profile["scenarios"])
+        if "S1" in scenarios or "C1" in scenarios:
+            # The first page is what search and counting are measured against.
+            first_page = write_bodies(tmp, "q1first", Q1, [{"after": None}], "Q1")
+            alone("Q1-first", 1, first_page)
+        if "S1" in scenarios:
+            # Five digits of existing usernames (3+ characters: the trigram
+            # index), and two-character terms that match nobody (no index
+            # can serve them: the honest worst case).
+            live = [i for i in (rng.randrange(1, size + 1) for _ in range(300)) if i % 97][:200]
+            terms = [f"{i:07d}"[2:] for i in live]
+            s1 = write_bodies(tmp, "s1", S1, [{"term": t} for t in terms], "S1")
+            golden("S1", post(UG_PORT, json.loads(s1.read_text().splitlines()[0]), token), None, ("users", "edges"))
+            alone("S1", 1, s1)
+            alone("S1-short", 1, write_bodies(tmp, "s1short", S1, [{"term": t} for t in ["zq", "qz", "xj", "jx"]], "S1"))
+        if "C1" in scenarios:
+            c1 = write_bodies(tmp, "c1", C1, [{}], "C1")
+            golden("C1", post(UG_PORT, json.loads(c1.read_text()), token), None, ("users", "totalCount"))
+            alone("C1", 1, c1)
+        if "A3" in scenarios:
+            key = post(UG_PORT, {"query": 'mutation { createApiKey(input: { name: "bench", permissions: [USERS_READ] }) { secret } }'}, token)
+            secret = key["data"]["createApiKey"]["secret"]
+            a3 = write_bodies(tmp, "a3", A3, [{}], "A2")
+            golden("A3", post(UG_PORT, json.loads(a3.read_text()), secret), None, ("me",))
+            runs = [wrk(ug, a3, secret, 16, profile["duration"], f"{size:x}a3{run}") for run in range(profile["runs"])]
+            results["cells"]["A3@c16"] = {"usergraph": summarize(runs)}
+            log(f"{size} A3@c16: {summarize(runs)['rps']:.0f} req/s")
+        first = results["cells"].get("Q1-first@c1")
+        for name in ["S1@c1", "S1-short@c1", "C1@c1"]:
+            if first and name in results["cells"]:
+                ratio = results["cells"][name]["usergraph"]["p50_us"] / max(first["usergraph"]["p50_us"], 1)
+                results["cells"][name]["p50_over_first_page"] = ratio
+                log(f"{size} {name}: p50 {ratio:.1f}x a first page's")
         if "Q0" in scenarios:
             alone("Q0", 16, bodies["Q0"], use_token=False)
         if "Q1" in scenarios:
@@ -430,13 +470,13 @@ def seed_sqlite(path, size):
             deleted = datetime(2025, 6, 1, tzinfo=timezone.utc).isoformat() if i % 97 == 0 else None
             return (uuid.UUID(f"01910000-0000-7000-8000-{i:012x}").bytes, name, f"{name}@bench.example",
                     "not-a-password-hash", f"First{i}", f"Last{i}", "active", 0, tier, 0, at, deleted, at, at,
-                    f"first{i} last{i}", f"{name} {name}@bench.example first{i} last{i}")
+                    f"first{i} last{i}", f"{name} {name}@bench.example first{i} last{i}", f"first{i}", f"last{i}")
 
         rows = [user(i) for i in range(1, size + 1)]
         db.executemany(
             "INSERT INTO users (id, username, email, password_hash, first_name, last_name, status, is_superuser, "
-            "tier_id, failed_login_count, password_changed_at, deleted_at, created_at, updated_at, name_key, search_text) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "tier_id, failed_login_count, password_changed_at, deleted_at, created_at, updated_at, name_key, search_text, "
+            "first_name_key, last_name_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.executemany("INSERT INTO user_roles (user_id, role_id, created_at) VALUES (?, ?, ?)",
                        [(r[0], roles["user"], r[12]) for r in rows])
         db.executemany("INSERT INTO user_roles (user_id, role_id, created_at) VALUES (?, ?, ?)",
@@ -498,7 +538,8 @@ def markdown(report):
                 continue
             u = cell["usergraph"]
             r = cell.get("bench-raw")
-            tail = (f"{r['rps']:.0f} | {cell['ratio']:.2f} ({cell['ratio_min']:.2f}–{cell['ratio_max']:.2f})" if r else "– | –")
+            tail = (f"{r['rps']:.0f} | {cell['ratio']:.2f} ({cell['ratio_min']:.2f}–{cell['ratio_max']:.2f})" if r
+                    else f"– | p50 {cell['p50_over_first_page']:.1f}x a first page's" if "p50_over_first_page" in cell else "– | –")
             lines.append(f"| {name} | {u['rps']:.0f} | {u['p50_us'] / 1000:.1f} | {u['p99_us'] / 1000:.1f} | "
                          f"{u['statements_per_request']:.2f} | {u['cpu_ms_per_request']:.2f} | {u['peak_rss_mb']:.0f} | {u['errors']} | {tail} |")
         lines.append("")
@@ -530,6 +571,12 @@ def check(report, profile, min_q1_ratio):
         statements = [c["usergraph"]["statements_per_request"] for c in q1]
         if statements and max(statements) - min(statements) > 0.05:
             failures.append(f"Q1 statements per request grow with concurrency: {statements}")
+        if statements and max(statements) > 2.05:
+            failures.append(f"Q1 costs more than the viewer and one statement: {statements}")
+        for name in ["S1@c1", "C1@c1"]:
+            ratio = cells.get(name, {}).get("p50_over_first_page")
+            if ratio is not None and ratio > 10:
+                failures.append(f"{size['size']} {name} p50 is {ratio:.1f}x a first page's (at most 10x)")
         for name, cell in cells.items():
             if name == "X1":
                 continue

@@ -14,6 +14,7 @@ mod m20261130_000007_audit;
 mod m20261130_000008_webhooks;
 mod m20261130_000009_directory;
 mod m20261130_000010_search_trigrams;
+mod m20261130_000011_count_indexes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_webhooks::Migration),
             Box::new(m20261130_000009_directory::Migration),
             Box::new(m20261130_000010_search_trigrams::Migration),
+            Box::new(m20261130_000011_count_indexes::Migration),
         ]
     }
 }

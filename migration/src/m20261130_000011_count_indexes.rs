@@ -1,0 +1,39 @@
+//! Indexes for counting users at scale (BENCHMARKS.md, C1): the live users'
+//! ids (a partial index, so "not deleted" is read from the index alone), and
+//! role holders by role with their user ids (so a role's holders are read
+//! from the index alone). The second supersedes `ix_user_roles_role_id`,
+//! its prefix.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        // Partial indexes are SQL both databases speak; the builder has none.
+        db.execute_unprepared(
+            "CREATE INDEX ix_users_live_id ON users (id) WHERE deleted_at IS NULL",
+        )
+        .await?;
+        db.execute_unprepared(
+            "CREATE INDEX ix_user_roles_role_user ON user_roles (role_id, user_id)",
+        )
+        .await?;
+        db.execute_unprepared("DROP INDEX ix_user_roles_role_id")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("CREATE INDEX ix_user_roles_role_id ON user_roles (role_id)")
+            .await?;
+        db.execute_unprepared("DROP INDEX ix_user_roles_role_user")
+            .await?;
+        db.execute_unprepared("DROP INDEX ix_users_live_id").await?;
+        Ok(())
+    }
+}
