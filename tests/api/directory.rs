@@ -274,6 +274,7 @@ async fn search_matches_names_and_email_case_insensitively_and_treats_input_as_d
             ("irish", Some("Siobhán"), Some("O'Brien"), None),
             ("display", None, None, Some("Captain Émile")),
             ("plainly", Some("Plain"), Some("Jane"), None),
+            ("slash", Some("Back\\slash"), Some("Qu'ote"), None),
         ],
     )
     .await;
@@ -293,6 +294,12 @@ async fn search_matches_names_and_email_case_insensitively_and_treats_input_as_d
     assert_eq!(search("émile").await, ["display"]);
     assert_eq!(search("PLAINLY@EXAMPLE").await, ["plainly"]);
     assert_eq!(search("jane").await, ["plainly"]);
+    // Search patterns are written into the SQL (see `literal`): quoting and
+    // backslashes stay data on both databases.
+    assert_eq!(search("k\\s").await, ["slash"]);
+    assert_eq!(search("u'o").await, ["slash"]);
+    assert_eq!(search("\\'").await, Vec::<String>::new());
+    assert_eq!(search("\\").await, ["slash"]);
 }
 
 #[tokio::test]

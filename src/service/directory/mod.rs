@@ -158,8 +158,9 @@ pub async fn list(
 pub async fn count(conn: &impl ConnectionTrait, viewer: &Viewer, filter: &Filter) -> Result<u64> {
     viewer.require(Permission::UsersRead)?;
     filter::validate(filter)?;
+    let context = filter::resolve(conn, filter).await?;
     Ok(user::Entity::find()
-        .filter(filter::condition(filter, conn.get_database_backend()))
+        .filter(filter::condition(filter, &context))
         .count(conn)
         .await?)
 }

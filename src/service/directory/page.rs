@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 use super::{
     Filter, Page, Paging, SortKey,
     cursor::{decode_cursor, past, sort_column, sort_expr},
-    filter::condition,
+    filter::{condition, resolve},
     projection::{Projection, fetch},
 };
 use crate::error::Result;
@@ -27,10 +27,11 @@ pub(super) async fn read(
     let projection = &projection;
     let tie_desc = order.last().is_some_and(|k| k.descending);
     let backend = conn.get_database_backend();
+    let context = resolve(conn, filter).await?;
     let ordered = |forward: bool| {
         let mut select = projection
             .select(backend)
-            .filter(condition(filter, backend));
+            .filter(condition(filter, &context));
         let direction = |descending: bool| {
             if descending == forward {
                 Order::Desc
