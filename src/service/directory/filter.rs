@@ -28,7 +28,7 @@ fn admins() -> SelectStatement {
 fn holders(role_id: Uuid, backend: DbBackend) -> SelectStatement {
     let role = match backend {
         DbBackend::Postgres => Expr::cust(literal(Value::from(role_id), backend)),
-        _ => Expr::val(role_id).into(),
+        _ => Expr::val(role_id),
     };
     Query::select()
         .column((user_role::Entity, user_role::Column::UserId))
