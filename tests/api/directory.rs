@@ -977,3 +977,38 @@ async fn total_pages_and_current_page_follow_the_page_size_from_one_count() {
         .await;
     assert_eq!(both, one, "totalPages counted again");
 }
+
+#[tokio::test]
+async fn a_count_of_one_roles_holders_leaves_out_deleted_users_as_every_count_does() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    for name in ["va", "vb", "vc"] {
+        app.user_with(name, &["viewer"], false).await;
+    }
+    app.user_with("plain", &["user"], false).await;
+    app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'vc'")
+        .await;
+    let count = async |filter: Value| {
+        let body = app
+            .gql(
+                Some(&root.access),
+                "query($f: UserFilter) { users(first: 0, filter: $f) { totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        body["data"]["users"]["totalCount"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}"))
+    };
+
+    // A role alone is counted from its holders; anything more, as any filter.
+    assert_eq!(count(json!({ "role": "viewer" })).await, 2);
+    assert_eq!(count(json!({ "role": " VIEWER " })).await, 2);
+    assert_eq!(count(json!({ "role": "nosuchrole" })).await, 0);
+    assert_eq!(
+        count(json!({ "role": "viewer", "includeDeleted": true })).await,
+        3
+    );
+    assert_eq!(count(json!({ "role": "viewer", "search": "va" })).await, 1);
+    assert_eq!(count(json!({ "or": [{ "role": "viewer" }] })).await, 2);
+}

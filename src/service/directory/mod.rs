@@ -52,7 +52,7 @@ pub const DEFAULT_ORDER: [SortKey; 1] = [SortKey {
 }];
 
 /// A top-level key of `appMetadata` that must hold `equals`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetadataMatch {
     pub key: String,
     pub equals: serde_json::Value,
@@ -63,7 +63,7 @@ pub struct MetadataMatch {
 /// Soft-deleted users are left out unless some level of the filter sets
 /// `include_deleted` or `only_deleted`; `only_deleted` at any level is the
 /// condition "is deleted".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     pub search: Option<String>,
     pub role: Option<String>,
@@ -159,6 +159,11 @@ pub async fn count(conn: &impl ConnectionTrait, viewer: &Viewer, filter: &Filter
     viewer.require(Permission::UsersRead)?;
     filter::validate(filter)?;
     let context = filter::resolve(conn, filter).await?;
+    if let Some(statement) = filter::holders_count(filter, &context) {
+        let row = conn.query_one(&statement).await?;
+        let total: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+        return Ok(u64::try_from(total).unwrap_or(0));
+    }
     Ok(user::Entity::find()
         .filter(filter::condition(filter, &context))
         .count(conn)
