@@ -338,6 +338,15 @@ fn metadata_equals(m: &MetadataMatch, backend: DbBackend) -> SimpleExpr {
     }
 }
 
+/// `column IS NOT NULL` when `set`, else `column IS NULL`.
+fn is_set(column: user::Column, set: bool) -> SimpleExpr {
+    if set {
+        column.is_not_null()
+    } else {
+        column.is_null()
+    }
+}
+
 fn expression(filter: &Filter, context: &Context) -> Condition {
     let backend = context.backend;
     let id = || Expr::col((user::Entity, user::Column::Id));
@@ -413,10 +422,8 @@ fn expression(filter: &Filter, context: &Context) -> Condition {
         let key = validation::lookup_key(username).unwrap_or_default();
         cond = cond.add(user::Column::Username.eq(key));
     }
-    match filter.never_logged_in {
-        Some(true) => cond = cond.add(user::Column::LastLoginAt.is_null()),
-        Some(false) => cond = cond.add(user::Column::LastLoginAt.is_not_null()),
-        None => {}
+    if let Some(never) = filter.never_logged_in {
+        cond = cond.add(is_set(user::Column::LastLoginAt, !never));
     }
     if let Some(t) = filter.updated_after {
         cond = cond.add(user::Column::UpdatedAt.gte(t));
@@ -424,10 +431,8 @@ fn expression(filter: &Filter, context: &Context) -> Condition {
     if let Some(t) = filter.updated_before {
         cond = cond.add(user::Column::UpdatedAt.lt(t));
     }
-    match filter.email_verified {
-        Some(true) => cond = cond.add(user::Column::EmailVerifiedAt.is_not_null()),
-        Some(false) => cond = cond.add(user::Column::EmailVerifiedAt.is_null()),
-        None => {}
+    if let Some(verified) = filter.email_verified {
+        cond = cond.add(is_set(user::Column::EmailVerifiedAt, verified));
     }
     if let Some(mfa) = filter.mfa_enabled {
         cond = cond.add(user::Column::MfaEnabled.eq(mfa));
