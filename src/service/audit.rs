@@ -5,9 +5,7 @@
 //! Read with `AUDIT_READ`; a user reads their own security events.
 
 use entity::{audit_event, user};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -341,9 +339,13 @@ pub async fn page(
     if let Some(cursor) = after {
         query = query.filter(audit_event::Column::Id.lt(cursor));
     }
-    let mut rows = query
-        .order_by_desc(audit_event::Column::Id)
-        .limit(first + 1)
+    let query = query.order_by_desc(audit_event::Column::Id);
+    let mut rows = audit_event::Entity::find()
+        .from_raw_sql(super::limited(
+            query,
+            conn.get_database_backend(),
+            first + 1,
+        ))
         .all(conn)
         .await?;
     let more = rows.len() as u64 > first;

@@ -19,7 +19,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    TransactionTrait, sea_query::Expr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -418,9 +418,13 @@ pub async fn deliveries(
     if let Some(after) = after {
         query = query.filter(webhook_delivery::Column::Id.lt(after));
     }
-    let mut rows = query
-        .order_by_desc(webhook_delivery::Column::Id)
-        .limit(first + 1)
+    let query = query.order_by_desc(webhook_delivery::Column::Id);
+    let mut rows = webhook_delivery::Entity::find()
+        .from_raw_sql(super::limited(
+            query,
+            ctx.db.get_database_backend(),
+            first + 1,
+        ))
         .all(&ctx.db)
         .await?;
     let more = rows.len() as u64 > first;

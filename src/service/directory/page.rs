@@ -51,7 +51,7 @@ pub(super) async fn read(
                 let (values, id) = decode_cursor(after, &order, "after")?;
                 select = select.filter(past(&order, values, id, true));
             }
-            let mut rows = fetch(conn, projection, select.limit(first + 1)).await?;
+            let mut rows = fetch(conn, projection, select, Some(first + 1)).await?;
             let more = rows.len() as u64 > first;
             rows.truncate(first as usize);
             (rows, more, after.is_some())
@@ -62,7 +62,7 @@ pub(super) async fn read(
                 let (values, id) = decode_cursor(before, &order, "before")?;
                 select = select.filter(past(&order, values, id, false));
             }
-            let mut rows = fetch(conn, projection, select.limit(last + 1)).await?;
+            let mut rows = fetch(conn, projection, select, Some(last + 1)).await?;
             let more = rows.len() as u64 > last;
             rows.truncate(last as usize);
             rows.reverse();
@@ -73,6 +73,7 @@ pub(super) async fn read(
                 conn,
                 projection,
                 ordered(true).offset(offset).limit(first + 1),
+                None,
             )
             .await?;
             let more = rows.len() as u64 > first;

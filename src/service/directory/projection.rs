@@ -212,16 +212,22 @@ pub async fn by_ids(
     let select = projection
         .select(conn.get_database_backend())
         .filter(user::Column::Id.is_in(ids));
-    fetch(conn, projection, select).await
+    fetch(conn, projection, select, None).await
 }
 
-/// The rows of `select`, a `projection.select()`.
+/// The rows of `select`, a `projection.select()`, at most `limit` of them.
 pub(super) async fn fetch(
     conn: &impl ConnectionTrait,
     projection: &Projection,
     select: Select<user::Entity>,
+    limit: Option<u64>,
 ) -> Result<Vec<Projected>> {
-    let rows = conn.query_all(&select.into_query()).await?;
+    let backend = conn.get_database_backend();
+    let statement = match limit {
+        Some(limit) => crate::service::limited(select, backend, limit),
+        None => backend.build(&select.into_query()),
+    };
+    let rows = conn.query_all_raw(statement).await?;
     let mut seen = Seen::default();
     Ok(rows
         .iter()
