@@ -8,7 +8,10 @@ PostgreSQL processes on this machine spent, and wrk's. On a machine where
 all three share the cores, that sum is what bounds throughput.
 
     python3 bench/run.py --sizes 100000 --scenarios Q1   # seeds ug_bench_100000
-    python3 bench/cpu.py --size 100000 [--cells Q1c1,Q1c16,Q2c16,A2c16] [--no-postgraphile]
+    git checkout bench/results                           # run.py rewrote the profile's report
+    python3 bench/cpu.py --size 100000 --cells Q1c1,Q1c16,Q2c16,A2c16 [--no-postgraphile]
+
+It counts every PostgreSQL process on the machine: run it on a quiet one.
 
 Extra usergraph builds to compare: --build name=/path/to/usergraph.
 """
@@ -26,7 +29,10 @@ import run as R  # noqa: E402
 
 
 def postgres_cpu_seconds():
-    total = 0
+    """CPU seconds by PostgreSQL process id: a cell charges the growth of
+    each, so a connection that ends mid-run (PostGraphile's pool closes idle
+    ones) takes none of its earlier CPU with it."""
+    by_pid = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -34,8 +40,12 @@ def postgres_cpu_seconds():
             continue
         if text[text.index("(") + 1:text.rindex(")")].startswith("postgres"):
             fields = text.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            by_pid[stat.parent.name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return by_pid
+
+
+def grown(before, after):
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def children_cpu_seconds():
@@ -102,7 +112,7 @@ def main():
                     n = max(1, answer["requests"])
                     results.setdefault((cell, server.name), []).append(dict(
                         rps=answer["rps"], server=answer["cpu_ms_per_request"],
-                        postgres=(pg1 - pg0) * 1000 / n, wrk=(wrk1 - wrk0) * 1000 / n))
+                        postgres=grown(pg0, pg1) * 1000 / n, wrk=(wrk1 - wrk0) * 1000 / n))
         print(f"| cell | server | req/s | server CPU ms | PostgreSQL CPU ms | wrk CPU ms | all, ms per request |")
         print("|---|---|---|---|---|---|---|")
         for (cell, name), runs in results.items():
