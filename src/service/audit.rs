@@ -339,18 +339,7 @@ pub async fn page(
     if let Some(cursor) = after {
         query = query.filter(audit_event::Column::Id.lt(cursor));
     }
-    let query = query.order_by_desc(audit_event::Column::Id);
-    let mut rows = audit_event::Entity::find()
-        .from_raw_sql(super::limited(
-            query,
-            conn.get_database_backend(),
-            first + 1,
-        ))
-        .all(conn)
-        .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
+    super::first_rows(conn, query.order_by_desc(audit_event::Column::Id), first).await
 }
 
 /// The newest `per_user` events about each of `users`, in one statement (a

@@ -228,3 +228,17 @@ pub(crate) fn limited<E: sea_orm::EntityTrait>(
     statement.sql.push_str(&format!(" LIMIT {limit}"));
     statement
 }
+
+/// The first `first` rows of `select` (ordered, with no limit of its own)
+/// and whether more follow, in one statement.
+pub(crate) async fn first_rows<E: sea_orm::EntityTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    select: sea_orm::Select<E>,
+    first: u64,
+) -> crate::error::Result<(Vec<E::Model>, bool)> {
+    let statement = limited(select, conn.get_database_backend(), first + 1);
+    let mut rows = E::find().from_raw_sql(statement).all(conn).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}

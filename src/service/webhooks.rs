@@ -418,18 +418,12 @@ pub async fn deliveries(
     if let Some(after) = after {
         query = query.filter(webhook_delivery::Column::Id.lt(after));
     }
-    let query = query.order_by_desc(webhook_delivery::Column::Id);
-    let mut rows = webhook_delivery::Entity::find()
-        .from_raw_sql(super::limited(
-            query,
-            ctx.db.get_database_backend(),
-            first + 1,
-        ))
-        .all(&ctx.db)
-        .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, more))
+    super::first_rows(
+        &ctx.db,
+        query.order_by_desc(webhook_delivery::Column::Id),
+        first,
+    )
+    .await
 }
 
 /// `redeliverWebhook` (superuser): the attempt's message again, with the
