@@ -415,7 +415,8 @@ def bench_size(args, profile, size, binaries, tmp):
             golden("C1", post(UG_PORT, json.loads(c1.read_text()), token), None, ("users", "totalCount"))
             alone("C1", 1, c1)
         if "A3" in scenarios:
-            key = post(UG_PORT, {"query": 'mutation { createApiKey(input: { name: "bench", permissions: [USERS_READ] }) { secret } }'}, token)
+            key = post(UG_PORT, {"query": 'mutation($p: String!) { createApiKey(input: { name: "bench", permissions: [USERS_READ] }, password: $p) { secret } }',
+                                 "variables": {"p": ADMIN_PASSWORD}}, token)
             secret = key["data"]["createApiKey"]["secret"]
             a3 = write_bodies(tmp, "a3", A3, [{}], "A2")
             golden("A3", post(UG_PORT, json.loads(a3.read_text()), secret), None, ("me",))

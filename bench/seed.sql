@@ -2,6 +2,7 @@
 -- Every id, name and time is a function of the row number, so two runs seed
 -- identical tables. Passwords are set afterwards by run.py: the first 1,000
 -- users get one real argon2 hash of a known password (never :n live hashings).
+-- Every address is verified, as established accounts are (L2 enrols factors).
 \set ON_ERROR_STOP on
 BEGIN;
 INSERT INTO tiers (id, name, description, created_at) VALUES
@@ -13,7 +14,7 @@ INSERT INTO users (id, username, email, password_hash, display_name, first_name,
                    avatar_url, website, facebook, instagram, linkedin, x, youtube,
                    status, is_superuser, tier_id, failed_login_count, locked_until,
                    password_changed_at, last_login_at, deleted_at, created_at, updated_at,
-                   name_key, search_text, first_name_key, last_name_key)
+                   name_key, search_text, first_name_key, last_name_key, email_verified_at)
 SELECT
   ('01910000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
   'user' || lpad(i::text, 7, '0'),
@@ -31,7 +32,8 @@ SELECT
   timestamptz '2025-01-01' + i * interval '1 second',
   lower('First' || i || ' Last' || i),
   lower('user' || lpad(i::text, 7, '0') || ' user' || lpad(i::text, 7, '0') || '@bench.example first' || i || ' last' || i),
-  lower('First' || i), lower('Last' || i)
+  lower('First' || i), lower('Last' || i),
+  timestamptz '2025-01-01' + i * interval '1 second'
 FROM generate_series(1, :n) AS i;
 
 INSERT INTO user_roles (user_id, role_id, created_at)

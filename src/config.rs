@@ -221,6 +221,11 @@ pub struct Config {
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: allow webhook URLs that resolve to
     /// private, loopback or link-local addresses.
     pub webhook_allow_private_targets: bool,
+    /// `WS_MAX_PER_USER`: live sockets one user may hold on one replica.
+    pub ws_max_per_user: usize,
+    /// `WS_MAX_PER_ADDRESS`: live sockets one client address may hold on
+    /// one replica, signed in or not.
+    pub ws_max_per_address: usize,
 }
 
 impl Config {
@@ -405,6 +410,8 @@ impl Config {
             )
             .context("WEBHOOK_RETRY_SCHEDULE")?,
             webhook_allow_private_targets: switch(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+            ws_max_per_user: parse::<usize>(&get, "WS_MAX_PER_USER", 16)?.max(1),
+            ws_max_per_address: parse::<usize>(&get, "WS_MAX_PER_ADDRESS", 64)?.max(1),
         })
     }
 

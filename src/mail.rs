@@ -287,22 +287,35 @@ mod tests {
         crate::config::Config::from_lookup(|_| None).unwrap().mail
     }
 
+    /// `template` composed with `values` (as strings) and a one-hour lifetime.
+    fn render(template: Template, values: &[(&str, &str)]) -> Mail {
+        let mut map = serde_json::Map::new();
+        for (key, value) in values {
+            map.insert((*key).into(), (*value).into());
+        }
+        map.insert("lifetime".into(), "1 hour".into());
+        let queued = Queued {
+            template,
+            to: "ann@example.com".into(),
+            values: map,
+            sealed_token: None,
+        };
+        compose(&config(), &queued, Some("TOKEN123"))
+            .unwrap_or_else(|e| panic!("{template:?}: {e:#}"))
+    }
+
     #[test]
     fn every_template_renders_its_link_lifetime_and_not_me_line_in_both_parts() {
-        let config = config();
         for template in Template::ALL {
-            let mut values = serde_json::Map::new();
-            for key in ["name", "username", "address", "new_address"] {
-                values.insert(key.into(), format!("<{key}>").into());
-            }
-            values.insert("lifetime".into(), "1 hour".into());
-            let queued = Queued {
+            let mail = render(
                 template,
-                to: "ann@example.com".into(),
-                values,
-                sealed_token: None,
-            };
-            let mail = compose(&config, &queued, Some("TOKEN123")).unwrap();
+                &[
+                    ("name", "<name>"),
+                    ("username", "<username>"),
+                    ("address", "<address>"),
+                    ("new_address", "<new_address>"),
+                ],
+            );
             assert!(mail.subject.contains("usergraph"), "{template:?}");
             for body in [&mail.text, &mail.html] {
                 assert!(body.contains("1 hour"), "{template:?}");
@@ -312,8 +325,23 @@ mod tests {
                 }
             }
             // The HTML part escapes what users wrote.
-            assert!(mail.html.contains("&lt;username&gt;"), "{template:?}");
-            assert!(mail.text.contains("<username>"));
+            assert!(mail.html.contains("&lt;"), "{template:?}");
+            assert!(!mail.html.contains("<username>"), "{template:?}");
+            assert!(mail.text.contains('<'), "{template:?}");
+        }
+    }
+
+    /// Mail to an address nobody has proven carries no text that people
+    /// chose (`links::may_quote`): without those values every template
+    /// still renders, with only the service's words and the address.
+    #[test]
+    fn every_template_renders_without_the_text_people_chose() {
+        for template in Template::ALL {
+            let mail = render(template, &[("address", "ann@example.com")]);
+            for body in [&mail.text, &mail.html] {
+                assert!(body.contains("Hello,"), "{template:?}: {body}");
+                assert!(!body.contains("()"), "{template:?}: {body}");
+            }
         }
     }
 

@@ -104,6 +104,49 @@ pub struct UpdateUserInput {
     pub role_names: Option<Vec<String>>,
 }
 
+/// The fields a soft delete or a restore changes.
+const DELETION_FIELDS: [&str; 4] = ["isDeleted", "deletedAt", "isActive", "updatedAt"];
+
+/// The `User` fields (GraphQL names) that `patch` may change: all that
+/// `updateUser` answers to a caller who may not read the user.
+fn changed_fields(patch: &admin::UserPatch) -> Vec<&'static str> {
+    let profile = &patch.profile;
+    let mut fields = vec!["updatedAt"];
+    let mut add = |on: bool, names: &[&'static str]| {
+        if on {
+            fields.extend_from_slice(names);
+        }
+    };
+    add(profile.username.is_some(), &["username", "name"]);
+    add(
+        profile.email.is_some(),
+        &["email", "emailVerified", "emailVerifiedAt"],
+    );
+    add(profile.name.is_some(), &["name"]);
+    add(profile.first_name.is_some(), &["firstName", "name"]);
+    add(profile.last_name.is_some(), &["lastName", "name"]);
+    add(profile.avatar_url.is_some(), &["avatarUrl"]);
+    add(
+        [
+            &profile.website,
+            &profile.facebook,
+            &profile.instagram,
+            &profile.linkedin,
+            &profile.x,
+            &profile.youtube,
+        ]
+        .iter()
+        .any(|link| link.is_some()),
+        &["socialLinks"],
+    );
+    add(profile.metadata.is_some(), &["metadata"]);
+    add(patch.status.is_some(), &["status", "isActive"]);
+    add(patch.is_superuser.is_some(), &["isSuperuser", "isStaff"]);
+    add(patch.app_metadata.is_some(), &["appMetadata"]);
+    add(patch.roles.is_some(), &["roles", "isStaff"]);
+    fields
+}
+
 fn user_key(id: &ID) -> Result<uuid::Uuid, AppError> {
     ids::decode(ids::USER, id, "id")
 }
@@ -150,7 +193,10 @@ impl AdminMutation {
     /// `setUserRoles`); everything in one transaction (a refused role leaves
     /// the profile unchanged too). Only superusers change
     /// superusers. A new password or a non-ACTIVE status ends the user's
-    /// sessions; the last active superuser cannot be demoted or disabled (`CONFLICT`).
+    /// sessions; the last active superuser cannot be demoted or disabled
+    /// (`CONFLICT`). Without `USERS_READ` (and on someone else), the answer
+    /// shows only the user's `id`, `updatedAt` and the fields the input
+    /// changes (any other field is `FORBIDDEN`).
     #[graphql(guard = "Authenticated")]
     async fn update_user(
         &self,
@@ -167,11 +213,14 @@ impl AdminMutation {
             app_metadata: metadata_patch(input.app_metadata, "appMetadata")?,
             roles: wanted_roles(input.role_ids, input.role_names)?,
         };
+        let changed = changed_fields(&patch);
         let updated = admin::update_user(app(ctx), viewer, user_key(&id)?, patch).await?;
-        Ok(User::new(updated, Some(viewer)))
+        Ok(User::changed(updated, viewer, changed))
     }
 
-    /// Sets a user's status (`USERS_UPDATE`); a non-ACTIVE status ends its sessions.
+    /// Sets a user's status (`USERS_UPDATE`); a non-ACTIVE status ends its
+    /// sessions. Without `USERS_READ`, the answer shows only the user's
+    /// `id`, `status`, `isActive` and `updatedAt`.
     #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
     async fn set_user_status(
         &self,
@@ -181,24 +230,31 @@ impl AdminMutation {
     ) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;
         let updated = admin::set_status(app(ctx), viewer, user_key(&id)?, status.into()).await?;
-        Ok(User::new(updated, Some(viewer)))
+        Ok(User::changed(
+            updated,
+            viewer,
+            vec!["status", "isActive", "updatedAt"],
+        ))
     }
 
     /// Soft-deletes a user (`USERS_DELETE`): its sessions end, it cannot log
-    /// in, its username and email stay reserved, and `users` hides it by default.
+    /// in, its username and email stay reserved, and `users` hides it by
+    /// default. Without `USERS_READ`, the answer shows only the user's `id`,
+    /// `isDeleted`, `deletedAt`, `isActive` and `updatedAt`.
     #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;
         let deleted = admin::delete_user(app(ctx), viewer, user_key(&id)?).await?;
-        Ok(User::new(deleted, Some(viewer)))
+        Ok(User::changed(deleted, viewer, DELETION_FIELDS.to_vec()))
     }
 
-    /// Undoes a soft delete (`USERS_DELETE`).
+    /// Undoes a soft delete (`USERS_DELETE`). Without `USERS_READ`, the
+    /// answer shows only what `deleteUser`'s does.
     #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
     async fn restore_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;
         let restored = admin::restore_user(app(ctx), viewer, user_key(&id)?).await?;
-        Ok(User::new(restored, Some(viewer)))
+        Ok(User::changed(restored, viewer, DELETION_FIELDS.to_vec()))
     }
 
     /// Deletes a user for good, with its sessions and role links (superuser).

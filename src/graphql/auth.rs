@@ -141,11 +141,20 @@ impl AuthMutation {
         Ok(true)
     }
 
-    /// Ends every session of the caller, this one included; returns how many ended.
+    /// Ends every session of the caller, this one included; returns how many
+    /// ended. With `includeApiKeys`, revokes the caller's API keys too.
     /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
-    async fn logout_all(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let ended = sessions::logout_all(app(ctx), viewer(ctx)?).await?;
+    async fn logout_all(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default = false,
+            desc = "Also revoke every API key of the caller (a password change or reset always does)."
+        )]
+        include_api_keys: bool,
+    ) -> async_graphql::Result<i32> {
+        let ended = sessions::logout_all(app(ctx), viewer(ctx)?, include_api_keys).await?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
@@ -159,8 +168,9 @@ impl AuthMutation {
         Ok(true)
     }
 
-    /// Changes the caller's password and ends every other session.
-    /// `BAD_USER_INPUT` on `currentPassword` when it is wrong.
+    /// Changes the caller's password, ends every other session and revokes
+    /// every API key of the caller. `BAD_USER_INPUT` on `currentPassword`
+    /// when it is wrong.
     /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn change_password(

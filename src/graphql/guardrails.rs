@@ -24,8 +24,10 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 14] = [
+pub const CREDENTIAL_FIELDS: [&str; 16] = [
     "login",
+    "createApiKey",
+    "enrollTotp",
     "register",
     "refreshToken",
     "changePassword",
@@ -126,7 +128,8 @@ pub fn document_size(doc: &ExecutableDocument) -> u64 {
     })
 }
 
-fn too_complex(message: String) -> ServerError {
+/// A refusal before execution, coded `QUERY_TOO_COMPLEX`.
+pub(crate) fn too_complex(message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -143,7 +146,8 @@ pub struct Plan {
     pub root_keys: Vec<Name>,
     /// A query that selects only `__schema`, `__type` and `__typename`: it
     /// runs without the depth and complexity limits, so every tool's standard
-    /// introspection query works (the node bound still applies).
+    /// introspection query works (the node bound and introspection's own
+    /// bounds still apply).
     pub introspection_only: bool,
     /// The kind of the operation that runs, when the document names one.
     pub operation: Option<OperationType>,
@@ -203,7 +207,8 @@ fn root_fields<'a>(
 
 /// Checks the request's document before validation, and plans its run. Refused
 /// (`QUERY_TOO_COMPLEX`): a document that expands to more than `max_nodes`
-/// fields, and an operation that selects more than one credential field. The
+/// fields, introspection past its bounds (`graphql::introspection`), and an
+/// operation that selects more than one credential field. The
 /// rules that are per operation look only at the operation that runs. The
 /// parsed document stays in the request, so execution does not parse it
 /// again; a document that does not parse is left to execution, which reports why.
@@ -228,6 +233,7 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         (DocumentOperations::Single(_), None) => None,
     };
     let set = &operation.selection_set.node;
+    super::introspection_bounds().measure(doc, Some(set))?;
     if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
         return Err(too_complex(format!(
             "a request may contain only one of {}",

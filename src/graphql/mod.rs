@@ -8,6 +8,7 @@ pub mod connection;
 pub mod documents;
 pub mod guard;
 pub mod guardrails;
+pub mod introspection;
 pub mod live;
 pub mod loaders;
 pub mod node;
@@ -97,6 +98,13 @@ pub fn sdl() -> String {
     )
 }
 
+/// The bounds on introspection of this schema, worked out once from its SDL.
+pub fn introspection_bounds() -> &'static introspection::Bounds {
+    static BOUNDS: std::sync::LazyLock<introspection::Bounds> =
+        std::sync::LazyLock::new(|| introspection::Bounds::of_sdl(&sdl()));
+    &BOUNDS
+}
+
 /// The served schema, with the configured limits and the shared context.
 pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
     let builder = schema_builder()
@@ -107,8 +115,9 @@ pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
 
 /// The same schema without the depth and complexity limits, for queries that
 /// select only introspection fields: the standard introspection query nests
-/// 13 levels deep, and tools cannot shorten it. Its size is still bounded by
-/// `MAX_QUERY_NODES` before it runs (graphql/guardrails.rs).
+/// 15 levels deep, and tools cannot shorten it. Its size is still bounded by
+/// `MAX_QUERY_NODES` and by introspection's own bounds before it runs
+/// (graphql/guardrails.rs, graphql/introspection.rs).
 pub fn build_introspection_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
     finish_schema(schema_builder(), ctx, config)
 }

@@ -125,7 +125,9 @@ impl RoleMutation {
     /// Replaces a user's roles, all or nothing. Needs `ROLES_ASSIGN`, and the
     /// caller must hold every permission of each role it adds or removes; a
     /// superuser's roles are changed by superusers only. An unknown role id is
-    /// `NOT_FOUND` on `roleIds`.
+    /// `NOT_FOUND` on `roleIds`. Without `USERS_READ`, the answer shows only
+    /// the user's `id`, `roles`, `isStaff` and `updatedAt` (any other field
+    /// is `FORBIDDEN`).
     #[graphql(guard = "HasPermission(Permission::RolesAssign)")]
     async fn set_user_roles(
         &self,
@@ -137,6 +139,6 @@ impl RoleMutation {
         let role_keys = ids::decode_all(ids::ROLE, &role_ids, "roleIds")?;
         let viewer = viewer(ctx)?;
         let (user, roles) = roles::set_user_roles(app(ctx), viewer, user_key, &role_keys).await?;
-        Ok(User::new(user, Some(viewer)).with_roles(roles))
+        Ok(User::changed(user, viewer, vec!["roles", "isStaff", "updatedAt"]).with_roles(roles))
     }
 }

@@ -114,8 +114,9 @@ impl SecurityMutation {
     /// `confirmTotp`. Show the QR code (or the secret) to the user's
     /// authenticator app. Needs the password, so a stolen access token cannot
     /// enrol its own authenticator (`BAD_USER_INPUT` on `password` when
-    /// wrong; it counts toward the lockout). `CONFLICT` when a factor is
-    /// already on; `FORBIDDEN` with an API key.
+    /// wrong; it counts toward the lockout), and a verified email address
+    /// (`EMAIL_NOT_VERIFIED`). `CONFLICT` when a factor is already on;
+    /// `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
     async fn enroll_totp(
         &self,
@@ -197,14 +198,18 @@ impl SecurityMutation {
     }
 
     /// Creates a personal API key and returns its secret, this once. Only in
-    /// a signed-in session (`FORBIDDEN` with an API key); `BAD_USER_INPUT`
-    /// for a permission the caller does not hold or a past `expiresAt`;
-    /// `CONFLICT` past 50 live keys.
+    /// a signed-in session (`FORBIDDEN` with an API key), with the caller's
+    /// password (`BAD_USER_INPUT` on `password` when wrong; it counts toward
+    /// the lockout) and a verified email address (`EMAIL_NOT_VERIFIED`);
+    /// `BAD_USER_INPUT` for a permission the caller does not hold or a past
+    /// `expiresAt`; `CONFLICT` past 50 live keys. A password change or reset
+    /// revokes every key, and so may `logoutAll(includeApiKeys: true)`.
     #[graphql(guard = "Authenticated")]
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
         input: CreateApiKeyInput,
+        #[graphql(desc = "The caller's current password.")] password: String,
     ) -> async_graphql::Result<CreatedApiKey> {
         let created = api_keys::create(
             app(ctx),
@@ -214,6 +219,7 @@ impl SecurityMutation {
                 permissions: input.permissions,
                 expires_at: input.expires_at.map(|at| at.0),
             },
+            &password,
         )
         .await?;
         Ok(CreatedApiKey {

@@ -98,13 +98,49 @@ pub struct SocialLinks {
     pub youtube: Option<String>,
 }
 
+/// Which fields of a `User` the viewer may read. Decided when the `User` is
+/// built, and checked by every field (`Readable`), so no resolver path
+/// shows more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Reach {
+    /// Every field (each still says when it is null for the viewer).
+    #[default]
+    Whole,
+    /// The id and these fields (GraphQL names) only: a mutation's answer to
+    /// a caller who may change a user but not read them (`ROLES_ASSIGN` or
+    /// `USERS_UPDATE` without `USERS_READ`). Any other field is `FORBIDDEN`.
+    Only(Vec<&'static str>),
+}
+
+impl Reach {
+    fn allows(&self, field: &str) -> bool {
+        match self {
+            Self::Whole => true,
+            Self::Only(fields) => field == "id" || field == "__typename" || fields.contains(&field),
+        }
+    }
+}
+
+/// The guard on every `User` field: the field must be within the `User`'s `Reach`.
+pub struct Readable<'a>(pub &'a Reach);
+
+impl async_graphql::Guard for Readable<'_> {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if self.0.allows(ctx.item.node.name.node.as_str()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden.into())
+        }
+    }
+}
+
 /// A user account.
 // `serial`: the fields are plain data or one loader call each, and resolving
 // them one after another instead of concurrently made a page of 50 users
 // ~10% cheaper (BENCHMARKS.md). Lists still resolve their items concurrently,
 // so loader calls from a list's users are still batched together.
 #[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex, serial)]
+#[graphql(complex, serial, guard = "Readable(&self.reach)")]
 pub struct User {
     /// Opaque id (`usr_…`).
     pub id: ID,
@@ -171,6 +207,9 @@ pub struct User {
     /// The tier fetched with the page; `None` means ask the loader.
     #[graphql(skip)]
     pub prefetched_tier: Option<Option<tier::Model>>,
+    /// What the viewer may read of this user.
+    #[graphql(skip)]
+    pub reach: Reach,
 }
 
 impl User {
@@ -194,6 +233,21 @@ impl User {
     /// Builds the view a user gets of themself.
     pub fn owned(model: user::Model) -> Self {
         Self::build(model, true)
+    }
+
+    /// Builds a mutation's answer about `model`, which `viewer` changed: the
+    /// whole user when the viewer may read it (themself, or `USERS_READ`),
+    /// else only its id and the fields `changed` (GraphQL names), so that a
+    /// right to change a user is no right to read them.
+    pub fn changed(model: user::Model, viewer: &Viewer, changed: Vec<&'static str>) -> Self {
+        let readable = viewer.id() == model.id || viewer.has(Permission::UsersRead);
+        if readable {
+            return Self::new(model, Some(viewer));
+        }
+        // The changed fields show what the caller wrote, private or not.
+        let mut user = Self::build(model, true);
+        user.reach = Reach::Only(changed);
+        user
     }
 
     fn build(model: user::Model, private: bool) -> Self {
@@ -249,6 +303,7 @@ impl User {
             tier_key: model.tier_id,
             roles: tokio::sync::OnceCell::new(),
             prefetched_tier: None,
+            reach: Reach::Whole,
         }
     }
 }
@@ -278,7 +333,7 @@ impl User {
     }
 }
 
-#[ComplexObject]
+#[ComplexObject(guard = "Readable(&self.reach)")]
 impl User {
     /// The user's roles, ordered by name. Lists fetch them for the whole page at
     /// once; elsewhere they are batched per request.

@@ -244,12 +244,7 @@ async fn execute(
             }
             let request_id = meta.request_id.clone();
             let data = graphql::RequestData::new(&state.ctx, viewer, meta);
-            let schema = if plan.introspection_only {
-                &state.introspection_schema
-            } else {
-                &state.schema
-            };
-            let mut response = graphql::execute(schema, request, data).await;
+            let mut response = run(state, plan.introspection_only, request, data).await;
             guardrails::finish(&mut response, request_id.as_deref());
             guardrails::keep_selection_order(&mut response, &plan.root_keys);
             response
@@ -275,6 +270,64 @@ async fn execute(
         ip,
     });
     answered
+}
+
+/// Runs the request off the handler's own task, so the request timeout
+/// answers in time whatever the work does: an introspection-only query
+/// (whose resolvers never yield, so no timer can interrupt them) on the
+/// bounded blocking pool that password work uses, leaving the async workers
+/// free; anything else on a task of its own, aborted at its next await once
+/// the request has timed out or its client has gone.
+async fn run(
+    state: &AppState,
+    introspection_only: bool,
+    request: async_graphql::Request,
+    data: graphql::RequestData,
+) -> async_graphql::Response {
+    use tracing::Instrument as _;
+    // The request's span goes with the work, so what it logs carries the request id.
+    let span = tracing::Span::current();
+    if introspection_only {
+        let schema = state.introspection_schema.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let ran = state
+            .ctx
+            .hasher
+            .run_bounded(move || {
+                Ok(runtime.block_on(graphql::execute(&schema, request, data).instrument(span)))
+            })
+            .await;
+        return ran.unwrap_or_else(|err| {
+            let error: async_graphql::Error = err.into();
+            async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())])
+        });
+    }
+    let schema = state.schema.clone();
+    let mut task = AbortOnDrop(tokio::spawn(
+        async move { graphql::execute(&schema, request, data).await }.instrument(span),
+    ));
+    match (&mut task.0).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "a GraphQL execution task failed");
+            let mut error = async_graphql::ServerError::new("internal server error", None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code::INTERNAL_SERVER_ERROR);
+            async_graphql::Response::from_errors(vec![error])
+        }
+    }
+}
+
+/// Aborts its task when dropped: a request that times out or whose client
+/// goes away stops its execution too.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub(super) enum Refusal {

@@ -1,16 +1,21 @@
 //! `/graphql/ws`: GraphQL subscriptions over WebSocket (graphql-transport-ws).
 //! The bearer token comes in `connection_init`'s payload
-//! (`{ "Authorization": "Bearer …" }`); the connection is checked again
-//! whenever an event may have ended its session (and every 30 s), and is
-//! closed once it has.
+//! (`{ "Authorization": "Bearer …" }`); the connection's credential is
+//! checked again whenever an event may have narrowed it (and every 30 s),
+//! once per credential however many sockets share it, and the socket is
+//! closed once it has. Sockets are capped per user and per client address.
 
 use std::{
+    collections::HashMap,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
+
+use tokio::sync::watch;
+use uuid::Uuid;
 
 use async_graphql::{
     Data, Executor, Request, Response, ServerError,
@@ -31,8 +36,8 @@ use super::{
 use crate::{
     auth::{Viewer, jwt::Claims},
     error::{AppError, code},
-    graphql::{RequestData, guardrails, live::ended_sessions},
-    service::{RequestMeta, api_keys, sessions},
+    graphql::{RequestData, guardrails},
+    service::{RequestMeta, api_keys, events, sessions},
 };
 
 /// How often an idle connection's caller is checked again.
@@ -149,6 +154,23 @@ impl Credential {
     }
 }
 
+/// What identifies a credential among this replica's sockets: a session
+/// chain, or an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum CredentialKey {
+    Session(Uuid),
+    Key(Uuid),
+}
+
+impl CredentialKey {
+    fn of(viewer: &Viewer) -> Self {
+        match viewer.api_key {
+            Some(key) => Self::Key(key),
+            None => Self::Session(viewer.session_id),
+        }
+    }
+}
+
 /// Whether `now` may do less than `then` could: permissions lost, the
 /// superuser flag gone, or another account.
 fn narrowed(then: &Viewer, now: &Viewer) -> bool {
@@ -157,17 +179,204 @@ fn narrowed(then: &Viewer, now: &Viewer) -> bool {
         || then.permissions != now.permissions
 }
 
+/// This replica's live sockets: how many each user and each client address
+/// holds (`WS_MAX_PER_USER`, `WS_MAX_PER_ADDRESS`), and one watcher per
+/// credential that re-checks it for all the sockets signed in with it, so
+/// an event costs one check per credential however many sockets share it.
+/// Sockets are this process's own resource (memory, file descriptors), so
+/// their caps are counted here, per replica; every other limit lives in the
+/// database.
+#[derive(Default)]
+pub struct Sockets {
+    inner: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    per_user: HashMap<Uuid, usize>,
+    per_address: HashMap<String, usize>,
+    /// The current viewer of each watched credential (`None` once it ended).
+    watchers: HashMap<CredentialKey, watch::Receiver<Option<Viewer>>>,
+}
+
+/// A socket's place under the caps, given back when it closes.
+struct Place {
+    sockets: Arc<Sockets>,
+    address: Option<String>,
+    user: Option<Uuid>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut counts = self.sockets.lock();
+        if let Some(address) = self.address.take() {
+            release(&mut counts.per_address, &address);
+        }
+        if let Some(user) = self.user.take() {
+            release(&mut counts.per_user, &user);
+        }
+    }
+}
+
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
+impl Sockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A place for a new socket from `address`, or `None` past `max`.
+    fn admit_address(self: &Arc<Self>, address: Option<&str>, max: usize) -> Option<Place> {
+        let mut place = Place {
+            sockets: self.clone(),
+            address: None,
+            user: None,
+        };
+        if let Some(address) = address {
+            let mut counts = self.lock();
+            let n = counts.per_address.entry(address.to_owned()).or_default();
+            if *n >= max {
+                return None;
+            }
+            *n += 1;
+            place.address = Some(address.to_owned());
+        }
+        Some(place)
+    }
+
+    /// Counts `place`'s socket against `user`; `false` past `max`.
+    fn admit_user(&self, place: &mut Place, user: Uuid, max: usize) -> bool {
+        let mut counts = self.lock();
+        let n = counts.per_user.entry(user).or_default();
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        place.user = Some(user);
+        true
+    }
+
+    /// The current viewer of `credential`, watched by one task for every
+    /// socket of this replica signed in with it: the existing watcher's, or
+    /// a new one's.
+    fn watch(
+        self: &Arc<Self>,
+        ctx: &Arc<crate::service::AppContext>,
+        credential: Credential,
+        viewer: Viewer,
+    ) -> watch::Receiver<Option<Viewer>> {
+        let key = CredentialKey::of(&viewer);
+        let mut counts = self.lock();
+        if let Some(existing) = counts.watchers.get(&key)
+            && existing.has_changed().is_ok()
+        {
+            return existing.clone();
+        }
+        let (publish, current) = watch::channel(Some(viewer.clone()));
+        counts.watchers.insert(key, current.clone());
+        tokio::spawn(crate::metrics::in_background(watch_credential(
+            ctx.clone(),
+            self.clone(),
+            key,
+            credential,
+            viewer.id(),
+            publish,
+        )));
+        current
+    }
+
+    /// Ends `key`'s watcher when no socket uses it any more (only the map's
+    /// own receiver is left); decided under the lock, so a socket signing
+    /// in at that moment either shares the watcher or starts a new one.
+    fn unwatched(&self, key: CredentialKey, publish: &watch::Sender<Option<Viewer>>) -> bool {
+        let mut counts = self.lock();
+        if publish.receiver_count() > 1 {
+            return false;
+        }
+        counts.watchers.remove(&key);
+        true
+    }
+}
+
+/// Re-checks one credential for every socket signed in with it: on every
+/// event that may narrow its user's access (`events::may_narrow`), and
+/// every 30 s; publishes the caller as it is now, or `None` once the
+/// session or key has ended. Ends with its last socket.
+async fn watch_credential(
+    ctx: Arc<crate::service::AppContext>,
+    sockets: Arc<Sockets>,
+    key: CredentialKey,
+    credential: Credential,
+    user: Uuid,
+    publish: watch::Sender<Option<Viewer>>,
+) {
+    let mut events = ctx.events.subscribe();
+    loop {
+        let relevant = tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    events::may_narrow(&event.action)
+                        && (event.target_id == Some(user) || event.action.starts_with("role."))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    sockets.unwatched(key, &publish);
+                    publish.send_replace(None);
+                    return;
+                }
+            },
+            () = tokio::time::sleep(RECHECK) => true,
+        };
+        if sockets.unwatched(key, &publish) {
+            return;
+        }
+        if !relevant {
+            continue;
+        }
+        // Let the subscriptions deliver the event before their sockets close.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = credential.viewer(&ctx).await.ok();
+        let ended = now.is_none();
+        publish.send_replace(now);
+        if ended {
+            sockets.lock().watchers.remove(&key);
+            return;
+        }
+    }
+}
+
 pub async fn upgrade(
     State(state): State<AppState>,
     protocol: GraphQLProtocol,
     meta: RequestMeta,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
+    let max = state.ctx.config.ws_max_per_address;
+    let Some(place) = state.sockets.admit_address(meta.ip.as_deref(), max) else {
+        tracing::info!(
+            ip = meta.ip.as_deref(),
+            "too many live sockets from one address"
+        );
+        return super::error_response(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            &format!("at most {max} live sockets per client address"),
+            code::RATE_LIMITED,
+        );
+    };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, state, protocol, meta))
+        .on_upgrade(move |socket| serve(socket, state, protocol, meta, place))
 }
 
 /// The token in a `connection_init` payload: `Authorization` (any case) as
@@ -188,10 +397,17 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol, meta: RequestMeta) {
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: GraphQLProtocol,
+    meta: RequestMeta,
+    mut place: Place,
+) {
     let ctx = state.ctx.clone();
     let (signed_in, connected) = tokio::sync::oneshot::channel();
     let init_ctx = ctx.clone();
+    let sockets = state.sockets.clone();
     let executor = LiveExecutor {
         state: state.clone(),
         active: Arc::new(AtomicUsize::new(0)),
@@ -200,12 +416,17 @@ async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol, me
         move |payload| async move {
             let token = token_of(&payload).ok_or(AppError::Unauthenticated)?;
             let viewer = authenticate(&init_ctx, &token).await?;
+            let max = init_ctx.config.ws_max_per_user;
+            if !sockets.admit_user(&mut place, viewer.id(), max) {
+                tracing::info!(user_id = %crate::ids::user(viewer.id()), "too many live sockets for one user");
+                return Err(AppError::RateLimited { retry_after: 60 }.into());
+            }
             let credential = if token.starts_with(api_keys::SECRET_PREFIX) {
                 Credential::Key(token)
             } else {
                 Credential::Session(init_ctx.jwt.verify(&token)?)
             };
-            let _ = signed_in.send((credential, viewer.clone()));
+            let _ = signed_in.send((credential, viewer.clone(), place));
             let mut data = Data::default();
             data.insert(RequestData::new(&init_ctx, Some(viewer), meta));
             Ok(data)
@@ -213,7 +434,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol, me
     );
     tokio::select! {
         () = graphql.serve() => {}
-        reason = watch_caller(ctx, connected) => {
+        reason = watch_caller(ctx, state.sockets.clone(), connected) => {
             tracing::info!(reason, "live connection closed");
         }
     }
@@ -222,38 +443,28 @@ async fn serve(socket: WebSocket, state: AppState, protocol: GraphQLProtocol, me
 /// Returns (closing the socket) when the connection has not signed in
 /// within `INIT_TIMEOUT`, or once its caller may do less than when it
 /// signed in: its session ended, its key was revoked, its permissions or
-/// superuser flag changed. Checked on every event about its user or about
-/// roles, and every 30 s.
+/// superuser flag changed (as its credential's watcher reports).
 async fn watch_caller(
     ctx: std::sync::Arc<crate::service::AppContext>,
-    connected: tokio::sync::oneshot::Receiver<(Credential, Viewer)>,
+    sockets: Arc<Sockets>,
+    connected: tokio::sync::oneshot::Receiver<(Credential, Viewer, Place)>,
 ) -> &'static str {
-    let Ok(Ok((credential, viewer))) = tokio::time::timeout(INIT_TIMEOUT, connected).await else {
+    let Ok(Ok((credential, viewer, _place))) = tokio::time::timeout(INIT_TIMEOUT, connected).await
+    else {
         return "no connection_init in time";
     };
-    let mut events = ctx.events.subscribe();
+    let mut current = sockets.watch(&ctx, credential, viewer.clone());
+    // A watcher shared with older sockets may hold a value read before this
+    // socket signed in: only what it reads from now on is compared.
+    current.borrow_and_update();
     loop {
-        let relevant = tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) => {
-                    ended_sessions(&event, viewer.id(), viewer.session_id).is_some()
-                        || event.target_id == Some(viewer.id())
-                        || event.action.starts_with("role.")
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return "shutting down",
-            },
-            () = tokio::time::sleep(RECHECK) => true,
-        };
-        if !relevant {
-            continue;
+        if current.changed().await.is_err() {
+            return "shutting down";
         }
-        // Let the subscription deliver the event before the socket closes.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        match credential.viewer(&ctx).await {
-            Ok(now) if !narrowed(&viewer, &now) => {}
-            Ok(_) => return "its permissions changed",
-            Err(_) => return "its session or key ended",
+        match &*current.borrow_and_update() {
+            Some(now) if !narrowed(&viewer, now) => {}
+            Some(_) => return "its permissions changed",
+            None => return "its session or key ended",
         }
     }
 }

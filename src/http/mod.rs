@@ -51,6 +51,8 @@ pub struct AppState {
     /// The schema without depth and complexity limits, for introspection-only queries.
     pub introspection_schema: AppSchema,
     pub documents: Arc<DocumentCache>,
+    /// This replica's live sockets (caps and credential watchers).
+    pub sockets: Arc<live::Sockets>,
 }
 
 /// The router over an already connected and migrated context. Fails when
@@ -79,6 +81,7 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         schema: graphql::build_schema(ctx.clone(), config),
         introspection_schema: graphql::build_introspection_schema(ctx.clone(), config),
         documents: Arc::new(documents),
+        sockets: Arc::default(),
         ctx: ctx.clone(),
     };
     crate::metrics::handle();
@@ -119,6 +122,7 @@ pub fn metrics_router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         schema: graphql::build_schema(ctx.clone(), &ctx.config),
         introspection_schema: graphql::build_introspection_schema(ctx.clone(), &ctx.config),
         documents: Arc::default(),
+        sockets: Arc::default(),
         ctx,
     };
     Ok(Router::new()

@@ -452,7 +452,8 @@ pub(super) async fn confirm_password(
     }
 }
 
-/// Changes the viewer's password and ends every other session.
+/// Changes the viewer's password, ends every other session and revokes
+/// every API key.
 #[tracing::instrument(name = "accounts.change_password", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn change_password(
     ctx: &AppContext,
@@ -496,6 +497,8 @@ pub async fn change_password(
     .update(&txn)
     .await?;
     sessions::revoke_all(&txn, viewer.id(), Some(viewer.session_id)).await?;
+    // A key made with the old password may be what an intruder kept.
+    let keys = super::api_keys::revoke_all(&txn, viewer.id()).await?;
     Event::by(viewer, "auth.password_changed")
         .on(Target::User(viewer.id()))
         .change(
@@ -503,6 +506,7 @@ pub async fn change_password(
             serde_json::Value::Null,
             crate::ids::session(viewer.session_id),
         )
+        .change("apiKeysRevoked", serde_json::Value::Null, keys)
         .record(&txn)
         .await?;
     txn.commit().await?;

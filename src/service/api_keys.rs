@@ -82,11 +82,19 @@ pub fn parse_permissions(stored: &str) -> BTreeSet<Permission> {
         .collect()
 }
 
-/// `createApiKey`: only in a signed-in session, only with permissions the
-/// caller holds, at most `MAX_KEYS_PER_USER` live keys.
+/// `createApiKey`: only in a signed-in session, after the password step-up
+/// (a stolen access token must not mint a credential that outlives it), for
+/// an account whose address is verified, only with permissions the caller
+/// holds, at most `MAX_KEYS_PER_USER` live keys.
 #[tracing::instrument(name = "api_keys.create", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
-pub async fn create(ctx: &AppContext, viewer: &Viewer, input: NewApiKey) -> Result<Created> {
+pub async fn create(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    input: NewApiKey,
+    password: &str,
+) -> Result<Created> {
     viewer.require_session()?;
+    users::require_verified(&viewer.user)?;
     let name = validation::optional_text(Some(&input.name), "name", 64)?
         .ok_or_else(|| AppError::bad_input("name", "name must not be empty"))?;
     if let Some(missing) = input.permissions.iter().find(|p| !viewer.has(**p)) {
@@ -105,11 +113,12 @@ pub async fn create(ctx: &AppContext, viewer: &Viewer, input: NewApiKey) -> Resu
             "expiresAt must be in the future",
         ));
     }
-    // Counted under the user's lock, so racing creations cannot pass the cap.
+    super::accounts::confirm_password(ctx, viewer, password, "password").await?;
+    // Counted under the user's lock, so racing creations cannot pass the cap,
+    // and checked there: a suspension that committed meanwhile wins.
     let txn = ctx.db.begin().await?;
-    users::lock(&txn, viewer.id())
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let user = users::lock_usable(&txn, viewer.id()).await?;
+    users::require_verified(&user)?;
     let live = api_key::Entity::find()
         .filter(api_key::Column::UserId.eq(viewer.id()))
         .filter(api_key::Column::RevokedAt.is_null())

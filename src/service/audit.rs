@@ -243,7 +243,7 @@ pub fn user_created(user: &user::Model) -> Changes {
 
 /// Every action an event may have (webhooks subscribe to these, or to a
 /// namespace such as `user.*`).
-pub const ACTIONS: [&str; 40] = [
+pub const ACTIONS: [&str; 41] = [
     "user.registered",
     "user.created",
     "user.updated",
@@ -269,6 +269,7 @@ pub const ACTIONS: [&str; 40] = [
     "auth.mfa_enabled",
     "auth.mfa_disabled",
     "auth.recovery_codes_regenerated",
+    "auth.unverified_setup_removed",
     "session.revoked",
     "session.reused",
     "api_key.created",

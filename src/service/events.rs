@@ -227,3 +227,19 @@ pub const SESSION_ENDING: [&str; 8] = [
     "user.deleted",
     "user.hard_deleted",
 ];
+
+/// The actions that may leave a signed-in caller able to do less (a
+/// session or key ended, permissions or the superuser flag changed), beyond
+/// those that end sessions: a live socket re-checks its caller on these
+/// only. Role changes reach every holder, so `role.` is a prefix.
+pub fn may_narrow(action: &str) -> bool {
+    SESSION_ENDING.contains(&action)
+        || action.starts_with("role.")
+        || matches!(
+            action,
+            "user.roles_changed"
+                | "user.updated"
+                | "api_key.revoked"
+                | "auth.unverified_setup_removed"
+        )
+}

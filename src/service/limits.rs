@@ -21,7 +21,8 @@ use crate::error::{AppError, Result};
 pub enum Action {
     Register,
     Login,
-    /// `requestPasswordReset` and an anonymous `sendVerificationEmail`.
+    /// `requestPasswordReset`, an anonymous `sendVerificationEmail`,
+    /// `resetPassword` and `acceptInvitation`.
     Recovery,
 }
 
@@ -64,19 +65,41 @@ pub async fn hit(ctx: &AppContext, action: Action, meta: &RequestMeta) -> Result
         Action::Login => limits.login,
         Action::Recovery => limits.recovery,
     };
+    charge(ctx, format!("{}:{}", action.name(), client_key(ip)), rate)
+        .await
+        .inspect_err(|_| tracing::info!(action = action.name(), ip, "rate limited"))
+}
+
+/// Counts one use of an account's own budget for `what` (at most `rate`),
+/// whether `RATE_LIMITS` is on or not: these budgets are the API's promise
+/// to the account's owner (how many email-change answers one account can
+/// draw), not a defence an operator tunes. `RATE_LIMITED` once spent.
+pub async fn spend_account_budget(
+    ctx: &AppContext,
+    what: &'static str,
+    user_id: uuid::Uuid,
+    rate: crate::config::Rate,
+) -> Result<()> {
+    charge(ctx, format!("{what}:{}", crate::ids::user(user_id)), rate)
+        .await
+        .inspect_err(|_| tracing::info!(what, "account budget spent"))
+}
+
+/// Counts one hit on `bucket` in the current fixed window of `rate`, and
+/// refuses it (`RATE_LIMITED`, with when to retry) past the budget.
+async fn charge(ctx: &AppContext, bucket: String, rate: crate::config::Rate) -> Result<()> {
     let period = Ord::max(rate.per.as_secs(), 1) as i64;
     let ts = now();
     let at = ts.timestamp();
     let window_start = at - at.rem_euclid(period);
     let hits = count(
         &ctx.db,
-        format!("{}:{}", action.name(), client_key(ip)),
+        bucket,
         window_start,
         ts + chrono::Duration::seconds(window_start + period - at),
     )
     .await?;
     if hits > rate.hits as i64 {
-        tracing::info!(action = action.name(), ip, "rate limited");
         return Err(AppError::RateLimited {
             retry_after: Ord::max(window_start + period - at, 1) as u64,
         });

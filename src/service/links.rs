@@ -156,21 +156,36 @@ pub async fn require_budget(
     }
 }
 
-/// The values every mail to `user` shows.
+/// Whether mail to `address` may carry text that people chose (the
+/// account's name and username, a requested new address): only when
+/// `address` is the account's proven one, whose owner chose that text or
+/// was given it by an administrator. Anyone can register any address, so
+/// mail to an unproven one carries only the service's own words, and no
+/// stranger can use it to send their text to someone else's inbox.
+/// Invitations are the exception: their text is an administrator's.
+pub fn may_quote(user: &user::Model, address: &str) -> bool {
+    user.email_verified_at.is_some() && address == user.email
+}
+
+/// The values every mail to `user` at `address` shows: the account's name
+/// and username only when `quote` allows them (`may_quote`).
 pub fn values(
     user: &user::Model,
     address: &str,
     purpose_ttl: std::time::Duration,
+    quote: bool,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut values = serde_json::Map::new();
-    let name = users::effective_name(
-        user.display_name.as_deref(),
-        user.first_name.as_deref(),
-        user.last_name.as_deref(),
-        &user.username,
-    );
-    values.insert("name".into(), name.into());
-    values.insert("username".into(), user.username.clone().into());
+    if quote {
+        let name = users::effective_name(
+            user.display_name.as_deref(),
+            user.first_name.as_deref(),
+            user.last_name.as_deref(),
+            &user.username,
+        );
+        values.insert("name".into(), name.into());
+        values.insert("username".into(), user.username.clone().into());
+    }
     values.insert("address".into(), address.into());
     values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
     values
@@ -190,10 +205,11 @@ pub async fn mail_link(
         .template()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{purpose:?} tokens are not mailed")))?;
     let token = issue(conn, ctx, purpose, user, address).await?;
+    let quote = purpose == Purpose::Invitation || may_quote(user, address);
     let queued = Queued {
         template,
         to: address.to_owned(),
-        values: values(user, address, purpose.ttl(ctx)),
+        values: values(user, address, purpose.ttl(ctx), quote),
         sealed_token: None,
     };
     outbox::queue_mail(conn, ctx, queued, Some(&token)).await
@@ -283,6 +299,15 @@ pub async fn consume(
     } else {
         Err(AppError::TokenInvalid)
     }
+}
+
+/// Whether `row` is still unused, as the database has it now (`find` read
+/// it before the caller's lock).
+pub async fn unused(conn: &impl ConnectionTrait, row: &account_token::Model) -> Result<bool> {
+    Ok(account_token::Entity::find_by_id(row.id)
+        .one(conn)
+        .await?
+        .is_some_and(|now| now.used_at.is_none()))
 }
 
 /// Ends `user_id`'s unused tokens for `purposes` (a resent invitation

@@ -82,6 +82,7 @@ async fn factor_of(
 #[tracing::instrument(name = "mfa.enroll", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<Enrollment> {
     viewer.require_session()?;
+    users::require_verified(&viewer.user)?;
     if viewer.user.mfa_enabled {
         return Err(AppError::Conflict(
             "a second factor is already enabled: disable it first".into(),
@@ -91,9 +92,8 @@ pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result
     let mut secret = vec![0u8; 20];
     rand::rng().fill(&mut secret[..]);
     let txn = ctx.db.begin().await?;
-    let user = users::lock(&txn, viewer.id())
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let user = users::lock_usable(&txn, viewer.id()).await?;
+    users::require_verified(&user)?;
     if user.mfa_enabled {
         return Err(AppError::Conflict(
             "a second factor is already enabled: disable it first".into(),
@@ -186,11 +186,12 @@ async fn accept_code(
 /// the locked user once the code is accepted.
 pub async fn with_code<T>(
     ctx: &AppContext,
-    user_id: Uuid,
+    link: &entity::account_token::Model,
     code: &str,
     meta: &RequestMeta,
     work: impl AsyncFnOnce(&sea_orm::DatabaseTransaction, user::Model) -> Result<T>,
 ) -> Result<T> {
+    let user_id = link.user_id;
     if !accounts::reserve_check(ctx, user_id).await? {
         accounts::lock_if_exhausted(ctx, user_id, meta).await?;
         return Err(AppError::AccountLocked);
@@ -199,6 +200,15 @@ pub async fn with_code<T>(
     let user = users::lock(&txn, user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
+    // A duplicate of a submission that has just succeeded (a double click,
+    // a retry) finds its link used: its code was right, and was used up by
+    // that success, so it is no wrong guess and must not count toward the
+    // lockout. Read under the lock, after the success committed.
+    if !links::unused(&txn, link).await? {
+        drop(txn);
+        accounts::release_check(ctx, user_id).await?;
+        return Err(AppError::TokenInvalid);
+    }
     let accepted = match accept_code(&txn, ctx, &user, code).await {
         Ok(accepted) => accepted,
         Err(err) => {
@@ -299,9 +309,8 @@ async fn new_recovery_codes(conn: &impl ConnectionTrait, user_id: Uuid) -> Resul
 pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Vec<String>> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
-    let user = users::lock(&txn, viewer.id())
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let user = users::lock_usable(&txn, viewer.id()).await?;
+    users::require_verified(&user)?;
     let Some(factor) = factor_of(&txn, user.id)
         .await?
         .filter(|_| !user.mfa_enabled)
@@ -334,7 +343,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
 }
 
 /// Removes the factor and its recovery codes, under the user's lock.
-async fn remove(conn: &impl ConnectionTrait, user: user::Model) -> Result<user::Model> {
+pub(super) async fn remove(conn: &impl ConnectionTrait, user: user::Model) -> Result<user::Model> {
     totp_factor::Entity::delete_by_id(user.id)
         .exec(conn)
         .await?;
@@ -438,7 +447,7 @@ pub async fn verify(
 ) -> Result<sessions::Tokens> {
     limits::hit(ctx, limits::Action::Login, meta).await?;
     let challenge = links::find(&ctx.db, Purpose::MfaChallenge, mfa_token).await?;
-    let tokens = with_code(ctx, challenge.user_id, code, meta, async |txn, user| {
+    let tokens = with_code(ctx, &challenge, code, meta, async |txn, user| {
         links::consume(txn, &challenge, &user).await?;
         if user.status != user::Status::Active {
             return Err(AppError::AccountDisabled);

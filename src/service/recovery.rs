@@ -108,10 +108,12 @@ pub async fn request_password_reset(
 }
 
 /// `resetPassword`: sets the password, verifies the address (the link proved
-/// it), clears the lockout, ends every session and starts a new one. For an
-/// account with a second factor the mailbox is not enough: nothing changes
-/// until a right `code` (authenticator or recovery code) comes with the
-/// link, checked under the lockout like a sign-in's.
+/// it), clears the lockout, ends every session, revokes every API key and
+/// starts a new session. For an account with a second factor the mailbox is
+/// not enough: nothing changes until a right `code` (authenticator or
+/// recovery code) comes with the link, checked under the lockout like a
+/// sign-in's, unless the address was never proven (`needs_code`). Limited
+/// per client address (`RATE_LIMIT_RECOVERY`).
 #[tracing::instrument(name = "recovery.reset_password", skip_all)]
 pub async fn reset_password(
     ctx: &AppContext,
@@ -120,11 +122,12 @@ pub async fn reset_password(
     code: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
+    limits::hit(ctx, limits::Action::Recovery, meta).await?;
     let row = links::find(&ctx.db, Purpose::PasswordReset, token).await?;
     let user = users::find(&ctx.db, row.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
-    if user.mfa_enabled && code.is_none() {
+    if needs_code(&user) && code.is_none() {
         return Err(AppError::MfaCodeRequired);
     }
     accounts::check_password(
@@ -142,30 +145,37 @@ pub async fn reset_password(
             return Err(AppError::AccountDisabled);
         }
         let ts = now();
+        let unproven = user.email_verified_at.is_none();
         let mut model = users::changes(&user);
         model.password_hash = Set(hash);
         model.password_changed_at = Set(ts);
         model.failed_login_count = Set(0);
         model.locked_until = Set(None);
-        if user.email_verified_at.is_none() {
+        if unproven {
             model.email_verified_at = Set(Some(ts));
         }
-        let user = users::save_locked(txn, user, model).await?;
+        let mut user = users::save_locked(txn, user, model).await?;
+        if unproven {
+            user = forget_unproven(txn, user, meta).await?;
+        }
         sessions::revoke_all(txn, user.id, None).await?;
+        // A key made with the old password may be what an intruder kept.
+        let keys = super::api_keys::revoke_all(txn, user.id).await?;
         Event::anonymous(meta, "auth.password_reset")
             .as_user(user.id)
+            .change("apiKeysRevoked", Value::Null, keys)
             .record(txn)
             .await?;
         sessions::start(txn, ctx, user, meta).await
     };
-    let tokens = match code.filter(|_| user.mfa_enabled) {
-        Some(code) => super::mfa::with_code(ctx, user.id, code, meta, reset).await?,
+    let tokens = match code.filter(|_| needs_code(&user)) {
+        Some(code) => super::mfa::with_code(ctx, &row, code, meta, reset).await?,
         None => {
             let txn = ctx.db.begin().await?;
             let user = users::lock(&txn, row.user_id)
                 .await?
                 .ok_or(AppError::TokenInvalid)?;
-            if user.mfa_enabled {
+            if needs_code(&user) {
                 // Turned on since the check above.
                 return Err(AppError::MfaCodeRequired);
             }
@@ -176,6 +186,39 @@ pub async fn reset_password(
     };
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "password reset through a mailed link");
     Ok(tokens)
+}
+
+/// Whether a reset link alone is not enough for `user`: a second factor is
+/// on, and was set up by the holder of a proven address. A factor set up
+/// while the address was unproven may be a stranger's who registered it
+/// first; the reset proves the address and removes it (`forget_unproven`).
+fn needs_code(user: &user::Model) -> bool {
+    user.mfa_enabled && user.email_verified_at.is_some()
+}
+
+/// `user`'s address has just been proven for the first time (a reset or a
+/// verification link, in the caller's transaction, under the user's lock):
+/// what was set up before it, by whoever registered the address, goes: API
+/// keys, the second factor and its recovery codes. Audited when anything
+/// was removed.
+async fn forget_unproven(
+    txn: &impl ConnectionTrait,
+    user: user::Model,
+    meta: &RequestMeta,
+) -> Result<user::Model> {
+    let keys = super::api_keys::revoke_all(txn, user.id).await?;
+    let had_factor = user.mfa_enabled;
+    let user = super::mfa::remove(txn, user).await?;
+    if keys > 0 || had_factor {
+        Event::anonymous(meta, "auth.unverified_setup_removed")
+            .on(Target::User(user.id))
+            .change("apiKeysRevoked", Value::Null, keys)
+            .change("mfaEnabled", had_factor, false)
+            .record(txn)
+            .await?;
+        tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, "what was set up before the address was proven is removed");
+    }
+    Ok(user)
 }
 
 /// `sendVerificationEmail`. Signed in: mails the viewer's own address, and
@@ -260,6 +303,7 @@ pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> 
             .change("email", Value::Null, user.email.clone())
             .record(&txn)
             .await?;
+        forget_unproven(&txn, user, meta).await?;
     }
     txn.commit().await?;
     Ok(())
@@ -299,13 +343,14 @@ pub async fn check_email_change(
 ) -> Result<String> {
     viewer.require_session()?;
     accounts::confirm_password(ctx, viewer, password, password_field).await?;
-    // Every request also tells the current address: its budget bounds how
-    // many change mails (and uniqueness answers) one account can cause.
-    links::require_budget(
-        &ctx.db,
+    // Every answer spends from one budget (`RATE_LIMIT_MAIL` per account),
+    // a refusal as much as a mail: `DUPLICATE_EMAIL` tells whether an
+    // address has an account, so it must not come for free.
+    limits::spend_account_budget(
         ctx,
-        &viewer.user.email,
-        Template::EmailChangeNotice,
+        "email_change",
+        viewer.id(),
+        ctx.config.mail.per_address,
     )
     .await?;
     let new_email = validation::email(new_email).map_err(|e| e.with_field(email_field))?;
@@ -336,8 +381,11 @@ pub async fn queue_email_change(
     // One pending change at a time: the newest request's link is the one.
     links::supersede(txn, user.id, &[Purpose::EmailChange]).await?;
     links::mail_link(txn, ctx, Purpose::EmailChange, user, new_email).await?;
-    let mut values = links::values(user, &user.email, ctx.config.mail.email_token_ttl);
-    values.insert("new_address".into(), new_email.into());
+    let quote = links::may_quote(user, &user.email);
+    let mut values = links::values(user, &user.email, ctx.config.mail.email_token_ttl, quote);
+    if quote {
+        values.insert("new_address".into(), new_email.into());
+    }
     outbox::queue_mail(
         txn,
         ctx,
@@ -494,6 +542,7 @@ pub async fn accept_invitation(
     username: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<sessions::Tokens> {
+    limits::hit(ctx, limits::Action::Recovery, meta).await?;
     let row = links::find(&ctx.db, Purpose::Invitation, token).await?;
     let invited = users::find(&ctx.db, row.user_id)
         .await?

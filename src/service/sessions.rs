@@ -47,13 +47,16 @@ pub(super) fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Starts a new session chain for `user` and returns its tokens.
+/// Starts a new session chain for `user` and returns its tokens. `user` is
+/// the row as the caller's transaction locked (or inserted) it: a user
+/// suspended or deleted meanwhile gets no session.
 pub async fn start(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     user: user::Model,
     meta: &RequestMeta,
 ) -> Result<Tokens> {
+    users::usable(&user)?;
     let chain_id = ids::new_key();
     let created_at = now();
     insert_link(conn, ctx, user, chain_id, created_at, random_token(), meta).await
@@ -310,16 +313,21 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
     Ok(())
 }
 
-/// `logoutAll`: ends every session of the viewer; returns how many ended.
-pub async fn logout_all(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
+/// `logoutAll`: ends every session of the viewer, and with
+/// `include_api_keys` revokes their API keys too; returns how many sessions
+/// ended.
+pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: bool) -> Result<u64> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     let ended = revoke_all(&txn, viewer.id(), None).await?;
-    Event::by(viewer, "auth.logout")
+    let mut event = Event::by(viewer, "auth.logout")
         .on(Target::User(viewer.id()))
-        .change("sessionsEnded", Value::Null, ended)
-        .record(&txn)
-        .await?;
+        .change("sessionsEnded", Value::Null, ended);
+    if include_api_keys {
+        let revoked = super::api_keys::revoke_all(&txn, viewer.id()).await?;
+        event = event.change("apiKeysRevoked", Value::Null, revoked);
+    }
+    event.record(&txn).await?;
     txn.commit().await?;
     Ok(ended)
 }

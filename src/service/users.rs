@@ -221,6 +221,42 @@ pub async fn lock(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::
         .await?)
 }
 
+/// Locks `id`'s row for a change that gives the account a way in (a
+/// session, an API key, a second factor): the row as the lock reads it must
+/// be live, so a suspension or deletion that committed while the request
+/// ran wins, and the grant is not written (`UNAUTHENTICATED` for a deleted
+/// or missing user, `ACCOUNT_DISABLED` for one not active).
+pub async fn lock_usable(conn: &impl ConnectionTrait, id: Uuid) -> Result<user::Model> {
+    let user = lock(conn, id)
+        .await?
+        .filter(|u| !u.is_deleted())
+        .ok_or(AppError::Unauthenticated)?;
+    usable(&user)?;
+    Ok(user)
+}
+
+/// Whether `user`, as read under its lock, may be given a way in.
+pub fn usable(user: &user::Model) -> Result<()> {
+    if user.is_deleted() {
+        return Err(AppError::Unauthenticated);
+    }
+    if user.status != user::Status::Active {
+        return Err(AppError::AccountDisabled);
+    }
+    Ok(())
+}
+
+/// What only the holder of a proven address may set up (API keys, second
+/// factors): with an unverified address, anyone could have registered it,
+/// and what they set up would outlive the owner's password reset.
+/// `EMAIL_NOT_VERIFIED` until the address is verified.
+pub fn require_verified(user: &user::Model) -> Result<()> {
+    if user.email_verified_at.is_none() {
+        return Err(AppError::EmailNotVerified);
+    }
+    Ok(())
+}
+
 /// The users with these (normalised) usernames, in one statement.
 pub async fn by_usernames(
     conn: &impl ConnectionTrait,
@@ -241,10 +277,7 @@ pub async fn by_usernames(
 /// requests may pick the same name: the insert's unique index decides, and
 /// the loser asks again.
 pub async fn free_username(conn: &impl ConnectionTrait, base: &str) -> Result<String> {
-    let taken: std::collections::HashSet<String> = user::Entity::find()
-        .select_only()
-        .column(user::Column::Username)
-        .filter(user::Column::Username.starts_with(base))
+    let taken: std::collections::HashSet<String> = usernames_starting_with(base)
         .into_tuple()
         .all(conn)
         .await?
@@ -265,6 +298,24 @@ pub async fn free_username(conn: &impl ConnectionTrait, base: &str) -> Result<St
         }
     }
     unreachable!("some number is free")
+}
+
+/// The usernames that start with `base`. `_` and `%` are LIKE's
+/// wildcards, and usernames may hold `_`: escaped, so `__` reads the names
+/// that start with `__`, not every name.
+fn usernames_starting_with(base: &str) -> sea_orm::Select<user::Entity> {
+    use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
+    let escaped = base
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Username)
+        .filter(
+            Expr::col(user::Column::Username)
+                .like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
+        )
 }
 
 /// How many usernames made from one address are tried before giving up.
@@ -475,6 +526,17 @@ pub async fn ensure_superuser_remains(conn: &impl ConnectionTrait, user_id: Uuid
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_made_up_username_lookup_escapes_like_wildcards() {
+        use sea_orm::{DbBackend, QueryTrait};
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let statement = usernames_starting_with("a_b__").build(backend);
+            assert!(statement.sql.contains("ESCAPE"), "{}", statement.sql);
+            let values = format!("{:?}", statement.values);
+            assert!(values.contains(r#"a\\_b\\_\\_%"#), "{values}");
+        }
+    }
 
     #[test]
     fn unique_violations_become_typed_errors() {

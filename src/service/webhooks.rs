@@ -125,52 +125,107 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> anyhow::Resul
     ))
 }
 
-/// Whether an address is one a webhook may not reach by default: only
-/// globally routable unicast addresses may be reached; the IPv4 address
-/// inside IPv4-mapped, IPv4-compatible, NAT64 (`64:ff9b::/96`) and 6to4
-/// (`2002::/16`) forms is judged as itself.
+/// Every IPv4 range in IANA's special-purpose address registry (RFC 6890
+/// and its updates), whatever the registry says of its reachability, and
+/// multicast: a webhook reaches only ordinary global unicast addresses.
+const SPECIAL_V4: [&str; 25] = [
+    "0.0.0.0/8",          // "this network"
+    "10.0.0.0/8",         // private
+    "100.64.0.0/10",      // shared address space (carrier NAT)
+    "127.0.0.0/8",        // loopback
+    "169.254.0.0/16",     // link-local (cloud metadata lives here)
+    "172.16.0.0/12",      // private
+    "192.0.0.0/24",       // IETF protocol assignments
+    "192.0.2.0/24",       // documentation
+    "192.31.196.0/24",    // AS112-v4
+    "192.52.193.0/24",    // AMT
+    "192.88.99.0/24",     // deprecated 6to4 relay anycast
+    "192.168.0.0/16",     // private
+    "192.175.48.0/24",    // direct delegation AS112
+    "198.18.0.0/15",      // benchmarking
+    "198.51.100.0/24",    // documentation
+    "203.0.113.0/24",     // documentation
+    "224.0.0.0/4",        // multicast
+    "240.0.0.0/4",        // reserved, and the limited broadcast address
+    "255.255.255.255/32", // limited broadcast
+    "192.0.0.0/29",       // IPv4 service continuity prefix
+    "192.0.0.8/32",       // IPv4 dummy address
+    "192.0.0.9/32",       // port control protocol anycast
+    "192.0.0.10/32",      // traversal using relays around NAT anycast
+    "192.0.0.170/31",     // NAT64/DNS64 discovery
+    "192.0.0.171/32",     // NAT64/DNS64 discovery
+];
+
+/// Every IPv6 range in IANA's special-purpose address registry, multicast,
+/// the deprecated site-local range, and every form that embeds an IPv4
+/// address but NAT64's well-known prefix (`embedded_v4`).
+const SPECIAL_V6: [&str; 20] = [
+    "::/128",            // unspecified
+    "::1/128",           // loopback
+    "::/96",             // IPv4-compatible (deprecated)
+    "::ffff:0:0/96",     // IPv4-mapped
+    "::ffff:0:0:0/96",   // IPv4-translated (SIIT)
+    "64:ff9b:1::/48",    // local-use IPv4/IPv6 translation
+    "100::/64",          // discard-only
+    "100:0:0:1::/64",    // dummy IPv6 prefix
+    "2001::/23",         // IETF protocol assignments (Teredo, ORCHID, AMT, benchmarking...)
+    "2001:db8::/32",     // documentation
+    "2002::/16",         // 6to4
+    "2620:4f:8000::/48", // direct delegation AS112
+    "3fff::/20",         // documentation
+    "5f00::/16",         // segment routing (SRv6) SIDs
+    "fc00::/7",          // unique local
+    "fe80::/10",         // link-local
+    "fec0::/10",         // site-local (deprecated)
+    "ff00::/8",          // multicast
+    "::/8",              // the rest of the reserved block
+    "fe00::/9",          // the rest of the reserved block before link-local
+];
+
+/// The IPv4 address inside NAT64's well-known prefix (`64:ff9b::/96`):
+/// the one embedding form with a public use (DNS64 in IPv6-only networks),
+/// so it is judged by the address it carries. Every other embedding form
+/// is refused outright (`SPECIAL_V6`).
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    match v6.segments() {
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(std::net::Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
+        _ => None,
+    }
+}
+
+fn special_ranges() -> &'static (Vec<ipnet::Ipv4Net>, Vec<ipnet::Ipv6Net>) {
+    static RANGES: std::sync::LazyLock<(Vec<ipnet::Ipv4Net>, Vec<ipnet::Ipv6Net>)> =
+        std::sync::LazyLock::new(|| {
+            (
+                SPECIAL_V4
+                    .iter()
+                    .map(|r| r.parse().expect("an IPv4 range"))
+                    .collect(),
+                SPECIAL_V6
+                    .iter()
+                    .map(|r| r.parse().expect("an IPv6 range"))
+                    .collect(),
+            )
+        });
+    &RANGES
+}
+
+/// Whether an address is one a webhook may not reach by default: anything
+/// in a special-purpose range of IANA's registries (`SPECIAL_V4`,
+/// `SPECIAL_V6`), and a NAT64 address that carries such an IPv4 address.
 fn is_private(ip: IpAddr) -> bool {
+    let (v4_ranges, v6_ranges) = special_ranges();
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (b & 0xc0) == 64) // 100.64/10, carrier NAT
-                || (a == 198 && (b & 0xfe) == 18) // 198.18/15, benchmarking
-                || a >= 240 // reserved
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let embedded = |hi: u16, lo: u16| {
-                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
-            };
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
-                // ::a.b.c.d, the old IPv4-compatible form.
-                return is_private(IpAddr::V4(embedded(s[6], s[7])));
-            }
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                return is_private(IpAddr::V4(embedded(s[6], s[7])));
-            }
-            if s[0] == 0x2002 {
-                return is_private(IpAddr::V4(embedded(s[1], s[2])));
-            }
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        }
+        IpAddr::V4(v4) => v4_ranges.iter().any(|r| r.contains(&v4)),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_private(IpAddr::V4(v4)),
+            None => v6_ranges.iter().any(|r| r.contains(&v6)),
+        },
     }
 }
 
@@ -329,12 +384,12 @@ pub async fn update(
     }
     let after = sea_orm::ActiveModelTrait::update(model, &txn).await?;
     let mut event = Event::by(viewer, "webhook.updated").on(Target::Webhook(id));
+    if before.url != after.url {
+        // Redacted like every URL the trail shows; a change of path alone
+        // still shows that the URL changed.
+        event = event.change("url", redacted(&before.url), redacted(&after.url));
+    }
     for (field, old, new) in [
-        (
-            "url",
-            Value::from(before.url.clone()),
-            Value::from(after.url.clone()),
-        ),
         (
             "events",
             Value::from(patterns(&before)),
@@ -633,11 +688,48 @@ mod tests {
             "ff02::1",
             "198.18.0.1",
             "240.0.0.1",
+            // The special-purpose ranges an attacker's review found open.
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
+            "64:ff9b:1::808:808",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "192.0.0.1",
+            "192.0.0.170",
+            "192.88.99.1",
+            "192.31.196.1",
+            "192.175.48.1",
+            "100::1",
+            "2001:2::1",
+            "2001:20::1",
+            "3fff::1",
+            "5f00::1",
+            "2620:4f:8000::1",
+            "255.255.255.255",
+            // Embedded private addresses in every form.
+            "::ffff:10.0.0.1",
+            "64:ff9b::192.168.0.1",
+            "2002:c0a8:1::1",
+            "::10.0.0.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
+        // Ordinary global unicast, alone or behind NAT64's prefix.
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "64:ff9b::93.184.216.34",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+        // The other embedding forms are refused whatever they carry.
+        for ip in [
+            "::ffff:93.184.216.34",
+            "2002:5db8:d822::1",
+            "::93.184.216.34",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
     }
 

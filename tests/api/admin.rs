@@ -390,7 +390,8 @@ async fn a_caller_without_users_read_never_sees_another_users_email() {
     let admin = app.user_with("boss", &["admin"], false).await;
     let assigner_only = app.user_with("helper", &[], false).await;
     let target = app.user_with("target", &[], false).await;
-    // A custom role with ROLES_ASSIGN but not USERS_READ sees the user it changes.
+    // A custom role with ROLES_ASSIGN but not USERS_READ changes a user's
+    // roles, and sees nothing of it but its id and roles.
     let root = app.user_with("root", &[], true).await;
     let made = app.gql(Some(&root.access), "mutation { createRole(input: { name: \"assign\", permissions: [ROLES_ASSIGN] }) { id } }", json!({})).await;
     let assign_id = made["data"]["createRole"]["id"]
@@ -410,11 +411,15 @@ async fn a_caller_without_users_read_never_sees_another_users_email() {
         )
         .await;
 
-    assert_eq!(
-        body["data"]["setUserRoles"],
-        json!({ "username": "target", "email": null, "lastLoginAt": null }),
-        "{body}"
-    );
+    assert_eq!(body["data"]["setUserRoles"], Value::Null, "{body}");
+    let refused: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["extensions"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused, ["FORBIDDEN"; 3], "{body}");
+    assert!(!body.to_string().contains("\"target\""), "{body}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Account, PASSWORD, TestApp, code, field};
 
-const CREATE: &str = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret apiKey { id name prefix permissions expiresAt lastUsedAt } } }";
+const CREATE: &str = "mutation($i: CreateApiKeyInput!, $p: String!) { createApiKey(input: $i, password: $p) { secret apiKey { id name prefix permissions expiresAt lastUsedAt } } }";
 
 /// Creates a key as `account`; returns (secret, id).
 async fn create_key(app: &TestApp, account: &Account, permissions: &[&str]) -> (String, String) {
@@ -15,7 +15,7 @@ async fn create_key(app: &TestApp, account: &Account, permissions: &[&str]) -> (
         .gql(
             Some(&account.access),
             CREATE,
-            json!({ "i": { "name": "ci script", "permissions": permissions } }),
+            json!({ "p": PASSWORD, "i": { "name": "ci script", "permissions": permissions } }),
         )
         .await;
     let created = &body["data"]["createApiKey"];
@@ -45,7 +45,7 @@ async fn a_script_calls_the_api_with_a_key_shown_once() {
         .gql(
             Some(&vic.access),
             CREATE,
-            json!({ "i": { "name": "nightly export", "permissions": ["USERS_READ"] } }),
+            json!({ "p": PASSWORD, "i": { "name": "nightly export", "permissions": ["USERS_READ"] } }),
         )
         .await;
     let created = &body["data"]["createApiKey"];
@@ -113,7 +113,7 @@ async fn a_key_has_only_the_permissions_both_it_and_its_user_hold() {
         .gql(
             Some(&vic.access),
             CREATE,
-            json!({ "i": { "name": "x", "permissions": ["USERS_UPDATE"] } }),
+            json!({ "p": PASSWORD, "i": { "name": "x", "permissions": ["USERS_UPDATE"] } }),
         )
         .await;
     assert_eq!(
@@ -194,7 +194,7 @@ async fn a_key_dies_with_revocation_on_every_replica_and_with_suspension_deletio
         .gql(
             Some(&eve.access),
             CREATE,
-            json!({ "i": { "name": "short", "expiresAt": soon } }),
+            json!({ "p": PASSWORD, "i": { "name": "short", "expiresAt": soon } }),
         )
         .await;
     let secret = body["data"]["createApiKey"]["secret"]
@@ -212,7 +212,7 @@ async fn a_key_dies_with_revocation_on_every_replica_and_with_suspension_deletio
         .gql(
             Some(&eve.access),
             CREATE,
-            json!({ "i": { "name": "old", "expiresAt": past } }),
+            json!({ "p": PASSWORD, "i": { "name": "old", "expiresAt": past } }),
         )
         .await;
     assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "expiresAt"));
@@ -252,8 +252,8 @@ async fn a_key_cannot_touch_credentials() {
             json!({ "p": PASSWORD }),
         ),
         (
-            "mutation { createApiKey(input: { name: \"child\" }) { secret } }",
-            json!({}),
+            "mutation($p: String!) { createApiKey(input: { name: \"child\" }, password: $p) { secret } }",
+            json!({ "p": PASSWORD }),
         ),
         (
             "mutation($id: ID!) { revokeApiKey(id: $id) }",
@@ -412,7 +412,7 @@ async fn racing_creations_cannot_pass_fifty_live_keys() {
         app.gql(
             Some(&ann.access),
             CREATE,
-            json!({ "i": { "name": "race" } }),
+            json!({ "p": PASSWORD, "i": { "name": "race" } }),
         )
     }))
     .await;
@@ -442,4 +442,121 @@ async fn the_bearer_scheme_is_read_in_any_case() {
         .await
         .unwrap();
     assert_eq!(body["data"]["me"]["username"], "ann", "{body}");
+}
+
+#[tokio::test]
+async fn a_stolen_access_token_cannot_mint_a_key_without_the_password() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_with("ann", &[], false).await;
+    let body = app
+        .gql(
+            Some(&ann.access),
+            CREATE,
+            json!({ "p": "not-the-password-1", "i": { "name": "stolen" } }),
+        )
+        .await;
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "password"));
+    let listed = app
+        .gql(Some(&ann.access), "{ myApiKeys { id } }", json!({}))
+        .await;
+    assert_eq!(listed["data"]["myApiKeys"], json!([]), "{listed}");
+}
+
+#[tokio::test]
+async fn a_password_change_and_logout_all_with_keys_end_every_key() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_with("ann", &[], false).await;
+    let me = "{ me { username } }";
+    let (first, _) = create_key(&app, &ann, &[]).await;
+    let (second, _) = create_key(&app, &ann, &[]).await;
+    // logoutAll leaves keys alone unless asked.
+    let fresh =
+        crate::helpers::account(&app.login("ann", PASSWORD).await["data"]["login"]).unwrap();
+    let body = app
+        .gql(Some(&fresh.access), "mutation { logoutAll }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(app.gql(Some(&first), me, json!({})).await["errors"].is_null());
+    let fresh =
+        crate::helpers::account(&app.login("ann", PASSWORD).await["data"]["login"]).unwrap();
+    let body = app
+        .gql(
+            Some(&fresh.access),
+            "mutation { logoutAll(includeApiKeys: true) }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    for key in [&first, &second] {
+        assert_eq!(
+            code(&app.gql(Some(key), me, json!({})).await),
+            "TOKEN_INVALID"
+        );
+    }
+    // A password change revokes the keys made before it.
+    let fresh =
+        crate::helpers::account(&app.login("ann", PASSWORD).await["data"]["login"]).unwrap();
+    let (third, _) = create_key(&app, &fresh, &[]).await;
+    let body = app
+        .gql(
+            Some(&fresh.access),
+            "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"marmalade-otter-77\") }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        code(&app.gql(Some(&third), me, json!({})).await),
+        "TOKEN_INVALID"
+    );
+}
+
+/// A suspension committing while a key is created: either the key is made
+/// first and the suspension revokes it, or the suspension is first and the
+/// creation is refused; no round leaves a live key (PostgreSQL runs them
+/// at once; SQLite one after the other).
+#[tokio::test]
+async fn a_suspension_racing_a_key_creation_leaves_no_working_key() {
+    let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
+    let root = app.superuser("root").await;
+    for round in 0..6 {
+        let name = format!("racer{round}");
+        let racer = app.user_with(&name, &[], false).await;
+        let creations = futures::future::join_all((0..3).map(|_| {
+            app.gql(
+                Some(&racer.access),
+                CREATE,
+                json!({ "p": PASSWORD, "i": { "name": "race" } }),
+            )
+        }));
+        let suspension = app.gql(
+            Some(&root.access),
+            "mutation($id: ID!) { setUserStatus(id: $id, status: SUSPENDED) { id } }",
+            json!({ "id": racer.id }),
+        );
+        let (created, suspended) = tokio::join!(creations, suspension);
+        assert!(suspended["errors"].is_null(), "{suspended}");
+        let live: Vec<Option<String>> = app
+            .rows(&format!(
+                "SELECT k.name FROM api_keys k JOIN users u ON u.id = k.user_id \
+                 WHERE u.username = '{name}' AND k.revoked_at IS NULL"
+            ))
+            .await
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert!(live.is_empty(), "round {round}: {live:?} after {created:?}");
+        for answer in created.iter().filter(|a| !a["errors"].is_null()) {
+            assert!(
+                [
+                    "ACCOUNT_DISABLED",
+                    "UNAUTHENTICATED",
+                    "TOKEN_INVALID",
+                    "INVALID_CREDENTIALS"
+                ]
+                .contains(&code(answer)),
+                "{answer}"
+            );
+        }
+    }
 }

@@ -71,7 +71,7 @@ async fn an_administrator_can_tell_who_suspended_a_user_and_from_where() {
 async fn every_action_writes_its_event_and_none_holds_a_secret() {
     let (app, sink) = TestApp::spawn_with_mail(&[]).await;
     let root = app.superuser("root").await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let mut secrets: Vec<String> = vec![
         ann.access.clone(),
         ann.refresh.clone(),
@@ -91,8 +91,8 @@ async fn every_action_writes_its_event_and_none_holds_a_secret() {
     let key = app
         .gql(
             Some(&ann.access),
-            "mutation { createApiKey(input: { name: \"k\" }) { secret apiKey { id } } }",
-            json!({}),
+            "mutation($p: String!) { createApiKey(input: { name: \"k\" }, password: $p) { secret apiKey { id } } }",
+            json!({ "p": PASSWORD }),
         )
         .await;
     secrets.push(

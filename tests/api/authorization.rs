@@ -373,8 +373,8 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({}),
         ),
         "createApiKey" => (
-            "mutation { createApiKey(input: { name: \"matrix\" }) { secret } }",
-            json!({}),
+            "mutation($p: String!) { createApiKey(input: { name: \"matrix\" }, password: $p) { secret } }",
+            json!({ "p": PASSWORD }),
         ),
         "myApiKeys" => ("{ myApiKeys { id } }", json!({})),
         "apiKeys" => ("query($id: ID!) { apiKeys(userId: $id) { id } }", target),

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{PASSWORD, TestApp, code, field};
 
-/// graphql-js 16's `getIntrospectionQuery()` with every option on, as
+/// graphql-js's `getIntrospectionQuery()` with every option on, as
 /// GraphiQL, graphql-codegen, Rover and Postman send it.
-const INTROSPECTION: &str = include_str!("fixtures/introspection.graphql");
+const INTROSPECTION: &str = include_str!("../../src/graphql/full_introspection.graphql");
 
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))

@@ -627,6 +627,7 @@ async fn every_seed_filter_matches_exactly_and_nests_as_expressions() {
     let gone = app.user_with("gone", &[], false).await;
     app.login("ann", PASSWORD).await;
     app.login("bob", PASSWORD).await;
+    app.sql("UPDATE users SET email_verified_at = NULL").await;
     arrange(&app, "ann", "email_verified_at = created_at").await;
     arrange(&app, "bob", "mfa_enabled = TRUE").await;
     let set_app_metadata = async |id: &str, value: Value| {

@@ -201,6 +201,17 @@ impl TestApp {
         account(&body["data"]["register"]).unwrap_or_else(|| panic!("register failed: {body}"))
     }
 
+    /// Registers `username` and marks its address verified, as following
+    /// the mailed link would (tests of the link itself live in recovery.rs).
+    pub async fn register_verified(&self, username: &str) -> Account {
+        let account = self.register_as(username).await;
+        self.sql(&format!(
+            "UPDATE users SET email_verified_at = CURRENT_TIMESTAMP WHERE username = '{username}'"
+        ))
+        .await;
+        account
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> Value {
         self.gql(
             None,
@@ -348,13 +359,15 @@ impl TestApp {
             .id
     }
 
-    /// A user inserted directly with these built-in roles, signed in through
-    /// the session service (no password check, so no argon2 per user).
+    /// A user inserted directly with these built-in roles and a verified
+    /// address (an established account), signed in through the session
+    /// service (no password check, so no argon2 per user).
     pub async fn user_with(&self, username: &str, roles: &[&str], superuser: bool) -> Account {
         use entity::user_role;
         use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
         let mut model = new_user(username, &self.shared_hash().await, chrono::Utc::now());
         model.is_superuser = Set(superuser);
+        model.email_verified_at = Set(Some(usergraph::service::now()));
         usergraph::service::users::set_derived(&mut model, None);
         let user = model.insert(self.db()).await.expect("insert user");
         for name in roles {
@@ -377,6 +390,17 @@ impl TestApp {
             access: tokens.access_token,
             refresh: tokens.refresh_token,
         }
+    }
+
+    /// The rows of a raw SQL query, for checking what the database holds.
+    pub async fn rows(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
+        self.db()
+            .query_all_raw(sea_orm::Statement::from_string(
+                self.db().get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("inspection SQL")
     }
 
     /// Runs raw SQL for arranging a state no API offers yet.

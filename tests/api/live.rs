@@ -220,3 +220,90 @@ async fn a_socket_whose_caller_loses_a_permission_is_closed() {
         assert_eq!(message["type"], "next", "{message}");
     }
 }
+
+#[tokio::test]
+async fn live_sockets_are_capped_per_user_and_per_client_address() {
+    let app = TestApp::spawn_with(&[("WS_MAX_PER_USER", "2"), ("WS_MAX_PER_ADDRESS", "3")]).await;
+    let ann = app.register_as("ann").await;
+    let bob = app.register_as("bob").await;
+    let (_first, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let (_second, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let (_third, refused) = connect(app.addr, Some(&ann.access)).await;
+    assert!(
+        !refused["closed"].is_null(),
+        "a third socket for one user: {refused}"
+    );
+    // The refused socket gave its place back: bob takes the address's third.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_bobs, ack) = connect(app.addr, Some(&bob.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    match connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!("a fourth socket from one address: {:?}", other.map(|_| ())),
+    }
+}
+
+/// Statements the app runs over a quiet half second after `work`.
+async fn statements_after(app: &TestApp, work: impl std::future::Future<Output = Value>) -> u64 {
+    app.count_statements(async {
+        let body = work.await;
+        assert!(body["errors"].is_null(), "{body}");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    })
+    .await
+    .0
+}
+
+/// Sixty sockets of one user used to cost a re-check each on every event
+/// about the user (98 statements for one sign-in): now a sign-in costs no
+/// re-check, and an event that may narrow access one per credential,
+/// however many sockets share it.
+#[tokio::test]
+async fn the_cost_of_an_event_does_not_grow_with_the_sockets_of_a_user() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let ann = app.register_as("ann").await;
+    let viewer_role = app.role_id(&root.access, "viewer").await;
+    let user_role = app.role_id(&root.access, "user").await;
+    let login = || app.login("ann", crate::helpers::PASSWORD);
+    let mut sockets = Vec::new();
+    let (socket, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack");
+    sockets.push(socket);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let one_sign_in = statements_after(&app, login()).await;
+    let one_change = statements_after(
+        &app,
+        app.set_roles(&root.access, &ann.id, &[&user_role, &viewer_role]),
+    )
+    .await;
+    for _ in 0..11 {
+        let (socket, ack) = connect(app.addr, Some(&ann.access)).await;
+        assert_eq!(ack["type"], "connection_ack");
+        sockets.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let twelve_sign_in = statements_after(&app, login()).await;
+    let twelve_change =
+        statements_after(&app, app.set_roles(&root.access, &ann.id, &[&user_role])).await;
+    // A little room for the event feed's own reads (SQLite polls for events).
+    assert!(
+        twelve_sign_in <= one_sign_in + 3,
+        "a sign-in: {one_sign_in} statements with one socket, {twelve_sign_in} with twelve"
+    );
+    assert!(
+        twelve_change <= one_change + 3,
+        "a role change: {one_change} statements with one socket, {twelve_change} with twelve"
+    );
+}

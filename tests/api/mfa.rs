@@ -78,7 +78,7 @@ const VERIFY: &str = "mutation($t: String!, $c: String!) { verifyMfa(mfaToken: $
 
 /// Enrols `account` and confirms with the current code; returns the secret
 /// and the recovery codes.
-async fn enable(app: &TestApp, account: &Account) -> (String, Vec<String>) {
+pub(crate) async fn enable(app: &TestApp, account: &Account) -> (String, Vec<String>) {
     let body = app
         .gql(Some(&account.access), ENROLL, json!({ "p": PASSWORD }))
         .await;
@@ -121,7 +121,7 @@ async fn verify(app: &TestApp, token: &str, code: &str) -> Value {
 #[tokio::test]
 async fn enrolment_gives_an_authenticator_uri_and_qr_code_and_a_first_code_turns_it_on() {
     let app = TestApp::spawn().await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let body = app
         .gql(Some(&ann.access), ENROLL, json!({ "p": PASSWORD }))
         .await;
@@ -186,7 +186,7 @@ use sea_orm::EntityTrait;
 #[tokio::test]
 async fn a_right_password_asks_for_the_code_and_a_code_is_accepted_once() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "20")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, _) = enable(&app, &ann).await;
     let token = challenge(&app, "ann").await;
     // A wrong password still says nothing more than INVALID_CREDENTIALS.
@@ -231,7 +231,7 @@ async fn a_right_password_asks_for_the_code_and_a_code_is_accepted_once() {
 #[tokio::test]
 async fn recovery_codes_work_once_each_and_regenerating_kills_the_old_ones() {
     let app = TestApp::spawn().await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (_, codes) = enable(&app, &ann).await;
     let token = challenge(&app, "ann").await;
     // Typed without dashes and in capitals, as people do.
@@ -263,7 +263,7 @@ async fn recovery_codes_work_once_each_and_regenerating_kills_the_old_ones() {
 #[tokio::test]
 async fn wrong_codes_count_toward_the_lockout() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, _) = enable(&app, &ann).await;
     let token = challenge(&app, "ann").await;
     for _ in 0..3 {
@@ -284,7 +284,7 @@ async fn wrong_codes_count_toward_the_lockout() {
 #[tokio::test]
 async fn the_right_password_does_not_reset_the_count_of_wrong_codes() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     enable(&app, &ann).await;
     // Guessing codes between right passwords gets no more guesses.
     for _ in 0..3 {
@@ -302,8 +302,8 @@ async fn the_right_password_does_not_reset_the_count_of_wrong_codes() {
 async fn disabling_needs_the_password_and_a_superuser_can_reset_a_lost_factor() {
     let app = TestApp::spawn().await;
     let root = app.superuser("root").await;
-    let ann = app.register_as("ann").await;
-    let bob = app.register_as("bob").await;
+    let ann = app.register_verified("ann").await;
+    let bob = app.register_verified("bob").await;
     enable(&app, &ann).await;
     enable(&app, &bob).await;
     let disable = "mutation($p: String!) { disableTotp(password: $p) }";
@@ -339,7 +339,7 @@ async fn disabling_needs_the_password_and_a_superuser_can_reset_a_lost_factor() 
 #[tokio::test]
 async fn an_expired_or_stale_mfa_token_is_refused() {
     let app = TestApp::spawn().await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, _) = enable(&app, &ann).await;
     let token = challenge(&app, "ann").await;
     app.sql("UPDATE account_tokens SET expires_at = created_at WHERE purpose = 'mfa_challenge'")
@@ -368,7 +368,7 @@ async fn an_expired_or_stale_mfa_token_is_refused() {
 #[tokio::test]
 async fn concurrent_uses_of_one_recovery_code_give_one_sign_in() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (_, codes) = enable(&app, &ann).await;
     let mut tokens = Vec::new();
     for _ in 0..8 {
@@ -383,7 +383,7 @@ async fn concurrent_uses_of_one_recovery_code_give_one_sign_in() {
 #[tokio::test]
 async fn concurrent_uses_of_one_totp_code_give_one_sign_in() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, _) = enable(&app, &ann).await;
     let mut tokens = Vec::new();
     for _ in 0..8 {
@@ -399,7 +399,7 @@ async fn concurrent_uses_of_one_totp_code_give_one_sign_in() {
 #[tokio::test]
 async fn a_password_reset_needs_the_second_factor_too() {
     let (app, sink) = TestApp::spawn_with_mail(&[]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, codes) = enable(&app, &ann).await;
     let request = "mutation { requestPasswordReset(email: \"ann@example.com\") }";
     assert!(app.gql(None, request, json!({})).await["errors"].is_null());
@@ -436,7 +436,7 @@ async fn a_password_reset_needs_the_second_factor_too() {
 #[tokio::test]
 async fn enrolment_needs_the_password() {
     let app = TestApp::spawn().await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let body = app
         .gql(
             Some(&ann.access),
@@ -450,7 +450,7 @@ async fn enrolment_needs_the_password() {
 #[tokio::test]
 async fn abandoned_sign_ins_do_not_lock_the_owner_out() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "3")]).await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, _) = enable(&app, &ann).await;
     for _ in 0..5 {
         challenge(&app, "ann").await;
@@ -462,7 +462,7 @@ async fn abandoned_sign_ins_do_not_lock_the_owner_out() {
 #[tokio::test]
 async fn recovery_codes_work_when_the_mfa_key_changed() {
     let mut app = TestApp::spawn().await;
-    let ann = app.register_as("ann").await;
+    let ann = app.register_verified("ann").await;
     let (secret, codes) = enable(&app, &ann).await;
     app.restart_with(&[("MFA_ENCRYPTION_KEY", "another-mfa-key-another-mfa-key-0000")])
         .await;
@@ -472,4 +472,38 @@ async fn recovery_codes_work_when_the_mfa_key_changed() {
     assert_eq!(code(&body), "INTERNAL_SERVER_ERROR", "{body}");
     let body = verify(&app, &token, &codes[0]).await;
     assert!(body["errors"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn duplicate_submissions_of_a_right_code_sign_in_once_and_lock_nothing() {
+    let app = TestApp::spawn().await;
+    let ann = app.register_verified("ann").await;
+    let (secret, recovery_codes) = enable(&app, &ann).await;
+    let token = challenge(&app, "ann").await;
+    let code_now = totp_code(&secret, 1);
+    let answers = futures::future::join_all((0..8).map(|_| verify(&app, &token, &code_now))).await;
+    let signed_in = answers.iter().filter(|a| a["errors"].is_null()).count();
+    assert_eq!(signed_in, 1, "{answers:?}");
+    for answer in answers.iter().filter(|a| !a["errors"].is_null()) {
+        assert_eq!(
+            code(answer),
+            "TOKEN_INVALID",
+            "a duplicate is told its sign-in is used, not that its code is wrong: {answer}"
+        );
+    }
+    // Nothing counted toward the lockout: the next sign-in goes on as usual.
+    let again = challenge(&app, "ann").await;
+    let body = verify(&app, &again, &recovery_codes[0]).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let failures = app
+        .gql(
+            Some(&ann.access),
+            "{ mySecurityEvents(first: 50) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !failures.to_string().contains("auth.login_failed"),
+        "{failures}"
+    );
 }

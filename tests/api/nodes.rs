@@ -36,8 +36,8 @@ async fn every_type_is_found_by_its_id_and_only_by_who_may_see_it() {
     let key = app
         .gql(
             Some(&ann.access),
-            "mutation { createApiKey(input: { name: \"ci\" }) { apiKey { id } } }",
-            json!({}),
+            "mutation($p: String!) { createApiKey(input: { name: \"ci\" }, password: $p) { apiKey { id } } }",
+            json!({ "p": PASSWORD }),
         )
         .await["data"]["createApiKey"]["apiKey"]["id"]
         .as_str()

@@ -478,7 +478,7 @@ mod email_change {
     #[tokio::test]
     async fn the_address_changes_when_the_new_one_confirms_and_the_old_one_is_told() {
         let (app, sink) = TestApp::spawn_with_mail(&[]).await;
-        let ann = app.register_as("ann").await;
+        let ann = app.register_verified("ann").await;
         sink.wait_for("ann@example.com", 1).await;
         let wrong = app
             .gql(
@@ -740,6 +740,238 @@ mod email_change {
             me_verified(&app, &ann.access).await["email"],
             "ann@example.com"
         );
+    }
+}
+
+/// An address nobody has proven yet: anyone can register it, so what is
+/// set up before it is proven does not outlive the proof, and mail to it
+/// carries none of a stranger's words.
+mod unproven_addresses {
+    use super::*;
+
+    /// Puts a key and a second factor on `username`'s account, then makes its
+    /// address unverified again: the state an account registered by a
+    /// stranger on someone else's address could reach before keys and
+    /// factors needed a verified address.
+    async fn armed_then_unproven(app: &TestApp, username: &str) -> String {
+        let account = app.user_with(username, &[], false).await;
+        let key = app
+            .gql(
+                Some(&account.access),
+                "mutation($p: String!) { createApiKey(input: { name: \"stranger\" }, password: $p) { secret } }",
+                json!({ "p": PASSWORD }),
+            )
+            .await["data"]["createApiKey"]["secret"]
+            .as_str()
+            .expect("a key")
+            .to_owned();
+        crate::mfa::enable(app, &account).await;
+        app.sql(&format!(
+            "UPDATE users SET email_verified_at = NULL WHERE username = '{username}'"
+        ))
+        .await;
+        key
+    }
+
+    async fn works(app: &TestApp, key: &str) -> bool {
+        app.gql(Some(key), "{ me { id } }", json!({})).await["errors"].is_null()
+    }
+
+    #[tokio::test]
+    async fn an_unverified_account_cannot_create_keys_or_enrol_a_factor() {
+        let app = TestApp::spawn().await;
+        let eve = app.register_as("eve").await;
+        let key = app
+            .gql(
+                Some(&eve.access),
+                "mutation($p: String!) { createApiKey(input: { name: \"k\" }, password: $p) { secret } }",
+                json!({ "p": PASSWORD }),
+            )
+            .await;
+        assert_eq!(code(&key), "EMAIL_NOT_VERIFIED", "{key}");
+        let enrol = app
+            .gql(
+                Some(&eve.access),
+                "mutation($p: String!) { enrollTotp(password: $p) { secret } }",
+                json!({ "p": PASSWORD }),
+            )
+            .await;
+        assert_eq!(code(&enrol), "EMAIL_NOT_VERIFIED", "{enrol}");
+    }
+
+    #[tokio::test]
+    async fn a_reset_that_proves_the_address_removes_what_was_set_up_before_it() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let key = armed_then_unproven(&app, "vic").await;
+        assert!(works(&app, &key).await);
+
+        ok(&app
+            .gql(None, REQUEST_RESET, json!({ "e": "vic@example.com" }))
+            .await);
+        let link = sink.next("vic@example.com", 0).await;
+        // No code is asked for: the factor was never the address owner's.
+        let body = app
+            .gql(None, RESET, json!({ "t": link.token(), "p": NEW_PASSWORD }))
+            .await;
+        ok(&body);
+        assert_eq!(body["data"]["resetPassword"]["user"]["emailVerified"], true);
+        assert!(!works(&app, &key).await, "the stranger's key is revoked");
+        let login = app.login("vic", NEW_PASSWORD).await;
+        assert!(
+            login["data"]["login"]["accessToken"].is_string(),
+            "no second factor is asked for: {login}"
+        );
+        let root = app.superuser("root").await;
+        let events = app
+            .gql(
+                Some(&root.access),
+                "{ auditEvents(filter: { actions: [\"auth.unverified_setup_removed\"] }) { edges { node { changes } } } }",
+                json!({}),
+            )
+            .await;
+        let changes = &events["data"]["auditEvents"]["edges"][0]["node"]["changes"];
+        assert_eq!(changes["apiKeysRevoked"]["new"], 1, "{events}");
+        assert_eq!(changes["mfaEnabled"]["old"], true, "{events}");
+    }
+
+    #[tokio::test]
+    async fn a_verification_that_proves_the_address_removes_what_was_set_up_before_it() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let key = armed_then_unproven(&app, "vic").await;
+        ok(&app
+            .gql(None, SEND_VERIFICATION, json!({ "e": "vic@example.com" }))
+            .await);
+        let link = sink.next("vic@example.com", 0).await;
+        ok(&app.gql(None, VERIFY, json!({ "t": link.token() })).await);
+        assert!(!works(&app, &key).await);
+        let mfa: Vec<bool> = app
+            .rows("SELECT mfa_enabled FROM users WHERE username = 'vic'")
+            .await
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(mfa, [false]);
+    }
+
+    #[tokio::test]
+    async fn mail_to_an_unproven_address_carries_no_text_a_stranger_chose() {
+        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let body = app
+            .gql(
+                None,
+                crate::helpers::REGISTER,
+                json!({ "input": { "username": "visit-evil.example", "name": "Claim your prize at evil.example", "email": "victim@example.com", "password": PASSWORD } }),
+            )
+            .await;
+        ok(&body);
+        let welcome = sink.next("victim@example.com", 0).await;
+        ok(&app
+            .gql(
+                None,
+                SEND_VERIFICATION,
+                json!({ "e": "victim@example.com" }),
+            )
+            .await);
+        let resent = sink.next("victim@example.com", 1).await;
+        ok(&app
+            .gql(None, REQUEST_RESET, json!({ "e": "victim@example.com" }))
+            .await);
+        let reset = sink.next("victim@example.com", 2).await;
+        for mail in [&welcome, &resent, &reset] {
+            for part in [&mail.text, &mail.html] {
+                assert!(!part.contains("evil"), "{}: {part}", mail.subject);
+                assert!(part.contains("Hello,"), "{}: {part}", mail.subject);
+            }
+        }
+        // The owner of a proven address is greeted by name again.
+        let ann = app.register_verified("ann").await;
+        ok(&app
+            .gql(
+                Some(&ann.access),
+                "mutation { updateMe(input: { name: \"Ann Example\" }) { id } }",
+                json!({}),
+            )
+            .await);
+        ok(&app
+            .gql(None, REQUEST_RESET, json!({ "e": "ann@example.com" }))
+            .await);
+        let greeted = sink.next("ann@example.com", 1).await;
+        assert!(
+            greeted.text.contains("Hello Ann Example,"),
+            "{}",
+            greeted.text
+        );
+    }
+
+    #[tokio::test]
+    async fn taken_addresses_spend_the_email_change_budget_like_mail_does() {
+        let (app, _sink) = TestApp::spawn_with_mail(&[]).await;
+        let ann = app.register_verified("ann").await;
+        for i in 0..5 {
+            app.register_as(&format!("taken{i}")).await;
+            let body = app
+                .gql(
+                    Some(&ann.access),
+                    REQUEST_CHANGE,
+                    json!({ "e": format!("taken{i}@example.com"), "p": PASSWORD }),
+                )
+                .await;
+            assert_eq!(code(&body), "DUPLICATE_EMAIL", "{body}");
+        }
+        let body = app
+            .gql(
+                Some(&ann.access),
+                REQUEST_CHANGE,
+                json!({ "e": "free@example.com", "p": PASSWORD }),
+            )
+            .await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    }
+
+    #[tokio::test]
+    async fn reset_and_invitation_links_count_toward_the_recovery_limit_per_address() {
+        let (app, sink) = TestApp::spawn_with_mail(&[
+            ("RATE_LIMITS", "true"),
+            ("RATE_LIMIT_RECOVERY", "2/hour"),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+        ])
+        .await;
+        app.register_as("ann").await;
+        let root = app.superuser("root").await;
+        ok(&app
+            .gql(
+                Some(&root.access),
+                "mutation($id: ID!) { sendPasswordReset(id: $id) }",
+                json!({ "id": app.me(&app.register_as("bob").await.access).await["data"]["me"]["id"] }),
+            )
+            .await);
+        let link = sink.next("bob@example.com", 1).await;
+        let from = async |ip: &str, body: &Value| -> Value {
+            app.client
+                .post(app.url("/graphql"))
+                .header("x-forwarded-for", ip.to_owned())
+                .json(body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        };
+        let weak = json!({ "query": RESET, "variables": { "t": link.token(), "p": "short" } });
+        for _ in 0..2 {
+            let body = from("203.0.113.9", &weak).await;
+            assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        }
+        let body = from("203.0.113.9", &weak).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        let accept =
+            json!({ "query": ACCEPT, "variables": { "t": "x".repeat(43), "p": NEW_PASSWORD } });
+        let body = from("203.0.113.9", &accept).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        // Another address still has its budget.
+        let body = from("198.51.100.7", &accept).await;
+        assert_eq!(code(&body), "TOKEN_INVALID", "{body}");
     }
 }
 

@@ -417,3 +417,87 @@ async fn concurrent_role_replacements_leave_exactly_one_requested_set() {
         );
     }
 }
+
+/// A caller who may change users but not read them (`ROLES_ASSIGN` or
+/// `USERS_UPDATE` without `USERS_READ`) learns nothing from the answer but
+/// the id and what it changed, even through a change that changes nothing.
+#[tokio::test]
+async fn a_right_to_change_a_user_is_no_right_to_read_them() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let target = app.register_as("target").await;
+    app.gql(
+        Some(&target.access),
+        "mutation { updateMe(input: { name: \"Private Person\", metadata: { secret: \"m1\" } }) { id } }",
+        json!({}),
+    )
+    .await;
+    let mut holders = Vec::new();
+    for (name, permission) in [("assigners", "ROLES_ASSIGN"), ("updaters", "USERS_UPDATE")] {
+        let role = app
+            .gql(
+                Some(&root.access),
+                CREATE,
+                json!({ "input": { "name": name, "permissions": [permission] } }),
+            )
+            .await["data"]["createRole"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let holder = app.register_as(&format!("{name}1")).await;
+        app.set_roles(&root.access, &holder.id, &[&role]).await;
+        holders.push(holder);
+    }
+    let user_role = app.role_id(&root.access, "user").await;
+    let snoop = "mutation($id: ID!, $r: [ID!]!) { setUserRoles(id: $id, roleIds: $r) { id username name email metadata } }";
+    let body = app
+        .gql(
+            Some(&holders[0].access),
+            snoop,
+            json!({ "id": target.id, "r": [user_role] }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let text = body.to_string();
+    for private in ["target", "Private Person", "m1"] {
+        assert!(!text.contains(private), "{text}");
+    }
+    // What it changed, it sees.
+    let allowed = app
+        .gql(
+            Some(&holders[0].access),
+            "mutation($id: ID!, $r: [ID!]!) { setUserRoles(id: $id, roleIds: $r) { id roles { name } updatedAt } }",
+            json!({ "id": target.id, "r": [user_role] }),
+        )
+        .await;
+    assert!(allowed["errors"].is_null(), "{allowed}");
+    assert_eq!(allowed["data"]["setUserRoles"]["id"], target.id);
+
+    let update = "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { plan: \"gold\" } }) { id appMetadata username } }";
+    let body = app
+        .gql(Some(&holders[1].access), update, json!({ "id": target.id }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert!(!body.to_string().contains("\"target\""), "{body}");
+    let body = app
+        .gql(
+            Some(&holders[1].access),
+            "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { plan: \"gold\" } }) { id appMetadata } }",
+            json!({ "id": target.id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["updateUser"]["appMetadata"]["plan"], "gold");
+    // A holder of USERS_READ sees the whole user.
+    let whole = app
+        .gql(
+            Some(&root.access),
+            snoop,
+            json!({ "id": target.id, "r": [user_role] }),
+        )
+        .await;
+    assert_eq!(
+        whole["data"]["setUserRoles"]["username"], "target",
+        "{whole}"
+    );
+}
