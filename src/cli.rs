@@ -8,8 +8,9 @@ use migration::{Migrator, MigratorTrait};
 use secrecy::SecretString;
 
 use crate::{
+    app,
     config::Config,
-    db, graphql, http,
+    db, graphql,
     service::{AppContext, accounts},
     telemetry,
 };
@@ -101,7 +102,7 @@ pub async fn run() -> anyhow::Result<()> {
 
 async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => http::serve(config).await,
+        Command::Serve => app::serve(config).await,
         Command::Migrate { down } => {
             let (conn, _) = db::connect(&config).await?;
             if !down {

@@ -106,13 +106,39 @@ pub struct MailConfig {
     /// `RATE_LIMIT_MAIL` (`5/hour`): mails of one kind to one address, over
     /// a sliding window, counted in the outbox.
     pub per_address: Rate,
-    /// `OUTBOX_POLL_MS`: how often a worker looks for due messages that no
-    /// request of its own replica announced (retries, other replicas' rows).
-    pub poll_interval: Duration,
     /// `OUTBOX_RETRY_BASE_MS`: the first retry's delay; each later one doubles, with jitter.
     pub retry_base: Duration,
     /// `OUTBOX_MAX_ATTEMPTS`: attempts before a message is marked failed.
     pub max_attempts: u32,
+}
+
+/// The outbox workers.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// `OUTBOX_POLL_MS`: how often each worker looks for due messages that
+    /// nothing on its own replica announced (retries, other replicas' rows).
+    pub poll_interval: Duration,
+}
+
+/// Webhook deliveries.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_RETRY_SCHEDULE`: the delays before each retry of a webhook
+    /// message; after the last, the message fails and the webhook is disabled.
+    pub retry_schedule: Vec<Duration>,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: allow webhook URLs that resolve to
+    /// special-purpose addresses (private, loopback, link-local, …).
+    pub allow_private_targets: bool,
+}
+
+/// Live sockets (`/graphql/ws`).
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// `WS_MAX_PER_USER`: live sockets one user may hold on one replica.
+    pub max_per_user: usize,
+    /// `WS_MAX_PER_ADDRESS`: live sockets one client address may hold on
+    /// one replica, signed in or not.
+    pub max_per_address: usize,
 }
 
 /// The first superuser, created at start when it does not exist yet.
@@ -211,21 +237,16 @@ pub struct Config {
     pub trusted_documents_only: bool,
     /// `REQUIRE_EMAIL_VERIFICATION`: an unverified user's right password gives `EMAIL_NOT_VERIFIED`.
     pub require_email_verification: bool,
-    /// Mail and the outbox.
+    /// Account mail.
     pub mail: MailConfig,
+    /// The outbox workers.
+    pub outbox: OutboxConfig,
     /// `AUDIT_RETENTION_DAYS`: audit events older than this are deleted.
     pub audit_retention_days: u32,
-    /// `WEBHOOK_RETRY_SCHEDULE`: the delays before each retry of a webhook
-    /// message; after the last, the message fails and the webhook is disabled.
-    pub webhook_retry_schedule: Vec<Duration>,
-    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: allow webhook URLs that resolve to
-    /// private, loopback or link-local addresses.
-    pub webhook_allow_private_targets: bool,
-    /// `WS_MAX_PER_USER`: live sockets one user may hold on one replica.
-    pub ws_max_per_user: usize,
-    /// `WS_MAX_PER_ADDRESS`: live sockets one client address may hold on
-    /// one replica, signed in or not.
-    pub ws_max_per_address: usize,
+    /// Webhook deliveries.
+    pub webhooks: WebhookConfig,
+    /// Live sockets.
+    pub live: LiveConfig,
 }
 
 impl Config {
@@ -402,16 +423,23 @@ impl Config {
             trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
             require_email_verification: switch(&get, "REQUIRE_EMAIL_VERIFICATION", false)?,
             mail,
+            outbox: OutboxConfig {
+                poll_interval: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?.max(10)),
+            },
             audit_retention_days: parse::<u32>(&get, "AUDIT_RETENTION_DAYS", 365)?.max(1),
-            webhook_retry_schedule: schedule(
-                get("WEBHOOK_RETRY_SCHEDULE")
-                    .as_deref()
-                    .unwrap_or("5s,5m,30m,2h,5h,10h"),
-            )
-            .context("WEBHOOK_RETRY_SCHEDULE")?,
-            webhook_allow_private_targets: switch(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
-            ws_max_per_user: parse::<usize>(&get, "WS_MAX_PER_USER", 16)?.max(1),
-            ws_max_per_address: parse::<usize>(&get, "WS_MAX_PER_ADDRESS", 64)?.max(1),
+            webhooks: WebhookConfig {
+                retry_schedule: schedule(
+                    get("WEBHOOK_RETRY_SCHEDULE")
+                        .as_deref()
+                        .unwrap_or("5s,5m,30m,2h,5h,10h"),
+                )
+                .context("WEBHOOK_RETRY_SCHEDULE")?,
+                allow_private_targets: switch(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+            },
+            live: LiveConfig {
+                max_per_user: parse::<usize>(&get, "WS_MAX_PER_USER", 16)?.max(1),
+                max_per_address: parse::<usize>(&get, "WS_MAX_PER_ADDRESS", 64)?.max(1),
+            },
         })
     }
 
@@ -468,7 +496,6 @@ fn mail_config(
         email_token_ttl: Duration::from_secs(parse(get, "EMAIL_TOKEN_TTL_SECS", 86_400)?),
         invitation_ttl: Duration::from_secs(parse(get, "INVITATION_TTL_SECS", 604_800)?),
         per_address: parse_rate(get, "RATE_LIMIT_MAIL", "5/hour")?,
-        poll_interval: Duration::from_millis(parse(get, "OUTBOX_POLL_MS", 1000)?.max(10)),
         retry_base: Duration::from_millis(parse(get, "OUTBOX_RETRY_BASE_MS", 30_000)?),
         max_attempts: parse::<u32>(get, "OUTBOX_MAX_ATTEMPTS", 8)?.max(1),
     })
@@ -716,13 +743,13 @@ mod tests {
 
     #[test]
     fn the_webhook_retry_schedule_reads_durations() {
-        let default = config(&[]).unwrap().webhook_retry_schedule;
+        let default = config(&[]).unwrap().webhooks.retry_schedule;
         assert_eq!(default.len(), 6);
         assert_eq!(default[0], Duration::from_secs(5));
         assert_eq!(default[5], Duration::from_secs(36_000));
         let short = config(&[("WEBHOOK_RETRY_SCHEDULE", "10ms, 1s")]).unwrap();
         assert_eq!(
-            short.webhook_retry_schedule,
+            short.webhooks.retry_schedule,
             [Duration::from_millis(10), Duration::from_secs(1)]
         );
         assert!(config(&[("WEBHOOK_RETRY_SCHEDULE", "soon")]).is_err());

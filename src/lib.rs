@@ -1,6 +1,8 @@
 //! usergraph: a GraphQL user-management service. The binary is a thin shim over
-//! this library; tests build the same router through `http::build`.
+//! this library; tests build the same app through `app::build_on`. The
+//! layers and the rules between them: docs/architecture.md.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -14,3 +16,4 @@ pub mod metrics;
 pub mod service;
 pub mod telemetry;
 pub mod validation;
+pub mod worker;

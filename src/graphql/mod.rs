@@ -5,10 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod connection;
-pub mod documents;
 pub mod guard;
-pub mod guardrails;
-pub mod introspection;
 pub mod live;
 pub mod loaders;
 pub mod node;
@@ -98,13 +95,6 @@ pub fn sdl() -> String {
     )
 }
 
-/// The bounds on introspection of this schema, worked out once from its SDL.
-pub fn introspection_bounds() -> &'static introspection::Bounds {
-    static BOUNDS: std::sync::LazyLock<introspection::Bounds> =
-        std::sync::LazyLock::new(|| introspection::Bounds::of_sdl(&sdl()));
-    &BOUNDS
-}
-
 /// The served schema, with the configured limits and the shared context.
 pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
     let builder = schema_builder()
@@ -117,7 +107,7 @@ pub fn build_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
 /// select only introspection fields: the standard introspection query nests
 /// 15 levels deep, and tools cannot shorten it. Its size is still bounded by
 /// `MAX_QUERY_NODES` and by introspection's own bounds before it runs
-/// (graphql/guardrails.rs, graphql/introspection.rs).
+/// (http/guardrails.rs, http/introspection.rs).
 pub fn build_introspection_schema(ctx: Arc<AppContext>, config: &Config) -> AppSchema {
     finish_schema(schema_builder(), ctx, config)
 }
@@ -129,7 +119,7 @@ fn finish_schema(
 ) -> AppSchema {
     // No extensions: each one adds a boxed step to every field's resolution.
     // Requests are traced by the HTTP layer's span, and the guardrails run in
-    // the handler (graphql/guardrails.rs).
+    // the handler (http/guardrails.rs).
     let mut builder = builder
         .data(ctx)
         .limit_directives(config.max_query_directives)

@@ -10,12 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{AccessInfo, AppState, error_response, extract::MaybeViewer, graphiql, too_large};
-use crate::{
-    error::code,
-    graphql::{self, documents, guardrails},
-    service::RequestMeta,
+use super::{
+    AppState, documents,
+    extract::MaybeViewer,
+    graphiql, guardrails,
+    middleware::{AccessInfo, error_response, too_large},
 };
+use crate::{error::code, graphql, service::RequestMeta};
 
 /// The answer's media type, from the request's `Accept` header (GraphQL over
 /// HTTP): `application/graphql-response+json` when the client accepts it,

@@ -32,11 +32,12 @@ use super::{
     AppState,
     endpoint::{Refusal, plan},
     extract::authenticate,
+    guardrails,
 };
 use crate::{
     auth::{Viewer, jwt::Claims},
     error::{AppError, code},
-    graphql::{RequestData, guardrails},
+    graphql::RequestData,
     service::{RequestMeta, api_keys, events, sessions},
 };
 
@@ -360,13 +361,13 @@ pub async fn upgrade(
     meta: RequestMeta,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
-    let max = state.ctx.config.ws_max_per_address;
+    let max = state.ctx.config.live.max_per_address;
     let Some(place) = state.sockets.admit_address(meta.ip.as_deref(), max) else {
         tracing::info!(
             ip = meta.ip.as_deref(),
             "too many live sockets from one address"
         );
-        return super::error_response(
+        return super::middleware::error_response(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             &format!("at most {max} live sockets per client address"),
             code::RATE_LIMITED,
@@ -416,7 +417,7 @@ async fn serve(
         move |payload| async move {
             let token = token_of(&payload).ok_or(AppError::Unauthenticated)?;
             let viewer = authenticate(&init_ctx, &token).await?;
-            let max = init_ctx.config.ws_max_per_user;
+            let max = init_ctx.config.live.max_per_user;
             if !sockets.admit_user(&mut place, viewer.id(), max) {
                 tracing::info!(user_id = %crate::ids::user(viewer.id()), "too many live sockets for one user");
                 return Err(AppError::RateLimited { retry_after: 60 }.into());

@@ -143,7 +143,7 @@ impl Event {
             .exec_without_returning(conn)
             .await?;
         super::events::notify(conn, &model).await?;
-        super::webhooks::queue_for(conn, &public(&model), self.action).await
+        super::webhook_fanout::queue_for(conn, &public(&model), self.action).await
     }
 }
 

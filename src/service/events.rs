@@ -1,13 +1,13 @@
-//! Live events: every audit event reaches this replica's subscribers once
-//! its transaction commits, whichever replica made it. On PostgreSQL the
-//! event is sent with `pg_notify` in the change's own transaction (delivered
-//! at commit, never for a rollback) and every replica listens; on SQLite
-//! (one process) a task reads new events in id order, which is commit order
-//! there, as SQLite runs one transaction at a time. Each replica fans out
-//! through a bounded broadcast channel: a subscriber that falls behind loses
-//! the oldest events (and is told), so a slow socket cannot grow memory.
+//! Live events, part of the event stream: every audit event reaches this
+//! replica's subscribers once its transaction commits, whichever replica
+//! made it. On PostgreSQL the event is sent with `pg_notify` in the change's
+//! own transaction (delivered at commit, never for a rollback) and every
+//! replica listens (`worker::live_feed`); on SQLite (one process) that
+//! worker reads new events in commit order. Each replica fans out through a
+//! bounded broadcast channel: a subscriber that falls behind loses the
+//! oldest events (and is told), so a slow socket cannot grow memory.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use entity::audit_event;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -15,11 +15,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::AppContext;
 use crate::error::Result;
 
 /// The PostgreSQL channel events travel on.
-const CHANNEL: &str = "usergraph_events";
+pub const CHANNEL: &str = "usergraph_events";
 
 /// Events a subscriber may fall behind by before it loses the oldest.
 pub const BUFFER: usize = 256;
@@ -46,19 +45,20 @@ impl Bus {
         self.sender.subscribe()
     }
 
-    fn publish(&self, event: audit_event::Model) {
+    /// Hands a committed event to this replica's subscribers.
+    pub fn publish(&self, event: audit_event::Model) {
         // No subscriber is not an error.
         let _ = self.sender.send(Arc::new(event));
     }
 
-    fn has_subscribers(&self) -> bool {
+    pub fn has_subscribers(&self) -> bool {
         self.sender.receiver_count() > 0
     }
 }
 
 /// An event as a notification carries it.
 #[derive(Serialize, Deserialize)]
-struct Wire {
+pub struct Wire {
     id: Uuid,
     action: String,
     actor_id: Option<Uuid>,
@@ -127,92 +127,6 @@ pub async fn notify(conn: &impl ConnectionTrait, event: &audit_event::Model) -> 
     ))
     .await?;
     Ok(())
-}
-
-/// Feeds this replica's bus until `stop` flips: a LISTEN connection on
-/// PostgreSQL (reconnecting after a failure), a reader of new rows on SQLite.
-pub async fn run(ctx: Arc<AppContext>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
-    loop {
-        let outcome = tokio::select! {
-            outcome = async {
-                if postgres { listen(&ctx).await } else { read_new(&ctx).await }
-            } => outcome,
-            _ = stop.changed() => return,
-        };
-        if let Err(err) = outcome {
-            tracing::warn!(error = %err, "live events feed failed; restarting");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-async fn listen(ctx: &AppContext) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let mut listener =
-        sea_orm::sqlx::postgres::PgListener::connect(ctx.config.database_url.expose_secret())
-            .await?;
-    listener.listen(CHANNEL).await?;
-    loop {
-        let notification = listener.recv().await?;
-        match serde_json::from_str::<Wire>(notification.payload()) {
-            Ok(wire) => ctx.events.publish(wire.into()),
-            Err(err) => tracing::warn!(error = %err, "an event notification could not be read"),
-        }
-    }
-}
-
-/// SQLite: new events in insertion order (`rowid`), which is commit order
-/// on its one connection; event ids are not, as an id is drawn before the
-/// insert that may wait for another.
-async fn read_new(ctx: &AppContext) -> anyhow::Result<()> {
-    use sea_orm::{FromQueryResult, QueryResult};
-    let newest = async || -> anyhow::Result<i64> {
-        let row = ctx
-            .db
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                "SELECT COALESCE(MAX(rowid), 0) AS n FROM audit_events",
-            ))
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0))
-    };
-    // Read only while someone listens, from where they started listening.
-    let mut after: Option<i64> = None;
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if !ctx.events.has_subscribers() {
-            after = None;
-            continue;
-        }
-        let from = match after {
-            Some(n) => n,
-            None => {
-                let n = newest().await?;
-                after = Some(n);
-                n
-            }
-        };
-        let rows: Vec<QueryResult> = ctx
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Sqlite,
-                "SELECT rowid AS event_rowid, * FROM audit_events WHERE rowid > ? ORDER BY rowid LIMIT 500",
-                [from.into()],
-            ))
-            .await?;
-        for row in rows {
-            after = Some(row.try_get::<i64>("", "event_rowid")?);
-            ctx.events
-                .publish(audit_event::Model::from_query_result(&row, "")?);
-        }
-    }
 }
 
 /// The actions that end sessions: the one named in `changes.sessionId`, all

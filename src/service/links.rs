@@ -212,7 +212,7 @@ pub async fn mail_link(
         values: values(user, address, purpose.ttl(ctx), quote),
         sealed_token: None,
     };
-    outbox::queue_mail(conn, ctx, queued, Some(&token)).await
+    super::account_mail::queue(conn, ctx, queued, Some(&token)).await
 }
 
 /// Issues a token for `purpose`, bound to `user` and `address`; returns it.

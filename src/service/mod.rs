@@ -2,6 +2,7 @@
 //! `AppContext` and/or a connection (`&impl ConnectionTrait`), so a caller can
 //! run several of them inside one transaction.
 
+pub mod account_mail;
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
@@ -18,6 +19,8 @@ pub mod roles;
 pub mod sessions;
 pub mod tiers;
 pub mod users;
+pub mod webhook_fanout;
+pub mod webhook_send;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -45,8 +48,8 @@ pub struct AppContext {
     pub mfa_sealer: Sealer,
     /// Seals webhook signing secrets.
     pub webhook_sealer: Sealer,
-    /// Wakes this replica's outbox worker when a request commits a message.
-    pub outbox_wake: tokio::sync::Notify,
+    /// Wakes this replica's outbox workers when a request commits a message.
+    pub outbox_wake: tokio::sync::watch::Sender<u64>,
     /// This replica's fan-out of committed audit events to subscribers.
     pub events: events::Bus,
     /// Bounds the enumeration-safe work that requests leave running after
@@ -87,30 +90,10 @@ impl AppContext {
             sealer,
             mfa_sealer,
             webhook_sealer,
-            outbox_wake: tokio::sync::Notify::new(),
+            outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
         }))
-    }
-}
-
-/// Deletes what has expired (rate-limit windows, link tokens, delivered
-/// mail, audit events past their retention) every few minutes, for as long as the server runs. Every statement
-/// is a plain conditional delete, safe from every replica at once.
-pub async fn prune_periodically(ctx: Arc<AppContext>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
-    loop {
-        tick.tick().await;
-        for (what, pruned) in [
-            ("rate-limit windows", limits::prune(&ctx.db).await),
-            ("link tokens", links::prune(&ctx.db).await),
-            ("outbox messages", outbox::prune(&ctx.db).await),
-            ("audit events", audit::prune(&ctx).await),
-        ] {
-            if let Err(err) = pruned {
-                tracing::warn!(error = %err, what, "pruning failed");
-            }
-        }
     }
 }
 

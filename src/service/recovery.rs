@@ -386,7 +386,7 @@ pub async fn queue_email_change(
     if quote {
         values.insert("new_address".into(), new_email.into());
     }
-    outbox::queue_mail(
+    super::account_mail::queue(
         txn,
         ctx,
         Queued {

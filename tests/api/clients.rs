@@ -10,7 +10,7 @@ use crate::helpers::{PASSWORD, TestApp, code, field};
 
 /// graphql-js's `getIntrospectionQuery()` with every option on, as
 /// GraphiQL, graphql-codegen, Rover and Postman send it.
-const INTROSPECTION: &str = include_str!("../../src/graphql/full_introspection.graphql");
+const INTROSPECTION: &str = include_str!("../../src/http/full_introspection.graphql");
 
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))

@@ -11,7 +11,7 @@ use std::{
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
-use usergraph::{config::Config, http, service::AppContext};
+use usergraph::{app, config::Config, http, service::AppContext, worker::Workers};
 
 pub use crate::mailbox::MailSink;
 
@@ -27,7 +27,7 @@ pub struct TestApp {
     env: HashMap<String, String>,
     server: JoinHandle<()>,
     /// The outbox worker and pruning, as `serve` runs them.
-    background: Option<http::Background>,
+    background: Option<Workers>,
     /// One argon2 hash of `PASSWORD`, shared by directly inserted users.
     password_hash: tokio::sync::OnceCell<String>,
     _dir: Option<tempfile::TempDir>,
@@ -417,7 +417,7 @@ pub struct Replica {
     pub addr: SocketAddr,
     _ctx: Arc<AppContext>,
     server: JoinHandle<()>,
-    background: http::Background,
+    background: Workers,
 }
 
 impl Drop for Replica {
@@ -480,15 +480,10 @@ fn new_user(
 
 async fn start(
     env: &HashMap<String, String>,
-) -> (
-    SocketAddr,
-    Arc<AppContext>,
-    JoinHandle<()>,
-    http::Background,
-) {
+) -> (SocketAddr, Arc<AppContext>, JoinHandle<()>, Workers) {
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
     let (conn, stats) = usergraph::db::connect(&config).await.expect("connect");
-    let (ctx, router) = http::build_on(conn, stats, config)
+    let (ctx, router) = app::build_on(conn, stats, config)
         .await
         .expect("build the app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -499,7 +494,7 @@ async fn start(
     let server = tokio::spawn(async move {
         http::serve_on(listener, router, &served.config, std::future::pending()).await;
     });
-    let background = http::Background::start(ctx.clone());
+    let background = Workers::start(ctx.clone());
     (addr, ctx, server, background)
 }
 

@@ -41,7 +41,7 @@ async fn four_replicas_started_at_once_on_a_fresh_database_all_come_up() {
     };
 
     let replicas =
-        futures::future::join_all((0..4).map(|_| usergraph::http::build(config(&url)))).await;
+        futures::future::join_all((0..4).map(|_| usergraph::app::build(config(&url)))).await;
 
     for (i, replica) in replicas.into_iter().enumerate() {
         let (ctx, _) = replica.unwrap_or_else(|e| panic!("replica {i} failed to start: {e:#}"));
@@ -62,7 +62,7 @@ async fn a_replica_started_before_its_database_waits_for_it() {
         .port();
     let through_proxy = url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
 
-    let starting = tokio::spawn(usergraph::http::build(config(&through_proxy)));
+    let starting = tokio::spawn(usergraph::app::build(config(&through_proxy)));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         !starting.is_finished(),

@@ -1185,10 +1185,7 @@ mod invitations {
 
 mod outbox_delivery {
     use super::*;
-    use usergraph::{
-        mail::{Queued, Template},
-        service::outbox as service_outbox,
-    };
+    use usergraph::mail::{Queued, Template};
 
     fn notice(to: &str) -> Queued {
         let mut values = serde_json::Map::new();
@@ -1208,16 +1205,16 @@ mod outbox_delivery {
     async fn a_rolled_back_change_sends_nothing() {
         let (app, sink) = TestApp::spawn_with_mail(&[]).await;
         let txn = app.db().begin().await.unwrap();
-        service_outbox::queue_mail(&txn, &app.ctx, notice("gone@example.com"), None)
+        usergraph::service::account_mail::queue(&txn, &app.ctx, notice("gone@example.com"), None)
             .await
             .unwrap();
         txn.rollback().await.unwrap();
         let txn = app.db().begin().await.unwrap();
-        service_outbox::queue_mail(&txn, &app.ctx, notice("kept@example.com"), None)
+        usergraph::service::account_mail::queue(&txn, &app.ctx, notice("kept@example.com"), None)
             .await
             .unwrap();
         txn.commit().await.unwrap();
-        service_outbox::wake(&app.ctx);
+        usergraph::service::outbox::wake(&app.ctx);
         sink.wait_for("kept@example.com", 1).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(sink.all().len(), 1);
@@ -1355,7 +1352,9 @@ mod outbox_delivery {
         app.register_as("ann").await;
         let row = outbox::Entity::find().one(app.db()).await.unwrap().unwrap();
         assert!(row.payload.contains("sealed_token"));
-        service_outbox::drain(&app.ctx, None, None).await.unwrap();
+        usergraph::worker::outbox::drain(&app.ctx, None, None)
+            .await
+            .unwrap();
         let token = sink.next("ann@example.com", 0).await.token();
         assert!(!row.payload.contains(&token));
         let tokens = entity::account_token::Entity::find()
@@ -1372,16 +1371,21 @@ mod outbox_delivery {
         app.stop_background().await;
         let txn = app.db().begin().await.unwrap();
         for i in 0..60 {
-            service_outbox::queue_mail(&txn, &app.ctx, notice(&format!("u{i}@example.com")), None)
-                .await
-                .unwrap();
+            usergraph::service::account_mail::queue(
+                &txn,
+                &app.ctx,
+                notice(&format!("u{i}@example.com")),
+                None,
+            )
+            .await
+            .unwrap();
         }
         txn.commit().await.unwrap();
         let (one, two) = (app.replica().await, app.replica().await);
         let (a, b, c) = tokio::join!(
-            service_outbox::drain(&one, None, None),
-            service_outbox::drain(&two, None, None),
-            service_outbox::drain(&app.ctx, None, None),
+            usergraph::worker::outbox::drain(&one, None, None),
+            usergraph::worker::outbox::drain(&two, None, None),
+            usergraph::worker::outbox::drain(&app.ctx, None, None),
         );
         a.unwrap();
         b.unwrap();

@@ -576,7 +576,7 @@ async fn a_nested_introspection_query_is_refused_before_it_runs() {
                 "refused before it ran"
             );
         }
-        let full = include_str!("../../../src/graphql/full_introspection.graphql");
+        let full = include_str!("../../../src/http/full_introspection.graphql");
         let body = app.gql(None, full, json!({})).await;
         assert!(body["errors"].is_null(), "{body}");
     }

@@ -33,6 +33,13 @@ pub const MAX_NESTED_LISTS: usize = 4;
 /// this schema wraps deeper than three.
 pub const MAX_OF_TYPE: usize = 10;
 
+/// The bounds on introspection of the served schema, worked out once from its SDL.
+pub fn bounds() -> &'static Bounds {
+    static BOUNDS: std::sync::LazyLock<Bounds> =
+        std::sync::LazyLock::new(|| Bounds::of_sdl(&crate::graphql::sdl()));
+    &BOUNDS
+}
+
 /// How many items each list of the introspection types can hold in this
 /// schema: the most fields of a type, the most arguments of a field, and so on.
 #[derive(Debug, Clone, PartialEq)]

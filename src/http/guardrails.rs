@@ -233,7 +233,7 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         (DocumentOperations::Single(_), None) => None,
     };
     let set = &operation.selection_set.node;
-    super::introspection_bounds().measure(doc, Some(set))?;
+    super::introspection::bounds().measure(doc, Some(set))?;
     if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
         return Err(too_complex(format!(
             "a request may contain only one of {}",

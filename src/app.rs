@@ -1,0 +1,78 @@
+//! The composition root: connects and migrates the database, bootstraps the
+//! first superuser, builds the context and the router, serves, and starts
+//! and stops the workers. `main` calls `serve` through the CLI; tests call
+//! `build_on`, `http::serve_on` and `worker::Workers` themselves.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+
+use crate::{
+    config::Config,
+    db,
+    http::{metrics_router, router, serve_on, shutdown_signal},
+    metrics::Stats,
+    service::{AppContext, accounts},
+    worker::Workers,
+};
+
+/// Connects, migrates, bootstraps the first superuser, and builds the router.
+pub async fn build(config: Config) -> anyhow::Result<(Arc<AppContext>, Router)> {
+    let (conn, stats) = db::connect(&config).await?;
+    build_on(conn, stats, config).await
+}
+
+/// As `build`, over a connection the caller made.
+pub async fn build_on(
+    conn: sea_orm::DatabaseConnection,
+    stats: Arc<Stats>,
+    config: Config,
+) -> anyhow::Result<(Arc<AppContext>, Router)> {
+    db::migrate(&conn).await?;
+    let ctx = AppContext::new(conn, stats, config)?;
+    accounts::bootstrap_admin(&ctx).await?;
+    Ok((ctx.clone(), router(ctx)?))
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, letting in-flight requests finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random key, so tokens will not survive a restart"
+        );
+    }
+    let bind_addr = config.bind_addr;
+    let graphiql = config.graphiql;
+    let (ctx, router) = build(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind_addr)
+        .await
+        .with_context(|| format!("cannot listen on {bind_addr} (BIND_ADDR)"))?;
+    let addr = listener.local_addr()?;
+    let format = ctx.config.log_format;
+    crate::telemetry::announce(format, &format!("usergraph listening on http://{addr}"));
+    if graphiql {
+        crate::telemetry::announce(format, &format!("GraphiQL: http://{addr}/graphql"));
+    }
+    let background = Workers::start(ctx.clone());
+    let metrics_server = match ctx.config.metrics_addr {
+        Some(metrics_addr) => {
+            let listener = tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_addr} (METRICS_ADDR)"))?;
+            let router = metrics_router(ctx.clone())?;
+            tracing::info!(addr = %metrics_addr, "metrics listening");
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }))
+        }
+        None => None,
+    };
+    serve_on(listener, router, &ctx.config, shutdown_signal()).await;
+    background.stop(ctx.config.shutdown_grace).await;
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
+    tracing::info!("shut down");
+    Ok(())
+}

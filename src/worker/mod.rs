@@ -1,0 +1,92 @@
+//! The queue- and time-driven edge beside `http/`: what a replica does
+//! besides answering requests. The outbox workers (one per kind of message,
+//! `outbox::KINDS`), the live-event feed, and pruning. Every one of them is
+//! safe with any number of replicas running it at once: claims are
+//! conditional updates, pruning is plain conditional deletes, and the feed
+//! only reads.
+
+pub mod live_feed;
+pub mod outbox;
+
+use std::{sync::Arc, time::Duration};
+
+use crate::service::{AppContext, audit, limits, links, outbox as queue};
+
+/// The running workers of one replica.
+pub struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    outbox: Vec<tokio::task::JoinHandle<()>>,
+    pruning: tokio::task::JoinHandle<()>,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+impl Workers {
+    pub fn start(ctx: Arc<AppContext>) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let outbox = outbox::KINDS
+            .iter()
+            .map(|kind| {
+                tokio::spawn(crate::metrics::in_background(outbox::run(
+                    ctx.clone(),
+                    stopped.clone(),
+                    kind,
+                )))
+            })
+            .collect();
+        Self {
+            outbox,
+            pruning: tokio::spawn(crate::metrics::in_background(prune_periodically(
+                ctx.clone(),
+            ))),
+            feed: tokio::spawn(crate::metrics::in_background(live_feed::run(ctx, stopped))),
+            stop,
+        }
+    }
+
+    /// Stops at once, whatever is in progress (a claimed message is sent
+    /// again when its lease ends).
+    pub fn abort(&self) {
+        for worker in &self.outbox {
+            worker.abort();
+        }
+        self.pruning.abort();
+        self.feed.abort();
+    }
+
+    /// Stops the outbox workers once their sends in progress, if any, are
+    /// done and recorded (waiting at most `grace`), and stops the rest.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.pruning.abort();
+        self.feed.abort();
+        let workers = async {
+            for worker in self.outbox {
+                let _ = worker.await;
+            }
+        };
+        if tokio::time::timeout(grace, workers).await.is_err() {
+            tracing::warn!("the outbox workers did not stop within the shutdown grace period");
+        }
+    }
+}
+
+/// Deletes what has expired (rate-limit windows, link tokens, delivered
+/// mail, audit events past their retention) every few minutes, for as long
+/// as the server runs. Every statement is a plain conditional delete, safe
+/// from every replica at once.
+async fn prune_periodically(ctx: Arc<AppContext>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        for (what, pruned) in [
+            ("rate-limit windows", limits::prune(&ctx.db).await),
+            ("link tokens", links::prune(&ctx.db).await),
+            ("outbox messages", queue::prune(&ctx.db).await),
+            ("audit events", audit::prune(&ctx).await),
+        ] {
+            if let Err(err) = pruned {
+                tracing::warn!(error = %err, what, "pruning failed");
+            }
+        }
+    }
+}
