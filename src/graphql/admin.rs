@@ -14,7 +14,7 @@ use crate::{
     auth::Permission,
     error::AppError,
     ids,
-    service::{admin, roles, users::ProfilePatch},
+    service::{admin, role_grants, users::ProfilePatch},
 };
 
 /// A new user, created by an administrator.
@@ -64,18 +64,18 @@ pub struct CreateUserInput {
 fn wanted_roles(
     role_ids: Option<Vec<ID>>,
     role_names: Option<Vec<String>>,
-) -> Result<Option<roles::Wanted>, AppError> {
+) -> Result<Option<role_grants::Wanted>, AppError> {
     match (role_ids, role_names) {
         (Some(_), Some(_)) => Err(AppError::bad_input(
             "roleNames",
             "give roleIds or roleNames, not both",
         )),
-        (Some(list), None) => Ok(Some(roles::Wanted::Ids(ids::decode_all(
+        (Some(list), None) => Ok(Some(role_grants::Wanted::Ids(ids::decode_all(
             ids::ROLE,
             &list,
             "roleIds",
         )?))),
-        (None, Some(names)) => Ok(Some(roles::Wanted::Names(names))),
+        (None, Some(names)) => Ok(Some(role_grants::Wanted::Names(names))),
         (None, None) => Ok(None),
     }
 }

@@ -19,7 +19,7 @@ use crate::{
 /// flattens the other).
 macro_rules! new_account {
     ($input:expr) => {
-        $crate::service::accounts::NewAccount {
+        $crate::service::new_account::NewAccount {
             username: $input.username.into(),
             email: $input.email,
             password: $input.password,

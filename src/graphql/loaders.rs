@@ -15,7 +15,7 @@ use crate::{
     service::{
         self, Keyed, audit,
         directory::{self, Projected, Projection},
-        roles, sessions, users,
+        role_grants, sessions, users,
     },
 };
 
@@ -109,7 +109,7 @@ impl Loader<RolesOfUser> for DbLoader {
         keys: &[RolesOfUser],
     ) -> Result<HashMap<RolesOfUser, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut found = roles::of_users(&self.db, &ids).await?;
+        let mut found = role_grants::of_users(&self.db, &ids).await?;
         Ok(keys
             .iter()
             .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))

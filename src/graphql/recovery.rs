@@ -14,7 +14,10 @@ use super::{
 use crate::{
     auth::Permission,
     ids,
-    service::recovery::{self, Invitation},
+    service::{
+        invitations::{self, Invitation},
+        recovery,
+    },
 };
 
 /// A person to invite. They get a mail with a link to choose a password.
@@ -176,7 +179,7 @@ impl RecoveryMutation {
                 .transpose()?,
             tier_id: ids::decode_opt(ids::TIER, input.tier_id, "tierId")?,
         };
-        let invited = recovery::invite_user(app(ctx), viewer, invitation).await?;
+        let invited = invitations::invite_user(app(ctx), viewer, invitation).await?;
         Ok(User::new(invited, Some(viewer)))
     }
 
@@ -193,7 +196,7 @@ impl RecoveryMutation {
         #[graphql(desc = "Another username than the one invited with; null keeps it.")]
         username: Option<String>,
     ) -> async_graphql::Result<AuthPayload> {
-        Ok(recovery::accept_invitation(
+        Ok(invitations::accept_invitation(
             app(ctx),
             &token,
             &password,
@@ -210,7 +213,7 @@ impl RecoveryMutation {
     #[graphql(guard = "HasPermission(Permission::UsersCreate)")]
     async fn resend_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let id = ids::decode(ids::USER, &id, "id")?;
-        recovery::resend_invitation(app(ctx), viewer(ctx)?, id).await?;
+        invitations::resend_invitation(app(ctx), viewer(ctx)?, id).await?;
         Ok(true)
     }
 

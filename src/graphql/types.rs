@@ -17,7 +17,7 @@ use crate::{
     auth::{Permission, Viewer},
     error::AppError,
     ids,
-    service::{directory::Projected, roles::ADMIN_ROLE, sessions::Tokens, users},
+    service::{access::Tokens, directory::Projected, role_grants::ADMIN_ROLE, users},
 };
 
 /// An instant in UTC, as RFC 3339 (`2025-01-15T10:00:00Z`).

@@ -128,8 +128,7 @@ pub fn document_size(doc: &ExecutableDocument) -> u64 {
     })
 }
 
-/// A refusal before execution, coded `QUERY_TOO_COMPLEX`.
-pub(crate) fn too_complex(message: String) -> ServerError {
+fn too_complex(message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -233,7 +232,9 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         (DocumentOperations::Single(_), None) => None,
     };
     let set = &operation.selection_set.node;
-    super::introspection::bounds().measure(doc, Some(set))?;
+    super::introspection::bounds()
+        .measure(doc, Some(set))
+        .map_err(too_complex)?;
     if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
         return Err(too_complex(format!(
             "a request may contain only one of {}",

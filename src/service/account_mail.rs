@@ -1,19 +1,30 @@
 //! Account mail, a building block: mail about an account (reset and
-//! verification links, email changes, invitations), queued through the
-//! outbox in the caller's transaction, and delivered by the outbox worker
-//! through `mail::Transport`. A link's token is sealed while it waits in
-//! the outbox and scrubbed once the mail is sent or given up.
+//! verification links, email changes, invitations) with its per-address
+//! budget, queued through the outbox in the caller's transaction, and the
+//! outbox kind that delivers it through `mail::Transport`. A link's token is
+//! sealed while it waits in the outbox and scrubbed once the mail is sent
+//! or given up. Enumeration-safe requests do their lookup and mail after
+//! answering (`detach`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use entity::outbox;
+use entity::{outbox, user};
 use rand::Rng;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
 
-use super::{AppContext, outbox as queue};
+use super::{
+    AppContext,
+    audit::{Event, Target},
+    credentials, limits,
+    links::{self, Purpose},
+    now, outbox as queue, users,
+};
 use crate::{
-    error::Result,
-    mail::{self, SendError},
+    auth::Viewer,
+    error::{AppError, Result},
+    mail::{self, Queued, SendError, Template},
+    validation,
 };
 
 /// The outbox kind of account mail.
@@ -89,6 +100,282 @@ fn backoff(base: Duration, attempts: i32) -> Duration {
         .min(Duration::from_secs(86_400));
     let jitter = rand::rng().random_range(0.5..=1.0);
     full.mul_f64(jitter)
+}
+
+/// Mails of one kind to one address that anonymous requests may cause in
+/// a window: the rest of `RATE_LIMIT_MAIL` is kept for the user themself and
+/// administrators, so strangers asking for resets cannot use up a user's
+/// budget.
+const RESERVED_FOR_OWNER: u32 = 2;
+
+/// Who asked for a mail, for the mail budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// Anyone, on an address's word: kept to the budget less what is reserved.
+    Anonymous,
+    /// The user themself, or an administrator: the whole budget.
+    Owner,
+}
+
+/// How many more mails of `template` may go to `address` now (at most
+/// `RATE_LIMIT_MAIL`, 5 an hour, over a sliding window counted in the
+/// outbox), and if none, how many seconds until one may. Call it in the
+/// transaction that queues the mail, after locking the user's row, so two
+/// requests for one user cannot both take the last one.
+async fn budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+    asker: Asker,
+) -> Result<std::result::Result<(), u64>> {
+    let rate = ctx.config.mail.per_address;
+    let limit = match asker {
+        Asker::Owner => rate.hits,
+        Asker::Anonymous => rate.hits.saturating_sub(RESERVED_FOR_OWNER).max(1),
+    };
+    let window = chrono::Duration::from_std(rate.per).unwrap_or_default();
+    let ts = now();
+    let sent = queue::recent(conn, address, template.name(), ts - window).await?;
+    if sent.len() < limit as usize {
+        return Ok(Ok(()));
+    }
+    // The window frees a place when the oldest mail that fills it leaves it.
+    let freed = sent[sent.len() - limit as usize] + window;
+    Ok(Err((freed - ts).num_seconds().max(1) as u64))
+}
+
+/// Whether another mail of `template` may go to `address` (see `budget`).
+pub async fn within_budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+    asker: Asker,
+) -> Result<bool> {
+    Ok(budget(conn, ctx, address, template, asker).await?.is_ok())
+}
+
+/// `within_budget` for the user themself or an administrator, as an error:
+/// `RATE_LIMITED`, with when a mail may go again.
+pub async fn require_budget(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    address: &str,
+    template: Template,
+) -> Result<()> {
+    match budget(conn, ctx, address, template, Asker::Owner).await? {
+        Ok(()) => Ok(()),
+        Err(retry_after) => {
+            tracing::info!(
+                topic = template.name(),
+                "mail budget spent for this address"
+            );
+            Err(AppError::RateLimited { retry_after })
+        }
+    }
+}
+
+/// Whether mail to `address` may carry text that people chose (the
+/// account's name and username, a requested new address): only when
+/// `address` is the account's proven one, whose owner chose that text or
+/// was given it by an administrator. Anyone can register any address, so
+/// mail to an unproven one carries only the service's own words, and no
+/// stranger can use it to send their text to someone else's inbox.
+/// Invitations are the exception: their text is an administrator's.
+pub fn may_quote(user: &user::Model, address: &str) -> bool {
+    user.email_verified_at.is_some() && address == user.email
+}
+
+/// The values every mail to `user` at `address` shows: the account's name
+/// and username only when `quote` allows them (`may_quote`).
+pub fn values(
+    user: &user::Model,
+    address: &str,
+    purpose_ttl: std::time::Duration,
+    quote: bool,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut values = serde_json::Map::new();
+    if quote {
+        let name = users::effective_name(
+            user.display_name.as_deref(),
+            user.first_name.as_deref(),
+            user.last_name.as_deref(),
+            &user.username,
+        );
+        values.insert("name".into(), name.into());
+        values.insert("username".into(), user.username.clone().into());
+    }
+    values.insert("address".into(), address.into());
+    values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
+    values
+}
+
+/// Issues a token for `purpose` and queues the mail that carries it to
+/// `address`, in the caller's transaction. The caller wakes the outbox
+/// worker once it commits.
+pub async fn mail_link(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    purpose: Purpose,
+    user: &user::Model,
+    address: &str,
+) -> Result<()> {
+    let template = purpose
+        .template()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{purpose:?} tokens are not mailed")))?;
+    let token = links::issue(conn, ctx, purpose, user, address).await?;
+    let quote = purpose == Purpose::Invitation || may_quote(user, address);
+    let queued = Queued {
+        template,
+        to: address.to_owned(),
+        values: values(user, address, purpose.ttl(ctx), quote),
+        sealed_token: None,
+    };
+    queue(conn, ctx, queued, Some(&token)).await
+}
+
+/// A user who may receive account mail: not deleted, not suspended.
+pub fn live(user: &user::Model) -> bool {
+    !user.is_deleted() && user.status == user::Status::Active
+}
+
+/// Runs `work` after the request has answered, so that what it finds (an
+/// account or none) cannot show in the answer's timing. Bounded: when
+/// `detached` is full the work is dropped and logged, as a flood would be.
+pub fn detach<F>(ctx: &Arc<AppContext>, what: &'static str, work: F)
+where
+    F: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let Ok(permit) = ctx.detached.clone().try_acquire_owned() else {
+        tracing::warn!(
+            what,
+            "too much account mail work in flight; request dropped"
+        );
+        return;
+    };
+    tokio::spawn(crate::metrics::in_background(async move {
+        if let Err(err) = work.await {
+            tracing::warn!(what, error = %err.public_message(), "account mail work failed");
+            if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
+                tracing::error!(what, error = ?err, "account mail work failed");
+            }
+        }
+        drop(permit);
+    }));
+}
+
+/// Locks `user_id`, and when `mail` approves of the locked row and the mail
+/// budget allows, queues a link mail for it; commits and wakes the worker.
+/// Sends nothing, silently, otherwise (enumeration-safe callers).
+pub async fn mail_quietly(
+    ctx: &AppContext,
+    user_id: Uuid,
+    purpose: Purpose,
+    template: Template,
+    wanted: impl FnOnce(&user::Model) -> bool,
+) -> Result<()> {
+    let txn = ctx.db.begin().await?;
+    let Some(user) = users::lock(&txn, user_id).await?.filter(|u| wanted(u)) else {
+        return Ok(());
+    };
+    if !within_budget(&txn, ctx, &user.email, template, Asker::Anonymous).await? {
+        tracing::info!(topic = template.name(), "mail budget spent; nothing sent");
+        return Ok(());
+    }
+    mail_link(&txn, ctx, purpose, &user, &user.email).await?;
+    txn.commit().await?;
+    queue::wake(ctx);
+    Ok(())
+}
+
+/// Queues a new account's verification mail in its creating transaction
+/// (nothing when the address's budget is spent).
+pub async fn queue_welcome_verification(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: &user::Model,
+) -> Result<()> {
+    if within_budget(conn, ctx, &user.email, Template::VerifyEmail, Asker::Owner).await? {
+        mail_link(conn, ctx, Purpose::VerifyEmail, user, &user.email).await?;
+    }
+    Ok(())
+}
+
+/// The checks before an email change (`requestEmailChange`, `updateMe`):
+/// the password step-up first, then the new address; returns it normalised.
+pub async fn check_email_change(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    new_email: &str,
+    password: &str,
+    password_field: &'static str,
+    email_field: &'static str,
+) -> Result<String> {
+    viewer.require_session()?;
+    credentials::confirm_password(ctx, viewer, password, password_field).await?;
+    // Every answer spends from one budget (`RATE_LIMIT_MAIL` per account),
+    // a refusal as much as a mail: `DUPLICATE_EMAIL` tells whether an
+    // address has an account, so it must not come for free.
+    limits::spend_account_budget(
+        ctx,
+        "email_change",
+        viewer.id(),
+        ctx.config.mail.per_address,
+    )
+    .await?;
+    let new_email = validation::email(new_email).map_err(|e| e.with_field(email_field))?;
+    if new_email == viewer.user.email {
+        return Err(AppError::bad_input(
+            email_field,
+            "this is already the account's address",
+        ));
+    }
+    if users::find_by_login(&ctx.db, &new_email).await?.is_some() {
+        return Err(AppError::DuplicateEmail.with_field(email_field));
+    }
+    Ok(new_email)
+}
+
+/// Queues the link to `new_email` and the notice to `user`'s current
+/// address, in the caller's transaction, where `user` is locked. The caller
+/// wakes the outbox worker once it commits.
+pub async fn queue_email_change(
+    txn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    viewer: &Viewer,
+    user: &user::Model,
+    new_email: &str,
+) -> Result<()> {
+    require_budget(txn, ctx, &user.email, Template::EmailChangeNotice).await?;
+    require_budget(txn, ctx, new_email, Template::EmailChange).await?;
+    // One pending change at a time: the newest request's link is the one.
+    links::supersede(txn, user.id, &[Purpose::EmailChange]).await?;
+    mail_link(txn, ctx, Purpose::EmailChange, user, new_email).await?;
+    let quote = may_quote(user, &user.email);
+    let mut values = values(user, &user.email, ctx.config.mail.email_token_ttl, quote);
+    if quote {
+        values.insert("new_address".into(), new_email.into());
+    }
+    queue(
+        txn,
+        ctx,
+        Queued {
+            template: Template::EmailChangeNotice,
+            to: user.email.clone(),
+            values,
+            sealed_token: None,
+        },
+        None,
+    )
+    .await?;
+    Event::by(viewer, "user.email_change_requested")
+        .on(Target::User(user.id))
+        .change("email", user.email.clone(), new_email)
+        .record(txn)
+        .await?;
+    tracing::info!(user_id = %crate::ids::user(user.id), "email change requested");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,99 +2,23 @@
 //! self-deletion and the superuser bootstrap. Passwords are hashed before any
 //! transaction opens, so no connection is held while argon2 runs.
 
-use chrono::Duration;
 use entity::user;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{
-    AppContext, RequestMeta,
+    AppContext, RequestMeta, access, account_mail,
     audit::{self, Event, Target},
-    limits, mfa, now, outbox, recovery, roles, sessions, users,
+    credentials::{self, Checked},
+    limits,
+    new_account::{self, FirstRoles, NewAccount},
+    now, outbox, users,
 };
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
     validation,
 };
-
-/// A new account's fields, as submitted.
-#[derive(Debug, Default, Clone)]
-pub struct NewAccount {
-    /// `None` (only `createUser` allows it) makes one from the email.
-    pub username: Option<String>,
-    pub email: String,
-    /// Display name.
-    pub name: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    /// In the clear: hashed by `new_user_row`, never stored.
-    pub password: String,
-}
-
-/// Validates every field and hashes the password; returns the row to insert.
-pub(super) async fn new_user_row(
-    ctx: &AppContext,
-    input: &NewAccount,
-) -> Result<user::ActiveModel> {
-    let email = validation::email(&input.email)?;
-    let username = match &input.username {
-        Some(username) => validation::username(username)?,
-        // Made up from the address; `users::with_username` makes it free.
-        None => validation::username_from_email(&email),
-    };
-    check_password(ctx, &input.password, "password", &username, &email).await?;
-    let name =
-        validation::optional_text(input.name.as_deref(), "name", validation::DISPLAY_NAME_MAX)?;
-    let first_name = validation::optional_text(
-        input.first_name.as_deref(),
-        "firstName",
-        validation::PERSON_NAME_MAX,
-    )?;
-    let last_name = validation::optional_text(
-        input.last_name.as_deref(),
-        "lastName",
-        validation::PERSON_NAME_MAX,
-    )?;
-    let password_hash = ctx.hasher.hash(input.password.clone()).await?;
-    let mut model = users::new_row(username, email, password_hash, now());
-    model.display_name = Set(name);
-    model.first_name = Set(first_name);
-    model.last_name = Set(last_name);
-    Ok(model)
-}
-
-/// The contract's password rules. The strength estimate costs up to half a
-/// second of CPU for a crafted 128-character input, so it runs on the hashing
-/// pool behind the hashing bound, never on the async workers.
-pub(super) async fn check_password(
-    ctx: &AppContext,
-    password: &str,
-    field: &'static str,
-    username: &str,
-    email: &str,
-) -> Result<()> {
-    let (password, username, email) = (password.to_owned(), username.to_owned(), email.to_owned());
-    ctx.hasher
-        .run_bounded(move || validation::password(&password, field, &username, &email))
-        .await
-}
-
-/// Inserts a new account's row and gives it the default role, in the
-/// caller's transaction.
-async fn insert_with_default_role(
-    conn: &impl sea_orm::ConnectionTrait,
-    model: user::ActiveModel,
-) -> Result<user::Model> {
-    let user = users::insert(conn, model).await?;
-    roles::grant_builtin(conn, user.id, roles::DEFAULT_ROLE).await?;
-    Ok(user)
-}
 
 /// Creates an account with the default role, queues its verification mail,
 /// and signs it in. With `REQUIRE_EMAIL_VERIFICATION` the account is
@@ -105,29 +29,29 @@ pub async fn register(
     viewer: Option<&Viewer>,
     input: &NewAccount,
     meta: &RequestMeta,
-) -> Result<sessions::Tokens> {
+) -> Result<access::Tokens> {
     if !ctx.config.registration_enabled
         && !viewer.is_some_and(|v| v.has(crate::auth::Permission::UsersCreate))
     {
         return Err(AppError::Forbidden);
     }
     limits::hit(ctx, limits::Action::Register, meta).await?;
-    let model = new_user_row(ctx, input).await?;
+    let model = new_account::account_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
-    let user = insert_with_default_role(&txn, model).await?;
+    let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
     Event::anonymous(meta, "user.registered")
         .as_user(user.id)
         .with(audit::user_created(&user))
         .record(&txn)
         .await?;
-    recovery::queue_welcome_verification(&txn, ctx, &user).await?;
+    account_mail::queue_welcome_verification(&txn, ctx, &user).await?;
     if ctx.config.require_email_verification {
         txn.commit().await?;
         outbox::wake(ctx);
         tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), "registered; waiting for email verification");
         return Err(AppError::EmailNotVerified);
     }
-    let tokens = sessions::start(&txn, ctx, user, meta).await?;
+    let tokens = access::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     outbox::wake(ctx);
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), "registered");
@@ -143,7 +67,7 @@ pub async fn login(
     login: &str,
     password: &str,
     meta: &RequestMeta,
-) -> Result<sessions::Tokens> {
+) -> Result<access::Tokens> {
     let outcome = sign_in(ctx, login, password, meta).await;
     let label = match &outcome {
         Ok(_) => "success",
@@ -163,7 +87,7 @@ async fn sign_in(
     login: &str,
     password: &str,
     meta: &RequestMeta,
-) -> Result<sessions::Tokens> {
+) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Action::Login, meta).await?;
     // An invitation not yet accepted has no password: as good as no user.
     let found = users::find_by_login(&ctx.db, login)
@@ -181,7 +105,7 @@ async fn sign_in(
     // With a second factor on, a right password is half a sign-in: it
     // leaves the lockout count as it was until the code is right too, or the
     // password alone would reset the count between code guesses.
-    match check_password_of(ctx, &user, password, !user.mfa_enabled, meta).await? {
+    match credentials::sign_in_check(ctx, &user, password, !user.mfa_enabled, meta).await? {
         Checked::Right => {}
         Checked::Locked => {
             tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account locked");
@@ -214,242 +138,20 @@ async fn sign_in(
         return Err(AppError::EmailNotVerified);
     }
     if user.mfa_enabled {
-        let mfa_token = mfa::challenge(&txn, ctx, &user).await?;
+        let mfa_token = credentials::challenge(&txn, ctx, &user).await?;
         txn.commit().await?;
         tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "password right; second factor required");
         return Err(AppError::MfaRequired { mfa_token });
     }
-    let user = record_sign_in(&txn, user).await?;
+    let user = credentials::record_sign_in(&txn, user).await?;
     Event::anonymous(meta, "auth.login")
         .as_user(user.id)
         .record(&txn)
         .await?;
-    let tokens = sessions::start(&txn, ctx, user, meta).await?;
+    let tokens = access::start(&txn, ctx, user, meta).await?;
     txn.commit().await?;
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded");
     Ok(tokens)
-}
-
-/// Records a completed sign-in on `user`'s row (locked by the caller):
-/// `lastLoginAt`, and a lockout count back to zero. Not a profile change, so
-/// `updatedAt` stays.
-pub(super) async fn record_sign_in(
-    conn: &impl sea_orm::ConnectionTrait,
-    mut user: user::Model,
-) -> Result<user::Model> {
-    let ts = now();
-    user::Entity::update_many()
-        .col_expr(user::Column::LastLoginAt, Expr::value(Some(ts)))
-        .col_expr(user::Column::FailedLoginCount, Expr::value(0))
-        .col_expr(
-            user::Column::LockedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .filter(user::Column::Id.eq(user.id))
-        .exec(conn)
-        .await?;
-    user.last_login_at = Some(ts);
-    user.failed_login_count = 0;
-    user.locked_until = None;
-    Ok(user)
-}
-
-/// The outcome of checking a password against a user's stored hash.
-enum Checked {
-    Right,
-    Wrong,
-    /// Too many wrong passwords: the real hash was not checked.
-    Locked,
-}
-
-/// Checks `password` against `user`'s hash under the account lockout, for
-/// sign-in and for step-ups alike: at most `LOGIN_LOCKOUT_THRESHOLD` wrong
-/// passwords are checked against the real hash between two right ones, however
-/// many requests race. A locked account costs the same argon2 work as any
-/// other check, so timing reveals nothing.
-async fn check_password_of(
-    ctx: &AppContext,
-    user: &user::Model,
-    password: &str,
-    reset_on_success: bool,
-    meta: &RequestMeta,
-) -> Result<Checked> {
-    if !reserve_check(ctx, user.id).await? {
-        ctx.hasher.verify(password.to_owned(), None).await?;
-        // Setting the expiry here too means a count left at the threshold
-        // without one (a crash mid-check) still expires.
-        lock_if_exhausted(ctx, user.id, meta).await?;
-        return Ok(Checked::Locked);
-    }
-    let right = ctx
-        .hasher
-        .verify(password.to_owned(), Some(user.password_hash.clone()))
-        .await?;
-    if right && reset_on_success {
-        user::Entity::update_many()
-            .col_expr(user::Column::FailedLoginCount, Expr::value(0))
-            .col_expr(
-                user::Column::LockedUntil,
-                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-            )
-            .filter(user::Column::Id.eq(user.id))
-            .exec(&ctx.db)
-            .await?;
-        Ok(Checked::Right)
-    } else if right {
-        release_check(ctx, user.id).await?;
-        Ok(Checked::Right)
-    } else {
-        audit_failure(ctx, user.id, "password", meta).await?;
-        lock_if_exhausted(ctx, user.id, meta).await?;
-        Ok(Checked::Wrong)
-    }
-}
-
-/// Gives back the slot a check reserved without counting it as a failure:
-/// a right password that is only half a sign-in (a second factor follows)
-/// neither resets the count (the code guesses before it still count) nor
-/// adds to it (abandoned sign-ins do not lock the owner out); a check that
-/// failed internally counts for nothing.
-pub(super) async fn release_check(ctx: &AppContext, user_id: Uuid) -> Result<()> {
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::FailedLoginCount,
-            Expr::col(user::Column::FailedLoginCount).sub(1),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .filter(user::Column::FailedLoginCount.gt(0))
-        .filter(user::Column::LockedUntil.is_null())
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
-}
-
-/// Reserves one check of the real hash. Every check holds a slot of the
-/// lockout count while it runs, and a wrong password keeps it; a right one
-/// resets the count. When every slot is held by checks still running, the
-/// account is not locked yet: this waits for them (polling, within the hash
-/// queue's timeout) instead of refusing, so concurrent right passwords all
-/// get in, while wrong ones still reach the real hash only `threshold` times.
-pub(super) async fn reserve_check(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
-    let deadline = tokio::time::Instant::now() + ctx.config.password_hash_queue_timeout;
-    let mut pause = std::time::Duration::from_millis(10);
-    loop {
-        if claim_attempt(ctx, user_id).await? {
-            return Ok(true);
-        }
-        let locked_until: Option<Option<chrono::DateTime<chrono::Utc>>> =
-            user::Entity::find_by_id(user_id)
-                .select_only()
-                .column(user::Column::LockedUntil)
-                .into_tuple()
-                .one(&ctx.db)
-                .await?;
-        let locked = match locked_until {
-            None => true,
-            Some(until) => until.is_some_and(|until| until > now()),
-        };
-        if locked || tokio::time::Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(200));
-    }
-}
-
-/// Atomically reserves one password check. At most `threshold` checks run
-/// between successes, however many requests race: the counter is raised in
-/// the same statement that tests it. An expired lock starts a fresh count.
-async fn claim_attempt(ctx: &AppContext, user_id: Uuid) -> Result<bool> {
-    let ts = now();
-    let lock_expired = Expr::col(user::Column::LockedUntil)
-        .is_not_null()
-        .and(Expr::col(user::Column::LockedUntil).lte(ts));
-    let claimed = user::Entity::update_many()
-        .col_expr(
-            user::Column::FailedLoginCount,
-            Expr::case(lock_expired.clone(), 1)
-                .finally(Expr::col(user::Column::FailedLoginCount).add(1))
-                .into(),
-        )
-        .col_expr(
-            user::Column::LockedUntil,
-            Expr::case(
-                lock_expired.clone(),
-                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-            )
-            .finally(Expr::col(user::Column::LockedUntil))
-            .into(),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .filter(
-            Condition::any().add(lock_expired).add(
-                Condition::all()
-                    .add(user::Column::LockedUntil.is_null())
-                    .add(user::Column::FailedLoginCount.lt(ctx.config.lockout_threshold as i32)),
-            ),
-        )
-        .exec(&ctx.db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
-/// After a wrong password or code: once the threshold is reached, lock the
-/// account, and audit the lock (once: only the update that sets it).
-pub(super) async fn lock_if_exhausted(
-    ctx: &AppContext,
-    user_id: Uuid,
-    meta: &RequestMeta,
-) -> Result<()> {
-    let until =
-        now() + Duration::from_std(ctx.config.lockout_duration).unwrap_or(Duration::minutes(15));
-    let locked = user::Entity::update_many()
-        .col_expr(user::Column::LockedUntil, Expr::value(Some(until)))
-        .filter(user::Column::Id.eq(user_id))
-        .filter(user::Column::LockedUntil.is_null())
-        .filter(user::Column::FailedLoginCount.gte(ctx.config.lockout_threshold as i32))
-        .exec(&ctx.db)
-        .await?;
-    if locked.rows_affected == 1 {
-        Event::anonymous(meta, "auth.locked")
-            .on(Target::User(user_id))
-            .record(&ctx.db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// A wrong password or code for a known user. Bounded per user by the
-/// lockout (unknown logins write nothing), so failures cannot fill the
-/// table at an attacker's speed.
-pub(super) async fn audit_failure(
-    ctx: &AppContext,
-    user_id: Uuid,
-    factor: &'static str,
-    meta: &RequestMeta,
-) -> Result<()> {
-    Event::anonymous(meta, "auth.login_failed")
-        .on(Target::User(user_id))
-        .change("factor", serde_json::Value::Null, factor)
-        .record(&ctx.db)
-        .await
-}
-
-/// Checks the viewer's current password, as a step-up before sensitive
-/// changes. Wrong guesses count toward the same lockout as sign-ins, so a
-/// stolen access token cannot be used to guess the password; once locked the
-/// answer is `ACCOUNT_LOCKED`.
-pub(super) async fn confirm_password(
-    ctx: &AppContext,
-    viewer: &Viewer,
-    password: &str,
-    field: &'static str,
-) -> Result<()> {
-    match check_password_of(ctx, &viewer.user, password, true, &viewer.origin).await? {
-        Checked::Right => Ok(()),
-        Checked::Wrong => Err(AppError::bad_input(field, "the password is not correct")),
-        Checked::Locked => Err(AppError::AccountLocked),
-    }
 }
 
 /// Changes the viewer's password, ends every other session and revokes
@@ -465,8 +167,8 @@ pub async fn change_password(
     // The current password first: every guess counts toward the lockout
     // before any other work, and only its holder can make the server
     // estimate a new password's strength.
-    confirm_password(ctx, viewer, current, "currentPassword").await?;
-    check_password(
+    credentials::confirm_password(ctx, viewer, current, "currentPassword").await?;
+    credentials::check_password(
         ctx,
         new,
         "newPassword",
@@ -496,9 +198,9 @@ pub async fn change_password(
     }
     .update(&txn)
     .await?;
-    sessions::revoke_all(&txn, viewer.id(), Some(viewer.session_id)).await?;
+    access::revoke_sessions(&txn, viewer.id(), Some(viewer.session_id)).await?;
     // A key made with the old password may be what an intruder kept.
-    let keys = super::api_keys::revoke_all(&txn, viewer.id()).await?;
+    let keys = access::revoke_keys(&txn, viewer.id()).await?;
     Event::by(viewer, "auth.password_changed")
         .on(Target::User(viewer.id()))
         .change(
@@ -544,7 +246,7 @@ pub async fn update_me(
                 )
             })?;
             Some(
-                recovery::check_email_change(
+                account_mail::check_email_change(
                     ctx,
                     viewer,
                     &email,
@@ -573,7 +275,7 @@ pub async fn update_me(
             .await?;
     }
     if let Some(email) = &new_email {
-        recovery::queue_email_change(&txn, ctx, viewer, &updated, email).await?;
+        account_mail::queue_email_change(&txn, ctx, viewer, &updated, email).await?;
     }
     txn.commit().await?;
     if new_email.is_some() {
@@ -586,7 +288,7 @@ pub async fn update_me(
 #[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
     viewer.require_session()?;
-    confirm_password(ctx, viewer, password, "password").await?;
+    credentials::confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.db.begin().await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
@@ -601,8 +303,8 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     }
     .update(&txn)
     .await?;
-    sessions::revoke_all(&txn, viewer.id(), None).await?;
-    super::api_keys::revoke_all(&txn, viewer.id()).await?;
+    access::revoke_sessions(&txn, viewer.id(), None).await?;
+    access::revoke_keys(&txn, viewer.id()).await?;
     let mut after = viewer.user.clone();
     after.deleted_at = Some(ts);
     Event::by(viewer, "user.deleted")
@@ -630,13 +332,13 @@ pub async fn create_superuser(
         password: password.expose_secret().to_owned(),
         ..Default::default()
     };
-    let mut model = new_user_row(ctx, &input).await?;
+    let mut model = new_account::account_row(ctx, &input).await?;
     model.is_superuser = Set(true);
     // The operator who runs this vouches for the address, so the first
     // superuser can sign in under REQUIRE_EMAIL_VERIFICATION.
     model.email_verified_at = Set(Some(now()));
     let txn = ctx.db.begin().await?;
-    let user = insert_with_default_role(&txn, model).await?;
+    let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
     Event::anonymous(&RequestMeta::default(), "user.created")
         .on(Target::User(user.id))
         .with(audit::user_created(&user))

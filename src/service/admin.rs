@@ -8,15 +8,16 @@ use sea_orm::{EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
 use super::{
-    AppContext,
-    accounts::{self, NewAccount},
+    AppContext, access, account_mail,
     audit::{self, Event, Target},
-    now, require_superuser, roles, sessions,
+    credentials,
+    new_account::{self, FirstRoles, NewAccount},
+    now, require_superuser, role_grants,
     users::{self, ProfilePatch},
 };
 use crate::{
     auth::{Permission, Viewer},
-    error::{AppError, Result, is_foreign_key_violation},
+    error::{AppError, Result},
     validation,
 };
 
@@ -28,7 +29,7 @@ pub struct NewUser {
     pub profile: ProfilePatch,
     pub status: Option<user::Status>,
     /// `None` gives the default `user` role.
-    pub roles: Option<roles::Wanted>,
+    pub roles: Option<role_grants::Wanted>,
     pub tier_id: Option<Uuid>,
     pub is_superuser: bool,
     /// A whole object; `None` for `{}`.
@@ -47,7 +48,7 @@ pub struct UserPatch {
     /// Top-level keys merged into `appMetadata` (`USERS_UPDATE`).
     pub app_metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// Replaces the user's roles, as `setUserRoles` does.
-    pub roles: Option<roles::Wanted>,
+    pub roles: Option<role_grants::Wanted>,
 }
 
 async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
@@ -68,7 +69,7 @@ pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> R
     if input.app_metadata.is_some() {
         viewer.require(Permission::UsersUpdate)?;
     }
-    let mut model = accounts::new_user_row(ctx, &input.account).await?;
+    let mut model = new_account::account_row(ctx, &input.account).await?;
     users::apply_profile(&mut model, &input.profile)?;
     model.status = Set(input.status.unwrap_or(user::Status::Active));
     model.is_superuser = Set(input.is_superuser);
@@ -104,23 +105,18 @@ async fn insert_created(
     ctx: &AppContext,
     viewer: &Viewer,
     model: user::ActiveModel,
-    wanted: Option<&roles::Wanted>,
+    wanted: Option<&role_grants::Wanted>,
 ) -> Result<user::Model> {
     let txn = ctx.db.begin().await?;
-    let created = match users::insert(&txn, model).await {
-        Err(AppError::Database(err)) if is_foreign_key_violation(&err) => {
-            return Err(AppError::not_found("tier").with_field("tierId"));
-        }
-        result => result?,
+    let ids = match wanted {
+        Some(wanted) => Some(wanted.keys(&txn).await?),
+        None => None,
     };
-    match wanted {
-        None => roles::grant_builtin(&txn, created.id, roles::DEFAULT_ROLE).await?,
-        Some(wanted) => {
-            let ids = wanted.keys(&txn).await?;
-            let given = roles::replace(&txn, viewer, created.id, &[], &ids).await?;
-            audit_roles_given(&txn, viewer, created.id, &given).await?;
-        }
-    }
+    let roles = match &ids {
+        None => FirstRoles::Default,
+        Some(ids) => FirstRoles::Given(viewer, ids),
+    };
+    let created = new_account::insert_account(&txn, model, roles).await?;
     Event::by(viewer, "user.created")
         .on(Target::User(created.id))
         .with(audit::user_created(&created))
@@ -129,7 +125,7 @@ async fn insert_created(
     // When sign-in needs a verified address, the new user needs the link.
     let mails = ctx.config.require_email_verification;
     if mails {
-        super::recovery::queue_welcome_verification(&txn, ctx, &created).await?;
+        account_mail::queue_welcome_verification(&txn, ctx, &created).await?;
     }
     txn.commit().await?;
     if mails {
@@ -201,7 +197,7 @@ pub async fn update_user(
             .as_deref()
             .map(validation::email)
             .transpose()?;
-        accounts::check_password(
+        credentials::check_password(
             ctx,
             password,
             "password",
@@ -239,7 +235,10 @@ pub async fn update_user(
     )?;
     if let Some(wanted) = &patch.roles {
         let ids = wanted.keys(&txn).await?;
-        if roles::assign_locked(&txn, viewer, id, &ids).await?.changed {
+        if role_grants::assign_locked(&txn, viewer, id, &ids)
+            .await?
+            .changed
+        {
             // A change of roles is a change of the user (`updatedAt`).
             model.updated_at = Set(now());
         }
@@ -247,17 +246,18 @@ pub async fn update_user(
     let updated = users::save_locked(&txn, before.clone(), model).await?;
     audit_update(&txn, viewer, &before, &updated, patch.password.is_some()).await?;
     if patch.password.is_some() || disables {
-        sessions::revoke_all(&txn, id, None).await?;
+        access::revoke_sessions(&txn, id, None).await?;
     }
-    if disables {
-        super::api_keys::revoke_all(&txn, id).await?;
+    // A new password, like the user's own change, ends every key too.
+    if patch.password.is_some() || disables {
+        access::revoke_keys(&txn, id).await?;
     }
     let mails = changes_email && ctx.config.require_email_verification;
     if changes_email {
         super::links::address_changed(&txn, id).await?;
         // When sign-in needs a verified address, the new one needs its link.
         if mails {
-            super::recovery::queue_welcome_verification(&txn, ctx, &updated).await?;
+            account_mail::queue_welcome_verification(&txn, ctx, &updated).await?;
         }
     }
     txn.commit().await?;
@@ -265,22 +265,6 @@ pub async fn update_user(
         super::outbox::wake(ctx);
     }
     Ok(updated)
-}
-
-/// Roles given to a new user, as a change from none (so "who made this
-/// user an admin?" has an answer from the first day).
-pub(super) async fn audit_roles_given(
-    conn: &impl sea_orm::ConnectionTrait,
-    viewer: &Viewer,
-    user_id: Uuid,
-    given: &[entity::role::Model],
-) -> Result<()> {
-    let names: Vec<String> = given.iter().map(|r| r.name.clone()).collect();
-    Event::by(viewer, "user.roles_changed")
-        .on(Target::User(user_id))
-        .change("roles", Vec::<String>::new(), names)
-        .record(conn)
-        .await
 }
 
 /// The events of an administrator's change to a user: a status change on its
@@ -355,8 +339,8 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     let mut model = users::changes(&current);
     model.deleted_at = Set(Some(now()));
     let deleted = users::save(&txn, current.clone(), model).await?;
-    sessions::revoke_all(&txn, id, None).await?;
-    super::api_keys::revoke_all(&txn, id).await?;
+    access::revoke_sessions(&txn, id, None).await?;
+    access::revoke_keys(&txn, id).await?;
     Event::by(viewer, "user.deleted")
         .on(Target::User(id))
         .with(audit::user_changes(&current, &deleted))

@@ -23,8 +23,8 @@ use serde_json::Value;
 use super::{
     AppContext,
     audit::{Event, Target},
-    now, roles,
-    sessions::hash_token,
+    now, role_grants,
+    tokens::hash_token,
     users,
 };
 use crate::{
@@ -113,7 +113,7 @@ pub async fn create(
             "expiresAt must be in the future",
         ));
     }
-    super::accounts::confirm_password(ctx, viewer, password, "password").await?;
+    super::credentials::confirm_password(ctx, viewer, password, "password").await?;
     // Counted under the user's lock, so racing creations cannot pass the cap,
     // and checked there: a suspension that committed meanwhile wins.
     let txn = ctx.db.begin().await?;
@@ -172,19 +172,6 @@ pub async fn create(
     txn.commit().await?;
     tracing::info!(key_id = %crate::ids::encode(crate::ids::API_KEY, key.id), "API key created");
     Ok(Created { key, secret })
-}
-
-/// Revokes every live key of `user_id`, in the caller's transaction: a
-/// suspension or a deletion ends its keys for good, as it ends its sessions
-/// (a later reactivation or restore does not bring them back).
-pub async fn revoke_all(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
-    Ok(api_key::Entity::update_many()
-        .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
-        .filter(api_key::Column::UserId.eq(user_id))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?
-        .rows_affected)
 }
 
 /// A user's keys not revoked, newest first (expired ones included, so their
@@ -313,7 +300,7 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, secret: &str) -> Result<Vi
     let held: BTreeSet<Permission> = if user.is_superuser {
         Permission::ALL.into_iter().collect()
     } else {
-        roles::permissions(&role_models)
+        role_grants::permissions(&role_models)
     };
     let granted = parse_permissions(&key_permissions);
     let stale = ts - LAST_USED_GRANULARITY;

@@ -11,10 +11,13 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
 };
 
-use super::{AppContext, now, outbox, sessions, users};
+use super::{
+    AppContext, now,
+    tokens::{hash_token, random_token},
+};
 use crate::{
     error::{AppError, Result},
-    mail::{self, Queued, Template},
+    mail::Template,
 };
 
 /// What a token may be used for.
@@ -48,7 +51,7 @@ impl Purpose {
         }
     }
 
-    fn ttl(self, ctx: &AppContext) -> std::time::Duration {
+    pub fn ttl(self, ctx: &AppContext) -> std::time::Duration {
         let mail = &ctx.config.mail;
         match self {
             Self::PasswordReset => mail.password_reset_ttl,
@@ -58,7 +61,7 @@ impl Purpose {
         }
     }
 
-    fn template(self) -> Option<Template> {
+    pub fn template(self) -> Option<Template> {
         match self {
             Self::PasswordReset => Some(Template::PasswordReset),
             Self::VerifyEmail => Some(Template::VerifyEmail),
@@ -82,139 +85,6 @@ impl Purpose {
 /// How long a right password's `mfaToken` waits for its second factor.
 pub const MFA_CHALLENGE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Mails of one kind to one address that anonymous requests may cause in
-/// a window: the rest of `RATE_LIMIT_MAIL` is kept for the user themself and
-/// administrators, so strangers asking for resets cannot use up a user's
-/// budget.
-const RESERVED_FOR_OWNER: u32 = 2;
-
-/// Who asked for a mail, for the mail budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asker {
-    /// Anyone, on an address's word: kept to the budget less what is reserved.
-    Anonymous,
-    /// The user themself, or an administrator: the whole budget.
-    Owner,
-}
-
-/// How many more mails of `template` may go to `address` now (at most
-/// `RATE_LIMIT_MAIL`, 5 an hour, over a sliding window counted in the
-/// outbox), and if none, how many seconds until one may. Call it in the
-/// transaction that queues the mail, after locking the user's row, so two
-/// requests for one user cannot both take the last one.
-async fn budget(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    address: &str,
-    template: Template,
-    asker: Asker,
-) -> Result<std::result::Result<(), u64>> {
-    let rate = ctx.config.mail.per_address;
-    let limit = match asker {
-        Asker::Owner => rate.hits,
-        Asker::Anonymous => rate.hits.saturating_sub(RESERVED_FOR_OWNER).max(1),
-    };
-    let window = chrono::Duration::from_std(rate.per).unwrap_or_default();
-    let ts = now();
-    let sent = outbox::recent(conn, address, template.name(), ts - window).await?;
-    if sent.len() < limit as usize {
-        return Ok(Ok(()));
-    }
-    // The window frees a place when the oldest mail that fills it leaves it.
-    let freed = sent[sent.len() - limit as usize] + window;
-    Ok(Err((freed - ts).num_seconds().max(1) as u64))
-}
-
-/// Whether another mail of `template` may go to `address` (see `budget`).
-pub async fn within_budget(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    address: &str,
-    template: Template,
-    asker: Asker,
-) -> Result<bool> {
-    Ok(budget(conn, ctx, address, template, asker).await?.is_ok())
-}
-
-/// `within_budget` for the user themself or an administrator, as an error:
-/// `RATE_LIMITED`, with when a mail may go again.
-pub async fn require_budget(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    address: &str,
-    template: Template,
-) -> Result<()> {
-    match budget(conn, ctx, address, template, Asker::Owner).await? {
-        Ok(()) => Ok(()),
-        Err(retry_after) => {
-            tracing::info!(
-                topic = template.name(),
-                "mail budget spent for this address"
-            );
-            Err(AppError::RateLimited { retry_after })
-        }
-    }
-}
-
-/// Whether mail to `address` may carry text that people chose (the
-/// account's name and username, a requested new address): only when
-/// `address` is the account's proven one, whose owner chose that text or
-/// was given it by an administrator. Anyone can register any address, so
-/// mail to an unproven one carries only the service's own words, and no
-/// stranger can use it to send their text to someone else's inbox.
-/// Invitations are the exception: their text is an administrator's.
-pub fn may_quote(user: &user::Model, address: &str) -> bool {
-    user.email_verified_at.is_some() && address == user.email
-}
-
-/// The values every mail to `user` at `address` shows: the account's name
-/// and username only when `quote` allows them (`may_quote`).
-pub fn values(
-    user: &user::Model,
-    address: &str,
-    purpose_ttl: std::time::Duration,
-    quote: bool,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut values = serde_json::Map::new();
-    if quote {
-        let name = users::effective_name(
-            user.display_name.as_deref(),
-            user.first_name.as_deref(),
-            user.last_name.as_deref(),
-            &user.username,
-        );
-        values.insert("name".into(), name.into());
-        values.insert("username".into(), user.username.clone().into());
-    }
-    values.insert("address".into(), address.into());
-    values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
-    values
-}
-
-/// Issues a token for `purpose` and queues the mail that carries it to
-/// `address`, in the caller's transaction. The caller wakes the outbox
-/// worker once it commits.
-pub async fn mail_link(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    purpose: Purpose,
-    user: &user::Model,
-    address: &str,
-) -> Result<()> {
-    let template = purpose
-        .template()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{purpose:?} tokens are not mailed")))?;
-    let token = issue(conn, ctx, purpose, user, address).await?;
-    let quote = purpose == Purpose::Invitation || may_quote(user, address);
-    let queued = Queued {
-        template,
-        to: address.to_owned(),
-        values: values(user, address, purpose.ttl(ctx), quote),
-        sealed_token: None,
-    };
-    super::account_mail::queue(conn, ctx, queued, Some(&token)).await
-}
-
 /// Issues a token for `purpose`, bound to `user` and `address`; returns it.
 pub async fn issue(
     conn: &impl ConnectionTrait,
@@ -223,12 +93,12 @@ pub async fn issue(
     user: &user::Model,
     address: &str,
 ) -> Result<String> {
-    let token = sessions::random_token();
+    let token = random_token();
     let ts = now();
     let ttl = purpose.ttl(ctx);
     account_token::Entity::insert(account_token::ActiveModel {
         id: Set(crate::ids::new_key()),
-        token_hash: Set(sessions::hash_token(&token)),
+        token_hash: Set(hash_token(&token)),
         purpose: Set(purpose.name().to_owned()),
         user_id: Set(user.id),
         address: Set(address.to_owned()),
@@ -255,7 +125,7 @@ pub async fn find(
         return Err(AppError::TokenInvalid);
     }
     let row = account_token::Entity::find()
-        .filter(account_token::Column::TokenHash.eq(sessions::hash_token(token)))
+        .filter(account_token::Column::TokenHash.eq(hash_token(token)))
         .filter(account_token::Column::Purpose.eq(purpose.name()))
         .one(conn)
         .await?

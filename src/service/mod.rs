@@ -2,26 +2,38 @@
 //! `AppContext` and/or a connection (`&impl ConnectionTrait`), so a caller can
 //! run several of them inside one transaction.
 
-pub mod account_mail;
+// Flows: each opens its transaction, authorises and audits; a flow never
+// calls another flow.
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
-pub mod audit;
 pub mod directory;
-pub mod events;
-pub mod limits;
-pub mod links;
+pub mod invitations;
 pub mod mfa;
 pub mod nodes;
-pub mod outbox;
 pub mod recovery;
 pub mod roles;
 pub mod sessions;
 pub mod tiers;
+pub mod webhooks;
+
+// Building blocks: run inside a caller's transaction.
+pub mod access;
+pub mod account_mail;
+pub mod credentials;
+pub mod limits;
+pub mod links;
+pub mod new_account;
+pub mod role_grants;
+pub mod tokens;
 pub mod users;
+
+// The event stream: what happened, written in the change's transaction.
+pub mod audit;
+pub mod events;
+pub mod outbox;
 pub mod webhook_fanout;
 pub mod webhook_send;
-pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -4,22 +4,21 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use entity::{FromPosition, role, session, user, user_role};
-use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, TransactionTrait,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationTrait, TransactionTrait, sea_query::Expr,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
     AppContext, RequestMeta,
+    access::{self, Tokens, insert_link, live_links, successor_token, tokens},
     audit::{Event, Target},
-    now, roles, users,
+    now, role_grants,
+    tokens::hash_token,
+    users,
 };
 use crate::{
     auth::{Permission, Viewer, jwt::Claims},
@@ -27,113 +26,6 @@ use crate::{
     ids,
 };
 use serde_json::Value;
-
-/// The credentials handed to a client after login, registration or refresh.
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: u64,
-    pub user: user::Model,
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// 32 random bytes, URL-safe: a refresh token, or the token of a link in mail.
-pub(super) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Starts a new session chain for `user` and returns its tokens. `user` is
-/// the row as the caller's transaction locked (or inserted) it: a user
-/// suspended or deleted meanwhile gets no session.
-pub async fn start(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    user: user::Model,
-    meta: &RequestMeta,
-) -> Result<Tokens> {
-    users::usable(&user)?;
-    let chain_id = ids::new_key();
-    let created_at = now();
-    insert_link(conn, ctx, user, chain_id, created_at, random_token(), meta).await
-}
-
-/// The refresh token that succeeds `token` in its chain: an HMAC of it under
-/// the server's secret, so within `REFRESH_REUSE_INTERVAL_SECS` the server can
-/// hand a second tab the same successor without storing any token.
-fn successor_token(ctx: &AppContext, token: &str) -> String {
-    use hmac::{Hmac, Mac};
-    use secrecy::ExposeSecret;
-    let mut mac = Hmac::<Sha256>::new_from_slice(ctx.config.jwt_secret.expose_secret().as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(b"usergraph refresh successor\0");
-    mac.update(token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-fn tokens(
-    ctx: &AppContext,
-    user: user::Model,
-    chain_id: Uuid,
-    refresh_token: String,
-) -> Result<Tokens> {
-    let access_token = ctx.jwt.issue(
-        ids::encode(ids::USER, user.id),
-        ids::encode(ids::SESSION, chain_id),
-    )?;
-    Ok(Tokens {
-        access_token,
-        refresh_token,
-        expires_in: ctx.jwt.ttl.as_secs(),
-        user,
-    })
-}
-
-async fn insert_link(
-    conn: &impl ConnectionTrait,
-    ctx: &AppContext,
-    user: user::Model,
-    chain_id: Uuid,
-    created_at: chrono::DateTime<chrono::Utc>,
-    refresh_token: String,
-    meta: &RequestMeta,
-) -> Result<Tokens> {
-    let ts = now();
-    session::ActiveModel {
-        id: Set(ids::new_key()),
-        chain_id: Set(chain_id),
-        user_id: Set(user.id),
-        refresh_token_hash: Set(hash_token(&refresh_token)),
-        created_at: Set(created_at),
-        last_used_at: Set(ts),
-        expires_at: Set(expiry(ctx, ts, created_at)),
-        rotated_at: Set(None),
-        revoked_at: Set(None),
-        user_agent: Set(meta.user_agent.clone()),
-        ip: Set(meta.ip.clone()),
-    }
-    .insert(conn)
-    .await?;
-    tokens(ctx, user, chain_id, refresh_token)
-}
-
-/// A link lives one refresh lifetime, but never past the chain's absolute
-/// lifetime counted from sign-in (RFC 9700 §4.14.2).
-fn expiry(
-    ctx: &AppContext,
-    now: chrono::DateTime<chrono::Utc>,
-    signed_in: chrono::DateTime<chrono::Utc>,
-) -> chrono::DateTime<chrono::Utc> {
-    let sliding =
-        now + Duration::from_std(ctx.config.refresh_token_ttl).unwrap_or(Duration::days(30));
-    let absolute = signed_in
-        + Duration::from_std(ctx.config.session_max_lifetime).unwrap_or(Duration::days(90));
-    sliding.min(absolute)
-}
 
 /// Exchanges a refresh token for a new pair. The old token stops working; a
 /// token that was already rotated revokes its whole chain (RFC 9700 §4.14),
@@ -262,33 +154,6 @@ async fn end_chain(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -
     Ok(result.rows_affected > 0)
 }
 
-/// The user's live links: the newest row of each chain not revoked or expired.
-fn live_links(user_id: Uuid, ts: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(session::Column::UserId.eq(user_id))
-        .add(session::Column::RotatedAt.is_null())
-        .add(session::Column::RevokedAt.is_null())
-        .add(session::Column::ExpiresAt.gt(ts))
-}
-
-/// Ends the user's live sessions, optionally keeping one; returns how many
-/// ended. Call it inside the transaction of the change that causes it.
-pub async fn revoke_all(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    keep: Option<Uuid>,
-) -> Result<u64> {
-    users::lock(conn, user_id).await?;
-    let ts = now();
-    let mut update = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(ts))
-        .filter(live_links(user_id, ts));
-    if let Some(keep) = keep {
-        update = update.filter(session::Column::ChainId.ne(keep));
-    }
-    Ok(update.exec(conn).await?.rows_affected)
-}
-
 /// `logout`: ends the viewer's current session and, when `refresh_token` is
 /// one of the viewer's, that token's session too.
 pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&str>) -> Result<()> {
@@ -319,12 +184,12 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
 pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: bool) -> Result<u64> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
-    let ended = revoke_all(&txn, viewer.id(), None).await?;
+    let ended = access::revoke_sessions(&txn, viewer.id(), None).await?;
     let mut event = Event::by(viewer, "auth.logout")
         .on(Target::User(viewer.id()))
         .change("sessionsEnded", Value::Null, ended);
     if include_api_keys {
-        let revoked = super::api_keys::revoke_all(&txn, viewer.id()).await?;
+        let revoked = access::revoke_keys(&txn, viewer.id()).await?;
         event = event.change("apiKeysRevoked", Value::Null, revoked);
     }
     event.record(&txn).await?;
@@ -434,7 +299,7 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
     }
-    let permissions: BTreeSet<Permission> = roles::permissions(&roles);
+    let permissions: BTreeSet<Permission> = role_grants::permissions(&roles);
     Ok(Viewer {
         user,
         session_id: chain_id,

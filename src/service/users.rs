@@ -257,6 +257,29 @@ pub fn require_verified(user: &user::Model) -> Result<()> {
     Ok(())
 }
 
+/// The target of an administrator's mail: found, not a superuser unless the
+/// viewer is one, not deleted and active (a suspended user could not use
+/// the link).
+pub async fn lock_mail_target(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> Result<user::Model> {
+    let user = lock(txn, id)
+        .await?
+        .ok_or(AppError::not_found("user").with_field("id"))?;
+    check_target(viewer, &user)?;
+    if user.is_deleted() {
+        return Err(AppError::Conflict("the user is deleted".into()));
+    }
+    if user.status != user::Status::Active {
+        return Err(AppError::Conflict(
+            "the user is not active: set their status to ACTIVE first".into(),
+        ));
+    }
+    Ok(user)
+}
+
 /// The users with these (normalised) usernames, in one statement.
 pub async fn by_usernames(
     conn: &impl ConnectionTrait,

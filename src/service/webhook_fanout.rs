@@ -8,8 +8,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{now, outbox, webhook_send::KIND};
+use super::{now, outbox};
 use crate::{error::Result, ids};
+
+/// The outbox kind of webhook messages.
+pub const KIND: &str = "webhook";
 
 /// What a webhook message carries in the outbox.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

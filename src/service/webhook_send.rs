@@ -17,6 +17,7 @@ use entity::{outbox, webhook, webhook_delivery};
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
+pub use super::webhook_fanout::KIND;
 use super::{
     AppContext,
     audit::{Event, Target},
@@ -28,9 +29,6 @@ use crate::{
     ids,
     mail::SendError,
 };
-
-/// The outbox kind of webhook messages.
-pub const KIND: &str = "webhook";
 
 /// How long a receiver has to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -184,7 +184,7 @@ async fn arrange(app: &TestApp, field: &str, target: &Account, n: usize) -> Stri
     };
     entity::account_token::Entity::insert(entity::account_token::ActiveModel {
         id: Set(uuid::Uuid::new_v4()),
-        token_hash: Set(usergraph::service::sessions::hash_token(&token)),
+        token_hash: Set(usergraph::service::tokens::hash_token(&token)),
         purpose: Set(purpose.to_owned()),
         user_id: Set(user.id),
         address: Set(address),

@@ -382,7 +382,7 @@ impl TestApp {
             .expect("grant role");
         }
         let tokens =
-            usergraph::service::sessions::start(self.db(), &self.ctx, user, &Default::default())
+            usergraph::service::access::start(self.db(), &self.ctx, user, &Default::default())
                 .await
                 .expect("session");
         Account {

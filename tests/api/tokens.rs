@@ -310,7 +310,7 @@ async fn no_session_outlives_a_revocation_that_races_its_refresh() {
         .unwrap();
         let mut chains = vec![victim.refresh.clone()];
         for _ in 0..2 {
-            let tokens = usergraph::service::sessions::start(
+            let tokens = usergraph::service::access::start(
                 app.db(),
                 &app.ctx,
                 model.clone(),

@@ -20,7 +20,7 @@ use crate::{
 };
 
 fn admins() -> SelectStatement {
-    holders_of(role::Column::Name.eq(crate::service::roles::ADMIN_ROLE))
+    holders_of(role::Column::Name.eq(crate::service::role_grants::ADMIN_ROLE))
 }
 
 /// The holders of the role with this id (written into the SQL on

@@ -1,0 +1,156 @@
+//! The ways into an account, a building block: starting a session (a chain
+//! of refresh tokens and the access tokens it hands out), and ending every
+//! session or API key of a user, in the caller's transaction.
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use entity::{api_key, session, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::Expr,
+};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::{
+    AppContext, RequestMeta, now,
+    tokens::{hash_token, random_token},
+    users,
+};
+use crate::{error::Result, ids};
+
+/// The credentials handed to a client after login, registration or refresh.
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub user: user::Model,
+}
+
+/// Starts a new session chain for `user` and returns its tokens. `user` is
+/// the row as the caller's transaction locked (or inserted) it: a user
+/// suspended or deleted meanwhile gets no session.
+pub async fn start(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: user::Model,
+    meta: &RequestMeta,
+) -> Result<Tokens> {
+    users::usable(&user)?;
+    let chain_id = ids::new_key();
+    let created_at = now();
+    insert_link(conn, ctx, user, chain_id, created_at, random_token(), meta).await
+}
+
+/// The refresh token that succeeds `token` in its chain: an HMAC of it under
+/// the server's secret, so within `REFRESH_REUSE_INTERVAL_SECS` the server can
+/// hand a second tab the same successor without storing any token.
+pub fn successor_token(ctx: &AppContext, token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use secrecy::ExposeSecret;
+    let mut mac = Hmac::<Sha256>::new_from_slice(ctx.config.jwt_secret.expose_secret().as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"usergraph refresh successor\0");
+    mac.update(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+pub fn tokens(
+    ctx: &AppContext,
+    user: user::Model,
+    chain_id: Uuid,
+    refresh_token: String,
+) -> Result<Tokens> {
+    let access_token = ctx.jwt.issue(
+        ids::encode(ids::USER, user.id),
+        ids::encode(ids::SESSION, chain_id),
+    )?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        expires_in: ctx.jwt.ttl.as_secs(),
+        user,
+    })
+}
+
+pub async fn insert_link(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: user::Model,
+    chain_id: Uuid,
+    created_at: chrono::DateTime<chrono::Utc>,
+    refresh_token: String,
+    meta: &RequestMeta,
+) -> Result<Tokens> {
+    let ts = now();
+    session::ActiveModel {
+        id: Set(ids::new_key()),
+        chain_id: Set(chain_id),
+        user_id: Set(user.id),
+        refresh_token_hash: Set(hash_token(&refresh_token)),
+        created_at: Set(created_at),
+        last_used_at: Set(ts),
+        expires_at: Set(expiry(ctx, ts, created_at)),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+        user_agent: Set(meta.user_agent.clone()),
+        ip: Set(meta.ip.clone()),
+    }
+    .insert(conn)
+    .await?;
+    tokens(ctx, user, chain_id, refresh_token)
+}
+
+/// A link lives one refresh lifetime, but never past the chain's absolute
+/// lifetime counted from sign-in (RFC 9700 §4.14.2).
+fn expiry(
+    ctx: &AppContext,
+    now: chrono::DateTime<chrono::Utc>,
+    signed_in: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let sliding =
+        now + Duration::from_std(ctx.config.refresh_token_ttl).unwrap_or(Duration::days(30));
+    let absolute = signed_in
+        + Duration::from_std(ctx.config.session_max_lifetime).unwrap_or(Duration::days(90));
+    sliding.min(absolute)
+}
+
+/// The user's live links: the newest row of each chain not revoked or expired.
+pub fn live_links(user_id: Uuid, ts: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::RotatedAt.is_null())
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(ts))
+}
+
+/// Ends the user's live sessions, optionally keeping one; returns how many
+/// ended. Call it inside the transaction of the change that causes it.
+pub async fn revoke_sessions(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<u64> {
+    users::lock(conn, user_id).await?;
+    let ts = now();
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(ts))
+        .filter(live_links(user_id, ts));
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::ChainId.ne(keep));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}
+
+/// Revokes every live key of `user_id`, in the caller's transaction: a
+/// suspension or a deletion ends its keys for good, as it ends its sessions
+/// (a later reactivation or restore does not bring them back).
+pub async fn revoke_keys(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u64> {
+    Ok(api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
+        .filter(api_key::Column::UserId.eq(user_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
