@@ -6,9 +6,8 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
     app,
-    auth::new_account,
+    inputs::{SocialLinksInput, UpdateProfileInput, metadata_patch, new_account},
     types::{User, UserStatus},
-    user::{SocialLinksInput, UpdateProfileInput, metadata_patch},
 };
 use crate::{
     auth::Permission,

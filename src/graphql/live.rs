@@ -5,36 +5,19 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, SimpleObject, Subscription, futures_util::Stream};
+use async_graphql::{Context, ID, Subscription, futures_util::Stream};
 use entity::audit_event;
 use tokio::sync::broadcast;
 
-use super::{app, audit::AuditEvent, guard::viewer, types::DateTime};
+use super::{
+    app,
+    guard::viewer,
+    types::{AuditEvent, SessionEvent, SessionEventKind},
+};
 use crate::{
     ids,
     service::{audit, events},
 };
-
-/// What happened to a session.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEventKind {
-    /// One or more of the user's sessions ended.
-    Ended,
-}
-
-/// A change to the caller's sessions, so a frontend can sign out at once.
-#[derive(SimpleObject, Clone)]
-pub struct SessionEvent {
-    pub kind: SessionEventKind,
-    /// Why: the audit action (`auth.logout`, `session.revoked`,
-    /// `auth.password_changed`, `user.status_changed`, …).
-    pub action: String,
-    /// The session that ended (`ses_…`); null when several did.
-    pub session_id: Option<ID>,
-    /// True when the session of this socket is among those that ended.
-    pub ends_this_session: bool,
-    pub at: DateTime,
-}
 
 /// Whether `event` ends sessions of `user`, and which: `Some(None)` for
 /// several, `Some(Some(id))` for one.

@@ -1,21 +1,24 @@
 //! The GraphQL schema: per-domain roots merged with `MergedObject`, the query
 //! limits, and the extension that gives every error a contract code.
 
+pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
-pub mod auth;
-pub mod connection;
+pub mod directory;
 pub mod guard;
+pub mod inputs;
+pub mod invitations;
 pub mod live;
 pub mod loaders;
-pub mod node;
+pub mod mfa;
+pub mod nodes;
 pub mod recovery;
 mod request;
-pub mod role;
-pub mod security;
-pub mod tier;
+pub mod roles;
+pub mod sessions;
+pub mod tiers;
 pub mod types;
-pub mod user;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -53,29 +56,31 @@ pub(crate) mod cost {
 /// users, roles and tiers, and the audit trail.
 #[derive(MergedObject, Default)]
 pub struct Query(
-    user::UserQuery,
-    user::DirectoryQuery,
-    auth::AuthQuery,
-    security::SecurityQuery,
+    accounts::AccountQuery,
+    directory::DirectoryQuery,
+    sessions::SessionQuery,
+    api_keys::ApiKeyQuery,
     audit::AuditQuery,
     webhooks::WebhookQuery,
-    role::RoleQuery,
-    tier::TierQuery,
-    node::NodeQuery,
+    roles::RoleQuery,
+    tiers::TierQuery,
+    nodes::NodeQuery,
 );
 
 /// Writes: sign-up and sign-in, the caller's account, administration,
 /// recovery and invitations, the second factor and API keys, roles and tiers.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    auth::AuthMutation,
-    user::UserMutation,
+    accounts::AccountMutation,
+    sessions::SessionMutation,
     admin::AdminMutation,
     recovery::RecoveryMutation,
-    security::SecurityMutation,
+    invitations::InvitationMutation,
+    mfa::MfaMutation,
+    api_keys::ApiKeyMutation,
     webhooks::WebhookMutation,
-    role::RoleMutation,
-    tier::TierMutation,
+    roles::RoleMutation,
+    tiers::TierMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, live::Subscription>;

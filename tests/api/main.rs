@@ -10,6 +10,7 @@ mod clients;
 mod directory;
 mod helpers;
 mod http;
+mod invitations;
 mod live;
 mod login;
 mod mailbox;

@@ -6,10 +6,10 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use super::guard::{Authenticated, Superuser, viewer};
 use super::{
     app, cost,
+    inputs::{name_patch, patch},
     loaders::ByKey,
     request::{loader, user_by_username},
     types::{Tier, User},
-    user::{name_patch, patch},
 };
 use crate::{
     error::AppError,

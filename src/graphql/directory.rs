@@ -1,189 +1,25 @@
-//! Users: the caller's own account (`me`, `updateMe`, `deleteMe`) and the
-//! directory queries `user`, `userByUsername` and `users`.
+//! The directory: `user`, `userByUsername` and `users`, with the filters,
+//! orders and paging `users` takes (service::directory).
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object};
 use entity::user;
 
 use super::{
-    app,
-    connection::{UserConnection, projection},
-    cost,
+    app, cost,
     guard::{Authenticated, HasPermission, viewer},
     loaders::UserById,
     request::{loader, user_by_username},
-    types::{DateTime, User, UserStatus},
+    types::{DateTime, User, UserConnection, UserStatus, user_connection::projection},
 };
 use crate::{
     auth::Permission,
     error::AppError,
     ids,
     service::{
-        accounts,
         directory::{self, Projected},
         users,
     },
 };
-
-/// Profile links; for each field, null clears it and an absent field is kept.
-#[derive(InputObject, Default)]
-pub struct SocialLinksInput {
-    /// An http(s) URL; null clears.
-    pub website: MaybeUndefined<String>,
-    /// An http(s) URL; null clears.
-    pub facebook: MaybeUndefined<String>,
-    /// An http(s) URL; null clears.
-    pub instagram: MaybeUndefined<String>,
-    /// An http(s) URL; null clears.
-    pub linkedin: MaybeUndefined<String>,
-    /// An http(s) URL; null clears.
-    pub x: MaybeUndefined<String>,
-    /// An http(s) URL; null clears.
-    pub youtube: MaybeUndefined<String>,
-}
-
-/// Changes to one's own profile. An absent field is kept; an explicit null
-/// clears an optional field (and is refused for `username` and `email`).
-#[derive(InputObject, Default)]
-pub struct UpdateProfileInput {
-    /// 2–20 characters of `[a-z0-9_.-]`; stored lower-case.
-    pub username: MaybeUndefined<String>,
-    /// Stored trimmed and lower-case.
-    pub email: MaybeUndefined<String>,
-    /// Display name; null restores the default ("firstName lastName", else username).
-    pub name: MaybeUndefined<String>,
-    /// At most 64 characters; null clears.
-    pub first_name: MaybeUndefined<String>,
-    /// At most 64 characters; null clears.
-    pub last_name: MaybeUndefined<String>,
-    /// An http(s) URL of at most 255 characters; null clears.
-    pub avatar_url: MaybeUndefined<String>,
-    /// Profile links; each field as described there.
-    pub social_links: Option<SocialLinksInput>,
-    /// Keys merged into `metadata` (a JSON object of at most 8 KiB): each
-    /// key given replaces the stored one, a key set to null is removed,
-    /// other keys are kept. The result must stay within 8 KiB.
-    pub metadata: Option<Json<serde_json::Value>>,
-}
-
-/// An optional input field as a change: absent keeps, null clears, a value sets.
-/// A role's or tier's name and description change, as the service takes it.
-pub(crate) fn name_patch<'a>(
-    name: Option<&'a str>,
-    description: &'a users::Patch<String>,
-) -> crate::service::NamePatch<'a> {
-    crate::service::NamePatch {
-        name,
-        description: description.as_ref().map(Option::as_deref),
-    }
-}
-
-pub(crate) fn patch(value: MaybeUndefined<String>) -> users::Patch<String> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
-fn required(
-    value: MaybeUndefined<String>,
-    field: &'static str,
-) -> Result<Option<String>, AppError> {
-    match value {
-        MaybeUndefined::Undefined => Ok(None),
-        MaybeUndefined::Null => Err(AppError::bad_input(
-            field,
-            format!("{field} cannot be null"),
-        )),
-        MaybeUndefined::Value(v) => Ok(Some(v)),
-    }
-}
-
-impl UpdateProfileInput {
-    pub fn into_patch(self) -> Result<users::ProfilePatch, AppError> {
-        let links = self.social_links.unwrap_or_default();
-        Ok(users::ProfilePatch {
-            username: required(self.username, "username")?,
-            email: required(self.email, "email")?,
-            name: patch(self.name),
-            first_name: patch(self.first_name),
-            last_name: patch(self.last_name),
-            avatar_url: patch(self.avatar_url),
-            website: patch(links.website),
-            facebook: patch(links.facebook),
-            instagram: patch(links.instagram),
-            linkedin: patch(links.linkedin),
-            x: patch(links.x),
-            youtube: patch(links.youtube),
-            metadata: metadata_patch(self.metadata, "metadata")?,
-        })
-    }
-}
-
-/// A metadata merge as given: a JSON object within the metadata bound, else
-/// `BAD_USER_INPUT` on `field`.
-pub(crate) fn metadata_patch(
-    value: Option<Json<serde_json::Value>>,
-    field: &'static str,
-) -> Result<Option<serde_json::Map<String, serde_json::Value>>, AppError> {
-    value
-        .map(|v| crate::validation::metadata(v.0, field))
-        .transpose()
-}
-
-#[derive(Default)]
-pub struct UserQuery;
-
-#[Object]
-impl UserQuery {
-    /// The signed-in user. `UNAUTHENTICATED` without a valid session.
-    #[graphql(guard = "Authenticated")]
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        Ok(User::owned(viewer(ctx)?.user.clone()))
-    }
-}
-
-#[derive(Default)]
-pub struct UserMutation;
-
-#[Object]
-impl UserMutation {
-    /// Updates the caller's own profile. Cannot change status, roles, tier or
-    /// superuser. A new `email` is not set at once: as `requestEmailChange`
-    /// does, it needs `currentPassword` and mails a link to the new address
-    /// (and a notice to the old); the answer shows the current address until
-    /// the link is followed. With an API key, everything but `email`
-    /// (`FORBIDDEN`), and nothing for a superuser's key.
-    #[graphql(guard = "Authenticated")]
-    async fn update_me(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateProfileInput,
-        #[graphql(
-            desc = "The caller's password; required only when `input.email` changes the address."
-        )]
-        current_password: Option<String>,
-    ) -> async_graphql::Result<User> {
-        let viewer = viewer(ctx)?;
-        let updated = accounts::update_me(
-            app(ctx),
-            viewer,
-            input.into_patch()?,
-            current_password.as_deref(),
-        )
-        .await?;
-        Ok(User::owned(updated))
-    }
-
-    /// Soft-deletes the caller's account after checking its password, and ends
-    /// all its sessions. `CONFLICT` for the last active superuser.
-    /// `FORBIDDEN` with an API key.
-    #[graphql(guard = "Authenticated")]
-    async fn delete_me(&self, ctx: &Context<'_>, password: String) -> async_graphql::Result<bool> {
-        accounts::delete_me(app(ctx), viewer(ctx)?, &password).await?;
-        Ok(true)
-    }
-}
 
 /// A condition on one top-level key of `appMetadata`.
 #[derive(InputObject)]

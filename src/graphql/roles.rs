@@ -6,8 +6,8 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
     app, cost,
+    inputs::{name_patch, patch},
     types::{Role, User},
-    user::{name_patch, patch},
 };
 use crate::{auth::Permission, ids, service::roles};
 

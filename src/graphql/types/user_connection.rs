@@ -1,16 +1,14 @@
-//! The GraphQL side of the users listing: the Relay connection `users`
-//! returns, built from a service page with only the cursors the selection
-//! asks for, and the projection a selection of `User` fields needs (for
-//! pages and for `user(id)`): its columns, tiers and roles, all read in the
-//! page's one statement.
+//! `UserConnection`: a page of users (the directory), with the columns and
+//! roles its selection needs read in one statement.
 
 use async_graphql::{Context, Lookahead, Object, SimpleObject};
 use entity::user;
 
-use super::{app, guard::viewer, types::User};
+use super::{PageInfo, User};
 use crate::{
     auth::Viewer,
     error::AppError,
+    graphql::{app, guard::viewer},
     service::directory::{self, Page, Projection},
 };
 
@@ -23,19 +21,6 @@ pub struct UserEdge {
     pub cursor: String,
     /// The user.
     pub node: User,
-}
-
-/// Where a page sits in the whole list.
-#[derive(SimpleObject, Clone)]
-pub struct PageInfo {
-    /// True when more users follow this page (in the direction of paging).
-    pub has_next_page: bool,
-    /// For cursor paging, true when `after` was given (there is a page before it).
-    pub has_previous_page: bool,
-    /// The first edge's cursor; null on an empty page.
-    pub start_cursor: Option<String>,
-    /// The last edge's cursor; null on an empty page.
-    pub end_cursor: Option<String>,
 }
 
 /// A page of users.

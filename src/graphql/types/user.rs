@@ -1,54 +1,25 @@
-//! GraphQL output types and scalars. Each is built from a storage model and
-//! copies only what clients may see; privacy-dependent fields are decided at
-//! construction from the viewer, so no resolver path can leak them.
+//! `User`: an account as a viewer may see it. Privacy-dependent fields are
+//! decided when a `User` is built from the viewer, and every field checks
+//! the `Reach` the `User` was built with, so no resolver path shows more.
 
-use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputValueError, InputValueResult, Json, Scalar, ScalarType,
-    SimpleObject, Value,
-};
-use chrono::{SecondsFormat, Utc};
-use entity::{role, session, tier, user};
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject};
+use entity::{role, tier, user};
 
 use super::{
-    loaders::{ByKey, RolesOfUser},
-    request::loader,
+    DateTime, Role, Tier,
+    audit_event::{self, AuditEventConnection},
 };
 use crate::{
     auth::{Permission, Viewer},
     error::AppError,
+    graphql::{
+        guard::viewer,
+        loaders::{AuditOfUser, ByKey, RolesOfUser},
+        request::loader,
+    },
     ids,
-    service::{access::Tokens, directory::Projected, role_grants::ADMIN_ROLE, users},
+    service::{directory::Projected, role_grants::ADMIN_ROLE, users},
 };
-
-/// An instant in UTC, as RFC 3339 (`2025-01-15T10:00:00Z`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DateTime(pub chrono::DateTime<Utc>);
-
-/// An instant in UTC, as RFC 3339 with second precision (`2025-01-15T10:00:00Z`).
-#[Scalar(
-    name = "DateTime",
-    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339"
-)]
-impl ScalarType for DateTime {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        match &value {
-            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| DateTime(t.with_timezone(&Utc)))
-                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
-            _ => Err(InputValueError::expected_type(value)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
-    }
-}
-
-impl From<chrono::DateTime<Utc>> for DateTime {
-    fn from(value: chrono::DateTime<Utc>) -> Self {
-        Self(value)
-    }
-}
 
 /// Whether an account may be used.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,32 +322,32 @@ impl User {
     /// the account and by whom. Without `after`, a page of users asks for
     /// all its users' events in one statement.
     #[graphql(
-        complexity = "super::cost::STATEMENT + first.unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+        complexity = "crate::graphql::cost::STATEMENT + first.unwrap_or(20).clamp(0, 100) as usize * child_complexity"
     )]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<super::audit::AuditEventConnection> {
-        let viewer = super::guard::viewer(ctx)?;
+    ) -> async_graphql::Result<AuditEventConnection> {
+        let viewer = viewer(ctx)?;
         crate::service::audit::require_reader(viewer)?;
         if after.is_some() {
             let filter = crate::service::audit::Filter {
                 target_id: Some(self.key),
                 ..Default::default()
             };
-            return super::audit::connection(ctx, filter, first, after).await;
+            return audit_event::connection(ctx, filter, first, after).await;
         }
         let size = crate::service::audit::page_size(first)?;
         let mut rows = loader(ctx)?
-            .load_one(super::loaders::AuditOfUser(self.key, size))
+            .load_one(AuditOfUser(self.key, size))
             .await
             .map_err(AppError::from)?
             .unwrap_or_default();
         let more = rows.len() as u64 > size;
         rows.truncate(size as usize);
-        Ok(super::audit::AuditEventConnection::of(rows, more, false))
+        Ok(AuditEventConnection::of(rows, more, false))
     }
 
     /// The user's tier; null when the user has none. Fetched per page or batched per request.
@@ -404,141 +375,5 @@ impl User {
             .await?
             .iter()
             .any(|r| r.name == ADMIN_ROLE))
-    }
-}
-
-/// A named set of permissions. Built-in roles (`admin`, `user`, `viewer`) cannot be deleted or renamed.
-// `serial`: see `User`.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex, serial)]
-pub struct Role {
-    /// Opaque id (`rol_…`).
-    pub id: ID,
-    /// Unique; 2–64 characters of `[a-z0-9_.-]`.
-    pub name: String,
-    /// Null when unset.
-    pub description: Option<String>,
-    /// True for `admin`, `user` and `viewer`.
-    pub is_builtin: bool,
-    /// When the role was created.
-    pub created_at: DateTime,
-    /// Kept as stored and read only when asked for: a page of users carries
-    /// a role per user, and most queries select only the name.
-    #[graphql(skip)]
-    model: role::Model,
-}
-
-#[ComplexObject]
-impl Role {
-    /// What holders of the role may do, in a fixed order.
-    async fn permissions(&self) -> Vec<Permission> {
-        let mut permissions: Vec<Permission> = self
-            .model
-            .permission_names()
-            .iter()
-            .filter_map(|p| Permission::parse(p))
-            .collect();
-        permissions.sort();
-        permissions
-    }
-}
-
-impl From<role::Model> for Role {
-    fn from(model: role::Model) -> Self {
-        Self {
-            id: ids::encode(ids::ROLE, model.id).into(),
-            name: model.name.clone(),
-            description: model.description.clone(),
-            is_builtin: model.is_builtin,
-            created_at: model.created_at.into(),
-            model,
-        }
-    }
-}
-
-/// A service tier (plan) a user can be on.
-// `serial`: see `User`.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(serial)]
-pub struct Tier {
-    /// Opaque id (`tir_…`).
-    pub id: ID,
-    /// Unique; 1–64 characters.
-    pub name: String,
-    /// Null when unset.
-    pub description: Option<String>,
-    /// When the tier was created.
-    pub created_at: DateTime,
-}
-
-impl From<tier::Model> for Tier {
-    fn from(model: tier::Model) -> Self {
-        Self {
-            id: ids::encode(ids::TIER, model.id).into(),
-            name: model.name,
-            description: model.description,
-            created_at: model.created_at.into(),
-        }
-    }
-}
-
-/// A signed-in session (one device or client), kept alive by its refresh token.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct Session {
-    /// Opaque id (`ses_…`); stays the same across refreshes.
-    pub id: ID,
-    /// When the user signed in.
-    pub created_at: DateTime,
-    /// When the session was last refreshed.
-    pub last_used_at: DateTime,
-    /// When the session ends unless refreshed.
-    pub expires_at: DateTime,
-    /// The client's User-Agent at the last refresh; null when it sent none.
-    pub user_agent: Option<String>,
-    /// The client's address at the last refresh; null when unknown.
-    pub ip: Option<String>,
-    /// True for the session of the access token making this request.
-    pub current: bool,
-}
-
-impl Session {
-    pub fn new(model: session::Model, current_chain: uuid::Uuid) -> Self {
-        Self {
-            id: ids::encode(ids::SESSION, model.chain_id).into(),
-            created_at: model.created_at.into(),
-            last_used_at: model.last_used_at.into(),
-            expires_at: model.expires_at.into(),
-            user_agent: model.user_agent,
-            ip: model.ip,
-            current: model.chain_id == current_chain,
-        }
-    }
-}
-
-/// Credentials returned by `register`, `login`, `refreshToken`, `verifyMfa`,
-/// `resetPassword` and `acceptInvitation`.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct AuthPayload {
-    /// A JWT (HS256) to send as `Authorization: Bearer …`.
-    pub access_token: String,
-    /// Opaque; exchange it with `refreshToken` for a new pair. It works once.
-    pub refresh_token: String,
-    /// Always "Bearer".
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i32,
-    /// The signed-in user.
-    pub user: User,
-}
-
-impl From<Tokens> for AuthPayload {
-    fn from(tokens: Tokens) -> Self {
-        Self {
-            access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token,
-            token_type: "Bearer".into(),
-            expires_in: i32::try_from(tokens.expires_in).unwrap_or(i32::MAX),
-            user: User::owned(tokens.user),
-        }
     }
 }

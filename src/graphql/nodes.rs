@@ -3,44 +3,20 @@
 //! ids costs one statement per type, and each type's visibility is the
 //! service's (`service::nodes`): what the caller may not see is null.
 
-use async_graphql::{Context, ID, Interface, Object};
+use async_graphql::{Context, ID, Object};
 use entity::{api_key, audit_event, role, tier, webhook};
 
 use super::{
-    audit::AuditEvent,
-    connection::projection,
     cost,
     guard::{Authenticated, viewer},
     loaders::{ByKey, SessionChain, UserById},
     request::loader,
-    security::ApiKey,
-    types::{Role, Session, Tier, User},
-    webhooks::Webhook,
+    types::{Node, Session, User, user_connection::projection},
 };
 use crate::{
     error::AppError,
     service::nodes::{self, Kind},
 };
-
-/// An object with a global id, which `node` and `nodes` find again.
-// A `Node` lives for one field's resolution, so its size does not matter,
-// and an interface's variants are the object types themselves.
-#[allow(clippy::large_enum_variant)]
-#[derive(Interface)]
-#[graphql(field(
-    name = "id",
-    ty = "&ID",
-    desc = "Opaque and global: its prefix names the type (`usr_…`, `rol_…`)."
-))]
-pub enum Node {
-    User(User),
-    Role(Role),
-    Tier(Tier),
-    Session(Session),
-    ApiKey(ApiKey),
-    AuditEvent(AuditEvent),
-    Webhook(Webhook),
-}
 
 /// The most ids one `nodes` call takes.
 pub const MAX_NODES: usize = 100;

@@ -1,0 +1,36 @@
+//! The object graph of the schema: one file per object type, with
+//! pagination and scalars. These files may name each other (a `User` has
+//! audit events, an audit event has users); nothing else in `graphql/`
+//! forms a circle.
+
+mod api_key;
+mod audit_event;
+mod auth_payload;
+mod node;
+mod pagination;
+mod role;
+mod scalars;
+mod session;
+mod session_event;
+mod tier;
+mod totp_enrollment;
+mod user;
+pub mod user_connection;
+mod webhook;
+
+pub use api_key::{ApiKey, CreatedApiKey};
+pub use audit_event::{
+    AuditEvent, AuditEventConnection, AuditEventEdge, connection as audit_connection,
+};
+pub use auth_payload::AuthPayload;
+pub use node::Node;
+pub use pagination::PageInfo;
+pub use role::Role;
+pub use scalars::DateTime;
+pub use session::Session;
+pub use session_event::{SessionEvent, SessionEventKind};
+pub use tier::Tier;
+pub use totp_enrollment::TotpEnrollment;
+pub use user::{Reach, Readable, SocialLinks, User, UserStatus};
+pub use user_connection::{UserConnection, UserEdge};
+pub use webhook::{CreatedWebhook, Webhook, WebhookDelivery, WebhookDeliveryConnection};

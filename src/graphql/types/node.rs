@@ -1,0 +1,25 @@
+//! `Node`: every object with a global id.
+
+use async_graphql::{ID, Interface};
+
+use super::{ApiKey, AuditEvent, Role, Session, Tier, User, Webhook};
+
+/// An object with a global id, which `node` and `nodes` find again.
+// A `Node` lives for one field's resolution, so its size does not matter,
+// and an interface's variants are the object types themselves.
+#[allow(clippy::large_enum_variant)]
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "&ID",
+    desc = "Opaque and global: its prefix names the type (`usr_…`, `rol_…`)."
+))]
+pub enum Node {
+    User(User),
+    Role(Role),
+    Tier(Tier),
+    Session(Session),
+    ApiKey(ApiKey),
+    AuditEvent(AuditEvent),
+    Webhook(Webhook),
+}
