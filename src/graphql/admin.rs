@@ -104,10 +104,13 @@ pub struct UpdateUserInput {
 }
 
 /// The fields a soft delete or a restore changes.
-const DELETION_FIELDS: [&str; 4] = ["isDeleted", "deletedAt", "isActive", "updatedAt"];
+const DELETION_FIELDS: [&str; 3] = ["isDeleted", "deletedAt", "updatedAt"];
 
-/// The `User` fields (GraphQL names) that `patch` may change: all that
-/// `updateUser` answers to a caller who may not read the user.
+/// The `User` fields (GraphQL names) whose whole value `patch` writes: all
+/// that `updateUser` answers to a caller who may not read the user. A field
+/// that only part of the input makes (`name` from `firstName`, a merged
+/// metadata object, one of the social links, `isActive`) would show what
+/// the caller did not write, so it is not among them.
 fn changed_fields(patch: &admin::UserPatch) -> Vec<&'static str> {
     let profile = &patch.profile;
     let mut fields = vec!["updatedAt"];
@@ -116,33 +119,15 @@ fn changed_fields(patch: &admin::UserPatch) -> Vec<&'static str> {
             fields.extend_from_slice(names);
         }
     };
-    add(profile.username.is_some(), &["username", "name"]);
-    add(
-        profile.email.is_some(),
-        &["email", "emailVerified", "emailVerifiedAt"],
-    );
-    add(profile.name.is_some(), &["name"]);
-    add(profile.first_name.is_some(), &["firstName", "name"]);
-    add(profile.last_name.is_some(), &["lastName", "name"]);
+    add(profile.username.is_some(), &["username"]);
+    add(profile.email.is_some(), &["email", "emailVerified"]);
+    add(matches!(profile.name, Some(Some(_))), &["name"]);
+    add(profile.first_name.is_some(), &["firstName"]);
+    add(profile.last_name.is_some(), &["lastName"]);
     add(profile.avatar_url.is_some(), &["avatarUrl"]);
-    add(
-        [
-            &profile.website,
-            &profile.facebook,
-            &profile.instagram,
-            &profile.linkedin,
-            &profile.x,
-            &profile.youtube,
-        ]
-        .iter()
-        .any(|link| link.is_some()),
-        &["socialLinks"],
-    );
-    add(profile.metadata.is_some(), &["metadata"]);
-    add(patch.status.is_some(), &["status", "isActive"]);
-    add(patch.is_superuser.is_some(), &["isSuperuser", "isStaff"]);
-    add(patch.app_metadata.is_some(), &["appMetadata"]);
-    add(patch.roles.is_some(), &["roles", "isStaff"]);
+    add(patch.status.is_some(), &["status"]);
+    add(patch.is_superuser.is_some(), &["isSuperuser"]);
+    add(patch.roles.is_some(), &["roles"]);
     fields
 }
 
@@ -194,8 +179,9 @@ impl AdminMutation {
     /// superusers. A new password or a non-ACTIVE status ends the user's
     /// sessions; the last active superuser cannot be demoted or disabled
     /// (`CONFLICT`). Without `USERS_READ` (and on someone else), the answer
-    /// shows only the user's `id`, `updatedAt` and the fields the input
-    /// changes (any other field is `FORBIDDEN`).
+    /// shows only the user's `id`, `updatedAt` and the fields whose whole
+    /// value the input writes (not `name` from `firstName`, merged metadata,
+    /// social links or `isActive`); any other field is `FORBIDDEN`.
     #[graphql(guard = "Authenticated")]
     async fn update_user(
         &self,
@@ -219,7 +205,7 @@ impl AdminMutation {
 
     /// Sets a user's status (`USERS_UPDATE`); a non-ACTIVE status ends its
     /// sessions. Without `USERS_READ`, the answer shows only the user's
-    /// `id`, `status`, `isActive` and `updatedAt`.
+    /// `id`, `status` and `updatedAt`.
     #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
     async fn set_user_status(
         &self,
@@ -229,17 +215,13 @@ impl AdminMutation {
     ) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;
         let updated = admin::set_status(app(ctx), viewer, user_key(&id)?, status.into()).await?;
-        Ok(User::changed(
-            updated,
-            viewer,
-            vec!["status", "isActive", "updatedAt"],
-        ))
+        Ok(User::changed(updated, viewer, vec!["status", "updatedAt"]))
     }
 
     /// Soft-deletes a user (`USERS_DELETE`): its sessions end, it cannot log
     /// in, its username and email stay reserved, and `users` hides it by
     /// default. Without `USERS_READ`, the answer shows only the user's `id`,
-    /// `isDeleted`, `deletedAt`, `isActive` and `updatedAt`.
+    /// `isDeleted`, `deletedAt` and `updatedAt`.
     #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
         let viewer = viewer(ctx)?;

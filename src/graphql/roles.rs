@@ -139,6 +139,8 @@ impl RoleMutation {
         let role_keys = ids::decode_all(ids::ROLE, &role_ids, "roleIds")?;
         let viewer = viewer(ctx)?;
         let (user, roles) = roles::set_user_roles(app(ctx), viewer, user_key, &role_keys).await?;
+        // Only superusers change a superuser (and read everyone), so
+        // `isStaff` follows from the roles alone here.
         Ok(User::changed(user, viewer, vec!["roles", "isStaff", "updatedAt"]).with_roles(roles))
     }
 }

@@ -245,7 +245,7 @@ async fn execute(
             }
             let request_id = meta.request_id.clone();
             let data = graphql::RequestData::new(&state.ctx, viewer, meta);
-            let mut response = run(state, plan.introspection_only, request, data).await;
+            let mut response = run(state, &plan, request, data).await;
             guardrails::finish(&mut response, request_id.as_deref());
             guardrails::keep_selection_order(&mut response, &plan.root_keys);
             response
@@ -274,51 +274,71 @@ async fn execute(
 }
 
 /// Runs the request off the handler's own task, so the request timeout
-/// answers in time whatever the work does: an introspection-only query
-/// (whose resolvers never yield, so no timer can interrupt them) on the
-/// bounded blocking pool that password work uses, leaving the async workers
-/// free; anything else on a task of its own, aborted at its next await once
-/// the request has timed out or its client has gone.
+/// answers in time whatever the work does: an operation that introspects
+/// (whose resolvers never yield, so no timer can interrupt them) on a
+/// blocking thread of the introspection pool, leaving the async workers and
+/// the password-hashing pool free; anything else on a task of its own,
+/// aborted at its next await once the request has timed out or its client
+/// has gone.
 async fn run(
     state: &AppState,
-    introspection_only: bool,
+    plan: &guardrails::Plan,
     request: async_graphql::Request,
     data: graphql::RequestData,
 ) -> async_graphql::Response {
     use tracing::Instrument as _;
     // The request's span goes with the work, so what it logs carries the request id.
     let span = tracing::Span::current();
-    if introspection_only {
-        let schema = state.introspection_schema.clone();
+    let schema = if plan.introspection_only {
+        state.introspection_schema.clone()
+    } else {
+        state.schema.clone()
+    };
+    if plan.introspects {
+        let Ok(Ok(permit)) = tokio::time::timeout(
+            INTROSPECTION_QUEUE,
+            state.introspection_pool.clone().acquire_owned(),
+        )
+        .await
+        else {
+            let error: async_graphql::Error =
+                crate::error::AppError::RateLimited { retry_after: 1 }.into();
+            return async_graphql::Response::from_errors(vec![
+                error.into_server_error(Default::default()),
+            ]);
+        };
         let runtime = tokio::runtime::Handle::current();
-        let ran = state
-            .ctx
-            .hasher
-            .run_bounded(move || {
-                Ok(runtime.block_on(graphql::execute(&schema, request, data).instrument(span)))
-            })
-            .await;
-        return ran.unwrap_or_else(|err| {
-            let error: async_graphql::Error = err.into();
-            async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())])
+        let work = tokio::task::spawn_blocking(move || {
+            let response =
+                runtime.block_on(graphql::execute(&schema, request, data).instrument(span));
+            drop(permit);
+            response
         });
+        return joined(work.await);
     }
-    let schema = state.schema.clone();
     let mut task = AbortOnDrop(tokio::spawn(
         async move { graphql::execute(&schema, request, data).await }.instrument(span),
     ));
-    match (&mut task.0).await {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::error!(error = %err, "a GraphQL execution task failed");
-            let mut error = async_graphql::ServerError::new("internal server error", None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code::INTERNAL_SERVER_ERROR);
-            async_graphql::Response::from_errors(vec![error])
-        }
-    }
+    joined((&mut task.0).await)
+}
+
+/// How long an introspecting request waits for the introspection pool
+/// before it is refused (`RATE_LIMITED`).
+const INTROSPECTION_QUEUE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The response of an execution task, or an internal error if it failed.
+fn joined(
+    outcome: Result<async_graphql::Response, tokio::task::JoinError>,
+) -> async_graphql::Response {
+    outcome.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "a GraphQL execution task failed");
+        let mut error = async_graphql::ServerError::new("internal server error", None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code::INTERNAL_SERVER_ERROR);
+        async_graphql::Response::from_errors(vec![error])
+    })
 }
 
 /// Aborts its task when dropped: a request that times out or whose client

@@ -148,6 +148,9 @@ pub struct Plan {
     /// introspection query works (the node bound and introspection's own
     /// bounds still apply).
     pub introspection_only: bool,
+    /// The operation selects `__schema` or `__type` (with other fields or
+    /// not): its resolvers never yield, so it runs on the introspection pool.
+    pub introspects: bool,
     /// The kind of the operation that runs, when the document names one.
     pub operation: Option<OperationType>,
     /// Its name, when it has one (for logs and metrics).
@@ -254,9 +257,13 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         && fields
             .iter()
             .all(|(_, name)| ["__schema", "__type", "__typename"].contains(&name.as_str()));
+    let introspects = fields
+        .iter()
+        .any(|(_, name)| ["__schema", "__type"].contains(&name.as_str()));
     Ok(Plan {
         root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
         introspection_only,
+        introspects,
         operation: Some(operation.ty),
         operation_name: named,
     })

@@ -9,7 +9,7 @@
 //! option on) passes all three with room; twice its estimated size is the
 //! most any document may ask for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
     Name,
@@ -278,11 +278,33 @@ impl<'a> Walk<'a> {
     /// The values a selection below the root can produce, with `path` the
     /// position of the field that selects it.
     fn set(&mut self, set: &'a SelectionSet, path: Path) -> Result<u64, String> {
+        self.level(set, path, &mut HashSet::new())
+    }
+
+    /// One level of a selection, its fragments merged in: `seen` holds the
+    /// fields and fragments the level has counted already, as execution
+    /// merges a field selected twice into one value.
+    fn level(
+        &mut self,
+        set: &'a SelectionSet,
+        path: Path,
+        seen: &mut HashSet<&'a str>,
+    ) -> Result<u64, String> {
         let mut total = 0u64;
         for item in &set.items {
             let size = match &item.node {
                 Selection::Field(field) => {
+                    if field.node.alias.is_some() {
+                        // An alias is the one way to select a field twice,
+                        // and no tool's introspection uses one below the root.
+                        return Err(
+                            "introspection takes no aliases below __schema and __type".into()
+                        );
+                    }
                     let name = field.node.name.node.as_str();
+                    if !seen.insert(name) {
+                        continue;
+                    }
                     let items = self.bounds.items(name);
                     let inner = Path {
                         depth: path.depth + 1,
@@ -308,12 +330,15 @@ impl<'a> Walk<'a> {
                     items.saturating_mul(1u64.saturating_add(below))
                 }
                 Selection::InlineFragment(inline) => {
-                    self.set(&inline.node.selection_set.node, path)?
+                    self.level(&inline.node.selection_set.node, path, seen)?
                 }
-                Selection::FragmentSpread(spread) => self
-                    .spread(&spread.node.fragment_name.node, |walk, set| {
-                        walk.set(set, path)
-                    })?,
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if !seen.insert(name.as_str()) {
+                        continue;
+                    }
+                    self.spread(name, |walk, set| walk.level(set, path, seen))?
+                }
             };
             total = total.saturating_add(size);
         }
@@ -402,6 +427,22 @@ mod tests {
             "} } ".repeat(3) + "}"
         );
         assert!(measure(&bounds, &deep).unwrap_err().contains("levels deep"));
+    }
+
+    /// Aliases multiplied a long field (`description`) 650 times per type
+    /// past the estimate of values (found by review: 50 KB asked for 39 MB).
+    #[test]
+    fn aliases_below_the_root_are_refused_and_repeats_merge() {
+        let bounds = bounds();
+        let aliased = "{ __schema { types { fields { d0: description d1: description } } } }";
+        assert!(measure(&bounds, aliased).unwrap_err().contains("aliases"));
+        let once = measure(&bounds, "{ __schema { types { name } } }").unwrap();
+        let twice = measure(
+            &bounds,
+            "{ __schema { types { name name ...N ...N } } } fragment N on __Type { name }",
+        )
+        .unwrap();
+        assert_eq!(once, twice);
     }
 
     #[test]

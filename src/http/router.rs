@@ -24,6 +24,14 @@ pub struct AppState {
     pub documents: Arc<DocumentCache>,
     /// This replica's live sockets (caps and credential watchers).
     pub sockets: Arc<live::Sockets>,
+    /// Blocking threads for introspecting requests, apart from the
+    /// password-hashing pool: half the cores, at least one.
+    pub introspection_pool: Arc<tokio::sync::Semaphore>,
+}
+
+/// The introspection pool's size.
+fn introspection_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// The router over an already connected and migrated context. Fails when
@@ -53,6 +61,7 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         introspection_schema: graphql::build_introspection_schema(ctx.clone(), config),
         documents: Arc::new(documents),
         sockets: Arc::default(),
+        introspection_pool: Arc::new(tokio::sync::Semaphore::new(introspection_threads())),
         ctx: ctx.clone(),
     };
     crate::metrics::handle();
@@ -94,6 +103,7 @@ pub fn metrics_router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         introspection_schema: graphql::build_introspection_schema(ctx.clone(), &ctx.config),
         documents: Arc::default(),
         sockets: Arc::default(),
+        introspection_pool: Arc::new(tokio::sync::Semaphore::new(1)),
         ctx,
     };
     Ok(Router::new()

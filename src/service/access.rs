@@ -154,3 +154,45 @@ pub async fn revoke_keys(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u
         .await?
         .rows_affected)
 }
+
+/// Refuses (`TOKEN_INVALID`) a grant made in a session that has ended:
+/// read in the caller's transaction after the user's row is locked, so a
+/// `logoutAll`, a password change or reset (which lock it first) either
+/// committed before, and is seen here, or waits for the grant and then
+/// revokes what it made. `Ok` for a request by API key (keys make no grants).
+pub async fn require_live_session(
+    conn: &impl ConnectionTrait,
+    viewer: &crate::auth::Viewer,
+) -> Result<()> {
+    if viewer.api_key.is_some() {
+        return Ok(());
+    }
+    let live = session::Entity::find()
+        .filter(live_links(viewer.id(), now()))
+        .filter(session::Column::ChainId.eq(viewer.session_id))
+        .one(conn)
+        .await?;
+    match live {
+        Some(_) => Ok(()),
+        None => Err(crate::error::AppError::TokenInvalid),
+    }
+}
+
+/// Refuses (`BAD_USER_INPUT` on `field`) a grant whose step-up password is
+/// no longer the user's: `locked` is the user's row as the caller's
+/// transaction locked it, and `confirmed` the row whose password the
+/// step-up checked. A password changed in between ended the sessions and
+/// keys made with the old one; nothing new may be made with it.
+pub fn require_same_password(
+    locked: &user::Model,
+    confirmed: &user::Model,
+    field: &'static str,
+) -> Result<()> {
+    if locked.password_hash != confirmed.password_hash {
+        return Err(crate::error::AppError::bad_input(
+            field,
+            "the password is not correct",
+        ));
+    }
+    Ok(())
+}

@@ -177,7 +177,8 @@ pub async fn require_budget(
 }
 
 /// Whether mail to `address` may carry text that people chose (the
-/// account's name and username, a requested new address): only when
+/// account's name and username, a requested new address, and the address
+/// itself, whose local part may say anything): only when
 /// `address` is the account's proven one, whose owner chose that text or
 /// was given it by an administrator. Anyone can register any address, so
 /// mail to an unproven one carries only the service's own words, and no
@@ -187,8 +188,8 @@ pub fn may_quote(user: &user::Model, address: &str) -> bool {
     user.email_verified_at.is_some() && address == user.email
 }
 
-/// The values every mail to `user` at `address` shows: the account's name
-/// and username only when `quote` allows them (`may_quote`).
+/// The values every mail to `user` at `address` shows: the account's name,
+/// username and the address only when `quote` allows them (`may_quote`).
 pub fn values(
     user: &user::Model,
     address: &str,
@@ -205,8 +206,8 @@ pub fn values(
         );
         values.insert("name".into(), name.into());
         values.insert("username".into(), user.username.clone().into());
+        values.insert("address".into(), address.into());
     }
-    values.insert("address".into(), address.into());
     values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
     values
 }

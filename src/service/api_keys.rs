@@ -21,7 +21,7 @@ use uuid::Uuid;
 use serde_json::Value;
 
 use super::{
-    AppContext,
+    AppContext, access,
     audit::{Event, Target},
     now, role_grants,
     tokens::hash_token,
@@ -119,6 +119,8 @@ pub async fn create(
     let txn = ctx.db.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
+    access::require_same_password(&user, &viewer.user, "password")?;
+    access::require_live_session(&txn, viewer).await?;
     let live = api_key::Entity::find()
         .filter(api_key::Column::UserId.eq(viewer.id()))
         .filter(api_key::Column::RevokedAt.is_null())

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{
     AppContext, RequestMeta, access,
     audit::{Event, Target},
-    credentials::{self, accept_totp, factor_of, new_recovery_codes, remove_factor, totp},
+    credentials::{self, Code, accept_totp, factor_of, new_recovery_codes, remove_factor, totp},
     limits,
     links::{self, Purpose},
     now, require_superuser, users,
@@ -53,6 +53,8 @@ pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result
     let txn = ctx.db.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
+    access::require_same_password(&user, &viewer.user, "password")?;
+    access::require_live_session(&txn, viewer).await?;
     if user.mfa_enabled {
         return Err(AppError::Conflict(
             "a second factor is already enabled: disable it first".into(),
@@ -96,6 +98,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
     let txn = ctx.db.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
+    access::require_live_session(&txn, viewer).await?;
     let Some(factor) = factor_of(&txn, user.id)
         .await?
         .filter(|_| !user.mfa_enabled)
@@ -106,7 +109,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
             "no enrolment is pending: call enrollTotp first".into()
         }));
     };
-    if !accept_totp(&txn, ctx, &factor, &user, code).await? {
+    if accept_totp(&txn, ctx, &factor, &user, code).await? != Code::Accepted {
         return Err(AppError::bad_input("code", "the code is not correct"));
     }
     totp_factor::Entity::update_many()

@@ -560,3 +560,37 @@ async fn a_suspension_racing_a_key_creation_leaves_no_working_key() {
         }
     }
 }
+
+/// Keys minted in the same moment as a password change or a `logoutAll`
+/// with keys: each is refused or revoked, none outlives it (found by
+/// review: keys made a hundredth of a second after the change kept working).
+#[tokio::test]
+async fn keys_racing_a_password_change_or_logout_all_do_not_outlive_it() {
+    let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
+    let endings = [
+        "mutation($p: String!) { changePassword(currentPassword: $p, newPassword: \"marmalade-otter-77\") }",
+        "mutation { logoutAll(includeApiKeys: true) }",
+    ];
+    for (round, ending) in endings.iter().enumerate() {
+        let name = format!("vic{round}");
+        let victim = app.user_with(&name, &[], false).await;
+        let thief = crate::helpers::account(&app.login(&name, PASSWORD).await["data"]["login"])
+            .expect("a second session");
+        let minting = futures::future::join_all((0..4).map(|_| {
+            app.gql(
+                Some(&thief.access),
+                CREATE,
+                json!({ "p": PASSWORD, "i": { "name": "race" } }),
+            )
+        }));
+        let ended = app.gql(Some(&victim.access), ending, json!({ "p": PASSWORD }));
+        let (minted, ended) = tokio::join!(minting, ended);
+        assert!(ended["errors"].is_null(), "{ended}");
+        for answer in &minted {
+            if let Some(secret) = answer["data"]["createApiKey"]["secret"].as_str() {
+                let me = app.gql(Some(secret), "{ me { id } }", json!({})).await;
+                assert_eq!(code(&me), "TOKEN_INVALID", "{ending}: a key outlived it");
+            }
+        }
+    }
+}

@@ -859,26 +859,31 @@ mod unproven_addresses {
             .gql(
                 None,
                 crate::helpers::REGISTER,
-                json!({ "input": { "username": "visit-evil.example", "name": "Claim your prize at evil.example", "email": "victim@example.com", "password": PASSWORD } }),
+                json!({ "input": { "username": "visit-evil.example", "name": "Claim your prize at evil.example", "email": "victim+call-evil-now@example.com", "password": PASSWORD } }),
             )
             .await;
         ok(&body);
-        let welcome = sink.next("victim@example.com", 0).await;
+        let welcome = sink.next("victim+call-evil-now@example.com", 0).await;
         ok(&app
             .gql(
                 None,
                 SEND_VERIFICATION,
-                json!({ "e": "victim@example.com" }),
+                json!({ "e": "victim+call-evil-now@example.com" }),
             )
             .await);
-        let resent = sink.next("victim@example.com", 1).await;
+        let resent = sink.next("victim+call-evil-now@example.com", 1).await;
         ok(&app
-            .gql(None, REQUEST_RESET, json!({ "e": "victim@example.com" }))
+            .gql(
+                None,
+                REQUEST_RESET,
+                json!({ "e": "victim+call-evil-now@example.com" }),
+            )
             .await);
-        let reset = sink.next("victim@example.com", 2).await;
+        let reset = sink.next("victim+call-evil-now@example.com", 2).await;
         for mail in [&welcome, &resent, &reset] {
             for part in [&mail.text, &mail.html] {
                 assert!(!part.contains("evil"), "{}: {part}", mail.subject);
+                assert!(!part.contains("victim+"), "{}: {part}", mail.subject);
                 assert!(part.contains("Hello,"), "{}: {part}", mail.subject);
             }
         }

@@ -473,21 +473,37 @@ async fn a_right_to_change_a_user_is_no_right_to_read_them() {
     assert!(allowed["errors"].is_null(), "{allowed}");
     assert_eq!(allowed["data"]["setUserRoles"]["id"], target.id);
 
-    let update = "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { plan: \"gold\" } }) { id appMetadata username } }";
+    let update = "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { plan: \"gold\" } }) { id username } }";
     let body = app
         .gql(Some(&holders[1].access), update, json!({ "id": target.id }))
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     assert!(!body.to_string().contains("\"target\""), "{body}");
+    // A merge, even of nothing, shows no part of the object it merges into.
+    for merge in ["appMetadata: {}", "metadata: {}", "firstName: \"F\""] {
+        let field = merge.split(':').next().unwrap();
+        let field = if field == "firstName" { "name" } else { field };
+        let body = app
+            .gql(
+                Some(&holders[1].access),
+                &format!("mutation($id: ID!) {{ updateUser(id: $id, input: {{ {merge} }}) {{ id {field} }} }}"),
+                json!({ "id": target.id }),
+            )
+            .await;
+        assert_eq!(code(&body), "FORBIDDEN", "{merge}: {body}");
+        for private in ["m1", "Private Person"] {
+            assert!(!body.to_string().contains(private), "{merge}: {body}");
+        }
+    }
     let body = app
         .gql(
             Some(&holders[1].access),
-            "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { plan: \"gold\" } }) { id appMetadata } }",
+            "mutation($id: ID!) { updateUser(id: $id, input: { firstName: \"F\", lastName: \"L\" }) { id firstName lastName updatedAt } }",
             json!({ "id": target.id }),
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_eq!(body["data"]["updateUser"]["appMetadata"]["plan"], "gold");
+    assert_eq!(body["data"]["updateUser"]["firstName"], "F");
     // A holder of USERS_READ sees the whole user.
     let whole = app
         .gql(

@@ -11,8 +11,8 @@ pub use lockout::{
     release_check, reserve_check, sign_in_check,
 };
 pub use second_factor::{
-    RECOVERY_CODES, accept_totp, challenge, factor_of, new_recovery_codes, remove_factor, totp,
-    with_code,
+    Code, RECOVERY_CODES, accept_totp, challenge, factor_of, new_recovery_codes, remove_factor,
+    totp, with_code,
 };
 
 use entity::user;

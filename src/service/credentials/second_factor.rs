@@ -70,10 +70,10 @@ pub async fn accept_totp(
     factor: &totp_factor::Model,
     user: &user::Model,
     code: &str,
-) -> Result<bool> {
+) -> Result<Code> {
     let authenticator = factor_totp(ctx, factor, user)?;
     let Some(step) = authenticator.check(code.trim(), unix_now()) else {
-        return Ok(false);
+        return Ok(Code::Wrong);
     };
     let step = step as i64;
     let accepted = totp_factor::Entity::update_many()
@@ -86,7 +86,24 @@ pub async fn accept_totp(
         )
         .exec(conn)
         .await?;
-    Ok(accepted.rows_affected == 1)
+    // Refused by the condition: the code is right, but its step (or a
+    // newer one) was accepted already: a repeat, not a guess.
+    Ok(if accepted.rows_affected == 1 {
+        Code::Accepted
+    } else {
+        Code::Spent
+    })
+}
+
+/// How a second-factor code was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Accepted,
+    /// Not a code of the factor (a guess, a typo).
+    Wrong,
+    /// A right TOTP code whose step was accepted already (a second tab, a
+    /// retry): refused, but no failure, so it costs no lockout slot.
+    Spent,
 }
 
 /// Accepts `code` for `user` (locked in `conn`): six digits are a TOTP
@@ -97,18 +114,20 @@ async fn accept_code(
     ctx: &AppContext,
     user: &user::Model,
     code: &str,
-) -> Result<bool> {
+) -> Result<Code> {
     if !user.mfa_enabled {
-        return Ok(false);
+        return Ok(Code::Wrong);
     }
     let code = code.trim();
     if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
         match factor_of(conn, user.id).await? {
             Some(factor) => accept_totp(conn, ctx, &factor, user, code).await,
-            None => Ok(false),
+            None => Ok(Code::Wrong),
         }
+    } else if accept_recovery_code(conn, user.id, code).await? {
+        Ok(Code::Accepted)
     } else {
-        accept_recovery_code(conn, user.id, code).await
+        Ok(Code::Wrong)
     }
 }
 
@@ -141,15 +160,23 @@ pub async fn with_code<T>(
         release_check(ctx, user_id).await?;
         return Err(AppError::TokenInvalid);
     }
-    let accepted = match accept_code(&txn, ctx, &user, code).await {
-        Ok(accepted) => accepted,
+    let judged = match accept_code(&txn, ctx, &user, code).await {
+        Ok(judged) => judged,
         Err(err) => {
             drop(txn);
             release_check(ctx, user_id).await?;
             return Err(err);
         }
     };
-    if !accepted {
+    if judged == Code::Spent {
+        drop(txn);
+        release_check(ctx, user_id).await?;
+        return Err(AppError::bad_input(
+            "code",
+            "this code has been used already: wait for the next one",
+        ));
+    }
+    if judged == Code::Wrong {
         drop(txn);
         audit_failure(ctx, user_id, "second factor", meta).await?;
         lock_if_exhausted(ctx, user_id, meta).await?;
