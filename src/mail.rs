@@ -15,49 +15,83 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{MailConfig, MailTransport};
 
-/// The mails the service sends. Each has a template of the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Template {
-    PasswordReset,
-    VerifyEmail,
-    /// To the new address, with the link that makes the change.
-    EmailChange,
-    /// To the old address: a change was asked for; no link.
-    EmailChangeNotice,
-    Invitation,
+/// How a mail's link works: the page it opens (a `MailConfig` URL with
+/// `{token}` in it), how long its token lives, and whether a later password
+/// change ends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub page: fn(&MailConfig) -> &str,
+    pub lifetime: fn(&MailConfig) -> Duration,
+    pub dies_with_password_change: bool,
 }
 
-impl Template {
-    pub const ALL: [Template; 5] = [
-        Self::PasswordReset,
-        Self::VerifyEmail,
-        Self::EmailChange,
-        Self::EmailChangeNotice,
-        Self::Invitation,
-    ];
-
-    /// The template's file name, and the topic its messages are counted by.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::PasswordReset => "password_reset",
-            Self::VerifyEmail => "verify_email",
-            Self::EmailChange => "email_change",
-            Self::EmailChangeNotice => "email_change_notice",
-            Self::Invitation => "invitation",
+macro_rules! mail_kinds {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $name:literal
+            $(=> { page: $page:ident, lifetime: $lifetime:ident, dies_with_password_change: $dies:literal })?;
+    )+) => {
+        /// The mails the service sends: `templates/mail/{name}.txt` (its
+        /// first line is the subject) and `{name}.html` each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Template {
+            $($(#[$doc])* $variant,)+
         }
-    }
 
-    /// The page its link opens, with `{token}` in it; `None` for a notice.
-    fn link(self, config: &MailConfig) -> Option<&str> {
-        match self {
-            Self::PasswordReset => Some(&config.password_reset_url),
-            Self::VerifyEmail => Some(&config.verify_email_url),
-            Self::EmailChange => Some(&config.email_change_url),
-            Self::Invitation => Some(&config.invitation_url),
-            Self::EmailChangeNotice => None,
+        impl Template {
+            pub const ALL: &'static [Template] = &[$(Template::$variant,)+];
+
+            /// The template's file name, and the topic its messages are counted by.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Template::$variant => $name,)+
+                }
+            }
+
+            /// How its link works; `None` for a notice without one.
+            pub fn link(self) -> Option<Link> {
+                match self {
+                    $(Template::$variant => mail_kinds!(@link $($page, $lifetime, $dies)?),)+
+                }
+            }
+
+            /// The text and HTML sources, compiled into the binary.
+            fn sources(self) -> (&'static str, &'static str) {
+                match self {
+                    $(Template::$variant => (
+                        include_str!(concat!("../templates/mail/", $name, ".txt")),
+                        include_str!(concat!("../templates/mail/", $name, ".html")),
+                    ),)+
+                }
+            }
         }
-    }
+    };
+    (@link) => { None };
+    (@link $page:ident, $lifetime:ident, $dies:literal) => {
+        Some(Link {
+            page: |config| config.$page.as_str(),
+            lifetime: |config| config.$lifetime,
+            dies_with_password_change: $dies,
+        })
+    };
+}
+
+// The one table of mail kinds: adding one is a row here and its two
+// template files (and its page and lifetime in `MailConfig` when they are new).
+mail_kinds! {
+    PasswordReset = "password_reset"
+        => { page: password_reset_url, lifetime: password_reset_ttl, dies_with_password_change: true };
+    VerifyEmail = "verify_email"
+        => { page: verify_email_url, lifetime: email_token_ttl, dies_with_password_change: false };
+    /// To the new address, with the link that makes the change; a password
+    /// change (what the notice to the old address advises) ends it.
+    EmailChange = "email_change"
+        => { page: email_change_url, lifetime: email_token_ttl, dies_with_password_change: true };
+    /// To the old address: a change was asked for; no link.
+    EmailChangeNotice = "email_change_notice";
+    Invitation = "invitation"
+        => { page: invitation_url, lifetime: invitation_ttl, dies_with_password_change: false };
 }
 
 /// A queued mail as the outbox stores it: the template and its values, and
@@ -83,29 +117,22 @@ pub struct Mail {
 }
 
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
-    macro_rules! templates {
-        ($($name:literal),+ $(,)?) => {
-            [$(($name, include_str!(concat!("../templates/mail/", $name)))),+]
-        };
-    }
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    for (name, source) in templates!(
-        "layout.html",
-        "macros.html",
-        "password_reset.txt",
-        "password_reset.html",
-        "verify_email.txt",
-        "verify_email.html",
-        "email_change.txt",
-        "email_change.html",
-        "email_change_notice.txt",
-        "email_change_notice.html",
-        "invitation.txt",
-        "invitation.html",
-    ) {
+    let shared = [
+        ("layout.html", include_str!("../templates/mail/layout.html")),
+        ("macros.html", include_str!("../templates/mail/macros.html")),
+    ];
+    for (name, source) in shared {
         env.add_template(name, source)
-            .expect("the mail templates compile (a unit test renders each)");
+            .expect("the mail layout compiles (a unit test renders each template)");
+    }
+    for template in Template::ALL {
+        let (text, html) = template.sources();
+        for (ext, source) in [("txt", text), ("html", html)] {
+            env.add_template_owned(format!("{}.{ext}", template.name()), source)
+                .expect("the mail templates compile (a unit test renders each)");
+        }
     }
     env
 });
@@ -115,7 +142,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
 pub fn compose(config: &MailConfig, queued: &Queued, token: Option<&str>) -> anyhow::Result<Mail> {
     let mut values = queued.values.clone();
     values.insert("product".into(), config.product_name.clone().into());
-    if let Some(page) = queued.template.link(config) {
+    if let Some(page) = queued.template.link().map(|link| (link.page)(config)) {
         let token = token.context("the mail's link token is missing")?;
         values.insert("link".into(), page.replace("{token}", token).into());
     }
@@ -306,7 +333,7 @@ mod tests {
 
     #[test]
     fn every_template_renders_its_link_lifetime_and_not_me_line_in_both_parts() {
-        for template in Template::ALL {
+        for &template in Template::ALL {
             let mail = render(
                 template,
                 &[
@@ -336,13 +363,21 @@ mod tests {
     /// still renders, with only the service's words and the address.
     #[test]
     fn every_template_renders_without_the_text_people_chose() {
-        for template in Template::ALL {
+        for &template in Template::ALL {
             let mail = render(template, &[]);
             for body in [&mail.text, &mail.html] {
                 assert!(body.contains("Hello,"), "{template:?}: {body}");
                 assert!(!body.contains("()"), "{template:?}: {body}");
                 assert!(!body.contains("ann@example.com"), "{template:?}: {body}");
             }
+        }
+    }
+
+    #[test]
+    fn every_template_is_stored_under_its_name() {
+        for &template in Template::ALL {
+            let stored = serde_json::to_value(template).unwrap();
+            assert_eq!(stored, template.name(), "{template:?}");
         }
     }
 

@@ -107,6 +107,18 @@ impl Viewer {
         }
     }
 
+    /// The superuser-only powers (tiers, webhooks, roles' definitions,
+    /// hard deletion, a factor's reset): the one check for them, which the
+    /// `Superuser` guard and the services both call (guards do not run when
+    /// a field is reached through an interface).
+    pub fn require_superuser(&self) -> Result<()> {
+        if self.is_superuser() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
     pub fn has(&self, permission: Permission) -> bool {
         self.is_superuser() || self.permissions.contains(&permission)
     }
@@ -116,6 +128,26 @@ impl Viewer {
             Ok(())
         } else {
             Err(AppError::Forbidden)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::EnumType;
+
+    use super::*;
+
+    /// `Permission::ALL` is written by hand: a variant missing from it would
+    /// be silently absent from superusers, API keys and role checks.
+    #[test]
+    fn every_permission_is_in_all_under_its_graphql_name() {
+        let items = <Permission as EnumType>::items();
+        assert_eq!(items.len(), Permission::ALL.len());
+        for item in items {
+            assert!(Permission::ALL.contains(&item.value), "{}", item.name);
+            assert_eq!(item.value.as_str(), item.name);
+            assert_eq!(Permission::parse(item.name), Some(item.value));
         }
     }
 }

@@ -41,10 +41,6 @@ pub struct Superuser;
 
 impl Guard for Superuser {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        if viewer(ctx)?.is_superuser() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden.into())
-        }
+        Ok(viewer(ctx)?.require_superuser()?)
     }
 }

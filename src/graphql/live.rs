@@ -14,10 +14,7 @@ use super::{
     guard::viewer,
     types::{AuditEvent, SessionEvent, SessionEventKind},
 };
-use crate::{
-    ids,
-    service::{audit, events},
-};
+use crate::{ids, service::audit};
 
 /// Whether `event` ends sessions of `user`, and which: `Some(None)` for
 /// several, `Some(Some(id))` for one.
@@ -29,7 +26,7 @@ pub fn ended_sessions(
     if event.target_kind.as_deref() != Some("user") || event.target_id != Some(user) {
         return None;
     }
-    if !events::SESSION_ENDING.contains(&event.action.as_str()) {
+    if !audit::Action::parse(&event.action).is_some_and(audit::Action::ends_sessions) {
         return None;
     }
     let changes: serde_json::Value = event

@@ -82,7 +82,7 @@ impl RoleMutation {
         input: CreateRoleInput,
     ) -> async_graphql::Result<Role> {
         let role = roles::create(
-            &app(ctx).db,
+            app(ctx),
             viewer(ctx)?,
             &input.name,
             input.description.as_deref(),
@@ -103,7 +103,7 @@ impl RoleMutation {
         let key = ids::decode(ids::ROLE, &id, "id")?;
         let description = patch(input.description);
         let role = roles::update(
-            &app(ctx).db,
+            app(ctx),
             viewer(ctx)?,
             key,
             name_patch(input.name.as_deref(), &description),

@@ -102,7 +102,7 @@ impl TierMutation {
         input: CreateTierInput,
     ) -> async_graphql::Result<Tier> {
         let tier = tiers::create(
-            &app(ctx).db,
+            app(ctx),
             viewer(ctx)?,
             &input.name,
             input.description.as_deref(),
@@ -122,7 +122,7 @@ impl TierMutation {
         let key = ids::decode(ids::TIER, &id, "id")?;
         let description = patch(input.description);
         let tier = tiers::update(
-            &app(ctx).db,
+            app(ctx),
             viewer(ctx)?,
             key,
             name_patch(input.name.as_deref(), &description),
@@ -135,7 +135,7 @@ impl TierMutation {
     #[graphql(guard = "Superuser")]
     async fn delete_tier(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let key = ids::decode(ids::TIER, &id, "id")?;
-        tiers::delete(&app(ctx).db, viewer(ctx)?, key).await?;
+        tiers::delete(app(ctx), viewer(ctx)?, key).await?;
         Ok(true)
     }
 

@@ -24,10 +24,14 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 16] = [
+pub const CREDENTIAL_FIELDS: [&str; 20] = [
     "login",
     "createApiKey",
     "enrollTotp",
+    "confirmTotp",
+    "confirmEmailChange",
+    "updateMe",
+    "logout",
     "register",
     "refreshToken",
     "changePassword",
@@ -503,6 +507,59 @@ mod tests {
             let (got, text) = coded(&doc, variables).await;
             assert_eq!(got, format!("\"{expected}\""), "{what}: {text}");
             assert!(text.contains(message), "{what}: {text}");
+        }
+    }
+
+    /// Every mutation that takes a password, a token or a code as an
+    /// argument is a credential field, and every credential field is a
+    /// mutation: a new one cannot be forgotten. (`login` and `register` take
+    /// theirs inside an input, and are listed by hand; `createUser` and
+    /// `updateUser`, an administrator's, are not, so tools may batch them.)
+    #[test]
+    fn every_mutation_with_a_credential_argument_is_a_credential_field() {
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+        const CREDENTIAL_ARGUMENTS: [&str; 7] = [
+            "password",
+            "currentPassword",
+            "newPassword",
+            "token",
+            "code",
+            "refreshToken",
+            "mfaToken",
+        ];
+        let doc = async_graphql::parser::parse_schema(crate::graphql::sdl()).unwrap();
+        let mutation = doc
+            .definitions
+            .iter()
+            .find_map(|definition| match definition {
+                TypeSystemDefinition::Type(ty) if ty.node.name.node == "Mutation" => {
+                    match &ty.node.kind {
+                        TypeKind::Object(object) => Some(object.fields.clone()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .expect("a Mutation type");
+        for field in &mutation {
+            let name = field.node.name.node.as_str();
+            let takes_credential = field
+                .node
+                .arguments
+                .iter()
+                .any(|arg| CREDENTIAL_ARGUMENTS.contains(&arg.node.name.node.as_str()));
+            if takes_credential {
+                assert!(
+                    CREDENTIAL_FIELDS.contains(&name),
+                    "{name} takes a credential"
+                );
+            }
+        }
+        for credential in CREDENTIAL_FIELDS {
+            assert!(
+                mutation.iter().any(|f| f.node.name.node == credential),
+                "{credential} is no mutation"
+            );
         }
     }
 

@@ -38,7 +38,7 @@ use crate::{
     auth::{Viewer, jwt::Claims},
     error::{AppError, code},
     graphql::RequestData,
-    service::{RequestMeta, api_keys, events, sessions},
+    service::{RequestMeta, api_keys, audit::Action, sessions},
 };
 
 /// How often an idle connection's caller is checked again.
@@ -309,7 +309,7 @@ impl Sockets {
 }
 
 /// Re-checks one credential for every socket signed in with it: on every
-/// event that may narrow its user's access (`events::may_narrow`), and
+/// event that may narrow its user's access (`Action::may_narrow`), and
 /// every 30 s; publishes the caller as it is now, or `None` once the
 /// session or key has ended. Ends with its last socket.
 async fn watch_credential(
@@ -325,7 +325,7 @@ async fn watch_credential(
         let relevant = tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
-                    events::may_narrow(&event.action)
+                    Action::parse(&event.action).is_some_and(Action::may_narrow)
                         && (event.target_id == Some(user) || event.action.starts_with("role."))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     AppContext,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     credentials, limits,
     links::{self, Purpose},
     now, outbox as queue, users,
@@ -212,21 +212,19 @@ pub fn values(
     values
 }
 
-/// Issues a token for `purpose` and queues the mail that carries it to
-/// `address`, in the caller's transaction. The caller wakes the outbox
-/// worker once it commits.
+/// Issues a link token for a mail of kind `template` and queues the mail
+/// that carries it to `address`, in the caller's transaction. The caller
+/// wakes the outbox worker once it commits.
 pub async fn mail_link(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
-    purpose: Purpose,
+    template: Template,
     user: &user::Model,
     address: &str,
 ) -> Result<()> {
-    let template = purpose
-        .template()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("{purpose:?} tokens are not mailed")))?;
+    let purpose = Purpose::Mail(template);
     let token = links::issue(conn, ctx, purpose, user, address).await?;
-    let quote = purpose == Purpose::Invitation || may_quote(user, address);
+    let quote = template == Template::Invitation || may_quote(user, address);
     let queued = Queued {
         template,
         to: address.to_owned(),
@@ -272,7 +270,6 @@ where
 pub async fn mail_quietly(
     ctx: &AppContext,
     user_id: Uuid,
-    purpose: Purpose,
     template: Template,
     wanted: impl FnOnce(&user::Model) -> bool,
 ) -> Result<()> {
@@ -284,7 +281,7 @@ pub async fn mail_quietly(
         tracing::info!(topic = template.name(), "mail budget spent; nothing sent");
         return Ok(());
     }
-    mail_link(&txn, ctx, purpose, &user, &user.email).await?;
+    mail_link(&txn, ctx, template, &user, &user.email).await?;
     txn.commit().await?;
     queue::wake(ctx);
     Ok(())
@@ -298,7 +295,7 @@ pub async fn queue_welcome_verification(
     user: &user::Model,
 ) -> Result<()> {
     if within_budget(conn, ctx, &user.email, Template::VerifyEmail, Asker::Owner).await? {
-        mail_link(conn, ctx, Purpose::VerifyEmail, user, &user.email).await?;
+        mail_link(conn, ctx, Template::VerifyEmail, user, &user.email).await?;
     }
     Ok(())
 }
@@ -351,8 +348,8 @@ pub async fn queue_email_change(
     require_budget(txn, ctx, &user.email, Template::EmailChangeNotice).await?;
     require_budget(txn, ctx, new_email, Template::EmailChange).await?;
     // One pending change at a time: the newest request's link is the one.
-    links::supersede(txn, user.id, &[Purpose::EmailChange]).await?;
-    mail_link(txn, ctx, Purpose::EmailChange, user, new_email).await?;
+    links::supersede(txn, user.id, &[Purpose::Mail(Template::EmailChange)]).await?;
+    mail_link(txn, ctx, Template::EmailChange, user, new_email).await?;
     let quote = may_quote(user, &user.email);
     let mut values = values(user, &user.email, ctx.config.mail.email_token_ttl, quote);
     if quote {
@@ -370,7 +367,7 @@ pub async fn queue_email_change(
         None,
     )
     .await?;
-    Event::by(viewer, "user.email_change_requested")
+    Event::by(viewer, Action::UserEmailChangeRequested)
         .on(Target::User(user.id))
         .change("email", user.email.clone(), new_email)
         .record(txn)

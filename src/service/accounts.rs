@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     AppContext, RequestMeta, access, account_mail,
-    audit::{self, Event, Target},
+    audit::{self, Action, Event, Target},
     credentials::{self, Checked},
     limits,
     new_account::{self, FirstRoles, NewAccount},
@@ -39,7 +39,7 @@ pub async fn register(
     let model = new_account::account_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
     let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
-    Event::anonymous(meta, "user.registered")
+    Event::anonymous(meta, Action::UserRegistered)
         .as_user(user.id)
         .with(audit::user_created(&user))
         .record(&txn)
@@ -144,7 +144,7 @@ async fn sign_in(
         return Err(AppError::MfaRequired { mfa_token });
     }
     let user = credentials::record_sign_in(&txn, user).await?;
-    Event::anonymous(meta, "auth.login")
+    Event::anonymous(meta, Action::AuthLogin)
         .as_user(user.id)
         .record(&txn)
         .await?;
@@ -201,7 +201,7 @@ pub async fn change_password(
     access::revoke_sessions(&txn, viewer.id(), Some(viewer.session_id)).await?;
     // A key made with the old password may be what an intruder kept.
     let keys = access::revoke_keys(&txn, viewer.id()).await?;
-    Event::by(viewer, "auth.password_changed")
+    Event::by(viewer, Action::AuthPasswordChanged)
         .on(Target::User(viewer.id()))
         .change(
             "keptSessionId",
@@ -268,7 +268,7 @@ pub async fn update_me(
     let updated = users::save_locked(&txn, before.clone(), model).await?;
     let changes = audit::user_changes(&before, &updated);
     if !changes.is_empty() {
-        Event::by(viewer, "user.updated")
+        Event::by(viewer, Action::UserUpdated)
             .on(Target::User(viewer.id()))
             .with(changes)
             .record(&txn)
@@ -307,7 +307,7 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     access::revoke_keys(&txn, viewer.id()).await?;
     let mut after = viewer.user.clone();
     after.deleted_at = Some(ts);
-    Event::by(viewer, "user.deleted")
+    Event::by(viewer, Action::UserDeleted)
         .on(Target::User(viewer.id()))
         .with(audit::user_changes(&viewer.user, &after))
         .record(&txn)
@@ -339,7 +339,7 @@ pub async fn create_superuser(
     model.email_verified_at = Set(Some(now()));
     let txn = ctx.db.begin().await?;
     let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
-    Event::anonymous(&RequestMeta::default(), "user.created")
+    Event::anonymous(&RequestMeta::default(), Action::UserCreated)
         .on(Target::User(user.id))
         .with(audit::user_created(&user))
         .record(&txn)

@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::{
     AppContext, access, account_mail,
-    audit::{self, Event, Target},
+    audit::{self, Action, Event, Target},
     credentials,
     new_account::{self, FirstRoles, NewAccount},
-    now, require_superuser, role_grants,
+    now, role_grants,
     users::{self, ProfilePatch},
 };
 use crate::{
@@ -61,7 +61,7 @@ async fn target(ctx: &AppContext, id: Uuid) -> Result<user::Model> {
 pub async fn create_user(ctx: &AppContext, viewer: &Viewer, input: NewUser) -> Result<user::Model> {
     viewer.require(Permission::UsersCreate)?;
     if input.is_superuser || input.tier_id.is_some() {
-        require_superuser(viewer)?;
+        viewer.require_superuser()?;
     }
     if input.roles.is_some() {
         viewer.require(Permission::RolesAssign)?;
@@ -117,7 +117,7 @@ async fn insert_created(
         Some(ids) => FirstRoles::Given(viewer, ids),
     };
     let created = new_account::insert_account(&txn, model, roles).await?;
-    Event::by(viewer, "user.created")
+    Event::by(viewer, Action::UserCreated)
         .on(Target::User(created.id))
         .with(audit::user_created(&created))
         .record(&txn)
@@ -155,7 +155,7 @@ pub async fn update_user(
         viewer.require(Permission::UsersUpdate)?;
     }
     if patch.is_superuser.is_some() {
-        require_superuser(viewer)?;
+        viewer.require_superuser()?;
     }
     if patch.roles.is_some() {
         viewer.require(Permission::RolesAssign)?;
@@ -282,21 +282,21 @@ async fn audit_update(
     if let Some(status) = changes.remove("status") {
         let mut only = audit::Changes::new();
         only.insert("status".into(), status);
-        Event::by(viewer, "user.status_changed")
+        Event::by(viewer, Action::UserStatusChanged)
             .on(target)
             .with(only)
             .record(conn)
             .await?;
     }
     if !changes.is_empty() {
-        Event::by(viewer, "user.updated")
+        Event::by(viewer, Action::UserUpdated)
             .on(target)
             .with(changes)
             .record(conn)
             .await?;
     }
     if password {
-        Event::by(viewer, "auth.password_changed")
+        Event::by(viewer, Action::AuthPasswordChanged)
             .on(target)
             .record(conn)
             .await?;
@@ -341,7 +341,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     let deleted = users::save(&txn, current.clone(), model).await?;
     access::revoke_sessions(&txn, id, None).await?;
     access::revoke_keys(&txn, id).await?;
-    Event::by(viewer, "user.deleted")
+    Event::by(viewer, Action::UserDeleted)
         .on(Target::User(id))
         .with(audit::user_changes(&current, &deleted))
         .record(&txn)
@@ -362,7 +362,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
     let was_deleted = current.is_deleted();
     let restored = users::save(&txn, current.clone(), model).await?;
     if was_deleted {
-        Event::by(viewer, "user.restored")
+        Event::by(viewer, Action::UserRestored)
             .on(Target::User(id))
             .with(audit::user_changes(&current, &restored))
             .record(&txn)
@@ -375,7 +375,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
 /// Permanent removal with the user's sessions and role links (the foreign keys cascade).
 #[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let txn = ctx.db.begin().await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let removed = user::Entity::delete_by_id(id)
@@ -386,7 +386,7 @@ pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Re
         return Err(AppError::not_found("user"));
     }
     // The event keeps the id of a user who no longer exists.
-    Event::by(viewer, "user.hard_deleted")
+    Event::by(viewer, Action::UserHardDeleted)
         .on(Target::User(id))
         .record(&txn)
         .await?;

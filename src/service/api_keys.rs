@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{
     AppContext, access,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     now, role_grants,
     tokens::hash_token,
     users,
@@ -156,7 +156,7 @@ pub async fn create(
     let key = api_key::Entity::insert(key)
         .exec_with_returning(&txn)
         .await?;
-    Event::by(viewer, "api_key.created")
+    Event::by(viewer, Action::ApiKeyCreated)
         .on(Target::User(viewer.id()))
         .change(
             "apiKeyId",
@@ -231,7 +231,7 @@ pub async fn revoke(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     if revoked.rows_affected == 0 {
         return Err(missing());
     }
-    Event::by(viewer, "api_key.revoked")
+    Event::by(viewer, Action::ApiKeyRevoked)
         .on(Target::User(key.user_id))
         .change(
             "apiKeyId",

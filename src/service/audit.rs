@@ -61,7 +61,7 @@ pub type Changes = Map<String, Value>;
 /// One event to record.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: Action,
     pub actor: Option<Uuid>,
     pub api_key: Option<Uuid>,
     pub target: Option<Target>,
@@ -71,7 +71,7 @@ pub struct Event {
 
 impl Event {
     /// An event `viewer` caused, from where their request came.
-    pub fn by(viewer: &Viewer, action: &'static str) -> Self {
+    pub fn by(viewer: &Viewer, action: Action) -> Self {
         Self {
             action,
             actor: Some(viewer.id()),
@@ -83,7 +83,7 @@ impl Event {
     }
 
     /// An event of a caller not signed in (yet): a sign-in, a reset link.
-    pub fn anonymous(meta: &RequestMeta, action: &'static str) -> Self {
+    pub fn anonymous(meta: &RequestMeta, action: Action) -> Self {
         Self {
             action,
             actor: None,
@@ -125,7 +125,7 @@ impl Event {
     pub async fn record(self, conn: &impl ConnectionTrait) -> Result<()> {
         let model = audit_event::Model {
             id: ids::new_key(),
-            action: self.action.to_owned(),
+            action: self.action.as_str().to_owned(),
             actor_id: self.actor,
             api_key_id: self.api_key,
             target_kind: self.target.map(|t| t.kind().to_owned()),
@@ -143,7 +143,7 @@ impl Event {
             .exec_without_returning(conn)
             .await?;
         super::events::notify(conn, &model).await?;
-        super::webhook_fanout::queue_for(conn, &public(&model), self.action).await
+        super::webhook_fanout::queue_for(conn, &public(&model), self.action.as_str()).await
     }
 }
 
@@ -241,54 +241,126 @@ pub fn user_created(user: &user::Model) -> Changes {
         .collect()
 }
 
-/// Every action an event may have (webhooks subscribe to these, or to a
-/// namespace such as `user.*`).
-pub const ACTIONS: [&str; 41] = [
-    "user.registered",
-    "user.created",
-    "user.updated",
-    "user.status_changed",
-    "user.deleted",
-    "user.restored",
-    "user.hard_deleted",
-    "user.roles_changed",
-    "user.tier_changed",
-    "user.invited",
-    "user.invitation_resent",
-    "user.invitation_accepted",
-    "user.email_verified",
-    "user.email_change_requested",
-    "user.email_changed",
-    "auth.login",
-    "auth.login_failed",
-    "auth.locked",
-    "auth.logout",
-    "auth.password_changed",
-    "auth.password_reset",
-    "auth.password_reset_sent",
-    "auth.mfa_enabled",
-    "auth.mfa_disabled",
-    "auth.recovery_codes_regenerated",
-    "auth.unverified_setup_removed",
-    "session.revoked",
-    "session.reused",
-    "api_key.created",
-    "api_key.revoked",
-    "role.created",
-    "role.updated",
-    "role.deleted",
-    "tier.created",
-    "tier.updated",
-    "tier.deleted",
-    "webhook.created",
-    "webhook.updated",
-    "webhook.deleted",
-    "webhook.redelivered",
-    "webhook.disabled",
-];
+macro_rules! actions {
+    ($($variant:ident => $name:literal,)+) => {
+        /// What an audit event records, as `namespace.verb` (`user.created`).
+        /// The schema shows it as a string (`AuditEvent.action`), which
+        /// webhooks subscribe to (or to a namespace, `user.*`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($variant,)+
+        }
 
-/// The events a user sees as their own security history.
-pub const SECURITY_ACTION_PREFIXES: [&str; 3] = ["auth.", "session.", "api_key."];
+        impl Action {
+            /// Every action, in the order of the table.
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)+];
+
+            /// The action as stored and shown.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+// The one table of actions: adding one is a line here (and, when it ends
+// sessions or may narrow a caller's access, a name in those rules below).
+actions! {
+    UserRegistered => "user.registered",
+    UserCreated => "user.created",
+    UserUpdated => "user.updated",
+    UserStatusChanged => "user.status_changed",
+    UserDeleted => "user.deleted",
+    UserRestored => "user.restored",
+    UserHardDeleted => "user.hard_deleted",
+    UserRolesChanged => "user.roles_changed",
+    UserTierChanged => "user.tier_changed",
+    UserInvited => "user.invited",
+    UserInvitationResent => "user.invitation_resent",
+    UserInvitationAccepted => "user.invitation_accepted",
+    UserEmailVerified => "user.email_verified",
+    UserEmailChangeRequested => "user.email_change_requested",
+    UserEmailChanged => "user.email_changed",
+    AuthLogin => "auth.login",
+    AuthLoginFailed => "auth.login_failed",
+    AuthLocked => "auth.locked",
+    AuthLogout => "auth.logout",
+    AuthPasswordChanged => "auth.password_changed",
+    AuthPasswordReset => "auth.password_reset",
+    AuthPasswordResetSent => "auth.password_reset_sent",
+    AuthMfaEnabled => "auth.mfa_enabled",
+    AuthMfaDisabled => "auth.mfa_disabled",
+    AuthRecoveryCodesRegenerated => "auth.recovery_codes_regenerated",
+    AuthUnverifiedSetupRemoved => "auth.unverified_setup_removed",
+    SessionRevoked => "session.revoked",
+    SessionReused => "session.reused",
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRevoked => "api_key.revoked",
+    RoleCreated => "role.created",
+    RoleUpdated => "role.updated",
+    RoleDeleted => "role.deleted",
+    TierCreated => "tier.created",
+    TierUpdated => "tier.updated",
+    TierDeleted => "tier.deleted",
+    WebhookCreated => "webhook.created",
+    WebhookUpdated => "webhook.updated",
+    WebhookDeleted => "webhook.deleted",
+    WebhookRedelivered => "webhook.redelivered",
+    WebhookDisabled => "webhook.disabled",
+}
+
+/// The namespaces of the events a user sees as their own security history.
+pub const SECURITY_NAMESPACES: [&str; 3] = ["auth", "session", "api_key"];
+
+impl Action {
+    /// The stored action's `Action`; `None` for a name no action has.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == name)
+    }
+
+    /// The part before the dot (`user`, `auth`, …).
+    pub fn namespace(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or_default()
+    }
+
+    /// Part of a user's own security history (`mySecurityEvents`).
+    pub fn is_security(self) -> bool {
+        SECURITY_NAMESPACES.contains(&self.namespace())
+    }
+
+    /// Ends sessions of its target user: the one named in
+    /// `changes.sessionId`, all but `changes.keptSessionId`, or all of them.
+    pub fn ends_sessions(self) -> bool {
+        matches!(
+            self,
+            Self::AuthLogout
+                | Self::SessionReused
+                | Self::SessionRevoked
+                | Self::AuthPasswordChanged
+                | Self::AuthPasswordReset
+                | Self::UserStatusChanged
+                | Self::UserDeleted
+                | Self::UserHardDeleted
+        )
+    }
+
+    /// May leave a signed-in caller able to do less (a session or key
+    /// ended, permissions or the superuser flag changed): a live socket
+    /// re-checks its caller on these only. Role changes reach every holder.
+    pub fn may_narrow(self) -> bool {
+        self.ends_sessions()
+            || self.namespace() == "role"
+            || matches!(
+                self,
+                Self::UserRolesChanged
+                    | Self::UserUpdated
+                    | Self::ApiKeyRevoked
+                    | Self::AuthUnverifiedSetupRemoved
+            )
+    }
+}
 
 /// Which events a page holds.
 #[derive(Debug, Default, Clone)]
@@ -332,8 +404,8 @@ pub async fn page(
     }
     if filter.security_only {
         let mut any = Condition::any();
-        for prefix in SECURITY_ACTION_PREFIXES {
-            any = any.add(audit_event::Column::Action.starts_with(prefix));
+        for namespace in SECURITY_NAMESPACES {
+            any = any.add(audit_event::Column::Action.starts_with(format!("{namespace}.")));
         }
         query = query.filter(any);
     }

@@ -128,32 +128,3 @@ pub async fn notify(conn: &impl ConnectionTrait, event: &audit_event::Model) -> 
     .await?;
     Ok(())
 }
-
-/// The actions that end sessions: the one named in `changes.sessionId`, all
-/// but `changes.keptSessionId`, or (when neither is named) all of them.
-pub const SESSION_ENDING: [&str; 8] = [
-    "auth.logout",
-    "session.reused",
-    "session.revoked",
-    "auth.password_changed",
-    "auth.password_reset",
-    "user.status_changed",
-    "user.deleted",
-    "user.hard_deleted",
-];
-
-/// The actions that may leave a signed-in caller able to do less (a
-/// session or key ended, permissions or the superuser flag changed), beyond
-/// those that end sessions: a live socket re-checks its caller on these
-/// only. Role changes reach every holder, so `role.` is a prefix.
-pub fn may_narrow(action: &str) -> bool {
-    SESSION_ENDING.contains(&action)
-        || action.starts_with("role.")
-        || matches!(
-            action,
-            "user.roles_changed"
-                | "user.updated"
-                | "api_key.revoked"
-                | "auth.unverified_setup_removed"
-        )
-}

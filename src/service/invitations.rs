@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     AppContext, RequestMeta, access, account_mail,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     credentials, limits,
     links::{self, Purpose},
     new_account::{self, FirstRoles},
@@ -49,7 +49,7 @@ pub async fn invite_user(
         viewer.require(Permission::RolesAssign)?;
     }
     if input.tier_id.is_some() {
-        super::require_superuser(viewer)?;
+        viewer.require_superuser()?;
     }
     let email = validation::email(&input.email)?;
     let chosen = input
@@ -90,13 +90,13 @@ async fn create_invited(
         Some(ids) => FirstRoles::Given(viewer, ids),
     };
     let created = new_account::insert_account(&txn, model, roles).await?;
-    Event::by(viewer, "user.invited")
+    Event::by(viewer, Action::UserInvited)
         .on(Target::User(created.id))
         .with(super::audit::user_created(&created))
         .record(&txn)
         .await?;
     account_mail::require_budget(&txn, ctx, &created.email, Template::Invitation).await?;
-    account_mail::mail_link(&txn, ctx, Purpose::Invitation, &created, &created.email).await?;
+    account_mail::mail_link(&txn, ctx, Template::Invitation, &created, &created.email).await?;
     txn.commit().await?;
     outbox::wake(ctx);
     tracing::info!(user_id = %crate::ids::user(created.id), "user invited");
@@ -114,7 +114,7 @@ pub async fn accept_invitation(
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Action::Recovery, meta).await?;
-    let row = links::find(&ctx.db, Purpose::Invitation, token).await?;
+    let row = links::find(&ctx.db, Purpose::Mail(Template::Invitation), token).await?;
     let invited = users::find(&ctx.db, row.user_id)
         .await?
         .filter(|u| u.invitation_pending)
@@ -150,7 +150,7 @@ pub async fn accept_invitation(
     model.last_login_at = Set(Some(ts));
     let before = user.clone();
     let user = users::save_locked(&txn, user, model).await?;
-    Event::anonymous(meta, "user.invitation_accepted")
+    Event::anonymous(meta, Action::UserInvitationAccepted)
         .as_user(user.id)
         .with(super::audit::user_changes(&before, &user))
         .record(&txn)
@@ -173,9 +173,9 @@ pub async fn resend_invitation(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> R
         ));
     }
     account_mail::require_budget(&txn, ctx, &user.email, Template::Invitation).await?;
-    links::supersede(&txn, user.id, &[Purpose::Invitation]).await?;
-    account_mail::mail_link(&txn, ctx, Purpose::Invitation, &user, &user.email).await?;
-    Event::by(viewer, "user.invitation_resent")
+    links::supersede(&txn, user.id, &[Purpose::Mail(Template::Invitation)]).await?;
+    account_mail::mail_link(&txn, ctx, Template::Invitation, &user, &user.email).await?;
+    Event::by(viewer, Action::UserInvitationResent)
         .on(Target::User(user.id))
         .record(&txn)
         .await?;

@@ -20,65 +20,61 @@ use crate::{
     mail::Template,
 };
 
-/// What a token may be used for.
+/// What a token may be used for: the link of a mail kind (`mail::Template`,
+/// whose table says how long the link lives and whether a password change
+/// ends it), or a sign-in's second step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    PasswordReset,
-    VerifyEmail,
-    EmailChange,
-    Invitation,
+    /// The link in a mail of this kind.
+    Mail(Template),
     /// The `mfaToken` a right password earns when a second factor is on:
     /// not mailed, handed back by `login` and redeemed by `verifyMfa`.
     MfaChallenge,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 5] = [
-        Self::PasswordReset,
-        Self::VerifyEmail,
-        Self::EmailChange,
-        Self::Invitation,
-        Self::MfaChallenge,
-    ];
-
+    /// As stored: the mail kind's name, or `mfa_challenge`.
     fn name(self) -> &'static str {
         match self {
-            Self::PasswordReset => "password_reset",
-            Self::VerifyEmail => "verify_email",
-            Self::EmailChange => "email_change",
-            Self::Invitation => "invitation",
+            Self::Mail(template) => template.name(),
             Self::MfaChallenge => "mfa_challenge",
         }
     }
 
     pub fn ttl(self, ctx: &AppContext) -> std::time::Duration {
-        let mail = &ctx.config.mail;
         match self {
-            Self::PasswordReset => mail.password_reset_ttl,
-            Self::VerifyEmail | Self::EmailChange => mail.email_token_ttl,
-            Self::Invitation => mail.invitation_ttl,
+            Self::Mail(template) => template
+                .link()
+                .map(|link| (link.lifetime)(&ctx.config.mail))
+                .unwrap_or_default(),
             Self::MfaChallenge => MFA_CHALLENGE_TTL,
         }
     }
 
     pub fn template(self) -> Option<Template> {
         match self {
-            Self::PasswordReset => Some(Template::PasswordReset),
-            Self::VerifyEmail => Some(Template::VerifyEmail),
-            Self::EmailChange => Some(Template::EmailChange),
-            Self::Invitation => Some(Template::Invitation),
+            Self::Mail(template) => Some(template),
             Self::MfaChallenge => None,
         }
     }
 
-    /// Tokens that a later password change makes stale. A pending email
-    /// change is among them: changing the password is what the notice to
-    /// the old address tells its owner to do, and it must stop the change.
+    /// Tokens that a later password change makes stale.
     fn dies_with_password_change(self) -> bool {
-        matches!(
-            self,
-            Self::PasswordReset | Self::MfaChallenge | Self::EmailChange
-        )
+        match self {
+            Self::Mail(template) => template
+                .link()
+                .is_some_and(|link| link.dies_with_password_change),
+            Self::MfaChallenge => true,
+        }
+    }
+
+    /// The purpose a stored token names.
+    fn parse(stored: &str) -> Option<Self> {
+        Template::ALL
+            .iter()
+            .map(|t| Self::Mail(*t))
+            .chain([Self::MfaChallenge])
+            .find(|p| p.name() == stored)
     }
 }
 
@@ -146,10 +142,8 @@ pub async fn consume(
     row: &account_token::Model,
     user: &user::Model,
 ) -> Result<()> {
-    let password_bound = Purpose::ALL
-        .into_iter()
-        .find(|p| p.name() == row.purpose)
-        .is_some_and(Purpose::dies_with_password_change);
+    let password_bound =
+        Purpose::parse(&row.purpose).is_some_and(Purpose::dies_with_password_change);
     let stale = user.is_deleted()
         || user.email != row.user_email
         || (password_bound && user.password_changed_at > row.created_at);
@@ -205,9 +199,9 @@ pub async fn address_changed(conn: &impl ConnectionTrait, user_id: uuid::Uuid) -
         conn,
         user_id,
         &[
-            Purpose::PasswordReset,
-            Purpose::VerifyEmail,
-            Purpose::EmailChange,
+            Purpose::Mail(Template::PasswordReset),
+            Purpose::Mail(Template::VerifyEmail),
+            Purpose::Mail(Template::EmailChange),
         ],
     )
     .await

@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::{
     AppContext, RequestMeta, access,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     credentials::{self, Code, accept_totp, factor_of, new_recovery_codes, remove_factor, totp},
     limits,
     links::{self, Purpose},
-    now, require_superuser, users,
+    now, users,
 };
 use crate::{
     auth::Viewer,
@@ -121,7 +121,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
     let mut model = users::changes(&user);
     model.mfa_enabled = Set(true);
     users::save_locked(&txn, user, model).await?;
-    Event::by(viewer, "auth.mfa_enabled")
+    Event::by(viewer, Action::AuthMfaEnabled)
         .on(Target::User(viewer.id()))
         .record(&txn)
         .await?;
@@ -142,7 +142,7 @@ pub async fn disable(ctx: &AppContext, viewer: &Viewer, password: &str) -> Resul
     let was_on = user.mfa_enabled;
     remove_factor(&txn, user).await?;
     if was_on {
-        Event::by(viewer, "auth.mfa_disabled")
+        Event::by(viewer, Action::AuthMfaDisabled)
             .on(Target::User(viewer.id()))
             .record(&txn)
             .await?;
@@ -169,7 +169,7 @@ pub async fn regenerate_recovery_codes(
         return Err(AppError::Conflict("no second factor is enabled".into()));
     }
     let codes = new_recovery_codes(&txn, user.id).await?;
-    Event::by(viewer, "auth.recovery_codes_regenerated")
+    Event::by(viewer, Action::AuthRecoveryCodesRegenerated)
         .on(Target::User(viewer.id()))
         .record(&txn)
         .await?;
@@ -181,13 +181,13 @@ pub async fn regenerate_recovery_codes(
 /// their codes.
 #[tracing::instrument(name = "mfa.reset", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, id)
         .await?
         .ok_or(AppError::not_found("user").with_field("id"))?;
     let user = remove_factor(&txn, user).await?;
-    Event::by(viewer, "auth.mfa_disabled")
+    Event::by(viewer, Action::AuthMfaDisabled)
         .on(Target::User(id))
         .change("resetBy", Value::Null, ids::user(viewer.id()))
         .record(&txn)
@@ -217,7 +217,7 @@ pub async fn verify(
             return Err(AppError::AccountDisabled);
         }
         let user = credentials::record_sign_in(txn, user).await?;
-        Event::anonymous(meta, "auth.login")
+        Event::anonymous(meta, Action::AuthLogin)
             .as_user(user.id)
             .change("factor", Value::Null, "second factor")
             .record(txn)

@@ -193,16 +193,6 @@ fn name_taken(what: &'static str) -> impl FnOnce(&str) -> Option<crate::error::A
     }
 }
 
-/// Superuser-only powers are checked here as well as by guards, because guards
-/// do not run when a field is reached through an interface.
-pub fn require_superuser(viewer: &crate::auth::Viewer) -> crate::error::Result<()> {
-    if viewer.is_superuser() {
-        Ok(())
-    } else {
-        Err(crate::error::AppError::Forbidden)
-    }
-}
-
 /// `select`'s statement, returning at most `limit` rows, with the limit
 /// written into the SQL rather than bound. `select` must have no LIMIT,
 /// OFFSET or locking clause: the limit is appended after its ORDER BY.

@@ -14,7 +14,7 @@ use crate::{
 
 use super::{
     Keyed,
-    audit::{self, SECURITY_ACTION_PREFIXES},
+    audit::{self, Action},
     now,
 };
 
@@ -85,9 +85,7 @@ pub fn audit_event_as_seen(
     }
     let own_security_event = event.target_kind.as_deref() == Some("user")
         && event.target_id == Some(viewer.id())
-        && SECURITY_ACTION_PREFIXES
-            .iter()
-            .any(|p| event.action.starts_with(p));
+        && Action::parse(&event.action).is_some_and(Action::is_security);
     own_security_event.then(|| {
         audit::as_own_history(viewer, &mut event);
         event

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{
     AppContext, RequestMeta, access,
     account_mail::{self, detach, live, mail_quietly},
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     credentials, limits,
     links::{self, Purpose},
     now, outbox, users,
@@ -44,13 +44,9 @@ pub async fn request_password_reset(
         let Some(user) = users::find_by_login(&worker.db, &email).await? else {
             return Ok(());
         };
-        mail_quietly(
-            &worker,
-            user.id,
-            Purpose::PasswordReset,
-            Template::PasswordReset,
-            |u| live(u) && !u.invitation_pending,
-        )
+        mail_quietly(&worker, user.id, Template::PasswordReset, |u| {
+            live(u) && !u.invitation_pending
+        })
         .await
     });
     Ok(())
@@ -72,7 +68,7 @@ pub async fn reset_password(
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Action::Recovery, meta).await?;
-    let row = links::find(&ctx.db, Purpose::PasswordReset, token).await?;
+    let row = links::find(&ctx.db, Purpose::Mail(Template::PasswordReset), token).await?;
     let user = users::find(&ctx.db, row.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
@@ -110,7 +106,7 @@ pub async fn reset_password(
         access::revoke_sessions(txn, user.id, None).await?;
         // A key made with the old password may be what an intruder kept.
         let keys = access::revoke_keys(txn, user.id).await?;
-        Event::anonymous(meta, "auth.password_reset")
+        Event::anonymous(meta, Action::AuthPasswordReset)
             .as_user(user.id)
             .change("apiKeysRevoked", Value::Null, keys)
             .record(txn)
@@ -171,14 +167,7 @@ pub async fn send_verification_email(
             let Some(user) = users::find_by_login(&worker.db, &email).await? else {
                 return Ok(());
             };
-            mail_quietly(
-                &worker,
-                user.id,
-                Purpose::VerifyEmail,
-                Template::VerifyEmail,
-                unverified,
-            )
-            .await
+            mail_quietly(&worker, user.id, Template::VerifyEmail, unverified).await
         });
         return Ok(true);
     };
@@ -190,7 +179,7 @@ pub async fn send_verification_email(
         return Ok(false);
     }
     account_mail::require_budget(&txn, ctx, &user.email, Template::VerifyEmail).await?;
-    account_mail::mail_link(&txn, ctx, Purpose::VerifyEmail, &user, &user.email).await?;
+    account_mail::mail_link(&txn, ctx, Template::VerifyEmail, &user, &user.email).await?;
     txn.commit().await?;
     outbox::wake(ctx);
     Ok(true)
@@ -199,7 +188,7 @@ pub async fn send_verification_email(
 /// `verifyEmail`: marks the address the link was sent to as verified.
 #[tracing::instrument(name = "recovery.verify_email", skip_all)]
 pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<()> {
-    let row = links::find(&ctx.db, Purpose::VerifyEmail, token).await?;
+    let row = links::find(&ctx.db, Purpose::Mail(Template::VerifyEmail), token).await?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, row.user_id)
         .await?
@@ -209,7 +198,7 @@ pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> 
         let mut model = users::changes(&user);
         model.email_verified_at = Set(Some(now()));
         let user = users::save_locked(&txn, user, model).await?;
-        Event::anonymous(meta, "user.email_verified")
+        Event::anonymous(meta, Action::UserEmailVerified)
             .as_user(user.id)
             .change("email", Value::Null, user.email.clone())
             .record(&txn)
@@ -251,7 +240,7 @@ pub async fn confirm_email_change(
     token: &str,
     meta: &RequestMeta,
 ) -> Result<user::Model> {
-    let row = links::find(&ctx.db, Purpose::EmailChange, token).await?;
+    let row = links::find(&ctx.db, Purpose::Mail(Template::EmailChange), token).await?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, row.user_id)
         .await?
@@ -268,7 +257,7 @@ pub async fn confirm_email_change(
         .await
         .map_err(|e| e.with_field("token"))?;
     links::address_changed(&txn, user.id).await?;
-    Event::anonymous(meta, "user.email_changed")
+    Event::anonymous(meta, Action::UserEmailChanged)
         .as_user(user.id)
         .with(super::audit::user_changes(&before, &user))
         .record(&txn)
@@ -291,8 +280,8 @@ pub async fn send_password_reset(ctx: &AppContext, viewer: &Viewer, id: Uuid) ->
         ));
     }
     account_mail::require_budget(&txn, ctx, &user.email, Template::PasswordReset).await?;
-    account_mail::mail_link(&txn, ctx, Purpose::PasswordReset, &user, &user.email).await?;
-    Event::by(viewer, "auth.password_reset_sent")
+    account_mail::mail_link(&txn, ctx, Template::PasswordReset, &user, &user.email).await?;
+    Event::by(viewer, Action::AuthPasswordResetSent)
         .on(Target::User(user.id))
         .record(&txn)
         .await?;

@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     now,
 };
 use crate::{
@@ -202,7 +202,7 @@ pub async fn assign_locked(
     let (old, new) = (names(&current), names(&new_roles));
     let changed = old != new;
     if changed {
-        Event::by(viewer, "user.roles_changed")
+        Event::by(viewer, Action::UserRolesChanged)
             .on(Target::User(user_id))
             .change("roles", old, new)
             .record(conn)
@@ -223,7 +223,7 @@ pub async fn audit_given(
     given: &[entity::role::Model],
 ) -> Result<()> {
     let names: Vec<String> = given.iter().map(|r| r.name.clone()).collect();
-    Event::by(viewer, "user.roles_changed")
+    Event::by(viewer, Action::UserRolesChanged)
         .on(Target::User(user_id))
         .change("roles", Vec::<String>::new(), names)
         .record(conn)

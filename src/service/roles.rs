@@ -6,16 +6,15 @@ use std::collections::BTreeSet;
 
 use entity::{role, user, user_role};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
     AppContext, NamePatch,
-    audit::{Changes, Event, Target},
-    now, require_superuser, role_grants, users,
+    audit::{Action, Changes, Event, Target},
+    now, role_grants, users,
 };
 use crate::{
     auth::{Permission, Viewer},
@@ -60,14 +59,14 @@ pub async fn by_name(conn: &impl ConnectionTrait, name: &str) -> Result<Option<r
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &AppContext,
     viewer: &Viewer,
     name: &str,
     description: Option<&str>,
     permissions: &[Permission],
 ) -> Result<role::Model> {
-    require_superuser(viewer)?;
-    let txn = db.begin().await?;
+    viewer.require_superuser()?;
+    let txn = ctx.db.begin().await?;
     let role = role::ActiveModel {
         id: Set(crate::ids::new_key()),
         name: Set(role_name(name)?),
@@ -79,7 +78,7 @@ pub async fn create(
     .insert(&txn)
     .await
     .on_constraint(super::name_taken("role"))?;
-    Event::by(viewer, "role.created")
+    Event::by(viewer, Action::RoleCreated)
         .on(Target::Role(role.id))
         .with(audit_fields(None, &role))
         .record(&txn)
@@ -111,14 +110,14 @@ fn audit_fields(before: Option<&role::Model>, after: &role::Model) -> Changes {
 /// Changes a role. Built-in roles keep their name and permissions (the
 /// contract defines them); only their description may change.
 pub async fn update(
-    db: &DatabaseConnection,
+    ctx: &AppContext,
     viewer: &Viewer,
     id: Uuid,
     patch: NamePatch<'_>,
     new_permissions: Option<&[Permission]>,
 ) -> Result<role::Model> {
-    require_superuser(viewer)?;
-    let txn = db.begin().await?;
+    viewer.require_superuser()?;
+    let txn = ctx.db.begin().await?;
     let current = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
     let mut model = role::ActiveModel {
         id: Set(id),
@@ -156,7 +155,7 @@ pub async fn update(
         .on_constraint(super::name_taken("role"))?;
     let changes = audit_fields(Some(&current), &updated);
     if !changes.is_empty() {
-        Event::by(viewer, "role.updated")
+        Event::by(viewer, Action::RoleUpdated)
             .on(Target::Role(id))
             .with(changes)
             .record(&txn)
@@ -168,7 +167,7 @@ pub async fn update(
 
 /// Deletes a custom role and, in the same transaction, its links to users.
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let txn = ctx.db.begin().await?;
     let role = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
     if role.is_builtin {
@@ -181,7 +180,7 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
         .exec(&txn)
         .await?;
     role::Entity::delete_by_id(id).exec(&txn).await?;
-    Event::by(viewer, "role.deleted")
+    Event::by(viewer, Action::RoleDeleted)
         .on(Target::Role(id))
         .change("name", role.name.clone(), Value::Null)
         .record(&txn)

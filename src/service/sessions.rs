@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     AppContext, RequestMeta,
     access::{self, Tokens, insert_link, live_links, successor_token, tokens},
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     now, role_grants,
     tokens::hash_token,
     users,
@@ -74,7 +74,7 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
             }
             tracing::warn!(user_id = %crate::ids::user(row.user_id), session_id = %crate::ids::session(row.chain_id), "refresh token reuse; revoking the session");
             end_chain(&txn, row.user_id, row.chain_id).await?;
-            Event::anonymous(meta, "session.reused")
+            Event::anonymous(meta, Action::SessionReused)
                 .on(Target::User(row.user_id))
                 .change("sessionIds", Value::Null, vec![ids::session(row.chain_id)])
                 .record(&txn)
@@ -169,7 +169,7 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
         end_chain(&txn, viewer.id(), chain).await?;
         ended.push(ids::session(chain).into());
     }
-    Event::by(viewer, "auth.logout")
+    Event::by(viewer, Action::AuthLogout)
         .on(Target::User(viewer.id()))
         .change("sessionIds", Value::Null, ended)
         .record(&txn)
@@ -185,7 +185,7 @@ pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: boo
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     let ended = access::revoke_sessions(&txn, viewer.id(), None).await?;
-    let mut event = Event::by(viewer, "auth.logout")
+    let mut event = Event::by(viewer, Action::AuthLogout)
         .on(Target::User(viewer.id()))
         .change("sessionsEnded", Value::Null, ended);
     if include_api_keys {
@@ -212,7 +212,7 @@ pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Re
     if ended == 0 {
         return Err(AppError::not_found("session"));
     }
-    Event::by(viewer, "session.revoked")
+    Event::by(viewer, Action::SessionRevoked)
         .on(Target::User(viewer.id()))
         .change("sessionId", Value::Null, ids::session(chain_id))
         .record(&txn)

@@ -2,16 +2,14 @@
 //! hold cannot be deleted; the foreign key refuses it, not a prior count.
 
 use entity::{tier, user};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
     AppContext, NamePatch,
-    audit::{Changes, Event, Target},
-    now, require_superuser, users,
+    audit::{Action, Changes, Event, Target},
+    now, users,
 };
 use crate::{
     auth::Viewer,
@@ -39,13 +37,13 @@ pub async fn by_name(conn: &impl ConnectionTrait, name: &str) -> Result<Option<t
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &AppContext,
     viewer: &Viewer,
     name: &str,
     description: Option<&str>,
 ) -> Result<tier::Model> {
-    require_superuser(viewer)?;
-    let txn = db.begin().await?;
+    viewer.require_superuser()?;
+    let txn = ctx.db.begin().await?;
     let tier = tier::ActiveModel {
         id: Set(ids::new_key()),
         name: Set(tier_name(name)?),
@@ -55,7 +53,7 @@ pub async fn create(
     .insert(&txn)
     .await
     .on_constraint(super::name_taken("tier"))?;
-    Event::by(viewer, "tier.created")
+    Event::by(viewer, Action::TierCreated)
         .on(Target::Tier(tier.id))
         .with(audit_fields(None, &tier))
         .record(&txn)
@@ -80,13 +78,13 @@ fn audit_fields(before: Option<&tier::Model>, after: &tier::Model) -> Changes {
 
 /// Renames or re-describes a tier; `description: Some(None)` clears it.
 pub async fn update(
-    db: &DatabaseConnection,
+    ctx: &AppContext,
     viewer: &Viewer,
     id: Uuid,
     patch: NamePatch<'_>,
 ) -> Result<tier::Model> {
-    require_superuser(viewer)?;
-    let txn = db.begin().await?;
+    viewer.require_superuser()?;
+    let txn = ctx.db.begin().await?;
     let current = get(&txn, id).await?.ok_or(AppError::not_found("tier"))?;
     let mut model = tier::ActiveModel {
         id: Set(id),
@@ -107,7 +105,7 @@ pub async fn update(
         .on_constraint(super::name_taken("tier"))?;
     let changes = audit_fields(Some(&current), &updated);
     if !changes.is_empty() {
-        Event::by(viewer, "tier.updated")
+        Event::by(viewer, Action::TierUpdated)
             .on(Target::Tier(id))
             .with(changes)
             .record(&txn)
@@ -118,9 +116,9 @@ pub async fn update(
 }
 
 /// Deletes an unused tier; `CONFLICT` while any user holds it.
-pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Result<()> {
-    require_superuser(viewer)?;
-    let txn = db.begin().await?;
+pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
+    viewer.require_superuser()?;
+    let txn = ctx.db.begin().await?;
     let result = tier::Entity::delete_by_id(id)
         .exec(&txn)
         .await
@@ -136,7 +134,7 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Resul
     if result.rows_affected == 0 {
         return Err(AppError::not_found("tier"));
     }
-    Event::by(viewer, "tier.deleted")
+    Event::by(viewer, Action::TierDeleted)
         .on(Target::Tier(id))
         .record(&txn)
         .await?;
@@ -152,7 +150,7 @@ pub async fn set_user_tier(
     user_id: Uuid,
     tier_id: Option<Uuid>,
 ) -> Result<user::Model> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let txn = ctx.db.begin().await?;
     let before = users::lock(&txn, user_id)
         .await?
@@ -174,7 +172,7 @@ pub async fn set_user_tier(
     })?;
     if before.tier_id != after.tier_id {
         let id = |t: Option<Uuid>| t.map(|t| ids::encode(ids::TIER, t));
-        Event::by(viewer, "user.tier_changed")
+        Event::by(viewer, Action::UserTierChanged)
             .on(Target::User(user_id))
             .change("tierId", id(before.tier_id), id(after.tier_id))
             .record(&txn)

@@ -20,7 +20,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query
 pub use super::webhook_fanout::KIND;
 use super::{
     AppContext,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
     now,
     webhook_fanout::Queued,
 };
@@ -313,7 +313,7 @@ pub async fn disable_after_failures(
         .filter(webhook::Column::Enabled.eq(true))
         .exec(&ctx.db)
         .await?;
-    Event::anonymous(&super::RequestMeta::default(), "webhook.disabled")
+    Event::anonymous(&super::RequestMeta::default(), Action::WebhookDisabled)
         .on(Target::Webhook(queued.webhook_id))
         .change("enabled", true, false)
         .record(&ctx.db)

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::{
     AppContext,
-    audit::{Event, Target},
-    now, outbox as queue, require_superuser,
+    audit::{Action, Event, Target},
+    now, outbox as queue,
     webhook_fanout::patterns,
     webhook_send::{KIND, checked_target},
 };
@@ -45,12 +45,9 @@ fn event_patterns(events: &[String]) -> Result<String> {
     }
     for e in events {
         let ok = e == "*"
-            || super::audit::ACTIONS.contains(&e.as_str())
-            || e.strip_suffix(".*").is_some_and(|ns| {
-                super::audit::ACTIONS
-                    .iter()
-                    .any(|a| a.split('.').next() == Some(ns))
-            });
+            || Action::parse(e).is_some()
+            || e.strip_suffix(".*")
+                .is_some_and(|ns| Action::ALL.iter().any(|a| a.namespace() == ns));
         if !ok {
             return Err(AppError::bad_input(
                 "events",
@@ -76,7 +73,7 @@ pub async fn create(
     viewer: &Viewer,
     patch: WebhookPatch,
 ) -> Result<(webhook::Model, String)> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let url = patch
         .url
         .ok_or_else(|| AppError::bad_input("url", "url is required"))?;
@@ -103,7 +100,7 @@ pub async fn create(
     })
     .exec_with_returning(&txn)
     .await?;
-    Event::by(viewer, "webhook.created")
+    Event::by(viewer, Action::WebhookCreated)
         .on(Target::Webhook(hook.id))
         .change("url", Value::Null, redacted(&hook.url))
         .change("events", Value::Null, patterns(&hook))
@@ -127,7 +124,7 @@ pub async fn update(
     id: Uuid,
     patch: WebhookPatch,
 ) -> Result<webhook::Model> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     if let Some(url) = &patch.url {
         checked_target(ctx, url).await?;
     }
@@ -160,7 +157,7 @@ pub async fn update(
         }
     }
     let after = sea_orm::ActiveModelTrait::update(model, &txn).await?;
-    let mut event = Event::by(viewer, "webhook.updated").on(Target::Webhook(id));
+    let mut event = Event::by(viewer, Action::WebhookUpdated).on(Target::Webhook(id));
     if before.url != after.url {
         // Redacted like every URL the trail shows; a change of path alone
         // still shows that the URL changed.
@@ -190,11 +187,11 @@ pub async fn update(
 
 /// `deleteWebhook` (superuser); its log goes with it.
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let txn = ctx.db.begin().await?;
     let hook = find(&txn, id).await?;
     webhook::Entity::delete_by_id(id).exec(&txn).await?;
-    Event::by(viewer, "webhook.deleted")
+    Event::by(viewer, Action::WebhookDeleted)
         .on(Target::Webhook(id))
         .change("url", redacted(&hook.url), Value::Null)
         .record(&txn)
@@ -205,7 +202,7 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
 
 /// `webhooks` (superuser).
 pub async fn list(ctx: &AppContext, viewer: &Viewer) -> Result<Vec<webhook::Model>> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     Ok(webhook::Entity::find()
         .order_by_asc(webhook::Column::CreatedAt)
         .all(&ctx.db)
@@ -241,7 +238,7 @@ pub async fn deliveries(
     first: u64,
     after: Option<Uuid>,
 ) -> Result<(Vec<webhook_delivery::Model>, bool)> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     find(&ctx.db, webhook_id)
         .await
         .map_err(|e| e.with_field("webhookId"))?;
@@ -262,7 +259,7 @@ pub async fn deliveries(
 /// same `webhook-id` (receivers deduplicate by it), to the webhook as it is
 /// now. `CONFLICT` once the message has been pruned.
 pub async fn redeliver(ctx: &AppContext, viewer: &Viewer, delivery_id: Uuid) -> Result<()> {
-    require_superuser(viewer)?;
+    viewer.require_superuser()?;
     let delivery = webhook_delivery::Entity::find_by_id(delivery_id)
         .one(&ctx.db)
         .await?
@@ -286,7 +283,7 @@ pub async fn redeliver(ctx: &AppContext, viewer: &Viewer, delivery_id: Uuid) -> 
         message.payload.clone(),
     )
     .await?;
-    Event::by(viewer, "webhook.redelivered")
+    Event::by(viewer, Action::WebhookRedelivered)
         .on(Target::Webhook(delivery.webhook_id))
         .change("messageId", Value::Null, delivery.message_id)
         .record(&txn)

@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, Result},
     service::{
         AppContext, RequestMeta,
-        audit::{Event, Target},
+        audit::{Action, Event, Target},
         now,
     },
     validation,
@@ -212,7 +212,7 @@ pub async fn lock_if_exhausted(ctx: &AppContext, user_id: Uuid, meta: &RequestMe
         .exec(&ctx.db)
         .await?;
     if locked.rows_affected == 1 {
-        Event::anonymous(meta, "auth.locked")
+        Event::anonymous(meta, Action::AuthLocked)
             .on(Target::User(user_id))
             .record(&ctx.db)
             .await?;
@@ -229,7 +229,7 @@ pub async fn audit_failure(
     factor: &'static str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    Event::anonymous(meta, "auth.login_failed")
+    Event::anonymous(meta, Action::AuthLoginFailed)
         .on(Target::User(user_id))
         .change("factor", serde_json::Value::Null, factor)
         .record(&ctx.db)

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::{
     RequestMeta, access,
-    audit::{Event, Target},
+    audit::{Action, Event, Target},
 };
 use crate::error::Result;
 
@@ -39,7 +39,7 @@ pub async fn forget_unproven(
     let had_factor = user.mfa_enabled;
     let user = remove_factor(txn, user).await?;
     if keys > 0 || had_factor {
-        Event::anonymous(meta, "auth.unverified_setup_removed")
+        Event::anonymous(meta, Action::AuthUnverifiedSetupRemoved)
             .on(Target::User(user.id))
             .change("apiKeysRevoked", Value::Null, keys)
             .change("mfaEnabled", had_factor, false)
