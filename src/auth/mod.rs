@@ -150,4 +150,24 @@ mod tests {
             assert_eq!(Permission::parse(item.name), Some(item.value));
         }
     }
+
+    /// The permission lists people read name every permission.
+    #[test]
+    fn the_docs_list_every_permission() {
+        for doc in ["README.md", "docs/api.md"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+            let text = std::fs::read_to_string(path).unwrap();
+            let list = text
+                .lines()
+                .skip_while(|l| !l.contains("Permissions"))
+                .take(3)
+                .collect::<String>();
+            for permission in Permission::ALL {
+                assert!(
+                    list.contains(permission.as_str()),
+                    "{doc} misses {permission:?}"
+                );
+            }
+        }
+    }
 }

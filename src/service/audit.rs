@@ -174,6 +174,15 @@ fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
+/// A status as the API spells it.
+fn status_name(status: user::Status) -> &'static str {
+    match status {
+        user::Status::Active => "ACTIVE",
+        user::Status::Inactive => "INACTIVE",
+        user::Status::Suspended => "SUSPENDED",
+    }
+}
+
 /// The user fields an event may show, as the API names them, with their
 /// values: the allow-list. Hashes, lockout counters, tokens and secrets are
 /// not in it, so no event can carry one.
@@ -191,10 +200,7 @@ fn auditable(user: &user::Model) -> Vec<(&'static str, Value)> {
         ("linkedin", user.linkedin.clone().into()),
         ("x", user.x.clone().into()),
         ("youtube", user.youtube.clone().into()),
-        (
-            "status",
-            crate::service::users::status_name(user.status).into(),
-        ),
+        ("status", status_name(user.status).into()),
         ("isSuperuser", user.is_superuser.into()),
         (
             "tierId",

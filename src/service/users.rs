@@ -95,15 +95,6 @@ pub async fn insert(
     model.insert(conn).await.on_constraint(user_uniqueness)
 }
 
-/// A status as the API spells it.
-pub fn status_name(status: user::Status) -> &'static str {
-    match status {
-        user::Status::Active => "ACTIVE",
-        user::Status::Inactive => "INACTIVE",
-        user::Status::Suspended => "SUSPENDED",
-    }
-}
-
 /// The name the API shows: the chosen display name, else "first last", else the username.
 pub fn effective_name(
     display: Option<&str>,

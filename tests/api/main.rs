@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod architecture;
 mod audit;
 mod authorization;
 mod clients;
