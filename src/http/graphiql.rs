@@ -25,7 +25,7 @@ pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
 /// (name, media type, contents), for `asset`.
-const ASSETS: [(&str, &str, &[u8]); 5] = [
+const ASSETS: [(&str, &str, &[u8]); 6] = [
     (
         "graphiql.min.js",
         "text/javascript; charset=utf-8",
@@ -47,6 +47,11 @@ const ASSETS: [(&str, &str, &[u8]); 5] = [
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
     (
+        "graphql-ws.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+    ),
+    (
         "init.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/graphiql/init.js"),
@@ -55,7 +60,8 @@ const ASSETS: [(&str, &str, &[u8]); 5] = [
 
 /// Scripts and styles from this server only (GraphiQL sets inline style
 /// attributes, and its fonts and icons are data URIs); requests to this
-/// server only; no framing, no forms, no base URL.
+/// server only (`'self'` covers its WebSocket too); no framing, no forms, no
+/// base URL.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

@@ -224,6 +224,88 @@ check('GraphiQL loads with no internet, introspects, and shows the docs', async 
   await page.close();
 });
 
+/// Replaces the text of the GraphiQL editor shown under `selector`
+/// (CodeMirror 5: typing would auto-close brackets).
+async function setEditor(page, selector, text) {
+  const shown = `${selector} .graphiql-editor:not(.hidden) .CodeMirror`;
+  await page.waitForSelector(shown, { timeout: 30_000 });
+  await page.evaluate(
+    ([shown, text]) => document.querySelector(shown).CodeMirror.setValue(text),
+    [shown, text],
+  );
+}
+
+/// A GraphiQL tab with this operation and these headers, run.
+async function runInGraphiql(browser, origin, query, headers) {
+  const { page, foreign } = await offlinePage(browser);
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`${origin}/graphql`, { waitUntil: 'load' });
+  await page.waitForSelector('.graphiql-container', { timeout: 30_000 });
+  await setEditor(page, '.graphiql-query-editor', query);
+  await setEditor(page, '.graphiql-editor-tool', JSON.stringify(headers));
+  // GraphiQL takes an editor's text a moment after a change (debounced);
+  // a click before that would run, or ask to pick from, the old operations.
+  await page.waitForTimeout(500);
+  await page.click('.graphiql-execute-button');
+  return { page, foreign, errors };
+}
+
+/// Waits until a GraphiQL tab's result pane shows `text`; on a timeout, the
+/// error says what it shows instead (and a screenshot is kept).
+async function shows(tab, text, screenshot) {
+  await tab.page
+    .waitForFunction((text) => document.querySelector('.graphiql-response')?.textContent.includes(text), text, {
+      timeout: 30_000,
+    })
+    .catch(async (error) => {
+      mkdirSync(artifacts, { recursive: true });
+      await tab.page.screenshot({ path: join(artifacts, screenshot) });
+      const shown = await tab.page.textContent('.graphiql-response').catch(() => '(none)');
+      throw new Error(`${error.message}\nthe tab shows: ${shown}\nerrors: ${tab.errors.join('; ')}`);
+    });
+}
+
+check('GraphiQL runs a subscription over the WebSocket and shows an event made in another tab', async ({ url, origin, browser }) => {
+  const password = 'tangerine-kettle-42';
+  const registered = await gql(url, 'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', {
+    i: { username: 'gina', email: 'gina@example.com', password },
+  });
+  const first = registered.data?.register?.accessToken;
+  assert(first, JSON.stringify(registered));
+  const login = await gql(url, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+    i: { login: 'gina', password },
+  });
+  const second = login.data?.login?.accessToken;
+  assert(second, JSON.stringify(login));
+  const watching = await runInGraphiql(
+    browser,
+    origin,
+    'subscription Watch { mySessionEvents { action endsThisSession } }',
+    { Authorization: `Bearer ${first}` },
+  );
+  // Let the socket sign in and the subscription start.
+  await watching.page.waitForTimeout(1500);
+  const other = await runInGraphiql(browser, origin, 'mutation SignOut { logout }', {
+    Authorization: `Bearer ${second}`,
+  });
+  try {
+    await shows(other, '"logout": true', 'graphiql-logout-failed.png');
+    await shows(watching, 'auth.logout', 'graphiql-subscription-failed.png');
+    mkdirSync(artifacts, { recursive: true });
+    await watching.page.screenshot({ path: join(artifacts, 'graphiql-subscription.png') });
+    const shown = await watching.page.textContent('.graphiql-response');
+    assert(shown.includes('"endsThisSession": false'), shown);
+    for (const tab of [watching, other]) {
+      assert(tab.foreign.length === 0, `requests left the machine: ${tab.foreign.join(', ')}`);
+      assert(tab.errors.length === 0, `page errors: ${tab.errors.join('; ')}`);
+    }
+  } finally {
+    await watching.page.close();
+    await other.page.close();
+  }
+});
+
 check('a page on another loopback port can call the API (CORS)', async ({ url, browser }) => {
   const app = createServer((_, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
