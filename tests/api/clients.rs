@@ -85,7 +85,7 @@ async fn graphiql_and_every_asset_it_loads_come_from_the_binary() {
         .split('"')
         .filter(|part| part.starts_with("/graphiql/"))
         .collect();
-    assert_eq!(assets.len(), 5, "{html}");
+    assert_eq!(assets.len(), 6, "{html}");
     for asset in assets {
         let response = app.get(asset).await;
         assert_eq!(response.status(), 200, "{asset}");
