@@ -334,7 +334,7 @@ impl Config {
             max_query_depth: parse(&get, "MAX_QUERY_DEPTH", 12)?,
             // A connection's children count once per row it may return, so a
             // page of 100 users with ~40 selected fields fits and 300 aliased
-            // pages do not (graphql/user.rs, `users`).
+            // pages do not (graphql/directory.rs, `users`).
             max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 5000)?,
             max_query_nodes: parse(&get, "MAX_QUERY_NODES", 3000)?,
             max_query_directives: parse(&get, "MAX_QUERY_DIRECTIVES", 5)?,

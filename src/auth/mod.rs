@@ -119,6 +119,12 @@ impl Viewer {
         }
     }
 
+    /// Whether this viewer reads user `id` whole (private fields included):
+    /// themself, or a holder of `USERS_READ`. The one rule for it.
+    pub fn reads_user(&self, id: Uuid) -> bool {
+        self.id() == id || self.has(Permission::UsersRead)
+    }
+
     pub fn has(&self, permission: Permission) -> bool {
         self.is_superuser() || self.permissions.contains(&permission)
     }

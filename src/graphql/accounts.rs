@@ -4,10 +4,9 @@
 use async_graphql::{Context, InputObject, Object};
 
 use super::{
-    app,
     guard::{Authenticated, viewer},
     inputs::{UpdateProfileInput, new_account},
-    meta,
+    request::{app, meta},
     types::{AuthPayload, User},
 };
 use crate::service::accounts;

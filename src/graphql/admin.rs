@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 
 use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
-    app,
     inputs::{SocialLinksInput, UpdateProfileInput, metadata_patch, new_account},
+    request::app,
     types::{User, UserStatus},
 };
 use crate::{

@@ -4,8 +4,9 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
-    app, cost,
+    cost,
     guard::{Authenticated, viewer},
+    request::app,
     types::{ApiKey, CreatedApiKey, DateTime},
 };
 use crate::{auth::Permission, ids, service::api_keys};

@@ -5,9 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object
 use entity::user;
 
 use super::{
-    app, cost,
+    cost,
     guard::{Authenticated, HasPermission, viewer},
     loaders::UserById,
+    request::app,
     request::{loader, user_by_username},
     types::{DateTime, User, UserConnection, UserStatus, user_connection::projection},
 };

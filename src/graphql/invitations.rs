@@ -4,9 +4,8 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
-    app,
     guard::{HasPermission, viewer},
-    meta,
+    request::{app, meta},
     types::{AuthPayload, User},
 };
 use crate::{

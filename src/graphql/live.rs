@@ -10,8 +10,8 @@ use entity::audit_event;
 use tokio::sync::broadcast;
 
 use super::{
-    app,
     guard::viewer,
+    request::app,
     types::{AuditEvent, SessionEvent, SessionEventKind},
 };
 use crate::{ids, service::audit};
@@ -34,7 +34,9 @@ pub fn ended_sessions(
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or_default();
-    if event.action == "user.status_changed" && changes["status"]["new"] == "ACTIVE" {
+    if event.action == audit::Action::UserStatusChanged.as_str()
+        && changes["status"]["new"] == "ACTIVE"
+    {
         return None;
     }
     let this = ids::session(this_session);

@@ -1,7 +1,7 @@
 //! The per-request DataLoader: one loader over the service layer, with a
 //! newtype key per relation, each batch one `IN (…)` query. It is created for
 //! every request, so nothing cached crosses requests or users. Pages of users
-//! prefetch their roles instead (graphql/connection.rs).
+//! prefetch their roles instead (graphql/types/user_connection.rs).
 
 use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 

@@ -5,9 +5,8 @@
 use async_graphql::{Context, ID, Object};
 
 use super::{
-    app,
     guard::{Authenticated, Superuser, viewer},
-    meta,
+    request::{app, meta},
     types::{AuthPayload, TotpEnrollment, User},
 };
 use crate::{ids, service::mfa};

@@ -1,10 +1,12 @@
-//! The GraphQL schema: per-domain roots merged with `MergedObject`, the query
-//! limits, and the extension that gives every error a contract code.
+//! The GraphQL schema: per-domain roots merged with `MergedObject`, the
+//! schema builder with its limits, and the SDL. Errors get their contract
+//! codes at the HTTP edge (`http::guardrails::finish`).
 
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod cost;
 pub mod directory;
 pub mod guard;
 pub mod inputs;
@@ -14,7 +16,7 @@ pub mod loaders;
 pub mod mfa;
 pub mod nodes;
 pub mod recovery;
-mod request;
+pub mod request;
 pub mod roles;
 pub mod sessions;
 pub mod tiers;
@@ -23,34 +25,11 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::{config::Config, service::AppContext};
 
-pub(crate) use request::meta;
-pub use request::{RequestData, execute};
-
-/// What fields cost against `MAX_QUERY_COMPLEXITY` beyond async-graphql's
-/// one per field: a root field that runs its own statements is charged for
-/// them, so aliases cannot multiply statements, and a list without a page
-/// size is charged as if it held `LIST_ROWS` rows, so aliases cannot
-/// multiply the answer's size.
-pub(crate) mod cost {
-    /// A field that runs its own SQL statement, in fields' worth.
-    pub const STATEMENT: usize = 50;
-    /// The rows a list with no page size is assumed to hold.
-    pub const LIST_ROWS: usize = 20;
-
-    /// A lookup of one row by key (batched or not).
-    pub fn lookup(child_complexity: usize) -> usize {
-        STATEMENT.saturating_add(child_complexity)
-    }
-
-    /// A list read in one statement, with no page size.
-    pub fn list(child_complexity: usize) -> usize {
-        STATEMENT.saturating_add(LIST_ROWS.saturating_mul(child_complexity))
-    }
-}
+pub use request::RequestData;
 
 /// Reads: the caller's account, sessions, API keys and security events,
 /// users, roles and tiers, and the audit trail.
@@ -136,12 +115,11 @@ fn finish_schema(
     builder.finish()
 }
 
-/// The shared context of the request.
-pub(crate) fn app<'a>(ctx: &'a Context<'_>) -> &'a AppContext {
-    shared(ctx)
-}
-
-/// The shared context as its `Arc`, for work that outlives the request.
-pub(crate) fn shared<'a>(ctx: &'a Context<'_>) -> &'a Arc<AppContext> {
-    ctx.data_unchecked::<Arc<AppContext>>()
+/// Runs `request` on `schema` with the request's data.
+pub async fn execute(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    data: RequestData,
+) -> async_graphql::Response {
+    schema.execute(request.data(data)).await
 }

@@ -5,9 +5,8 @@
 use async_graphql::{Context, ID, Object};
 
 use super::{
-    app,
     guard::{Authenticated, HasPermission, viewer},
-    meta, shared,
+    request::{app, meta, shared},
     types::{AuthPayload, User},
 };
 use crate::{auth::Permission, ids, service::recovery};

@@ -1,12 +1,11 @@
 //! What each request brings to execution, and how resolvers read it.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, dataloader::DataLoader};
 use entity::user;
 
-use super::{
-    AppSchema,
-    loaders::{DbLoader, UserByUsername, new_loader},
-};
+use super::loaders::{DbLoader, UserByUsername, new_loader};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -35,15 +34,6 @@ impl RequestData {
     }
 }
 
-/// Runs `request` on `schema` with the request's data.
-pub async fn execute(
-    schema: &AppSchema,
-    request: async_graphql::Request,
-    data: RequestData,
-) -> async_graphql::Response {
-    schema.execute(request.data(data)).await
-}
-
 /// The request's data; an internal error (never a panic) if the schema was
 /// run some other way than `execute`.
 pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestData, AppError> {
@@ -55,7 +45,7 @@ pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestData, AppEr
 }
 
 /// Where the request came from.
-pub(crate) fn meta<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestMeta, AppError> {
+pub fn meta<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestMeta, AppError> {
     Ok(&request(ctx)?.meta)
 }
 
@@ -78,4 +68,14 @@ pub async fn user_by_username(
             .map_err(AppError::from)?),
         None => Ok(None),
     }
+}
+
+/// The shared context of the request.
+pub fn app<'a>(ctx: &'a Context<'_>) -> &'a AppContext {
+    shared(ctx)
+}
+
+/// The shared context as its `Arc`, for work that outlives the request.
+pub fn shared<'a>(ctx: &'a Context<'_>) -> &'a Arc<AppContext> {
+    ctx.data_unchecked::<Arc<AppContext>>()
 }

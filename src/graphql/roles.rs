@@ -5,8 +5,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::guard::{Authenticated, HasPermission, Superuser, viewer};
 use super::{
-    app, cost,
+    cost,
     inputs::{name_patch, patch},
+    request::app,
     types::{Role, User},
 };
 use crate::{auth::Permission, ids, service::roles};

@@ -4,9 +4,9 @@
 use async_graphql::{Context, ID, Object};
 
 use super::{
-    app, cost,
+    cost,
     guard::{Authenticated, viewer},
-    meta,
+    request::{app, meta},
     types::{AuthPayload, Session},
 };
 use crate::{ids, service::sessions};

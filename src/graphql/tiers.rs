@@ -5,9 +5,10 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 use super::guard::{Authenticated, Superuser, viewer};
 use super::{
-    app, cost,
+    cost,
     inputs::{name_patch, patch},
     loaders::ByKey,
+    request::app,
     request::{loader, user_by_username},
     types::{Tier, User},
 };

@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use uuid::Uuid;
 
 use super::{
-    app,
     guard::{Superuser, viewer},
     inputs::patch,
+    request::app,
     types::{CreatedWebhook, PageInfo, Webhook, WebhookDelivery, WebhookDeliveryConnection},
 };
 use crate::{

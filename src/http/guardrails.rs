@@ -213,7 +213,7 @@ fn root_fields<'a>(
 
 /// Checks the request's document before validation, and plans its run. Refused
 /// (`QUERY_TOO_COMPLEX`): a document that expands to more than `max_nodes`
-/// fields, introspection past its bounds (`graphql::introspection`), and an
+/// fields, introspection past its bounds (`http::introspection`), and an
 /// operation that selects more than one credential field. The
 /// rules that are per operation look only at the operation that runs. The
 /// parsed document stays in the request, so execution does not parse it

@@ -325,8 +325,10 @@ async fn watch_credential(
         let relevant = tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
-                    Action::parse(&event.action).is_some_and(Action::may_narrow)
-                        && (event.target_id == Some(user) || event.action.starts_with("role."))
+                    Action::parse(&event.action).is_some_and(|action| {
+                        action.may_narrow()
+                            && (event.target_id == Some(user) || action.reaches_every_holder())
+                    })
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {

@@ -1,9 +1,8 @@
-//! The HTTP edge, the request-driven top of the one-way dependency order
-//! `app -> http -> graphql -> service -> (auth, validation, ids) -> entity`:
-//! the axum router (`/graphql`, GraphiQL, `/health/*`, `/metrics`) with its
-//! middleware, the GraphQL endpoint and its document checks (guardrails,
-//! persisted and trusted documents, introspection's bounds), the
-//! extractors, live sockets, and the server loop.
+//! The HTTP edge: the request-driven side of the service (docs/architecture.md
+//! places it). The axum router (`/graphql`, GraphiQL, `/health/*`,
+//! `/metrics`) with its middleware, the GraphQL endpoint and its document
+//! checks (guardrails, persisted and trusted documents, introspection's
+//! bounds), the extractors, live sockets, and the server loop.
 
 mod documents;
 mod endpoint;

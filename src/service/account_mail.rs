@@ -6,12 +6,11 @@
 //! or given up. Enumeration-safe requests do their lookup and mail after
 //! answering (`detach`).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use entity::{outbox, user};
 use rand::Rng;
-use sea_orm::{ConnectionTrait, TransactionTrait};
-use uuid::Uuid;
+use sea_orm::ConnectionTrait;
 
 use super::{
     AppContext,
@@ -234,59 +233,6 @@ pub async fn mail_link(
     queue(conn, ctx, queued, Some(&token)).await
 }
 
-/// A user who may receive account mail: not deleted, not suspended.
-pub fn live(user: &user::Model) -> bool {
-    !user.is_deleted() && user.status == user::Status::Active
-}
-
-/// Runs `work` after the request has answered, so that what it finds (an
-/// account or none) cannot show in the answer's timing. Bounded: when
-/// `detached` is full the work is dropped and logged, as a flood would be.
-pub fn detach<F>(ctx: &Arc<AppContext>, what: &'static str, work: F)
-where
-    F: std::future::Future<Output = Result<()>> + Send + 'static,
-{
-    let Ok(permit) = ctx.detached.clone().try_acquire_owned() else {
-        tracing::warn!(
-            what,
-            "too much account mail work in flight; request dropped"
-        );
-        return;
-    };
-    tokio::spawn(crate::metrics::in_background(async move {
-        if let Err(err) = work.await {
-            tracing::warn!(what, error = %err.public_message(), "account mail work failed");
-            if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
-                tracing::error!(what, error = ?err, "account mail work failed");
-            }
-        }
-        drop(permit);
-    }));
-}
-
-/// Locks `user_id`, and when `mail` approves of the locked row and the mail
-/// budget allows, queues a link mail for it; commits and wakes the worker.
-/// Sends nothing, silently, otherwise (enumeration-safe callers).
-pub async fn mail_quietly(
-    ctx: &AppContext,
-    user_id: Uuid,
-    template: Template,
-    wanted: impl FnOnce(&user::Model) -> bool,
-) -> Result<()> {
-    let txn = ctx.db.begin().await?;
-    let Some(user) = users::lock(&txn, user_id).await?.filter(|u| wanted(u)) else {
-        return Ok(());
-    };
-    if !within_budget(&txn, ctx, &user.email, template, Asker::Anonymous).await? {
-        tracing::info!(topic = template.name(), "mail budget spent; nothing sent");
-        return Ok(());
-    }
-    mail_link(&txn, ctx, template, &user, &user.email).await?;
-    txn.commit().await?;
-    queue::wake(ctx);
-    Ok(())
-}
-
 /// Queues a new account's verification mail in its creating transaction
 /// (nothing when the address's budget is spent).
 pub async fn queue_welcome_verification(
@@ -351,7 +297,8 @@ pub async fn queue_email_change(
     links::supersede(txn, user.id, &[Purpose::Mail(Template::EmailChange)]).await?;
     mail_link(txn, ctx, Template::EmailChange, user, new_email).await?;
     let quote = may_quote(user, &user.email);
-    let mut values = values(user, &user.email, ctx.config.mail.email_token_ttl, quote);
+    let lifetime = Purpose::Mail(Template::EmailChange).ttl(ctx);
+    let mut values = values(user, &user.email, lifetime, quote);
     if quote {
         values.insert("new_address".into(), new_email.into());
     }

@@ -35,7 +35,7 @@ pub async fn register(
     {
         return Err(AppError::Forbidden);
     }
-    limits::hit(ctx, limits::Action::Register, meta).await?;
+    limits::hit(ctx, limits::Limited::Register, meta).await?;
     let model = new_account::account_row(ctx, input).await?;
     let txn = ctx.db.begin().await?;
     let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
@@ -88,7 +88,7 @@ async fn sign_in(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
-    limits::hit(ctx, limits::Action::Login, meta).await?;
+    limits::hit(ctx, limits::Limited::Login, meta).await?;
     // An invitation not yet accepted has no password: as good as no user.
     let found = users::find_by_login(&ctx.db, login)
         .await?
@@ -168,7 +168,7 @@ pub async fn change_password(
     // before any other work, and only its holder can make the server
     // estimate a new password's strength.
     credentials::confirm_password(ctx, viewer, current, "currentPassword").await?;
-    credentials::check_password(
+    credentials::judge_new_password(
         ctx,
         new,
         "newPassword",

@@ -197,7 +197,7 @@ pub async fn update_user(
             .as_deref()
             .map(validation::email)
             .transpose()?;
-        credentials::check_password(
+        credentials::judge_new_password(
             ctx,
             password,
             "password",

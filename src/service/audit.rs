@@ -336,6 +336,11 @@ impl Action {
         SECURITY_NAMESPACES.contains(&self.namespace())
     }
 
+    /// About a role, so about every holder of it, whoever the target.
+    pub fn reaches_every_holder(self) -> bool {
+        self.namespace() == "role"
+    }
+
     /// Ends sessions of its target user: the one named in
     /// `changes.sessionId`, all but `changes.keptSessionId`, or all of them.
     pub fn ends_sessions(self) -> bool {
@@ -357,7 +362,7 @@ impl Action {
     /// re-checks its caller on these only. Role changes reach every holder.
     pub fn may_narrow(self) -> bool {
         self.ends_sessions()
-            || self.namespace() == "role"
+            || self.reaches_every_holder()
             || matches!(
                 self,
                 Self::UserRolesChanged
@@ -501,5 +506,24 @@ pub fn page_size(first: Option<i32>) -> Result<u64> {
             "first",
             format!("first must be between 0 and {MAX_PAGE}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/api.md lists every action webhooks and filters take.
+    #[test]
+    fn the_api_reference_lists_every_action() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        for action in Action::ALL {
+            assert!(
+                text.contains(&format!("`{}`", action.as_str())),
+                "docs/api.md misses {}",
+                action.as_str()
+            );
+        }
     }
 }

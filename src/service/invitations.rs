@@ -113,14 +113,14 @@ pub async fn accept_invitation(
     username: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
-    limits::hit(ctx, limits::Action::Recovery, meta).await?;
+    limits::hit(ctx, limits::Limited::Recovery, meta).await?;
     let row = links::find(&ctx.db, Purpose::Mail(Template::Invitation), token).await?;
     let invited = users::find(&ctx.db, row.user_id)
         .await?
         .filter(|u| u.invitation_pending)
         .ok_or(AppError::TokenInvalid)?;
     let username = username.map(validation::username).transpose()?;
-    credentials::check_password(
+    credentials::judge_new_password(
         ctx,
         password,
         "password",

@@ -18,7 +18,7 @@ use crate::error::{AppError, Result};
 
 /// The operations that are limited, each with its own budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Limited {
     Register,
     Login,
     /// `requestPasswordReset`, an anonymous `sendVerificationEmail`,
@@ -26,7 +26,7 @@ pub enum Action {
     Recovery,
 }
 
-impl Action {
+impl Limited {
     fn name(self) -> &'static str {
         match self {
             Self::Register => "register",
@@ -55,15 +55,15 @@ fn client_key(ip: &str) -> String {
 /// Counts one `action` from the request's client address, and refuses it
 /// with `RATE_LIMITED` (and when to retry) once the window's budget is spent.
 /// One statement: an upsert that returns the new count.
-pub async fn hit(ctx: &AppContext, action: Action, meta: &RequestMeta) -> Result<()> {
+pub async fn hit(ctx: &AppContext, action: Limited, meta: &RequestMeta) -> Result<()> {
     let limits = &ctx.config.rate_limits;
     let Some(ip) = meta.ip.as_deref().filter(|_| limits.enabled) else {
         return Ok(());
     };
     let rate = match action {
-        Action::Register => limits.register,
-        Action::Login => limits.login,
-        Action::Recovery => limits.recovery,
+        Limited::Register => limits.register,
+        Limited::Login => limits.login,
+        Limited::Recovery => limits.recovery,
     };
     charge(ctx, format!("{}:{}", action.name(), client_key(ip)), rate)
         .await

@@ -1,4 +1,4 @@
-//! The tokens of links in mail, and the mails that carry them. A token is 32
+//! The tokens of links in mail (`account_mail` sends them). A token is 32
 //! random bytes; only its SHA-256 is stored, with its purpose, its user, the
 //! address it was mailed to and the user's address at the time. It is used
 //! once: one conditional update, in the transaction of the change it allows,
@@ -195,16 +195,12 @@ pub async fn supersede(
 /// ends for good (comparing addresses alone would let one come back to life
 /// when the address changes back).
 pub async fn address_changed(conn: &impl ConnectionTrait, user_id: uuid::Uuid) -> Result<()> {
-    supersede(
-        conn,
-        user_id,
-        &[
-            Purpose::Mail(Template::PasswordReset),
-            Purpose::Mail(Template::VerifyEmail),
-            Purpose::Mail(Template::EmailChange),
-        ],
-    )
-    .await
+    let mailed: Vec<Purpose> = Template::ALL
+        .iter()
+        .filter(|t| t.link().is_some())
+        .map(|t| Purpose::Mail(*t))
+        .collect();
+    supersede(conn, user_id, &mailed).await
 }
 
 /// Deletes tokens a day past their expiry; safe from every replica at once.

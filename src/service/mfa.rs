@@ -209,7 +209,7 @@ pub async fn verify(
     code: &str,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
-    limits::hit(ctx, limits::Action::Login, meta).await?;
+    limits::hit(ctx, limits::Limited::Login, meta).await?;
     let challenge = links::find(&ctx.db, Purpose::MfaChallenge, mfa_token).await?;
     let tokens = credentials::with_code(ctx, &challenge, code, meta, async |txn, user| {
         links::consume(txn, &challenge, &user).await?;

@@ -37,7 +37,7 @@ pub async fn account_row(ctx: &AppContext, input: &NewAccount) -> Result<user::A
         // Made up from the address; `users::with_username` makes it free.
         None => validation::username_from_email(&email),
     };
-    credentials::check_password(ctx, &input.password, "password", &username, &email).await?;
+    credentials::judge_new_password(ctx, &input.password, "password", &username, &email).await?;
     let name =
         validation::optional_text(input.name.as_deref(), "name", validation::DISPLAY_NAME_MAX)?;
     let first_name = validation::optional_text(

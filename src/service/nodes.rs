@@ -56,7 +56,7 @@ pub fn parse(raw: &str, field: &'static str) -> Result<(Kind, Uuid)> {
 /// Users: oneself, or anyone with `USERS_READ` (soft-deleted users
 /// included, as `user(id)`). Decided before any read.
 pub fn may_see_user(viewer: &Viewer, id: Uuid) -> bool {
-    viewer.id() == id || viewer.has(Permission::UsersRead)
+    viewer.reads_user(id)
 }
 
 /// Sessions: one's own live sessions, as `mySessions` lists them.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     AppContext, RequestMeta, access,
-    account_mail::{self, detach, live, mail_quietly},
+    account_mail::{self, Asker},
     audit::{Action, Event, Target},
     credentials, limits,
     links::{self, Purpose},
@@ -28,6 +28,59 @@ use crate::{
     validation,
 };
 
+/// A user who may receive account mail: not deleted, not suspended.
+fn live(user: &user::Model) -> bool {
+    !user.is_deleted() && user.status == user::Status::Active
+}
+
+/// Runs `work` after the request has answered, so that what it finds (an
+/// account or none) cannot show in the answer's timing. Bounded: when
+/// `detached` is full the work is dropped and logged, as a flood would be.
+fn detach<F>(ctx: &Arc<AppContext>, what: &'static str, work: F)
+where
+    F: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let Ok(permit) = ctx.detached.clone().try_acquire_owned() else {
+        tracing::warn!(
+            what,
+            "too much account mail work in flight; request dropped"
+        );
+        return;
+    };
+    tokio::spawn(crate::metrics::in_background(async move {
+        if let Err(err) = work.await {
+            tracing::warn!(what, error = %err.public_message(), "account mail work failed");
+            if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
+                tracing::error!(what, error = ?err, "account mail work failed");
+            }
+        }
+        drop(permit);
+    }));
+}
+
+/// Locks `user_id`, and when `mail` approves of the locked row and the mail
+/// budget allows, queues a link mail for it; commits and wakes the worker.
+/// Sends nothing, silently, otherwise (enumeration-safe callers).
+async fn mail_quietly(
+    ctx: &AppContext,
+    user_id: Uuid,
+    template: Template,
+    wanted: impl FnOnce(&user::Model) -> bool,
+) -> Result<()> {
+    let txn = ctx.db.begin().await?;
+    let Some(user) = users::lock(&txn, user_id).await?.filter(|u| wanted(u)) else {
+        return Ok(());
+    };
+    if !account_mail::within_budget(&txn, ctx, &user.email, template, Asker::Anonymous).await? {
+        tracing::info!(topic = template.name(), "mail budget spent; nothing sent");
+        return Ok(());
+    }
+    account_mail::mail_link(&txn, ctx, template, &user, &user.email).await?;
+    txn.commit().await?;
+    outbox::wake(ctx);
+    Ok(())
+}
+
 /// `requestPasswordReset`: answers at once whatever the address; the lookup
 /// and the mail (for a live account within its budget) happen afterwards.
 /// Limited per client address like `login`.
@@ -37,7 +90,7 @@ pub async fn request_password_reset(
     email: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
-    limits::hit(ctx, limits::Action::Recovery, meta).await?;
+    limits::hit(ctx, limits::Limited::Recovery, meta).await?;
     let email = validation::email(email)?;
     let worker = ctx.clone();
     detach(ctx, "password reset", async move {
@@ -67,7 +120,7 @@ pub async fn reset_password(
     code: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
-    limits::hit(ctx, limits::Action::Recovery, meta).await?;
+    limits::hit(ctx, limits::Limited::Recovery, meta).await?;
     let row = links::find(&ctx.db, Purpose::Mail(Template::PasswordReset), token).await?;
     let user = users::find(&ctx.db, row.user_id)
         .await?
@@ -75,7 +128,7 @@ pub async fn reset_password(
     if needs_code(&user) && code.is_none() {
         return Err(AppError::MfaCodeRequired);
     }
-    credentials::check_password(
+    credentials::judge_new_password(
         ctx,
         new_password,
         "newPassword",
@@ -160,7 +213,7 @@ pub async fn send_verification_email(
         let Some(email) = email else {
             return Err(AppError::Unauthenticated);
         };
-        limits::hit(ctx, limits::Action::Recovery, meta).await?;
+        limits::hit(ctx, limits::Limited::Recovery, meta).await?;
         let email = validation::email(email)?;
         let worker = ctx.clone();
         detach(ctx, "verification mail", async move {

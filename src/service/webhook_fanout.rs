@@ -11,6 +11,8 @@ use uuid::Uuid;
 use super::{now, outbox};
 use crate::{error::Result, ids};
 
+// The fan-out writes webhook messages, so it defines their kind and shape;
+// the sender (`webhook_send`) reads them.
 /// The outbox kind of webhook messages.
 pub const KIND: &str = "webhook";
 

@@ -17,7 +17,6 @@ use entity::{outbox, webhook, webhook_delivery};
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-pub use super::webhook_fanout::KIND;
 use super::{
     AppContext,
     audit::{Action, Event, Target},

@@ -17,8 +17,8 @@ use super::{
     AppContext,
     audit::{Action, Event, Target},
     now, outbox as queue,
-    webhook_fanout::patterns,
-    webhook_send::{KIND, checked_target},
+    webhook_fanout::{KIND, patterns},
+    webhook_send::checked_target,
 };
 use crate::{
     auth::Viewer,

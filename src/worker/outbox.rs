@@ -14,7 +14,7 @@ use crate::{
     service::{
         AppContext, account_mail, now,
         outbox::{self as queue, Outcome},
-        webhook_send,
+        webhook_fanout, webhook_send,
     },
 };
 
@@ -50,7 +50,7 @@ pub const KINDS: [Kind; 2] = [
         woken_by_events: false,
     },
     Kind {
-        name: webhook_send::KIND,
+        name: webhook_fanout::KIND,
         send: |ctx, message| Box::pin(webhook_send::send(ctx, message)),
         retry_delay: webhook_send::retry_delay,
         scrubbed: str::to_owned,

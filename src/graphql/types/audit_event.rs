@@ -6,9 +6,12 @@ use uuid::Uuid;
 
 use super::{DateTime, PageInfo, User, user_connection::projection};
 use crate::{
-    auth::Permission,
     error::AppError,
-    graphql::{app, guard::viewer, loaders::UserById, request::loader},
+    graphql::{
+        guard::viewer,
+        loaders::UserById,
+        request::{app, loader},
+    },
     ids,
     service::audit::{self, Filter, Target},
 };
@@ -81,7 +84,7 @@ impl From<audit_event::Model> for AuditEvent {
 /// `USERS_READ` see anyone; others only themself (the id stays either way).
 async fn event_user(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Result<Option<User>> {
     let viewer = viewer(ctx)?;
-    let Some(id) = id.filter(|id| *id == viewer.id() || viewer.has(Permission::UsersRead)) else {
+    let Some(id) = id.filter(|id| viewer.reads_user(*id)) else {
         return Ok(None);
     };
     let columns = projection(&[&ctx.look_ahead()]).with(user::Column::DeletedAt);

@@ -10,7 +10,7 @@ use super::{
     audit_event::{self, AuditEventConnection},
 };
 use crate::{
-    auth::{Permission, Viewer},
+    auth::Viewer,
     error::AppError,
     graphql::{
         guard::viewer,
@@ -186,7 +186,7 @@ pub struct User {
 impl User {
     /// Builds the API view of `model` as `viewer` may see it.
     pub fn new(model: user::Model, viewer: Option<&Viewer>) -> Self {
-        let private = viewer.is_some_and(|v| v.id() == model.id || v.has(Permission::UsersRead));
+        let private = viewer.is_some_and(|v| v.reads_user(model.id));
         Self::build(model, private)
     }
 
@@ -211,7 +211,7 @@ impl User {
     /// else only its id and the fields `changed` (GraphQL names), so that a
     /// right to change a user is no right to read them.
     pub fn changed(model: user::Model, viewer: &Viewer, changed: Vec<&'static str>) -> Self {
-        let readable = viewer.id() == model.id || viewer.has(Permission::UsersRead);
+        let readable = viewer.reads_user(model.id);
         if readable {
             return Self::new(model, Some(viewer));
         }

@@ -8,7 +8,7 @@ use super::{PageInfo, User};
 use crate::{
     auth::Viewer,
     error::AppError,
-    graphql::{app, guard::viewer},
+    graphql::{guard::viewer, request::app},
     service::directory::{self, Page, Projection},
 };
 

@@ -16,24 +16,7 @@ use crate::{
         audit::{Action, Event, Target},
         now,
     },
-    validation,
 };
-
-/// The contract's password rules. The strength estimate costs up to half a
-/// second of CPU for a crafted 128-character input, so it runs on the hashing
-/// pool behind the hashing bound, never on the async workers.
-pub async fn check_password(
-    ctx: &AppContext,
-    password: &str,
-    field: &'static str,
-    username: &str,
-    email: &str,
-) -> Result<()> {
-    let (password, username, email) = (password.to_owned(), username.to_owned(), email.to_owned());
-    ctx.hasher
-        .run_bounded(move || validation::password(&password, field, &username, &email))
-        .await
-}
 
 /// Records a completed sign-in on `user`'s row (locked by the caller):
 /// `lastLoginAt`, and a lockout count back to zero. Not a profile change, so

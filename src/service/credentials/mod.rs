@@ -7,8 +7,8 @@ mod lockout;
 mod second_factor;
 
 pub use lockout::{
-    Checked, audit_failure, check_password, confirm_password, lock_if_exhausted, record_sign_in,
-    release_check, reserve_check, sign_in_check,
+    Checked, audit_failure, confirm_password, lock_if_exhausted, record_sign_in, release_check,
+    reserve_check, sign_in_check,
 };
 pub use second_factor::{
     Code, RECOVERY_CODES, accept_totp, challenge, factor_of, new_recovery_codes, remove_factor,
@@ -20,10 +20,10 @@ use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use super::{
-    RequestMeta, access,
+    AppContext, RequestMeta, access,
     audit::{Action, Event, Target},
 };
-use crate::error::Result;
+use crate::{error::Result, validation};
 
 /// `user`'s address has just been proven for the first time (a reset or a
 /// verification link, in the caller's transaction, under the user's lock):
@@ -48,4 +48,20 @@ pub async fn forget_unproven(
         tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, "what was set up before the address was proven is removed");
     }
     Ok(user)
+}
+
+/// The contract's password rules. The strength estimate costs up to half a
+/// second of CPU for a crafted 128-character input, so it runs on the hashing
+/// pool behind the hashing bound, never on the async workers.
+pub async fn judge_new_password(
+    ctx: &AppContext,
+    password: &str,
+    field: &'static str,
+    username: &str,
+    email: &str,
+) -> Result<()> {
+    let (password, username, email) = (password.to_owned(), username.to_owned(), email.to_owned());
+    ctx.hasher
+        .run_bounded(move || validation::password(&password, field, &username, &email))
+        .await
 }
