@@ -199,7 +199,7 @@ pub(super) async fn graphql_get(
 /// executes it and answers in the negotiated media type.
 async fn execute(
     state: &AppState,
-    viewer: Option<crate::auth::Viewer>,
+    viewer: crate::error::Result<Option<crate::auth::Viewer>>,
     meta: RequestMeta,
     mut request: async_graphql::Request,
     accept: Accept,
@@ -211,7 +211,11 @@ async fn execute(
         .graphql_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let user_id = viewer.as_ref().map(|v| crate::ids::user(v.id()));
+    let user_id = viewer
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .map(|v| crate::ids::user(v.id()));
     let ip = meta.ip.clone();
     let mut operation = request.operation_name.clone();
     let response = match plan(state, &mut request, method_get) {
@@ -244,6 +248,16 @@ async fn execute(
                 tracing::Span::current().record("graphql.operation", name.as_str());
             }
             let request_id = meta.request_id.clone();
+            let viewer = match viewer {
+                Ok(viewer) => viewer,
+                // A stale header must not stop a sign-in: the client may
+                // have kept a token that has since expired or been revoked.
+                Err(err) if plan.signs_in => {
+                    tracing::debug!(error = %err, "a stale bearer token is ignored by a sign-in");
+                    None
+                }
+                Err(err) => return refused_token(err, accept, request_id.as_deref()),
+            };
             let data = graphql::RequestData::new(&state.ctx, viewer, meta);
             let mut response = run(state, &plan, request, data).await;
             guardrails::finish(&mut response, request_id.as_deref());
@@ -349,6 +363,50 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// A request whose bearer token does not work: 401 for a bad, expired or
+/// revoked token or a disabled account, with the contract's code, in the
+/// media type the client accepts (so GraphQL clients read the code rather
+/// than a bare status); 500 with the request id if the check itself failed.
+fn refused_token(
+    err: crate::error::AppError,
+    accept: Accept,
+    request_id: Option<&str>,
+) -> Response {
+    let (status, mut body) = match &err {
+        crate::error::AppError::Database(_) | crate::error::AppError::Internal(_) => {
+            tracing::error!(error = ?err, "checking a bearer token failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({ "message": "internal server error", "extensions": { "code": code::INTERNAL_SERVER_ERROR } }),
+            )
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({ "message": err.public_message(), "extensions": { "code": err.code() } }),
+        ),
+    };
+    if let Some(id) = request_id.filter(|_| status == StatusCode::INTERNAL_SERVER_ERROR) {
+        body["extensions"]["requestId"] = id.into();
+    }
+    let media = match accept {
+        Accept::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+        Accept::Json => "application/json",
+    };
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, media)],
+        serde_json::json!({ "errors": [body] }).to_string(),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 pub(super) enum Refusal {

@@ -16,16 +16,27 @@ use crate::{
 };
 
 /// The bearer token of a request resolved to its viewer: `None` without an
-/// `Authorization` header, an error for a malformed, invalid or expired token.
-/// A token starting `ugk_` is an API key; anything else must be a JWT.
-pub struct MaybeViewer(pub Option<Viewer>);
+/// `Authorization` header, an error for a malformed, invalid or expired token
+/// (which the endpoint answers with 401, in the media type the client
+/// accepts, unless the operation signs in: `guardrails::SIGNS_IN`). A token
+/// starting `ugk_` is an API key; anything else must be a JWT.
+pub struct MaybeViewer(pub Result<Option<Viewer>>);
 
 impl FromRequestParts<AppState> for MaybeViewer {
-    type Rejection = AppError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(Self(viewer_of(parts, state).await))
+    }
+}
+
+async fn viewer_of(parts: &Parts, state: &AppState) -> Result<Option<Viewer>> {
+    {
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
-            return Ok(Self(None));
+            return Ok(None);
         };
         let token = header
             .to_str()
@@ -39,7 +50,7 @@ impl FromRequestParts<AppState> for MaybeViewer {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AppError::TokenInvalid)?;
-        Ok(Self(Some(authenticate(&state.ctx, token).await?)))
+        Ok(Some(authenticate(&state.ctx, token).await?))
     }
 }
 

@@ -159,7 +159,30 @@ pub struct Plan {
     pub operation: Option<OperationType>,
     /// Its name, when it has one (for logs and metrics).
     pub operation_name: Option<String>,
+    /// Every root field signs in or recovers on the strength of its own
+    /// arguments (`SIGNS_IN`): a bearer token that no longer works is
+    /// ignored rather than refused, so a client that kept a stale header can
+    /// still sign in again.
+    pub signs_in: bool,
 }
+
+/// The root fields that sign a caller in, or start or finish a recovery,
+/// from their own arguments: a stale `Authorization` header does not stop
+/// them (the caller acts anonymously). `register` with a working token
+/// still counts its holder's `USERS_CREATE`.
+pub const SIGNS_IN: [&str; 11] = [
+    "login",
+    "register",
+    "refreshToken",
+    "verifyMfa",
+    "requestPasswordReset",
+    "resetPassword",
+    "sendVerificationEmail",
+    "verifyEmail",
+    "confirmEmailChange",
+    "acceptInvitation",
+    "__typename",
+];
 
 /// The operation `operation_name` picks, as execution will: the named one,
 /// or the only one. `None` when there is no such operation (execution reports it).
@@ -264,10 +287,15 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
     let introspects = fields
         .iter()
         .any(|(_, name)| ["__schema", "__type"].contains(&name.as_str()));
+    let signs_in = operation.ty == OperationType::Mutation
+        && fields
+            .iter()
+            .all(|(_, name)| SIGNS_IN.contains(&name.as_str()));
     Ok(Plan {
         root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
         introspection_only,
         introspects,
+        signs_in,
         operation: Some(operation.ty),
         operation_name: named,
     })

@@ -387,3 +387,109 @@ async fn without_a_reuse_interval_a_second_refresh_of_one_token_ends_the_session
     assert_eq!(code(&app.refresh(&max.refresh).await), "TOKEN_INVALID");
     assert_eq!(code(&app.refresh(&first.refresh).await), "TOKEN_INVALID");
 }
+
+/// The token of `account`, forged to have expired a minute ago.
+fn expired_token_of(account: &Account) -> String {
+    let payload = account.access.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    forge(
+        json!({ "sub": claims["sub"], "sid": claims["sid"], "iat": now - 120, "exp": now - 60,
+                  "iss": "usergraph", "aud": "usergraph" }),
+    )
+}
+
+/// A refused token answers in the media type the client accepts, so a
+/// GraphQL client (Apollo Client 4, urql) reads `extensions.code` instead
+/// of a bare 401.
+#[tokio::test]
+async fn a_refused_token_answers_in_the_media_type_the_client_accepts() {
+    let app = TestApp::spawn().await;
+    let kim = app.register_as("kim").await;
+    let expired = expired_token_of(&kim);
+    for (accept, media) in [
+        (
+            "application/graphql-response+json, application/json;q=0.9",
+            "application/graphql-response+json",
+        ),
+        ("application/json", "application/json"),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&expired)
+            .header("accept", accept)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["content-type"], media);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "TOKEN_EXPIRED", "{body}");
+        assert!(body.get("data").is_none(), "{body}");
+    }
+}
+
+/// A frontend that forgets to clear its `Authorization` header can still
+/// sign in, register and refresh: operations that sign in on their own
+/// arguments ignore a token that no longer works. Anything else is refused.
+#[tokio::test]
+async fn a_stale_authorization_header_does_not_stop_signing_in_again() {
+    let app = TestApp::spawn().await;
+    let kim = app.register_as("kim").await;
+    let expired = expired_token_of(&kim);
+    let revoked = kim.access.clone();
+    app.gql(Some(&kim.access), "mutation { logoutAll }", json!({}))
+        .await;
+    let garbage = "not-a-token".to_owned();
+    for (stale, refused) in [
+        (&expired, "TOKEN_EXPIRED"),
+        (&revoked, "UNAUTHENTICATED"),
+        (&garbage, "TOKEN_INVALID"),
+    ] {
+        let login = app
+            .gql(
+                Some(stale),
+                crate::helpers::LOGIN,
+                json!({ "input": { "login": "kim", "password": crate::helpers::PASSWORD } }),
+            )
+            .await;
+        let signed_in = account(&login["data"]["login"]).unwrap_or_else(|| panic!("{login}"));
+        let refreshed = app
+            .gql(
+                Some(stale),
+                crate::helpers::REFRESH,
+                json!({ "token": signed_in.refresh }),
+            )
+            .await;
+        assert!(refreshed["errors"].is_null(), "{refreshed}");
+        assert_eq!(
+            code(&app.gql(Some(stale), "{ me { id } }", json!({})).await),
+            refused
+        );
+    }
+    let registered = app
+        .gql(
+            Some(&expired),
+            crate::helpers::REGISTER,
+            json!({ "input": { "username": "lou", "email": "lou@example.com", "password": crate::helpers::PASSWORD } }),
+        )
+        .await;
+    assert!(registered["errors"].is_null(), "{registered}");
+    // Mixed with anything else, the stale token is refused.
+    let mixed = app
+        .gql(
+            Some(&expired),
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken } logoutAll }",
+            json!({ "i": { "login": "kim", "password": crate::helpers::PASSWORD } }),
+        )
+        .await;
+    assert_eq!(code(&mixed), "TOKEN_EXPIRED", "{mixed}");
+}

@@ -1,5 +1,6 @@
 // The graphql-codegen configuration shown in the README ("Generating a typed
-// client"): the client preset, with DateTime mapped to string, and (with
+// client"): the client preset, with DateTime and JSON mapped (strictScalars
+// on), and (with
 // USERGRAPH_PERSISTED set) the persisted-documents manifest the server takes
 // as TRUSTED_DOCUMENTS. run.mjs uses it against the running server's URL and
 // against the committed schema.graphql.
@@ -15,7 +16,9 @@ const config: CodegenConfig = {
         ? { persistedDocuments: { hashAlgorithm: 'sha256' } }
         : {},
       config: {
-        scalars: { DateTime: 'string' },
+        // JSON holds metadata objects; strictScalars needs every scalar mapped.
+        scalars: { DateTime: 'string', JSON: 'Record<string, unknown>' },
+        strictScalars: true,
         enumsAsTypes: true,
       },
     },

@@ -2,7 +2,8 @@
 //   - the graphql-http server audit (every MUST and SHOULD),
 //   - graphql-codegen's client preset from the running server's URL and from
 //     the committed schema.graphql, with the generated types compiled by tsc,
-//   - Apollo Client's automatic persisted queries link,
+//   - Apollo Client 4: the automatic persisted queries link, and refreshing
+//     an expired token (tests/clients/examples, shown in the README); urql too,
 //   - GraphiQL in headless Chromium with every non-local request blocked:
 //     the page loads, runs its introspection, and shows the schema's docs,
 //   - a page on another loopback port calling the API (CORS) from Chromium.
@@ -154,15 +155,15 @@ check("graphql-codegen's persisted-documents manifest is what TRUSTED_DOCUMENTS 
 });
 
 check("Apollo Client's persisted queries link sends a hash, then the text once", async ({ url }) => {
-  const { ApolloClient, InMemoryCache, HttpLink, gql: tag } = await import('@apollo/client/core/index.js');
-  const { createPersistedQueryLink } = await import('@apollo/client/link/persisted-queries/index.js');
+  const { ApolloClient, InMemoryCache, HttpLink, gql: tag } = await import('@apollo/client');
+  const { PersistedQueryLink } = await import('@apollo/client/link/persisted-queries');
   const sent = [];
   const recordingFetch = (input, init) => {
     sent.push(JSON.parse(init.body));
     return fetch(input, init);
   };
   const sha256 = (text) => createHash('sha256').update(text).digest('hex');
-  const link = createPersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch: recordingFetch }));
+  const link = new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch: recordingFetch }));
   const client = new ApolloClient({ link, cache: new InMemoryCache() });
   const query = tag`query Typename { __typename }`;
 
@@ -172,6 +173,69 @@ check("Apollo Client's persisted queries link sends a hash, then the text once",
   assert(first.data.__typename === 'Query' && second.data.__typename === 'Query', 'wrong answers');
   assert(sent.length === 3, `expected hash, hash+text, hash; sent ${JSON.stringify(sent)}`);
   assert(!sent[0].query && sent[1].query && !sent[2].query, JSON.stringify(sent));
+});
+
+/// A user signed in on `server`: { access, refresh }.
+async function signIn(url, username) {
+  const body = await gql(url, 'mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken } }', {
+    i: { username, email: `${username}@example.com`, password: 'tangerine-kettle-42' },
+  });
+  assert(body.data?.register, JSON.stringify(body));
+  return { access: body.data.register.accessToken, refresh: body.data.register.refreshToken };
+}
+
+/// The README shows each refresh example exactly as the checks run it.
+function assertInReadme(example) {
+  const code = readFileSync(join(here, 'examples', example), 'utf8').trim();
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  assert(readme.includes(code), `README.md does not show tests/clients/examples/${example} as it is`);
+}
+
+check('Apollo Client 4 reads TOKEN_EXPIRED from a 401, refreshes once and retries (README example)', async () => {
+  assertInReadme('apollo-refresh.mjs');
+  const short = await startServer({ ACCESS_TOKEN_TTL_SECS: '1' });
+  try {
+    const { apolloClient } = await import('./examples/apollo-refresh.mjs');
+    const { gql: tag } = await import('@apollo/client');
+    const tokens = await signIn(short.url, 'apollo');
+    const before = tokens.access;
+    const client = apolloClient(short.url, tokens);
+    // One second of life and the five seconds of leeway JWT checks allow.
+    await new Promise((ok) => setTimeout(ok, 6500));
+    const { data } = await client.query({ query: tag`query { me { username } }`, fetchPolicy: 'network-only' });
+    assert(data.me.username === 'apollo', JSON.stringify(data));
+    assert(tokens.access !== before, 'the token was not refreshed');
+    // A code the pattern does not handle reaches the caller as itself.
+    tokens.access = 'not-a-token';
+    const refused = await client
+      .query({ query: tag`query { me { id } }`, fetchPolicy: 'network-only' })
+      .then(() => null, (error) => error);
+    assert(refused?.errors?.[0]?.extensions?.code === 'TOKEN_INVALID', String(refused));
+  } finally {
+    short.stop();
+  }
+});
+
+check('urql reads TOKEN_EXPIRED from a 401, refreshes once and retries (README example)', async () => {
+  assertInReadme('urql-refresh.mjs');
+  const short = await startServer({ ACCESS_TOKEN_TTL_SECS: '1' });
+  try {
+    const { urqlClient } = await import('./examples/urql-refresh.mjs');
+    const tokens = await signIn(short.url, 'urql');
+    const before = tokens.access;
+    const client = urqlClient(short.url, tokens);
+    // One second of life and the five seconds of leeway JWT checks allow.
+    await new Promise((ok) => setTimeout(ok, 6500));
+    const result = await client.query('query { me { username } }', {}, { requestPolicy: 'network-only' }).toPromise();
+    assert(!result.error, String(result.error));
+    assert(result.data.me.username === 'urql', JSON.stringify(result.data));
+    assert(tokens.access !== before, 'the token was not refreshed');
+    tokens.access = 'not-a-token';
+    const refused = await client.query('query { me { id } }', {}, { requestPolicy: 'network-only' }).toPromise();
+    assert(refused.error?.graphQLErrors?.[0]?.extensions?.code === 'TOKEN_INVALID', String(refused.error));
+  } finally {
+    short.stop();
+  }
 });
 
 async function launchChromium() {
