@@ -35,7 +35,9 @@ pub async fn build_on(
     Ok((ctx.clone(), router(ctx)?))
 }
 
-/// Runs the server until SIGTERM or Ctrl-C, letting in-flight requests finish.
+/// Runs the server until SIGTERM or Ctrl-C: drains for `SHUTDOWN_DRAIN_SECS`
+/// (readiness 503, still serving), then stops accepting, closes live sockets
+/// with 1001 and lets in-flight requests finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.jwt_secret_generated {
         tracing::warn!(
@@ -68,7 +70,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    serve_on(listener, router, &ctx.config, shutdown_signal()).await;
+    let stopping = ctx.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        stopping
+            .lifecycle
+            .shut_down(stopping.config.shutdown_drain)
+            .await;
+    };
+    serve_on(listener, router, &ctx.config, shutdown).await;
     background.stop(ctx.config.shutdown_grace).await;
     if let Some(server) = metrics_server {
         server.abort();

@@ -5,11 +5,11 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     app,
-    config::Config,
+    config::{AppEnv, Config},
     db, graphql,
     service::{AppContext, accounts},
     telemetry,
@@ -41,8 +41,15 @@ enum Command {
         /// Roll back the most recent migration instead.
         #[arg(long)]
         down: bool,
+        /// Confirm `--down` when APP_ENV=production (it drops what the
+        /// migration added, data included).
+        #[arg(long)]
+        yes: bool,
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
     },
-    /// Create a superuser. The password is read from ADMIN_PASSWORD, else from
+    /// Create a superuser. The password is read from ADMIN_PASSWORD (or the
+    /// file ADMIN_PASSWORD_FILE names), else from
     /// the first line of standard input when it is not a terminal, else
     /// prompted for (twice).
     CreateSuperuser {
@@ -53,6 +60,12 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) that is committed as schema.graphql.
     ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// List every migration, applied or pending, and change nothing.
+    Status,
 }
 
 /// Reports the error that stops the process on standard error: one JSON
@@ -103,7 +116,31 @@ pub async fn run() -> anyhow::Result<()> {
 async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => app::serve(config).await,
-        Command::Migrate { down } => {
+        Command::Migrate {
+            action: Some(MigrateAction::Status),
+            ..
+        } => {
+            let (conn, _) = db::connect(&config).await?;
+            let migrations = db::migration_status(&conn).await?;
+            let pending = migrations.iter().filter(|(_, applied)| !applied).count();
+            for (name, applied) in &migrations {
+                let state = if *applied { "applied" } else { "pending" };
+                println!("{state:<8} {name}");
+            }
+            telemetry::announce(
+                config.log_format,
+                &format!("{} applied, {pending} pending", migrations.len() - pending),
+            );
+            Ok(())
+        }
+        Command::Migrate {
+            down: true,
+            yes: false,
+            ..
+        } if config.app_env == AppEnv::Production => anyhow::bail!(
+            "migrate --down drops what the newest migration added, data included; with APP_ENV=production it needs --yes"
+        ),
+        Command::Migrate { down, .. } => {
             let (conn, _) = db::connect(&config).await?;
             if !down {
                 let pending = Migrator::get_pending_migrations(&conn).await?.len();
@@ -123,8 +160,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateSuperuser { username, email } => {
-            let password = match std::env::var("ADMIN_PASSWORD") {
-                Ok(password) if !password.is_empty() => password,
+            let password = match crate::config::secret_from_env("ADMIN_PASSWORD")? {
+                Some(password) => password.expose_secret().to_owned(),
                 // Piped in (a script, a secret store): the first line of standard input.
                 _ if !std::io::stdin().is_terminal() => {
                     let mut line = String::new();

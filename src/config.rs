@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 
 use std::str::FromStr;
@@ -139,6 +139,9 @@ pub struct LiveConfig {
     /// `WS_MAX_PER_ADDRESS`: live sockets one client address may hold on
     /// one replica, signed in or not.
     pub max_per_address: usize,
+    /// `WS_INIT_TIMEOUT_SECS`: how long a socket may stay open without
+    /// signing in (`connection_init`) before it is closed with 4408.
+    pub init_timeout: Duration,
 }
 
 /// The first superuser, created at start when it does not exist yet.
@@ -151,6 +154,8 @@ pub struct AdminBootstrap {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
     /// `DATABASE_URL`: SQLite (`sqlite://…`) or PostgreSQL (`postgres://…`).
     pub database_url: SecretString,
     /// `BIND_ADDR`: where the HTTP server listens.
@@ -215,11 +220,18 @@ pub struct Config {
     /// `HEADER_READ_TIMEOUT_SECS`: a connection that has not sent a request's
     /// headers within this is closed.
     pub header_read_timeout: Duration,
+    /// `SHUTDOWN_DRAIN_SECS`: how long a stopping replica keeps serving
+    /// while its readiness answers 503, so load balancers stop sending it
+    /// requests before it stops accepting them (5 in production, 0 in development).
+    pub shutdown_drain: Duration,
     /// `SHUTDOWN_GRACE_SECS`: how long a shutdown waits for open requests
     /// before closing their connections.
     pub shutdown_grace: Duration,
     /// `CORS_ALLOWED_ORIGINS`: which browser origins may call the API.
     pub cors: CorsOrigins,
+    /// `CORS_ALLOWED_HEADERS`: request headers browsers may send besides
+    /// the ones the API reads and the tracing headers.
+    pub cors_allowed_headers: Vec<axum::http::HeaderName>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` set: export traces over OTLP/HTTP.
     pub export_traces: bool,
     /// `METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer <token>`.
@@ -255,192 +267,14 @@ impl Config {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
 
-    /// Reads configuration through `lookup`, so tests can supply their own values.
+    /// Reads configuration through `lookup`, so tests can supply their own
+    /// values. Every problem is reported at once, one per line, so an
+    /// operator fixes them in one go rather than one per start.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let app_env = match get("APP_ENV")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
-            Some("production") | Some("prod") => AppEnv::Production,
-            Some(other) => bail!("APP_ENV must be `development` or `production`, not `{other}`"),
-        };
-        let production = app_env == AppEnv::Production;
-
-        let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
-            Some(secret) => (SecretString::from(secret), false),
-            None if production => {
-                bail!("JWT_SECRET must be set when APP_ENV=production (at least 32 bytes)")
-            }
-            None => (SecretString::from(random_secret()), true),
-        };
-        if jwt_secret.expose_secret().len() < 32 {
-            bail!("JWT_SECRET must be at least 32 bytes long");
-        }
-
-        let admin = match (
-            get("ADMIN_USERNAME"),
-            get("ADMIN_EMAIL"),
-            get("ADMIN_PASSWORD"),
-        ) {
-            (Some(username), Some(email), Some(password)) => Some(AdminBootstrap {
-                username,
-                email,
-                password: SecretString::from(password),
-            }),
-            _ => None,
-        };
-
-        let mfa_encryption_key = match get("MFA_ENCRYPTION_KEY") {
-            Some(key) if key.len() >= 32 => SecretString::from(key),
-            Some(_) => bail!("MFA_ENCRYPTION_KEY must be at least 32 bytes long"),
-            None if production => bail!(
-                "MFA_ENCRYPTION_KEY must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)"
-            ),
-            // A development server without JWT_SECRET makes a new one at
-            // every start; enrolled factors must still open after a restart.
-            None if jwt_secret_generated => SecretString::from(DEVELOPMENT_MFA_KEY),
-            None => jwt_secret.clone(),
-        };
-        let mail = mail_config(&get, production)?;
-
-        Ok(Self {
-            database_url: SecretString::from(
-                get("DATABASE_URL").unwrap_or_else(|| "sqlite://usergraph.db?mode=rwc".into()),
-            ),
-            bind_addr: parse(&get, "BIND_ADDR", "127.0.0.1:8000".parse()?)?,
-            jwt_secret,
-            jwt_secret_generated,
-            mfa_encryption_key,
-            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
-            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "usergraph".into()),
-            access_token_ttl: Duration::from_secs(parse(&get, "ACCESS_TOKEN_TTL_SECS", 900)?),
-            refresh_token_ttl: Duration::from_secs(parse(
-                &get,
-                "REFRESH_TOKEN_TTL_SECS",
-                2_592_000,
-            )?),
-            refresh_reuse_interval: Duration::from_secs(parse(
-                &get,
-                "REFRESH_REUSE_INTERVAL_SECS",
-                0,
-            )?),
-            admin,
-            registration_enabled: parse(&get, "REGISTRATION_ENABLED", true)?,
-            graphiql: parse(&get, "GRAPHIQL", !production)?,
-            introspection: parse(&get, "INTROSPECTION", !production)?,
-            max_query_depth: parse(&get, "MAX_QUERY_DEPTH", 12)?,
-            // A connection's children count once per row it may return, so a
-            // page of 100 users with ~40 selected fields fits and 300 aliased
-            // pages do not (graphql/directory.rs, `users`).
-            max_query_complexity: parse(&get, "MAX_QUERY_COMPLEXITY", 5000)?,
-            max_query_nodes: parse(&get, "MAX_QUERY_NODES", 3000)?,
-            max_query_directives: parse(&get, "MAX_QUERY_DIRECTIVES", 5)?,
-            max_recursive_depth: parse(&get, "MAX_RECURSIVE_DEPTH", 32)?,
-            session_max_lifetime: Duration::from_secs(parse(
-                &get,
-                "SESSION_MAX_LIFETIME_SECS",
-                7_776_000,
-            )?),
-            log_format: match get("LOG_FORMAT").as_deref() {
-                Some("json") => LogFormat::Json,
-                Some("pretty") => LogFormat::Pretty,
-                None if production => LogFormat::Json,
-                None => LogFormat::Pretty,
-                Some(other) => bail!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"),
-            },
-            lockout_threshold: parse(&get, "LOGIN_LOCKOUT_THRESHOLD", 5)?,
-            lockout_duration: Duration::from_secs(parse(&get, "LOGIN_LOCKOUT_SECS", 900)?),
-            // One core is left to everything else, so logins cannot starve
-            // reads: with every core hashing, a mix's page p99 rose 4.5x under
-            // logins, against 1.55x with one core left (BENCHMARKS.md, step 14).
-            password_hash_concurrency: parse(
-                &get,
-                "PASSWORD_HASH_CONCURRENCY",
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
-            )?,
-            password_hash_queue_timeout: Duration::from_millis(parse(
-                &get,
-                "PASSWORD_HASH_QUEUE_TIMEOUT_MS",
-                10_000,
-            )?),
-            request_timeout: Duration::from_secs(parse(&get, "REQUEST_TIMEOUT_SECS", 30)?),
-            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
-            database_connect_timeout: Duration::from_secs(parse(
-                &get,
-                "DATABASE_CONNECT_TIMEOUT_SECS",
-                30,
-            )?),
-            rate_limits: RateLimits {
-                enabled: switch(&get, "RATE_LIMITS", production)?,
-                register: parse_rate(&get, "RATE_LIMIT_REGISTER", "10/hour")?,
-                login: parse_rate(&get, "RATE_LIMIT_LOGIN", "60/minute")?,
-                recovery: parse_rate(&get, "RATE_LIMIT_RECOVERY", "10/hour")?,
-            },
-            header_read_timeout: Duration::from_secs(parse(&get, "HEADER_READ_TIMEOUT_SECS", 10)?),
-            shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", 20)?),
-            cors: match get("CORS_ALLOWED_ORIGINS") {
-                Some(raw) if raw.trim() == "*" => CorsOrigins::Any,
-                Some(raw) => CorsOrigins::List(
-                    raw.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect(),
-                ),
-                None if production => CorsOrigins::List(Vec::new()),
-                None => CorsOrigins::LocalDevelopment,
-            },
-            export_traces: get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
-            metrics_token: get("METRICS_TOKEN").map(SecretString::from),
-            metrics_addr: get("METRICS_ADDR")
-                .map(|raw| raw.trim().parse())
-                .transpose()
-                .context("METRICS_ADDR is not an address such as 0.0.0.0:9100")?,
-            metrics_enabled: !production
-                || get("METRICS_TOKEN").is_some()
-                || get("METRICS_ADDR").is_some(),
-            trusted_proxies: match get("TRUSTED_PROXIES") {
-                None => Vec::new(),
-                Some(raw) => raw
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|net| !net.is_empty())
-                    .map(|net| {
-                        net.parse::<ipnet::IpNet>()
-                            .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                            .with_context(|| {
-                                format!(
-                                    "TRUSTED_PROXIES: `{net}` is not an address or a CIDR network"
-                                )
-                            })
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            },
-            trusted_documents: get("TRUSTED_DOCUMENTS").map(Into::into),
-            trusted_documents_only: switch(&get, "TRUSTED_DOCUMENTS_ONLY", false)?,
-            require_email_verification: switch(&get, "REQUIRE_EMAIL_VERIFICATION", false)?,
-            mail,
-            outbox: OutboxConfig {
-                poll_interval: Duration::from_millis(parse(&get, "OUTBOX_POLL_MS", 1000)?.max(10)),
-            },
-            audit_retention_days: parse::<u32>(&get, "AUDIT_RETENTION_DAYS", 365)?.max(1),
-            webhooks: WebhookConfig {
-                retry_schedule: schedule(
-                    get("WEBHOOK_RETRY_SCHEDULE")
-                        .as_deref()
-                        .unwrap_or("5s,5m,30m,2h,5h,10h"),
-                )
-                .context("WEBHOOK_RETRY_SCHEDULE")?,
-                allow_private_targets: switch(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
-            },
-            live: LiveConfig {
-                max_per_user: parse::<usize>(&get, "WS_MAX_PER_USER", 16)?.max(1),
-                max_per_address: parse::<usize>(&get, "WS_MAX_PER_ADDRESS", 64)?.max(1),
-            },
-        })
+        let env = Env::new(lookup);
+        let config = read(&env);
+        env.finish()?;
+        Ok(config)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -448,57 +282,305 @@ impl Config {
     }
 }
 
+/// One secret from the process environment: `KEY`, or the file `KEY_FILE` names.
+pub fn secret_from_env(key: &str) -> anyhow::Result<Option<SecretString>> {
+    let env = Env::new(|key: &str| std::env::var(key).ok());
+    let secret = env.secret(key);
+    env.finish()?;
+    Ok(secret)
+}
+
+/// Reads every setting, noting each problem in `env` and going on with the
+/// default, so one pass finds them all.
+fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
+    let app_env = match env
+        .get("APP_ENV")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("development" | "dev" | "test") => AppEnv::Development,
+        Some("production" | "prod") => AppEnv::Production,
+        Some(other) => {
+            env.fail(format!(
+                "APP_ENV must be `development` or `production`, not `{other}`"
+            ));
+            AppEnv::Development
+        }
+    };
+    let production = app_env == AppEnv::Production;
+
+    let (jwt_secret, jwt_secret_generated) = match env.secret("JWT_SECRET") {
+        Some(secret) => {
+            if secret.expose_secret().len() < 32 {
+                env.fail("JWT_SECRET must be at least 32 bytes long");
+            }
+            (secret, false)
+        }
+        None => {
+            if production {
+                env.fail("JWT_SECRET (or JWT_SECRET_FILE) must be set when APP_ENV=production (at least 32 bytes)");
+            }
+            (SecretString::from(random_secret()), true)
+        }
+    };
+
+    let admin = match (
+        env.get("ADMIN_USERNAME"),
+        env.get("ADMIN_EMAIL"),
+        env.secret("ADMIN_PASSWORD"),
+    ) {
+        (Some(username), Some(email), Some(password)) => Some(AdminBootstrap {
+            username,
+            email,
+            password,
+        }),
+        _ => None,
+    };
+
+    let mfa_encryption_key = match env.secret("MFA_ENCRYPTION_KEY") {
+        Some(key) => {
+            if key.expose_secret().len() < 32 {
+                env.fail("MFA_ENCRYPTION_KEY must be at least 32 bytes long");
+            }
+            key
+        }
+        None => {
+            if production {
+                env.fail(
+                    "MFA_ENCRYPTION_KEY (or MFA_ENCRYPTION_KEY_FILE) must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)",
+                );
+            }
+            // A development server without JWT_SECRET makes a new one at
+            // every start; enrolled factors must still open after a restart.
+            if jwt_secret_generated {
+                SecretString::from(DEVELOPMENT_MFA_KEY)
+            } else {
+                jwt_secret.clone()
+            }
+        }
+    };
+    let bind_addr = env.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)));
+    let mail = mail_config(env, production, bind_addr);
+
+    Config {
+        app_env,
+        database_url: env
+            .secret("DATABASE_URL")
+            .unwrap_or_else(|| SecretString::from("sqlite://usergraph.db?mode=rwc")),
+        bind_addr,
+        jwt_secret,
+        jwt_secret_generated,
+        mfa_encryption_key,
+        jwt_issuer: env.get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
+        jwt_audience: env
+            .get("JWT_AUDIENCE")
+            .unwrap_or_else(|| "usergraph".into()),
+        access_token_ttl: env.secs("ACCESS_TOKEN_TTL_SECS", 900),
+        refresh_token_ttl: env.secs("REFRESH_TOKEN_TTL_SECS", 2_592_000),
+        refresh_reuse_interval: env.secs("REFRESH_REUSE_INTERVAL_SECS", 0),
+        admin,
+        registration_enabled: env.switch("REGISTRATION_ENABLED", true),
+        graphiql: env.switch("GRAPHIQL", !production),
+        introspection: env.switch("INTROSPECTION", !production),
+        max_query_depth: env.parse("MAX_QUERY_DEPTH", 12),
+        // A connection's children count once per row it may return, so a
+        // page of 100 users with ~40 selected fields fits and 300 aliased
+        // pages do not (graphql/directory.rs, `users`).
+        max_query_complexity: env.parse("MAX_QUERY_COMPLEXITY", 5000),
+        max_query_nodes: env.parse("MAX_QUERY_NODES", 3000),
+        max_query_directives: env.parse("MAX_QUERY_DIRECTIVES", 5),
+        max_recursive_depth: env.parse("MAX_RECURSIVE_DEPTH", 32),
+        session_max_lifetime: env.secs("SESSION_MAX_LIFETIME_SECS", 7_776_000),
+        log_format: match env.get("LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            None if production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some(other) => {
+                env.fail(format!(
+                    "LOG_FORMAT must be `pretty` or `json`, not `{other}`"
+                ));
+                LogFormat::Pretty
+            }
+        },
+        lockout_threshold: env.parse("LOGIN_LOCKOUT_THRESHOLD", 5),
+        lockout_duration: env.secs("LOGIN_LOCKOUT_SECS", 900),
+        // One core is left to everything else, so logins cannot starve
+        // reads: with every core hashing, a mix's page p99 rose 4.5x under
+        // logins, against 1.55x with one core left (BENCHMARKS.md, step 14).
+        password_hash_concurrency: env.parse(
+            "PASSWORD_HASH_CONCURRENCY",
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+        ),
+        password_hash_queue_timeout: env.millis("PASSWORD_HASH_QUEUE_TIMEOUT_MS", 10_000),
+        request_timeout: env.secs("REQUEST_TIMEOUT_SECS", 30),
+        database_max_connections: env.parse("DATABASE_MAX_CONNECTIONS", 10),
+        database_connect_timeout: env.secs("DATABASE_CONNECT_TIMEOUT_SECS", 30),
+        rate_limits: RateLimits {
+            enabled: env.switch("RATE_LIMITS", production),
+            register: env.rate("RATE_LIMIT_REGISTER", "10/hour"),
+            login: env.rate("RATE_LIMIT_LOGIN", "60/minute"),
+            recovery: env.rate("RATE_LIMIT_RECOVERY", "10/hour"),
+        },
+        header_read_timeout: env.secs("HEADER_READ_TIMEOUT_SECS", 10),
+        shutdown_drain: env.secs("SHUTDOWN_DRAIN_SECS", if production { 5 } else { 0 }),
+        shutdown_grace: env.secs("SHUTDOWN_GRACE_SECS", 20),
+        cors: match env.get("CORS_ALLOWED_ORIGINS") {
+            Some(raw) if raw.trim() == "*" => CorsOrigins::Any,
+            Some(raw) => CorsOrigins::List(
+                raw.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            ),
+            None if production => CorsOrigins::List(Vec::new()),
+            None => CorsOrigins::LocalDevelopment,
+        },
+        cors_allowed_headers: env.list("CORS_ALLOWED_HEADERS", |name| {
+            axum::http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a header name"))
+        }),
+        export_traces: env.get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
+        metrics_token: env.secret("METRICS_TOKEN"),
+        metrics_addr: env.parse_optional("METRICS_ADDR", "an address such as 0.0.0.0:9100"),
+        metrics_enabled: !production
+            || env.secret_is_set("METRICS_TOKEN")
+            || env.get("METRICS_ADDR").is_some(),
+        trusted_proxies: env.list("TRUSTED_PROXIES", |net| {
+            net.parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("`{net}` is not an address or a CIDR network"))
+        }),
+        trusted_documents: env.get("TRUSTED_DOCUMENTS").map(Into::into),
+        trusted_documents_only: env.switch("TRUSTED_DOCUMENTS_ONLY", false),
+        require_email_verification: env.switch("REQUIRE_EMAIL_VERIFICATION", false),
+        mail,
+        outbox: OutboxConfig {
+            poll_interval: env
+                .millis("OUTBOX_POLL_MS", 1000)
+                .max(Duration::from_millis(10)),
+        },
+        audit_retention_days: env.parse::<u32>("AUDIT_RETENTION_DAYS", 365).max(1),
+        webhooks: WebhookConfig {
+            retry_schedule: schedule(
+                env.get("WEBHOOK_RETRY_SCHEDULE")
+                    .as_deref()
+                    .unwrap_or("5s,5m,30m,2h,5h,10h"),
+            )
+            .unwrap_or_else(|problem| {
+                env.fail(format!("WEBHOOK_RETRY_SCHEDULE: {problem}"));
+                Vec::new()
+            }),
+            allow_private_targets: env.switch("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
+        },
+        live: LiveConfig {
+            max_per_user: env.parse::<usize>("WS_MAX_PER_USER", 16).max(1),
+            max_per_address: env.parse::<usize>("WS_MAX_PER_ADDRESS", 64).max(1),
+            init_timeout: env
+                .secs("WS_INIT_TIMEOUT_SECS", 10)
+                .max(Duration::from_secs(1)),
+        },
+    }
+}
+
+/// Where mail links point when `PUBLIC_URL` is unset: the address the
+/// server listens on, with a loopback address for an unspecified one.
+fn listening_url(bind_addr: SocketAddr) -> String {
+    let mut addr = bind_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
 fn mail_config(
-    get: &impl Fn(&str) -> Option<String>,
+    env: &Env<impl Fn(&str) -> Option<String>>,
     production: bool,
-) -> anyhow::Result<MailConfig> {
-    let transport = match get("MAIL_TRANSPORT").as_deref().map(str::trim) {
+    bind_addr: SocketAddr,
+) -> MailConfig {
+    let transport = match env.get("MAIL_TRANSPORT").as_deref().map(str::trim) {
         Some("log") => MailTransport::Log,
         None if !production => MailTransport::Log,
-        None | Some("smtp") => match get("SMTP_URL") {
-            Some(url) => MailTransport::Smtp(SecretString::from(url)),
-            None => bail!(
-                "SMTP_URL must be set when MAIL_TRANSPORT=smtp (the production default); \
-                 set MAIL_TRANSPORT=log to write mail to the log instead"
-            ),
+        None | Some("smtp") => match env.secret("SMTP_URL") {
+            Some(url) => MailTransport::Smtp(url),
+            None => {
+                env.fail(
+                    "SMTP_URL (or SMTP_URL_FILE) must be set when MAIL_TRANSPORT=smtp (the production default); \
+                     set MAIL_TRANSPORT=log to write mail to the log instead",
+                );
+                MailTransport::Log
+            }
         },
-        Some(other) => bail!("MAIL_TRANSPORT must be `log` or `smtp`, not `{other}`"),
-    };
-    let public_url = get("PUBLIC_URL")
-        .unwrap_or_else(|| "http://127.0.0.1:8000".into())
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
-    url::Url::parse(&public_url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .with_context(|| format!("PUBLIC_URL `{public_url}` is not an http(s) URL"))?;
-    let link = |key: &str, page: &str| -> anyhow::Result<String> {
-        let link = get(key).unwrap_or_else(|| format!("{public_url}/{page}?token={{token}}"));
-        if !link.contains("{token}") {
-            bail!("{key} must contain `{{token}}`, where the link's token goes");
+        Some(other) => {
+            env.fail(format!(
+                "MAIL_TRANSPORT must be `log` or `smtp`, not `{other}`"
+            ));
+            MailTransport::Log
         }
-        Ok(link)
     };
-    let from = get("MAIL_FROM").unwrap_or_else(|| "usergraph <no-reply@localhost>".into());
-    from.parse::<lettre::message::Mailbox>().with_context(|| {
-        format!("MAIL_FROM `{from}` is not an address such as `Name <no-reply@example.com>`")
-    })?;
-    Ok(MailConfig {
+    let public_url = match env.get("PUBLIC_URL") {
+        Some(url) => {
+            let url = url.trim().trim_end_matches('/').to_owned();
+            let valid = url::Url::parse(&url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !valid {
+                env.fail(format!("PUBLIC_URL `{url}` is not an http(s) URL"));
+            }
+            url
+        }
+        None => {
+            let links_set = [
+                "PASSWORD_RESET_URL",
+                "VERIFY_EMAIL_URL",
+                "INVITATION_URL",
+                "EMAIL_CHANGE_URL",
+            ]
+            .iter()
+            .all(|key| env.get(key).is_some());
+            if production && matches!(transport, MailTransport::Smtp(_)) && !links_set {
+                env.fail(
+                    "PUBLIC_URL must be set when APP_ENV=production and mail is sent: the links in it would point at this server's listening address",
+                );
+            }
+            listening_url(bind_addr)
+        }
+    };
+    let link = |key: &str, page: &str| -> String {
+        let link = env
+            .get(key)
+            .unwrap_or_else(|| format!("{public_url}/{page}?token={{token}}"));
+        if !link.contains("{token}") {
+            env.fail(format!(
+                "{key} must contain `{{token}}`, where the link's token goes"
+            ));
+        }
+        link
+    };
+    let from = env
+        .get("MAIL_FROM")
+        .unwrap_or_else(|| "usergraph <no-reply@localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        env.fail(format!(
+            "MAIL_FROM `{from}` is not an address such as `Name <no-reply@example.com>`"
+        ));
+    }
+    MailConfig {
         transport,
         from,
-        product_name: get("PRODUCT_NAME").unwrap_or_else(|| "usergraph".into()),
-        password_reset_url: link("PASSWORD_RESET_URL", "reset-password")?,
-        verify_email_url: link("VERIFY_EMAIL_URL", "verify-email")?,
-        invitation_url: link("INVITATION_URL", "accept-invitation")?,
-        email_change_url: link("EMAIL_CHANGE_URL", "confirm-email-change")?,
-        password_reset_ttl: Duration::from_secs(parse(get, "PASSWORD_RESET_TTL_SECS", 3600)?),
-        email_token_ttl: Duration::from_secs(parse(get, "EMAIL_TOKEN_TTL_SECS", 86_400)?),
-        invitation_ttl: Duration::from_secs(parse(get, "INVITATION_TTL_SECS", 604_800)?),
-        per_address: parse_rate(get, "RATE_LIMIT_MAIL", "5/hour")?,
-        retry_base: Duration::from_millis(parse(get, "OUTBOX_RETRY_BASE_MS", 30_000)?),
-        max_attempts: parse::<u32>(get, "OUTBOX_MAX_ATTEMPTS", 8)?.max(1),
-    })
+        product_name: env
+            .get("PRODUCT_NAME")
+            .unwrap_or_else(|| "usergraph".into()),
+        password_reset_url: link("PASSWORD_RESET_URL", "reset-password"),
+        verify_email_url: link("VERIFY_EMAIL_URL", "verify-email"),
+        invitation_url: link("INVITATION_URL", "accept-invitation"),
+        email_change_url: link("EMAIL_CHANGE_URL", "confirm-email-change"),
+        password_reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600),
+        email_token_ttl: env.secs("EMAIL_TOKEN_TTL_SECS", 86_400),
+        invitation_ttl: env.secs("INVITATION_TTL_SECS", 604_800),
+        per_address: env.rate("RATE_LIMIT_MAIL", "5/hour"),
+        retry_base: env.millis("OUTBOX_RETRY_BASE_MS", 30_000),
+        max_attempts: env.parse::<u32>("OUTBOX_MAX_ATTEMPTS", 8).max(1),
+    }
 }
 
 /// The development MFA key when neither `MFA_ENCRYPTION_KEY` nor
@@ -507,62 +589,176 @@ fn mail_config(
 const DEVELOPMENT_MFA_KEY: &str = "usergraph-development-only-mfa-key-not-secret";
 
 /// A comma-separated list of delays: `500ms`, `5s`, `5m`, `2h`, `1d`.
-fn schedule(raw: &str) -> anyhow::Result<Vec<Duration>> {
+fn schedule(raw: &str) -> Result<Vec<Duration>, String> {
     raw.split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(|d| {
+            let invalid = || format!("`{d}` is not a delay such as 5s or 30m");
             let split = d.find(|c: char| !c.is_ascii_digit()).unwrap_or(d.len());
             let (n, unit) = d.split_at(split);
-            let n: u64 = n
-                .parse()
-                .with_context(|| format!("`{d}` is not a delay such as 5s or 30m"))?;
+            let n: u64 = n.parse().map_err(|_| invalid())?;
             Ok(match unit {
                 "ms" => Duration::from_millis(n),
                 "s" => Duration::from_secs(n),
                 "m" => Duration::from_secs(n * 60),
                 "h" => Duration::from_secs(n * 3600),
                 "d" => Duration::from_secs(n * 86_400),
-                _ => bail!("`{d}` is not a delay such as 5s or 30m"),
+                _ => return Err(invalid()),
             })
         })
         .collect()
 }
 
-fn parse<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T>
-where
-    T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match get(key) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
+/// The environment as start-up reads it: values through `lookup`, secrets
+/// also from files, and every problem noted rather than returned, so
+/// `finish` reports them all at once.
+struct Env<L> {
+    lookup: L,
+    problems: std::cell::RefCell<Vec<String>>,
+}
+
+impl<L: Fn(&str) -> Option<String>> Env<L> {
+    fn new(lookup: L) -> Self {
+        Self {
+            lookup,
+            problems: Default::default(),
+        }
+    }
+
+    fn fail(&self, problem: impl Into<String>) {
+        self.problems.borrow_mut().push(problem.into());
+    }
+
+    /// Every problem noted, or none.
+    fn finish(self) -> anyhow::Result<()> {
+        let problems = self.problems.into_inner();
+        match problems.as_slice() {
+            [] => Ok(()),
+            [one] => bail!("{one}"),
+            many => bail!(
+                "{} configuration problems:\n- {}",
+                many.len(),
+                many.join("\n- ")
+            ),
+        }
+    }
+
+    /// A variable's value; an empty one counts as unset.
+    fn get(&self, key: &str) -> Option<String> {
+        (self.lookup)(key).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A secret: `KEY`, or the contents of the file `KEY_FILE` names (as
+    /// container orchestrators mount secrets), without its final newline.
+    fn secret(&self, key: &str) -> Option<SecretString> {
+        let file_key = format!("{key}_FILE");
+        match (self.get(key), self.get(&file_key)) {
+            (Some(_), Some(_)) => {
+                self.fail(format!("{key} and {file_key} are both set: set one"));
+                None
+            }
+            (Some(value), None) => Some(SecretString::from(value)),
+            (None, Some(path)) => match std::fs::read_to_string(path.trim()) {
+                Ok(contents) => {
+                    let value = contents.trim_end_matches(['\r', '\n']);
+                    if value.trim().is_empty() {
+                        self.fail(format!("{file_key}: `{}` is empty", path.trim()));
+                        return None;
+                    }
+                    Some(SecretString::from(value.to_owned()))
+                }
+                Err(err) => {
+                    self.fail(format!("{file_key}: cannot read `{}`: {err}", path.trim()));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+
+    /// Whether a secret is set, without reading (or failing on) its file.
+    fn secret_is_set(&self, key: &str) -> bool {
+        self.get(key).is_some() || self.get(&format!("{key}_FILE")).is_some()
+    }
+
+    fn parse<T>(&self, key: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let Some(raw) = self.get(key) else {
+            return default;
+        };
+        raw.trim().parse().unwrap_or_else(|err| {
+            self.fail(format!(
+                "{key} has an invalid value `{}`: {err}",
+                raw.trim()
+            ));
+            default
+        })
+    }
+
+    fn parse_optional<T: FromStr>(&self, key: &str, expected: &str) -> Option<T> {
+        let raw = self.get(key)?;
+        let parsed = raw.trim().parse().ok();
+        if parsed.is_none() {
+            self.fail(format!("{key} `{}` is not {expected}", raw.trim()));
+        }
+        parsed
+    }
+
+    fn secs(&self, key: &str, default: u64) -> Duration {
+        Duration::from_secs(self.parse(key, default))
+    }
+
+    fn millis(&self, key: &str, default: u64) -> Duration {
+        Duration::from_millis(self.parse(key, default))
+    }
+
+    /// A boolean that also reads `on`/`off`, `yes`/`no` and `1`/`0`.
+    fn switch(&self, key: &str, default: bool) -> bool {
+        match self
+            .get(key)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None => default,
+            Some("on" | "true" | "yes" | "1") => true,
+            Some("off" | "false" | "no" | "0") => false,
+            Some(other) => {
+                self.fail(format!("{key} must be `on` or `off`, not `{other}`"));
+                default
+            }
+        }
+    }
+
+    fn rate(&self, key: &str, default: &str) -> Rate {
+        self.get(key)
+            .as_deref()
+            .unwrap_or(default)
             .parse()
-            .with_context(|| format!("{key} has an invalid value")),
+            .unwrap_or_else(|problem| {
+                self.fail(format!("{key}: {problem}"));
+                default.parse().expect("the default rates parse")
+            })
     }
-}
 
-/// A boolean that also reads `on`/`off`, `yes`/`no` and `1`/`0`.
-fn switch(get: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> anyhow::Result<bool> {
-    match get(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("on" | "true" | "yes" | "1") => Ok(true),
-        Some("off" | "false" | "no" | "0") => Ok(false),
-        Some(other) => bail!("{key} must be `on` or `off`, not `{other}`"),
+    /// A comma-separated list, each item read by `item`.
+    fn list<T>(&self, key: &str, item: impl Fn(&str) -> Result<T, String>) -> Vec<T> {
+        let Some(raw) = self.get(key) else {
+            return Vec::new();
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .filter_map(|value| {
+                item(value)
+                    .map_err(|problem| self.fail(format!("{key}: {problem}")))
+                    .ok()
+            })
+            .collect()
     }
-}
-
-fn parse_rate(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    default: &str,
-) -> anyhow::Result<Rate> {
-    get(key)
-        .as_deref()
-        .unwrap_or(default)
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("{key}: {e}"))
 }
 
 fn random_secret() -> String {
@@ -753,6 +949,111 @@ mod tests {
             [Duration::from_millis(10), Duration::from_secs(1)]
         );
         assert!(config(&[("WEBHOOK_RETRY_SCHEDULE", "soon")]).is_err());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("RATE_LIMIT_LOGIN", "lots"),
+            ("BIND_ADDR", "here"),
+            ("GRAPHIQL", "maybe"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for variable in [
+            "JWT_SECRET",
+            "MFA_ENCRYPTION_KEY",
+            "SMTP_URL",
+            "RATE_LIMIT_LOGIN",
+            "BIND_ADDR",
+            "GRAPHIQL",
+        ] {
+            assert!(err.contains(variable), "{variable} missing: {err}");
+        }
+        assert!(err.starts_with("6 configuration problems:\n- "), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_named_by_their_file_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, contents: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, contents).unwrap();
+            path.display().to_string()
+        };
+        let jwt = write("jwt", &format!("{}\n", "j".repeat(40)));
+        let mfa = write("mfa", &"m".repeat(40));
+        let smtp = write("smtp", "smtp://mail.internal:2525\n");
+        let metrics = write("metrics", "scrape-me\n");
+        let database = write("database", "postgres://app:pw@db/app\n");
+        let config = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_FILE", &jwt),
+            ("MFA_ENCRYPTION_KEY_FILE", &mfa),
+            ("SMTP_URL_FILE", &smtp),
+            ("METRICS_TOKEN_FILE", &metrics),
+            ("DATABASE_URL_FILE", &database),
+            ("PUBLIC_URL", "https://id.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(config.jwt_secret.expose_secret(), "j".repeat(40));
+        assert_eq!(config.mfa_encryption_key.expose_secret(), "m".repeat(40));
+        assert!(
+            matches!(&config.mail.transport, MailTransport::Smtp(url) if url.expose_secret() == "smtp://mail.internal:2525")
+        );
+        assert_eq!(config.metrics_token.unwrap().expose_secret(), "scrape-me");
+        assert!(config.metrics_enabled);
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "postgres://app:pw@db/app"
+        );
+        let both = self::config(&[("JWT_SECRET", &"j".repeat(40)), ("JWT_SECRET_FILE", &jwt)])
+            .unwrap_err()
+            .to_string();
+        assert!(both.contains("both set"), "{both}");
+        let missing = self::config(&[("JWT_SECRET_FILE", "/nonexistent/jwt")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("JWT_SECRET_FILE: cannot read `/nonexistent/jwt`"),
+            "{missing}"
+        );
+        let empty = write("empty", "\n");
+        let empty = self::config(&[("MFA_ENCRYPTION_KEY_FILE", &empty)])
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("is empty"), "{empty}");
+    }
+
+    #[test]
+    fn mail_links_follow_the_listening_address_unless_public_url_is_set() {
+        let links = |pairs: &[(&str, &str)]| config(pairs).unwrap().mail.password_reset_url;
+        assert_eq!(
+            links(&[("BIND_ADDR", "127.0.0.1:9000")]),
+            "http://127.0.0.1:9000/reset-password?token={token}"
+        );
+        assert_eq!(
+            links(&[("BIND_ADDR", "0.0.0.0:8080")]),
+            "http://127.0.0.1:8080/reset-password?token={token}"
+        );
+        assert_eq!(
+            links(&[
+                ("BIND_ADDR", "0.0.0.0:8080"),
+                ("PUBLIC_URL", "https://id.example.com")
+            ]),
+            "https://id.example.com/reset-password?token={token}"
+        );
+        let secret = "x".repeat(32);
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("MFA_ENCRYPTION_KEY", &secret),
+            ("SMTP_URL", "smtp://mail:25"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("PUBLIC_URL must be set"), "{err}");
     }
 
     #[test]

@@ -47,28 +47,31 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
             .max_connections(config.database_max_connections)
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
-    let started = tokio::time::Instant::now();
-    let deadline = started + config.database_connect_timeout;
+    let deadline = tokio::time::Instant::now() + config.database_connect_timeout;
     let mut pause = Duration::from_millis(250);
     let mut conn = loop {
-        // Each attempt gets what is left of the wait, at most 5 s.
+        // Each attempt gets what is left of the wait, at most 5 s, and is
+        // cut off at the deadline whatever the driver does with its own.
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        options.connect_timeout(left.clamp(Duration::from_millis(200), Duration::from_secs(5)));
-        match Database::connect(options.clone()).await {
-            Ok(conn) => break conn,
-            Err(err) if tokio::time::Instant::now() + pause < deadline => {
-                tracing::warn!(error = %err, retry_in_ms = pause.as_millis() as u64, "the database is not reachable yet");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => {
-                return Err(DbErr::Custom(format!(
-                    "the database at {} was not reachable within {} s (DATABASE_CONNECT_TIMEOUT_SECS): {err}",
-                    redacted_location(config.database_url.expose_secret()),
-                    started.elapsed().as_secs()
-                )));
-            }
+        options.connect_timeout(left.clamp(Duration::from_millis(100), Duration::from_secs(5)));
+        let failure =
+            match tokio::time::timeout_at(deadline, Database::connect(options.clone())).await {
+                Ok(Ok(conn)) => break conn,
+                Ok(Err(err)) => err.to_string(),
+                Err(_) => "no answer".to_owned(),
+            };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(DbErr::Custom(format!(
+                "the database at {} was not reachable within {} s (DATABASE_CONNECT_TIMEOUT_SECS): {failure}",
+                redacted_location(config.database_url.expose_secret()),
+                config.database_connect_timeout.as_secs_f64()
+            )));
         }
+        let wait = pause.min(left);
+        tracing::warn!(error = %failure, retry_in_ms = wait.as_millis() as u64, "the database is not reachable yet");
+        tokio::time::sleep(wait).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     };
     let stats = Arc::new(Stats::default());
     let counter = stats.clone();
@@ -111,15 +114,62 @@ const MIGRATION_LOCK: i64 = 0x7573_6572_6772_6170;
 /// transaction that first takes an advisory lock, so replicas started at
 /// once migrate one after the other (the others then find nothing pending)
 /// instead of racing to create the same tables. SQLite has one process.
+/// Logs which ran and how long they took, so an operator reading a
+/// replica's start sees what it did to the schema.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        return Migrator::up(conn, None).await;
+    let started = std::time::Instant::now();
+    let applied = if conn.get_database_backend() == DbBackend::Postgres {
+        let txn = conn.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        let applied = pending_names(&txn).await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        applied
+    } else {
+        let applied = pending_names(conn).await?;
+        Migrator::up(conn, None).await?;
+        applied
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if applied.is_empty() {
+        tracing::info!(
+            elapsed_ms,
+            "database schema up to date: no migration pending"
+        );
+    } else {
+        tracing::info!(
+            count = applied.len(),
+            migrations = applied.join(", "),
+            elapsed_ms,
+            "migrations applied"
+        );
     }
-    let txn = conn.begin().await?;
-    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
-        .await?;
-    Migrator::up(&txn, None).await?;
-    txn.commit().await
+    Ok(())
+}
+
+/// The names of the migrations not yet applied, oldest first.
+async fn pending_names(conn: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(conn)
+        .await?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}
+
+/// Every migration with whether it has been applied, oldest first; reads
+/// only (the migration table is not created when missing).
+pub async fn migration_status(conn: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    Ok(Migrator::get_migration_with_status_read_only(conn)
+        .await?
+        .iter()
+        .map(|migration| {
+            (
+                migration.name().to_owned(),
+                migration.status() == migration::MigrationStatus::Applied,
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ pub const HASH_QUEUE: &str = "usergraph_password_hash_queue";
 pub const HASH_WAIT: &str = "usergraph_password_hash_wait_seconds";
 pub const OUTBOX_DELIVERIES: &str = "usergraph_outbox_deliveries_total";
 pub const OUTBOX_DELIVERY_SECONDS: &str = "usergraph_outbox_delivery_seconds";
+pub const OUTBOX_PENDING: &str = "usergraph_outbox_pending";
+pub const OUTBOX_OLDEST_PENDING: &str = "usergraph_outbox_oldest_pending_seconds";
+/// The outcomes a delivery attempt is counted under.
+pub const DELIVERY_SENT: &str = "sent";
+pub const DELIVERY_ERROR: &str = "error";
 const POOL_CONNECTIONS: &str = "usergraph_db_pool_connections";
 
 tokio::task_local! {
@@ -137,9 +142,62 @@ fn describe() {
         "Time one outbox delivery attempt took."
     );
     metrics::describe_gauge!(
+        OUTBOX_PENDING,
+        "Outbox messages waiting for delivery (or a retry), by kind, across replicas."
+    );
+    metrics::describe_gauge!(
+        OUTBOX_OLDEST_PENDING,
+        metrics::Unit::Seconds,
+        "Age of the oldest outbox message waiting for delivery, by kind."
+    );
+    metrics::describe_gauge!(
         POOL_CONNECTIONS,
         "Database pool connections by state (in_use, idle)."
     );
+}
+
+/// Registers every series of the outbox at zero, each kind with each
+/// outcome, so alerts on their rates have a series before the first
+/// delivery (a counter that does not exist yet cannot fire).
+pub fn register_outbox(kinds: impl IntoIterator<Item = &'static str>) {
+    handle();
+    let mut known = OUTBOX_KINDS.lock().unwrap_or_else(|e| e.into_inner());
+    for kind in kinds {
+        if !known.contains(&kind) {
+            known.push(kind);
+        }
+        for outcome in [DELIVERY_SENT, DELIVERY_ERROR] {
+            metrics::counter!(OUTBOX_DELIVERIES, "kind" => kind.to_owned(), "outcome" => outcome)
+                .increment(0);
+        }
+        record_backlog(kind, 0, std::time::Duration::ZERO);
+    }
+}
+
+/// The outbox kinds `register_outbox` was told of.
+static OUTBOX_KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// The backlog read at a scrape: `pending` holds the kinds with messages
+/// waiting, as (kind, count, oldest's age); every other registered kind
+/// has none.
+pub fn record_backlogs(pending: &[(String, u64, std::time::Duration)]) {
+    let known = OUTBOX_KINDS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for kind in known {
+        let row = pending.iter().find(|(name, ..)| name == kind);
+        record_backlog(
+            kind,
+            row.map_or(0, |(_, count, _)| *count),
+            row.map_or(std::time::Duration::ZERO, |(.., oldest)| *oldest),
+        );
+    }
+}
+
+fn record_backlog(kind: &str, pending: u64, oldest: std::time::Duration) {
+    metrics::gauge!(OUTBOX_PENDING, "kind" => kind.to_owned()).set(pending as f64);
+    metrics::gauge!(OUTBOX_OLDEST_PENDING, "kind" => kind.to_owned()).set(oldest.as_secs_f64());
 }
 
 /// The label value for a client-chosen operation name: the name while fewer

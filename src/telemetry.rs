@@ -81,6 +81,10 @@ fn tracer_provider() -> Option<SdkTracerProvider> {
                 .with_resource(
                     opentelemetry_sdk::Resource::builder()
                         .with_service_name("usergraph")
+                        .with_attribute(opentelemetry::KeyValue::new(
+                            "service.version",
+                            env!("CARGO_PKG_VERSION"),
+                        ))
                         .build(),
                 )
                 .build(),

@@ -2,6 +2,7 @@
 //! reorder one that has shipped; add a new one. None of them imports the live
 //! `entity` crate, so later entity changes cannot rewrite history.
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_tables;

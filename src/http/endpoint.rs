@@ -432,6 +432,9 @@ pub(super) fn plan(
     if method_get && plan.operation.is_some_and(|ty| ty != OperationType::Query) {
         return Err(Refusal::MutationOverGet);
     }
+    if plan.introspects && !state.ctx.config.introspection {
+        return Err(Refusal::Error(guardrails::introspection_disabled()));
+    }
     let introspection = plan.introspection_only && state.ctx.config.introspection;
     if state.documents.trusted_only() && source != documents::Source::Trusted && !introspection {
         return Err(Refusal::Error(state.documents.refuse_untrusted()));

@@ -141,6 +141,21 @@ fn too_complex(message: String) -> ServerError {
     error
 }
 
+/// The answer to an operation that selects `__schema` or `__type` on a
+/// server with introspection off: an error that says so, where
+/// async-graphql alone would answer `null` and leave a tool guessing.
+pub fn introspection_disabled() -> ServerError {
+    let mut error = ServerError::new(
+        "introspection is turned off on this server (INTROSPECTION=false, the production default): generate clients from the published schema.graphql",
+        None,
+    );
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::FORBIDDEN);
+    error
+}
+
 /// What the handler needs to know about the operation that will run.
 #[derive(Debug, Default)]
 pub struct Plan {

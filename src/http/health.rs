@@ -37,6 +37,16 @@ pub(super) async fn metrics(
         }
     }
     crate::metrics::record_pool(&state.ctx.db);
+    match crate::service::outbox::backlog(&state.ctx).await {
+        Ok(backlog) => crate::metrics::record_backlogs(
+            &backlog
+                .into_iter()
+                .map(|row| (row.kind, row.pending, row.oldest))
+                .collect::<Vec<_>>(),
+        ),
+        // The rest of the scrape is still worth having in an outage.
+        Err(err) => tracing::debug!(error = %err, "the outbox backlog could not be read"),
+    }
     let body = format!(
         "{}{}{}",
         crate::metrics::handle().render(),
@@ -57,7 +67,17 @@ pub(super) async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// 503 while the replica drains before stopping, so a load balancer stops
+/// sending it requests while it can still answer them; else whether the
+/// database answers.
 pub(super) async fn ready(State(state): State<AppState>) -> Response {
+    if *state.ctx.lifecycle.draining.borrow() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+            .into_response();
+    }
     match tokio::time::timeout(Duration::from_secs(2), crate::db::ready(&state.ctx.db)).await {
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
         _ => (

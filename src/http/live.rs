@@ -44,9 +44,6 @@ use crate::{
 /// How often an idle connection's caller is checked again.
 const RECHECK: Duration = Duration::from_secs(30);
 
-/// How long a socket may stay open without signing in.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The largest message a socket takes: as large as an HTTP request's body.
 const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -400,6 +397,31 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// graphql-transport-ws close codes: `graphql-ws` clients stop retrying
+/// on all but `FORBIDDEN` (a caller whose permissions changed may sign in
+/// again with what they now hold).
+mod close {
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    pub const TOO_MANY: u16 = 4429;
+    pub const GOING_AWAY: u16 = 1001;
+}
+
+/// Why a socket closes, as its close frame says it.
+type Closing = (u16, &'static str);
+
+/// The close frame for a `connection_init` the server refused.
+fn refused_init(err: &AppError) -> Closing {
+    match err {
+        AppError::RateLimited { .. } => (close::TOO_MANY, "too many live sockets for this user"),
+        AppError::Database(_) | AppError::Internal(_) => (1011, "internal server error"),
+        _ => (close::UNAUTHORIZED, "unauthorized: the token does not work"),
+    }
+}
+
 async fn serve(
     socket: WebSocket,
     state: AppState,
@@ -407,6 +429,9 @@ async fn serve(
     meta: RequestMeta,
     mut place: Place,
 ) {
+    use async_graphql::futures_util::SinkExt as _;
+    use axum::extract::ws::{CloseFrame, Message};
+
     let ctx = state.ctx.clone();
     let (signed_in, connected) = tokio::sync::oneshot::channel();
     let init_ctx = ctx.clone();
@@ -415,59 +440,209 @@ async fn serve(
         state: state.clone(),
         active: Arc::new(AtomicUsize::new(0)),
     };
-    let graphql = GraphQLWebSocket::new(socket, executor, protocol).on_connection_init(
-        move |payload| async move {
-            let token = token_of(&payload).ok_or(AppError::Unauthenticated)?;
-            let viewer = authenticate(&init_ctx, &token).await?;
-            let max = init_ctx.config.live.max_per_user;
-            if !sockets.admit_user(&mut place, viewer.id(), max) {
-                tracing::info!(user_id = %crate::ids::user(viewer.id()), "too many live sockets for one user");
-                return Err(AppError::RateLimited { retry_after: 60 }.into());
+    // async-graphql closes a socket with codes of its own (1002, 1011); the
+    // writer below gives each its graphql-transport-ws code, and sends the
+    // closes this server decides itself.
+    let (mut socket_sink, socket_stream) = socket.split();
+    let (to_socket, mut outgoing) = tokio::sync::mpsc::channel::<Message>(16);
+    let (closing_tx, mut closing) = tokio::sync::mpsc::unbounded_channel::<Closing>();
+    let duplicate = closing_tx.clone();
+    let refused = closing_tx.clone();
+    let ids = Arc::new(Mutex::new(std::collections::HashSet::<String>::new()));
+    let seen = ids.clone();
+    let incoming = socket_stream.map(move |message| {
+        if let Ok(Message::Text(text)) = &message
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            let id = value["id"].as_str().map(str::to_owned);
+            match (value["type"].as_str(), id) {
+                (Some("subscribe"), Some(id))
+                    if !seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id.clone()) =>
+                {
+                    let _ = duplicate.send((
+                        close::SUBSCRIBER_EXISTS,
+                        "subscriber for this id already exists",
+                    ));
+                }
+                (Some("complete"), Some(id)) => {
+                    seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                }
+                _ => {}
             }
-            let credential = if token.starts_with(api_keys::SECRET_PREFIX) {
-                Credential::Key(token)
-            } else {
-                Credential::Session(init_ctx.jwt.verify(&token)?)
-            };
-            let _ = signed_in.send((credential, viewer.clone(), place));
-            let mut data = Data::default();
-            data.insert(RequestData::new(&init_ctx, Some(viewer), meta));
-            Ok(data)
+        }
+        message
+    });
+    let sink = async_graphql::futures_util::sink::unfold(
+        to_socket,
+        |to_socket, message: Message| async move {
+            to_socket
+                .send(message)
+                .await
+                .map_err(|_| axum::Error::new("the socket's writer ended"))?;
+            Ok::<_, axum::Error>(to_socket)
         },
     );
-    tokio::select! {
-        () = graphql.serve() => {}
-        reason = watch_caller(ctx, state.sockets.clone(), connected) => {
-            tracing::info!(reason, "live connection closed");
+    let graphql = GraphQLWebSocket::new_with_pair(sink, incoming, executor, protocol)
+        .on_connection_init(move |payload| async move {
+            let signed = async {
+                let token = token_of(&payload).ok_or(AppError::Unauthenticated)?;
+                let viewer = authenticate(&init_ctx, &token).await?;
+                let max = init_ctx.config.live.max_per_user;
+                if !sockets.admit_user(&mut place, viewer.id(), max) {
+                    tracing::info!(user_id = %crate::ids::user(viewer.id()), "too many live sockets for one user");
+                    return Err(AppError::RateLimited { retry_after: 60 });
+                }
+                let credential = if token.starts_with(api_keys::SECRET_PREFIX) {
+                    Credential::Key(token)
+                } else {
+                    Credential::Session(init_ctx.jwt.verify(&token)?)
+                };
+                Ok((credential, viewer, place))
+            }
+            .await;
+            match signed {
+                Ok((credential, viewer, place)) => {
+                    let _ = signed_in.send((credential, viewer.clone(), place));
+                    let mut data = Data::default();
+                    data.insert(RequestData::new(&init_ctx, Some(viewer), meta));
+                    Ok(data)
+                }
+                Err(err) => {
+                    let _ = refused.send(refused_init(&err));
+                    Err(err.into())
+                }
+            }
+        });
+    let writer = async {
+        loop {
+            let (message, last) = tokio::select! {
+                biased;
+                Some((code, reason)) = closing.recv() => {
+                    (Message::Close(Some(CloseFrame { code, reason: reason.into() })), true)
+                }
+                message = outgoing.recv() => match message {
+                    Some(Message::Close(frame)) => {
+                        // async-graphql's own closes: a message it could not
+                        // read (1002), one sent before the handshake (1011),
+                        // a second connection_init (4429, as the protocol says).
+                        let code = match frame.as_ref().map(|f| f.code) {
+                            Some(1011) => close::UNAUTHORIZED,
+                            Some(1002) | None => close::BAD_REQUEST,
+                            Some(code) => code,
+                        };
+                        let reason = frame.map(|f| f.reason).unwrap_or_default();
+                        let reason = fitted(reason.as_str()).into();
+                        (Message::Close(Some(CloseFrame { code, reason })), true)
+                    }
+                    Some(message) => {
+                        // An operation the server ended frees its id for reuse.
+                        if let Message::Text(text) = &message
+                            && (text.contains("\"complete\"") || text.contains("\"error\""))
+                            && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+                            && matches!(value["type"].as_str(), Some("complete" | "error"))
+                            && let Some(id) = value["id"].as_str()
+                        {
+                            ids.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+                        }
+                        (message, false)
+                    }
+                    None => return,
+                },
+            };
+            if socket_sink.send(message).await.is_err() || last {
+                return;
+            }
         }
+    };
+    let watching = async {
+        let (code, reason) = watch_caller(ctx, state.sockets.clone(), connected).await;
+        tracing::info!(code, reason, "live connection closed");
+        let _ = closing_tx.send((code, reason));
+        std::future::pending::<()>().await
+    };
+    // The protocol and the watcher own every sender the writer reads: once
+    // either ends, the writer sends what they queued (a close frame last)
+    // and stops. A writer that ends first has sent a close frame, or found
+    // the socket gone; either way the connection is over.
+    let session = async {
+        tokio::select! {
+            () = graphql.serve() => {}
+            () = watching => {}
+        }
+    };
+    tokio::pin!(session, writer);
+    tokio::select! {
+        () = &mut session => {
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+        }
+        () = &mut writer => {}
     }
 }
 
-/// Returns (closing the socket) when the connection has not signed in
-/// within `INIT_TIMEOUT`, or once its caller may do less than when it
-/// signed in: its session ended, its key was revoked, its permissions or
-/// superuser flag changed (as its credential's watcher reports).
+/// A close reason as long as a close frame allows (123 bytes, RFC 6455
+/// 5.5), cut at a character boundary: parser messages can be longer.
+fn fitted(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+/// Completes once the replica is stopping.
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await.is_ok();
+}
+
+/// Returns why the socket must close: the connection has not signed in
+/// within `WS_INIT_TIMEOUT_SECS` (4408), its caller's session or key has ended
+/// (4401) or may do less than when it signed in (4403), or the server is
+/// stopping (1001). Never returns for a sign-in the server refused: the
+/// protocol's own close follows, with its code.
 async fn watch_caller(
     ctx: std::sync::Arc<crate::service::AppContext>,
     sockets: Arc<Sockets>,
     connected: tokio::sync::oneshot::Receiver<(Credential, Viewer, Place)>,
-) -> &'static str {
-    let Ok(Ok((credential, viewer, _place))) = tokio::time::timeout(INIT_TIMEOUT, connected).await
-    else {
-        return "no connection_init in time";
+) -> Closing {
+    let mut stopping = ctx.lifecycle.stopping.subscribe();
+    let (credential, viewer, _place) = tokio::select! {
+        signed = tokio::time::timeout(ctx.config.live.init_timeout, connected) => match signed {
+            Ok(Ok(signed)) => signed,
+            Ok(Err(_)) => std::future::pending().await,
+            Err(_) => return (close::INIT_TIMEOUT, "connection initialisation timeout"),
+        },
+        () = stopped(&mut stopping) => return (close::GOING_AWAY, "the server is stopping"),
     };
     let mut current = sockets.watch(&ctx, credential, viewer.clone());
     // A watcher shared with older sockets may hold a value read before this
     // socket signed in: only what it reads from now on is compared.
     current.borrow_and_update();
     loop {
-        if current.changed().await.is_err() {
-            return "shutting down";
+        tokio::select! {
+            changed = current.changed() => if changed.is_err() {
+                return (close::GOING_AWAY, "the server is stopping");
+            },
+            () = stopped(&mut stopping) => {
+                return (close::GOING_AWAY, "the server is stopping");
+            }
         }
         match &*current.borrow_and_update() {
             Some(now) if !narrowed(&viewer, now) => {}
-            Some(_) => return "its permissions changed",
-            None => return "its session or key ended",
+            Some(_) => {
+                return (
+                    close::FORBIDDEN,
+                    "forbidden: the caller's permissions changed",
+                );
+            }
+            None => {
+                return (
+                    close::UNAUTHORIZED,
+                    "unauthorized: the session or key ended",
+                );
+            }
         }
     }
 }

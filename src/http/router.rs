@@ -80,7 +80,7 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
     }
     let routes = routes.with_state(state);
     Ok(with_middleware(routes, ctx.config.request_timeout)
-        .layer(cors(&ctx.config.cors))
+        .layer(cors(&ctx.config))
         .layer(axum::middleware::map_response(preflight_no_content)))
 }
 
@@ -115,11 +115,11 @@ pub fn metrics_router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
 /// methods GraphQL over HTTP uses, the headers clients send (bearer tokens,
 /// JSON, request ids, Apollo's), `X-Request-Id` exposed, preflights cached
 /// for ten minutes. No cookies are used, so no credentials mode.
-fn cors(origins: &crate::config::CorsOrigins) -> tower_http::cors::CorsLayer {
+fn cors(config: &crate::config::Config) -> tower_http::cors::CorsLayer {
     use crate::config::CorsOrigins;
     use axum::http::{HeaderName, HeaderValue, Method, header};
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allow_origin = match origins {
+    let allow_origin = match &config.cors {
         CorsOrigins::Any => AllowOrigin::any(),
         CorsOrigins::LocalDevelopment => AllowOrigin::predicate(|origin: &HeaderValue, _| {
             let origin = origin.as_bytes();
@@ -146,16 +146,28 @@ fn cors(origins: &crate::config::CorsOrigins) -> tower_http::cors::CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static("x-request-id"),
-            HeaderName::from_static("apollographql-client-name"),
-            HeaderName::from_static("apollographql-client-version"),
-            HeaderName::from_static("apollo-require-preflight"),
-            HeaderName::from_static("x-apollo-operation-name"),
-        ])
+        .allow_headers(
+            [
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("apollographql-client-name"),
+                HeaderName::from_static("apollographql-client-version"),
+                HeaderName::from_static("apollo-require-preflight"),
+                HeaderName::from_static("x-apollo-operation-name"),
+                // Trace context that browser instrumentation (OpenTelemetry
+                // web, Sentry) adds to every request: W3C traceparent is
+                // continued; the others are allowed so their preflight passes.
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
+                HeaderName::from_static("baggage"),
+                HeaderName::from_static("sentry-trace"),
+            ]
+            .into_iter()
+            .chain(config.cors_allowed_headers.iter().cloned())
+            .collect::<Vec<_>>(),
+        )
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(600))
 }

@@ -67,6 +67,41 @@ pub struct AppContext {
     /// Bounds the enumeration-safe work that requests leave running after
     /// they answer (`requestPasswordReset`).
     pub detached: Arc<tokio::sync::Semaphore>,
+    /// Where this replica is in its shutdown.
+    pub lifecycle: Lifecycle,
+}
+
+/// A replica's shutdown, in two steps: first it drains (readiness answers
+/// 503, so load balancers stop sending it requests, while it still serves
+/// them), then it stops (no new connections; live sockets close with 1001).
+#[derive(Debug)]
+pub struct Lifecycle {
+    pub draining: tokio::sync::watch::Sender<bool>,
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Lifecycle {
+    /// Drains for `drain` (readiness answers 503), then stops.
+    pub async fn shut_down(&self, drain: std::time::Duration) {
+        self.draining.send_replace(true);
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_secs = drain.as_secs_f64(),
+                "shutting down: readiness answers 503 while load balancers stop sending requests"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        self.stopping.send_replace(true);
+    }
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            draining: tokio::sync::watch::Sender::new(false),
+            stopping: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl AppContext {
@@ -105,6 +140,7 @@ impl AppContext {
             outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),
+            lifecycle: Lifecycle::default(),
         }))
     }
 }

@@ -196,3 +196,35 @@ pub async fn prune(conn: &impl ConnectionTrait) -> Result<u64> {
         .await?
         .rows_affected)
 }
+
+/// One kind's messages still to be delivered: how many, and how long the
+/// oldest has waited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backlog {
+    pub kind: String,
+    pub pending: u64,
+    pub oldest: Duration,
+}
+
+/// The pending messages of every kind that has any, in one statement.
+pub async fn backlog(ctx: &AppContext) -> Result<Vec<Backlog>> {
+    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Kind)
+        .column_as(outbox::Column::Id.count(), "pending")
+        .column_as(outbox::Column::CreatedAt.min(), "oldest")
+        .filter(outbox::Column::Status.eq(Status::Pending))
+        .group_by(outbox::Column::Kind)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let at = now();
+    Ok(rows
+        .into_iter()
+        .map(|(kind, pending, oldest)| Backlog {
+            kind,
+            pending: u64::try_from(pending).unwrap_or_default(),
+            oldest: (at - oldest).to_std().unwrap_or_default(),
+        })
+        .collect())
+}

@@ -23,6 +23,7 @@ pub struct Workers {
 impl Workers {
     pub fn start(ctx: Arc<AppContext>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        crate::metrics::register_outbox(outbox::KINDS.iter().map(|kind| kind.name));
         let outbox = outbox::KINDS
             .iter()
             .map(|kind| {

@@ -149,7 +149,7 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
         Ok(()) => {
             tracing::info!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, "outbox message delivered");
             let payload = scrubbed(&message.payload);
-            (Outcome::Sent { payload }, "sent")
+            (Outcome::Sent { payload }, crate::metrics::DELIVERY_SENT)
         }
         Err(err) => {
             let (permanent, err) = match err {
@@ -164,7 +164,7 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
                 Some(delay) => {
                     tracing::warn!(message_id = %message.id, topic = %message.topic, attempts = message.attempts, retry_in_ms = delay.as_millis() as u64, error = %error, "outbox delivery failed; will retry");
                     let at = now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                    (Outcome::Retry { at, error }, "error")
+                    (Outcome::Retry { at, error }, crate::metrics::DELIVERY_ERROR)
                 }
                 None => {
                     if permanent {
@@ -178,7 +178,10 @@ async fn deliver(ctx: &AppContext, message: outbox::Model) -> Result<()> {
                         finish(ctx, &message, &error).await?;
                     }
                     let payload = scrubbed(&message.payload);
-                    (Outcome::Failed { error, payload }, "error")
+                    (
+                        Outcome::Failed { error, payload },
+                        crate::metrics::DELIVERY_ERROR,
+                    )
                 }
             }
         }

@@ -56,7 +56,23 @@ async fn introspection_beside_data_fields_keeps_the_limits_and_production_keeps_
     let secret = "p".repeat(40);
     let prod = TestApp::spawn_with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).await;
     let hidden = prod.gql(None, INTROSPECTION, json!({})).await;
-    assert!(hidden["data"]["__schema"].is_null(), "{hidden}");
+    assert!(hidden["data"].is_null(), "{hidden}");
+    assert_eq!(code(&hidden), "FORBIDDEN", "{hidden}");
+    let message = hidden["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("INTROSPECTION"),
+        "the error names the setting: {message}"
+    );
+    let one_type = prod
+        .gql(
+            None,
+            "{ me { id } __type(name: \"User\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&one_type), "FORBIDDEN", "{one_type}");
+    let typename = prod.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(typename["data"]["__typename"], "Query", "{typename}");
 }
 
 #[tokio::test]
@@ -167,6 +183,42 @@ async fn configured_origins_are_the_only_ones_allowed() {
         "https://app.example.com"
     );
     assert!(!local.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn a_preflight_allows_the_tracing_headers_and_the_configured_ones() {
+    let app = TestApp::spawn_with(&[("CORS_ALLOWED_HEADERS", "x-tenant, X-Feature-Flags")]).await;
+    let asking = |headers: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send()
+    };
+
+    let traced = asking(
+        "content-type, traceparent, tracestate, baggage, sentry-trace, x-tenant, x-feature-flags",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(traced.status(), 204);
+    let allowed = traced.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in [
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "sentry-trace",
+        "x-tenant",
+        "x-feature-flags",
+    ] {
+        assert!(allowed.contains(header), "{header} not allowed: {allowed}");
+    }
+    assert!(!allowed.contains("x-other"), "{allowed}");
 }
 
 #[tokio::test]

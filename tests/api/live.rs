@@ -14,9 +14,10 @@ use tokio_tungstenite::{
 
 use crate::helpers::TestApp;
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(addr: SocketAddr, token: Option<&str>) -> (Socket, Value) {
+/// A socket that has not sent `connection_init`.
+async fn open(addr: SocketAddr) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -24,7 +25,11 @@ async fn connect(addr: SocketAddr, token: Option<&str>) -> (Socket, Value) {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut socket, _) = connect_async(request).await.expect("upgrade");
+    connect_async(request).await.expect("upgrade").0
+}
+
+pub(crate) async fn connect(addr: SocketAddr, token: Option<&str>) -> (Socket, Value) {
+    let mut socket = open(addr).await;
     let payload = match token {
         Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
         None => json!({}),
@@ -40,7 +45,7 @@ async fn connect(addr: SocketAddr, token: Option<&str>) -> (Socket, Value) {
 }
 
 /// The next JSON message, or `{"closed": …}` when the socket closes.
-async fn next_message(socket: &mut Socket) -> Value {
+pub(crate) async fn next_message(socket: &mut Socket) -> Value {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
             Err(_) => panic!("no message within 10 s"),
@@ -125,18 +130,19 @@ async fn a_session_ended_on_one_replica_closes_the_other_replicas_socket() {
     assert_eq!(event["kind"], "ENDED");
     assert_eq!(event["action"], "auth.logout");
     assert_eq!(event["endsThisSession"], true);
-    // Then the socket is closed.
+    // Then the socket is closed, with the code that tells graphql-ws not to
+    // reconnect with the same token.
     let closed = next_message(&mut socket).await;
-    assert!(closed.get("closed").is_some(), "{closed}");
+    assert_eq!(closed["closed"], "4401", "{closed}");
 }
 
 #[tokio::test]
 async fn a_connection_must_sign_in_and_audit_events_need_audit_read() {
     let app = TestApp::spawn().await;
     let (_, answer) = connect(app.addr, None).await;
-    assert!(answer.get("closed").is_some(), "anonymous: {answer}");
+    assert_eq!(answer["closed"], "4401", "anonymous: {answer}");
     let (_, answer) = connect(app.addr, Some("not-a-token")).await;
-    assert!(answer.get("closed").is_some(), "bad token: {answer}");
+    assert_eq!(answer["closed"], "4401", "bad token: {answer}");
     let ann = app.register_as("ann").await;
     let (mut socket, ack) = connect(app.addr, Some(&ann.access)).await;
     assert_eq!(ack["type"], "connection_ack");
@@ -214,6 +220,7 @@ async fn a_socket_whose_caller_loses_a_permission_is_closed() {
     loop {
         let message = next_message(&mut socket).await;
         if message.get("closed").is_some() {
+            assert_eq!(message["closed"], "4403", "{message}");
             break;
         }
         // The role change itself may still arrive before the socket closes.
@@ -231,8 +238,8 @@ async fn live_sockets_are_capped_per_user_and_per_client_address() {
     let (_second, ack) = connect(app.addr, Some(&ann.access)).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
     let (_third, refused) = connect(app.addr, Some(&ann.access)).await;
-    assert!(
-        !refused["closed"].is_null(),
+    assert_eq!(
+        refused["closed"], "4429",
         "a third socket for one user: {refused}"
     );
     // The refused socket gave its place back: bob takes the address's third.
@@ -252,6 +259,76 @@ async fn live_sockets_are_capped_per_user_and_per_client_address() {
         }
         other => panic!("a fourth socket from one address: {:?}", other.map(|_| ())),
     }
+}
+
+/// graphql-ws reconnects after any close but the protocol's own codes: each
+/// way a socket ends says which it is.
+#[tokio::test]
+async fn each_way_a_socket_ends_has_its_graphql_transport_ws_close_code() {
+    let app = TestApp::spawn_with(&[("WS_INIT_TIMEOUT_SECS", "1")]).await;
+    let ann = app.register_as("ann").await;
+
+    let mut silent = open(app.addr).await;
+    let closed = next_message(&mut silent).await;
+    assert_eq!(
+        closed["closed"], "4408",
+        "no connection_init in time: {closed}"
+    );
+
+    let mut early = open(app.addr).await;
+    early
+        .send(Message::text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { mySessionEvents { kind } }" } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let closed = next_message(&mut early).await;
+    assert_eq!(
+        closed["closed"], "4401",
+        "subscribe before the ack: {closed}"
+    );
+
+    let (mut garbled, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    garbled
+        .send(Message::text("{\"type\": \"nonsense\"}"))
+        .await
+        .unwrap();
+    let closed = next_message(&mut garbled).await;
+    assert_eq!(closed["closed"], "4400", "an unknown message: {closed}");
+
+    // An id the server completed may be used again.
+    let (mut reused, _) = connect(app.addr, Some(&ann.access)).await;
+    let forbidden = json!({ "id": "again", "type": "subscribe", "payload": { "query": "subscription { auditEvents { action } }" } }).to_string();
+    for attempt in 0..2 {
+        reused.send(Message::text(forbidden.clone())).await.unwrap();
+        let answer = next_message(&mut reused).await;
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "attempt {attempt}: {answer}"
+        );
+        let complete = next_message(&mut reused).await;
+        assert_eq!(
+            complete["type"], "complete",
+            "attempt {attempt}: {complete}"
+        );
+    }
+
+    let (mut twice, _) = connect(app.addr, Some(&ann.access)).await;
+    let subscription = json!({ "id": "same", "type": "subscribe", "payload": { "query": "subscription { mySessionEvents { kind } }" } }).to_string();
+    twice
+        .send(Message::text(subscription.clone()))
+        .await
+        .unwrap();
+    twice.send(Message::text(subscription)).await.unwrap();
+    let closed = next_message(&mut twice).await;
+    assert_eq!(closed["closed"], "4409", "an id in use: {closed}");
+
+    let (mut stopping, ack) = connect(app.addr, Some(&ann.access)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    app.ctx.lifecycle.stopping.send_replace(true);
+    let closed = next_message(&mut stopping).await;
+    assert_eq!(closed["closed"], "1001", "the server stopping: {closed}");
 }
 
 /// Statements the app runs over a quiet half second after `work`.

@@ -82,6 +82,16 @@ async fn a_replica_started_before_its_database_waits_for_it() {
 /// Runs the binary with `args` on a fresh SQLite file (shared by the calls
 /// of one test through `dir`), feeding `stdin`; returns its exit status and output.
 async fn usergraph(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+    usergraph_with(dir, args, stdin, &[]).await
+}
+
+/// As `usergraph`, with `env` added.
+async fn usergraph_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
         .args(args)
         .env_clear()
@@ -91,6 +101,7 @@ async fn usergraph(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, 
             format!("sqlite://{}?mode=rwc", dir.join("cli.db").display()),
         )
         .env("JWT_SECRET", JWT_SECRET)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -112,22 +123,19 @@ async fn usergraph(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, 
     (out.status.success(), text)
 }
 
+const CREATE_ROOT: [&str; 5] = [
+    "create-superuser",
+    "--username",
+    "root",
+    "--email",
+    "root@example.com",
+];
+
 #[tokio::test]
 async fn create_superuser_reads_a_piped_password() {
     let dir = tempfile::tempdir().unwrap();
 
-    let (ok, out) = usergraph(
-        dir.path(),
-        &[
-            "create-superuser",
-            "--username",
-            "root",
-            "--email",
-            "root@example.com",
-        ],
-        "Quiet-Harbor-Lantern-93\n",
-    )
-    .await;
+    let (ok, out) = usergraph(dir.path(), &CREATE_ROOT, "Quiet-Harbor-Lantern-93\n").await;
 
     assert!(ok, "{out}");
     assert!(out.contains("superuser root created"), "{out}");
@@ -154,6 +162,129 @@ async fn migrate_down_says_what_it_rolled_back_and_when_nothing_is_left() {
     }
     use migration::MigratorTrait;
     assert_eq!(rolled_back, migration::Migrator::migrations().len());
+}
+
+#[tokio::test]
+async fn migrate_status_lists_what_is_applied_and_pending_and_changes_nothing() {
+    use migration::MigratorTrait;
+    let all = migration::Migrator::migrations().len();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (ok, before) = usergraph(dir.path(), &["migrate", "status"], "").await;
+    assert!(ok, "{before}");
+    assert!(
+        before.contains(&format!("0 applied, {all} pending")),
+        "{before}"
+    );
+    assert!(
+        before.contains("pending  m20261122_000001_create_tables"),
+        "{before}"
+    );
+    let (ok, again) = usergraph(dir.path(), &["migrate", "status"], "").await;
+    assert!(
+        ok && again.contains(&format!("0 applied, {all} pending")),
+        "status changed nothing: {again}"
+    );
+
+    usergraph(dir.path(), &["migrate"], "").await;
+    usergraph(dir.path(), &["migrate", "--down"], "").await;
+    let (ok, after) = usergraph(dir.path(), &["migrate", "status"], "").await;
+    assert!(ok, "{after}");
+    assert!(
+        after.contains(&format!("{} applied, 1 pending", all - 1)),
+        "{after}"
+    );
+    assert!(
+        after.contains("applied  m20261122_000001_create_tables"),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn in_production_migrate_down_needs_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = [
+        ("APP_ENV", "production"),
+        ("MFA_ENCRYPTION_KEY", "m-m-m-m-m-m-m-m-m-m-m-m-m-m-m-m-m-m"),
+        ("MAIL_TRANSPORT", "log"),
+    ];
+    let (ok, out) = usergraph_with(dir.path(), &["migrate"], "", &production).await;
+    assert!(ok, "{out}");
+
+    let (ok, refused) = usergraph_with(dir.path(), &["migrate", "--down"], "", &production).await;
+    assert!(!ok && refused.contains("--yes"), "{refused}");
+    let (_, status) = usergraph_with(dir.path(), &["migrate", "status"], "", &production).await;
+    assert!(
+        status.contains(" 0 pending"),
+        "nothing was rolled back: {status}"
+    );
+
+    let (ok, out) =
+        usergraph_with(dir.path(), &["migrate", "--down", "--yes"], "", &production).await;
+    assert!(ok && out.contains("rolled back"), "{out}");
+}
+
+#[tokio::test]
+async fn create_superuser_reads_the_password_from_admin_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("admin-password");
+    std::fs::write(&secret, "Quiet-Harbor-Lantern-93\n").unwrap();
+    let path = secret.display().to_string();
+
+    let (ok, out) = usergraph_with(
+        dir.path(),
+        &CREATE_ROOT,
+        "",
+        &[("ADMIN_PASSWORD_FILE", &path)],
+    )
+    .await;
+
+    assert!(ok, "{out}");
+    assert!(out.contains("superuser root created"), "{out}");
+}
+
+#[tokio::test]
+async fn start_up_gives_up_on_the_database_when_its_connect_timeout_says() {
+    // A port with nothing behind it: every attempt is refused at once, so
+    // only the timeout decides when start-up stops retrying.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/nothing");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("DATABASE_CONNECT_TIMEOUT_SECS", "3"),
+    ];
+    let config = usergraph::config::Config::from_lookup(|key| {
+        env.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = usergraph::app::build(config)
+        .await
+        .err()
+        .expect("no database");
+    let waited = started.elapsed();
+
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_millis(3500),
+        "gave up after {waited:?}"
+    );
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("within 3 s (DATABASE_CONNECT_TIMEOUT_SECS)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("postgres@"),
+        "credentials stay out: {message}"
+    );
 }
 
 #[tokio::test]
@@ -414,7 +545,7 @@ async fn with_an_otlp_endpoint_each_request_is_a_span_that_continues_the_callers
     // Stopping flushes the batch.
     sigterm_and_wait(&mut server).await;
 
-    let spans: Vec<serde_json::Value> = received
+    let resources: Vec<serde_json::Value> = received
         .lock()
         .unwrap()
         .iter()
@@ -424,6 +555,26 @@ async fn with_an_otlp_endpoint_each_request_is_a_span_that_continues_the_callers
                 .cloned()
                 .unwrap_or_default()
         })
+        .collect();
+    let resource_attribute = |key: &str| {
+        resources
+            .iter()
+            .flat_map(|rs| {
+                rs["resource"]["attributes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .find(|kv| kv["key"] == key)
+            .map(|kv| kv["value"]["stringValue"].clone())
+    };
+    assert_eq!(resource_attribute("service.name"), Some("usergraph".into()));
+    assert_eq!(
+        resource_attribute("service.version"),
+        Some(env!("CARGO_PKG_VERSION").into())
+    );
+    let spans: Vec<serde_json::Value> = resources
+        .iter()
         .flat_map(|rs| rs["scopeSpans"].as_array().cloned().unwrap_or_default())
         .flat_map(|ss| ss["spans"].as_array().cloned().unwrap_or_default())
         .collect();
@@ -467,6 +618,7 @@ async fn in_json_mode_a_fatal_start_up_error_is_one_json_line() {
         )
         .env("LOG_FORMAT", "json")
         .env("TRUSTED_PROXIES", "not-a-network")
+        .env("RATE_LIMIT_LOGIN", "lots")
         .current_dir(dir.path())
         .output()
         .await
@@ -478,10 +630,13 @@ async fn in_json_mode_a_fatal_start_up_error_is_one_json_line() {
     assert_eq!(lines.len(), 1, "{stderr}");
     let event: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
     assert_eq!(event["level"], "ERROR");
-    assert!(
-        event["error"].as_str().unwrap().contains("TRUSTED_PROXIES"),
-        "{event}"
-    );
+    // Every problem at once, not one per start.
+    for variable in ["TRUSTED_PROXIES", "RATE_LIMIT_LOGIN"] {
+        assert!(
+            event["error"].as_str().unwrap().contains(variable),
+            "{variable}: {event}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -492,5 +647,88 @@ async fn the_listening_line_is_printed_whatever_rust_log_filters() {
             .await;
 
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    sigterm_and_wait(&mut server).await;
+}
+
+/// An alert on the outbox needs its series before the first delivery: they
+/// are registered at zero at start, and the backlog is read at each scrape.
+#[tokio::test]
+async fn outbox_metrics_exist_from_the_start_and_show_a_stuck_backlog() {
+    // An SMTP server that refuses connections: every attempt fails, and the
+    // retry is an hour away, so the message stays pending.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp = format!("smtp://127.0.0.1:{closed_port}");
+    let (mut server, addr, _dir) = crate::security::faults::spawn_binary(&[
+        ("MAIL_TRANSPORT", "smtp"),
+        ("SMTP_URL", &smtp),
+        ("OUTBOX_RETRY_BASE_MS", "3600000"),
+        ("OUTBOX_POLL_MS", "50"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let value = |text: &str, series: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    };
+
+    let fresh = scrape().await;
+    for kind in ["mail", "webhook"] {
+        for outcome in ["sent", "error"] {
+            let series = format!(
+                "usergraph_outbox_deliveries_total{{kind=\"{kind}\",outcome=\"{outcome}\"}}"
+            );
+            assert_eq!(value(&fresh, &series), Some(0.0), "{series} in {fresh}");
+        }
+        let pending = format!("usergraph_outbox_pending{{kind=\"{kind}\"}}");
+        assert_eq!(value(&fresh, &pending), Some(0.0), "{pending} in {fresh}");
+    }
+
+    crate::security::faults::register_on(&addr, "otto").await;
+    let mut stuck = String::new();
+    for _ in 0..100 {
+        stuck = scrape().await;
+        let failed = value(
+            &stuck,
+            "usergraph_outbox_deliveries_total{kind=\"mail\",outcome=\"error\"}",
+        );
+        if failed.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        value(
+            &stuck,
+            "usergraph_outbox_deliveries_total{kind=\"mail\",outcome=\"error\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{stuck}"
+    );
+    assert!(
+        value(&stuck, "usergraph_outbox_pending{kind=\"mail\"}").is_some_and(|n| n >= 1.0),
+        "{stuck}"
+    );
+    assert!(
+        value(
+            &stuck,
+            "usergraph_outbox_oldest_pending_seconds{kind=\"mail\"}"
+        )
+        .is_some_and(|s| s >= 0.0),
+        "{stuck}"
+    );
     sigterm_and_wait(&mut server).await;
 }

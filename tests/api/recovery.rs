@@ -41,7 +41,8 @@ mod password_reset {
 
     #[tokio::test]
     async fn a_forgotten_password_is_reset_through_the_mailed_link() {
-        let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+        let (app, sink) =
+            TestApp::spawn_with_mail(&[("PUBLIC_URL", "https://app.example.com/")]).await;
         let ann = app.register_as("ann").await;
         let verification = sink.next("ann@example.com", 0).await;
         assert!(verification.subject.contains("Confirm"), "{verification:?}");
@@ -56,7 +57,7 @@ mod password_reset {
         assert!(mail.html.contains(&format!("token={}", mail.token())));
         assert!(
             mail.text
-                .contains("http://127.0.0.1:8000/reset-password?token=")
+                .contains("https://app.example.com/reset-password?token=")
         );
 
         let body = app
@@ -1222,7 +1223,7 @@ mod outbox_delivery {
 
     #[tokio::test]
     async fn the_log_transport_writes_the_whole_mail_with_its_link() {
-        let app = TestApp::spawn().await;
+        let app = TestApp::spawn_with(&[("PUBLIC_URL", "https://app.example.com")]).await;
         app.register_as("logged").await;
         ok(&app
             .gql(None, REQUEST_RESET, json!({ "e": "logged@example.com" }))
@@ -1235,7 +1236,7 @@ mod outbox_delivery {
             {
                 let mail = &logs[at..];
                 assert!(
-                    mail.contains("http://127.0.0.1:8000/reset-password?token="),
+                    mail.contains("https://app.example.com/reset-password?token="),
                     "{mail}"
                 );
                 assert!(mail.contains("If this wasn't you"), "{mail}");

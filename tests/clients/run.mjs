@@ -6,11 +6,14 @@
 //     an expired token (tests/clients/examples, shown in the README); urql too,
 //   - GraphiQL in headless Chromium with every non-local request blocked:
 //     the page loads, runs its introspection, and shows the schema's docs,
-//   - a page on another loopback port calling the API (CORS) from Chromium.
+//   - graphql-ws (Node) giving up after a sign-out closes its socket (4401),
+//   - a page on another loopback port calling the API (CORS) from Chromium,
+//     with the tracing headers browser instrumentation adds.
 //
 // Run from .ci/run after `cargo test` has built target/debug/usergraph:
 //   (cd tests/clients && npm ci && node run.mjs)
-// USERGRAPH_BIN names another binary; CHROMIUM another browser.
+// USERGRAPH_BIN names another binary; CHROMIUM another browser; CHECKS=word
+// runs only the checks whose name contains the word.
 // Ends with the line "N passed, M failed" and exits non-zero on a failure.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -200,8 +203,9 @@ check('Apollo Client 4 reads TOKEN_EXPIRED from a 401, refreshes once and retrie
     const tokens = await signIn(short.url, 'apollo');
     const before = tokens.access;
     const client = apolloClient(short.url, tokens);
-    // One second of life and the five seconds of leeway JWT checks allow.
-    await new Promise((ok) => setTimeout(ok, 6500));
+    // One second of life, the five seconds of leeway JWT checks allow, and
+    // up to a second more as tokens count time in whole seconds.
+    await new Promise((ok) => setTimeout(ok, 7500));
     const { data } = await client.query({ query: tag`query { me { username } }`, fetchPolicy: 'network-only' });
     assert(data.me.username === 'apollo', JSON.stringify(data));
     assert(tokens.access !== before, 'the token was not refreshed');
@@ -224,8 +228,9 @@ check('urql reads TOKEN_EXPIRED from a 401, refreshes once and retries (README e
     const tokens = await signIn(short.url, 'urql');
     const before = tokens.access;
     const client = urqlClient(short.url, tokens);
-    // One second of life and the five seconds of leeway JWT checks allow.
-    await new Promise((ok) => setTimeout(ok, 6500));
+    // One second of life, the five seconds of leeway JWT checks allow, and
+    // up to a second more as tokens count time in whole seconds.
+    await new Promise((ok) => setTimeout(ok, 7500));
     const result = await client.query('query { me { username } }', {}, { requestPolicy: 'network-only' }).toPromise();
     assert(!result.error, String(result.error));
     assert(result.data.me.username === 'urql', JSON.stringify(result.data));
@@ -268,6 +273,52 @@ async function offlinePage(browser) {
   });
   return { page, foreign };
 }
+
+check('graphql-ws stops reconnecting once a sign-out closes its socket with 4401', async ({ url }) => {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  const registered = await gql(url, 'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }', {
+    i: { username: 'wren', email: 'wren@example.com', password: 'tangerine-kettle-42' },
+  });
+  const token = registered.data?.register?.accessToken;
+  assert(token, JSON.stringify(registered));
+  let connecting = 0;
+  const closes = [];
+  const client = createClient({
+    url: url.replace(/^http/, 'ws') + '/ws',
+    webSocketImpl: WebSocket,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    // Retry fast, so a reconnect the close code did not stop shows in time.
+    retryAttempts: 5,
+    retryWait: () => new Promise((done) => setTimeout(done, 200)),
+    on: {
+      connecting: () => { connecting += 1; },
+      closed: (event) => closes.push(event.code),
+    },
+  });
+  const events = [];
+  let failure;
+  const ended = new Promise((done) => {
+    client.subscribe(
+      { query: 'subscription { mySessionEvents { kind action endsThisSession } }' },
+      { next: (value) => events.push(value), error: (error) => { failure = error; done(); }, complete: done },
+    );
+  });
+  try {
+    await new Promise((done) => setTimeout(done, 800));
+    const signedOut = await gql(url, 'mutation { logout }', {}, token);
+    assert(signedOut.data?.logout === true, JSON.stringify(signedOut));
+    await Promise.race([ended, new Promise((_, fail) => setTimeout(() => fail(new Error('the subscription did not end')), 10_000))]);
+    // Five retries 200 ms apart would all have happened by now.
+    await new Promise((done) => setTimeout(done, 1500));
+    assert(closes[0] === 4401, `closed with ${closes.join(', ')}`);
+    assert(failure?.code === 4401, `the subscription's error: ${JSON.stringify(failure)}`);
+    assert(connecting === 1, `graphql-ws connected ${connecting} times: it retried with a dead token`);
+    assert(events.some((e) => e.data?.mySessionEvents?.kind === 'ENDED'), JSON.stringify(events));
+  } finally {
+    await client.dispose();
+  }
+});
 
 check('GraphiQL loads with no internet, introspects, and shows the docs', async ({ origin, browser }) => {
   const { page, foreign } = await offlinePage(browser);
@@ -370,13 +421,24 @@ check('GraphiQL runs a subscription over the WebSocket and shows an event made i
   }
 });
 
-check('a page on another loopback port can call the API (CORS)', async ({ url, browser }) => {
+check('a page on another loopback port can call the API with tracing headers (CORS)', async ({ url, browser }) => {
   const app = createServer((_, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(`<!doctype html><body><pre id="out">waiting</pre><script>
       fetch(${JSON.stringify(url)}, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token', 'x-request-id': 'from-the-page' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: 'Bearer not-a-token',
+          'x-request-id': 'from-the-page',
+          // What browser tracing (OpenTelemetry web, Sentry) adds, and a
+          // header of the page's own allowed by CORS_ALLOWED_HEADERS.
+          traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+          tracestate: 'vendor=value',
+          baggage: 'tenant=acme',
+          'sentry-trace': '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1',
+          'x-tenant': 'acme',
+        },
         body: JSON.stringify({ query: '{ __typename }' }),
       }).then(async (r) => {
         document.getElementById('out').textContent = JSON.stringify({ status: r.status, requestId: r.headers.get('x-request-id'), body: await r.json() });
@@ -403,12 +465,14 @@ check('a page on another loopback port can call the API (CORS)', async ({ url, b
   }
 });
 
-const server = await startServer();
+const server = await startServer({ CORS_ALLOWED_HEADERS: 'x-tenant' });
 let browser;
 let passed = 0;
 let failed = 0;
 try {
-  for (const { name, run } of checks) {
+  // CHECKS=refresh runs only the checks whose name contains `refresh`.
+  const only = process.env.CHECKS?.toLowerCase();
+  for (const { name, run } of checks.filter((c) => !only || c.name.toLowerCase().includes(only))) {
     const needsBrowser = name.includes('GraphiQL') || name.includes('CORS');
     if (needsBrowser && !browser) {
       if (!existsSync(chromiumPath)) {

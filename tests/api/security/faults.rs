@@ -67,7 +67,7 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
     let proxy = Proxy::start(0).await;
     let through_proxy = direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
     let app = TestApp::spawn_with(&[("DATABASE_URL", &through_proxy)]).await;
-    app.register_as("uma").await;
+    let app_token = app.register_as("uma").await.access;
 
     proxy.cut();
     let live = app.get("/health/live").await;
@@ -85,6 +85,16 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
         "{ready_after:?}"
     );
     assert_eq!(code(&login), "INTERNAL_SERVER_ERROR", "{login}");
+    assert!(
+        login["errors"][0]["extensions"]["requestId"].is_string(),
+        "the report names the request, as the log does: {login}"
+    );
+    let me = app.gql(Some(&app_token), "{ me { id } }", json!({})).await;
+    assert_eq!(code(&me), "INTERNAL_SERVER_ERROR", "{me}");
+    assert!(
+        me["errors"][0]["extensions"]["requestId"].is_string(),
+        "a token that cannot be checked: {me}"
+    );
     assert!(
         !login.to_string().to_lowercase().contains("connect"),
         "{login}"
@@ -110,6 +120,17 @@ async fn a_database_outage_degrades_cleanly_and_recovers_without_a_restart() {
 pub async fn spawn_binary(
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String, tempfile::TempDir) {
+    let (server, addr, dir, _) = spawn_binary_logged(env).await;
+    (server, addr, dir)
+}
+
+/// Every line a binary has printed on standard output so far.
+pub type Printed = Arc<Mutex<Vec<String>>>;
+
+/// As `spawn_binary`, keeping what the binary prints.
+pub async fn spawn_binary_logged(
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, tempfile::TempDir, Printed) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"));
     command
@@ -132,20 +153,45 @@ pub async fn spawn_binary(
         .spawn()
         .expect("start the binary");
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let printed = Printed::default();
     let addr = loop {
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
             .unwrap()
             .unwrap()
             .expect("a line");
+        printed.lock().unwrap().push(line.clone());
         // A plain line, or (LOG_FORMAT=json) a JSON object holding it.
         if let Some((_, rest)) = line.split_once("usergraph listening on http://") {
             break rest.split('"').next().unwrap_or(rest).to_owned();
         }
     };
     // Keep reading: a closed pipe would make the server's next print fail.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (server, addr, dir)
+    let keep = printed.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    (server, addr, dir, printed)
+}
+
+/// Registers `username` (with `PASSWORD`) on a binary at `addr`; returns
+/// the access token.
+pub async fn register_on(addr: &str, username: &str) -> String {
+    let registered: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": crate::helpers::REGISTER, "variables": { "input": { "username": username, "email": format!("{username}@example.com"), "password": PASSWORD } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    registered["data"]["register"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{registered}"))
+        .to_owned()
 }
 
 fn sigterm(server: &tokio::process::Child) {
@@ -247,4 +293,80 @@ async fn slow_clients_are_dropped_and_cannot_hold_up_a_shutdown() {
         asked.elapsed() >= Duration::from_secs(2),
         "the open request was given its grace period"
     );
+}
+
+/// A load balancer needs a moment to stop sending a replica requests: for
+/// `SHUTDOWN_DRAIN_SECS` after SIGTERM readiness says 503 while requests are
+/// still answered; then live sockets close with 1001 (going away) and the
+/// process exits. The start's log names the migrations it ran.
+#[tokio::test]
+async fn sigterm_drains_with_readiness_503_then_closes_live_sockets_with_1001() {
+    let (mut server, addr, _dir, printed) =
+        spawn_binary_logged(&[("SHUTDOWN_DRAIN_SECS", "2"), ("LOG_FORMAT", "json")]).await;
+    let started: Vec<serde_json::Value> = printed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let migrated = started
+        .iter()
+        .find(|event| event["message"] == "migrations applied")
+        .unwrap_or_else(|| panic!("no migration line among {started:?}"));
+    assert!(
+        migrated["migrations"]
+            .as_str()
+            .is_some_and(|names| names.starts_with("m20261122_000001_create_tables")),
+        "{migrated}"
+    );
+    assert!(migrated["elapsed_ms"].is_number(), "{migrated}");
+
+    let client = reqwest::Client::new();
+    let graphql = format!("http://{addr}/graphql");
+    let token = register_on(&addr, "drew").await;
+    let (mut socket, ack) = crate::live::connect(addr.parse().unwrap(), Some(&token)).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+
+    let signalled = Instant::now();
+    sigterm(&server);
+    let mut draining = None;
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        let ready = client
+            .get(format!("http://{addr}/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() == 503 {
+            draining = Some(ready.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        draining.expect("readiness answered 503 after SIGTERM")["status"],
+        "draining"
+    );
+    let answered = client
+        .post(&graphql)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200, "requests are served while draining");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "the check ran inside the drain"
+    );
+
+    let closed = crate::live::next_message(&mut socket).await;
+    assert_eq!(closed["closed"], "1001", "{closed}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "the socket outlived the drain"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait())
+        .await
+        .expect("exited")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
