@@ -60,6 +60,10 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) that is committed as schema.graphql.
     ExportSchema,
+    /// Exit 0 when the server on this machine is ready (`/health/ready`
+    /// on BIND_ADDR's port answers 200 within 3 s), 1 otherwise: a
+    /// container health check for an image with no shell or curl.
+    Health,
 }
 
 #[derive(Subcommand)]
@@ -95,12 +99,47 @@ pub fn report_fatal(err: &anyhow::Error) {
     }
 }
 
+/// `usergraph health`: asks this machine's server whether it is ready.
+async fn health() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let mut addr: std::net::SocketAddr = std::env::var("BIND_ADDR")
+        .ok()
+        .filter(|raw| !raw.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1:8000".into())
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("BIND_ADDR is not an address such as 0.0.0.0:8000"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/health/ready");
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(&url)
+        .send()
+        .await;
+    match answer {
+        Ok(answer) if answer.status().is_success() => {
+            println!("ready: {url}");
+            Ok(())
+        }
+        Ok(answer) => anyhow::bail!("not ready: {url} answered {}", answer.status()),
+        Err(err) => anyhow::bail!("not ready: {url}: {err}"),
+    }
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::ExportSchema = command {
-        print!("{}", graphql::sdl());
-        return Ok(());
+    match command {
+        Command::ExportSchema => {
+            print!("{}", graphql::sdl());
+            return Ok(());
+        }
+        // Needs nothing but the port: no configuration check, no logging setup.
+        Command::Health => return health().await,
+        _ => {}
     }
     let _ = dotenvy::dotenv();
     let config = Config::from_env()?;
@@ -193,6 +232,6 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::ExportSchema => unreachable!("handled above"),
+        Command::ExportSchema | Command::Health => unreachable!("handled above"),
     }
 }

@@ -317,7 +317,8 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             (secret, false)
         }
         None => {
-            if production {
+            // A file that could not be read is reported already.
+            if production && !env.secret_is_set("JWT_SECRET") {
                 env.fail("JWT_SECRET (or JWT_SECRET_FILE) must be set when APP_ENV=production (at least 32 bytes)");
             }
             (SecretString::from(random_secret()), true)
@@ -345,7 +346,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             key
         }
         None => {
-            if production {
+            if production && !env.secret_is_set("MFA_ENCRYPTION_KEY") {
                 env.fail(
                     "MFA_ENCRYPTION_KEY (or MFA_ENCRYPTION_KEY_FILE) must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)",
                 );
@@ -504,10 +505,12 @@ fn mail_config(
         None | Some("smtp") => match env.secret("SMTP_URL") {
             Some(url) => MailTransport::Smtp(url),
             None => {
-                env.fail(
-                    "SMTP_URL (or SMTP_URL_FILE) must be set when MAIL_TRANSPORT=smtp (the production default); \
-                     set MAIL_TRANSPORT=log to write mail to the log instead",
-                );
+                if !env.secret_is_set("SMTP_URL") {
+                    env.fail(
+                        "SMTP_URL (or SMTP_URL_FILE) must be set when MAIL_TRANSPORT=smtp (the production default); \
+                         set MAIL_TRANSPORT=log to write mail to the log instead",
+                    );
+                }
                 MailTransport::Log
             }
         },
@@ -1012,9 +1015,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(both.contains("both set"), "{both}");
-        let missing = self::config(&[("JWT_SECRET_FILE", "/nonexistent/jwt")])
-            .unwrap_err()
-            .to_string();
+        let missing = self::config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET_FILE", "/nonexistent/jwt"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !missing.contains("must be set"),
+            "one line for one problem: {missing}"
+        );
         assert!(
             missing.contains("JWT_SECRET_FILE: cannot read `/nonexistent/jwt`"),
             "{missing}"

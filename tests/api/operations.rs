@@ -732,3 +732,76 @@ async fn outbox_metrics_exist_from_the_start_and_show_a_stuck_backlog() {
     );
     sigterm_and_wait(&mut server).await;
 }
+
+/// The image has no shell or curl: its health check is the binary itself.
+#[tokio::test]
+async fn health_exits_zero_only_while_the_local_server_is_ready() {
+    let (mut server, addr, _dir) = crate::security::faults::spawn_binary(&[]).await;
+    let health = |bind: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+            .arg("health")
+            .env_clear()
+            .env("BIND_ADDR", bind)
+            .output()
+            .await
+            .unwrap()
+    };
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+
+    let ready = health(addr.clone()).await;
+    let any_address = health(format!("0.0.0.0:{port}")).await;
+    sigterm_and_wait(&mut server).await;
+    let stopped = health(addr).await;
+
+    assert!(ready.status.success(), "{ready:?}");
+    assert!(any_address.status.success(), "{any_address:?}");
+    assert!(!stopped.status.success());
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("not ready"),
+        "{stopped:?}"
+    );
+}
+
+/// A rolling deploy runs old replicas against the new schema until they are
+/// replaced: a migration may add (tables, columns with defaults, indexes)
+/// but not drop, rename or retype what the previous release reads
+/// (docs/operations.md, "Upgrades"). A removal waits for the release after
+/// the code stopped using it, and is then listed here with its reason.
+#[test]
+fn migrations_only_add_so_old_replicas_keep_working() {
+    const REMOVALS: [&str; 0] = [];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with('m'))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11, "{files:?}");
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(&file).unwrap();
+        let up = source
+            .split("async fn up")
+            .nth(1)
+            .and_then(|rest| rest.split("async fn down").next())
+            .unwrap_or_else(|| panic!("{name}: no up()"));
+        let lowered = up.to_lowercase();
+        for removal in [
+            "drop_table",
+            "drop_column",
+            "rename_column",
+            "rename_table",
+            "modify_column",
+            "drop table",
+            "drop column",
+            "rename ",
+            "alter column",
+        ] {
+            assert!(
+                !lowered.contains(removal) || REMOVALS.contains(&name.as_str()),
+                "{name}'s up() contains `{removal}`: old replicas would break during a rolling deploy"
+            );
+        }
+    }
+}
