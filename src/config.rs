@@ -1022,7 +1022,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            !missing.contains("must be set"),
+            !missing.contains("JWT_SECRET (or JWT_SECRET_FILE) must be set"),
             "one line for one problem: {missing}"
         );
         assert!(
