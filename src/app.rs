@@ -13,7 +13,7 @@ use crate::{
     db,
     http::{metrics_router, router, serve_on, shutdown_signal},
     metrics::Stats,
-    service::{AppContext, accounts},
+    service::{AppContext, accounts, signing},
     worker::Workers,
 };
 
@@ -31,6 +31,7 @@ pub async fn build_on(
 ) -> anyhow::Result<(Arc<AppContext>, Router)> {
     db::migrate(&conn).await?;
     let ctx = AppContext::new(conn, stats, config)?;
+    signing::prepare(&ctx).await?;
     accounts::bootstrap_admin(&ctx).await?;
     Ok((ctx.clone(), router(ctx)?))
 }
@@ -46,7 +47,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let bind_addr = config.bind_addr;
     let graphiql = config.graphiql;
-    let (ctx, router) = build(config).await?;
+    // A stop asked for while waiting for the database or migrating is
+    // honoured at once (as PID 1 in a container, nothing else would).
+    let (ctx, router) = tokio::select! {
+        built = build(config) => built?,
+        () = shutdown_signal() => {
+            tracing::info!("stopped before serving");
+            return Ok(());
+        }
+    };
     let listener = tokio::net::TcpListener::bind(bind_addr)
         .await
         .with_context(|| format!("cannot listen on {bind_addr} (BIND_ADDR)"))?;
@@ -78,8 +87,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .shut_down(stopping.config.shutdown_drain)
             .await;
     };
-    serve_on(listener, router, &ctx.config, shutdown).await;
-    background.stop(ctx.config.shutdown_grace).await;
+    // The workers stop when the listener does, and both get the same grace
+    // (a shutdown takes the drain plus at most one grace).
+    let mut stopping = ctx.lifecycle.stopping.subscribe();
+    let grace = ctx.config.shutdown_grace;
+    let workers = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        background.stop(grace).await;
+    };
+    tokio::join!(serve_on(listener, router, &ctx.config, shutdown), workers);
     if let Some(server) = metrics_server {
         server.abort();
     }

@@ -79,9 +79,7 @@ enum MigrateAction {
 /// configuration itself may be what failed.
 pub fn report_fatal(err: &anyhow::Error) {
     let format = std::env::var("LOG_FORMAT").ok();
-    let production = std::env::var("APP_ENV")
-        .is_ok_and(|env| matches!(env.to_ascii_lowercase().as_str(), "production" | "prod"));
-    let json = format.as_deref() == Some("json") || (format.is_none() && production);
+    let json = format.as_deref() == Some("json") || (format.is_none() && production_from_env());
     let message = format!("{err:#}");
     if json {
         eprintln!(
@@ -99,9 +97,21 @@ pub fn report_fatal(err: &anyhow::Error) {
     }
 }
 
+/// Whether the process environment says `APP_ENV=production`.
+fn production_from_env() -> bool {
+    std::env::var("APP_ENV").is_ok_and(|env| {
+        matches!(
+            env.trim().to_ascii_lowercase().as_str(),
+            "production" | "prod"
+        )
+    })
+}
+
 /// `usergraph health`: asks this machine's server whether it is ready.
 async fn health() -> anyhow::Result<()> {
-    let _ = dotenvy::dotenv();
+    if !production_from_env() {
+        let _ = dotenvy::dotenv();
+    }
     let mut addr: std::net::SocketAddr = std::env::var("BIND_ADDR")
         .ok()
         .filter(|raw| !raw.trim().is_empty())
@@ -141,8 +151,19 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Health => return health().await,
         _ => {}
     }
-    let _ = dotenvy::dotenv();
-    let config = Config::from_env()?;
+    // A production process takes its configuration from its environment
+    // only: a `.env` in its working directory (writable `/data` in the
+    // image) must not change it.
+    if !production_from_env() {
+        let _ = dotenvy::dotenv();
+    }
+    let config = match &command {
+        // Neither serves: the database settings are all they need.
+        Command::Migrate { .. } | Command::CreateSuperuser { .. } => {
+            Config::for_database_from_env()?
+        }
+        _ => Config::from_env()?,
+    };
     let traces = telemetry::init(config.log_format, config.export_traces);
     let outcome = run_command(command, config).await;
     if let Some(provider) = traces {

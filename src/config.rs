@@ -34,6 +34,101 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// `JWT_ALGORITHM`: how access tokens are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    /// HMAC with `JWT_SECRET`: only holders of the secret verify (the default).
+    Hs256,
+    /// Ed25519.
+    EdDsa,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    Rs256,
+}
+
+impl SigningAlgorithm {
+    pub const ASYMMETRIC: [SigningAlgorithm; 3] = [
+        SigningAlgorithm::EdDsa,
+        SigningAlgorithm::Es256,
+        SigningAlgorithm::Rs256,
+    ];
+
+    /// The name in a JWT header, a JWK and `JWT_ALGORITHM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SigningAlgorithm::Hs256 => "HS256",
+            SigningAlgorithm::EdDsa => "EdDSA",
+            SigningAlgorithm::Es256 => "ES256",
+            SigningAlgorithm::Rs256 => "RS256",
+        }
+    }
+
+    pub fn is_asymmetric(self) -> bool {
+        self != SigningAlgorithm::Hs256
+    }
+
+    pub fn jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            SigningAlgorithm::Hs256 => jsonwebtoken::Algorithm::HS256,
+            SigningAlgorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+            SigningAlgorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+            SigningAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+
+    /// The algorithm of a token's header, when it is one usergraph signs with.
+    pub fn of_jwt(alg: jsonwebtoken::Algorithm) -> Option<Self> {
+        [SigningAlgorithm::Hs256]
+            .into_iter()
+            .chain(Self::ASYMMETRIC)
+            .find(|known| known.jwt() == alg)
+    }
+}
+
+impl FromStr for SigningAlgorithm {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
+        [SigningAlgorithm::Hs256]
+            .into_iter()
+            .chain(Self::ASYMMETRIC)
+            .find(|alg| alg.name().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| format!("`{raw}` is not one of HS256, EdDSA, ES256, RS256"))
+    }
+}
+
+impl std::fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `JWT_CLAIMS_PRESET`: the claims an engine beside usergraph expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimsPreset {
+    None,
+    /// `https://hasura.io/jwt/claims` with the user's id and roles.
+    Hasura,
+    /// `role` and `user_id`, as PostGraphile's `pgSettings` reads them.
+    Postgraphile,
+}
+
+impl FromStr for ClaimsPreset {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "hasura" => Ok(Self::Hasura),
+            "postgraphile" => Ok(Self::Postgraphile),
+            other => Err(format!(
+                "`{other}` is not one of none, hasura, postgraphile"
+            )),
+        }
+    }
+}
+
 /// A budget such as `10/hour`: at most `hits` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -167,8 +262,24 @@ pub struct Config {
     /// `MFA_ENCRYPTION_KEY`: seals TOTP secrets at rest; at least 32 bytes.
     /// Required in production; in development `JWT_SECRET` stands in.
     pub mfa_encryption_key: SecretString,
-    /// `JWT_ISSUER` / `JWT_AUDIENCE`: the `iss` and `aud` claims issued and required.
+    /// `JWT_ISSUER` / `JWT_AUDIENCE`: the `iss` and `aud` claims issued and
+    /// required (the issuer defaults to `PUBLIC_URL`).
     pub jwt_issuer: String,
+    /// `JWT_ALGORITHM`: HS256 (with `JWT_SECRET`, the default), EdDSA, ES256 or RS256.
+    pub jwt_algorithm: SigningAlgorithm,
+    /// `JWT_PRIVATE_KEY_FILE` (or `JWT_PRIVATE_KEY`): a PKCS#8 PEM key of
+    /// `jwt_algorithm`'s kind; unset, keys are made and kept in the database.
+    pub jwt_private_key: Option<SecretString>,
+    /// `JWT_ACCEPT_HS256_UNTIL`: with an asymmetric algorithm, HS256 tokens
+    /// issued before this time still verify (a migration window).
+    pub jwt_accept_hs256_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// `JWT_CLAIMS_PRESET`: claims for Hasura or PostGraphile.
+    pub jwt_claims_preset: ClaimsPreset,
+    /// `JWT_CLAIMS_TEMPLATE`: a JSON object of claims over the user, merged in.
+    pub jwt_claims_template: Option<String>,
+    /// `PUBLIC_URL`: where clients reach the service (links in mail, the
+    /// issuer, the JWKS URL); `http://` and `BIND_ADDR` when unset.
+    pub public_url: String,
     pub jwt_audience: String,
     /// `ACCESS_TOKEN_TTL_SECS`.
     pub access_token_ttl: Duration,
@@ -277,6 +388,19 @@ impl Config {
         Ok(config)
     }
 
+    /// The environment as `migrate` and `create-superuser` need it: the
+    /// database settings are checked as for serving, but production's
+    /// secrets (`JWT_SECRET`, `MFA_ENCRYPTION_KEY`, `SMTP_URL`) and the
+    /// `ADMIN_*` trio need not be there, so an operator can see or apply
+    /// migrations with the database URL alone.
+    pub fn for_database_from_env() -> anyhow::Result<Self> {
+        let mut env = Env::new(|key: &str| std::env::var(key).ok());
+        env.serving = false;
+        let config = read(&env);
+        env.finish()?;
+        Ok(config)
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose_secret().starts_with("sqlite:")
     }
@@ -318,7 +442,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         }
         None => {
             // A file that could not be read is reported already.
-            if production && !env.secret_is_set("JWT_SECRET") {
+            if production && env.serving && !env.secret_is_set("JWT_SECRET") {
                 env.fail("JWT_SECRET (or JWT_SECRET_FILE) must be set when APP_ENV=production (at least 32 bytes)");
             }
             (SecretString::from(random_secret()), true)
@@ -335,7 +459,27 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             email,
             password,
         }),
-        _ => None,
+        (None, None, None) => None,
+        (username, email, password) => {
+            let missing: Vec<&str> = [
+                ("ADMIN_USERNAME", username.is_none()),
+                ("ADMIN_EMAIL", email.is_none()),
+                (
+                    "ADMIN_PASSWORD",
+                    password.is_none() && !env.secret_is_set("ADMIN_PASSWORD"),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(key, missing)| missing.then_some(key))
+            .collect();
+            if !missing.is_empty() && env.serving {
+                env.fail(format!(
+                    "ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD make the first superuser together: {} missing",
+                    missing.join(" and ")
+                ));
+            }
+            None
+        }
     };
 
     let mfa_encryption_key = match env.secret("MFA_ENCRYPTION_KEY") {
@@ -346,7 +490,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             key
         }
         None => {
-            if production && !env.secret_is_set("MFA_ENCRYPTION_KEY") {
+            if production && env.serving && !env.secret_is_set("MFA_ENCRYPTION_KEY") {
                 env.fail(
                     "MFA_ENCRYPTION_KEY (or MFA_ENCRYPTION_KEY_FILE) must be set when APP_ENV=production (32+ random bytes, the same on every replica, kept apart from the database)",
                 );
@@ -361,7 +505,24 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         }
     };
     let bind_addr = env.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)));
-    let mail = mail_config(env, production, bind_addr);
+    let (mail, public_url) = mail_config(env, production, bind_addr);
+    let jwt_algorithm = env.parse("JWT_ALGORITHM", SigningAlgorithm::Hs256);
+    // The key itself is read at start (service::signing), which says what is wrong with it.
+    let jwt_private_key = env.secret("JWT_PRIVATE_KEY");
+    if jwt_private_key.is_some() && !jwt_algorithm.is_asymmetric() {
+        env.fail("JWT_PRIVATE_KEY_FILE is set but JWT_ALGORITHM is HS256: set JWT_ALGORITHM to the key's algorithm (EdDSA, ES256 or RS256)");
+    }
+    let jwt_accept_hs256_until = env.get("JWT_ACCEPT_HS256_UNTIL").and_then(|raw| {
+        chrono::DateTime::parse_from_rfc3339(raw.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                env.fail(format!(
+                    "JWT_ACCEPT_HS256_UNTIL `{}` is not an RFC 3339 time such as 2027-01-31T00:00:00Z",
+                    raw.trim()
+                ))
+            })
+            .ok()
+    });
 
     Config {
         app_env,
@@ -372,7 +533,13 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         jwt_secret,
         jwt_secret_generated,
         mfa_encryption_key,
-        jwt_issuer: env.get("JWT_ISSUER").unwrap_or_else(|| "usergraph".into()),
+        jwt_issuer: env.get("JWT_ISSUER").unwrap_or_else(|| public_url.clone()),
+        jwt_algorithm,
+        jwt_private_key,
+        jwt_accept_hs256_until,
+        jwt_claims_preset: env.parse("JWT_CLAIMS_PRESET", ClaimsPreset::None),
+        jwt_claims_template: env.get("JWT_CLAIMS_TEMPLATE"),
+        public_url,
         jwt_audience: env
             .get("JWT_AUDIENCE")
             .unwrap_or_else(|| "usergraph".into()),
@@ -494,18 +661,19 @@ fn listening_url(bind_addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
 
+/// The mail settings, and `PUBLIC_URL` (also the default issuer).
 fn mail_config(
     env: &Env<impl Fn(&str) -> Option<String>>,
     production: bool,
     bind_addr: SocketAddr,
-) -> MailConfig {
+) -> (MailConfig, String) {
     let transport = match env.get("MAIL_TRANSPORT").as_deref().map(str::trim) {
         Some("log") => MailTransport::Log,
         None if !production => MailTransport::Log,
         None | Some("smtp") => match env.secret("SMTP_URL") {
             Some(url) => MailTransport::Smtp(url),
             None => {
-                if !env.secret_is_set("SMTP_URL") {
+                if env.serving && !env.secret_is_set("SMTP_URL") {
                     env.fail(
                         "SMTP_URL (or SMTP_URL_FILE) must be set when MAIL_TRANSPORT=smtp (the production default); \
                          set MAIL_TRANSPORT=log to write mail to the log instead",
@@ -540,7 +708,11 @@ fn mail_config(
             ]
             .iter()
             .all(|key| env.get(key).is_some());
-            if production && matches!(transport, MailTransport::Smtp(_)) && !links_set {
+            if production
+                && env.serving
+                && matches!(transport, MailTransport::Smtp(_))
+                && !links_set
+            {
                 env.fail(
                     "PUBLIC_URL must be set when APP_ENV=production and mail is sent: the links in it would point at this server's listening address",
                 );
@@ -567,7 +739,7 @@ fn mail_config(
             "MAIL_FROM `{from}` is not an address such as `Name <no-reply@example.com>`"
         ));
     }
-    MailConfig {
+    let mail = MailConfig {
         transport,
         from,
         product_name: env
@@ -583,7 +755,8 @@ fn mail_config(
         per_address: env.rate("RATE_LIMIT_MAIL", "5/hour"),
         retry_base: env.millis("OUTBOX_RETRY_BASE_MS", 30_000),
         max_attempts: env.parse::<u32>("OUTBOX_MAX_ATTEMPTS", 8).max(1),
-    }
+    };
+    (mail, public_url)
 }
 
 /// The development MFA key when neither `MFA_ENCRYPTION_KEY` nor
@@ -619,6 +792,9 @@ fn schedule(raw: &str) -> Result<Vec<Duration>, String> {
 struct Env<L> {
     lookup: L,
     problems: std::cell::RefCell<Vec<String>>,
+    /// Whether the configuration will serve requests (and so needs
+    /// production's secrets); `migrate` does not.
+    serving: bool,
 }
 
 impl<L: Fn(&str) -> Option<String>> Env<L> {
@@ -626,6 +802,7 @@ impl<L: Fn(&str) -> Option<String>> Env<L> {
         Self {
             lookup,
             problems: Default::default(),
+            serving: true,
         }
     }
 

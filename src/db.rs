@@ -21,7 +21,7 @@ pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 /// Connects and counts every statement into the returned `Stats`. A
 /// database that is not up yet (a replica starting beside it) is retried
 /// with backoff for `DATABASE_CONNECT_TIMEOUT_SECS`.
-pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>), DbErr> {
+pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Arc<Stats>)> {
     let mut options = ConnectOptions::new(config.database_url.expose_secret().to_owned());
     options
         .sqlx_logging(false)
@@ -48,28 +48,33 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
     let deadline = tokio::time::Instant::now() + config.database_connect_timeout;
+    let location = redacted_location(config.database_url.expose_secret());
     let mut pause = Duration::from_millis(250);
+    let mut last_failure = String::from("no answer");
     let mut conn = loop {
         // Each attempt gets what is left of the wait, at most 5 s, and is
         // cut off at the deadline whatever the driver does with its own.
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         options.connect_timeout(left.clamp(Duration::from_millis(100), Duration::from_secs(5)));
-        let failure =
-            match tokio::time::timeout_at(deadline, Database::connect(options.clone())).await {
-                Ok(Ok(conn)) => break conn,
-                Ok(Err(err)) => err.to_string(),
-                Err(_) => "no answer".to_owned(),
-            };
+        match tokio::time::timeout_at(deadline, Database::connect(options.clone())).await {
+            Ok(Ok(conn)) => break conn,
+            Ok(Err(err)) if is_permanent(&err) => {
+                // Waiting cannot fix wrong credentials or a missing database.
+                anyhow::bail!("the database at {location} refused the connection: {err}");
+            }
+            Ok(Err(err)) => last_failure = why_unreachable(config, err).await,
+            // The deadline cut the attempt: the previous failure says why.
+            Err(_) => {}
+        }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if left.is_zero() {
-            return Err(DbErr::Custom(format!(
-                "the database at {} was not reachable within {} s (DATABASE_CONNECT_TIMEOUT_SECS): {failure}",
-                redacted_location(config.database_url.expose_secret()),
+            anyhow::bail!(
+                "the database at {location} was not reachable within {} s (DATABASE_CONNECT_TIMEOUT_SECS): {last_failure}",
                 config.database_connect_timeout.as_secs_f64()
-            )));
+            );
         }
         let wait = pause.min(left);
-        tracing::warn!(error = %failure, retry_in_ms = wait.as_millis() as u64, "the database is not reachable yet");
+        tracing::warn!(error = %last_failure, retry_in_ms = wait.as_millis() as u64, "the database is not reachable yet");
         tokio::time::sleep(wait).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     };
@@ -77,6 +82,49 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, Arc<Stats>)
     let counter = stats.clone();
     conn.set_metric_callback(move |_| counter.count_statement());
     Ok((conn, stats))
+}
+
+/// A connection failure that retrying will not cure: PostgreSQL refusing
+/// the credentials (28P01, 28000) or naming a database that does not exist
+/// (3D000), or a SQLite file that cannot be opened (code 14: a missing or
+/// unwritable directory).
+fn is_permanent(err: &DbErr) -> bool {
+    let DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)) = err else {
+        return false;
+    };
+    match err.as_ref() {
+        sea_orm::sqlx::Error::Database(db) => {
+            matches!(
+                db.code().as_deref(),
+                Some("28P01" | "28000" | "3D000" | "14")
+            )
+        }
+        _ => false,
+    }
+}
+
+/// A failed attempt's cause. sqlx reports a server that refuses the TCP
+/// connection as its pool timing out; a direct connection says what happened.
+async fn why_unreachable(config: &Config, err: DbErr) -> String {
+    let text = err.to_string();
+    if !text.contains("pool timed out") || config.is_sqlite() {
+        return text;
+    }
+    let Ok(url) = url::Url::parse(config.database_url.expose_secret()) else {
+        return text;
+    };
+    let (Some(host), port) = (url.host_str(), url.port().unwrap_or(5432)) else {
+        return text;
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Err(connect)) => format!("{host}:{port}: {connect}"),
+        _ => text,
+    }
 }
 
 /// Where a database URL points, without its credentials: `host:port/name`

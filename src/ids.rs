@@ -14,6 +14,7 @@ pub const API_KEY: &str = "key";
 pub const AUDIT_EVENT: &str = "evt";
 pub const WEBHOOK: &str = "whk";
 pub const WEBHOOK_DELIVERY: &str = "whd";
+pub const SIGNING_KEY: &str = "sgk";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod recovery_code;
 pub mod role;
 pub mod session;
+pub mod signing_key;
 pub mod tier;
 pub mod totp_factor;
 pub mod user;

@@ -16,6 +16,7 @@ mod m20261130_000008_webhooks;
 mod m20261130_000009_directory;
 mod m20261130_000010_search_trigrams;
 mod m20261130_000011_count_indexes;
+mod m20261207_000012_signing_keys;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_directory::Migration),
             Box::new(m20261130_000010_search_trigrams::Migration),
             Box::new(m20261130_000011_count_indexes::Migration),
+            Box::new(m20261207_000012_signing_keys::Migration),
         ]
     }
 }

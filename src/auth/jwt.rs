@@ -1,16 +1,27 @@
-//! Access tokens: HS256 only, with `sub`, `sid`, `iat`, `exp`, `iss` and `aud`
-//! all required and checked. The token names a session; whether that session is
-//! still live is checked against the database on every request.
+//! Access tokens: `sub`, `sid`, `iat`, `exp`, `iss` and `aud` all required
+//! and checked, a `kid` in every header. Signed with HS256 (`JWT_SECRET`)
+//! or with the active asymmetric key (`JWT_ALGORITHM`); verified by the key
+//! the `kid` names, with that key's algorithm only. The token names a
+//! session; whether that session is still live is checked against the
+//! database on every request. The keys themselves live in the database
+//! (`service::signing` installs them here).
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::RwLock, time::Duration};
 
 use anyhow::anyhow;
-use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::signing::{Algorithm, PublicKey, hs256_kid};
 use crate::error::{AppError, Result};
+
+/// The claims usergraph sets itself; a preset or template may add others
+/// (`extra`) but never replace these.
+pub const REGISTERED: [&str; 10] = [
+    "sub", "sid", "iss", "aud", "exp", "iat", "nbf", "jti", "kid", "act",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -22,134 +33,411 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// Claims for the services that read the token (`JWT_CLAIMS_PRESET`,
+    /// `JWT_CLAIMS_TEMPLATE`); usergraph itself reads none of them.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Clone)]
+/// Why a token was not accepted.
+#[derive(Debug)]
+pub enum Unverified {
+    /// Its `kid` names no key this replica holds: another replica may have
+    /// made it since this one loaded its keys.
+    UnknownKey,
+    Refused(AppError),
+}
+
+impl From<AppError> for Unverified {
+    fn from(err: AppError) -> Self {
+        Unverified::Refused(err)
+    }
+}
+
+/// The key that signs new tokens.
+pub struct Signer {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub encoding: EncodingKey,
+}
+
+/// A key that verifies tokens until `retires_at` (when it has been replaced).
+pub struct Verifier {
+    pub key: PublicKey,
+    pub retires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct Ring {
+    signer: Option<std::sync::Arc<Signer>>,
+    verifiers: HashMap<String, Verifier>,
+}
+
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// `JWT_ALGORITHM`.
+    algorithm: Algorithm,
+    hs_encoding: EncodingKey,
+    hs_decoding: DecodingKey,
+    hs_kid: String,
+    /// With an asymmetric algorithm, HS256 tokens issued before this still
+    /// verify (`JWT_ACCEPT_HS256_UNTIL`); without it, none does.
+    accept_hs256_until: Option<i64>,
+    ring: RwLock<Ring>,
+    validations: HashMap<Algorithm, Validation>,
     issuer: String,
     audience: String,
     pub ttl: Duration,
 }
 
+/// Seconds of clock difference allowed between replicas and verifiers.
+pub const LEEWAY: u64 = 5;
+
 impl JwtKeys {
-    pub fn new(secret: &SecretString, issuer: &str, audience: &str, ttl: Duration) -> Self {
+    pub fn new(
+        secret: &SecretString,
+        algorithm: Algorithm,
+        accept_hs256_until: Option<DateTime<Utc>>,
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Self {
         let bytes = secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        validation.leeway = 5;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        let validations = [Algorithm::Hs256]
+            .into_iter()
+            .chain(Algorithm::ASYMMETRIC)
+            .map(|alg| {
+                // One algorithm per validation: a key verifies its own only.
+                let mut validation = Validation::new(alg.jwt());
+                validation.algorithms = vec![alg.jwt()];
+                validation.leeway = LEEWAY;
+                validation.validate_nbf = true;
+                validation.set_issuer(&[issuer]);
+                validation.set_audience(&[audience]);
+                validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+                (alg, validation)
+            })
+            .collect();
         Self {
-            encoding: EncodingKey::from_secret(bytes),
-            decoding: DecodingKey::from_secret(bytes),
-            validation,
+            algorithm,
+            hs_encoding: EncodingKey::from_secret(bytes),
+            hs_decoding: DecodingKey::from_secret(bytes),
+            hs_kid: hs256_kid(bytes),
+            accept_hs256_until: accept_hs256_until.map(|t| t.timestamp()),
+            ring: RwLock::default(),
+            validations,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl,
         }
     }
 
-    pub fn issue(&self, sub: String, sid: String) -> Result<String> {
+    /// `JWT_ALGORITHM`.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Replaces this replica's keys with the database's.
+    pub fn install(&self, signer: Option<Signer>, verifiers: Vec<Verifier>) {
+        let ring = Ring {
+            signer: signer.map(std::sync::Arc::new),
+            verifiers: verifiers
+                .into_iter()
+                .map(|v| (v.key.kid.clone(), v))
+                .collect(),
+        };
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = ring;
+    }
+
+    /// The `kid` new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        match &self.ring.read().unwrap_or_else(|e| e.into_inner()).signer {
+            Some(signer) if self.algorithm.is_asymmetric() => signer.kid.clone(),
+            _ => self.hs_kid.clone(),
+        }
+    }
+
+    /// The registered claims of a new token for `sub`'s session `sid`.
+    pub fn claims(&self, sub: String, sid: String) -> Claims {
         let now = Utc::now().timestamp();
-        let claims = Claims {
+        Claims {
             sub,
             sid,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            extra: Default::default(),
+        }
+    }
+
+    /// Signs with HS256, or with the active key when `JWT_ALGORITHM` is
+    /// asymmetric (an internal error when none is installed).
+    pub fn sign(&self, claims: &Claims) -> Result<String> {
+        let signer =
+            if self.algorithm.is_asymmetric() {
+                let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+                Some(ring.signer.clone().ok_or_else(|| {
+                    AppError::Internal(anyhow!("no active signing key is installed"))
+                })?)
+            } else {
+                None
+            };
+        let (algorithm, kid, key) = match &signer {
+            Some(signer) => (signer.algorithm, signer.kid.clone(), &signer.encoding),
+            None => (Algorithm::Hs256, self.hs_kid.clone(), &self.hs_encoding),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(algorithm.jwt());
+        header.kid = Some(kid);
+        jsonwebtoken::encode(&header, claims, key)
             .map_err(|e| AppError::Internal(anyhow!("token signing failed: {e}")))
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "rejected access token");
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AppError::TokenExpired,
-                    _ => AppError::TokenInvalid,
-                }
-            })?;
+    /// Checks a token's signature, with the key its `kid` names and that
+    /// key's algorithm only, and its claims.
+    pub fn verify(&self, token: &str) -> std::result::Result<Claims, Unverified> {
+        let refused = |e: jsonwebtoken::errors::Error| {
+            tracing::debug!(reason = %e, "rejected access token");
+            Unverified::Refused(match e.kind() {
+                ErrorKind::ExpiredSignature => AppError::TokenExpired,
+                _ => AppError::TokenInvalid,
+            })
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(refused)?;
+        let algorithm = Algorithm::of_jwt(header.alg).ok_or(AppError::TokenInvalid)?;
+        let claims = if algorithm == Algorithm::Hs256 {
+            let accepted = !self.algorithm.is_asymmetric() || self.accept_hs256_until.is_some();
+            // Tokens from before `kid`s carry none; any other kid is not this secret's.
+            let ours = header.kid.as_ref().is_none_or(|kid| *kid == self.hs_kid);
+            if !accepted || !ours {
+                return Err(AppError::TokenInvalid.into());
+            }
+            let claims = jsonwebtoken::decode::<Claims>(
+                token,
+                &self.hs_decoding,
+                &self.validations[&Algorithm::Hs256],
+            )
+            .map_err(refused)?
+            .claims;
+            if self.algorithm.is_asymmetric()
+                && self
+                    .accept_hs256_until
+                    .is_some_and(|until| claims.iat >= until)
+            {
+                return Err(AppError::TokenInvalid.into());
+            }
+            claims
+        } else {
+            let kid = header.kid.ok_or(AppError::TokenInvalid)?;
+            let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+            let verifier = ring.verifiers.get(&kid).ok_or(Unverified::UnknownKey)?;
+            // The algorithm is the key's, whatever the header says.
+            if verifier.key.algorithm != algorithm
+                || verifier.retires_at.is_some_and(|at| at <= Utc::now())
+            {
+                return Err(AppError::TokenInvalid.into());
+            }
+            jsonwebtoken::decode::<Claims>(
+                token,
+                &verifier.key.decoding,
+                &self.validations[&algorithm],
+            )
+            .map_err(refused)?
+            .claims
+        };
         // An `iat` in the future means a forged or mis-clocked token.
-        if data.claims.iat > Utc::now().timestamp() + 5 {
-            return Err(AppError::TokenInvalid);
+        if claims.iat > Utc::now().timestamp() + LEEWAY as i64 {
+            return Err(AppError::TokenInvalid.into());
         }
-        Ok(data.claims)
+        Ok(claims)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::signing::KeyPair;
     use base64::Engine;
 
-    fn keys(ttl: u64) -> JwtKeys {
+    fn keys_with(algorithm: Algorithm, audience: &str, ttl: u64) -> JwtKeys {
         JwtKeys::new(
             &SecretString::from("k".repeat(32)),
+            algorithm,
+            None,
             "usergraph",
-            "usergraph",
+            audience,
             Duration::from_secs(ttl),
         )
     }
 
+    fn keys(ttl: u64) -> JwtKeys {
+        keys_with(Algorithm::Hs256, "usergraph", ttl)
+    }
+
+    fn issue(keys: &JwtKeys) -> String {
+        keys.sign(&keys.claims("usr_a".into(), "ses_b".into()))
+            .unwrap()
+    }
+
+    fn refused(result: std::result::Result<Claims, Unverified>) -> bool {
+        matches!(result, Err(Unverified::Refused(AppError::TokenInvalid)))
+    }
+
+    /// Installs a fresh key of `algorithm` as the active one; returns it.
+    fn activate(keys: &JwtKeys, algorithm: Algorithm) -> PublicKey {
+        let pair = KeyPair::generate(algorithm).unwrap();
+        let public = pair.public.clone();
+        keys.install(
+            Some(Signer {
+                kid: public.kid.clone(),
+                algorithm,
+                encoding: pair.encoding,
+            }),
+            vec![Verifier {
+                key: public.clone(),
+                retires_at: None,
+            }],
+        );
+        public
+    }
+
     #[test]
-    fn an_issued_token_verifies() {
+    fn an_issued_token_verifies_and_names_its_key() {
         let keys = keys(60);
-        let claims = keys
-            .verify(&keys.issue("usr_a".into(), "ses_b".into()).unwrap())
-            .unwrap();
+        let token = issue(&keys);
+        let claims = keys.verify(&token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.sid.as_str()),
             ("usr_a", "ses_b")
         );
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(keys.active_kid().as_str()));
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
         let other = JwtKeys::new(
             &SecretString::from("o".repeat(32)),
+            Algorithm::Hs256,
+            None,
             "usergraph",
             "usergraph",
             Duration::from_secs(60),
         );
-        let token = other.issue("usr_a".into(), "ses_b".into()).unwrap();
-        assert!(matches!(
-            keys(60).verify(&token),
-            Err(AppError::TokenInvalid)
-        ));
+        assert!(refused(keys(60).verify(&issue(&other))));
     }
 
     #[test]
     fn an_unsigned_token_is_invalid() {
-        let token = keys(60).issue("usr_a".into(), "ses_b".into()).unwrap();
+        let token = issue(&keys(60));
         let payload = token.split('.').nth(1).unwrap();
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(r#"{"alg":"none","typ":"JWT"}"#);
-        assert!(matches!(
-            keys(60).verify(&format!("{header}.{payload}.")),
-            Err(AppError::TokenInvalid)
-        ));
+        assert!(refused(keys(60).verify(&format!("{header}.{payload}."))));
     }
 
     #[test]
     fn a_wrong_audience_is_invalid() {
-        let other = JwtKeys::new(
+        let other = keys_with(Algorithm::Hs256, "elsewhere", 60);
+        assert!(refused(keys(60).verify(&issue(&other))));
+    }
+
+    #[test]
+    fn each_asymmetric_algorithm_signs_and_verifies_with_its_kid() {
+        for algorithm in Algorithm::ASYMMETRIC {
+            let keys = keys_with(algorithm, "usergraph", 60);
+            let public = activate(&keys, algorithm);
+            let token = issue(&keys);
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.alg, algorithm.jwt());
+            assert_eq!(header.kid.as_deref(), Some(public.kid.as_str()));
+            assert_eq!(keys.verify(&token).unwrap().sub, "usr_a", "{algorithm}");
+        }
+    }
+
+    /// The classic confusion: an HS256 token whose secret is the public key.
+    #[test]
+    fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+        let keys = keys_with(Algorithm::Rs256, "usergraph", 60);
+        let public = activate(&keys, Algorithm::Rs256);
+        let claims = keys.claims("usr_a".into(), "ses_b".into());
+        for secret in [
+            public.jwk_json().into_bytes(),
+            public.kid.clone().into_bytes(),
+        ] {
+            for kid in [None, Some(public.kid.clone())] {
+                let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+                header.kid = kid;
+                let forged =
+                    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
+                        .unwrap();
+                assert!(refused(keys.verify(&forged)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_verifies_its_own_algorithm_only() {
+        let keys = keys_with(Algorithm::Es256, "usergraph", 60);
+        let public = activate(&keys, Algorithm::Es256);
+        // An EdDSA token claiming the ES256 key's kid.
+        let ed = KeyPair::generate(Algorithm::EdDsa).unwrap();
+        let mut header = Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(public.kid.clone());
+        let claims = keys.claims("usr_a".into(), "ses_b".into());
+        let forged = jsonwebtoken::encode(&header, &claims, &ed.encoding).unwrap();
+        assert!(refused(keys.verify(&forged)));
+    }
+
+    #[test]
+    fn hs256_tokens_stop_once_asymmetric_keys_start_unless_issued_before_the_cutoff() {
+        let before = issue(&keys(60));
+        let strict = keys_with(Algorithm::EdDsa, "usergraph", 60);
+        activate(&strict, Algorithm::EdDsa);
+        assert!(refused(strict.verify(&before)));
+
+        let lenient = JwtKeys::new(
             &SecretString::from("k".repeat(32)),
+            Algorithm::EdDsa,
+            Some(Utc::now() + chrono::Duration::seconds(30)),
             "usergraph",
-            "elsewhere",
+            "usergraph",
             Duration::from_secs(60),
         );
-        let token = other.issue("usr_a".into(), "ses_b".into()).unwrap();
+        activate(&lenient, Algorithm::EdDsa);
+        assert!(lenient.verify(&before).is_ok());
+        let cutoff_passed = JwtKeys::new(
+            &SecretString::from("k".repeat(32)),
+            Algorithm::EdDsa,
+            Some(Utc::now() - chrono::Duration::seconds(30)),
+            "usergraph",
+            "usergraph",
+            Duration::from_secs(60),
+        );
+        assert!(refused(cutoff_passed.verify(&before)));
+    }
+
+    #[test]
+    fn an_unknown_or_retired_kid_is_not_verified() {
+        let keys = keys_with(Algorithm::EdDsa, "usergraph", 60);
+        activate(&keys, Algorithm::EdDsa);
+        let token = issue(&keys);
+        let elsewhere = keys_with(Algorithm::EdDsa, "usergraph", 60);
+        activate(&elsewhere, Algorithm::EdDsa);
         assert!(matches!(
-            keys(60).verify(&token),
-            Err(AppError::TokenInvalid)
+            elsewhere.verify(&token),
+            Err(Unverified::UnknownKey)
         ));
+        let public = {
+            let ring = keys.ring.read().unwrap();
+            ring.verifiers.values().next().unwrap().key.clone()
+        };
+        keys.install(
+            None,
+            vec![Verifier {
+                key: public,
+                retires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
+            }],
+        );
+        assert!(refused(keys.verify(&token)));
     }
 }

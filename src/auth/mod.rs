@@ -3,9 +3,11 @@
 //! nothing of the service above it (the HTTP edge resolves a bearer token to a
 //! `Viewer`, and the GraphQL layer's guards read it).
 
+pub mod claims;
 pub mod jwt;
 pub mod password;
 pub mod seal;
+pub mod signing;
 
 use std::collections::BTreeSet;
 

@@ -12,7 +12,7 @@ use super::AppState;
 use crate::{
     auth::Viewer,
     error::{AppError, Result},
-    service::{RequestMeta, api_keys, sessions},
+    service::{RequestMeta, api_keys, sessions, signing},
 };
 
 /// The bearer token of a request resolved to its viewer: `None` without an
@@ -60,7 +60,7 @@ pub async fn authenticate(ctx: &crate::service::AppContext, token: &str) -> Resu
     if token.starts_with(api_keys::SECRET_PREFIX) {
         api_keys::load_viewer(&ctx.db, token).await
     } else {
-        let claims = ctx.jwt.verify(token)?;
+        let claims = signing::verify(ctx, token).await?;
         sessions::load_viewer(&ctx.db, &claims).await
     }
 }

@@ -38,7 +38,7 @@ use crate::{
     auth::{Viewer, jwt::Claims},
     error::{AppError, code},
     graphql::RequestData,
-    service::{RequestMeta, api_keys, audit::Action, sessions},
+    service::{RequestMeta, api_keys, audit::Action, sessions, signing},
 };
 
 /// How often an idle connection's caller is checked again.
@@ -498,7 +498,7 @@ async fn serve(
                 let credential = if token.starts_with(api_keys::SECRET_PREFIX) {
                     Credential::Key(token)
                 } else {
-                    Credential::Session(init_ctx.jwt.verify(&token)?)
+                    Credential::Session(signing::verify(&init_ctx, &token).await?)
                 };
                 Ok((credential, viewer, place))
             }

@@ -1,6 +1,6 @@
 //! The HTTP edge: the request-driven side of the service (docs/architecture.md
 //! places it). The axum router (`/graphql`, GraphiQL, `/health/*`,
-//! `/metrics`) with its middleware, the GraphQL endpoint and its document
+//! `/metrics`, `/.well-known/*`) with its middleware, the GraphQL endpoint and its document
 //! checks (guardrails, persisted and trusted documents, introspection's
 //! bounds), the extractors, live sockets, and the server loop.
 
@@ -15,6 +15,7 @@ mod live;
 mod middleware;
 mod router;
 mod server;
+mod well_known;
 
 pub use extract::MaybeViewer;
 pub use middleware::{BODY_LIMIT_BYTES, with_middleware};

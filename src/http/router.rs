@@ -9,6 +9,7 @@ use axum::{Router, http::StatusCode, response::Response, routing::get};
 
 use super::{
     documents::DocumentCache, endpoint, graphiql, health, live, middleware::with_middleware,
+    well_known,
 };
 use crate::{
     graphql::{self, AppSchema},
@@ -73,7 +74,12 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
         .route("/graphql/ws", get(live::upgrade))
         .route("/graphiql/{version}/{name}", get(graphiql::asset))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        );
     // With METRICS_ADDR, `/metrics` is served there only (`metrics_router`).
     if config.metrics_enabled && config.metrics_addr.is_none() {
         routes = routes.route("/metrics", get(health::metrics));

@@ -13,7 +13,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::{
-    AppContext, RequestMeta, now,
+    AppContext, RequestMeta, now, signing,
     tokens::{hash_token, random_token},
     users,
 };
@@ -55,16 +55,14 @@ pub fn successor_token(ctx: &AppContext, token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-pub fn tokens(
+pub async fn tokens(
+    conn: &impl ConnectionTrait,
     ctx: &AppContext,
     user: user::Model,
     chain_id: Uuid,
     refresh_token: String,
 ) -> Result<Tokens> {
-    let access_token = ctx.jwt.issue(
-        ids::encode(ids::USER, user.id),
-        ids::encode(ids::SESSION, chain_id),
-    )?;
+    let access_token = signing::issue(conn, ctx, &user, chain_id).await?;
     Ok(Tokens {
         access_token,
         refresh_token,
@@ -98,7 +96,7 @@ pub async fn insert_link(
     }
     .insert(conn)
     .await?;
-    tokens(ctx, user, chain_id, refresh_token)
+    tokens(conn, ctx, user, chain_id, refresh_token).await
 }
 
 /// A link lives one refresh lifetime, but never past the chain's absolute

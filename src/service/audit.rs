@@ -25,6 +25,7 @@ pub enum Target {
     Role(Uuid),
     Tier(Uuid),
     Webhook(Uuid),
+    SigningKey(Uuid),
 }
 
 impl Target {
@@ -34,12 +35,17 @@ impl Target {
             Self::Role(_) => "role",
             Self::Tier(_) => "tier",
             Self::Webhook(_) => "webhook",
+            Self::SigningKey(_) => "signing_key",
         }
     }
 
     fn id(self) -> Uuid {
         match self {
-            Self::User(id) | Self::Role(id) | Self::Tier(id) | Self::Webhook(id) => id,
+            Self::User(id)
+            | Self::Role(id)
+            | Self::Tier(id)
+            | Self::Webhook(id)
+            | Self::SigningKey(id) => id,
         }
     }
 
@@ -49,6 +55,7 @@ impl Target {
             "user" => ids::USER,
             "role" => ids::ROLE,
             "webhook" => ids::WEBHOOK,
+            "signing_key" => ids::SIGNING_KEY,
             _ => ids::TIER,
         };
         ids::encode(prefix, id)
@@ -315,6 +322,7 @@ actions! {
     WebhookDeleted => "webhook.deleted",
     WebhookRedelivered => "webhook.redelivered",
     WebhookDisabled => "webhook.disabled",
+    SigningKeyRotated => "signing_key.rotated",
 }
 
 /// The namespaces of the events a user sees as their own security history.

@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod recovery;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tiers;
 pub mod webhooks;
 
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod links;
 pub mod new_account;
 pub mod role_grants;
+pub mod signing;
 pub mod tokens;
 pub mod users;
 
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{jwt::JwtKeys, password::PasswordHasher, seal::Sealer},
+    auth::{claims::ClaimsShape, jwt::JwtKeys, password::PasswordHasher, seal::Sealer},
     config::Config,
 };
 
@@ -60,6 +62,13 @@ pub struct AppContext {
     pub mfa_sealer: Sealer,
     /// Seals webhook signing secrets.
     pub webhook_sealer: Sealer,
+    /// Seals the private halves of token signing keys.
+    pub key_sealer: Sealer,
+    /// The claims tokens carry beyond the registered ones.
+    pub claims: ClaimsShape,
+    /// When this replica last reloaded its signing keys for a token whose
+    /// `kid` it did not know (bounded, as anyone can send one).
+    pub key_reload: signing::ReloadGate,
     /// Wakes this replica's outbox workers when a request commits a message.
     pub outbox_wake: tokio::sync::watch::Sender<u64>,
     /// This replica's fan-out of committed audit events to subscribers.
@@ -112,10 +121,13 @@ impl AppContext {
     ) -> anyhow::Result<Arc<Self>> {
         let jwt = JwtKeys::new(
             &config.jwt_secret,
+            config.jwt_algorithm,
+            config.jwt_accept_hs256_until,
             &config.jwt_issuer,
             &config.jwt_audience,
             config.access_token_ttl,
         );
+        let claims = signing::claims_shape(&config)?;
         let hasher = PasswordHasher::new(
             config.password_hash_concurrency,
             config.password_hash_queue_timeout,
@@ -127,6 +139,7 @@ impl AppContext {
             &config.mfa_encryption_key,
             "usergraph webhook secret seal v1",
         );
+        let key_sealer = Sealer::new(&config.mfa_encryption_key, "usergraph signing key seal v1");
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -137,6 +150,9 @@ impl AppContext {
             sealer,
             mfa_sealer,
             webhook_sealer,
+            key_sealer,
+            claims,
+            key_reload: signing::ReloadGate::default(),
             outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),
             detached: Arc::new(tokio::sync::Semaphore::new(DETACHED_TASKS)),

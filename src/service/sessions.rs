@@ -136,7 +136,9 @@ async fn reissue_successor(
         .one(conn)
         .await?;
     match live {
-        Some(_) => tokens(ctx, user, row.chain_id, successor).map(Some),
+        Some(_) => tokens(conn, ctx, user, row.chain_id, successor)
+            .await
+            .map(Some),
         None => Ok(None),
     }
 }

@@ -10,7 +10,7 @@ pub mod outbox;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::service::{AppContext, audit, limits, links, outbox as queue};
+use crate::service::{AppContext, audit, limits, links, outbox as queue, signing};
 
 /// The running workers of one replica.
 pub struct Workers {
@@ -84,6 +84,7 @@ async fn prune_periodically(ctx: Arc<AppContext>) {
             ("link tokens", links::prune(&ctx.db).await),
             ("outbox messages", queue::prune(&ctx.db).await),
             ("audit events", audit::prune(&ctx).await),
+            ("signing keys", signing::retire_expired(&ctx.db).await),
         ] {
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, what, "pruning failed");

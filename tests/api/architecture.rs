@@ -326,11 +326,11 @@ fn tier(module: &Module) -> Option<Tier> {
         None => Tier::Shared,
         Some(
             "accounts" | "admin" | "api_keys" | "directory" | "invitations" | "mfa" | "nodes"
-            | "recovery" | "roles" | "sessions" | "tiers" | "webhooks",
+            | "recovery" | "roles" | "sessions" | "signing_keys" | "tiers" | "webhooks",
         ) => Tier::Flow,
         Some(
             "access" | "account_mail" | "credentials" | "limits" | "links" | "new_account"
-            | "role_grants" | "tokens" | "users",
+            | "role_grants" | "signing" | "tokens" | "users",
         ) => Tier::Block,
         Some("audit" | "events" | "outbox" | "webhook_fanout" | "webhook_send") => Tier::Stream,
         Some(other) => panic!(

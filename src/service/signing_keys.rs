@@ -1,0 +1,74 @@
+//! `signingKeys` and `rotateSigningKey` (superuser): the keys that sign
+//! access tokens, and replacing the active one.
+
+use entity::signing_key::{self, State};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use serde_json::Value;
+
+use super::{
+    AppContext,
+    audit::{Action, Event, Target},
+    now, signing,
+};
+use crate::{
+    auth::Viewer,
+    error::{AppError, Result},
+};
+
+/// Every key, newest first, retired ones included; a replaced key past its
+/// window reads as retired even before the periodic job marks it.
+pub async fn list(ctx: &AppContext, viewer: &Viewer) -> Result<Vec<signing_key::Model>> {
+    viewer.require_superuser()?;
+    let at = now();
+    Ok(signing_key::Entity::find()
+        .order_by_desc(signing_key::Column::CreatedAt)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|mut key| {
+            if key.state == State::VerifyOnly && key.retires_at.is_some_and(|t| t <= at) {
+                key.state = State::Retired;
+            }
+            key
+        })
+        .collect())
+}
+
+/// `rotateSigningKey`: a new key of `JWT_ALGORITHM` signs from now on, on
+/// every replica; the one it replaces verifies (and stays published) until
+/// the tokens it signed have expired, then retires.
+pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Model> {
+    viewer.require_superuser()?;
+    let algorithm = ctx.config.jwt_algorithm;
+    if !algorithm.is_asymmetric() {
+        return Err(AppError::Conflict(
+            "JWT_ALGORITHM is HS256: tokens are signed with JWT_SECRET, and there is no key to rotate (set JWT_ALGORITHM to EdDSA, ES256 or RS256)".into(),
+        ));
+    }
+    if ctx.config.jwt_private_key.is_some() {
+        return Err(AppError::Conflict(
+            "the signing key comes from JWT_PRIVATE_KEY_FILE: put a new key in the file and restart the replicas".into(),
+        ));
+    }
+    let key = signing::generate(algorithm).await?;
+    let txn = ctx.db.begin().await?;
+    let previous = signing_key::Entity::find()
+        .filter(signing_key::Column::State.eq(State::Active))
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
+    let row = signing::activate(&txn, ctx, &key).await?;
+    Event::by(viewer, Action::SigningKeyRotated)
+        .on(Target::SigningKey(row.id))
+        .change(
+            "kid",
+            previous.map_or(Value::Null, |p| Value::from(p.kid)),
+            row.kid.clone(),
+        )
+        .change("algorithm", Value::Null, row.algorithm.clone())
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    signing::reload(&ctx.db, ctx).await?;
+    Ok(row)
+}
