@@ -1244,6 +1244,15 @@ mod tests {
     }
 
     #[test]
+    fn the_first_superuser_needs_all_three_admin_variables() {
+        let err = config(&[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ADMIN_EMAIL missing"), "{err}");
+        assert!(config(&[]).unwrap().admin.is_none());
+    }
+
+    #[test]
     fn a_short_jwt_secret_is_refused() {
         assert!(config(&[("JWT_SECRET", "short")]).is_err());
     }

@@ -201,6 +201,47 @@ async fn migrate_status_lists_what_is_applied_and_pending_and_changes_nothing() 
 }
 
 #[tokio::test]
+async fn migrations_need_only_the_database_settings_even_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    // No MFA_ENCRYPTION_KEY, no SMTP_URL: serving would refuse to start.
+    let (ok, out) = usergraph_with(
+        dir.path(),
+        &["migrate", "status"],
+        "",
+        &[("APP_ENV", "production")],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(out.contains(" pending"), "{out}");
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_opened_fails_at_once_rather_than_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-directory").join("x.db");
+    let url = format!("sqlite://{}?mode=rwc", missing.display());
+    let started = std::time::Instant::now();
+    let (ok, out) = usergraph_with(
+        dir.path(),
+        &["migrate", "status"],
+        "",
+        &[
+            ("DATABASE_URL", &url),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "30"),
+        ],
+    )
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited {:?}: {out}",
+        started.elapsed()
+    );
+    assert!(out.contains("refused the connection"), "{out}");
+    assert!(!out.contains("Custom Error"), "{out}");
+}
+
+#[tokio::test]
 async fn in_production_migrate_down_needs_yes() {
     let dir = tempfile::tempdir().unwrap();
     let production = [
