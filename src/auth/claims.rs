@@ -140,7 +140,7 @@ impl ClaimsShape {
 
 /// Roles counted in the size check; a user with more gets a token without
 /// the template's claims if it would pass the limit.
-pub const MAX_ROLES_MEASURED: usize = 16;
+pub const MAX_ROLES_MEASURED: usize = 8;
 
 /// Whether a token with these extra claims stays under `MAX_TOKEN_BYTES`.
 pub fn fits(claims: &Map<String, Value>) -> bool {

@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod request;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tiers;
 pub mod types;
 pub mod webhooks;
@@ -32,7 +33,7 @@ use crate::{config::Config, service::AppContext};
 pub use request::RequestData;
 
 /// Reads: the caller's account, sessions, API keys and security events,
-/// users, roles and tiers, and the audit trail.
+/// users, roles and tiers, the audit trail, webhooks and signing keys.
 #[derive(MergedObject, Default)]
 pub struct Query(
     accounts::AccountQuery,
@@ -41,13 +42,15 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     audit::AuditQuery,
     webhooks::WebhookQuery,
+    signing_keys::SigningKeyQuery,
     roles::RoleQuery,
     tiers::TierQuery,
     nodes::NodeQuery,
 );
 
 /// Writes: sign-up and sign-in, the caller's account, administration,
-/// recovery and invitations, the second factor and API keys, roles and tiers.
+/// recovery and invitations, the second factor and API keys, roles and
+/// tiers, webhooks and signing keys.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountMutation,
@@ -58,6 +61,7 @@ pub struct Mutation(
     mfa::MfaMutation,
     api_keys::ApiKeyMutation,
     webhooks::WebhookMutation,
+    signing_keys::SigningKeyMutation,
     roles::RoleMutation,
     tiers::TierMutation,
 );

@@ -405,6 +405,8 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({ "id": cell.token }),
         ),
         "mySecurityEvents" => ("{ mySecurityEvents(first: 1) { nodes { id } } }", json!({})),
+        "signingKeys" => ("{ signingKeys { id kid } }", json!({})),
+        "rotateSigningKey" => ("mutation { rotateSigningKey { kid } }", json!({})),
         "node" => ("query($id: ID!) { node(id: $id) { id } }", target),
         "nodes" => ("query($id: ID!) { nodes(ids: [$id]) { id } }", target),
         "roleByName" => ("{ roleByName(name: \"viewer\") { id } }", json!({})),
@@ -438,7 +440,12 @@ fn outcome(field: &str, body: &Value) -> String {
 #[tokio::test]
 async fn every_root_field_follows_the_authorization_matrix() {
     // Webhooks are created here for a loopback address.
-    let app = TestApp::spawn_with(&[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")]).await;
+    // Asymmetric tokens throughout, so rotations happen between the cells.
+    let app = TestApp::spawn_with(&[
+        ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
+        ("JWT_ALGORITHM", "EdDSA"),
+    ])
+    .await;
     let setup = app.user_with("setup", &[], true).await;
     // A spare superuser, so no cell ever acts on the last one.
     app.user_with("spare", &[], true).await;

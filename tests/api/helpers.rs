@@ -18,7 +18,7 @@ pub use crate::mailbox::MailSink;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "tangerine-kettle-42";
 /// Production needs it; every test has it, so production-mode tests start.
-const MFA_KEY: &str = "test-mfa-key-test-mfa-key-test-mfa-0123";
+pub const MFA_KEY: &str = "test-mfa-key-test-mfa-key-test-mfa-0123";
 
 pub struct TestApp {
     pub addr: SocketAddr,

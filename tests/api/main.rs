@@ -26,6 +26,7 @@ mod schema;
 mod security;
 mod seeds;
 mod sessions;
+mod signing_keys;
 mod statements;
 mod tiers;
 mod tokens;

@@ -1,0 +1,468 @@
+//! Tokens other services verify: asymmetric keys made at start and shared
+//! by every replica through the database, published as a JWKS, rotated and
+//! retired; the claims for the engines beside usergraph.
+
+use base64::Engine;
+use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, code};
+
+/// The JWKS a replica at `addr` publishes, with its Cache-Control.
+async fn jwks(client: &reqwest::Client, addr: std::net::SocketAddr) -> (JwkSet, String) {
+    let response = client
+        .get(format!("http://{addr}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cache = response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (response.json().await.unwrap(), cache)
+}
+
+fn header(token: &str) -> jsonwebtoken::Header {
+    jsonwebtoken::decode_header(token).unwrap()
+}
+
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Verifies `token` as another service would: with the JWKS alone.
+fn verify_with(set: &JwkSet, token: &str, issuer: &str) -> Result<Value, String> {
+    let header = header(token);
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = set.find(&kid).ok_or(format!("no key {kid} in the set"))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&["usergraph"]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+async fn me(app_addr: std::net::SocketAddr, token: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("http://{app_addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ me { username } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_asymmetric_algorithm_signs_tokens_the_jwks_verifies() {
+    for algorithm in ["EdDSA", "ES256", "RS256"] {
+        let app = TestApp::spawn_with(&[
+            ("JWT_ALGORITHM", algorithm),
+            ("PUBLIC_URL", "https://id.example.com"),
+        ])
+        .await;
+        let ann = app.register_as("ann").await;
+
+        let (set, cache) = jwks(&app.client, app.addr).await;
+        let discovery: Value = app
+            .get("/.well-known/openid-configuration")
+            .await
+            .json()
+            .await
+            .unwrap();
+
+        assert_eq!(format!("{:?}", header(&ann.access).alg), algorithm);
+        assert_eq!(set.keys.len(), 1, "{algorithm}");
+        assert_eq!(cache, "public, max-age=300");
+        let claims = verify_with(&set, &ann.access, "https://id.example.com")
+            .unwrap_or_else(|e| panic!("{algorithm}: {e}"));
+        assert_eq!(claims["sub"], ann.id.as_str());
+        assert_eq!(discovery["issuer"], "https://id.example.com");
+        assert_eq!(
+            discovery["jwks_uri"],
+            "https://id.example.com/.well-known/jwks.json"
+        );
+        assert_eq!(
+            discovery["id_token_signing_alg_values_supported"],
+            json!([algorithm])
+        );
+        assert!(me(app.addr, &ann.access).await["errors"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn hs256_publishes_no_key_and_its_tokens_name_their_secret() {
+    let app = TestApp::spawn().await;
+    let ann = app.register_as("ann").await;
+
+    let (set, _) = jwks(&app.client, app.addr).await;
+
+    assert!(set.keys.is_empty());
+    assert_eq!(header(&ann.access).alg, jsonwebtoken::Algorithm::HS256);
+    assert_eq!(
+        header(&ann.access).kid.as_deref(),
+        Some(app.ctx.jwt.active_kid().as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_on_one_replica_applies_to_the_next_token_on_another() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    let other = app.spawn_replica().await;
+    let root = app.superuser("root").await;
+    app.register_as("ann").await;
+    let before = login_on(other.addr, "ann").await;
+    let old_kid = header(&before).kid.unwrap();
+
+    let rotated = app
+        .gql(
+            Some(&root.access),
+            "mutation { rotateSigningKey { id kid algorithm state retiresAt } }",
+            json!({}),
+        )
+        .await;
+    let new_kid = rotated["data"]["rotateSigningKey"]["kid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{rotated}"))
+        .to_owned();
+    let after = login_on(other.addr, "ann").await;
+
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(rotated["data"]["rotateSigningKey"]["state"], "ACTIVE");
+    assert!(
+        rotated["data"]["rotateSigningKey"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sgk_")
+    );
+    assert_eq!(
+        header(&after).kid.as_deref(),
+        Some(new_kid.as_str()),
+        "the other replica signs with the new key at once"
+    );
+    // The old key still verifies, on both, and both publish both keys.
+    for addr in [app.addr, other.addr] {
+        assert!(me(addr, &before).await["errors"].is_null());
+        assert!(me(addr, &after).await["errors"].is_null());
+        let (set, _) = jwks(&app.client, addr).await;
+        assert!(set.find(&old_kid).is_some() && set.find(&new_kid).is_some());
+    }
+    let keys = app
+        .gql(
+            Some(&root.access),
+            "{ signingKeys { kid state retiresAt } }",
+            json!({}),
+        )
+        .await;
+    let keys = keys["data"]["signingKeys"].as_array().unwrap().clone();
+    assert_eq!(keys[0]["kid"], new_kid.as_str());
+    assert_eq!(keys[1]["state"], "VERIFY_ONLY");
+    assert!(keys[1]["retiresAt"].is_string());
+    let audited = app
+        .gql(
+            Some(&root.access),
+            "{ auditEvents(filter: { actions: [\"signing_key.rotated\"] }) { nodes { targetId changes } } }",
+            json!({}),
+        )
+        .await;
+    let event = &audited["data"]["auditEvents"]["nodes"][0];
+    assert_eq!(event["changes"]["kid"]["old"], old_kid.as_str());
+    assert_eq!(event["changes"]["kid"]["new"], new_kid.as_str());
+}
+
+async fn login_on(addr: std::net::SocketAddr, username: &str) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": crate::helpers::LOGIN, "variables": { "input": { "login": username, "password": PASSWORD } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_replaced_key_stops_verifying_and_leaves_the_jwks_once_it_retires() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "ES256")]).await;
+    let root = app.superuser("root").await;
+    let ann = app.register_as("ann").await;
+    let old_kid = header(&ann.access).kid.unwrap();
+    app.gql(
+        Some(&root.access),
+        "mutation { rotateSigningKey { kid } }",
+        json!({}),
+    )
+    .await;
+    let fresh = login_on(app.addr, "root").await;
+
+    // The window passes (the test moves it rather than waiting 15 minutes).
+    {
+        use entity::signing_key;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        signing_key::Entity::update_many()
+            .col_expr(
+                signing_key::Column::RetiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+            )
+            .filter(signing_key::Column::Kid.eq(old_kid.as_str()))
+            .exec(app.db())
+            .await
+            .unwrap();
+    }
+    usergraph::service::signing::reload(app.db(), &app.ctx)
+        .await
+        .unwrap();
+    let retired = usergraph::service::signing::retire_expired(app.db())
+        .await
+        .unwrap();
+
+    assert_eq!(retired, 1);
+    assert_eq!(code(&me(app.addr, &ann.access).await), "TOKEN_INVALID");
+    assert!(me(app.addr, &fresh).await["errors"].is_null());
+    let (set, _) = jwks(&app.client, app.addr).await;
+    assert!(set.find(&old_kid).is_none());
+    assert_eq!(set.keys.len(), 1);
+    let keys = app
+        .gql(Some(&fresh), "{ signingKeys { kid state } }", json!({}))
+        .await;
+    assert_eq!(keys["data"]["signingKeys"][1]["state"], "RETIRED", "{keys}");
+}
+
+#[tokio::test]
+async fn a_token_naming_a_key_nobody_has_is_refused() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    let ann = app.register_as("ann").await;
+    let stranger =
+        usergraph::auth::signing::KeyPair::generate(usergraph::auth::signing::Algorithm::EdDsa)
+            .unwrap();
+    let mut forged_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    forged_header.kid = Some(stranger.public.kid.clone());
+    let forged =
+        jsonwebtoken::encode(&forged_header, &payload(&ann.access), &stranger.encoding).unwrap();
+    // The same claims with the real kid: the signature does not match it.
+    forged_header.kid = header(&ann.access).kid;
+    let mislabelled =
+        jsonwebtoken::encode(&forged_header, &payload(&ann.access), &stranger.encoding).unwrap();
+
+    assert_eq!(code(&me(app.addr, &forged).await), "TOKEN_INVALID");
+    assert_eq!(code(&me(app.addr, &mislabelled).await), "TOKEN_INVALID");
+    assert!(me(app.addr, &ann.access).await["errors"].is_null());
+}
+
+#[tokio::test]
+async fn hs256_tokens_outlive_the_switch_only_within_the_accepted_window() {
+    let mut app = TestApp::spawn().await;
+    let ann = app.register_as("ann").await;
+
+    app.restart_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    let strict = me(app.addr, &ann.access).await;
+    let until = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    app.restart_with(&[("JWT_ACCEPT_HS256_UNTIL", &until)])
+        .await;
+    let lenient = me(app.addr, &ann.access).await;
+    let fresh = login_on(app.addr, "ann").await;
+
+    assert_eq!(code(&strict), "TOKEN_INVALID");
+    assert!(lenient["errors"].is_null(), "{lenient}");
+    assert_eq!(header(&fresh).alg, jsonwebtoken::Algorithm::EdDSA);
+}
+
+#[tokio::test]
+async fn back_to_hs256_the_asymmetric_key_verifies_until_its_tokens_expire() {
+    let mut app = TestApp::spawn_with(&[("JWT_ALGORITHM", "RS256")]).await;
+    let ann = app.register_as("ann").await;
+
+    app.restart_with(&[("JWT_ALGORITHM", "HS256")]).await;
+    let old = me(app.addr, &ann.access).await;
+    let fresh = login_on(app.addr, "ann").await;
+    let (set, _) = jwks(&app.client, app.addr).await;
+
+    assert!(old["errors"].is_null(), "{old}");
+    assert_eq!(header(&fresh).alg, jsonwebtoken::Algorithm::HS256);
+    assert_eq!(set.keys.len(), 1, "published until it retires");
+}
+
+#[tokio::test]
+async fn a_private_key_file_signs_every_token_and_cannot_be_rotated_here() {
+    let pair =
+        usergraph::auth::signing::KeyPair::generate(usergraph::auth::signing::Algorithm::Es256)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signing.pem");
+    let body = base64::engine::general_purpose::STANDARD.encode(pair.pkcs8_der());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    std::fs::write(
+        &path,
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[
+        ("JWT_ALGORITHM", "ES256"),
+        ("JWT_PRIVATE_KEY_FILE", path.to_str().unwrap()),
+    ])
+    .await;
+    let root = app.superuser("root").await;
+    let ann = app.register_as("ann").await;
+
+    let rotated = app
+        .gql(
+            Some(&root.access),
+            "mutation { rotateSigningKey { kid } }",
+            json!({}),
+        )
+        .await;
+    let (set, _) = jwks(&app.client, app.addr).await;
+
+    assert_eq!(
+        header(&ann.access).kid.as_deref(),
+        Some(pair.public.kid.as_str())
+    );
+    assert_eq!(code(&rotated), "CONFLICT");
+    assert!(set.find(&pair.public.kid).is_some());
+
+    // A key of another kind is refused at start, naming the variable.
+    let ed = dir.path().join("ed.pem");
+    std::fs::copy(&path, &ed).unwrap();
+    let env = [
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("JWT_ALGORITHM", "EdDSA"),
+        ("JWT_PRIVATE_KEY_FILE", ed.to_str().unwrap()),
+    ];
+    let config = usergraph::config::Config::from_lookup(|key| {
+        env.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let err = usergraph::app::build(config).await.err().unwrap();
+    assert!(
+        format!("{err:#}").contains("JWT_PRIVATE_KEY_FILE: the key is not a EdDSA key"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn presets_and_templates_put_their_claims_in_the_token() {
+    let app = TestApp::spawn_with(&[
+        ("JWT_ALGORITHM", "EdDSA"),
+        ("JWT_CLAIMS_PRESET", "hasura"),
+        (
+            "JWT_CLAIMS_TEMPLATE",
+            r#"{"email": "{{ user.email }}", "tier": "{{ user.tier }}", "tenant": "{{ user.appMetadata.tenant }}"}"#,
+        ),
+    ])
+    .await;
+    let root = app.superuser("root").await;
+    let ann = app.register_as("ann").await;
+    app.gql(
+        Some(&root.access),
+        "mutation($id: ID!) { updateUser(id: $id, input: { appMetadata: { tenant: \"acme\" } }) { id } }",
+        json!({ "id": ann.id }),
+    )
+    .await;
+
+    let token = login_on(app.addr, "ann").await;
+    let claims = payload(&token);
+
+    assert_eq!(
+        claims["https://hasura.io/jwt/claims"],
+        json!({
+            "x-hasura-user-id": ann.id,
+            "x-hasura-default-role": "user",
+            "x-hasura-allowed-roles": ["user"],
+        })
+    );
+    assert_eq!(claims["email"], "ann@example.com");
+    assert_eq!(claims["tier"], Value::Null, "no tier: null");
+    assert_eq!(claims["tenant"], "acme");
+    assert!(me(app.addr, &token).await["errors"].is_null());
+}
+
+#[tokio::test]
+async fn a_template_that_could_pass_four_kibibytes_stops_the_start() {
+    let env = [
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("JWT_SECRET", crate::helpers::JWT_SECRET),
+        (
+            "JWT_CLAIMS_TEMPLATE",
+            r#"{"all": "{{ user.appMetadata }}", "perms": "{{ user.permissions }}", "roles": "{{ user.roles }}"}"#,
+        ),
+    ];
+    let config = usergraph::config::Config::from_lookup(|key| {
+        env.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let err = usergraph::app::build(config).await.err().unwrap();
+    assert!(format!("{err:#}").contains("more than 4096"), "{err:#}");
+}
+
+/// N replicas starting at once on a fresh PostgreSQL each try to make the
+/// first key: one wins, and every replica signs with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_at_once_share_one_active_key() {
+    let on_postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"));
+    if !on_postgres {
+        eprintln!("skipped: the race runs on PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    let (url, _) = crate::helpers::fresh_database().await;
+    let url = url.replace("localhost", "127.0.0.1");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("MFA_ENCRYPTION_KEY", crate::helpers::MFA_KEY),
+        ("JWT_ALGORITHM", "ES256"),
+    ];
+    let config = || {
+        usergraph::config::Config::from_lookup(|key| {
+            env.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    };
+
+    let replicas = futures::future::join_all((0..6).map(|_| usergraph::app::build(config()))).await;
+
+    let kids: std::collections::HashSet<String> = replicas
+        .into_iter()
+        .map(|built| built.expect("every replica starts").0.jwt.active_kid())
+        .collect();
+    assert_eq!(kids.len(), 1, "{kids:?}");
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(&url).await.unwrap();
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT state FROM signing_keys",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one key made, the losers made none");
+}
