@@ -37,18 +37,49 @@ fn payload(token: &str) -> Value {
     .unwrap()
 }
 
-/// Verifies `token` as another service would: with the JWKS alone.
-fn verify_with(set: &JwkSet, token: &str, issuer: &str) -> Result<Value, String> {
-    let header = header(token);
-    let kid = header.kid.ok_or("no kid")?;
-    let jwk = set.find(&kid).ok_or(format!("no key {kid} in the set"))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut validation = Validation::new(header.alg);
+/// Verifies `token` as another service would, with the JWKS alone: the
+/// README shows this function as it is (a test below holds it).
+// README: Rust
+// Rust: verify a usergraph access token with its published keys
+// (jsonwebtoken). Fetch the set from {PUBLIC_URL}/.well-known/jwks.json, keep
+// it, and fetch it again when a token names a kid it does not have.
+fn verify(set: &JwkSet, token: &str, issuer: &str) -> jsonwebtoken::errors::Result<Value> {
+    use jsonwebtoken::errors::ErrorKind;
+    let header = jsonwebtoken::decode_header(token)?;
+    let jwk = header
+        .kid
+        .as_deref()
+        .and_then(|kid| set.find(kid))
+        .ok_or(ErrorKind::InvalidToken)?;
+    // The key's own algorithm, never the one the token's header claims.
+    let algorithm: jsonwebtoken::Algorithm = jwk
+        .common
+        .key_algorithm
+        .ok_or(ErrorKind::InvalidAlgorithm)?
+        .to_string()
+        .parse()?;
+    let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&["usergraph"]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| e.to_string())
+    let key = DecodingKey::from_jwk(jwk)?;
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+}
+// README: end
+
+#[test]
+fn the_readme_shows_the_rust_verifier_as_it_is() {
+    let source = include_str!("signing_keys.rs");
+    let snippet = source
+        .split("// README: Rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("// README: end").next())
+        .unwrap()
+        .trim();
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(snippet),
+        "README.md does not show tests/api/signing_keys.rs's verify as it is"
+    );
 }
 
 async fn me(app_addr: std::net::SocketAddr, token: &str) -> Value {
@@ -85,7 +116,7 @@ async fn each_asymmetric_algorithm_signs_tokens_the_jwks_verifies() {
         assert_eq!(format!("{:?}", header(&ann.access).alg), algorithm);
         assert_eq!(set.keys.len(), 1, "{algorithm}");
         assert_eq!(cache, "public, max-age=300");
-        let claims = verify_with(&set, &ann.access, "https://id.example.com")
+        let claims = verify(&set, &ann.access, "https://id.example.com")
             .unwrap_or_else(|e| panic!("{algorithm}: {e}"));
         assert_eq!(claims["sub"], ann.id.as_str());
         assert_eq!(discovery["issuer"], "https://id.example.com");

