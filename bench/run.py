@@ -32,7 +32,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 JWT_SECRET = "bench-secret-bench-secret-bench-secret-0001"
 ADMIN_PASSWORD = "Quiet-Harbor-Lantern-93"
-UG_PORT, RAW_PORT, PG5_PORT = 18080, 18081, 18082
+UG_PORT, RAW_PORT, PG5_PORT, UG_EDDSA_PORT = 18080, 18081, 18082, 18083
 PG5 = BENCH / "postgraphile"
 
 PROFILES = {
@@ -50,6 +50,9 @@ PROFILES = {
         q1_conns=[1, 16],
         scenarios=["Q1", "PG5", "Q2", "A2", "A3", "W2", "S1", "C1", "L2", "E1", "RSS"],
     ),
+    # Token signing (#28): the same usergraph with HS256 and with EdDSA
+    # access tokens, on Q1 and A2 (J1).
+    "tokens": dict(sizes=[10_000], duration=8, runs=5, q1_conns=[16], scenarios=["J1"]),
     # The full table of BENCHMARKS.md.
     "full": dict(
         sizes=[10_000, 100_000, 1_000_000],
@@ -322,7 +325,9 @@ def bench_size(args, profile, size, binaries, tmp):
     url = prepare_database(args.database_url, size, binaries["usergraph"])
     # Every server talks to the loopback database in plain TCP, as
     # PostGraphile's driver does by default (sqlx would negotiate TLS).
-    env = {"DATABASE_URL": url + "?sslmode=disable", "JWT_SECRET": JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production",
+    # bench-raw checks the issuer `usergraph` (JWT_ISSUER's default is PUBLIC_URL).
+    env = {"DATABASE_URL": url + "?sslmode=disable", "JWT_SECRET": JWT_SECRET, "JWT_ISSUER": "usergraph",
+           "RUST_LOG": "warn", "APP_ENV": "production",
            # All load comes from one address: per-address limits would refuse it.
            "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
            # No scenario sends mail; production's SMTP default needs a server.
@@ -472,6 +477,29 @@ def bench_size(args, profile, size, binaries, tmp):
                 alone("A1", conns, bodies["A1"], use_token=False)
         if "A2" in scenarios:
             paired("A2", 16, bodies["A2"])
+        if "J1" in scenarios:
+            # A second usergraph signing with EdDSA (its key made at start);
+            # runs interleave with the HS256 one, each with its own token.
+            eddsa = Server("usergraph-eddsa", binaries["usergraph"], UG_EDDSA_PORT, {**env, "JWT_ALGORITHM": "EdDSA"})
+            try:
+                signed = post(UG_EDDSA_PORT, {"query": A1, "variables": {"i": {"login": "benchadmin", "password": ADMIN_PASSWORD}}})
+                eddsa_token = signed["data"]["login"]["accessToken"]
+                golden("J1 A2", post(UG_EDDSA_PORT, json.loads(bodies["A2"].read_text()), eddsa_token), None, ("me",))
+                for name in ["Q1", "A2"]:
+                    hs_runs, ed_runs = [], []
+                    for _ in range(profile["runs"]):
+                        hs_runs.append(cell(name, ug, bodies[name], 16))
+                        ed_runs.append(wrk(eddsa, bodies[name], eddsa_token, 16, profile["duration"], f"{size:x}j{rng.randrange(1 << 16):x}"))
+                    hs, ed = summarize(hs_runs), summarize(ed_runs)
+                    results["cells"][f"J1-{name}@c16"] = {
+                        "usergraph": hs, "usergraph-eddsa": ed,
+                        "ratio": ed["rps"] / hs["rps"],
+                        "cpu_us_more_per_request": (ed["cpu_ms_per_request"] - hs["cpu_ms_per_request"]) * 1000,
+                    }
+                    log(f"{size} J1 {name}@c16: HS256 {hs['rps']:.0f} req/s ({hs['cpu_ms_per_request'] * 1000:.0f} us CPU), "
+                        f"EdDSA {ed['rps']:.0f} req/s ({ed['cpu_ms_per_request'] * 1000:.0f} us CPU)")
+            finally:
+                eddsa.stop()
         if "W1" in scenarios:
             alone("W1", 4, bodies["W1"])
         if "W2" in scenarios:
@@ -766,6 +794,16 @@ def markdown(report):
                 lines.append(f"| {name} | {p['rps']:.0f} | {p['p50_us'] / 1000:.1f} | {p['p99_us'] / 1000:.1f} | {p['peak_rss_mb']:.0f} | "
                              f"{u['p99_us'] / 1000:.1f} | {u['peak_rss_mb']:.0f} |")
             lines.append("")
+        signing = [(name, cell) for name, cell in size["cells"].items() if "usergraph-eddsa" in cell]
+        if signing:
+            lines += ["J1: the same usergraph signing access tokens with HS256 and with EdDSA (16 connections; medians):", "",
+                      "| cell | HS256 req/s | EdDSA req/s | EdDSA / HS256 | HS256 CPU ms/req | EdDSA CPU ms/req | EdDSA CPU more per request |",
+                      "|---|---|---|---|---|---|---|"]
+            for name, cell in signing:
+                hs, ed = cell["usergraph"], cell["usergraph-eddsa"]
+                lines.append(f"| {name} | {hs['rps']:.0f} | {ed['rps']:.0f} | {cell['ratio']:.2f} | {hs['cpu_ms_per_request']:.3f} | "
+                             f"{ed['cpu_ms_per_request']:.3f} | {cell['cpu_us_more_per_request']:.0f} µs |")
+            lines.append("")
         l2_cell, e1 = size["cells"].get("L2"), size["cells"].get("E1")
         if l2_cell:
             lines += [f"L2 (sign-in with a second factor: login, then verifyMfa; {l2_cell['flows']} users once each, 4 at a time): "
@@ -813,8 +851,9 @@ def check(report, profile, min_q1_ratio):
         for name, cell in cells.items():
             if name in ("X1", "L2", "E1"):
                 continue
-            if cell["usergraph"]["errors"] and not name.startswith(("A1", "W1")):
-                failures.append(f"{name}: {cell['usergraph']['errors']} error responses")
+            for server in ("usergraph", "usergraph-eddsa"):
+                if cell.get(server, {}).get("errors") and not name.startswith(("A1", "W1")):
+                    failures.append(f"{name}: {cell[server]['errors']} error responses from {server}")
     return failures
 
 
