@@ -96,7 +96,7 @@ pub async fn prepare(ctx: &AppContext) -> anyhow::Result<()> {
             (_, None) => generate(algorithm).await?,
         };
         let txn = ctx.db.begin().await?;
-        match activate(&txn, ctx, &wanted).await {
+        match activate(&txn, ctx, &wanted, active.as_ref().map(|row| row.id)).await {
             Ok(row) => {
                 txn.commit().await?;
                 tracing::info!(kid = %row.kid, algorithm = %row.algorithm, "a new signing key is active");
@@ -137,15 +137,36 @@ async fn active_row(conn: &impl ConnectionTrait) -> Result<Option<signing_key::M
         .await?)
 }
 
-/// Makes `key` the active key in the caller's transaction: the active one
-/// becomes verify-only for `verify_window`. Fails on the unique index when
-/// another transaction made an active key meanwhile.
+/// Makes `key` the active key in the caller's transaction. `replacing` is
+/// the active key the caller saw: it becomes verify-only for
+/// `verify_window`, and if it is no longer the active one (another replica
+/// replaced it), nothing happens and `CONFLICT` says so. With `None` the
+/// caller saw no active key, and the unique index refuses the insert when
+/// another transaction made one meanwhile: either way, one replica's key
+/// wins and the others adopt it.
 pub async fn activate(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     key: &KeyPair,
+    replacing: Option<uuid::Uuid>,
 ) -> Result<signing_key::Model> {
-    demote_active(conn, ctx).await?;
+    if let Some(id) = replacing {
+        let demoted = signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::State, Expr::value(State::VerifyOnly))
+            .col_expr(
+                signing_key::Column::RetiresAt,
+                Expr::value(now() + verify_window(ctx)),
+            )
+            .filter(signing_key::Column::Id.eq(id))
+            .filter(signing_key::Column::State.eq(State::Active))
+            .exec(conn)
+            .await?;
+        if demoted.rows_affected == 0 {
+            return Err(AppError::Conflict(
+                "the active signing key changed meanwhile".into(),
+            ));
+        }
+    }
     let row = signing_key::ActiveModel {
         id: Set(ids::new_key()),
         kid: Set(key.public.kid.clone()),

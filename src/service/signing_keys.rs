@@ -57,7 +57,7 @@ pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Mo
         .lock_exclusive()
         .one(&txn)
         .await?;
-    let row = signing::activate(&txn, ctx, &key).await?;
+    let row = signing::activate(&txn, ctx, &key, previous.as_ref().map(|p| p.id)).await?;
     Event::by(viewer, Action::SigningKeyRotated)
         .on(Target::SigningKey(row.id))
         .change(
