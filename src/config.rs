@@ -104,6 +104,50 @@ impl std::fmt::Display for SigningAlgorithm {
     }
 }
 
+/// `IDP_<NAME>_KIND`: how a provider signs people in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenID Connect: discovery, an ID token verified with the provider's keys.
+    Oidc,
+    /// GitHub's OAuth 2: the user and verified-email endpoints of its API.
+    Github,
+}
+
+impl FromStr for ProviderKind {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "oidc" => Ok(Self::Oidc),
+            "github" => Ok(Self::Github),
+            other => Err(format!("`{other}` is not one of oidc, github")),
+        }
+    }
+}
+
+/// One provider of `IDENTITY_PROVIDERS`, from its `IDP_<NAME>_*` variables.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// As listed in `IDENTITY_PROVIDERS` (lower case).
+    pub name: String,
+    pub kind: ProviderKind,
+    /// `IDP_<NAME>_ISSUER` (OIDC): where discovery starts.
+    pub issuer: Option<url::Url>,
+    pub client_id: String,
+    /// `IDP_<NAME>_CLIENT_SECRET` (or `_FILE`); none for a public client.
+    pub client_secret: Option<SecretString>,
+    /// `IDP_<NAME>_SCOPES`, space- or comma-separated.
+    pub scopes: Vec<String>,
+    /// `IDP_<NAME>_TRUST_EMAIL`: the provider's verified email may link to
+    /// a local account with the same verified address.
+    pub trust_email: bool,
+    /// GitHub's endpoints (`IDP_<NAME>_AUTHORIZE_URL`, `_TOKEN_URL`,
+    /// `_API_URL`): github.com's unless set (GitHub Enterprise, tests).
+    pub authorize_url: url::Url,
+    pub token_url: url::Url,
+    pub api_url: url::Url,
+}
+
 /// `JWT_CLAIMS_PRESET`: the claims an engine beside usergraph expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimsPreset {
@@ -277,6 +321,11 @@ pub struct Config {
     pub jwt_claims_preset: ClaimsPreset,
     /// `JWT_CLAIMS_TEMPLATE`: a JSON object of claims over the user, merged in.
     pub jwt_claims_template: Option<String>,
+    /// `IDENTITY_PROVIDERS` and their `IDP_<NAME>_*` settings.
+    pub identity_providers: Vec<ProviderConfig>,
+    /// `EXTERNAL_SIGNIN_REDIRECT_URLS`: the frontend callback URLs a
+    /// provider may send people back to, compared exactly.
+    pub external_signin_redirect_urls: Vec<String>,
     /// `PUBLIC_URL`: where clients reach the service (links in mail, the
     /// issuer, the JWKS URL); `http://` and `BIND_ADDR` when unset.
     pub public_url: String,
@@ -539,6 +588,15 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         jwt_accept_hs256_until,
         jwt_claims_preset: env.parse("JWT_CLAIMS_PRESET", ClaimsPreset::None),
         jwt_claims_template: env.get("JWT_CLAIMS_TEMPLATE"),
+        identity_providers: identity_providers(env, production),
+        external_signin_redirect_urls: env.list("EXTERNAL_SIGNIN_REDIRECT_URLS", |raw| {
+            match url::Url::parse(raw) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                    Ok(raw.to_owned())
+                }
+                _ => Err(format!("`{raw}` is not an http(s) URL")),
+            }
+        }),
         public_url,
         jwt_audience: env
             .get("JWT_AUDIENCE")
@@ -649,6 +707,111 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
                 .max(Duration::from_secs(1)),
         },
     }
+}
+
+/// `IDENTITY_PROVIDERS`: each provider's settings from `IDP_<NAME>_*`.
+fn identity_providers(
+    env: &Env<impl Fn(&str) -> Option<String>>,
+    production: bool,
+) -> Vec<ProviderConfig> {
+    let names = env.list("IDENTITY_PROVIDERS", |name| {
+        let name = name.to_ascii_lowercase();
+        let valid = (1..=32).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if valid {
+            Ok(name)
+        } else {
+            Err(format!(
+                "`{name}` is not a provider name (1 to 32 of a-z, 0-9 and -)"
+            ))
+        }
+    });
+    let mut providers = Vec::new();
+    for name in names {
+        let prefix = format!("IDP_{}_", name.to_ascii_uppercase().replace('-', "_"));
+        let key = |suffix: &str| format!("{prefix}{suffix}");
+        let kind = env.parse(&key("KIND"), ProviderKind::Oidc);
+        // An issuer or endpoint: https, or a loopback host outside production
+        // (the tests run their providers on 127.0.0.1).
+        let endpoint = |suffix: &str, default: Option<&str>| -> Option<url::Url> {
+            let variable = key(suffix);
+            let raw = env.get(&variable).or(default.map(str::to_owned))?;
+            let url = url::Url::parse(raw.trim()).ok();
+            let loopback = url.as_ref().is_some_and(|u| {
+                matches!(u.host(), Some(url::Host::Domain("localhost")))
+                    || matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                    || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            });
+            match url {
+                Some(url) if url.scheme() == "https" => Some(url),
+                Some(url) if url.scheme() == "http" && loopback && !production => Some(url),
+                _ => {
+                    env.fail(format!(
+                        "{variable} `{}` must be an https URL (http only for a loopback host outside production)",
+                        raw.trim()
+                    ));
+                    None
+                }
+            }
+        };
+        let issuer = match kind {
+            ProviderKind::Oidc => {
+                let issuer = endpoint("ISSUER", None);
+                if issuer.is_none() && env.get(&key("ISSUER")).is_none() {
+                    env.fail(format!(
+                        "{} must be set for the OpenID provider `{name}`",
+                        key("ISSUER")
+                    ));
+                }
+                issuer
+            }
+            ProviderKind::Github => None,
+        };
+        let client_id = env.get(&key("CLIENT_ID")).unwrap_or_else(|| {
+            env.fail(format!(
+                "{} must be set for the provider `{name}`",
+                key("CLIENT_ID")
+            ));
+            String::new()
+        });
+        let scopes = env
+            .get(&key("SCOPES"))
+            .unwrap_or_else(|| match kind {
+                ProviderKind::Oidc => "openid email profile".into(),
+                ProviderKind::Github => "read:user user:email".into(),
+            })
+            .split([' ', ','])
+            .filter(|scope| !scope.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let fallback = || url::Url::parse("https://invalid.example").expect("a URL");
+        providers.push(ProviderConfig {
+            kind,
+            issuer,
+            client_secret: env.secret(&key("CLIENT_SECRET")),
+            client_id,
+            scopes,
+            trust_email: env.switch(&key("TRUST_EMAIL"), false),
+            authorize_url: endpoint(
+                "AUTHORIZE_URL",
+                Some("https://github.com/login/oauth/authorize"),
+            )
+            .unwrap_or_else(fallback),
+            token_url: endpoint(
+                "TOKEN_URL",
+                Some("https://github.com/login/oauth/access_token"),
+            )
+            .unwrap_or_else(fallback),
+            api_url: endpoint("API_URL", Some("https://api.github.com")).unwrap_or_else(fallback),
+            name,
+        });
+    }
+    if !providers.is_empty() && env.get("EXTERNAL_SIGNIN_REDIRECT_URLS").is_none() {
+        env.fail("EXTERNAL_SIGNIN_REDIRECT_URLS must list the frontend pages providers send people back to");
+    }
+    providers
 }
 
 /// Where mail links point when `PUBLIC_URL` is unset: the address the

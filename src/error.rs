@@ -33,6 +33,16 @@ pub mod code {
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
 
+/// The `extensions.reason` of a `CONFLICT` a client handles by kind.
+pub mod reason {
+    /// A provider account whose address is a local account's: sign in to
+    /// that account, then link the provider.
+    pub const EMAIL_IN_USE: &str = "EMAIL_IN_USE";
+    /// The identity provider did not answer in time, or answered with an
+    /// error of its own: nothing was written; try again.
+    pub const PROVIDER_UNAVAILABLE: &str = "PROVIDER_UNAVAILABLE";
+}
+
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +101,13 @@ pub enum AppError {
     TokenInvalid,
     #[error("{0}")]
     Conflict(String),
+    /// A `CONFLICT` a client acts on by its `extensions.reason`
+    /// (`reason::EMAIL_IN_USE`, `reason::PROVIDER_UNAVAILABLE`).
+    #[error("{message}")]
+    ConflictBecause {
+        reason: &'static str,
+        message: String,
+    },
     /// `retry_after` seconds is when trying again may succeed, sent as
     /// `extensions.retryAfter`.
     #[error("too many requests; try again in {retry_after} seconds")]
@@ -143,7 +160,7 @@ impl AppError {
             Self::MfaRequired { .. } | Self::MfaCodeRequired => code::MFA_REQUIRED,
             Self::TokenExpired => code::TOKEN_EXPIRED,
             Self::TokenInvalid => code::TOKEN_INVALID,
-            Self::Conflict(_) => code::CONFLICT,
+            Self::Conflict(_) | Self::ConflictBecause { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Database(_) | Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
@@ -185,6 +202,9 @@ impl ErrorExtensions for AppError {
             }
             if let Self::MfaRequired { mfa_token } = self {
                 ext.set("mfaToken", mfa_token.as_str());
+            }
+            if let Self::ConflictBecause { reason, .. } = self {
+                ext.set("reason", *reason);
             }
         })
     }
@@ -257,6 +277,13 @@ mod tests {
             (AppError::TokenExpired, "TOKEN_EXPIRED"),
             (AppError::TokenInvalid, "TOKEN_INVALID"),
             (AppError::Conflict("x".into()), "CONFLICT"),
+            (
+                AppError::ConflictBecause {
+                    reason: reason::EMAIL_IN_USE,
+                    message: "x".into(),
+                },
+                "CONFLICT",
+            ),
             (AppError::AccountLocked, "ACCOUNT_LOCKED"),
             (AppError::RateLimited { retry_after: 3 }, "RATE_LIMITED"),
             (
@@ -287,6 +314,15 @@ mod tests {
         assert_eq!(rendered(missing).1["field"], "roleIds");
         let renamed = AppError::bad_input("email", "bad").with_field("newEmail");
         assert_eq!(rendered(renamed).1["field"], "newEmail");
+    }
+
+    #[test]
+    fn a_conflict_with_a_reason_names_it() {
+        let (_, ext) = rendered(AppError::ConflictBecause {
+            reason: reason::PROVIDER_UNAVAILABLE,
+            message: "down".into(),
+        });
+        assert_eq!(ext["reason"], "PROVIDER_UNAVAILABLE");
     }
 
     #[test]

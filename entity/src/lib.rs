@@ -9,6 +9,8 @@ use sea_orm::{DbErr, FromQueryResult, QueryResult, prelude::Uuid};
 pub mod account_token;
 pub mod api_key;
 pub mod audit_event;
+pub mod external_identity;
+pub mod external_signin;
 pub mod outbox;
 pub mod rate_limit;
 pub mod recovery_code;

@@ -67,6 +67,9 @@ pub struct Model {
     pub first_name_key: String,
     /// Lower-cased last name, empty when unset, for ordering.
     pub last_name_key: String,
+    /// False for a user made through another provider until they set one:
+    /// `password_hash` then holds a hash of random bytes nobody knows.
+    pub has_password: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -142,6 +145,7 @@ crate::from_position!(
     app_metadata,
     first_name_key,
     last_name_key,
+    has_password,
 );
 
 impl Model {
@@ -183,6 +187,7 @@ impl Model {
             app_metadata: Json::Object(Default::default()),
             first_name_key: String::new(),
             last_name_key: String::new(),
+            has_password: true,
         }
     }
 

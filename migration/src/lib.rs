@@ -17,6 +17,7 @@ mod m20261130_000009_directory;
 mod m20261130_000010_search_trigrams;
 mod m20261130_000011_count_indexes;
 mod m20261207_000012_signing_keys;
+mod m20261207_000013_external_identities;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_search_trigrams::Migration),
             Box::new(m20261130_000011_count_indexes::Migration),
             Box::new(m20261207_000012_signing_keys::Migration),
+            Box::new(m20261207_000013_external_identities::Migration),
         ]
     }
 }

@@ -89,10 +89,11 @@ async fn sign_in(
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Limited::Login, meta).await?;
-    // An invitation not yet accepted has no password: as good as no user.
+    // An invitation not yet accepted, or an account made through another
+    // provider, has no password: as good as no user.
     let found = users::find_by_login(&ctx.db, login)
         .await?
-        .filter(|u| !u.is_deleted() && !u.invitation_pending);
+        .filter(|u| !u.is_deleted() && !u.invitation_pending && u.has_password);
     let Some(user) = found else {
         ctx.hasher.verify(password.to_owned(), None).await?;
         tracing::info!(
@@ -128,30 +129,7 @@ async fn sign_in(
     else {
         return Err(AppError::InvalidCredentials);
     };
-    if user.status != user::Status::Active {
-        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: account disabled");
-        return Err(AppError::AccountDisabled);
-    }
-    // Only after the right password, so it tells nothing to a guesser.
-    if ctx.config.require_email_verification && user.email_verified_at.is_none() {
-        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login refused: email not verified");
-        return Err(AppError::EmailNotVerified);
-    }
-    if user.mfa_enabled {
-        let mfa_token = credentials::challenge(&txn, ctx, &user).await?;
-        txn.commit().await?;
-        tracing::info!(user_id = %crate::ids::user(user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "password right; second factor required");
-        return Err(AppError::MfaRequired { mfa_token });
-    }
-    let user = credentials::record_sign_in(&txn, user).await?;
-    Event::anonymous(meta, Action::AuthLogin)
-        .as_user(user.id)
-        .record(&txn)
-        .await?;
-    let tokens = access::start(&txn, ctx, user, meta).await?;
-    txn.commit().await?;
-    tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded");
-    Ok(tokens)
+    credentials::complete_sign_in(txn, ctx, user, meta, credentials::Method::Password).await
 }
 
 /// Changes the viewer's password, ends every other session and revokes

@@ -206,6 +206,7 @@ pub async fn update_user(
         )
         .await?;
         model.password_hash = Set(ctx.hasher.hash(password.clone()).await?);
+        model.has_password = Set(true);
         model.password_changed_at = Set(now());
         // A password set by an administrator makes an invitation usable.
         model.invitation_pending = Set(false);

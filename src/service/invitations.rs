@@ -144,6 +144,7 @@ pub async fn accept_invitation(
         model.username = Set(username);
     }
     model.password_hash = Set(hash);
+    model.has_password = Set(true);
     model.password_changed_at = Set(ts);
     model.invitation_pending = Set(false);
     model.email_verified_at = Set(Some(ts));

@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod limits;
 pub mod links;
 pub mod new_account;
+pub mod providers;
 pub mod role_grants;
 pub mod signing;
 pub mod tokens;

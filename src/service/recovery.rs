@@ -146,6 +146,7 @@ pub async fn reset_password(
         let unproven = user.email_verified_at.is_none();
         let mut model = users::changes(&user);
         model.password_hash = Set(hash);
+        model.has_password = Set(true);
         model.password_changed_at = Set(ts);
         model.failed_login_count = Set(0);
         model.locked_until = Set(None);

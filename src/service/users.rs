@@ -82,6 +82,7 @@ pub fn new_row(
         app_metadata: Set(serde_json::json!({})),
         first_name_key: Set(String::new()),
         last_name_key: Set(String::new()),
+        has_password: Set(true),
     }
 }
 

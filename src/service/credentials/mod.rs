@@ -25,6 +25,65 @@ use super::{
 };
 use crate::{error::Result, validation};
 
+/// How a sign-in proved who it is, as its `auth.login` event records it.
+#[derive(Debug, Clone, Copy)]
+pub enum Method<'a> {
+    Password,
+    /// Another provider, by its name in `IDENTITY_PROVIDERS`.
+    Provider(&'a str),
+}
+
+impl Method<'_> {
+    fn recorded(self) -> String {
+        match self {
+            Method::Password => "password".into(),
+            Method::Provider(name) => format!("provider:{name}"),
+        }
+    }
+}
+
+/// The end of every sign-in once its first factor is proven, on `user` as
+/// `txn` locked it: an account that is not active is `ACCOUNT_DISABLED`,
+/// an unverified address `EMAIL_NOT_VERIFIED` (`REQUIRE_EMAIL_VERIFICATION`),
+/// a second factor `MFA_REQUIRED` (its challenge committed); anything else
+/// gets a session, audited as `auth.login` with its method. Commits `txn`.
+pub async fn complete_sign_in(
+    txn: sea_orm::DatabaseTransaction,
+    ctx: &AppContext,
+    user: user::Model,
+    meta: &RequestMeta,
+    method: Method<'_>,
+) -> Result<access::Tokens> {
+    use crate::error::AppError;
+    let user_id = crate::ids::user(user.id);
+    let (ip, request_id) = (meta.ip.as_deref(), meta.request_id.as_deref());
+    if user.status != user::Status::Active {
+        tracing::info!(%user_id, ip, request_id, "sign-in refused: account disabled");
+        return Err(AppError::AccountDisabled);
+    }
+    // Only after the first factor, so it tells nothing to a guesser.
+    if ctx.config.require_email_verification && user.email_verified_at.is_none() {
+        tracing::info!(%user_id, ip, request_id, "sign-in refused: email not verified");
+        return Err(AppError::EmailNotVerified);
+    }
+    if user.mfa_enabled {
+        let mfa_token = challenge(&txn, ctx, &user).await?;
+        txn.commit().await?;
+        tracing::info!(%user_id, ip, request_id, "first factor right; second factor required");
+        return Err(AppError::MfaRequired { mfa_token });
+    }
+    let user = record_sign_in(&txn, user).await?;
+    Event::anonymous(meta, Action::AuthLogin)
+        .as_user(user.id)
+        .change("method", Value::Null, method.recorded())
+        .record(&txn)
+        .await?;
+    let tokens = access::start(&txn, ctx, user, meta).await?;
+    txn.commit().await?;
+    tracing::info!(%user_id, ip, request_id, method = %method.recorded(), "login succeeded");
+    Ok(tokens)
+}
+
 /// `user`'s address has just been proven for the first time (a reset or a
 /// verification link, in the caller's transaction, under the user's lock):
 /// what was set up before it, by whoever registered the address, goes: API
