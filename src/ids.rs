@@ -15,6 +15,8 @@ pub const AUDIT_EVENT: &str = "evt";
 pub const WEBHOOK: &str = "whk";
 pub const WEBHOOK_DELIVERY: &str = "whd";
 pub const SIGNING_KEY: &str = "sgk";
+pub const IDENTITY_PROVIDER: &str = "idp";
+pub const EXTERNAL_IDENTITY: &str = "ext";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

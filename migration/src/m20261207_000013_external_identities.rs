@@ -30,7 +30,9 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(ExternalIdentities::Email, 254))
                     .col(boolean(ExternalIdentities::EmailVerified).default(false))
                     .col(timestamp_with_time_zone(ExternalIdentities::LinkedAt))
-                    .col(timestamp_with_time_zone_null(ExternalIdentities::LastUsedAt))
+                    .col(timestamp_with_time_zone_null(
+                        ExternalIdentities::LastUsedAt,
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_external_identities_user")

@@ -323,10 +323,12 @@ actions! {
     WebhookRedelivered => "webhook.redelivered",
     WebhookDisabled => "webhook.disabled",
     SigningKeyRotated => "signing_key.rotated",
+    IdentityLinked => "identity.linked",
+    IdentityUnlinked => "identity.unlinked",
 }
 
 /// The namespaces of the events a user sees as their own security history.
-pub const SECURITY_NAMESPACES: [&str; 3] = ["auth", "session", "api_key"];
+pub const SECURITY_NAMESPACES: [&str; 4] = ["auth", "session", "api_key", "identity"];
 
 impl Action {
     /// The stored action's `Action`; `None` for a name no action has.

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod directory;
+pub mod external;
 pub mod invitations;
 pub mod mfa;
 pub mod nodes;
@@ -67,6 +68,10 @@ pub struct AppContext {
     pub key_sealer: Sealer,
     /// The claims tokens carry beyond the registered ones.
     pub claims: ClaimsShape,
+    /// `IDENTITY_PROVIDERS`, discovered on first use.
+    pub providers: providers::Registry,
+    /// Seals the PKCE verifiers and nonces of sign-ins with other providers.
+    pub signin_sealer: Sealer,
     /// When this replica last reloaded its signing keys for a token whose
     /// `kid` it did not know (bounded, as anyone can send one).
     pub key_reload: signing::ReloadGate,
@@ -141,6 +146,11 @@ impl AppContext {
             "usergraph webhook secret seal v1",
         );
         let key_sealer = Sealer::new(&config.mfa_encryption_key, "usergraph signing key seal v1");
+        let signin_sealer = Sealer::new(
+            &config.mfa_encryption_key,
+            "usergraph external sign-in seal v1",
+        );
+        let registry = providers::Registry::new(&config)?;
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -153,6 +163,8 @@ impl AppContext {
             webhook_sealer,
             key_sealer,
             claims,
+            providers: registry,
+            signin_sealer,
             key_reload: signing::ReloadGate::default(),
             outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),

@@ -258,8 +258,11 @@ impl Registry {
                     .request_async(&self.http)
                     .await
                     .map_err(|err| token_error(provider, err))?;
-                self.github_account(provider, oauth2::TokenResponse::access_token(&tokens).secret())
-                    .await
+                self.github_account(
+                    provider,
+                    oauth2::TokenResponse::access_token(&tokens).secret(),
+                )
+                .await
             }
         }
     }
@@ -341,14 +344,16 @@ fn verifier_for<'a>(
         openidconnect::EndpointMaybeSet,
     >,
 ) -> openidconnect::core::CoreIdTokenVerifier<'a> {
-    client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
-        let latest = chrono::Utc::now() + IAT_SKEW;
-        if iat > latest {
-            Err(format!("issued in the future ({iat})"))
-        } else {
-            Ok(())
-        }
-    })
+    client
+        .id_token_verifier()
+        .set_issue_time_verifier_fn(|iat| {
+            let latest = chrono::Utc::now() + IAT_SKEW;
+            if iat > latest {
+                Err(format!("issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        })
 }
 
 fn account_of(claims: &openidconnect::core::CoreIdTokenClaims) -> ProviderAccount {
@@ -371,21 +376,19 @@ fn github_client(
     >,
 > {
     use secrecy::ExposeSecret;
-    let mut client = oauth2::basic::BasicClient::new(oauth2::ClientId::new(
-        provider.config.client_id.clone(),
-    ))
-    .set_auth_uri(
-        oauth2::AuthUrl::new(provider.config.authorize_url.to_string())
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("authorize URL: {e}")))?,
-    )
-    .set_token_uri(
-        oauth2::TokenUrl::new(provider.config.token_url.to_string())
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("token URL: {e}")))?,
-    );
+    let mut client =
+        oauth2::basic::BasicClient::new(oauth2::ClientId::new(provider.config.client_id.clone()))
+            .set_auth_uri(
+                oauth2::AuthUrl::new(provider.config.authorize_url.to_string())
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("authorize URL: {e}")))?,
+            )
+            .set_token_uri(
+                oauth2::TokenUrl::new(provider.config.token_url.to_string())
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("token URL: {e}")))?,
+            );
     if let Some(secret) = &provider.config.client_secret {
-        client = client.set_client_secret(oauth2::ClientSecret::new(
-            secret.expose_secret().to_owned(),
-        ));
+        client =
+            client.set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()));
     }
     Ok(client)
 }

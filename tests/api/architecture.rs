@@ -325,12 +325,12 @@ fn tier(module: &Module) -> Option<Tier> {
     Some(match module.get(1).map(String::as_str) {
         None => Tier::Shared,
         Some(
-            "accounts" | "admin" | "api_keys" | "directory" | "invitations" | "mfa" | "nodes"
-            | "recovery" | "roles" | "sessions" | "signing_keys" | "tiers" | "webhooks",
+            "accounts" | "admin" | "api_keys" | "directory" | "external" | "invitations" | "mfa"
+            | "nodes" | "recovery" | "roles" | "sessions" | "signing_keys" | "tiers" | "webhooks",
         ) => Tier::Flow,
         Some(
             "access" | "account_mail" | "credentials" | "limits" | "links" | "new_account"
-            | "role_grants" | "signing" | "tokens" | "users",
+            | "providers" | "role_grants" | "signing" | "tokens" | "users",
         ) => Tier::Block,
         Some("audit" | "events" | "outbox" | "webhook_fanout" | "webhook_send") => Tier::Stream,
         Some(other) => panic!(
