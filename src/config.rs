@@ -158,6 +158,17 @@ pub enum ClaimsPreset {
     Postgraphile,
 }
 
+impl ClaimsPreset {
+    /// The top-level claims the preset sets (a template may not set them).
+    pub fn claim_names(self) -> &'static [&'static str] {
+        match self {
+            Self::None => &[],
+            Self::Hasura => &["https://hasura.io/jwt/claims"],
+            Self::Postgraphile => &["role", "user_id"],
+        }
+    }
+}
+
 impl FromStr for ClaimsPreset {
     type Err = String;
 
@@ -572,6 +583,17 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             })
             .ok()
     });
+
+    // Other services check `iss` against the address they know usergraph
+    // by; one made up from BIND_ADDR (0.0.0.0 in a container) is none.
+    if production
+        && env.serving
+        && jwt_algorithm.is_asymmetric()
+        && env.get("PUBLIC_URL").is_none()
+        && env.get("JWT_ISSUER").is_none()
+    {
+        env.fail("JWT_ALGORITHM is asymmetric, so other services verify the tokens: set PUBLIC_URL (the address they reach usergraph at, also the tokens' issuer) or JWT_ISSUER when APP_ENV=production");
+    }
 
     Config {
         app_env,
@@ -1137,6 +1159,29 @@ mod tests {
     fn production_refuses_to_start_without_a_jwt_secret() {
         let err = config(&[("APP_ENV", "production")]).unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_with_published_keys_needs_the_address_others_know_it_by() {
+        let secret = "x".repeat(32);
+        let base = [
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", secret.as_str()),
+            ("MAIL_TRANSPORT", "log"),
+            ("MFA_ENCRYPTION_KEY", secret.as_str()),
+            ("JWT_ALGORITHM", "EdDSA"),
+        ];
+        let err = config(&base).unwrap_err();
+        assert!(err.to_string().contains("set PUBLIC_URL"), "{err}");
+        for set in [
+            ("PUBLIC_URL", "https://id.example.com"),
+            ("JWT_ISSUER", "https://id.example.com"),
+        ] {
+            let mut env = base.to_vec();
+            env.push(set);
+            let config = config(&env).unwrap();
+            assert_eq!(config.jwt_issuer, "https://id.example.com");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `signing_keys` table: the keys that sign access tokens when
-//! `JWT_ALGORITHM` is asymmetric. One is active; the ones it replaced verify
-//! until `retires_at`, then retire.
+//! `JWT_ALGORITHM` is asymmetric. One is active and one waits as the next;
+//! the ones the active key replaced verify until `retires_at`, then retire.
 
 use sea_orm::entity::prelude::*;
 
@@ -8,6 +8,10 @@ use sea_orm::entity::prelude::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum State {
+    /// Published ahead of use: the key the next rotation makes active, so
+    /// services that cache the key set already hold it (at most one key).
+    #[sea_orm(string_value = "next")]
+    Next,
     /// Signs new tokens (at most one key).
     #[sea_orm(string_value = "active")]
     Active,

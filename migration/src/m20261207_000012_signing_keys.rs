@@ -1,8 +1,9 @@
 //! Signing keys for asymmetric access tokens (`JWT_ALGORITHM` other than
 //! HS256): the public key as a JWK, the private key sealed under
 //! `MFA_ENCRYPTION_KEY`, and where each is in its life. At most one key is
-//! active at a time, which the database enforces: replicas starting at once
-//! on a fresh database each try to make one, and one wins.
+//! active and at most one waits as the next (published before it signs),
+//! which the database enforces: replicas starting at once on a fresh
+//! database each try to make one, and one wins.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -27,14 +28,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // A partial unique index, written as SQL both engines read the same.
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "CREATE UNIQUE INDEX ux_signing_keys_one_active ON signing_keys (state) \
-                 WHERE state = 'active'",
-            )
-            .await?;
+        // Partial unique indexes, written as SQL both engines read the same.
+        for state in ["active", "next"] {
+            manager
+                .get_connection()
+                .execute_unprepared(&format!(
+                    "CREATE UNIQUE INDEX ux_signing_keys_one_{state} ON signing_keys (state) \
+                     WHERE state = '{state}'"
+                ))
+                .await?;
+        }
         Ok(())
     }
 

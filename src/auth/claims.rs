@@ -45,6 +45,25 @@ impl TokenSubject {
     }
 }
 
+/// Hasura's name for a usergraph role. Hasura's own `admin` role skips
+/// every permission check, so usergraph's `admin` (a right to manage users
+/// here) must never become it: it is `usergraph_admin` there.
+fn hasura_role(name: &str) -> String {
+    if name == "admin" {
+        "usergraph_admin".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A token's claims beyond the registered ones.
+pub struct Rendered {
+    pub claims: Map<String, Value>,
+    /// False when the template's claims were left out to keep the token
+    /// under `MAX_TOKEN_BYTES`.
+    pub fitted: bool,
+}
+
 /// `JWT_CLAIMS_PRESET` and `JWT_CLAIMS_TEMPLATE`, checked at start.
 pub struct ClaimsShape {
     preset: ClaimsPreset,
@@ -61,11 +80,25 @@ impl ClaimsShape {
                 else {
                     bail!("JWT_CLAIMS_TEMPLATE must be a JSON object of claims");
                 };
-                if let Some(key) = map.keys().find(|k| REGISTERED.contains(&k.as_str())) {
+                if let Some(key) = map.keys().find(|k| k.trim() != k.as_str() || k.is_empty()) {
+                    bail!(
+                        "JWT_CLAIMS_TEMPLATE: the claim name `{key}` is empty or has spaces around it"
+                    );
+                }
+                if let Some(key) = map
+                    .keys()
+                    .find(|k| REGISTERED.contains(&k.to_ascii_lowercase().as_str()))
+                {
                     bail!(
                         "JWT_CLAIMS_TEMPLATE may not set `{key}`: usergraph sets the registered claims ({})",
                         REGISTERED.join(", ")
                     );
+                }
+                if let Some(key) = map
+                    .keys()
+                    .find(|k| preset.claim_names().contains(&k.as_str()))
+                {
+                    bail!("JWT_CLAIMS_TEMPLATE may not set `{key}`: JWT_CLAIMS_PRESET sets it");
                 }
                 // Every template compiles now, so a typo stops the start.
                 walk(&Value::Object(map.clone()), &mut |text| {
@@ -83,22 +116,42 @@ impl ClaimsShape {
         self.preset == ClaimsPreset::None && self.template.is_none()
     }
 
-    /// The claims for `subject`.
-    pub fn render(&self, subject: &TokenSubject) -> anyhow::Result<Map<String, Value>> {
+    /// The claims for `subject`: the preset's, and the template's unless
+    /// together they would pass `MAX_TOKEN_BYTES` (then the template's are
+    /// left out, and `fitted` is false).
+    pub fn render(&self, subject: &TokenSubject) -> anyhow::Result<Rendered> {
+        let preset = self.preset_claims(subject);
+        let mut all = preset.clone();
+        all.extend(self.template_claims(subject)?);
+        Ok(if fits(&all) {
+            Rendered {
+                claims: all,
+                fitted: true,
+            }
+        } else {
+            Rendered {
+                claims: preset,
+                fitted: false,
+            }
+        })
+    }
+
+    fn preset_claims(&self, subject: &TokenSubject) -> Map<String, Value> {
         let mut claims = Map::new();
         match self.preset {
             ClaimsPreset::None => {}
             ClaimsPreset::Hasura => {
+                let allowed: Vec<String> = if subject.roles.is_empty() {
+                    vec!["user".to_owned()]
+                } else {
+                    subject.roles.iter().map(|r| hasura_role(r)).collect()
+                };
                 claims.insert(
                     "https://hasura.io/jwt/claims".into(),
                     serde_json::json!({
                         "x-hasura-user-id": subject.id,
-                        "x-hasura-default-role": subject.default_role(),
-                        "x-hasura-allowed-roles": if subject.roles.is_empty() {
-                            vec!["user".to_owned()]
-                        } else {
-                            subject.roles.clone()
-                        },
+                        "x-hasura-default-role": hasura_role(subject.default_role()),
+                        "x-hasura-allowed-roles": allowed,
                     }),
                 );
             }
@@ -107,13 +160,18 @@ impl ClaimsShape {
                 claims.insert("user_id".into(), subject.id.clone().into());
             }
         }
-        if let Some(template) = &self.template {
-            let context = minijinja::context! { user => subject };
-            for (key, value) in template {
-                claims.insert(key.clone(), fill(value, &context)?);
-            }
-        }
-        Ok(claims)
+        claims
+    }
+
+    fn template_claims(&self, subject: &TokenSubject) -> anyhow::Result<Map<String, Value>> {
+        let Some(template) = &self.template else {
+            return Ok(Map::new());
+        };
+        let context = minijinja::context! { user => subject };
+        template
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), fill(value, &context)?)))
+            .collect()
     }
 
     /// Refuses a shape whose token could pass `MAX_TOKEN_BYTES` for
@@ -125,9 +183,11 @@ impl ClaimsShape {
         if self.is_empty() {
             return Ok(());
         }
-        let claims = self
-            .render(largest)
-            .context("JWT_CLAIMS_TEMPLATE does not render")?;
+        let mut claims = self.preset_claims(largest);
+        claims.extend(
+            self.template_claims(largest)
+                .context("JWT_CLAIMS_TEMPLATE does not render")?,
+        );
         let size = estimated_token_bytes(&claims);
         if size > MAX_TOKEN_BYTES {
             bail!(
@@ -271,14 +331,29 @@ mod tests {
         let claims = ClaimsShape::new(ClaimsPreset::Hasura, None)
             .unwrap()
             .render(&ada())
-            .unwrap();
+            .unwrap()
+            .claims;
+        // usergraph's admin is never Hasura's admin, which skips every check.
         assert_eq!(
             claims["https://hasura.io/jwt/claims"],
             serde_json::json!({
                 "x-hasura-user-id": "usr_ada",
                 "x-hasura-default-role": "user",
-                "x-hasura-allowed-roles": ["admin", "user"],
+                "x-hasura-allowed-roles": ["usergraph_admin", "user"],
             })
+        );
+        let only_admin = TokenSubject {
+            roles: vec!["admin".into()],
+            ..ada()
+        };
+        let claims = ClaimsShape::new(ClaimsPreset::Hasura, None)
+            .unwrap()
+            .render(&only_admin)
+            .unwrap()
+            .claims;
+        assert_eq!(
+            claims["https://hasura.io/jwt/claims"]["x-hasura-default-role"],
+            "usergraph_admin"
         );
     }
 
@@ -287,7 +362,8 @@ mod tests {
         let claims = ClaimsShape::new(ClaimsPreset::Postgraphile, None)
             .unwrap()
             .render(&ada())
-            .unwrap();
+            .unwrap()
+            .claims;
         assert_eq!(claims["role"], "user");
         assert_eq!(claims["user_id"], "usr_ada");
     }
@@ -299,7 +375,7 @@ mod tests {
             Some(r#"{"tenant": "{{ user.appMetadata.tenant }}", "roles": "{{ user.roles }}", "label": "{{ user.username }} of {{ user.tier }}", "seats": "{{ user.appMetadata.seats }}", "missing": "{{ user.appMetadata.nope }}", "fixed": 3}"#),
         )
         .unwrap();
-        let claims = shape.render(&ada()).unwrap();
+        let claims = shape.render(&ada()).unwrap().claims;
         assert_eq!(claims["tenant"], "acme");
         assert_eq!(claims["roles"], serde_json::json!(["admin", "user"]));
         assert_eq!(claims["label"], "ada of gold");
@@ -313,6 +389,9 @@ mod tests {
         for (template, expected) in [
             (r#"{"sub": "x"}"#, "may not set `sub`"),
             (r#"{"exp": 1}"#, "may not set `exp`"),
+            (r#"{"Sub": "x"}"#, "may not set `Sub`"),
+            (r#"{"iss ": "x"}"#, "spaces around it"),
+            (r#"{"": "x"}"#, "is empty"),
             (r#"["x"]"#, "JSON object"),
             ("{nope", "not JSON"),
             (r#"{"a": "{{ user.username "}"#, "does not parse"),
@@ -322,6 +401,35 @@ mod tests {
                 .unwrap_or_else(|| panic!("{template} was accepted"));
             assert!(format!("{err:#}").contains(expected), "{template}: {err:#}");
         }
+    }
+
+    #[test]
+    fn a_template_may_not_replace_the_presets_claims() {
+        let err = ClaimsShape::new(ClaimsPreset::Postgraphile, Some(r#"{"role": "admin"}"#))
+            .err()
+            .unwrap();
+        assert!(
+            format!("{err:#}").contains("JWT_CLAIMS_PRESET sets it"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_user_too_large_for_the_template_keeps_the_presets_claims() {
+        let shape = ClaimsShape::new(
+            ClaimsPreset::Postgraphile,
+            Some(r#"{"everything": "{{ user.appMetadata }}"}"#),
+        )
+        .unwrap();
+        let huge = TokenSubject {
+            app_metadata: serde_json::json!({ "blob": "m".repeat(6000) }),
+            ..ada()
+        };
+        let rendered = shape.render(&huge).unwrap();
+        assert!(!rendered.fitted);
+        assert_eq!(rendered.claims["role"], "user");
+        assert!(!rendered.claims.contains_key("everything"));
+        assert!(shape.render(&ada()).unwrap().fitted);
     }
 
     fn largest() -> TokenSubject {

@@ -71,6 +71,8 @@ pub struct Verifier {
 struct Ring {
     signer: Option<std::sync::Arc<Signer>>,
     verifiers: HashMap<String, Verifier>,
+    /// When these keys were read from the database (`None`: never).
+    loaded_at: Option<std::time::Instant>,
 }
 
 pub struct JwtKeys {
@@ -144,8 +146,18 @@ impl JwtKeys {
                 .into_iter()
                 .map(|v| (v.key.kid.clone(), v))
                 .collect(),
+            loaded_at: Some(std::time::Instant::now()),
         };
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = ring;
+    }
+
+    /// How long ago the keys were read from the database (`None`: never).
+    pub fn keys_age(&self) -> Option<Duration> {
+        self.ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .loaded_at
+            .map(|at| at.elapsed())
     }
 
     /// The `kid` new tokens are signed with.
@@ -205,7 +217,11 @@ impl JwtKeys {
         let header = jsonwebtoken::decode_header(token).map_err(refused)?;
         let algorithm = Algorithm::of_jwt(header.alg).ok_or(AppError::TokenInvalid)?;
         let claims = if algorithm == Algorithm::Hs256 {
-            let accepted = !self.algorithm.is_asymmetric() || self.accept_hs256_until.is_some();
+            // Once an asymmetric algorithm is on, HS256 verifies only until
+            // the cutoff, and only what was issued before it.
+            let now = Utc::now().timestamp();
+            let accepted = !self.algorithm.is_asymmetric()
+                || self.accept_hs256_until.is_some_and(|until| now < until);
             // Tokens from before `kid`s carry none; any other kid is not this secret's.
             let ours = header.kid.as_ref().is_none_or(|kid| *kid == self.hs_kid);
             if !accepted || !ours {
@@ -244,8 +260,13 @@ impl JwtKeys {
             .map_err(refused)?
             .claims
         };
-        // An `iat` in the future means a forged or mis-clocked token.
-        if claims.iat > Utc::now().timestamp() + LEEWAY as i64 {
+        // An `iat` in the future means a forged or mis-clocked token, and
+        // no token usergraph signs lives longer than the access-token
+        // lifetime: a longer one was made with a key that leaked.
+        let leeway = LEEWAY as i64;
+        if claims.iat > Utc::now().timestamp() + leeway
+            || claims.exp - claims.iat > self.ttl.as_secs() as i64 + leeway
+        {
             return Err(AppError::TokenInvalid.into());
         }
         Ok(claims)
@@ -414,6 +435,39 @@ mod tests {
             Duration::from_secs(60),
         );
         assert!(refused(cutoff_passed.verify(&before)));
+    }
+
+    /// Someone who still holds `JWT_SECRET` after the migration cannot mint
+    /// backdated HS256 tokens that live on: past the cutoff none verifies,
+    /// and before it none may outlive the access-token lifetime.
+    #[test]
+    fn backdated_or_long_lived_hs256_tokens_are_refused_during_the_migration_window() {
+        let until = Utc::now() + chrono::Duration::seconds(30);
+        let lenient = JwtKeys::new(
+            &SecretString::from("k".repeat(32)),
+            Algorithm::EdDsa,
+            Some(until),
+            "usergraph",
+            "usergraph",
+            Duration::from_secs(60),
+        );
+        activate(&lenient, Algorithm::EdDsa);
+        let secret = keys(60);
+        let mut claims = secret.claims("usr_a".into(), "ses_b".into());
+        claims.iat -= 3600;
+        claims.exp += 365 * 86400;
+        assert!(refused(lenient.verify(&secret.sign(&claims).unwrap())));
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_access_token_lifetime_is_refused() {
+        let keys = keys_with(Algorithm::EdDsa, "usergraph", 60);
+        activate(&keys, Algorithm::EdDsa);
+        let mut claims = keys.claims("usr_a".into(), "ses_b".into());
+        claims.exp += 3600;
+        assert!(refused(keys.verify(&keys.sign(&claims).unwrap())));
+        claims.exp -= 3600;
+        assert!(keys.verify(&keys.sign(&claims).unwrap()).is_ok());
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub(super) async fn jwks(State(state): State<AppState>) -> Response {
 /// set and signing algorithm (it is not an OAuth authorization server).
 pub(super) async fn openid_configuration(State(state): State<AppState>) -> Response {
     let config = &state.ctx.config;
+    let claims_supported: Vec<&str> = ["sub", "sid", "iss", "aud", "exp", "iat"]
+        .into_iter()
+        .chain(config.jwt_claims_preset.claim_names().iter().copied())
+        .collect();
     (
         [(header::CACHE_CONTROL, CACHE)],
         Json(json!({
@@ -48,7 +52,7 @@ pub(super) async fn openid_configuration(State(state): State<AppState>) -> Respo
             "jwks_uri": format!("{}/.well-known/jwks.json", config.public_url),
             "id_token_signing_alg_values_supported": [config.jwt_algorithm.name()],
             "subject_types_supported": ["public"],
-            "claims_supported": ["sub", "sid", "iss", "aud", "exp", "iat"],
+            "claims_supported": claims_supported,
         })),
     )
         .into_response()

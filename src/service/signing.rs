@@ -3,18 +3,18 @@
 //! replica's copy of them (`AppContext::jwt`), and issuing and verifying
 //! access tokens with them.
 //!
-//! One key is active at a time, which a partial unique index enforces: N
-//! replicas starting at once on a fresh database each try to make one and
-//! one wins. A replica signs with the key the database says is active
-//! (checked at each issue, one small read), so a rotation anywhere applies
-//! to the next token everywhere; it verifies with the keys it loaded, and a
-//! token naming a key it does not know makes it reload, at most once per
-//! `RELOAD_EVERY`.
+//! One key is active and one waits as the next, which partial unique
+//! indexes enforce: N replicas starting at once on a fresh database each
+//! try to make them and one wins. The next key is published in the key set
+//! from the moment it is made, so when a rotation makes it active the
+//! services that cache the set (`max-age=300`, or a refetch cooldown)
+//! already hold it. A replica signs with the key the database says is
+//! active (checked at each issue, one small read), so a rotation anywhere
+//! applies to the next token everywhere; it verifies with the keys it
+//! loaded, reloaded when a token names a key it does not know and at least
+//! every `KEYS_MAX_AGE`, so a replaced key's end is honoured everywhere.
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -23,38 +23,50 @@ use entity::{
     user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::{AppContext, now, role_grants};
 use crate::{
     auth::{
-        claims::{ClaimsShape, LargeMetadata, MAX_ROLES_MEASURED, TokenSubject, fits},
+        claims::{ClaimsShape, LargeMetadata, MAX_ROLES_MEASURED, TokenSubject},
         jwt::{Claims, LEEWAY, Signer, Unverified, Verifier},
         signing::{Algorithm, KeyPair, PublicKey},
     },
-    error::{AppError, Result},
+    error::{AppError, Result, ResultExt},
     ids,
 };
 
 /// The shortest time between two reloads for unknown `kid`s.
 const RELOAD_EVERY: Duration = Duration::from_millis(250);
 
-/// Bounds the reloads that tokens with unknown `kid`s cause.
-#[derive(Default)]
-pub struct ReloadGate(Mutex<Option<Instant>>);
+/// The longest a replica verifies with keys it read from the database.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(30);
 
-impl ReloadGate {
-    /// Whether a reload may run now (and notes that it does).
-    fn admit(&self) -> bool {
-        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < RELOAD_EVERY) {
-            return false;
-        }
-        *last = Some(Instant::now());
-        true
+/// Serialises this replica's key reloads: requests that meet an unknown
+/// `kid` at once wait for one reload and then check again, and reloads run
+/// at most once per `RELOAD_EVERY` however many forged `kid`s arrive.
+#[derive(Default)]
+pub struct ReloadGate {
+    /// When the last reload started.
+    last: tokio::sync::Mutex<Option<Instant>>,
+    /// Wakes [`keep`] when a replica with HS256 took the active key away.
+    pub settle: tokio::sync::Notify,
+}
+
+/// Reloads the keys unless a reload started after `seen` (when the caller
+/// found them wanting); waits out `RELOAD_EVERY` rather than refusing.
+async fn reload_after(ctx: &AppContext, seen: Instant) -> Result<()> {
+    let mut last = ctx.key_reload.last.lock().await;
+    if last.is_some_and(|at| at > seen) {
+        return Ok(());
     }
+    if let Some(wait) = last.and_then(|at| RELOAD_EVERY.checked_sub(at.elapsed())) {
+        tokio::time::sleep(wait).await;
+    }
+    *last = Some(Instant::now());
+    reload(&ctx.db, ctx).await
 }
 
 /// How long a replaced key keeps verifying: the longest an access token it
@@ -64,54 +76,120 @@ pub fn verify_window(ctx: &AppContext) -> chrono::Duration {
         + chrono::Duration::seconds(LEEWAY as i64)
 }
 
-/// At start: makes sure the active key is what the configuration asks for
-/// (a key of `JWT_ALGORITHM`, the `JWT_PRIVATE_KEY_FILE` key when one is
-/// given; with HS256, no asymmetric key stays active), then loads the keys.
-pub async fn prepare(ctx: &AppContext) -> anyhow::Result<()> {
-    let algorithm = ctx.config.jwt_algorithm;
-    let file_key = ctx
-        .config
+/// `JWT_PRIVATE_KEY_FILE`'s key, when one is given.
+fn file_key(ctx: &AppContext) -> anyhow::Result<Option<KeyPair>> {
+    use secrecy::ExposeSecret;
+    ctx.config
         .jwt_private_key
         .as_ref()
-        .map(|pem| {
-            use secrecy::ExposeSecret;
-            KeyPair::from_pkcs8_pem(algorithm, pem.expose_secret())
-        })
+        .map(|pem| KeyPair::from_pkcs8_pem(ctx.config.jwt_algorithm, pem.expose_secret()))
         .transpose()
-        .context("JWT_PRIVATE_KEY_FILE")?;
-    // Replicas racing on a fresh database: the loser of one round finds
-    // the winner's key in the next.
-    for _ in 0..5 {
-        let active = active_row(&ctx.db).await?;
-        let wanted = match (&active, &file_key) {
-            (_, _) if !algorithm.is_asymmetric() => {
-                if active.is_some() {
-                    retire_active(ctx).await?;
-                }
-                break;
-            }
-            (Some(row), Some(file)) if row.kid == file.public.kid => break,
-            (Some(row), None) if row.algorithm == algorithm.name() && opens(ctx, row) => break,
-            (_, Some(file)) => KeyPair::from_pkcs8_der(algorithm, file.pkcs8_der())?,
-            (_, None) => generate(algorithm).await?,
-        };
-        let txn = ctx.db.begin().await?;
-        match activate(&txn, ctx, &wanted, active.as_ref().map(|row| row.id)).await {
-            Ok(row) => {
-                txn.commit().await?;
-                tracing::info!(kid = %row.kid, algorithm = %row.algorithm, "a new signing key is active");
-                break;
-            }
-            Err(err) => {
-                txn.rollback().await?;
-                tracing::debug!(error = %err, "another replica made the active signing key first");
-            }
-        }
+        .context("JWT_PRIVATE_KEY_FILE")
+}
+
+/// At start: makes sure the active key is what the configuration asks for
+/// (a key of `JWT_ALGORITHM`, the `JWT_PRIVATE_KEY_FILE` key when one is
+/// given; with HS256, no asymmetric key stays active) and that a next key
+/// waits, then loads the keys.
+pub async fn prepare(ctx: &AppContext) -> anyhow::Result<()> {
+    let file = file_key(ctx)?;
+    if let Some(file) = &file {
+        refuse_replaced(ctx, file).await?;
     }
+    settle(ctx, file.as_ref()).await?;
     reload(&ctx.db, ctx).await?;
-    if algorithm.is_asymmetric() && active_row(&ctx.db).await?.is_none() {
+    if ctx.config.jwt_algorithm.is_asymmetric() && active_row(&ctx.db).await?.is_none() {
         anyhow::bail!("no active signing key after start-up");
     }
+    Ok(())
+}
+
+/// A key file holding a key that was replaced would bring back a key
+/// someone chose to stop trusting: the start stops instead.
+async fn refuse_replaced(ctx: &AppContext, file: &KeyPair) -> anyhow::Result<()> {
+    let known = signing_key::Entity::find()
+        .filter(signing_key::Column::Kid.eq(file.public.kid.as_str()))
+        .one(&ctx.db)
+        .await?;
+    if let Some(row) = known.filter(|row| matches!(row.state, State::VerifyOnly | State::Retired)) {
+        anyhow::bail!(
+            "JWT_PRIVATE_KEY_FILE holds key {} which was replaced at {}: a replaced key does not come back; give the replicas a new key",
+            row.kid,
+            row.retires_at
+                .map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339())
+        );
+    }
+    Ok(())
+}
+
+/// Brings the database's keys in line with this replica's configuration,
+/// in rounds: a replica that loses a round to another finds the winner's
+/// key in the next.
+async fn settle(ctx: &AppContext, file: Option<&KeyPair>) -> anyhow::Result<()> {
+    let algorithm = ctx.config.jwt_algorithm;
+    for _ in 0..5 {
+        let active = active_row(&ctx.db).await?;
+        let outcome = if !algorithm.is_asymmetric() {
+            if active.is_some() || next_row(&ctx.db).await?.is_some() {
+                retire_active(ctx).await?;
+            }
+            return Ok(());
+        } else if let Some(file) = file {
+            // With a key file the file is the rotation: no next key waits.
+            if let Some(next) = next_row(&ctx.db).await? {
+                drop_next(&ctx.db, next.id).await?;
+            }
+            match &active {
+                Some(row) if row.kid == file.public.kid => return Ok(()),
+                _ => {
+                    let key = KeyPair::from_pkcs8_der(algorithm, file.pkcs8_der())?;
+                    replace_active(ctx, active.as_ref(), Replacement::Insert(&key)).await
+                }
+            }
+        } else {
+            let next = usable_next(&ctx.db, ctx).await?;
+            match (&active, next) {
+                (Some(row), Some(_)) if usable(ctx, row) => return Ok(()),
+                (Some(row), None) if usable(ctx, row) => {
+                    let key = generate(algorithm).await?;
+                    add_next(&ctx.db, ctx, &key).await
+                }
+                (_, Some(next)) => {
+                    replace_active(ctx, active.as_ref(), Replacement::Promote(&next)).await
+                }
+                (_, None) => {
+                    let key = generate(algorithm).await?;
+                    replace_active(ctx, active.as_ref(), Replacement::Insert(&key)).await
+                }
+            }
+        };
+        if let Err(err) = outcome {
+            tracing::debug!(error = %err, "another replica changed the signing keys first");
+        }
+    }
+    Ok(())
+}
+
+enum Replacement<'a> {
+    /// A key that is not in the database yet.
+    Insert(&'a KeyPair),
+    /// The waiting next key.
+    Promote(&'a signing_key::Model),
+}
+
+/// Makes a new active key in a transaction of its own (see [`activate`]).
+async fn replace_active(
+    ctx: &AppContext,
+    active: Option<&signing_key::Model>,
+    by: Replacement<'_>,
+) -> Result<()> {
+    let txn = ctx.db.begin().await?;
+    let row = match by {
+        Replacement::Insert(key) => activate(&txn, ctx, key, active.map(|row| row.id)).await?,
+        Replacement::Promote(next) => promote(&txn, ctx, next, active.map(|row| row.id)).await?,
+    };
+    txn.commit().await?;
+    tracing::info!(kid = %row.kid, algorithm = %row.algorithm, "a new signing key is active");
     Ok(())
 }
 
@@ -120,7 +198,7 @@ pub async fn prepare(ctx: &AppContext) -> anyhow::Result<()> {
 fn opens(ctx: &AppContext, row: &signing_key::Model) -> bool {
     let opened = ctx.key_sealer.open(&row.private_key_sealed).is_ok();
     if !opened {
-        tracing::warn!(kid = %row.kid, "the active signing key cannot be opened with MFA_ENCRYPTION_KEY: a new one replaces it");
+        tracing::warn!(kid = %row.kid, "a signing key cannot be opened with MFA_ENCRYPTION_KEY: a new one replaces it");
     }
     opened
 }
@@ -131,62 +209,159 @@ pub async fn generate(algorithm: Algorithm) -> anyhow::Result<KeyPair> {
 }
 
 async fn active_row(conn: &impl ConnectionTrait) -> Result<Option<signing_key::Model>> {
+    in_state(conn, State::Active).await
+}
+
+async fn next_row(conn: &impl ConnectionTrait) -> Result<Option<signing_key::Model>> {
+    in_state(conn, State::Next).await
+}
+
+async fn in_state(conn: &impl ConnectionTrait, state: State) -> Result<Option<signing_key::Model>> {
     Ok(signing_key::Entity::find()
-        .filter(signing_key::Column::State.eq(State::Active))
+        .filter(signing_key::Column::State.eq(state))
+        .order_by_asc(signing_key::Column::CreatedAt)
         .one(conn)
         .await?)
 }
 
-/// Makes `key` the active key in the caller's transaction. `replacing` is
-/// the active key the caller saw: it becomes verify-only for
-/// `verify_window`, and if it is no longer the active one (another replica
-/// replaced it), nothing happens and `CONFLICT` says so. With `None` the
-/// caller saw no active key, and the unique index refuses the insert when
-/// another transaction made one meanwhile: either way, one replica's key
-/// wins and the others adopt it.
+/// A next key this replica cannot use never signed anything: it goes.
+async fn drop_next(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
+    signing_key::Entity::delete_many()
+        .filter(signing_key::Column::Id.eq(id))
+        .filter(signing_key::Column::State.eq(State::Next))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Another replica or rotation changed the keys first.
+fn changed_meanwhile() -> AppError {
+    AppError::Conflict("the signing keys changed meanwhile: read them again".into())
+}
+
+/// The unique indexes' verdict is [`changed_meanwhile`].
+fn on_index(_: &str) -> Option<AppError> {
+    Some(changed_meanwhile())
+}
+
+/// Makes `key` the next key (the unique index keeps one).
+pub async fn add_next(conn: &impl ConnectionTrait, ctx: &AppContext, key: &KeyPair) -> Result<()> {
+    insert(conn, ctx, key, State::Next).await?;
+    Ok(())
+}
+
+/// The waiting next key, if this replica can sign with it (one of another
+/// algorithm, or sealed under another `MFA_ENCRYPTION_KEY`, is dropped).
+pub async fn usable_next(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+) -> Result<Option<signing_key::Model>> {
+    match next_row(conn).await? {
+        Some(row) if !usable(ctx, &row) => {
+            drop_next(conn, row.id).await?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
+/// Whether this replica can sign with a stored key: of `JWT_ALGORITHM`,
+/// and opened by its `MFA_ENCRYPTION_KEY`.
+fn usable(ctx: &AppContext, row: &signing_key::Model) -> bool {
+    row.algorithm == ctx.config.jwt_algorithm.name() && opens(ctx, row)
+}
+
+async fn insert(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    key: &KeyPair,
+    state: State,
+) -> Result<signing_key::Model> {
+    signing_key::ActiveModel {
+        id: Set(ids::new_key()),
+        kid: Set(key.public.kid.clone()),
+        algorithm: Set(key.public.algorithm.name().to_owned()),
+        state: Set(state),
+        public_jwk: Set(key.public.jwk_json()),
+        private_key_sealed: Set(ctx.key_sealer.seal(key.pkcs8_der())),
+        created_at: Set(now()),
+        retires_at: Set(None),
+    }
+    .insert(conn)
+    .await
+    .on_constraint(on_index)
+}
+
+/// The active key the caller saw (`replacing`) becomes verify-only for
+/// `verify_window`; if it is no longer the active one (another replica
+/// replaced it), nothing happens and `CONFLICT` says so.
+async fn demote(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    replacing: Option<uuid::Uuid>,
+) -> Result<()> {
+    let Some(id) = replacing else {
+        return Ok(());
+    };
+    let demoted = signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::State, Expr::value(State::VerifyOnly))
+        .col_expr(
+            signing_key::Column::RetiresAt,
+            Expr::value(now() + verify_window(ctx)),
+        )
+        .filter(signing_key::Column::Id.eq(id))
+        .filter(signing_key::Column::State.eq(State::Active))
+        .exec(conn)
+        .await?;
+    if demoted.rows_affected == 0 {
+        return Err(changed_meanwhile());
+    }
+    Ok(())
+}
+
+/// Makes `key` the active key in the caller's transaction, replacing the
+/// one the caller saw (see [`demote`]). With `None` the caller saw no
+/// active key, and the unique index refuses the insert when another
+/// transaction made one meanwhile: either way, one replica's key wins and
+/// the others adopt it.
 pub async fn activate(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     key: &KeyPair,
     replacing: Option<uuid::Uuid>,
 ) -> Result<signing_key::Model> {
-    if let Some(id) = replacing {
-        let demoted = signing_key::Entity::update_many()
-            .col_expr(signing_key::Column::State, Expr::value(State::VerifyOnly))
-            .col_expr(
-                signing_key::Column::RetiresAt,
-                Expr::value(now() + verify_window(ctx)),
-            )
-            .filter(signing_key::Column::Id.eq(id))
-            .filter(signing_key::Column::State.eq(State::Active))
-            .exec(conn)
-            .await?;
-        if demoted.rows_affected == 0 {
-            return Err(AppError::Conflict(
-                "the active signing key changed meanwhile".into(),
-            ));
-        }
-    }
-    let row = signing_key::ActiveModel {
-        id: Set(ids::new_key()),
-        kid: Set(key.public.kid.clone()),
-        algorithm: Set(key.public.algorithm.name().to_owned()),
-        state: Set(State::Active),
-        public_jwk: Set(key.public.jwk_json()),
-        private_key_sealed: Set(ctx.key_sealer.seal(key.pkcs8_der())),
-        created_at: Set(now()),
-        retires_at: Set(None),
-    };
-    // A key that was active before (a file put back) comes back as itself.
-    signing_key::Entity::delete_many()
-        .filter(signing_key::Column::Kid.eq(key.public.kid.as_str()))
-        .exec(conn)
-        .await?;
-    Ok(row.insert(conn).await?)
+    demote(conn, ctx, replacing).await?;
+    insert(conn, ctx, key, State::Active).await
 }
 
-/// The active key becomes verify-only until the tokens it signed expire.
-async fn demote_active(conn: &impl ConnectionTrait, ctx: &AppContext) -> Result<()> {
+/// Makes the waiting next key the active one in the caller's transaction,
+/// replacing the one the caller saw (see [`demote`]).
+pub async fn promote(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    next: &signing_key::Model,
+    replacing: Option<uuid::Uuid>,
+) -> Result<signing_key::Model> {
+    demote(conn, ctx, replacing).await?;
+    let promoted = signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::State, Expr::value(State::Active))
+        .filter(signing_key::Column::Id.eq(next.id))
+        .filter(signing_key::Column::State.eq(State::Next))
+        .exec(conn)
+        .await
+        .on_constraint(on_index)?;
+    if promoted.rows_affected == 0 {
+        return Err(changed_meanwhile());
+    }
+    Ok(signing_key::Model {
+        state: State::Active,
+        ..next.clone()
+    })
+}
+
+/// Back to HS256: the asymmetric key verifies what it signed, then retires;
+/// a waiting next key never signed anything and goes.
+async fn retire_active(ctx: &AppContext) -> Result<()> {
     signing_key::Entity::update_many()
         .col_expr(signing_key::Column::State, Expr::value(State::VerifyOnly))
         .col_expr(
@@ -194,20 +369,17 @@ async fn demote_active(conn: &impl ConnectionTrait, ctx: &AppContext) -> Result<
             Expr::value(now() + verify_window(ctx)),
         )
         .filter(signing_key::Column::State.eq(State::Active))
-        .exec(conn)
+        .exec(&ctx.db)
         .await?;
-    Ok(())
-}
-
-/// Back to HS256: the asymmetric key verifies what it signed, then retires.
-async fn retire_active(ctx: &AppContext) -> Result<()> {
-    demote_active(&ctx.db, ctx).await?;
+    signing_key::Entity::delete_many()
+        .filter(signing_key::Column::State.eq(State::Next))
+        .exec(&ctx.db)
+        .await?;
     tracing::info!(
         "JWT_ALGORITHM is HS256: the asymmetric signing key verifies until its tokens expire"
     );
     Ok(())
 }
-
 /// Keys replaced longer ago than their window are retired (the periodic
 /// job, on every replica at once: one conditional update).
 pub async fn retire_expired(conn: &impl ConnectionTrait) -> Result<u64> {
@@ -220,7 +392,8 @@ pub async fn retire_expired(conn: &impl ConnectionTrait) -> Result<u64> {
         .rows_affected)
 }
 
-/// The keys that verify: the active one and those still in their window.
+/// The keys that verify: the active one, the next one, and those replaced
+/// still in their window.
 async fn live_rows(conn: &impl ConnectionTrait) -> Result<Vec<signing_key::Model>> {
     let at = now();
     Ok(signing_key::Entity::find()
@@ -265,9 +438,9 @@ pub async fn reload(conn: &impl ConnectionTrait, ctx: &AppContext) -> Result<()>
     Ok(())
 }
 
-/// The public keys another service verifies tokens with: the active key
-/// and the replaced ones still in their window, as JWKs, read from the
-/// database (so every replica publishes a rotation at once).
+/// The public keys another service verifies tokens with: the active key,
+/// the next one, and the replaced ones still in their window, as JWKs,
+/// read from the database (so every replica publishes a rotation at once).
 pub async fn published(ctx: &AppContext) -> Result<Vec<serde_json::Value>> {
     live_rows(&ctx.db)
         .await?
@@ -321,12 +494,11 @@ pub async fn issue(
     );
     if !ctx.claims.is_empty() {
         let subject = subject(conn, user).await?;
-        let extra = ctx.claims.render(&subject)?;
-        if fits(&extra) {
-            claims.extra = extra;
-        } else {
+        let rendered = ctx.claims.render(&subject)?;
+        if !rendered.fitted {
             tracing::error!(user_id = %ids::user(user.id), "the token's template claims would pass 4 KiB: issued without them");
         }
+        claims.extra = rendered.claims;
     }
     if ctx.jwt.algorithm().is_asymmetric() {
         let active: Option<String> = signing_key::Entity::find()
@@ -336,11 +508,34 @@ pub async fn issue(
             .into_tuple()
             .one(conn)
             .await?;
-        if active.is_some_and(|kid| kid != ctx.jwt.active_kid()) {
-            reload(conn, ctx).await?;
+        match active {
+            Some(kid) if kid != ctx.jwt.active_kid() => reload(conn, ctx).await?,
+            Some(_) => {}
+            // A replica configured with HS256 took the key away (a rolling
+            // change of JWT_ALGORITHM): the worker makes an active key again,
+            // beside the caller's transaction; meanwhile this token is signed
+            // with the key this replica has, which verifies as long as it lives.
+            None => ctx.key_reload.settle.notify_one(),
         }
     }
     ctx.jwt.sign(&claims)
+}
+
+/// The worker's watch over the keys (at its interval, and when [`issue`]
+/// finds no active key): an asymmetric replica makes sure an active key
+/// and a next key exist, whatever another replica's configuration did.
+pub async fn keep(ctx: &AppContext) -> anyhow::Result<()> {
+    if !ctx.config.jwt_algorithm.is_asymmetric() {
+        return Ok(());
+    }
+    if active_row(&ctx.db).await?.is_some()
+        && (ctx.config.jwt_private_key.is_some() || next_row(&ctx.db).await?.is_some())
+    {
+        return Ok(());
+    }
+    settle(ctx, file_key(ctx)?.as_ref()).await?;
+    reload(&ctx.db, ctx).await?;
+    Ok(())
 }
 
 /// What a claims template sees of `user`.
@@ -369,17 +564,19 @@ async fn subject(conn: &impl ConnectionTrait, user: &user::Model) -> Result<Toke
     })
 }
 
-/// Checks an access token; a `kid` this replica does not know makes it
-/// reload its keys (bounded by `ReloadGate`) and check again.
+/// Checks an access token with this replica's keys, read again first when
+/// they are older than `KEYS_MAX_AGE`, and again when the token names a
+/// `kid` they lack (another replica may have made it since).
 pub async fn verify(ctx: &AppContext, token: &str) -> Result<Claims> {
+    let seen = Instant::now();
+    if ctx.jwt.keys_age().is_none_or(|age| age > KEYS_MAX_AGE) {
+        reload_after(ctx, seen).await?;
+    }
     match ctx.jwt.verify(token) {
         Ok(claims) => Ok(claims),
         Err(Unverified::Refused(err)) => Err(err),
         Err(Unverified::UnknownKey) => {
-            if !ctx.key_reload.admit() {
-                return Err(AppError::TokenInvalid);
-            }
-            reload(&ctx.db, ctx).await?;
+            reload_after(ctx, seen).await?;
             ctx.jwt
                 .verify(token)
                 .map_err(|unverified| match unverified {

@@ -34,9 +34,11 @@ pub async fn list(ctx: &AppContext, viewer: &Viewer) -> Result<Vec<signing_key::
         .collect())
 }
 
-/// `rotateSigningKey`: a new key of `JWT_ALGORITHM` signs from now on, on
+/// `rotateSigningKey`: the next key (published since it was made, so the
+/// services that cache the key set hold it already) signs from now on, on
 /// every replica; the one it replaces verifies (and stays published) until
-/// the tokens it signed have expired, then retires.
+/// the tokens it signed have expired, then retires; a new next key waits.
+/// Without a usable next key a new one becomes active at once.
 pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Model> {
     viewer.require_superuser()?;
     let algorithm = ctx.config.jwt_algorithm;
@@ -50,14 +52,23 @@ pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Mo
             "the signing key comes from JWT_PRIVATE_KEY_FILE: put a new key in the file and restart the replicas".into(),
         ));
     }
-    let key = signing::generate(algorithm).await?;
+    // Made before the transaction: RSA takes a moment.
+    let following = signing::generate(algorithm).await?;
     let txn = ctx.db.begin().await?;
     let previous = signing_key::Entity::find()
         .filter(signing_key::Column::State.eq(State::Active))
         .lock_exclusive()
         .one(&txn)
         .await?;
-    let row = signing::activate(&txn, ctx, &key, previous.as_ref().map(|p| p.id)).await?;
+    let replacing = previous.as_ref().map(|p| p.id);
+    let row = match signing::usable_next(&txn, ctx).await? {
+        Some(next) => signing::promote(&txn, ctx, &next, replacing).await?,
+        None => {
+            let key = signing::generate(algorithm).await?;
+            signing::activate(&txn, ctx, &key, replacing).await?
+        }
+    };
+    signing::add_next(&txn, ctx, &following).await?;
     Event::by(viewer, Action::SigningKeyRotated)
         .on(Target::SigningKey(row.id))
         .change(

@@ -1,6 +1,7 @@
 //! The queue- and time-driven edge beside `http/`: what a replica does
 //! besides answering requests. The outbox workers (one per kind of message,
-//! `outbox::KINDS`), the live-event feed, and pruning. Every one of them is
+//! `outbox::KINDS`), the live-event feed, the signing keys' watch, and
+//! pruning. Every one of them is
 //! safe with any number of replicas running it at once: claims are
 //! conditional updates, pruning is plain conditional deletes, and the feed
 //! only reads.
@@ -17,6 +18,7 @@ pub struct Workers {
     stop: tokio::sync::watch::Sender<bool>,
     outbox: Vec<tokio::task::JoinHandle<()>>,
     pruning: tokio::task::JoinHandle<()>,
+    keys: tokio::task::JoinHandle<()>,
     feed: tokio::task::JoinHandle<()>,
 }
 
@@ -39,6 +41,9 @@ impl Workers {
             pruning: tokio::spawn(crate::metrics::in_background(prune_periodically(
                 ctx.clone(),
             ))),
+            keys: tokio::spawn(crate::metrics::in_background(keep_signing_keys(
+                ctx.clone(),
+            ))),
             feed: tokio::spawn(crate::metrics::in_background(live_feed::run(ctx, stopped))),
             stop,
         }
@@ -51,6 +56,7 @@ impl Workers {
             worker.abort();
         }
         self.pruning.abort();
+        self.keys.abort();
         self.feed.abort();
     }
 
@@ -59,6 +65,7 @@ impl Workers {
     pub async fn stop(self, grace: Duration) {
         let _ = self.stop.send(true);
         self.pruning.abort();
+        self.keys.abort();
         self.feed.abort();
         let workers = async {
             for worker in self.outbox {
@@ -67,6 +74,20 @@ impl Workers {
         };
         if tokio::time::timeout(grace, workers).await.is_err() {
             tracing::warn!("the outbox workers did not stop within the shutdown grace period");
+        }
+    }
+}
+
+/// Keeps an active and a next signing key in the database (`signing::keep`)
+/// every minute, and at once when a request found none active.
+async fn keep_signing_keys(ctx: Arc<AppContext>) {
+    loop {
+        tokio::select! {
+            () = ctx.key_reload.settle.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if let Err(err) = signing::keep(&ctx).await {
+            tracing::warn!(error = %err, "the signing keys could not be put right");
         }
     }
 }

@@ -129,6 +129,21 @@ impl TestApp {
         }
     }
 
+    /// Builds another replica on this database with some settings changed,
+    /// as its start would (the keys settled, migrations run), without
+    /// serving: the start's error, if any.
+    pub async fn try_start_with(&self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
+        let mut env = self.env.clone();
+        for (k, v) in settings {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned())?;
+        let (conn, stats) = usergraph::db::connect(&config).await?;
+        let built = app::build_on(conn.clone(), stats, config).await.map(|_| ());
+        conn.close().await?;
+        built
+    }
+
     /// POSTs a GraphQL operation to `addr` (another replica) with a bearer token.
     pub async fn gql_at(&self, addr: SocketAddr, token: &str, query: &str) -> Value {
         self.client

@@ -50,8 +50,16 @@ fn hotp(key: &[u8], counter: u64, digits: u32) -> String {
 
 /// The 6-digit TOTP code of `secret` (base32) at `offset` steps from now.
 pub fn totp_code(secret: &str, offset: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let step = (now / 30 + offset) as u64;
+    totp_code_at(secret, current_step().saturating_add_signed(offset))
+}
+
+/// The TOTP time step now.
+fn current_step() -> u64 {
+    (chrono::Utc::now().timestamp() / 30) as u64
+}
+
+/// The 6-digit TOTP code of `secret` (base32) for time step `step`.
+fn totp_code_at(secret: &str, step: u64) -> String {
     hotp(&base32_decode(secret), step, 6)
 }
 
@@ -79,6 +87,13 @@ const VERIFY: &str = "mutation($t: String!, $c: String!) { verifyMfa(mfaToken: $
 /// Enrols `account` and confirms with the current code; returns the secret
 /// and the recovery codes.
 pub(crate) async fn enable(app: &TestApp, account: &Account) -> (String, Vec<String>) {
+    let (secret, codes, _) = enable_at_step(app, account).await;
+    (secret, codes)
+}
+
+/// [`enable`], also returning the time step whose code confirmed the enrolment, so
+/// a test can name steps relative to it however long it runs.
+async fn enable_at_step(app: &TestApp, account: &Account) -> (String, Vec<String>, u64) {
     let body = app
         .gql(Some(&account.access), ENROLL, json!({ "p": PASSWORD }))
         .await;
@@ -86,11 +101,12 @@ pub(crate) async fn enable(app: &TestApp, account: &Account) -> (String, Vec<Str
         .as_str()
         .unwrap_or_else(|| panic!("enrol: {body}"))
         .to_owned();
+    let step = current_step();
     let body = app
         .gql(
             Some(&account.access),
             CONFIRM,
-            json!({ "c": totp_code(&secret, 0) }),
+            json!({ "c": totp_code_at(&secret, step) }),
         )
         .await;
     let codes: Vec<String> = body["data"]["confirmTotp"]
@@ -99,7 +115,7 @@ pub(crate) async fn enable(app: &TestApp, account: &Account) -> (String, Vec<Str
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
-    (secret, codes)
+    (secret, codes, step)
 }
 
 /// Signs in with the password; returns the `mfaToken` of the `MFA_REQUIRED` answer.
@@ -187,7 +203,7 @@ use sea_orm::EntityTrait;
 async fn a_right_password_asks_for_the_code_and_a_code_is_accepted_once() {
     let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "20")]).await;
     let ann = app.register_verified("ann").await;
-    let (secret, _) = enable(&app, &ann).await;
+    let (secret, _, step) = enable_at_step(&app, &ann).await;
     let token = challenge(&app, "ann").await;
     // A wrong password still says nothing more than INVALID_CREDENTIALS.
     assert_eq!(
@@ -195,10 +211,11 @@ async fn a_right_password_asks_for_the_code_and_a_code_is_accepted_once() {
         "INVALID_CREDENTIALS"
     );
     // The code that confirmed enrolment was used: its step is spent.
-    let replay = verify(&app, &token, &totp_code(&secret, 0)).await;
+    let replay = verify(&app, &token, &totp_code_at(&secret, step)).await;
     assert_eq!((code(&replay), field(&replay)), ("BAD_USER_INPUT", "code"));
-    // One step of drift: the next step's code works, once.
-    let body = verify(&app, &token, &totp_code(&secret, 1)).await;
+    // One step of drift: the next step's code works, once. Steps are named from the
+    // enrolment's, so a step boundary passing mid-test changes nothing.
+    let body = verify(&app, &token, &totp_code_at(&secret, step + 1)).await;
     assert!(body["errors"].is_null(), "{body}");
     let payload = &body["data"]["verifyMfa"];
     assert_eq!(payload["user"]["mfaEnabled"], true);
@@ -207,19 +224,19 @@ async fn a_right_password_asks_for_the_code_and_a_code_is_accepted_once() {
     assert!(me["errors"].is_null());
     // The mfaToken is single use, and the code cannot be replayed elsewhere.
     assert_eq!(
-        code(&verify(&app, &token, &totp_code(&secret, 1)).await),
+        code(&verify(&app, &token, &totp_code_at(&secret, step + 1)).await),
         "TOKEN_INVALID"
     );
     let second = challenge(&app, "ann").await;
-    let replay = verify(&app, &second, &totp_code(&secret, 1)).await;
+    let replay = verify(&app, &second, &totp_code_at(&secret, step + 1)).await;
     assert_eq!(code(&replay), "BAD_USER_INPUT");
     // Two steps away is outside the drift.
     assert_eq!(
-        code(&verify(&app, &second, &totp_code(&secret, -2)).await),
+        code(&verify(&app, &second, &totp_code_at(&secret, step - 2)).await),
         "BAD_USER_INPUT"
     );
     assert_eq!(
-        code(&verify(&app, &second, &totp_code(&secret, 3)).await),
+        code(&verify(&app, &second, &totp_code_at(&secret, step + 3)).await),
         "BAD_USER_INPUT"
     );
     assert_eq!(

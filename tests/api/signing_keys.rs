@@ -114,7 +114,11 @@ async fn each_asymmetric_algorithm_signs_tokens_the_jwks_verifies() {
             .unwrap();
 
         assert_eq!(format!("{:?}", header(&ann.access).alg), algorithm);
-        assert_eq!(set.keys.len(), 1, "{algorithm}");
+        assert_eq!(
+            set.keys.len(),
+            2,
+            "the active key and the next: {algorithm}"
+        );
         assert_eq!(cache, "public, max-age=300");
         let claims = verify(&set, &ann.access, "https://id.example.com")
             .unwrap_or_else(|e| panic!("{algorithm}: {e}"));
@@ -155,6 +159,8 @@ async fn a_rotation_on_one_replica_applies_to_the_next_token_on_another() {
     app.register_as("ann").await;
     let before = login_on(other.addr, "ann").await;
     let old_kid = header(&before).kid.unwrap();
+    // What a verifier cached before the rotation.
+    let (cached, _) = jwks(&app.client, app.addr).await;
 
     let rotated = app
         .gql(
@@ -182,6 +188,10 @@ async fn a_rotation_on_one_replica_applies_to_the_next_token_on_another() {
         Some(new_kid.as_str()),
         "the other replica signs with the new key at once"
     );
+    assert!(
+        verify(&cached, &after, &app.ctx.config.jwt_issuer).is_ok(),
+        "the new key was published before it signed"
+    );
     // The old key still verifies, on both, and both publish both keys.
     for addr in [app.addr, other.addr] {
         assert!(me(addr, &before).await["errors"].is_null());
@@ -197,9 +207,10 @@ async fn a_rotation_on_one_replica_applies_to_the_next_token_on_another() {
         )
         .await;
     let keys = keys["data"]["signingKeys"].as_array().unwrap().clone();
-    assert_eq!(keys[0]["kid"], new_kid.as_str());
-    assert_eq!(keys[1]["state"], "VERIFY_ONLY");
-    assert!(keys[1]["retiresAt"].is_string());
+    let states: Vec<&str> = keys.iter().map(|k| k["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["NEXT", "ACTIVE", "VERIFY_ONLY"]);
+    assert_eq!(keys[1]["kid"], new_kid.as_str());
+    assert!(keys[0]["retiresAt"].is_null() && keys[2]["retiresAt"].is_string());
     let audited = app
         .gql(
             Some(&root.access),
@@ -210,6 +221,100 @@ async fn a_rotation_on_one_replica_applies_to_the_next_token_on_another() {
     let event = &audited["data"]["auditEvents"]["nodes"][0];
     assert_eq!(event["changes"]["kid"]["old"], old_kid.as_str());
     assert_eq!(event["changes"]["kid"]["new"], new_kid.as_str());
+}
+
+/// A replica that has not read the keys since a rotation elsewhere meets
+/// many tokens of the new key at once: one reload, and every one verifies.
+#[tokio::test]
+async fn tokens_of_a_key_a_replica_has_not_loaded_all_verify_at_once() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    let other = app.spawn_replica().await;
+    let root = app.superuser("root").await;
+    app.register_as("ann").await;
+    // Twice: the second makes active a key made after the replica loaded.
+    for _ in 0..2 {
+        let body = app
+            .gql(
+                Some(&root.access),
+                "mutation { rotateSigningKey { kid } }",
+                json!({}),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let token = login_on(app.addr, "ann").await;
+
+    let answers = futures::future::join_all((0..16).map(|_| me(other.addr, &token))).await;
+
+    for answer in answers {
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+}
+
+/// Concurrent rotations never fail inside: each succeeds or is CONFLICT,
+/// and one key is active and one next afterwards.
+#[tokio::test]
+async fn racing_rotations_leave_one_active_key_and_one_next() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    let root = app.superuser("root").await;
+
+    let answers = futures::future::join_all((0..6).map(|_| {
+        app.gql(
+            Some(&root.access),
+            "mutation { rotateSigningKey { kid } }",
+            json!({}),
+        )
+    }))
+    .await;
+    let keys = app
+        .gql(Some(&root.access), "{ signingKeys { state } }", json!({}))
+        .await;
+
+    assert!(answers.iter().any(|a| a["errors"].is_null()));
+    for answer in &answers {
+        assert!(
+            answer["errors"].is_null() || code(answer) == "CONFLICT",
+            "{answer}"
+        );
+    }
+    let states: Vec<&str> = keys["data"]["signingKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "ACTIVE").count(),
+        1,
+        "{states:?}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == "NEXT").count(),
+        1,
+        "{states:?}"
+    );
+}
+
+/// During a rolling change of JWT_ALGORITHM back to HS256 the new replicas
+/// retire the key at their start; the old ones make an active key again
+/// rather than signing with a key on its way out.
+#[tokio::test]
+async fn a_replica_started_with_hs256_does_not_leave_the_others_without_a_key() {
+    let app = TestApp::spawn_with(&[("JWT_ALGORITHM", "EdDSA")]).await;
+    app.register_as("ann").await;
+    let before = login_on(app.addr, "ann").await;
+
+    app.try_start_with(&[("JWT_ALGORITHM", "HS256")])
+        .await
+        .unwrap();
+    // What the worker does when a sign-in finds no active key.
+    usergraph::service::signing::keep(&app.ctx).await.unwrap();
+    let after = login_on(app.addr, "ann").await;
+
+    assert_eq!(header(&after).alg, jsonwebtoken::Algorithm::EdDSA);
+    assert_ne!(header(&after).kid, header(&before).kid);
+    assert!(me(app.addr, &before).await["errors"].is_null());
+    assert!(me(app.addr, &after).await["errors"].is_null());
 }
 
 async fn login_on(addr: std::net::SocketAddr, username: &str) -> String {
@@ -268,11 +373,11 @@ async fn a_replaced_key_stops_verifying_and_leaves_the_jwks_once_it_retires() {
     assert!(me(app.addr, &fresh).await["errors"].is_null());
     let (set, _) = jwks(&app.client, app.addr).await;
     assert!(set.find(&old_kid).is_none());
-    assert_eq!(set.keys.len(), 1);
+    assert_eq!(set.keys.len(), 2, "the active key and the next");
     let keys = app
         .gql(Some(&fresh), "{ signingKeys { kid state } }", json!({}))
         .await;
-    assert_eq!(keys["data"]["signingKeys"][1]["state"], "RETIRED", "{keys}");
+    assert_eq!(keys["data"]["signingKeys"][2]["state"], "RETIRED", "{keys}");
 }
 
 #[tokio::test]
@@ -329,13 +434,8 @@ async fn back_to_hs256_the_asymmetric_key_verifies_until_its_tokens_expire() {
     assert_eq!(set.keys.len(), 1, "published until it retires");
 }
 
-#[tokio::test]
-async fn a_private_key_file_signs_every_token_and_cannot_be_rotated_here() {
-    let pair =
-        usergraph::auth::signing::KeyPair::generate(usergraph::auth::signing::Algorithm::Es256)
-            .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("signing.pem");
+/// Writes `pair`'s private key to `path` as PKCS#8 PEM.
+fn write_pem(path: &std::path::Path, pair: &usergraph::auth::signing::KeyPair) {
     let body = base64::engine::general_purpose::STANDARD.encode(pair.pkcs8_der());
     let lines: Vec<&str> = body
         .as_bytes()
@@ -343,13 +443,23 @@ async fn a_private_key_file_signs_every_token_and_cannot_be_rotated_here() {
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
     std::fs::write(
-        &path,
+        path,
         format!(
             "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
             lines.join("\n")
         ),
     )
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_private_key_file_signs_every_token_and_cannot_be_rotated_here() {
+    let pair =
+        usergraph::auth::signing::KeyPair::generate(usergraph::auth::signing::Algorithm::Es256)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signing.pem");
+    write_pem(&path, &pair);
     let app = TestApp::spawn_with(&[
         ("JWT_ALGORITHM", "ES256"),
         ("JWT_PRIVATE_KEY_FILE", path.to_str().unwrap()),
@@ -373,6 +483,20 @@ async fn a_private_key_file_signs_every_token_and_cannot_be_rotated_here() {
     );
     assert_eq!(code(&rotated), "CONFLICT");
     assert!(set.find(&pair.public.kid).is_some());
+    assert_eq!(set.keys.len(), 1, "with a key file no next key waits");
+
+    // The file is the rotation; a replaced key's file does not bring it back.
+    let second = dir.path().join("second.pem");
+    write_pem(
+        &second,
+        &usergraph::auth::signing::KeyPair::generate(usergraph::auth::signing::Algorithm::Es256)
+            .unwrap(),
+    );
+    app.try_start_with(&[("JWT_PRIVATE_KEY_FILE", second.to_str().unwrap())])
+        .await
+        .unwrap();
+    let err = app.try_start_with(&[]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("which was replaced"), "{err:#}");
 
     // A key of another kind is refused at start, naming the variable.
     let ed = dir.path().join("ed.pem");
@@ -495,5 +619,14 @@ async fn replicas_starting_at_once_share_one_active_key() {
         ))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1, "one key made, the losers made none");
+    let mut states: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "state").unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        ["active", "next"],
+        "one active and one next key made, the losers made none"
+    );
 }

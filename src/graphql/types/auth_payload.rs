@@ -9,7 +9,8 @@ use crate::service::access::Tokens;
 /// `resetPassword` and `acceptInvitation`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct AuthPayload {
-    /// A JWT (HS256) to send as `Authorization: Bearer …`.
+    /// A JWT to send as `Authorization: Bearer …` (signed with `JWT_SECRET`,
+    /// or with the key `/.well-known/jwks.json` publishes).
     pub access_token: String,
     /// Opaque; exchange it with `refreshToken` for a new pair. It works once.
     pub refresh_token: String,

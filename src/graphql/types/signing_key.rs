@@ -9,6 +9,10 @@ use crate::ids;
 /// Where a signing key is in its life.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SigningKeyState {
+    /// Published in the JWKS before it signs anything: the key the next
+    /// rotation makes active, so services that cache the key set already
+    /// hold it then. There is one (none with `JWT_PRIVATE_KEY_FILE`).
+    Next,
     /// Signs new access tokens; there is one.
     Active,
     /// Replaced: verifies the tokens it signed, and stays in the JWKS,
@@ -31,7 +35,8 @@ pub struct SigningKey {
     pub algorithm: String,
     pub state: SigningKeyState,
     pub created_at: DateTime,
-    /// When a replaced key stops verifying; null for the active key.
+    /// When a replaced key stops verifying; null for the active and the
+    /// next key.
     pub retires_at: Option<DateTime>,
 }
 
@@ -42,6 +47,7 @@ impl From<signing_key::Model> for SigningKey {
             kid: key.kid,
             algorithm: key.algorithm,
             state: match key.state {
+                State::Next => SigningKeyState::Next,
                 State::Active => SigningKeyState::Active,
                 State::VerifyOnly => SigningKeyState::VerifyOnly,
                 State::Retired => SigningKeyState::Retired,
