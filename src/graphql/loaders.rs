@@ -6,7 +6,7 @@
 use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{audit_event, role, session, user};
+use entity::{audit_event, external_identity, role, session, user};
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use crate::{
     service::{
         self, Keyed, audit,
         directory::{self, Projected, Projection},
-        role_grants, sessions, users,
+        external, role_grants, sessions, users,
     },
 };
 
@@ -27,6 +27,10 @@ pub struct RolesOfUser(pub Uuid);
 /// batch reads what all its keys' projections need together.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserById(pub Uuid, pub Projection);
+
+/// The provider accounts linked to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdentitiesOfUser(pub Uuid);
 
 /// A user by (normalised) username.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -218,6 +222,26 @@ impl Loader<AuditOfUser> for DbLoader {
                     AuditOfUser(user, size),
                     found.remove(&user).unwrap_or_default(),
                 );
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<IdentitiesOfUser> for DbLoader {
+    type Value = Vec<external_identity::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[IdentitiesOfUser],
+    ) -> Result<HashMap<IdentitiesOfUser, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<IdentitiesOfUser, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for identity in external::identities_of(&self.db, &ids).await? {
+            if let Some(list) = out.get_mut(&IdentitiesOfUser(identity.user_id)) {
+                list.push(identity);
             }
         }
         Ok(out)

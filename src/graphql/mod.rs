@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod cost;
 pub mod directory;
+pub mod external;
 pub mod guard;
 pub mod inputs;
 pub mod invitations;
@@ -37,6 +38,7 @@ pub use request::RequestData;
 #[derive(MergedObject, Default)]
 pub struct Query(
     accounts::AccountQuery,
+    external::ExternalQuery,
     directory::DirectoryQuery,
     sessions::SessionQuery,
     api_keys::ApiKeyQuery,
@@ -54,6 +56,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountMutation,
+    external::ExternalMutation,
     sessions::SessionMutation,
     admin::AdminMutation,
     recovery::RecoveryMutation,

@@ -4,14 +4,14 @@
 //! service's (`service::nodes`): what the caller may not see is null.
 
 use async_graphql::{Context, ID, Object};
-use entity::{api_key, audit_event, role, tier, webhook};
+use entity::{api_key, audit_event, external_identity, role, tier, webhook};
 
 use super::{
     cost,
     guard::{Authenticated, viewer},
     loaders::{ByKey, SessionChain, UserById},
-    request::loader,
-    types::{Node, Session, User, user_connection::projection},
+    request::{app, loader},
+    types::{ExternalIdentity, Node, Session, User, user_connection::projection},
 };
 use crate::{
     error::AppError,
@@ -57,6 +57,9 @@ async fn resolve(
             load!(ByKey::<webhook::Entity>::new(key)).map(|w| Node::Webhook(w.into()))
         }
         Kind::Webhook => None,
+        Kind::ExternalIdentity => load!(ByKey::<external_identity::Entity>::new(key))
+            .filter(|i| nodes::may_see_identity(viewer, i))
+            .map(|i| Node::ExternalIdentity(ExternalIdentity::new(app(ctx), i))),
     })
 }
 
@@ -71,7 +74,8 @@ impl NodeQuery {
     /// `USERS_READ`); roles and tiers for anyone signed in; sessions, one's
     /// own live ones; API keys, one's own or with `USERS_READ`; audit
     /// events with `AUDIT_READ` or one's own security events; webhooks for
-    /// superusers. `BAD_USER_INPUT` for a string that is not an id.
+    /// superusers; linked provider accounts, one's own or with `USERS_READ`.
+    /// `BAD_USER_INPUT` for a string that is not an id.
     #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         Ok(resolve(ctx, &id, "id").await?)
@@ -82,7 +86,7 @@ impl NodeQuery {
     /// type asked for, whatever the number of ids.
     #[graphql(
         guard = "Authenticated",
-        complexity = "cost::STATEMENT * 7 + ids.len().min(MAX_NODES) * child_complexity"
+        complexity = "cost::STATEMENT * 8 + ids.len().min(MAX_NODES) * child_complexity"
     )]
     async fn nodes(
         &self,

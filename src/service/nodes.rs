@@ -28,9 +28,10 @@ pub enum Kind {
     ApiKey,
     AuditEvent,
     Webhook,
+    ExternalIdentity,
 }
 
-const KINDS: [(&str, Kind); 7] = [
+const KINDS: [(&str, Kind); 8] = [
     (ids::USER, Kind::User),
     (ids::ROLE, Kind::Role),
     (ids::TIER, Kind::Tier),
@@ -38,6 +39,7 @@ const KINDS: [(&str, Kind); 7] = [
     (ids::API_KEY, Kind::ApiKey),
     (ids::AUDIT_EVENT, Kind::AuditEvent),
     (ids::WEBHOOK, Kind::Webhook),
+    (ids::EXTERNAL_IDENTITY, Kind::ExternalIdentity),
 ];
 
 /// The kind and key of a global id; `BAD_USER_INPUT` on `field` for
@@ -92,6 +94,12 @@ pub fn audit_event_as_seen(
     })
 }
 
+/// Linked provider accounts: as `User.identities` shows them (the user
+/// themself, or `USERS_READ`).
+pub fn may_see_identity(viewer: &Viewer, identity: &entity::external_identity::Model) -> bool {
+    viewer.reads_user(identity.user_id)
+}
+
 /// Webhooks: superusers, as `webhooks`. Decided before any read.
 pub fn may_see_webhooks(viewer: &Viewer) -> bool {
     viewer.is_superuser()
@@ -120,6 +128,13 @@ impl Keyed for audit_event::Entity {
 
 impl Keyed for entity::webhook::Entity {
     const KEY: Self::Column = entity::webhook::Column::Id;
+    fn key(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl Keyed for entity::external_identity::Entity {
+    const KEY: Self::Column = entity::external_identity::Column::Id;
     fn key(model: &Self::Model) -> Uuid {
         model.id
     }

@@ -65,7 +65,7 @@ pub struct Registry {
 
 /// A provider's id, the same on every replica: the first 16 bytes of a
 /// SHA-256 of its name.
-fn provider_id(name: &str) -> Uuid {
+pub fn provider_id(name: &str) -> Uuid {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("usergraph identity provider {name}").as_bytes());
     let mut bytes = [0u8; 16];

@@ -1,7 +1,7 @@
 //! The queue- and time-driven edge beside `http/`: what a replica does
 //! besides answering requests. The outbox workers (one per kind of message,
-//! `outbox::KINDS`), the live-event feed, the signing keys' watch, and
-//! pruning. Every one of them is
+//! `outbox::KINDS`), the live-event feed, the signing keys' watch, the
+//! identity providers' discovery, and pruning. Every one of them is
 //! safe with any number of replicas running it at once: claims are
 //! conditional updates, pruning is plain conditional deletes, and the feed
 //! only reads.
@@ -11,7 +11,7 @@ pub mod outbox;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::service::{AppContext, audit, limits, links, outbox as queue, signing};
+use crate::service::{AppContext, audit, external, limits, links, outbox as queue, signing};
 
 /// The running workers of one replica.
 pub struct Workers {
@@ -19,6 +19,7 @@ pub struct Workers {
     outbox: Vec<tokio::task::JoinHandle<()>>,
     pruning: tokio::task::JoinHandle<()>,
     keys: tokio::task::JoinHandle<()>,
+    discovery: tokio::task::JoinHandle<()>,
     feed: tokio::task::JoinHandle<()>,
 }
 
@@ -44,6 +45,9 @@ impl Workers {
             keys: tokio::spawn(crate::metrics::in_background(keep_signing_keys(
                 ctx.clone(),
             ))),
+            discovery: tokio::spawn(crate::metrics::in_background(discover_providers(
+                ctx.clone(),
+            ))),
             feed: tokio::spawn(crate::metrics::in_background(live_feed::run(ctx, stopped))),
             stop,
         }
@@ -57,6 +61,7 @@ impl Workers {
         }
         self.pruning.abort();
         self.keys.abort();
+        self.discovery.abort();
         self.feed.abort();
     }
 
@@ -66,6 +71,7 @@ impl Workers {
         let _ = self.stop.send(true);
         self.pruning.abort();
         self.keys.abort();
+        self.discovery.abort();
         self.feed.abort();
         let workers = async {
             for worker in self.outbox {
@@ -75,6 +81,31 @@ impl Workers {
         if tokio::time::timeout(grace, workers).await.is_err() {
             tracing::warn!("the outbox workers did not stop within the shutdown grace period");
         }
+    }
+}
+
+/// Discovers the OpenID providers at start, so the first sign-in does not
+/// wait for it and a misconfigured one is reported at once: each failure
+/// is logged with the provider's name and tried again (5 s, doubling to 5
+/// minutes) without holding up the others, which work meanwhile. A sign-in
+/// with a provider not discovered yet tries discovery itself.
+async fn discover_providers(ctx: Arc<AppContext>) {
+    let mut wait = Duration::from_secs(5);
+    loop {
+        let failed = ctx.providers.discover_all().await;
+        if failed.is_empty() {
+            return;
+        }
+        for (provider, error) in &failed {
+            tracing::warn!(
+                provider,
+                error,
+                retry_in_secs = wait.as_secs(),
+                "an identity provider could not be discovered"
+            );
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(300));
     }
 }
 
@@ -106,6 +137,7 @@ async fn prune_periodically(ctx: Arc<AppContext>) {
             ("outbox messages", queue::prune(&ctx.db).await),
             ("audit events", audit::prune(&ctx).await),
             ("signing keys", signing::retire_expired(&ctx.db).await),
+            ("external sign-ins", external::prune(&ctx.db).await),
         ] {
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, what, "pruning failed");

@@ -407,6 +407,27 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         "mySecurityEvents" => ("{ mySecurityEvents(first: 1) { nodes { id } } }", json!({})),
         "signingKeys" => ("{ signingKeys { id kid } }", json!({})),
         "rotateSigningKey" => ("mutation { rotateSigningKey { kid } }", json!({})),
+        "identityProviders" => ("{ identityProviders { id name kind } }", json!({})),
+        // LINK: signing in needs nobody; linking needs a session.
+        "startExternalSignIn" => (
+            "mutation($p: ID!) { startExternalSignIn(provider: $p, redirectUri: \"http://localhost:3000/callback\", intent: LINK) { state } }",
+            json!({ "p": usergraph::ids::encode(
+                usergraph::ids::IDENTITY_PROVIDER,
+                usergraph::service::providers::provider_id("gh"),
+            ) }),
+        ),
+        "finishExternalSignIn" => (
+            "mutation { finishExternalSignIn(state: \"not-a-state\", code: \"c\") { accessToken } }",
+            json!({}),
+        ),
+        "unlinkIdentity" => (
+            "mutation($id: ID!) { unlinkIdentity(id: $id, password: \"x\") }",
+            json!({ "id": usergraph::ids::encode(usergraph::ids::EXTERNAL_IDENTITY, uuid::Uuid::nil()) }),
+        ),
+        "setPassword" => (
+            "mutation { setPassword(newPassword: \"another-long-passphrase-7\") }",
+            json!({}),
+        ),
         "node" => ("query($id: ID!) { node(id: $id) { id } }", target),
         "nodes" => ("query($id: ID!) { nodes(ids: [$id]) { id } }", target),
         "roleByName" => ("{ roleByName(name: \"viewer\") { id } }", json!({})),
@@ -441,9 +462,19 @@ fn outcome(field: &str, body: &Value) -> String {
 async fn every_root_field_follows_the_authorization_matrix() {
     // Webhooks are created here for a loopback address.
     // Asymmetric tokens throughout, so rotations happen between the cells.
+    // A GitHub provider needs no discovery, so starting a sign-in
+    // contacts nobody.
     let app = TestApp::spawn_with(&[
         ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
         ("JWT_ALGORITHM", "EdDSA"),
+        ("IDENTITY_PROVIDERS", "gh"),
+        ("IDP_GH_KIND", "github"),
+        ("IDP_GH_CLIENT_ID", "matrix"),
+        ("IDP_GH_CLIENT_SECRET", "matrix-secret"),
+        (
+            "EXTERNAL_SIGNIN_REDIRECT_URLS",
+            "http://localhost:3000/callback",
+        ),
     ])
     .await;
     let setup = app.user_with("setup", &[], true).await;

@@ -41,8 +41,10 @@ fn payload(token: &str) -> Value {
 /// README shows this function as it is (a test below holds it).
 // README: Rust
 // Rust: verify a usergraph access token with its published keys
-// (jsonwebtoken). Fetch the set from {PUBLIC_URL}/.well-known/jwks.json, keep
-// it, and fetch it again when a token names a kid it does not have.
+// (jsonwebtoken 10 with its `rust_crypto` or `aws_lc_rs` feature). Fetch the
+// set from {PUBLIC_URL}/.well-known/jwks.json, keep it up to 5 minutes, and
+// fetch it again when a token names a kid it does not have (at most every
+// 30 seconds or so: a token can name any kid).
 fn verify(set: &JwkSet, token: &str, issuer: &str) -> jsonwebtoken::errors::Result<Value> {
     use jsonwebtoken::errors::ErrorKind;
     let header = jsonwebtoken::decode_header(token)?;

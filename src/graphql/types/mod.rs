@@ -6,6 +6,7 @@
 mod api_key;
 mod audit_event;
 mod auth_payload;
+mod identity;
 mod node;
 mod pagination;
 mod role;
@@ -24,6 +25,10 @@ pub use audit_event::{
     AuditEvent, AuditEventConnection, AuditEventEdge, connection as audit_connection,
 };
 pub use auth_payload::AuthPayload;
+pub use identity::{
+    ExternalIdentity, ExternalSignInIntent, ExternalSignInStart, IdentityProvider,
+    IdentityProviderKind,
+};
 pub use node::Node;
 pub use pagination::PageInfo;
 pub use role::Role;

@@ -6,7 +6,7 @@ use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject};
 use entity::{role, tier, user};
 
 use super::{
-    DateTime, Role, Tier,
+    DateTime, ExternalIdentity, Role, Tier,
     audit_event::{self, AuditEventConnection},
 };
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     error::AppError,
     graphql::{
         guard::viewer,
-        loaders::{AuditOfUser, ByKey, RolesOfUser},
+        loaders::{AuditOfUser, ByKey, IdentitiesOfUser, RolesOfUser},
         request::loader,
     },
     ids,
@@ -170,6 +170,11 @@ pub struct User {
     pub key: uuid::Uuid,
     #[graphql(skip)]
     pub tier_key: Option<uuid::Uuid>,
+    /// Whether the viewer is this user or holds `USERS_READ`.
+    #[graphql(skip)]
+    pub private: bool,
+    #[graphql(skip)]
+    pub has_password_value: bool,
     /// The user's roles once known: set by a page's prefetch, else loaded on
     /// first use. `roles` and `isStaff` share it, as fields of a `User`
     /// resolve one after another (`serial`) and would otherwise ask twice.
@@ -272,6 +277,8 @@ impl User {
             updated_at: model.updated_at.into(),
             key: model.id,
             tier_key: model.tier_id,
+            private,
+            has_password_value: model.has_password,
             roles: tokio::sync::OnceCell::new(),
             prefetched_tier: None,
             reach: Reach::Whole,
@@ -363,6 +370,35 @@ impl User {
             .await
             .map_err(AppError::from)?;
         Ok(tier.map(Tier::from))
+    }
+
+    /// Whether the account has a password: false for one made through
+    /// another provider until `setPassword`, and for an invitation not yet
+    /// accepted. The user themself or `USERS_READ`; `FORBIDDEN` otherwise.
+    async fn has_password(&self) -> async_graphql::Result<bool> {
+        if !self.private {
+            return Err(AppError::Forbidden.into());
+        }
+        Ok(self.has_password_value)
+    }
+
+    /// The provider accounts linked to the user, oldest first (empty when
+    /// none). The user themself or `USERS_READ`; `FORBIDDEN` otherwise.
+    /// Batched per request: a page of users asks once.
+    async fn identities(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExternalIdentity>> {
+        if !self.private {
+            return Err(AppError::Forbidden.into());
+        }
+        let identities = loader(ctx)?
+            .load_one(IdentitiesOfUser(self.key))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let app = crate::graphql::request::app(ctx);
+        Ok(identities
+            .into_iter()
+            .map(|identity| ExternalIdentity::new(app, identity))
+            .collect())
     }
 
     /// True when the user holds the built-in `admin` role or is a superuser.
