@@ -556,7 +556,7 @@ async fn every_field_of_a_user_read_by_id_or_listed_equals_the_whole_row_read() 
                 .gql(
                     Some(&root.access),
                     &format!(
-                        "{{ users(first: 100, filter: {{ includeDeleted: true }}) {{ nodes {{ id {selection} }} }} }}"
+                        "{{ users(first: 10, filter: {{ includeDeleted: true }}) {{ nodes {{ id {selection} }} }} }}"
                     ),
                     json!({}),
                 )

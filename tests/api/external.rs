@@ -103,6 +103,10 @@ async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again()
         .to_owned();
     let (auth_code, state) = provider.consent(&url).await;
     let first = finish(&app, &state, &auth_code).await;
+    let stored = entity::external_signin::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
     let mine = app.gql(Some(access(&first)), MINE, json!({})).await;
     let again = sign_in(&app, &provider, "corp").await;
 
@@ -133,6 +137,11 @@ async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again()
         again["data"]["finishExternalSignIn"]["user"]["id"],
         user["id"]
     );
+    // Neither the code nor the state is kept or logged as it is.
+    let kept = format!("{stored:?}");
+    assert!(!kept.contains(&auth_code) && !kept.contains(&state));
+    let logged = crate::helpers::logs();
+    assert!(!logged.contains(&auth_code) && !logged.contains(&state));
     // No password matches an account that has none.
     assert_eq!(
         code(&app.login("alice", PASSWORD).await),
@@ -228,6 +237,7 @@ async fn id_tokens_that_do_not_prove_the_account_are_refused_and_write_nothing()
         Flaw::Expired,
         Flaw::ForeignKey,
         Flaw::WrongIssuer,
+        Flaw::ExtraAudience,
     ] {
         provider.flaw(flaw);
         let answer = sign_in(&app, &provider, "corp").await;
@@ -421,7 +431,7 @@ async fn the_last_way_to_sign_in_stays_until_a_password_is_set() {
 }
 
 #[tokio::test]
-async fn a_second_factor_and_a_suspension_apply_as_to_a_password() {
+async fn a_second_factor_a_suspension_and_a_deletion_apply_as_to_a_password() {
     let (app, provider) = spawn(&[]).await;
     let ann = app.register_verified("ann").await;
     crate::mfa::enable(&app, &ann).await;
@@ -438,12 +448,25 @@ async fn a_second_factor_and_a_suspension_apply_as_to_a_password() {
     )
     .await;
     let suspended = sign_in(&app, &provider, "corp").await;
+    app.gql(
+        Some(&root.access),
+        "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+        json!({ "id": ann.id }),
+    )
+    .await;
+    let deleted = sign_in(&app, &provider, "corp").await;
 
     // Linking completes; the new session still needs the second factor.
     assert_eq!(code(&linking), "MFA_REQUIRED");
     assert_eq!(code(&signing_in), "MFA_REQUIRED");
     assert!(signing_in["errors"][0]["extensions"]["mfaToken"].is_string());
     assert_eq!(code(&suspended), "ACCOUNT_DISABLED");
+    assert_eq!(code(&deleted), "INVALID_CREDENTIALS");
+    assert_eq!(
+        users(&app).await,
+        2,
+        "no new account for a deleted user's identity"
+    );
 }
 
 #[tokio::test]

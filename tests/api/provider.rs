@@ -56,6 +56,8 @@ pub enum Flaw {
     /// Signed with a key the JWKS never listed.
     ForeignKey,
     WrongIssuer,
+    /// Another audience beside this client's, and no `azp`.
+    ExtraAudience,
 }
 
 struct Grant {
@@ -319,7 +321,11 @@ async fn token(
     let mut claims = json!({
         "iss": if flaw == Flaw::WrongIssuer { "https://elsewhere.example".to_owned() } else { inner.issuer.clone() },
         "sub": grant.account.subject,
-        "aud": if flaw == Flaw::WrongAudience { "someone-else" } else { CLIENT_ID },
+        "aud": match flaw {
+            Flaw::WrongAudience => json!("someone-else"),
+            Flaw::ExtraAudience => json!([CLIENT_ID, "someone-else"]),
+            _ => json!(CLIENT_ID),
+        },
         "iat": now,
         "exp": if flaw == Flaw::Expired { now - 600 } else { now + 600 },
         "nonce": if flaw == Flaw::WrongNonce { "not-the-nonce".to_owned() } else { nonce },

@@ -12,7 +12,9 @@
 //     letting row-level security read their claims (PostgreSQL at
 //     TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test),
 //   - a page on another loopback port calling the API (CORS) from Chromium,
-//     with the tracing headers browser instrumentation adds.
+//     with the tracing headers browser instrumentation adds,
+//   - a page on another loopback origin signing in with an OpenID provider
+//     on loopback (jose keys) in Chromium: the whole redirect dance.
 //
 // Run from .ci/run after `cargo test` has built target/debug/usergraph:
 //   (cd tests/clients && npm ci && node run.mjs)
@@ -654,6 +656,133 @@ check('a page on another loopback port can call the API with tracing headers (CO
   }
 });
 
+/// An OpenID provider on loopback (jose keys): discovery, its JWKS, an
+/// authorization endpoint that consents at once, and a token endpoint that
+/// checks the client's secret, the redirect URI and the PKCE verifier.
+async function startOidcProvider({ clientId, clientSecret, account }) {
+  const { generateKeyPair, exportJWK, SignJWT } = await import('jose');
+  const { randomBytes } = await import('node:crypto');
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'clients-k1', alg: 'RS256', use: 'sig' };
+  const grants = new Map();
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, issuer);
+    const json = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
+    }
+    if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/authorize') {
+      const p = url.searchParams;
+      if (p.get('client_id') !== clientId || p.get('code_challenge_method') !== 'S256') return json(400, { error: 'invalid_request' });
+      const code = randomBytes(18).toString('base64url');
+      grants.set(code, { redirect: p.get('redirect_uri'), challenge: p.get('code_challenge'), nonce: p.get('nonce') });
+      const back = new URL(p.get('redirect_uri'));
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', p.get('state'));
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      const form = new URLSearchParams(raw);
+      const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+      if (basic !== `${clientId}:${clientSecret}`) return json(401, { error: 'invalid_client' });
+      const grant = grants.get(form.get('code'));
+      grants.delete(form.get('code'));
+      const challenge = createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+      if (!grant || grant.redirect !== form.get('redirect_uri') || grant.challenge !== challenge) {
+        return json(400, { error: 'invalid_grant' });
+      }
+      const idToken = await new SignJWT({ nonce: grant.nonce, email: account.email, email_verified: true })
+        .setProtectedHeader({ alg: 'RS256', kid: jwk.kid })
+        .setIssuer(issuer).setSubject(account.sub).setAudience(clientId)
+        .setIssuedAt().setExpirationTime('5m').sign(privateKey);
+      return json(200, { access_token: randomBytes(18).toString('base64url'), token_type: 'Bearer', expires_in: 300, id_token: idToken });
+    }
+    json(404, { error: 'not_found' });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  return { issuer, close: () => server.close() };
+}
+
+check('a page on another origin signs in with an OpenID provider in Chromium, through the README callback page', async ({ browser }) => {
+  assertInReadme('external-signin.mjs');
+  const provider = await startOidcProvider({
+    clientId: 'clients-app',
+    clientSecret: 'clients-provider-secret',
+    account: { sub: 'dana-at-corp', email: 'dana@example.com' },
+  });
+  const app = createServer((req, res) => {
+    const path = new URL(req.url, 'http://localhost').pathname;
+    if (path === '/external-signin.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      return res.end(readFileSync(join(here, 'examples', 'external-signin.mjs')));
+    }
+    const page = path === '/callback'
+      ? `import { finishSignIn } from '/external-signin.mjs';
+         finishSignIn(API).then(
+           (signedIn) => { out.textContent = JSON.stringify(signedIn); },
+           (error) => { out.textContent = 'error: ' + error.message + ' ' + JSON.stringify(error.extensions); });`
+      : `import { startSignIn } from '/external-signin.mjs';
+         document.getElementById('go').onclick = async () => {
+           const r = await fetch(API, { method: 'POST', headers: { 'content-type': 'application/json' },
+             body: JSON.stringify({ query: '{ identityProviders { id name } }' }) });
+           const corp = (await r.json()).data.identityProviders.find((p) => p.name === 'corp');
+           await startSignIn(API, corp.id, location.origin + '/callback');
+         };`;
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><body><button id="go">Sign in with corp</button><pre id="out">waiting</pre>
+      <script type="module">const API = ${JSON.stringify(apiUrl)}; const out = document.getElementById('out');
+      ${page}</script></body>`);
+  });
+  await new Promise((ok) => app.listen(0, '127.0.0.1', ok));
+  const pageOrigin = `http://localhost:${app.address().port}`;
+  const api = await startServer({
+    IDENTITY_PROVIDERS: 'corp',
+    IDP_CORP_ISSUER: provider.issuer,
+    IDP_CORP_CLIENT_ID: 'clients-app',
+    IDP_CORP_CLIENT_SECRET: 'clients-provider-secret',
+    EXTERNAL_SIGNIN_REDIRECT_URLS: `${pageOrigin}/callback`,
+  });
+  const apiUrl = api.url;
+  const { page, foreign } = await offlinePage(browser);
+  try {
+    await page.goto(pageOrigin);
+    await page.click('#go');
+    await page.waitForURL(`${pageOrigin}/callback`);
+    await page.waitForFunction(() => document.getElementById('out').textContent !== 'waiting');
+    const out = await page.textContent('#out');
+    assert(!out.startsWith('error'), out);
+    const signedIn = JSON.parse(out);
+    assert(signedIn.user.email === 'dana@example.com', out);
+    assert(signedIn.accessToken && signedIn.refreshToken, out);
+    assert(!page.url().includes('code='), `the code stayed in the address bar: ${page.url()}`);
+    assert(foreign.length === 0, `requests left the machine: ${foreign.join(', ')}`);
+    const me = await gql(api.url, '{ me { hasPassword identities { subject provider { name } } } }', {}, signedIn.accessToken);
+    assert(me.data?.me?.hasPassword === false, JSON.stringify(me));
+    assert(me.data.me.identities[0]?.subject === 'dana-at-corp', JSON.stringify(me));
+  } finally {
+    await page.close();
+    app.close();
+    api.stop();
+    provider.close();
+  }
+});
+
 const server = await startServer({ CORS_ALLOWED_HEADERS: 'x-tenant' });
 let browser;
 let passed = 0;
@@ -662,7 +791,7 @@ try {
   // CHECKS=refresh runs only the checks whose name contains `refresh`.
   const only = process.env.CHECKS?.toLowerCase();
   for (const { name, run } of checks.filter((c) => !only || c.name.toLowerCase().includes(only))) {
-    const needsBrowser = name.includes('GraphiQL') || name.includes('CORS');
+    const needsBrowser = ['GraphiQL', 'CORS', 'Chromium'].some((word) => name.includes(word));
     if (needsBrowser && !browser) {
       if (!existsSync(chromiumPath)) {
         console.log(`FAIL ${name}: no Chromium at ${chromiumPath}`);

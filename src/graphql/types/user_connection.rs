@@ -173,6 +173,7 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("emailVerifiedAt", &[EmailVerifiedAt]),
         ("invitationPending", &[InvitationPending]),
         ("mfaEnabled", &[MfaEnabled]),
+        ("hasPassword", &[HasPassword]),
         ("metadata", &[Metadata]),
         ("appMetadata", &[AppMetadata]),
     ]
