@@ -249,10 +249,14 @@ pub struct MailConfig {
     pub verify_email_url: String,
     pub invitation_url: String,
     pub email_change_url: String,
+    /// `SIGN_IN_LINK_URL`: the link of a mailed sign-in code.
+    pub sign_in_link_url: String,
     /// `PASSWORD_RESET_TTL_SECS`, `EMAIL_TOKEN_TTL_SECS`, `INVITATION_TTL_SECS`.
     pub password_reset_ttl: Duration,
     pub email_token_ttl: Duration,
     pub invitation_ttl: Duration,
+    /// How long a mailed sign-in code and its link work (10 minutes).
+    pub sign_in_code_ttl: Duration,
     /// `RATE_LIMIT_MAIL` (`5/hour`): mails of one kind to one address, over
     /// a sliding window, counted in the outbox.
     pub per_address: Rate,
@@ -349,6 +353,9 @@ pub struct Config {
     pub admin: Option<AdminBootstrap>,
     /// `REGISTRATION_ENABLED`.
     pub registration_enabled: bool,
+    /// `PASSWORDLESS_SIGNUP`: a mailed sign-in code to an address with no
+    /// account makes one when it is used (with registration open).
+    pub passwordless_signup: bool,
     /// `GRAPHIQL`: serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     /// `INTROSPECTION`: answer introspection queries (and field suggestions).
@@ -628,6 +635,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         refresh_reuse_interval: env.secs("REFRESH_REUSE_INTERVAL_SECS", 0),
         admin,
         registration_enabled: env.switch("REGISTRATION_ENABLED", true),
+        passwordless_signup: env.switch("PASSWORDLESS_SIGNUP", false),
         graphiql: env.switch("GRAPHIQL", !production),
         introspection: env.switch("INTROSPECTION", !production),
         max_query_depth: env.parse("MAX_QUERY_DEPTH", 12),
@@ -890,6 +898,7 @@ fn mail_config(
                 "VERIFY_EMAIL_URL",
                 "INVITATION_URL",
                 "EMAIL_CHANGE_URL",
+                "SIGN_IN_LINK_URL",
             ]
             .iter()
             .all(|key| env.get(key).is_some());
@@ -934,9 +943,11 @@ fn mail_config(
         verify_email_url: link("VERIFY_EMAIL_URL", "verify-email"),
         invitation_url: link("INVITATION_URL", "accept-invitation"),
         email_change_url: link("EMAIL_CHANGE_URL", "confirm-email-change"),
+        sign_in_link_url: link("SIGN_IN_LINK_URL", "sign-in"),
         password_reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600),
         email_token_ttl: env.secs("EMAIL_TOKEN_TTL_SECS", 86_400),
         invitation_ttl: env.secs("INVITATION_TTL_SECS", 604_800),
+        sign_in_code_ttl: Duration::from_secs(600),
         per_address: env.rate("RATE_LIMIT_MAIL", "5/hour"),
         retry_base: env.millis("OUTBOX_RETRY_BASE_MS", 30_000),
         max_attempts: env.parse::<u32>("OUTBOX_MAX_ATTEMPTS", 8).max(1),

@@ -92,6 +92,9 @@ mail_kinds! {
     EmailChangeNotice = "email_change_notice";
     Invitation = "invitation"
         => { page: invitation_url, lifetime: invitation_ttl, dies_with_password_change: false };
+    /// A 6-digit code and a link that sign in (`requestSignInCode`).
+    SignInCode = "sign_in_code"
+        => { page: sign_in_link_url, lifetime: sign_in_code_ttl, dies_with_password_change: false };
 }
 
 /// A queued mail as the outbox stores it: the template and its values, and

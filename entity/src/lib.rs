@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod recovery_code;
 pub mod role;
 pub mod session;
+pub mod sign_in_code;
 pub mod signing_key;
 pub mod tier;
 pub mod totp_factor;

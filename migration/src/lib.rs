@@ -18,6 +18,7 @@ mod m20261130_000010_search_trigrams;
 mod m20261130_000011_count_indexes;
 mod m20261207_000012_signing_keys;
 mod m20261207_000013_external_identities;
+mod m20261207_000014_sign_in_codes;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_count_indexes::Migration),
             Box::new(m20261207_000012_signing_keys::Migration),
             Box::new(m20261207_000013_external_identities::Migration),
+            Box::new(m20261207_000014_sign_in_codes::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ pub mod recovery;
 pub mod request;
 pub mod roles;
 pub mod sessions;
+pub mod sign_in_codes;
 pub mod signing_keys;
 pub mod tiers;
 pub mod types;
@@ -60,6 +61,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     admin::AdminMutation,
     recovery::RecoveryMutation,
+    sign_in_codes::SignInCodeMutation,
     invitations::InvitationMutation,
     mfa::MfaMutation,
     api_keys::ApiKeyMutation,

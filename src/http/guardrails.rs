@@ -24,8 +24,11 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 24] = [
+pub const CREDENTIAL_FIELDS: [&str; 27] = [
     "login",
+    "requestSignInCode",
+    "signInWithCode",
+    "signInWithLink",
     "startExternalSignIn",
     "finishExternalSignIn",
     "unlinkIdentity",
@@ -189,8 +192,11 @@ pub struct Plan {
 /// from their own arguments: a stale `Authorization` header does not stop
 /// them (the caller acts anonymously). `register` with a working token
 /// still counts its holder's `USERS_CREATE`.
-pub const SIGNS_IN: [&str; 13] = [
+pub const SIGNS_IN: [&str; 16] = [
     "login",
+    "requestSignInCode",
+    "signInWithCode",
+    "signInWithLink",
     "startExternalSignIn",
     "finishExternalSignIn",
     "register",

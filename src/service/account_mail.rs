@@ -6,7 +6,7 @@
 //! or given up. Enumeration-safe requests do their lookup and mail after
 //! answering (`detach`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use entity::{outbox, user};
 use rand::Rng;
@@ -66,6 +66,13 @@ fn compose(ctx: &AppContext, message: &outbox::Model) -> anyhow::Result<mail::Ma
                 .and_then(|t| Ok(String::from_utf8(t)?))
         })
         .transpose()?;
+    let mut queued = queued;
+    if let (Template::SignInCode, Some(token)) = (queued.template, token.as_deref()) {
+        // Made from the token now: the outbox never holds the code.
+        queued
+            .values
+            .insert("code".into(), ctx.typed_codes.code_of(token).into());
+    }
     mail::compose(&ctx.config.mail, &queued, token.as_deref())
 }
 
@@ -99,6 +106,31 @@ fn backoff(base: Duration, attempts: i32) -> Duration {
         .min(Duration::from_secs(86_400));
     let jitter = rand::rng().random_range(0.5..=1.0);
     full.mul_f64(jitter)
+}
+
+/// Runs `work` after the request has answered, so that what it finds (an
+/// account or none) cannot show in the answer's timing. Bounded: when
+/// `detached` is full the work is dropped and logged, as a flood would be.
+pub fn detach<F>(ctx: &Arc<AppContext>, what: &'static str, work: F)
+where
+    F: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let Ok(permit) = ctx.detached.clone().try_acquire_owned() else {
+        tracing::warn!(
+            what,
+            "too much account mail work in flight; request dropped"
+        );
+        return;
+    };
+    tokio::spawn(crate::metrics::in_background(async move {
+        if let Err(err) = work.await {
+            tracing::warn!(what, error = %err.public_message(), "account mail work failed");
+            if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
+                tracing::error!(what, error = ?err, "account mail work failed");
+            }
+        }
+        drop(permit);
+    }));
 }
 
 /// Mails of one kind to one address that anonymous requests may cause in

@@ -306,30 +306,19 @@ async fn register(
     meta: &RequestMeta,
 ) -> Result<user::Model> {
     users::with_username(&ctx.db, None, email, |username| {
-        // No hash: no password matches it, and `has_password` says so.
-        let mut model = users::new_row(username, email.to_owned(), String::new(), now());
-        model.has_password = Set(false);
-        if account.email_verified {
-            model.email_verified_at = Set(Some(now()));
-        }
+        let model = new_account::passwordless_row(username, email, account.email_verified);
         async move {
             let txn = ctx.db.begin().await?;
-            let user = new_account::insert_account(&txn, model, new_account::FirstRoles::Default)
+            let method = format!("provider:{}", provider.config.name);
+            let user = new_account::register_passwordless(&txn, model, meta, &method)
                 .await
                 .map_err(|err| match err {
-                    // Registered a moment ago by someone else: sign in, then link.
-                    AppError::DuplicateEmail => AppError::ConflictBecause {
-                        reason: reason::EMAIL_IN_USE,
+                    AppError::ConflictBecause { reason, .. } => AppError::ConflictBecause {
+                        reason,
                         message: "an account with this email address exists: sign in to it, then link this provider".into(),
                     },
                     other => other,
                 })?;
-            Event::anonymous(meta, Action::UserRegistered)
-                .on(Target::User(user.id))
-                .with(super::audit::user_created(&user))
-                .change("method", Value::Null, format!("provider:{}", provider.config.name))
-                .record(&txn)
-                .await?;
             attach(&txn, provider, account, &user, meta, "registration").await?;
             txn.commit().await?;
             Ok(user)

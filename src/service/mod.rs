@@ -28,6 +28,7 @@ pub mod links;
 pub mod new_account;
 pub mod providers;
 pub mod role_grants;
+pub mod sign_in_codes;
 pub mod signing;
 pub mod tokens;
 pub mod users;
@@ -72,6 +73,8 @@ pub struct AppContext {
     pub providers: providers::Registry,
     /// Seals the PKCE verifiers and nonces of sign-ins with other providers.
     pub signin_sealer: Sealer,
+    /// Mailed sign-in codes and their stored digests.
+    pub typed_codes: tokens::TypedCodes,
     /// When this replica last reloaded its signing keys for a token whose
     /// `kid` it did not know (bounded, as anyone can send one).
     pub key_reload: signing::ReloadGate,
@@ -151,6 +154,7 @@ impl AppContext {
             "usergraph external sign-in seal v1",
         );
         let registry = providers::Registry::new(&config)?;
+        let typed_codes = tokens::TypedCodes::new(&config.jwt_secret);
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -165,6 +169,7 @@ impl AppContext {
             claims,
             providers: registry,
             signin_sealer,
+            typed_codes,
             key_reload: signing::ReloadGate::default(),
             outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),

@@ -93,3 +93,44 @@ pub async fn insert_account(
     }
     Ok(user)
 }
+
+/// The row of a new account without a password (made through another
+/// provider, or by a mailed sign-in code): no hash matches it, and
+/// `has_password` says so; the address verified when `verified`.
+pub fn passwordless_row(username: String, email: &str, verified: bool) -> user::ActiveModel {
+    let mut model = users::new_row(username, email.to_owned(), String::new(), now());
+    model.has_password = Set(false);
+    if verified {
+        model.email_verified_at = Set(Some(now()));
+    }
+    model
+}
+
+/// Inserts a sign-up's account (`passwordless_row`) with the default role
+/// and records `user.registered` with how it came (`method`), in the
+/// caller's transaction. An address registered a moment ago by someone
+/// else is `CONFLICT` with reason `EMAIL_IN_USE`.
+pub async fn register_passwordless(
+    conn: &impl ConnectionTrait,
+    model: user::ActiveModel,
+    meta: &super::RequestMeta,
+    method: &str,
+) -> Result<user::Model> {
+    use super::audit::{Action, Event, Target};
+    let user = insert_account(conn, model, FirstRoles::Default)
+        .await
+        .map_err(|err| match err {
+            AppError::DuplicateEmail => AppError::ConflictBecause {
+                reason: crate::error::reason::EMAIL_IN_USE,
+                message: "an account with this email address exists: sign in to it".into(),
+            },
+            other => other,
+        })?;
+    Event::anonymous(meta, Action::UserRegistered)
+        .on(Target::User(user.id))
+        .with(super::audit::user_created(&user))
+        .change("method", serde_json::Value::Null, method.to_owned())
+        .record(conn)
+        .await?;
+    Ok(user)
+}

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     AppContext, RequestMeta, access,
-    account_mail::{self, Asker},
+    account_mail::{self, Asker, detach},
     audit::{Action, Event, Target},
     credentials, limits,
     links::{self, Purpose},
@@ -31,31 +31,6 @@ use crate::{
 /// A user who may receive account mail: not deleted, not suspended.
 fn live(user: &user::Model) -> bool {
     !user.is_deleted() && user.status == user::Status::Active
-}
-
-/// Runs `work` after the request has answered, so that what it finds (an
-/// account or none) cannot show in the answer's timing. Bounded: when
-/// `detached` is full the work is dropped and logged, as a flood would be.
-fn detach<F>(ctx: &Arc<AppContext>, what: &'static str, work: F)
-where
-    F: std::future::Future<Output = Result<()>> + Send + 'static,
-{
-    let Ok(permit) = ctx.detached.clone().try_acquire_owned() else {
-        tracing::warn!(
-            what,
-            "too much account mail work in flight; request dropped"
-        );
-        return;
-    };
-    tokio::spawn(crate::metrics::in_background(async move {
-        if let Err(err) = work.await {
-            tracing::warn!(what, error = %err.public_message(), "account mail work failed");
-            if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
-                tracing::error!(what, error = ?err, "account mail work failed");
-            }
-        }
-        drop(permit);
-    }));
 }
 
 /// Locks `user_id`, and when `mail` approves of the locked row and the mail

@@ -11,7 +11,9 @@ pub mod outbox;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::service::{AppContext, audit, external, limits, links, outbox as queue, signing};
+use crate::service::{
+    AppContext, audit, external, limits, links, outbox as queue, sign_in_codes, signing,
+};
 
 /// The running workers of one replica.
 pub struct Workers {
@@ -138,6 +140,7 @@ async fn prune_periodically(ctx: Arc<AppContext>) {
             ("audit events", audit::prune(&ctx).await),
             ("signing keys", signing::retire_expired(&ctx.db).await),
             ("external sign-ins", external::prune(&ctx.db).await),
+            ("sign-in codes", sign_in_codes::prune(&ctx.db).await),
         ] {
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, what, "pruning failed");

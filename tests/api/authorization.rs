@@ -408,6 +408,18 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         "signingKeys" => ("{ signingKeys { id kid } }", json!({})),
         "rotateSigningKey" => ("mutation { rotateSigningKey { kid } }", json!({})),
         "identityProviders" => ("{ identityProviders { id name kind } }", json!({})),
+        "requestSignInCode" => (
+            "mutation { requestSignInCode(email: \"nobody@example.com\") }",
+            json!({}),
+        ),
+        "signInWithCode" => (
+            "mutation { signInWithCode(email: \"nobody@example.com\", code: \"123456\") { accessToken } }",
+            json!({}),
+        ),
+        "signInWithLink" => (
+            "mutation { signInWithLink(token: \"not-a-token\") { accessToken } }",
+            json!({}),
+        ),
         // LINK: signing in needs nobody; linking needs a session.
         "startExternalSignIn" => (
             "mutation($p: ID!) { startExternalSignIn(provider: $p, redirectUri: \"http://localhost:3000/callback\", intent: LINK) { state } }",

@@ -573,3 +573,47 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
         }
     }
 }
+
+/// Asserts that `request(0)` (about an address with an account) answers as
+/// fast as `request(1)` (about one without): medians of 19 interleaved runs
+/// each within 1.5x, in one of three measurements. Enumeration-safe
+/// requests do their lookup and mail after answering, so neither case does
+/// more work before it; a leak (a token and a mail written on the request
+/// path) costs a transaction, several times a bare answer. Load on the
+/// shared cores alone has been seen to shift one median by half, hence the
+/// margin and three tries.
+pub async fn answers_take_the_same_time<F, Fut>(request: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use std::time::{Duration, Instant};
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(), Vec::new()];
+        for round in 0..20 {
+            for offset in 0..2 {
+                let i = (round + offset) % 2;
+                let started = Instant::now();
+                request(i).await;
+                let elapsed = started.elapsed();
+                if round > 0 {
+                    times[i].push(elapsed);
+                }
+            }
+        }
+        let medians: Vec<Duration> = times
+            .into_iter()
+            .map(|mut t| {
+                t.sort();
+                t[t.len() / 2]
+            })
+            .collect();
+        let (known, unknown) = (medians[0].as_secs_f64(), medians[1].as_secs_f64());
+        if known <= unknown * 1.5 && unknown <= known * 1.5 {
+            return;
+        }
+        attempts.push(medians);
+    }
+    panic!("medians differ by more than 1.5x in every measurement: {attempts:?}");
+}

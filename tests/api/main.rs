@@ -28,6 +28,7 @@ mod schema;
 mod security;
 mod seeds;
 mod sessions;
+mod sign_in_codes;
 mod signing_keys;
 mod statements;
 mod tiers;

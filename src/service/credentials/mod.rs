@@ -31,13 +31,20 @@ pub enum Method<'a> {
     Password,
     /// Another provider, by its name in `IDENTITY_PROVIDERS`.
     Provider(&'a str),
+    /// A code mailed to the address.
+    MailedCode,
+    /// The link of that mail.
+    MailedLink,
 }
 
 impl Method<'_> {
-    fn recorded(self) -> String {
+    /// As audited (`auth.login`'s `method`).
+    pub fn recorded(self) -> String {
         match self {
             Method::Password => "password".into(),
             Method::Provider(name) => format!("provider:{name}"),
+            Method::MailedCode => "code".into(),
+            Method::MailedLink => "link".into(),
         }
     }
 }
