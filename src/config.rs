@@ -131,8 +131,9 @@ pub struct ProviderConfig {
     /// As listed in `IDENTITY_PROVIDERS` (lower case).
     pub name: String,
     pub kind: ProviderKind,
-    /// `IDP_<NAME>_ISSUER` (OIDC): where discovery starts.
-    pub issuer: Option<url::Url>,
+    /// `IDP_<NAME>_ISSUER` (OIDC): where discovery starts, exactly as
+    /// written (a trailing slash or none is part of the issuer).
+    pub issuer: Option<String>,
     pub client_id: String,
     /// `IDP_<NAME>_CLIENT_SECRET` (or `_FILE`); none for a public client.
     pub client_secret: Option<SecretString>,
@@ -795,7 +796,7 @@ fn identity_providers(
                         key("ISSUER")
                     ));
                 }
-                issuer
+                issuer.and(env.get(&key("ISSUER")).map(|raw| raw.trim().to_owned()))
             }
             ProviderKind::Github => None,
         };

@@ -40,7 +40,9 @@ impl ExternalMutation {
     /// `BAD_USER_INPUT` on `redirectUri`) with `code` and `state`, and that
     /// page calls `finishExternalSignIn` within 10 minutes. `LINK` needs a
     /// signed-in session (`UNAUTHENTICATED` without one, `FORBIDDEN` with
-    /// an API key). `NOT_FOUND` on `provider` for an unknown id; `CONFLICT`
+    /// an API key), a verified address (`EMAIL_NOT_VERIFIED`) and `password`
+    /// (`BAD_USER_INPUT` on `password` when missing or wrong; counted toward
+    /// the lockout). `NOT_FOUND` on `provider` for an unknown id; `CONFLICT`
     /// with `extensions.reason` `PROVIDER_UNAVAILABLE` when the provider
     /// cannot be reached. Counted with `login` toward the rate limit.
     async fn start_external_sign_in(
@@ -54,6 +56,10 @@ impl ExternalMutation {
             desc = "What the sign-in is for; null means `SIGN_IN`."
         )]
         intent: Option<ExternalSignInIntent>,
+        #[graphql(
+            desc = "With `LINK`: the caller's password (an account without one needs a sign-in within the last 10 minutes instead)."
+        )]
+        password: Option<String>,
     ) -> async_graphql::Result<ExternalSignInStart> {
         let provider = ids::decode(ids::IDENTITY_PROVIDER, &provider, "provider")?;
         Ok(external::start(
@@ -62,6 +68,7 @@ impl ExternalMutation {
             provider,
             &redirect_uri,
             intent.unwrap_or_default().into(),
+            password.as_deref(),
             meta(ctx)?,
         )
         .await?

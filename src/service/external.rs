@@ -32,15 +32,12 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    error::{AppError, Result, reason},
+    error::{AppError, Result, ResultExt, reason},
     ids, validation,
 };
 
 /// How long a started sign-in may be finished.
 const LIFETIME_MINUTES: i64 = 10;
-
-/// How recent a sign-in must be to give an account its first password.
-const SET_PASSWORD_WITHIN_MINUTES: i64 = 10;
 
 /// What a sign-in started for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +66,16 @@ pub struct Started {
 /// `startExternalSignIn`: the provider's authorization URL for a new
 /// sign-in, whose state comes back to `redirect_uri` (one of
 /// `EXTERNAL_SIGNIN_REDIRECT_URLS`, exactly). `LINK` needs a signed-in
-/// session. Counted toward the login rate limit: each start stores a row.
+/// session, a verified address and the password (a recent sign-in for an
+/// account without one). Counted toward the login rate limit: each start
+/// stores a row.
 pub async fn start(
     ctx: &AppContext,
     viewer: Option<&Viewer>,
     provider_id: Uuid,
     redirect_uri: &str,
     intent: Intent,
+    password: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<Started> {
     let provider = ctx.providers.get(provider_id, "provider")?;
@@ -93,8 +93,13 @@ pub async fn start(
     let linking = match intent {
         Intent::SignIn => None,
         Intent::Link => {
+            // A linked provider account is a way in that outlives a password
+            // change: only the proven owner adds one, after a step-up.
             let viewer = viewer.ok_or(AppError::Unauthenticated)?;
             viewer.require_session()?;
+            users::require_verified(&viewer.user)?;
+            credentials::confirm_password(ctx, viewer, password.unwrap_or_default(), "password")
+                .await?;
             Some(viewer)
         }
     };
@@ -266,6 +271,11 @@ async fn sign_in(
             && !local.is_deleted()
             && !local.invitation_pending;
         if !trusted {
+            // With registration closed an unknown account gets FORBIDDEN
+            // either way: the answer must not tell which addresses exist.
+            if !ctx.config.registration_enabled {
+                return Err(AppError::Forbidden);
+            }
             return Err(AppError::ConflictBecause {
                 reason: reason::EMAIL_IN_USE,
                 message: "an account with this email address exists: sign in to it, then link this provider".into(),
@@ -287,7 +297,12 @@ async fn sign_in(
             "the provider gave no email address, which a new account needs",
         ));
     };
-    let user = register(ctx, provider, account, &email, meta).await?;
+    let vouched = provider.config.trust_email && account.email_verified;
+    if !vouched && ctx.config.require_email_verification {
+        return Err(AppError::EmailNotVerified);
+    }
+    limits::hit(ctx, limits::Limited::Register, meta).await?;
+    let user = register(ctx, provider, account, &email, vouched, meta).await?;
     let txn = ctx.db.begin().await?;
     let user = users::lock(&txn, user.id)
         .await?
@@ -296,17 +311,21 @@ async fn sign_in(
 }
 
 /// A new account for a provider account nobody has: no password, the
-/// username made from the email, the address verified when the provider
-/// says so, the identity linked, in one transaction.
+/// username made from the email, the address verified only when the
+/// provider is trusted for email and says it verified it (`vouched`), the
+/// identity linked, in one transaction. An address nobody vouched for stays
+/// unverified, and proving it later by mail removes this link
+/// (`credentials::forget_unproven`): it may be a stranger's.
 async fn register(
     ctx: &AppContext,
     provider: &Provider,
     account: &ProviderAccount,
     email: &str,
+    vouched: bool,
     meta: &RequestMeta,
 ) -> Result<user::Model> {
     users::with_username(&ctx.db, None, email, |username| {
-        let model = new_account::passwordless_row(username, email, account.email_verified);
+        let model = new_account::passwordless_row(username, email, vouched);
         async move {
             let txn = ctx.db.begin().await?;
             let method = format!("provider:{}", provider.config.name);
@@ -393,11 +412,10 @@ async fn attach(
     }
     .insert(conn)
     .await
-    .map_err(|err| match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            AppError::Conflict("this provider account is linked to another user".into())
-        }
-        _ => err.into(),
+    .on_constraint(|_| {
+        Some(AppError::Conflict(
+            "this provider account is linked to another user".into(),
+        ))
     })?;
     Event::anonymous(meta, Action::IdentityLinked)
         .as_user(user.id)
@@ -481,9 +499,17 @@ pub async fn unlink(
     }
     let txn = ctx.db.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
+    // Only providers still configured are a way in.
+    let configured: Vec<String> = ctx
+        .providers
+        .all()
+        .iter()
+        .map(|p| p.config.name.clone())
+        .collect();
     let others = external_identity::Entity::find()
         .filter(external_identity::Column::UserId.eq(user.id))
         .filter(external_identity::Column::Id.ne(identity_id))
+        .filter(external_identity::Column::Provider.is_in(configured))
         .count(&txn)
         .await?;
     if !user.has_password && others == 0 {
@@ -525,13 +551,7 @@ pub async fn set_password(ctx: &AppContext, viewer: &Viewer, new_password: &str)
             "the account has a password: change it with changePassword".into(),
         ));
     }
-    let signed_in = entity::session::Entity::find()
-        .filter(entity::session::Column::ChainId.eq(viewer.session_id))
-        .order_by_asc(entity::session::Column::CreatedAt)
-        .one(&ctx.db)
-        .await?
-        .map(|s| s.created_at);
-    if signed_in.is_none_or(|at| at < now() - Duration::minutes(SET_PASSWORD_WITHIN_MINUTES)) {
+    if !credentials::signed_in_recently(ctx, viewer).await? {
         return Err(AppError::Forbidden);
     }
     credentials::judge_new_password(

@@ -142,7 +142,9 @@ impl Registry {
         if let Some(metadata) = provider.discovered.read().await.clone() {
             return Ok(Some(metadata));
         }
-        let issuer = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())
+        // As configured: `https://tenant.auth0.com/` ends with a slash,
+        // `https://accounts.google.com` does not, and discovery compares exactly.
+        let issuer = IssuerUrl::new(issuer.clone())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("issuer URL: {e}")))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
@@ -425,6 +427,17 @@ fn token_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'stat
     match err {
         oauth2::RequestTokenError::ServerResponse(answer) => {
             refused(provider, &format!("the code was refused: {answer}"))
+        }
+        // GitHub answers a refused code with 200 and an `error` field, which
+        // the oauth2 crate cannot read as a token: a refusal all the same.
+        oauth2::RequestTokenError::Parse(_, body)
+            if serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|answer| answer.get("error").is_some()) =>
+        {
+            refused(
+                provider,
+                "the code was refused (an error answered with 200)",
+            )
         }
         other => unavailable(provider, &other.to_string()),
     }

@@ -422,11 +422,11 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         ),
         // LINK: signing in needs nobody; linking needs a session.
         "startExternalSignIn" => (
-            "mutation($p: ID!) { startExternalSignIn(provider: $p, redirectUri: \"http://localhost:3000/callback\", intent: LINK) { state } }",
+            "mutation($p: ID!, $pw: String) { startExternalSignIn(provider: $p, redirectUri: \"http://localhost:3000/callback\", intent: LINK, password: $pw) { state } }",
             json!({ "p": usergraph::ids::encode(
                 usergraph::ids::IDENTITY_PROVIDER,
                 usergraph::service::providers::provider_id("gh"),
-            ) }),
+            ), "pw": PASSWORD }),
         ),
         "finishExternalSignIn" => (
             "mutation { finishExternalSignIn(state: \"not-a-state\", code: \"c\") { accessToken } }",

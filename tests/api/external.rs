@@ -9,8 +9,8 @@ use crate::{
     provider::{Account, CALLBACK, Flaw, Provider},
 };
 
-const START: &str = "mutation($p: ID!, $r: String!, $i: ExternalSignInIntent) {
-  startExternalSignIn(provider: $p, redirectUri: $r, intent: $i) { authorizationUrl state expiresAt } }";
+const START: &str = "mutation($p: ID!, $r: String!, $i: ExternalSignInIntent, $pw: String) {
+  startExternalSignIn(provider: $p, redirectUri: $r, intent: $i, password: $pw) { authorizationUrl state expiresAt } }";
 const FINISH: &str = "mutation($s: String!, $c: String!) {
   finishExternalSignIn(state: $s, code: $c) { accessToken refreshToken user { id username email emailVerified } } }";
 const MINE: &str = "{ me { id hasPassword identities { id subject email emailVerified linkedAt lastUsedAt provider { id name kind } } } }";
@@ -53,7 +53,11 @@ async fn consent(
 ) -> (String, String) {
     let id = provider_id(app, name).await;
     let started = app
-        .gql(token, START, json!({ "p": id, "r": CALLBACK, "i": intent }))
+        .gql(
+            token,
+            START,
+            json!({ "p": id, "r": CALLBACK, "i": intent, "pw": PASSWORD }),
+        )
         .await;
     let start = &started["data"]["startExternalSignIn"];
     let url = start["authorizationUrl"]
@@ -87,7 +91,8 @@ fn access(body: &Value) -> &str {
 
 #[tokio::test]
 async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again() {
-    let (app, provider) = spawn(&[]).await;
+    // Trusted for email: the address it vouches for counts as verified.
+    let (app, provider) = spawn(&[("IDP_CORP_TRUST_EMAIL", "true")]).await;
     provider.sign_in_as(Account::new("alice-at-corp", "Alice@Example.com"));
 
     let listed = app
@@ -164,7 +169,7 @@ async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again()
 
 #[tokio::test]
 async fn a_github_account_signs_in_with_its_primary_verified_address() {
-    let (app, provider) = spawn(&[]).await;
+    let (app, provider) = spawn(&[("IDP_GH_TRUST_EMAIL", "true")]).await;
     provider.sign_in_as(Account::new("583231", "octo@example.com"));
 
     let first = sign_in(&app, &provider, "gh").await;
@@ -322,11 +327,27 @@ async fn a_signed_in_user_links_and_unlinks_a_provider_account() {
     let bob = app.register_verified("bob").await;
     provider.sign_in_as(Account::new("ann-elsewhere", "ann.private@example.com"));
 
+    let corp = provider_id(&app, "corp").await;
     let anonymous = app
         .gql(
             None,
             START,
-            json!({ "p": provider_id(&app, "corp").await, "r": CALLBACK, "i": "LINK" }),
+            json!({ "p": corp, "r": CALLBACK, "i": "LINK" }),
+        )
+        .await;
+    let link_without_password = app
+        .gql(
+            Some(&ann.access),
+            START,
+            json!({ "p": corp, "r": CALLBACK, "i": "LINK" }),
+        )
+        .await;
+    let unverified = app.register_as("cleo").await;
+    let unproven = app
+        .gql(
+            Some(&unverified.access),
+            START,
+            json!({ "p": corp, "r": CALLBACK, "i": "LINK", "pw": PASSWORD }),
         )
         .await;
     let (state, code_) = consent(&app, &provider, "corp", "LINK", Some(&ann.access)).await;
@@ -374,6 +395,11 @@ async fn a_signed_in_user_links_and_unlinks_a_provider_account() {
     let after = app.gql(Some(&ann.access), MINE, json!({})).await;
 
     assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(
+        (code(&link_without_password), field(&link_without_password)),
+        ("BAD_USER_INPUT", "password")
+    );
+    assert_eq!(code(&unproven), "EMAIL_NOT_VERIFIED");
     assert_eq!(
         linked["data"]["finishExternalSignIn"]["user"]["id"],
         ann.id.as_str(),
@@ -544,4 +570,113 @@ async fn a_redirect_uri_off_the_allow_list_is_refused() {
             .unwrap(),
         0
     );
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_steps_up_by_a_recent_sign_in() {
+    let (app, provider) = spawn(&[("IDP_CORP_TRUST_EMAIL", "true")]).await;
+    provider.sign_in_as(Account::new("dora-sub", "dora@example.com"));
+    let token = access(&sign_in(&app, &provider, "corp").await).to_owned();
+    let keys = "mutation { createApiKey(input: { name: \"k\" }, password: \"\") { secret } }";
+    let delete = "mutation { deleteMe(password: \"\") }";
+
+    let recent = app.gql(Some(&token), keys, json!({})).await;
+    entity::session::Entity::update_many()
+        .col_expr(
+            entity::session::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    let stale = app.gql(Some(&token), delete, json!({})).await;
+    let again = app.gql(Some(&token), delete, json!({})).await;
+
+    assert!(recent["errors"].is_null(), "{recent}");
+    assert_eq!(
+        (code(&stale), field(&stale)),
+        ("BAD_USER_INPUT", "password")
+    );
+    assert_eq!(code(&again), "BAD_USER_INPUT", "no lockout: {again}");
+}
+
+#[tokio::test]
+async fn an_address_a_provider_does_not_vouch_for_stays_unverified_and_its_proof_unlinks() {
+    let provider = Provider::start().await;
+    let settings = provider.settings();
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (app, sink) = TestApp::spawn_with_mail(&pairs).await;
+    // A stranger's provider account claims the victim's address.
+    provider.sign_in_as(Account::new("stranger-sub", "victim@example.com"));
+    let stranger = sign_in(&app, &provider, "corp").await;
+    let user = stranger["data"]["finishExternalSignIn"]["user"].clone();
+
+    // The owner of the address resets the password through the mailed link.
+    app.gql(
+        None,
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": "victim@example.com" }),
+    )
+    .await;
+    let mail = sink.wait_for("victim@example.com", 1).await[0].clone();
+    let reset = app
+        .gql(
+            None,
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) { accessToken } }",
+            json!({ "t": mail.token(), "p": "marmalade-lantern-77" }),
+        )
+        .await;
+    let token = reset["data"]["resetPassword"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{reset}"))
+        .to_owned();
+    let mine = app.gql(Some(&token), MINE, json!({})).await;
+    let stranger_again = sign_in(&app, &provider, "corp").await;
+
+    assert_eq!(user["emailVerified"], false, "untrusted: {stranger}");
+    assert_eq!(mine["data"]["me"]["identities"], json!([]));
+    assert_eq!(code(&stranger_again), "CONFLICT", "{stranger_again}");
+}
+
+#[tokio::test]
+async fn with_verification_required_a_sign_up_nobody_vouches_for_is_refused() {
+    let (app, provider) = spawn(&[("REQUIRE_EMAIL_VERIFICATION", "true")]).await;
+
+    let answer = sign_in(&app, &provider, "corp").await;
+
+    assert_eq!(code(&answer), "EMAIL_NOT_VERIFIED");
+    assert_eq!(users(&app).await, 0);
+}
+
+#[tokio::test]
+async fn closed_registration_does_not_tell_which_addresses_have_accounts() {
+    let (app, provider) = spawn(&[("REGISTRATION_ENABLED", "false")]).await;
+    let root = app.superuser("root").await;
+    let email = app.me(&root.access).await["data"]["me"]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    provider.sign_in_as(Account::new("a", &email));
+    let known = sign_in(&app, &provider, "corp").await;
+    provider.sign_in_as(Account::new("b", "nobody@example.com"));
+    let unknown = sign_in(&app, &provider, "corp").await;
+
+    assert_eq!(code(&known), "FORBIDDEN");
+    assert_eq!(code(&unknown), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_github_code_refused_with_a_200_answer_uses_the_state_up() {
+    let (app, provider) = spawn(&[]).await;
+    let (state, _) = consent(&app, &provider, "gh", "SIGN_IN", None).await;
+
+    let wrong = finish(&app, &state, "not-the-code").await;
+    let replay = finish(&app, &state, "not-the-code").await;
+
+    assert_eq!(code(&wrong), "TOKEN_INVALID", "{wrong}");
+    assert_eq!(code(&replay), "TOKEN_INVALID");
 }

@@ -258,8 +258,14 @@ fn rand_bytes() -> [u8; 24] {
     bytes
 }
 
-fn refuse(error: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
+fn refuse(error: &str, github: bool) -> Response {
+    // GitHub answers a refused code with 200 and an `error` field.
+    let status = if github {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, Json(json!({ "error": error }))).into_response()
 }
 
 /// Client authentication, either way RFC 6749 allows.
@@ -281,9 +287,11 @@ fn client_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
 
 async fn token(
     State(inner): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let github = uri.path().starts_with("/login/oauth");
     let mut inner = inner.lock().unwrap();
     if inner.down {
         return (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response();
@@ -297,15 +305,15 @@ async fn token(
     }
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     if field("grant_type") != "authorization_code" {
-        return refuse("unsupported_grant_type");
+        return refuse("unsupported_grant_type", github);
     }
     // A code works once.
     let Some(grant) = inner.grants.remove(&field("code")) else {
-        return refuse("invalid_grant");
+        return refuse("invalid_grant", github);
     };
     let challenge = b64(&sha2::Sha256::digest(field("code_verifier").as_bytes()));
     if grant.redirect_uri != field("redirect_uri") || grant.challenge != challenge {
-        return refuse("invalid_grant");
+        return refuse("invalid_grant", github);
     }
     let access_token = b64(&rand_bytes());
     let Some(nonce) = grant.nonce else {

@@ -222,13 +222,25 @@ pub async fn audit_failure(
 /// Checks the viewer's current password, as a step-up before sensitive
 /// changes. Wrong guesses count toward the same lockout as sign-ins, so a
 /// stolen access token cannot be used to guess the password; once locked the
-/// answer is `ACCOUNT_LOCKED`.
+/// answer is `ACCOUNT_LOCKED`. An account without a password (made through
+/// another provider or a mailed code) steps up by having signed in within
+/// `RECENT_SIGN_IN_MINUTES` instead; `password` is then not looked at.
 pub async fn confirm_password(
     ctx: &AppContext,
     viewer: &Viewer,
     password: &str,
     field: &'static str,
 ) -> Result<()> {
+    if !viewer.user.has_password {
+        return if super::signed_in_recently(ctx, viewer).await? {
+            Ok(())
+        } else {
+            Err(AppError::bad_input(
+                field,
+                "this account has no password: sign in again to confirm (within 10 minutes), or set one with setPassword",
+            ))
+        };
+    }
     match sign_in_check(ctx, &viewer.user, password, true, &viewer.origin).await? {
         Checked::Right => Ok(()),
         Checked::Wrong => Err(AppError::bad_input(field, "the password is not correct")),

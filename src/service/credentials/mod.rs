@@ -49,6 +49,23 @@ impl Method<'_> {
     }
 }
 
+/// How recent a sign-in stands in for a password an account does not have.
+pub const RECENT_SIGN_IN_MINUTES: i64 = 10;
+
+/// Whether the viewer's session began (its first sign-in, not a refresh)
+/// within `RECENT_SIGN_IN_MINUTES`.
+pub async fn signed_in_recently(ctx: &AppContext, viewer: &crate::auth::Viewer) -> Result<bool> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let began = entity::session::Entity::find()
+        .filter(entity::session::Column::ChainId.eq(viewer.session_id))
+        .order_by_asc(entity::session::Column::CreatedAt)
+        .one(&ctx.db)
+        .await?
+        .map(|s| s.created_at);
+    Ok(began
+        .is_some_and(|at| at >= super::now() - chrono::Duration::minutes(RECENT_SIGN_IN_MINUTES)))
+}
+
 /// The end of every sign-in once its first factor is proven, on `user` as
 /// `txn` locked it: an account that is not active is `ACCOUNT_DISABLED`,
 /// an unverified address `EMAIL_NOT_VERIFIED` (`REQUIRE_EMAIL_VERIFICATION`),
@@ -92,26 +109,35 @@ pub async fn complete_sign_in(
 }
 
 /// `user`'s address has just been proven for the first time (a reset or a
-/// verification link, in the caller's transaction, under the user's lock):
-/// what was set up before it, by whoever registered the address, goes: API
-/// keys, the second factor and its recovery codes. Audited when anything
-/// was removed.
+/// verification link, a mailed code, in the caller's transaction, under the
+/// user's lock): what was set up before it, by whoever registered the
+/// address, goes: API keys, the second factor and its recovery codes, and
+/// linked provider accounts. Audited when anything was removed.
 pub async fn forget_unproven(
     txn: &impl ConnectionTrait,
     user: user::Model,
     meta: &RequestMeta,
 ) -> Result<user::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let keys = access::revoke_keys(txn, user.id).await?;
     let had_factor = user.mfa_enabled;
     let user = remove_factor(txn, user).await?;
-    if keys > 0 || had_factor {
+    // Provider accounts linked before the proof came with a sign-up whose
+    // provider did not vouch for the address: maybe a stranger's.
+    let identities = entity::external_identity::Entity::delete_many()
+        .filter(entity::external_identity::Column::UserId.eq(user.id))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if keys > 0 || had_factor || identities > 0 {
         Event::anonymous(meta, Action::AuthUnverifiedSetupRemoved)
             .on(Target::User(user.id))
             .change("apiKeysRevoked", Value::Null, keys)
             .change("mfaEnabled", had_factor, false)
+            .change("identitiesUnlinked", Value::Null, identities)
             .record(txn)
             .await?;
-        tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, "what was set up before the address was proven is removed");
+        tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, identities, "what was set up before the address was proven is removed");
     }
     Ok(user)
 }

@@ -16,13 +16,14 @@ async function call(api, query, variables, token) {
 }
 
 // On the sign-in page: a button per provider from `identityProviders`.
-export async function startSignIn(api, providerId, callback, token) {
+// To link a provider to the signed-in user, pass `link: { token, password }`.
+export async function startSignIn(api, providerId, callback, link) {
   const { startExternalSignIn: start } = await call(
     api,
-    `mutation($p: ID!, $r: String!, $i: ExternalSignInIntent) {
-      startExternalSignIn(provider: $p, redirectUri: $r, intent: $i) { authorizationUrl state } }`,
-    { p: providerId, r: callback, i: token ? 'LINK' : 'SIGN_IN' },
-    token,
+    `mutation($p: ID!, $r: String!, $i: ExternalSignInIntent, $pw: String) {
+      startExternalSignIn(provider: $p, redirectUri: $r, intent: $i, password: $pw) { authorizationUrl state } }`,
+    { p: providerId, r: callback, i: link ? 'LINK' : 'SIGN_IN', pw: link?.password },
+    link?.token,
   );
   sessionStorage.setItem('usergraph.signin.state', start.state);
   location.assign(start.authorizationUrl); // to the provider, and back to `callback`
