@@ -354,6 +354,10 @@ pub struct Config {
     pub admin: Option<AdminBootstrap>,
     /// `REGISTRATION_ENABLED`.
     pub registration_enabled: bool,
+    /// `JWT_ROTATION_NOTICE_SECS` (360): how long the next signing key is
+    /// published before `rotateSigningKey` may make it active (the key set's
+    /// 5-minute `max-age`, a verifier's refetch cooldown, a margin).
+    pub jwt_rotation_notice: Duration,
     /// `PASSWORDLESS_SIGNUP`: a mailed sign-in code to an address with no
     /// account makes one when it is used (with registration open).
     pub passwordless_signup: bool,
@@ -591,6 +595,15 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
             })
             .ok()
     });
+    // A migration window, not a standing door for whoever holds JWT_SECRET.
+    if let Some(until) = jwt_accept_hs256_until
+        && until > chrono::Utc::now() + chrono::Duration::days(7)
+    {
+        env.fail(format!(
+            "JWT_ACCEPT_HS256_UNTIL {} is more than 7 days away: set it to the switch plus the access-token lifetime",
+            until.to_rfc3339()
+        ));
+    }
 
     // Other services check `iss` against the address they know usergraph
     // by; one made up from BIND_ADDR (0.0.0.0 in a container) is none.
@@ -637,6 +650,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         admin,
         registration_enabled: env.switch("REGISTRATION_ENABLED", true),
         passwordless_signup: env.switch("PASSWORDLESS_SIGNUP", false),
+        jwt_rotation_notice: env.secs("JWT_ROTATION_NOTICE_SECS", 360),
         graphiql: env.switch("GRAPHIQL", !production),
         introspection: env.switch("INTROSPECTION", !production),
         max_query_depth: env.parse("MAX_QUERY_DEPTH", 12),

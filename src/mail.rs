@@ -324,6 +324,8 @@ mod tests {
             map.insert((*key).into(), (*value).into());
         }
         map.insert("lifetime".into(), "1 hour".into());
+        // What `account_mail` adds to a sign-in code's mail as it sends it.
+        map.insert("code".into(), "123456".into());
         let queued = Queued {
             template,
             to: "ann@example.com".into(),

@@ -117,12 +117,24 @@ impl ClaimsShape {
     }
 
     /// The claims for `subject`: the preset's, and the template's unless
-    /// together they would pass `MAX_TOKEN_BYTES` (then the template's are
-    /// left out, and `fitted` is false).
+    /// together they would pass `MAX_TOKEN_BYTES` or the template fails on
+    /// this user's values (then the template's are left out, and `fitted`
+    /// is false).
     pub fn render(&self, subject: &TokenSubject) -> anyhow::Result<Rendered> {
         let preset = self.preset_claims(subject);
         let mut all = preset.clone();
-        all.extend(self.template_claims(subject)?);
+        // A template that compiled may still fail on one user's values (a
+        // sum over a string): that user's token goes without its claims.
+        match self.template_claims(subject) {
+            Ok(claims) => all.extend(claims),
+            Err(err) => {
+                tracing::error!(error = %err, "JWT_CLAIMS_TEMPLATE does not render for this user");
+                return Ok(Rendered {
+                    claims: preset,
+                    fitted: false,
+                });
+            }
+        }
         Ok(if fits(&all) {
             Rendered {
                 claims: all,
@@ -412,6 +424,23 @@ mod tests {
             format!("{err:#}").contains("JWT_CLAIMS_PRESET sets it"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn a_template_failing_on_one_users_values_leaves_only_its_claims_out() {
+        let shape = ClaimsShape::new(
+            ClaimsPreset::Postgraphile,
+            Some(r#"{"seats": "{{ (user.appMetadata.seats or 0) + 1 }}"}"#),
+        )
+        .unwrap();
+        let odd = TokenSubject {
+            app_metadata: serde_json::json!({ "seats": "many" }),
+            ..ada()
+        };
+        let rendered = shape.render(&odd).unwrap();
+        assert!(!rendered.fitted);
+        assert_eq!(rendered.claims["role"], "user");
+        assert_eq!(shape.render(&ada()).unwrap().claims["seats"], 6);
     }
 
     #[test]

@@ -89,8 +89,8 @@ fn file_key(ctx: &AppContext) -> anyhow::Result<Option<KeyPair>> {
 
 /// At start: makes sure the active key is what the configuration asks for
 /// (a key of `JWT_ALGORITHM`, the `JWT_PRIVATE_KEY_FILE` key when one is
-/// given; with HS256, no asymmetric key stays active) and that a next key
-/// waits, then loads the keys.
+/// given) and that a next key waits, then loads the keys. With HS256 the
+/// keys are left as they are, and verify the tokens they signed.
 pub async fn prepare(ctx: &AppContext) -> anyhow::Result<()> {
     let file = file_key(ctx)?;
     if let Some(file) = &file {
@@ -113,10 +113,10 @@ async fn refuse_replaced(ctx: &AppContext, file: &KeyPair) -> anyhow::Result<()>
         .await?;
     if let Some(row) = known.filter(|row| matches!(row.state, State::VerifyOnly | State::Retired)) {
         anyhow::bail!(
-            "JWT_PRIVATE_KEY_FILE holds key {} which was replaced at {}: a replaced key does not come back; give the replicas a new key",
+            "JWT_PRIVATE_KEY_FILE holds key {} which was replaced (it verifies its tokens until {}): a replaced key does not come back; give the replicas a new key",
             row.kid,
             row.retires_at
-                .map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339())
+                .map_or_else(|| "now".to_owned(), |t| t.to_rfc3339())
         );
     }
     Ok(())
@@ -130,9 +130,8 @@ async fn settle(ctx: &AppContext, file: Option<&KeyPair>) -> anyhow::Result<()> 
     for _ in 0..5 {
         let active = active_row(&ctx.db).await?;
         let outcome = if !algorithm.is_asymmetric() {
-            if active.is_some() || next_row(&ctx.db).await?.is_some() {
-                retire_active(ctx).await?;
-            }
+            // A replica on HS256 leaves the shared keys alone: replicas still
+            // on an asymmetric algorithm (a rolling change) keep signing.
             return Ok(());
         } else if let Some(file) = file {
             // With a key file the file is the rotation: no next key waits.
@@ -225,7 +224,7 @@ async fn in_state(conn: &impl ConnectionTrait, state: State) -> Result<Option<si
 }
 
 /// A next key this replica cannot use never signed anything: it goes.
-async fn drop_next(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
+pub async fn drop_next(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
     signing_key::Entity::delete_many()
         .filter(signing_key::Column::Id.eq(id))
         .filter(signing_key::Column::State.eq(State::Next))
@@ -359,27 +358,18 @@ pub async fn promote(
     })
 }
 
-/// Back to HS256: the asymmetric key verifies what it signed, then retires;
-/// a waiting next key never signed anything and goes.
-async fn retire_active(ctx: &AppContext) -> Result<()> {
+/// A replaced key that may have leaked stops verifying at once (every
+/// replica within `KEYS_MAX_AGE`) and leaves the key set.
+pub async fn retire_now(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
     signing_key::Entity::update_many()
-        .col_expr(signing_key::Column::State, Expr::value(State::VerifyOnly))
-        .col_expr(
-            signing_key::Column::RetiresAt,
-            Expr::value(now() + verify_window(ctx)),
-        )
-        .filter(signing_key::Column::State.eq(State::Active))
-        .exec(&ctx.db)
+        .col_expr(signing_key::Column::State, Expr::value(State::Retired))
+        .col_expr(signing_key::Column::RetiresAt, Expr::value(now()))
+        .filter(signing_key::Column::Id.eq(id))
+        .exec(conn)
         .await?;
-    signing_key::Entity::delete_many()
-        .filter(signing_key::Column::State.eq(State::Next))
-        .exec(&ctx.db)
-        .await?;
-    tracing::info!(
-        "JWT_ALGORITHM is HS256: the asymmetric signing key verifies until its tokens expire"
-    );
     Ok(())
 }
+
 /// Keys replaced longer ago than their window are retired (the periodic
 /// job, on every replica at once: one conditional update).
 pub async fn retire_expired(conn: &impl ConnectionTrait) -> Result<u64> {
@@ -420,16 +410,24 @@ pub async fn reload(conn: &impl ConnectionTrait, ctx: &AppContext) -> Result<()>
     for row in live_rows(conn).await? {
         let key = public_key(&row)?;
         if row.state == State::Active && ctx.config.jwt_algorithm.is_asymmetric() {
-            let der = ctx
+            // A key this replica cannot open (another MFA_ENCRYPTION_KEY)
+            // still verifies; only signing fails, and says why.
+            match ctx
                 .key_sealer
                 .open(&row.private_key_sealed)
-                .context("the active signing key cannot be opened with MFA_ENCRYPTION_KEY")?;
-            let pair = KeyPair::from_pkcs8_der(key.algorithm, &der)?;
-            signer = Some(Signer {
-                kid: key.kid.clone(),
-                algorithm: key.algorithm,
-                encoding: pair.encoding,
-            });
+                .and_then(|der| KeyPair::from_pkcs8_der(key.algorithm, &der))
+            {
+                Ok(pair) => {
+                    signer = Some(Signer {
+                        kid: key.kid.clone(),
+                        algorithm: key.algorithm,
+                        encoding: pair.encoding,
+                    });
+                }
+                Err(err) => {
+                    tracing::error!(kid = %row.kid, error = %err, "the active signing key cannot be opened with this replica's MFA_ENCRYPTION_KEY: every replica needs the same one")
+                }
+            }
         }
         let retires_at: Option<DateTime<Utc>> = row.retires_at;
         verifiers.push(Verifier { key, retires_at });
@@ -496,7 +494,7 @@ pub async fn issue(
         let subject = subject(conn, user).await?;
         let rendered = ctx.claims.render(&subject)?;
         if !rendered.fitted {
-            tracing::error!(user_id = %ids::user(user.id), "the token's template claims would pass 4 KiB: issued without them");
+            tracing::error!(user_id = %ids::user(user.id), "the token's template claims would pass 4 KiB or do not render for this user: issued without them");
         }
         claims.extra = rendered.claims;
     }

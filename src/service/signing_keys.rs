@@ -38,8 +38,16 @@ pub async fn list(ctx: &AppContext, viewer: &Viewer) -> Result<Vec<signing_key::
 /// services that cache the key set hold it already) signs from now on, on
 /// every replica; the one it replaces verifies (and stays published) until
 /// the tokens it signed have expired, then retires; a new next key waits.
-/// Without a usable next key a new one becomes active at once.
-pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Model> {
+/// A next key published less than `JWT_ROTATION_NOTICE_SECS` ago is
+/// `CONFLICT` (caches may not hold it yet); without a usable next key a new
+/// one becomes active at once. `compromised`: the active and the next key
+/// may have leaked together, so both go at once (the old key's tokens stop
+/// verifying) and two new keys replace them.
+pub async fn rotate(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    compromised: bool,
+) -> Result<signing_key::Model> {
     viewer.require_superuser()?;
     let algorithm = ctx.config.jwt_algorithm;
     if !algorithm.is_asymmetric() {
@@ -54,6 +62,11 @@ pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Mo
     }
     // Made before the transaction: RSA takes a moment.
     let following = signing::generate(algorithm).await?;
+    let fresh = if compromised {
+        Some(signing::generate(algorithm).await?)
+    } else {
+        None
+    };
     let txn = ctx.db.begin().await?;
     let previous = signing_key::Entity::find()
         .filter(signing_key::Column::State.eq(State::Active))
@@ -61,9 +74,29 @@ pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Mo
         .one(&txn)
         .await?;
     let replacing = previous.as_ref().map(|p| p.id);
-    let row = match signing::usable_next(&txn, ctx).await? {
-        Some(next) => signing::promote(&txn, ctx, &next, replacing).await?,
-        None => {
+    let row = match (fresh, signing::usable_next(&txn, ctx).await?) {
+        (Some(fresh), next) => {
+            if let Some(next) = next {
+                signing::drop_next(&txn, next.id).await?;
+            }
+            let row = signing::activate(&txn, ctx, &fresh, replacing).await?;
+            if let Some(old) = replacing {
+                signing::retire_now(&txn, old).await?;
+            }
+            row
+        }
+        (None, Some(next)) => {
+            let published = (now() - next.created_at).num_seconds();
+            let notice = ctx.config.jwt_rotation_notice.as_secs() as i64;
+            if published < notice {
+                return Err(AppError::Conflict(format!(
+                    "the next key was published {published} s ago, and services that cache the key set may not hold it yet: rotate again in {} s, or with compromised: true if the key leaked",
+                    notice - published
+                )));
+            }
+            signing::promote(&txn, ctx, &next, replacing).await?
+        }
+        (None, None) => {
             let key = signing::generate(algorithm).await?;
             signing::activate(&txn, ctx, &key, replacing).await?
         }
@@ -77,6 +110,7 @@ pub async fn rotate(ctx: &AppContext, viewer: &Viewer) -> Result<signing_key::Mo
             row.kid.clone(),
         )
         .change("algorithm", Value::Null, row.algorithm.clone())
+        .change("compromised", Value::Null, compromised)
         .record(&txn)
         .await?;
     txn.commit().await?;

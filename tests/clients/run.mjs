@@ -347,6 +347,8 @@ check('jose and PyJWT verify live tokens with the JWKS URL, for each algorithm a
     const server = await startServer({
       JWT_ALGORITHM: alg,
       PUBLIC_URL: 'https://id.example.com',
+      // No caches to wait out here: the first fetch below holds the next key.
+      JWT_ROTATION_NOTICE_SECS: '0',
       ADMIN_USERNAME: 'root',
       ADMIN_EMAIL: 'root@example.com',
       ADMIN_PASSWORD: 'tangerine-kettle-42',
