@@ -258,6 +258,9 @@ pub struct MailConfig {
     pub invitation_ttl: Duration,
     /// How long a mailed sign-in code and its link work (10 minutes).
     pub sign_in_code_ttl: Duration,
+    /// `MAIL_LOCALES` (`en`): the languages mail is sent in, among
+    /// `mail::LOCALES`; English stays the fallback.
+    pub locales: Vec<String>,
     /// `RATE_LIMIT_MAIL` (`5/hour`): mails of one kind to one address, over
     /// a sliding window, counted in the outbox.
     pub per_address: Rate,
@@ -963,6 +966,24 @@ fn mail_config(
         email_token_ttl: env.secs("EMAIL_TOKEN_TTL_SECS", 86_400),
         invitation_ttl: env.secs("INVITATION_TTL_SECS", 604_800),
         sign_in_code_ttl: Duration::from_secs(600),
+        locales: {
+            let locales = env.list("MAIL_LOCALES", |raw| {
+                let locale = raw.trim().to_ascii_lowercase();
+                if crate::mail::LOCALES.contains(&locale.as_str()) {
+                    Ok(locale)
+                } else {
+                    Err(format!(
+                        "mail has no templates in `{raw}` (there are: {})",
+                        crate::mail::LOCALES.join(", ")
+                    ))
+                }
+            });
+            if locales.is_empty() {
+                vec!["en".to_owned()]
+            } else {
+                locales
+            }
+        },
         per_address: env.rate("RATE_LIMIT_MAIL", "5/hour"),
         retry_base: env.millis("OUTBOX_RETRY_BASE_MS", 30_000),
         max_attempts: env.parse::<u32>("OUTBOX_MAX_ATTEMPTS", 8).max(1),
@@ -1185,6 +1206,15 @@ mod tests {
     fn production_refuses_to_start_without_a_jwt_secret() {
         let err = config(&[("APP_ENV", "production")]).unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn mail_locales_are_languages_with_templates() {
+        assert_eq!(config(&[]).unwrap().mail.locales, ["en"]);
+        let both = config(&[("MAIL_LOCALES", "en, DE")]).unwrap();
+        assert_eq!(both.mail.locales, ["en", "de"]);
+        let err = config(&[("MAIL_LOCALES", "en,fr")]).unwrap_err();
+        assert!(err.to_string().contains("no templates in `fr`"), "{err}");
     }
 
     #[test]

@@ -56,13 +56,21 @@ macro_rules! mail_kinds {
                 }
             }
 
-            /// The text and HTML sources, compiled into the binary.
-            fn sources(self) -> (&'static str, &'static str) {
-                match self {
-                    $(Template::$variant => (
-                        include_str!(concat!("../templates/mail/", $name, ".txt")),
-                        include_str!(concat!("../templates/mail/", $name, ".html")),
-                    ),)+
+            /// The text and HTML sources in `locale` (one of `LOCALES`),
+            /// compiled into the binary: English at the top of
+            /// `templates/mail`, other languages in a folder each.
+            fn sources(self, locale: &str) -> (&'static str, &'static str) {
+                match (self, locale) {
+                    $(
+                        (Template::$variant, "de") => (
+                            include_str!(concat!("../templates/mail/de/", $name, ".txt")),
+                            include_str!(concat!("../templates/mail/de/", $name, ".html")),
+                        ),
+                        (Template::$variant, _) => (
+                            include_str!(concat!("../templates/mail/", $name, ".txt")),
+                            include_str!(concat!("../templates/mail/", $name, ".html")),
+                        ),
+                    )+
                 }
             }
         }
@@ -97,11 +105,19 @@ mail_kinds! {
         => { page: sign_in_link_url, lifetime: sign_in_code_ttl, dies_with_password_change: false };
 }
 
+/// The languages mail is written in, English first (the fallback); each has
+/// every template (a unit test renders them all). `MAIL_LOCALES` picks
+/// among them.
+pub const LOCALES: &[&str] = &["en", "de"];
+
 /// A queued mail as the outbox stores it: the template and its values, and
 /// the link's token sealed, so the outbox never holds a usable token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Queued {
     pub template: Template,
+    /// One of `LOCALES`; English when absent (mail queued before locales).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     pub to: String,
     /// The values the template shows (names, addresses, the link's lifetime).
     pub values: serde_json::Map<String, serde_json::Value>,
@@ -125,33 +141,53 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let shared = [
         ("layout.html", include_str!("../templates/mail/layout.html")),
         ("macros.html", include_str!("../templates/mail/macros.html")),
+        (
+            "de/macros.html",
+            include_str!("../templates/mail/de/macros.html"),
+        ),
     ];
     for (name, source) in shared {
         env.add_template(name, source)
             .expect("the mail layout compiles (a unit test renders each template)");
     }
-    for template in Template::ALL {
-        let (text, html) = template.sources();
-        for (ext, source) in [("txt", text), ("html", html)] {
-            env.add_template_owned(format!("{}.{ext}", template.name()), source)
-                .expect("the mail templates compile (a unit test renders each)");
+    for locale in LOCALES {
+        for template in Template::ALL {
+            let (text, html) = template.sources(locale);
+            for (ext, source) in [("txt", text), ("html", html)] {
+                env.add_template_owned(template_name(locale, *template, ext), source)
+                    .expect("the mail templates compile (a unit test renders each)");
+            }
         }
     }
     env
 });
 
-/// Composes `queued` with the link built from `token`. The text template's
-/// first line is the subject.
+/// A template's name in the environment: `password_reset.txt`, `de/password_reset.txt`.
+fn template_name(locale: &str, template: Template, ext: &str) -> String {
+    match locale {
+        "en" => format!("{}.{ext}", template.name()),
+        other => format!("{other}/{}.{ext}", template.name()),
+    }
+}
+
+/// Composes `queued` with the link built from `token`, in its locale. The
+/// text template's first line is the subject.
 pub fn compose(config: &MailConfig, queued: &Queued, token: Option<&str>) -> anyhow::Result<Mail> {
+    let locale = queued
+        .locale
+        .as_deref()
+        .filter(|l| LOCALES.contains(l))
+        .unwrap_or("en");
     let mut values = queued.values.clone();
     values.insert("product".into(), config.product_name.clone().into());
+    values.insert("lang".into(), locale.into());
     if let Some(page) = queued.template.link().map(|link| (link.page)(config)) {
         let token = token.context("the mail's link token is missing")?;
         values.insert("link".into(), page.replace("{token}", token).into());
     }
     let render = |ext: &str| -> anyhow::Result<String> {
         Ok(TEMPLATES
-            .get_template(&format!("{}.{ext}", queued.template.name()))?
+            .get_template(&template_name(locale, queued.template, ext))?
             .render(&values)?)
     };
     let text = render("txt")?;
@@ -164,16 +200,31 @@ pub fn compose(config: &MailConfig, queued: &Queued, token: Option<&str>) -> any
     })
 }
 
-/// A lifetime in words, for mail ("1 hour", "7 days").
-pub fn lifetime(ttl: Duration) -> String {
+/// A lifetime in words, for mail in `locale` ("1 hour", "7 Tagen"; German
+/// in the dative its templates use: "läuft in 7 Tagen ab").
+pub fn lifetime(ttl: Duration, locale: &str) -> String {
     let secs = ttl.as_secs();
     let (n, unit) = match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
-        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
-        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
-        s => (s, "second"),
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, 0),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, 1),
+        s if s >= 60 && s % 60 == 0 => (s / 60, 2),
+        s => (s, 3),
     };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    let (one, many) = match locale {
+        "de" => [
+            ("Tag", "Tagen"),
+            ("Stunde", "Stunden"),
+            ("Minute", "Minuten"),
+            ("Sekunde", "Sekunden"),
+        ][unit],
+        _ => [
+            ("day", "days"),
+            ("hour", "hours"),
+            ("minute", "minutes"),
+            ("second", "seconds"),
+        ][unit],
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Why a message (a mail, a webhook) was not delivered.
@@ -317,8 +368,9 @@ mod tests {
         crate::config::Config::from_lookup(|_| None).unwrap().mail
     }
 
-    /// `template` composed with `values` (as strings) and a one-hour lifetime.
-    fn render(template: Template, values: &[(&str, &str)]) -> Mail {
+    /// `template` composed in `locale` with `values` (as strings) and a
+    /// one-hour lifetime.
+    fn render_in(locale: &str, template: Template, values: &[(&str, &str)]) -> Mail {
         let mut map = serde_json::Map::new();
         for (key, value) in values {
             map.insert((*key).into(), (*value).into());
@@ -328,6 +380,7 @@ mod tests {
         map.insert("code".into(), "123456".into());
         let queued = Queued {
             template,
+            locale: Some(locale.into()),
             to: "ann@example.com".into(),
             values: map,
             sealed_token: None,
@@ -336,10 +389,24 @@ mod tests {
             .unwrap_or_else(|e| panic!("{template:?}: {e:#}"))
     }
 
+    /// The words each language's checks look for: its greeting and the
+    /// "if this wasn't you" line every mail ends with.
+    fn words(locale: &str) -> (&'static str, [&'static str; 2]) {
+        match locale {
+            "de" => ("Hallo,", ["nicht waren", "ignorieren Sie diese Nachricht"]),
+            _ => ("Hello,", ["wasn't you", "ignore this message"]),
+        }
+    }
+
     #[test]
     fn every_template_renders_its_link_lifetime_and_not_me_line_in_both_parts() {
-        for &template in Template::ALL {
-            let mail = render(
+        for (&locale, &template) in LOCALES
+            .iter()
+            .flat_map(|l| Template::ALL.iter().map(move |t| (l, t)))
+        {
+            let (_, not_me) = words(locale);
+            let mail = render_in(
+                locale,
                 template,
                 &[
                     ("name", "<name>"),
@@ -349,9 +416,16 @@ mod tests {
                 ],
             );
             assert!(mail.subject.contains("usergraph"), "{template:?}");
+            assert!(
+                mail.html.contains(&format!("lang=\"{locale}\"")),
+                "{template:?}"
+            );
             for body in [&mail.text, &mail.html] {
                 assert!(body.contains("1 hour"), "{template:?}");
-                assert!(body.contains("wasn't you") || body.contains("ignore this message"));
+                assert!(
+                    not_me.iter().any(|w| body.contains(w)),
+                    "{locale} {template:?}: {body}"
+                );
                 if template.link().is_some() {
                     assert!(body.contains("?token=TOKEN123"), "{template:?}: {body}");
                 }
@@ -368,10 +442,14 @@ mod tests {
     /// still renders, with only the service's words and the address.
     #[test]
     fn every_template_renders_without_the_text_people_chose() {
-        for &template in Template::ALL {
-            let mail = render(template, &[]);
+        for (&locale, &template) in LOCALES
+            .iter()
+            .flat_map(|l| Template::ALL.iter().map(move |t| (l, t)))
+        {
+            let (hello, _) = words(locale);
+            let mail = render_in(locale, template, &[]);
             for body in [&mail.text, &mail.html] {
-                assert!(body.contains("Hello,"), "{template:?}: {body}");
+                assert!(body.contains(hello), "{locale} {template:?}: {body}");
                 assert!(!body.contains("()"), "{template:?}: {body}");
                 assert!(!body.contains("ann@example.com"), "{template:?}: {body}");
             }
@@ -388,11 +466,14 @@ mod tests {
 
     #[test]
     fn lifetimes_read_as_words() {
-        assert_eq!(lifetime(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(lifetime(Duration::from_secs(604_800)), "7 days");
-        assert_eq!(lifetime(Duration::from_secs(90)), "90 seconds");
-        assert_eq!(lifetime(Duration::from_secs(300)), "5 minutes");
-        assert_eq!(lifetime(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(lifetime(Duration::from_secs(3600), "en"), "1 hour");
+        assert_eq!(lifetime(Duration::from_secs(604_800), "en"), "7 days");
+        assert_eq!(lifetime(Duration::from_secs(90), "en"), "90 seconds");
+        assert_eq!(lifetime(Duration::from_secs(300), "en"), "5 minutes");
+        assert_eq!(lifetime(Duration::from_secs(86_400), "en"), "1 day");
+        assert_eq!(lifetime(Duration::from_secs(604_800), "de"), "7 Tagen");
+        assert_eq!(lifetime(Duration::from_secs(600), "de"), "10 Minuten");
+        assert_eq!(lifetime(Duration::from_secs(3600), "de"), "1 Stunde");
     }
 
     // lettre's pool starts its cleanup task on the runtime.

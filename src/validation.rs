@@ -319,6 +319,45 @@ pub fn json_value(value: &serde_json::Value, field: &'static str) -> Result<()> 
     Ok(())
 }
 
+/// A BCP 47 language tag of the common shape, `language[-Script][-REGION]`
+/// (`de`, `de-AT`, `zh-Hant-TW`, `es-419`), in its canonical case.
+/// `BAD_USER_INPUT` on `field` otherwise.
+pub fn locale(raw: &str, field: &'static str) -> Result<String> {
+    let invalid = || {
+        AppError::bad_input(
+            field,
+            format!("{field} must be a language tag such as de, de-AT or zh-Hant-TW"),
+        )
+    };
+    let mut parts = raw.trim().split(['-', '_']);
+    let language = parts
+        .next()
+        .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    let mut tag = language.ok_or_else(invalid)?.to_ascii_lowercase();
+    let mut rest: Vec<&str> = parts.collect();
+    if rest
+        .first()
+        .is_some_and(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        let script = rest.remove(0);
+        tag.push('-');
+        tag.push_str(&script[..1].to_ascii_uppercase());
+        tag.push_str(&script[1..].to_ascii_lowercase());
+    }
+    match rest.as_slice() {
+        [] => {}
+        [region]
+            if (region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic()))
+                || (region.len() == 3 && region.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            tag.push('-');
+            tag.push_str(&region.to_ascii_uppercase());
+        }
+        _ => return Err(invalid()),
+    }
+    Ok(tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,5 +507,30 @@ mod tests {
             Some("Ann")
         );
         assert!(optional_text(Some(&"n".repeat(65)), "firstName", 64).is_err());
+    }
+
+    #[test]
+    fn locales_are_language_tags_in_their_canonical_case() {
+        for (raw, expected) in [
+            ("de", "de"),
+            ("DE-at", "de-AT"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("es_419", "es-419"),
+            (" fr ", "fr"),
+        ] {
+            assert_eq!(locale(raw, "locale").unwrap(), expected);
+        }
+        for raw in [
+            "",
+            "d",
+            "deutsch",
+            "de-",
+            "de-A",
+            "de-AT-x",
+            "12",
+            "de-Latn-AT-1996",
+        ] {
+            assert!(locale(raw, "locale").is_err(), "{raw}");
+        }
     }
 }

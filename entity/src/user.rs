@@ -67,9 +67,13 @@ pub struct Model {
     pub first_name_key: String,
     /// Lower-cased last name, empty when unset, for ordering.
     pub last_name_key: String,
-    /// False for a user made through another provider until they set one:
-    /// `password_hash` then holds a hash of random bytes nobody knows.
+    /// False for a user made through another provider or a mailed code
+    /// until they set one: `password_hash` is then empty, which no password
+    /// matches.
     pub has_password: bool,
+    /// The language the user reads mail in (a BCP 47 tag); null for the
+    /// default.
+    pub locale: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -146,6 +150,7 @@ crate::from_position!(
     first_name_key,
     last_name_key,
     has_password,
+    locale,
 );
 
 impl Model {
@@ -188,6 +193,7 @@ impl Model {
             first_name_key: String::new(),
             last_name_key: String::new(),
             has_password: true,
+            locale: None,
         }
     }
 

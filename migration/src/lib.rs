@@ -19,6 +19,7 @@ mod m20261130_000011_count_indexes;
 mod m20261207_000012_signing_keys;
 mod m20261207_000013_external_identities;
 mod m20261207_000014_sign_in_codes;
+mod m20261207_000015_user_locale;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_signing_keys::Migration),
             Box::new(m20261207_000013_external_identities::Migration),
             Box::new(m20261207_000014_sign_in_codes::Migration),
+            Box::new(m20261207_000015_user_locale::Migration),
         ]
     }
 }

@@ -69,6 +69,8 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// The `x-request-id` the edge assigned, for logs and masked errors.
     pub request_id: Option<String>,
+    /// `Accept-Language`, for the mail an anonymous request causes.
+    pub accept_language: Option<String>,
 }
 
 /// The authenticated caller of one request, loaded fresh from the database so

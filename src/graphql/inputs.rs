@@ -65,6 +65,10 @@ pub struct UpdateProfileInput {
     /// key given replaces the stored one, a key set to null is removed,
     /// other keys are kept. The result must stay within 8 KiB.
     pub metadata: Option<Json<serde_json::Value>>,
+    /// The language mail is written in: a BCP 47 tag such as `de` or
+    /// `de-AT` (mail falls back to English when `MAIL_LOCALES` lacks it);
+    /// null restores the default.
+    pub locale: MaybeUndefined<String>,
 }
 
 /// An optional input field as a change: absent keeps, null clears, a value sets.
@@ -118,6 +122,7 @@ impl UpdateProfileInput {
             x: patch(links.x),
             youtube: patch(links.youtube),
             metadata: metadata_patch(self.metadata, "metadata")?,
+            locale: patch(self.locale),
         })
     }
 }

@@ -96,10 +96,16 @@ impl FromRequestParts<AppState> for RequestMeta {
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let accept_language = parts
+            .headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
         Ok(Self {
             ip,
             user_agent,
             request_id,
+            accept_language,
         })
     }
 }

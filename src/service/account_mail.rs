@@ -219,13 +219,59 @@ pub fn may_quote(user: &user::Model, address: &str) -> bool {
     user.email_verified_at.is_some() && address == user.email
 }
 
+/// The language of a mail: the user's `locale` when `MAIL_LOCALES` has it
+/// (`de-AT` reads as `de`), else the best of an anonymous request's
+/// `Accept-Language` that it has, else English.
+pub fn locale_for(
+    ctx: &AppContext,
+    user_locale: Option<&str>,
+    accept_language: Option<&str>,
+) -> &'static str {
+    let offered = |tag: &str| -> Option<&'static str> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        mail::LOCALES
+            .iter()
+            .find(|l| **l == primary && ctx.config.mail.locales.iter().any(|m| m == *l))
+            .copied()
+    };
+    if let Some(locale) = user_locale.and_then(offered) {
+        return locale;
+    }
+    let mut asked: Vec<(f32, &str)> = accept_language
+        .unwrap_or_default()
+        .split(',')
+        .take(16)
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+            (q > 0.0).then_some((q, tag))
+        })
+        .collect();
+    // Stable: among equal weights the header's order stands.
+    asked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    asked
+        .into_iter()
+        .find_map(|(_, tag)| offered(tag))
+        .unwrap_or("en")
+}
+
+/// The language of mail to `user`, with no request to go by.
+pub fn locale_of(ctx: &AppContext, user: &user::Model) -> &'static str {
+    locale_for(ctx, user.locale.as_deref(), None)
+}
+
 /// The values every mail to `user` at `address` shows: the account's name,
-/// username and the address only when `quote` allows them (`may_quote`).
+/// username and the address only when `quote` allows them (`may_quote`),
+/// and the link's lifetime in words of `locale`.
 pub fn values(
     user: &user::Model,
     address: &str,
     purpose_ttl: std::time::Duration,
     quote: bool,
+    locale: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut values = serde_json::Map::new();
     if quote {
@@ -239,7 +285,10 @@ pub fn values(
         values.insert("username".into(), user.username.clone().into());
         values.insert("address".into(), address.into());
     }
-    values.insert("lifetime".into(), mail::lifetime(purpose_ttl).into());
+    values.insert(
+        "lifetime".into(),
+        mail::lifetime(purpose_ttl, locale).into(),
+    );
     values
 }
 
@@ -256,10 +305,12 @@ pub async fn mail_link(
     let purpose = Purpose::Mail(template);
     let token = links::issue(conn, ctx, purpose, user, address).await?;
     let quote = template == Template::Invitation || may_quote(user, address);
+    let locale = locale_of(ctx, user);
     let queued = Queued {
         template,
+        locale: Some(locale.to_owned()),
         to: address.to_owned(),
-        values: values(user, address, purpose.ttl(ctx), quote),
+        values: values(user, address, purpose.ttl(ctx), quote, locale),
         sealed_token: None,
     };
     queue(conn, ctx, queued, Some(&token)).await
@@ -330,7 +381,8 @@ pub async fn queue_email_change(
     mail_link(txn, ctx, Template::EmailChange, user, new_email).await?;
     let quote = may_quote(user, &user.email);
     let lifetime = Purpose::Mail(Template::EmailChange).ttl(ctx);
-    let mut values = values(user, &user.email, lifetime, quote);
+    let locale = locale_of(ctx, user);
+    let mut values = values(user, &user.email, lifetime, quote, locale);
     if quote {
         values.insert("new_address".into(), new_email.into());
     }
@@ -339,6 +391,7 @@ pub async fn queue_email_change(
         ctx,
         Queued {
             template: Template::EmailChangeNotice,
+            locale: Some(locale.to_owned()),
             to: user.email.clone(),
             values,
             sealed_token: None,

@@ -46,15 +46,16 @@ pub async fn request(ctx: &Arc<AppContext>, email: &str, meta: &RequestMeta) -> 
     limits::hit(ctx, limits::Limited::Recovery, meta).await?;
     let email = validation::email(email)?;
     let worker = ctx.clone();
+    let accept_language = meta.accept_language.clone();
     detach(ctx, "sign-in code", async move {
-        mail_code(&worker, &email).await
+        mail_code(&worker, &email, accept_language.as_deref()).await
     });
     Ok(())
 }
 
 /// Queues the code's mail for `email`'s live account, or for a sign-up
 /// when that is allowed; nothing otherwise.
-async fn mail_code(ctx: &AppContext, email: &str) -> Result<()> {
+async fn mail_code(ctx: &AppContext, email: &str, accept_language: Option<&str>) -> Result<()> {
     let txn = ctx.db.begin().await?;
     let account = match users::find_by_login(&txn, email).await? {
         Some(found) => {
@@ -95,17 +96,29 @@ async fn mail_code(ctx: &AppContext, email: &str) -> Result<()> {
     }
     .insert(&txn)
     .await?;
+    let locale = account_mail::locale_for(
+        ctx,
+        account.as_ref().and_then(|u| u.locale.as_deref()),
+        accept_language,
+    );
     let values = match &account {
-        Some(user) => account_mail::values(user, email, ttl, account_mail::may_quote(user, email)),
+        Some(user) => account_mail::values(
+            user,
+            email,
+            ttl,
+            account_mail::may_quote(user, email),
+            locale,
+        ),
         None => {
             let mut values = serde_json::Map::new();
-            values.insert("lifetime".into(), crate::mail::lifetime(ttl).into());
+            values.insert("lifetime".into(), crate::mail::lifetime(ttl, locale).into());
             values.insert("signup".into(), true.into());
             values
         }
     };
     let queued = Queued {
         template,
+        locale: Some(locale.to_owned()),
         to: email.to_owned(),
         values,
         sealed_token: None,

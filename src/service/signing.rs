@@ -319,7 +319,7 @@ async fn demote(
 }
 
 /// Makes `key` the active key in the caller's transaction, replacing the
-/// one the caller saw (see [`demote`]). With `None` the caller saw no
+/// one the caller saw (see `demote`). With `None` the caller saw no
 /// active key, and the unique index refuses the insert when another
 /// transaction made one meanwhile: either way, one replica's key wins and
 /// the others adopt it.
@@ -334,7 +334,7 @@ pub async fn activate(
 }
 
 /// Makes the waiting next key the active one in the caller's transaction,
-/// replacing the one the caller saw (see [`demote`]).
+/// replacing the one the caller saw (see `demote`).
 pub async fn promote(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,

@@ -37,6 +37,8 @@ pub struct ProfilePatch {
     pub youtube: Patch<String>,
     /// Top-level keys merged into `metadata`; a key set to null is removed.
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The language mail is written in (a BCP 47 tag); null for the default.
+    pub locale: Patch<String>,
 }
 
 /// The row of a new active user with every optional field empty; callers
@@ -83,6 +85,7 @@ pub fn new_row(
         first_name_key: Set(String::new()),
         last_name_key: Set(String::new()),
         has_password: Set(true),
+        locale: Set(None),
     }
 }
 
@@ -467,6 +470,12 @@ pub fn apply_profile(model: &mut user::ActiveModel, patch: &ProfilePatch) -> Res
         if let Some(patch) = patch {
             *value = Set(validation::optional_url(patch.as_deref(), field)?);
         }
+    }
+    if let Some(locale) = &patch.locale {
+        model.locale = Set(locale
+            .as_deref()
+            .map(|l| validation::locale(l, "locale"))
+            .transpose()?);
     }
     Ok(())
 }

@@ -966,6 +966,7 @@ mod outbox_delivery {
         values.insert("lifetime".into(), "1 day".into());
         Queued {
             template: Template::EmailChangeNotice,
+            locale: None,
             to: to.into(),
             values,
             sealed_token: None,

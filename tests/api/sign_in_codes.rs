@@ -33,7 +33,7 @@ fn mailed_code(mail: &Received) -> String {
 fn codes_to(sink: &MailSink, email: &str) -> Vec<Received> {
     sink.to(email)
         .into_iter()
-        .filter(|m| m.subject.contains("sign-in code"))
+        .filter(|m| m.subject.contains("sign-in code") || m.subject.contains("Anmeldecode"))
         .collect()
 }
 
@@ -373,5 +373,69 @@ async fn a_second_factor_still_applies_and_an_expired_code_is_refused() {
     assert_eq!(
         (code(&expired), field(&expired)),
         ("BAD_USER_INPUT", "code")
+    );
+}
+
+/// Mail in the user's language (`User.locale`, `MAIL_LOCALES`), English for
+/// a language mail is not written in, and `Accept-Language` for a mail no
+/// account's language decides.
+#[tokio::test]
+async fn mail_comes_in_the_users_language_with_english_as_the_fallback() {
+    let (app, sink) =
+        TestApp::spawn_with_mail(&[("MAIL_LOCALES", "en,de"), ("PASSWORDLESS_SIGNUP", "true")])
+            .await;
+    let ann = app.register_verified("ann").await;
+    let bob = app.register_verified("bob").await;
+    let set = "mutation($l: String) { updateMe(input: { locale: $l }) { locale } }";
+
+    let german = app
+        .gql(Some(&ann.access), set, json!({ "l": "de-AT" }))
+        .await;
+    let french = app.gql(Some(&bob.access), set, json!({ "l": "fr" })).await;
+    let invalid = app
+        .gql(Some(&bob.access), set, json!({ "l": "Deutsch!" }))
+        .await;
+    let to_ann = request(&app, &sink, "ann@example.com").await;
+    let to_bob = request(&app, &sink, "bob@example.com").await;
+    // An address with no account: the request's Accept-Language decides.
+    let body: Value = app
+        .client
+        .post(format!("http://{}/graphql", app.addr))
+        .header("accept-language", "fr-CH, de;q=0.9, en;q=0.8")
+        .json(&json!({ "query": REQUEST, "variables": { "e": "new@example.com" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["requestSignInCode"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let to_new = loop {
+        if let Some(mail) = sink.to("new@example.com").first() {
+            break mail.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail to new@");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+
+    assert_eq!(german["data"]["updateMe"]["locale"], "de-AT");
+    assert_eq!(french["data"]["updateMe"]["locale"], "fr");
+    assert_eq!(
+        (code(&invalid), field(&invalid)),
+        ("BAD_USER_INPUT", "locale")
+    );
+    assert!(
+        to_ann.subject.starts_with("Ihr usergraph-Anmeldecode"),
+        "{to_ann:?}"
+    );
+    assert!(to_ann.text.contains("10 Minuten") && to_ann.html.contains("lang=\"de\""));
+    assert!(
+        to_bob.subject.starts_with("Your usergraph sign-in code"),
+        "{to_bob:?}"
+    );
+    assert!(
+        to_new.subject.starts_with("Ihr usergraph-Anmeldecode"),
+        "{to_new:?}"
     );
 }

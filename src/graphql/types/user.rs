@@ -158,6 +158,10 @@ pub struct User {
     pub invitation_pending: bool,
     /// A second factor (TOTP) is on: sign-in needs a code after the password.
     pub mfa_enabled: bool,
+    /// The language the user reads mail in (a BCP 47 tag, set with
+    /// `updateMe`); null for the default, and null unless the viewer is
+    /// this user or holds `USERS_READ`.
+    pub locale: Option<String>,
     /// The user's own JSON object (at most 8 KiB), which they write with
     /// `updateMe` (administrators with `updateUser`); `{}` when unset.
     /// Whoever may see the user reads it: keep secrets out of it.
@@ -251,6 +255,7 @@ impl User {
             },
             invitation_pending: model.invitation_pending,
             mfa_enabled: model.mfa_enabled,
+            locale: if private { model.locale.clone() } else { None },
             metadata: Json(model.metadata),
             app_metadata: Json(if private {
                 model.app_metadata

@@ -174,6 +174,7 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("invitationPending", &[InvitationPending]),
         ("mfaEnabled", &[MfaEnabled]),
         ("hasPassword", &[HasPassword]),
+        ("locale", &[Locale]),
         ("metadata", &[Metadata]),
         ("appMetadata", &[AppMetadata]),
     ]
