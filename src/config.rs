@@ -149,6 +149,9 @@ pub struct ProviderConfig {
     pub api_url: url::Url,
 }
 
+/// The languages mail has templates in (`mail::LOCALES`), English first.
+pub const MAIL_LANGUAGES: &[&str] = &["en", "de"];
+
 /// `JWT_CLAIMS_PRESET`: the claims an engine beside usergraph expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimsPreset {
@@ -969,12 +972,12 @@ fn mail_config(
         locales: {
             let locales = env.list("MAIL_LOCALES", |raw| {
                 let locale = raw.trim().to_ascii_lowercase();
-                if crate::mail::LOCALES.contains(&locale.as_str()) {
+                if MAIL_LANGUAGES.contains(&locale.as_str()) {
                     Ok(locale)
                 } else {
                     Err(format!(
                         "mail has no templates in `{raw}` (there are: {})",
-                        crate::mail::LOCALES.join(", ")
+                        MAIL_LANGUAGES.join(", ")
                     ))
                 }
             });

@@ -108,7 +108,7 @@ mail_kinds! {
 /// The languages mail is written in, English first (the fallback); each has
 /// every template (a unit test renders them all). `MAIL_LOCALES` picks
 /// among them.
-pub const LOCALES: &[&str] = &["en", "de"];
+pub const LOCALES: &[&str] = crate::config::MAIL_LANGUAGES;
 
 /// A queued mail as the outbox stores it: the template and its values, and
 /// the link's token sealed, so the outbox never holds a usable token.
