@@ -393,7 +393,10 @@ mod tests {
     /// "if this wasn't you" line every mail ends with.
     fn words(locale: &str) -> (&'static str, [&'static str; 2]) {
         match locale {
-            "de" => ("Hallo,", ["nicht waren", "ignorieren Sie diese Nachricht"]),
+            "de" => (
+                "Hallo,",
+                ["nicht angefordert", "ignorieren Sie diese Nachricht"],
+            ),
             _ => ("Hello,", ["wasn't you", "ignore this message"]),
         }
     }

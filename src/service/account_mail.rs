@@ -254,7 +254,8 @@ pub fn locale_for(
     asked.sort_by(|a, b| b.0.total_cmp(&a.0));
     asked
         .into_iter()
-        .find_map(|(_, tag)| offered(tag))
+        // `*` is any language: the default one.
+        .find_map(|(_, tag)| if tag == "*" { Some("en") } else { offered(tag) })
         .unwrap_or("en")
 }
 

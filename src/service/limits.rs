@@ -85,6 +85,25 @@ pub async fn spend_account_budget(
         .inspect_err(|_| tracing::info!(what, "account budget spent"))
 }
 
+/// Counts one use of an address's budget for `what` (at most `rate`),
+/// whoever asks: what an address can be put through (guesses at its codes)
+/// whatever the clients' addresses. The bucket holds the address's hash.
+/// `RATE_LIMITED` once spent.
+pub async fn spend_address_budget(
+    ctx: &AppContext,
+    what: &'static str,
+    address: &str,
+    rate: crate::config::Rate,
+) -> Result<()> {
+    charge(
+        ctx,
+        format!("{what}:{}", super::tokens::hash_token(address)),
+        rate,
+    )
+    .await
+    .inspect_err(|_| tracing::info!(what, "address budget spent"))
+}
+
 /// Counts one hit on `bucket` in the current fixed window of `rate`, and
 /// refuses it (`RATE_LIMITED`, with when to retry) past the budget.
 async fn charge(ctx: &AppContext, bucket: String, rate: crate::config::Rate) -> Result<()> {

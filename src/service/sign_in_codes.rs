@@ -36,8 +36,13 @@ use crate::{
     validation,
 };
 
-/// Wrong codes that end an address's live codes.
+/// Guesses that end an address's live codes.
 const MAX_ATTEMPTS: i32 = 5;
+
+/// Guesses at one address's codes in a day, whoever makes them: with at
+/// most 3 anonymous mails an hour and 5 guesses each, a patient guesser
+/// would otherwise get 360 a day (a 1 in 2,800 chance).
+const GUESSES_PER_DAY: u32 = 20;
 
 /// `requestSignInCode`: answers at once, the same for every address; the
 /// lookup and the mail happen afterwards. Limited per client address
@@ -96,11 +101,12 @@ async fn mail_code(ctx: &AppContext, email: &str, accept_language: Option<&str>)
     }
     .insert(&txn)
     .await?;
-    let locale = account_mail::locale_for(
-        ctx,
-        account.as_ref().and_then(|u| u.locale.as_deref()),
-        accept_language,
-    );
+    // An account's mail follows its own language; the request's only
+    // decides for an address with no account.
+    let locale = match &account {
+        Some(user) => account_mail::locale_of(ctx, user),
+        None => account_mail::locale_for(ctx, None, accept_language),
+    };
     let values = match &account {
         Some(user) => account_mail::values(
             user,
@@ -147,21 +153,37 @@ pub async fn with_code(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(wrong());
     }
+    limits::spend_address_budget(
+        ctx,
+        "sign_in_code_guess",
+        &email,
+        crate::config::Rate {
+            hits: GUESSES_PER_DAY,
+            per: std::time::Duration::from_secs(86_400),
+        },
+    )
+    .await?;
+    // Every guess is counted against every live code of the address before
+    // it is compared, in one statement, so racing guesses cannot pass the
+    // limit: the sixth finds no live code.
+    let counted = sign_in_code::Entity::update_many()
+        .col_expr(
+            sign_in_code::Column::Attempts,
+            Expr::col(sign_in_code::Column::Attempts).add(1),
+        )
+        .filter(live())
+        .filter(sign_in_code::Column::Email.eq(email.as_str()))
+        .exec_with_returning(&ctx.db)
+        .await?;
     let digest = ctx.typed_codes.digest(&email, code);
-    let claimed = claim(ctx, sign_in_code::Column::CodeDigest.eq(digest), &email).await?;
-    let Some(row) = claimed else {
-        // Every live code of the address comes one closer to its end.
-        sign_in_code::Entity::update_many()
-            .col_expr(
-                sign_in_code::Column::Attempts,
-                Expr::col(sign_in_code::Column::Attempts).add(1),
-            )
-            .filter(live())
-            .filter(sign_in_code::Column::Email.eq(email.as_str()))
-            .exec(&ctx.db)
-            .await?;
+    // The digests are keyed: how long a comparison takes tells a guesser
+    // nothing about the code.
+    let Some(matched) = counted.into_iter().find(|row| row.code_digest == digest) else {
         return Err(wrong());
     };
+    let row = claim(ctx, sign_in_code::Column::Id.eq(matched.id), &email)
+        .await?
+        .ok_or_else(wrong)?;
     sign_in(ctx, row, meta, Method::MailedCode).await
 }
 
@@ -180,6 +202,10 @@ pub async fn with_link(
         .one(&ctx.db)
         .await?
         .ok_or(AppError::TokenInvalid)?;
+    if row.attempts >= MAX_ATTEMPTS {
+        // Ended by wrong codes.
+        return Err(AppError::TokenInvalid);
+    }
     let claimed = claim(ctx, sign_in_code::Column::TokenHash.eq(hash), &row.email)
         .await?
         .ok_or(AppError::TokenInvalid)?;
@@ -194,8 +220,9 @@ fn live() -> sea_orm::Condition {
         .add(sign_in_code::Column::Attempts.lt(MAX_ATTEMPTS))
 }
 
-/// The one use of a live code of `email` that `which` picks: a conditional
-/// update, so racing uses give one sign-in.
+/// The one use of an unused, unexpired code of `email` that `which` picks
+/// (its guesses were counted before: a right fifth guess still counts): a
+/// conditional update, so racing uses give one sign-in.
 async fn claim(
     ctx: &AppContext,
     which: sea_orm::sea_query::SimpleExpr,
@@ -203,7 +230,9 @@ async fn claim(
 ) -> Result<Option<sign_in_code::Model>> {
     let claimed = sign_in_code::Entity::update_many()
         .col_expr(sign_in_code::Column::UsedAt, Expr::value(now()))
-        .filter(live())
+        .filter(sign_in_code::Column::UsedAt.is_null())
+        .filter(sign_in_code::Column::ExpiresAt.gt(now()))
+        .filter(sign_in_code::Column::Attempts.lte(MAX_ATTEMPTS))
         .filter(sign_in_code::Column::Email.eq(email))
         .filter(which)
         .exec_with_returning(&ctx.db)
@@ -226,7 +255,7 @@ async fn sign_in(
                 return Err(AppError::Forbidden);
             }
             let method = method.recorded();
-            users::with_username(&ctx.db, None, &row.email, |username| {
+            let made = users::with_username(&ctx.db, None, &row.email, |username| {
                 let model = new_account::passwordless_row(username, &row.email, true);
                 let method = method.as_str();
                 async move {
@@ -237,8 +266,19 @@ async fn sign_in(
                     Ok(user)
                 }
             })
-            .await?
-            .id
+            .await;
+            match made {
+                Ok(user) => user.id,
+                // Made meanwhile (another code, or a registration): the code
+                // proves the mailbox, so it signs in to that account.
+                Err(AppError::ConflictBecause { .. }) => {
+                    users::find_by_login(&ctx.db, &row.email)
+                        .await?
+                        .ok_or(AppError::TokenInvalid)?
+                        .id
+                }
+                Err(err) => return Err(err),
+            }
         }
     };
     let txn = ctx.db.begin().await?;
