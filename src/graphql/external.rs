@@ -121,8 +121,9 @@ impl ExternalMutation {
         Ok(true)
     }
 
-    /// Gives an account made through a provider (`hasPassword` false) its
-    /// first password, judged as any new one (`BAD_USER_INPUT` on
+    /// Gives an account without a password (`hasPassword` false: made
+    /// through a provider or a mailed code, or whose password a code
+    /// removed) a password, judged as any new one (`BAD_USER_INPUT` on
     /// `newPassword`). Only from a session signed in within the last 10
     /// minutes (`FORBIDDEN` otherwise, and with an API key); `CONFLICT` when
     /// the account has a password (use `changePassword`).

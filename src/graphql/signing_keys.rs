@@ -37,7 +37,8 @@ impl SigningKeyMutation {
     /// longest access token it signed has expired, then retires; a new next
     /// key is made. With `compromised: true` (a key may have leaked) the
     /// active and the next key both go at once: the old key's tokens stop
-    /// verifying (clients refresh), and two new keys take their places.
+    /// verifying (clients refresh, the caller too), and two new keys take their
+    /// places.
     /// `CONFLICT` with HS256 (there is no key, only `JWT_SECRET`) or with
     /// `JWT_PRIVATE_KEY_FILE` (replace the file instead). Audited
     /// (`signing_key.rotated`).
