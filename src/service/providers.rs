@@ -146,9 +146,15 @@ impl Registry {
         // `https://accounts.google.com` does not, and discovery compares exactly.
         let issuer = IssuerUrl::new(issuer.clone())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("issuer URL: {e}")))?;
+        let at = issuer.as_str().to_owned();
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
-            .map_err(|err| unavailable(provider, &format!("discovery failed: {err}")))?;
+            .map_err(|err| {
+                unavailable(
+                    provider,
+                    &format!("discovery at {at} failed: {}", causes(&err)),
+                )
+            })?;
         *provider.discovered.write().await = Some(metadata.clone());
         tracing::info!(provider = %provider.config.name, "identity provider discovered");
         Ok(Some(metadata))
@@ -398,6 +404,19 @@ fn github_client(
 fn redirect_url(redirect_uri: &str) -> Result<RedirectUrl> {
     RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|_| AppError::bad_input("redirectUri", "redirectUri is not a URL"))
+}
+
+/// An error with its causes, as one line ("request failed: error sending
+/// request: connection refused"), so a log says what went wrong.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 /// A provider that did not answer, or answered with a failure of its own.
