@@ -142,6 +142,9 @@ pub struct ProviderConfig {
     /// `IDP_<NAME>_TRUST_EMAIL`: the provider's verified email may link to
     /// a local account with the same verified address.
     pub trust_email: bool,
+    /// `IDP_<NAME>_DISPLAY_NAME`: what a sign-in button says ("Google");
+    /// the name, capitalised, unless set.
+    pub display_name: String,
     /// GitHub's endpoints (`IDP_<NAME>_AUTHORIZE_URL`, `_TOKEN_URL`,
     /// `_API_URL`): github.com's unless set (GitHub Enterprise, tests).
     pub authorize_url: url::Url,
@@ -845,6 +848,16 @@ fn identity_providers(
             client_id,
             scopes,
             trust_email: env.switch(&key("TRUST_EMAIL"), false),
+            display_name: env
+                .get(&key("DISPLAY_NAME"))
+                .map(|n| n.trim().chars().take(64).collect())
+                .unwrap_or_else(|| {
+                    let mut chars = name.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                }),
             authorize_url: endpoint(
                 "AUTHORIZE_URL",
                 Some("https://github.com/login/oauth/authorize"),

@@ -96,7 +96,11 @@ async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again()
     provider.sign_in_as(Account::new("alice-at-corp", "Alice@Example.com"));
 
     let listed = app
-        .gql(None, "{ identityProviders { name kind } }", json!({}))
+        .gql(
+            None,
+            "{ identityProviders { name displayName kind } }",
+            json!({}),
+        )
         .await;
     let id = provider_id(&app, "corp").await;
     let started = app
@@ -117,7 +121,10 @@ async fn a_new_provider_account_signs_up_without_a_password_and_signs_in_again()
 
     assert_eq!(
         listed["data"]["identityProviders"],
-        json!([{ "name": "corp", "kind": "OIDC" }, { "name": "gh", "kind": "GITHUB" }])
+        json!([
+            { "name": "corp", "displayName": "Corp", "kind": "OIDC" },
+            { "name": "gh", "displayName": "GitHub", "kind": "GITHUB" }
+        ])
     );
     let query: std::collections::HashMap<String, String> = url::Url::parse(&url)
         .unwrap()

@@ -137,6 +137,7 @@ impl Provider {
             ("IDP_CORP_CLIENT_ID", CLIENT_ID.to_owned()),
             ("IDP_CORP_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
             ("IDP_GH_KIND", "github".to_owned()),
+            ("IDP_GH_DISPLAY_NAME", "GitHub".to_owned()),
             ("IDP_GH_CLIENT_ID", CLIENT_ID.to_owned()),
             ("IDP_GH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
             (

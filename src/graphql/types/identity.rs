@@ -43,6 +43,9 @@ pub struct IdentityProvider {
     pub id: ID,
     /// The provider's name in `IDENTITY_PROVIDERS` (lower case), e.g. `google`.
     pub name: String,
+    /// What a sign-in button says: `IDP_<NAME>_DISPLAY_NAME`, else the name
+    /// capitalised (`Google`).
+    pub display_name: String,
     pub kind: IdentityProviderKind,
 }
 
@@ -51,6 +54,7 @@ impl From<&Provider> for IdentityProvider {
         Self {
             id: ids::encode(ids::IDENTITY_PROVIDER, provider.id).into(),
             name: provider.config.name.clone(),
+            display_name: provider.config.display_name.clone(),
             kind: provider.config.kind.into(),
         }
     }
@@ -83,6 +87,7 @@ impl ExternalIdentity {
             Err(_) => IdentityProvider {
                 id: ids::encode(ids::IDENTITY_PROVIDER, provider_id(&model.provider)).into(),
                 name: model.provider.clone(),
+                display_name: model.provider.clone(),
                 kind: IdentityProviderKind::Oidc,
             },
         };
