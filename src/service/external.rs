@@ -179,22 +179,16 @@ pub async fn finish(
 
 /// The one finish a started sign-in gets: unused, unexpired, marked used.
 async fn claim(ctx: &AppContext, state: &str) -> Result<external_signin::Model> {
-    let hash = hash_token(state);
     let at = now();
-    let claimed = external_signin::Entity::update_many()
+    external_signin::Entity::update_many()
         .col_expr(external_signin::Column::UsedAt, Expr::value(at))
-        .filter(external_signin::Column::StateHash.eq(hash.as_str()))
+        .filter(external_signin::Column::StateHash.eq(hash_token(state)))
         .filter(external_signin::Column::UsedAt.is_null())
         .filter(external_signin::Column::ExpiresAt.gt(at))
-        .exec(&ctx.db)
-        .await?;
-    if claimed.rows_affected != 1 {
-        return Err(AppError::TokenInvalid);
-    }
-    external_signin::Entity::find()
-        .filter(external_signin::Column::StateHash.eq(hash))
-        .one(&ctx.db)
+        .exec_with_returning(&ctx.db)
         .await?
+        .into_iter()
+        .next()
         .ok_or(AppError::TokenInvalid)
 }
 

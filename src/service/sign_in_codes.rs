@@ -181,9 +181,14 @@ pub async fn with_code(
     let Some(matched) = counted.into_iter().find(|row| row.code_digest == digest) else {
         return Err(wrong());
     };
-    let row = claim(ctx, sign_in_code::Column::Id.eq(matched.id), &email)
-        .await?
-        .ok_or_else(wrong)?;
+    // This guess was counted already: a right fifth one still counts.
+    let row = claim(
+        ctx,
+        sign_in_code::Column::Id.eq(matched.id),
+        MAX_ATTEMPTS + 1,
+    )
+    .await?
+    .ok_or_else(wrong)?;
     sign_in(ctx, row, meta, Method::MailedCode).await
 }
 
@@ -196,19 +201,14 @@ pub async fn with_link(
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Limited::Login, meta).await?;
-    let hash = hash_token(token.trim());
-    let row = sign_in_code::Entity::find()
-        .filter(sign_in_code::Column::TokenHash.eq(hash.as_str()))
-        .one(&ctx.db)
-        .await?
-        .ok_or(AppError::TokenInvalid)?;
-    if row.attempts >= MAX_ATTEMPTS {
-        // Ended by wrong codes.
-        return Err(AppError::TokenInvalid);
-    }
-    let claimed = claim(ctx, sign_in_code::Column::TokenHash.eq(hash), &row.email)
-        .await?
-        .ok_or(AppError::TokenInvalid)?;
+    // A link dies with its code's fifth guess.
+    let claimed = claim(
+        ctx,
+        sign_in_code::Column::TokenHash.eq(hash_token(token.trim())),
+        MAX_ATTEMPTS,
+    )
+    .await?
+    .ok_or(AppError::TokenInvalid)?;
     sign_in(ctx, claimed, meta, Method::MailedLink).await
 }
 
@@ -220,20 +220,19 @@ fn live() -> sea_orm::Condition {
         .add(sign_in_code::Column::Attempts.lt(MAX_ATTEMPTS))
 }
 
-/// The one use of an unused, unexpired code of `email` that `which` picks
-/// (its guesses were counted before: a right fifth guess still counts): a
-/// conditional update, so racing uses give one sign-in.
+/// The one use of the unused, unexpired code `which` picks, with fewer than
+/// `attempts_below` guesses counted: a conditional update, so racing uses
+/// give one sign-in.
 async fn claim(
     ctx: &AppContext,
     which: sea_orm::sea_query::SimpleExpr,
-    email: &str,
+    attempts_below: i32,
 ) -> Result<Option<sign_in_code::Model>> {
     let claimed = sign_in_code::Entity::update_many()
         .col_expr(sign_in_code::Column::UsedAt, Expr::value(now()))
         .filter(sign_in_code::Column::UsedAt.is_null())
         .filter(sign_in_code::Column::ExpiresAt.gt(now()))
-        .filter(sign_in_code::Column::Attempts.lte(MAX_ATTEMPTS))
-        .filter(sign_in_code::Column::Email.eq(email))
+        .filter(sign_in_code::Column::Attempts.lt(attempts_below))
         .filter(which)
         .exec_with_returning(&ctx.db)
         .await?;

@@ -140,10 +140,7 @@ async fn settle(ctx: &AppContext, file: Option<&KeyPair>) -> anyhow::Result<()> 
             }
             match &active {
                 Some(row) if row.kid == file.public.kid => return Ok(()),
-                _ => {
-                    let key = KeyPair::from_pkcs8_der(algorithm, file.pkcs8_der())?;
-                    replace_active(ctx, active.as_ref(), Replacement::Insert(&key)).await
-                }
+                _ => replace_active(ctx, active.as_ref(), Replacement::Insert(file)).await,
             }
         } else {
             let next = usable_next(&ctx.db, ctx).await?;
