@@ -367,6 +367,9 @@ pub struct Config {
     /// published before `rotateSigningKey` may make it active (the key set's
     /// 5-minute `max-age`, a verifier's refetch cooldown, a margin).
     pub jwt_rotation_notice: Duration,
+    /// Passkeys (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`,
+    /// `PASSKEYS`); `None` when they are off.
+    pub webauthn: Option<WebauthnConfig>,
     /// `PASSWORDLESS_SIGNUP`: a mailed sign-in code to an address with no
     /// account makes one when it is used (with registration open).
     pub passwordless_signup: bool,
@@ -659,6 +662,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         admin,
         registration_enabled: env.switch("REGISTRATION_ENABLED", true),
         passwordless_signup: env.switch("PASSWORDLESS_SIGNUP", false),
+        webauthn: webauthn_config(env, production, &mail.product_name),
         jwt_rotation_notice: env.secs("JWT_ROTATION_NOTICE_SECS", 360),
         graphiql: env.switch("GRAPHIQL", !production),
         introspection: env.switch("INTROSPECTION", !production),
@@ -876,6 +880,79 @@ fn identity_providers(
         env.fail("EXTERNAL_SIGNIN_REDIRECT_URLS must list the frontend pages providers send people back to");
     }
     providers
+}
+
+/// The relying party passkeys are made for.
+#[derive(Debug, Clone)]
+pub struct WebauthnConfig {
+    /// `WEBAUTHN_RP_ID`: the domain passkeys are bound to (`localhost` in
+    /// development).
+    pub rp_id: String,
+    /// `WEBAUTHN_RP_NAME` (`PRODUCT_NAME`): shown by the authenticator.
+    pub rp_name: String,
+    /// `WEBAUTHN_ORIGINS`: the origins of the pages that run the ceremony.
+    pub origins: Vec<url::Url>,
+    /// Development's `localhost` on any port (a dev server's port changes).
+    pub any_port: bool,
+}
+
+/// Passkeys are on in development (for `http://localhost` on any port);
+/// in production with `WEBAUTHN_RP_ID` and `WEBAUTHN_ORIGINS`, and never
+/// with half of them: a passkey is bound to its domain for good, so a
+/// guessed one would strand every passkey made under it. `PASSKEYS=off`
+/// turns them off anywhere.
+fn webauthn_config(
+    env: &Env<impl Fn(&str) -> Option<String>>,
+    production: bool,
+    product_name: &str,
+) -> Option<WebauthnConfig> {
+    let rp_id = env
+        .get("WEBAUTHN_RP_ID")
+        .map(|id| id.trim().to_ascii_lowercase());
+    let origins = env.list("WEBAUTHN_ORIGINS", |raw| match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        _ => Err(format!(
+            "`{raw}` is not an origin such as https://app.example.com"
+        )),
+    });
+    let configured = rp_id.is_some() || !origins.is_empty();
+    let wanted = env.switch("PASSKEYS", configured || !production);
+    if !wanted {
+        return None;
+    }
+    let rp_name = env
+        .get("WEBAUTHN_RP_NAME")
+        .unwrap_or_else(|| product_name.to_owned());
+    let config = match (rp_id, origins.is_empty()) {
+        (Some(rp_id), false) => WebauthnConfig {
+            rp_id,
+            rp_name,
+            origins,
+            any_port: false,
+        },
+        (rp_id, _) if production || rp_id.is_some() || !origins.is_empty() => {
+            env.fail(
+                "passkeys need both WEBAUTHN_RP_ID (the domain they are bound to) and WEBAUTHN_ORIGINS (the origins of the pages that use them); or set PASSKEYS=off",
+            );
+            return None;
+        }
+        _ => WebauthnConfig {
+            rp_id: "localhost".into(),
+            rp_name,
+            origins: vec![url::Url::parse("http://localhost").expect("a URL")],
+            any_port: true,
+        },
+    };
+    if let Some(origin) = config.origins.iter().find(|origin| {
+        let host = origin.host_str().unwrap_or_default();
+        host != config.rp_id && !host.ends_with(&format!(".{}", config.rp_id))
+    }) {
+        env.fail(format!(
+            "WEBAUTHN_ORIGINS: `{origin}` is not on WEBAUTHN_RP_ID `{}` or a subdomain of it",
+            config.rp_id
+        ));
+    }
+    Some(config)
 }
 
 /// Where mail links point when `PUBLIC_URL` is unset: the address the

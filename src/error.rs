@@ -41,6 +41,8 @@ pub mod reason {
     /// The identity provider did not answer in time, or answered with an
     /// error of its own: nothing was written; try again.
     pub const PROVIDER_UNAVAILABLE: &str = "PROVIDER_UNAVAILABLE";
+    /// Passkeys are off on this server (`PASSKEYS`, `WEBAUTHN_RP_ID`).
+    pub const PASSKEYS_DISABLED: &str = "PASSKEYS_DISABLED";
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

@@ -17,6 +17,9 @@ pub const WEBHOOK_DELIVERY: &str = "whd";
 pub const SIGNING_KEY: &str = "sgk";
 pub const IDENTITY_PROVIDER: &str = "idp";
 pub const EXTERNAL_IDENTITY: &str = "ext";
+pub const PASSKEY: &str = "pky";
+/// A passkey ceremony in flight (`PasskeyChallenge.challengeId`).
+pub const PASSKEY_CHALLENGE: &str = "pkc";
 
 pub fn encode(prefix: &str, id: Uuid) -> String {
     format!("{prefix}_{}", id.simple())

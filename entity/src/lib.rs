@@ -12,6 +12,8 @@ pub mod audit_event;
 pub mod external_identity;
 pub mod external_signin;
 pub mod outbox;
+pub mod passkey;
+pub mod passkey_challenge;
 pub mod rate_limit;
 pub mod recovery_code;
 pub mod role;

@@ -20,6 +20,7 @@ mod m20261207_000012_signing_keys;
 mod m20261207_000013_external_identities;
 mod m20261207_000014_sign_in_codes;
 mod m20261207_000015_user_locale;
+mod m20261207_000016_passkeys;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_external_identities::Migration),
             Box::new(m20261207_000014_sign_in_codes::Migration),
             Box::new(m20261207_000015_user_locale::Migration),
+            Box::new(m20261207_000016_passkeys::Migration),
         ]
     }
 }

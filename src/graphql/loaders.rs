@@ -32,6 +32,10 @@ pub struct UserById(pub Uuid, pub Projection);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IdentitiesOfUser(pub Uuid);
 
+/// A user's passkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PasskeysOfUser(pub Uuid);
+
 /// A user by (normalised) username.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserByUsername(pub String);
@@ -242,6 +246,26 @@ impl Loader<IdentitiesOfUser> for DbLoader {
         for identity in external::identities_of(&self.db, &ids).await? {
             if let Some(list) = out.get_mut(&IdentitiesOfUser(identity.user_id)) {
                 list.push(identity);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<PasskeysOfUser> for DbLoader {
+    type Value = Vec<entity::passkey::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[PasskeysOfUser],
+    ) -> Result<HashMap<PasskeysOfUser, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<PasskeysOfUser, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for passkey in service::credentials::passkey::of_users(&self.db, &ids).await? {
+            if let Some(list) = out.get_mut(&PasskeysOfUser(passkey.user_id)) {
+                list.push(passkey);
             }
         }
         Ok(out)

@@ -2,14 +2,14 @@
 //! `regenerateRecoveryCodes`, `resetUserMfa` and `verifyMfa`
 //! (service::mfa).
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Json, Object};
 
 use super::{
     guard::{Authenticated, Superuser, viewer},
     request::{app, meta},
     types::{AuthPayload, TotpEnrollment, User},
 };
-use crate::{ids, service::mfa};
+use crate::{error::AppError, ids, service::mfa};
 
 /// The second factor.
 #[derive(Default)]
@@ -88,18 +88,51 @@ impl MfaMutation {
     }
 
     /// Finishes a sign-in that answered `MFA_REQUIRED`: the error's
-    /// `extensions.mfaToken` (single use, 5 minutes) and a code from the
-    /// authenticator app (each accepted once; one 30-second step of drift) or
-    /// a recovery code. A wrong code is `BAD_USER_INPUT` on `code` and counts
-    /// toward the lockout (`ACCOUNT_LOCKED` once locked); `TOKEN_INVALID` /
-    /// `TOKEN_EXPIRED` for a bad or old `mfaToken`.
+    /// `extensions.mfaToken` (single use, 5 minutes) and either `code` (from
+    /// the authenticator app, each accepted once with one 30-second step of
+    /// drift, or a recovery code) or `passkey` with `challengeId` (the
+    /// answer to `startPasskeySignIn(login:)` for the same account). A wrong
+    /// code is `BAD_USER_INPUT` on `code` and counts toward the lockout
+    /// (`ACCOUNT_LOCKED` once locked); a passkey that does not verify is
+    /// `BAD_USER_INPUT` on `credential`; neither or both is `BAD_USER_INPUT`
+    /// on `code`. `TOKEN_INVALID` / `TOKEN_EXPIRED` for a bad or old
+    /// `mfaToken` (or a used `challengeId`).
     async fn verify_mfa(
         &self,
         ctx: &Context<'_>,
         mfa_token: String,
-        code: String,
+        #[graphql(desc = "A code from the authenticator app, or a recovery code.")] code: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Instead of `code`: `PublicKeyCredential.toJSON()` of a passkey's answer to `challengeId`'s options."
+        )]
+        passkey: Option<Json<serde_json::Value>>,
+        #[graphql(desc = "With `passkey`: from `startPasskeySignIn(login:)`.")]
+        challenge_id: Option<ID>,
     ) -> async_graphql::Result<AuthPayload> {
-        Ok(mfa::verify(app(ctx), &mfa_token, &code, meta(ctx)?)
+        let factor = match (&code, &passkey, &challenge_id) {
+            (Some(code), None, None) => mfa::SecondFactor::Code(code),
+            (None, Some(Json(credential)), Some(challenge)) => mfa::SecondFactor::Passkey {
+                challenge_id: ids::decode(ids::PASSKEY_CHALLENGE, challenge, "challengeId")?,
+                credential,
+            },
+            (None, Some(_), None) => {
+                return Err(AppError::bad_input(
+                    "challengeId",
+                    "a passkey answers a challenge: send its challengeId",
+                )
+                .into());
+            }
+            _ => {
+                return Err(AppError::bad_input(
+                    "code",
+                    "send either a code, or a passkey with its challengeId",
+                )
+                .into());
+            }
+        };
+        Ok(mfa::verify(app(ctx), &mfa_token, factor, meta(ctx)?)
             .await?
             .into())
     }

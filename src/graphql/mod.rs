@@ -16,6 +16,7 @@ pub mod live;
 pub mod loaders;
 pub mod mfa;
 pub mod nodes;
+pub mod passkeys;
 pub mod recovery;
 pub mod request;
 pub mod roles;
@@ -40,6 +41,7 @@ pub use request::RequestData;
 pub struct Query(
     accounts::AccountQuery,
     external::ExternalQuery,
+    passkeys::PasskeyQuery,
     directory::DirectoryQuery,
     sessions::SessionQuery,
     api_keys::ApiKeyQuery,
@@ -58,6 +60,7 @@ pub struct Query(
 pub struct Mutation(
     accounts::AccountMutation,
     external::ExternalMutation,
+    passkeys::PasskeyMutation,
     sessions::SessionMutation,
     admin::AdminMutation,
     recovery::RecoveryMutation,

@@ -11,7 +11,7 @@ use super::{
     guard::{Authenticated, viewer},
     loaders::{ByKey, SessionChain, UserById},
     request::{app, loader},
-    types::{ExternalIdentity, Node, Session, User, user_connection::projection},
+    types::{ExternalIdentity, Node, Passkey, Session, User, user_connection::projection},
 };
 use crate::{
     error::AppError,
@@ -60,6 +60,9 @@ async fn resolve(
         Kind::ExternalIdentity => load!(ByKey::<external_identity::Entity>::new(key))
             .filter(|i| nodes::may_see_identity(viewer, i))
             .map(|i| Node::ExternalIdentity(ExternalIdentity::new(app(ctx), i))),
+        Kind::Passkey => load!(ByKey::<entity::passkey::Entity>::new(key))
+            .filter(|p| nodes::may_see_passkey(viewer, p))
+            .map(|p| Node::Passkey(Passkey::from(p))),
     })
 }
 
@@ -74,7 +77,8 @@ impl NodeQuery {
     /// `USERS_READ`); roles and tiers for anyone signed in; sessions, one's
     /// own live ones; API keys, one's own or with `USERS_READ`; audit
     /// events with `AUDIT_READ` or one's own security events; webhooks for
-    /// superusers; linked provider accounts, one's own or with `USERS_READ`.
+    /// superusers; linked provider accounts and passkeys, one's own or with
+    /// `USERS_READ`.
     /// `BAD_USER_INPUT` for a string that is not an id.
     #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
@@ -86,7 +90,7 @@ impl NodeQuery {
     /// type asked for, whatever the number of ids.
     #[graphql(
         guard = "Authenticated",
-        complexity = "cost::STATEMENT * 8 + ids.len().min(MAX_NODES) * child_complexity"
+        complexity = "cost::STATEMENT * 9 + ids.len().min(MAX_NODES) * child_complexity"
     )]
     async fn nodes(
         &self,

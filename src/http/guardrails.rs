@@ -24,8 +24,13 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 27] = [
+pub const CREDENTIAL_FIELDS: [&str; 32] = [
     "login",
+    "startPasskeySignIn",
+    "finishPasskeySignIn",
+    "startPasskeyRegistration",
+    "finishPasskeyRegistration",
+    "deletePasskey",
     "requestSignInCode",
     "signInWithCode",
     "signInWithLink",
@@ -192,8 +197,10 @@ pub struct Plan {
 /// from their own arguments: a stale `Authorization` header does not stop
 /// them (the caller acts anonymously). `register` with a working token
 /// still counts its holder's `USERS_CREATE`.
-pub const SIGNS_IN: [&str; 16] = [
+pub const SIGNS_IN: [&str; 18] = [
     "login",
+    "startPasskeySignIn",
+    "finishPasskeySignIn",
     "requestSignInCode",
     "signInWithCode",
     "signInWithLink",

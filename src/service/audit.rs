@@ -307,6 +307,7 @@ actions! {
     AuthMfaDisabled => "auth.mfa_disabled",
     AuthRecoveryCodesRegenerated => "auth.recovery_codes_regenerated",
     AuthUnverifiedSetupRemoved => "auth.unverified_setup_removed",
+    AuthPasskeyCounterRegressed => "auth.passkey_counter_regressed",
     SessionRevoked => "session.revoked",
     SessionReused => "session.reused",
     ApiKeyCreated => "api_key.created",
@@ -325,10 +326,13 @@ actions! {
     SigningKeyRotated => "signing_key.rotated",
     IdentityLinked => "identity.linked",
     IdentityUnlinked => "identity.unlinked",
+    PasskeyRegistered => "passkey.registered",
+    PasskeyRenamed => "passkey.renamed",
+    PasskeyDeleted => "passkey.deleted",
 }
 
 /// The namespaces of the events a user sees as their own security history.
-pub const SECURITY_NAMESPACES: [&str; 4] = ["auth", "session", "api_key", "identity"];
+pub const SECURITY_NAMESPACES: [&str; 5] = ["auth", "session", "api_key", "identity", "passkey"];
 
 impl Action {
     /// The stored action's `Action`; `None` for a name no action has.

@@ -493,22 +493,11 @@ pub async fn unlink(
     }
     let txn = ctx.db.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
-    // Only providers still configured are a way in.
-    let configured: Vec<String> = ctx
-        .providers
-        .all()
-        .iter()
-        .map(|p| p.config.name.clone())
-        .collect();
-    let others = external_identity::Entity::find()
-        .filter(external_identity::Column::UserId.eq(user.id))
-        .filter(external_identity::Column::Id.ne(identity_id))
-        .filter(external_identity::Column::Provider.is_in(configured))
-        .count(&txn)
-        .await?;
-    if !user.has_password && others == 0 {
+    if !credentials::another_way_in(&txn, ctx, &user, credentials::WayIn::Identity(identity_id))
+        .await?
+    {
         return Err(AppError::Conflict(
-            "this is the account's last way to sign in: set a password or link another provider first".into(),
+            "this is the account's last way to sign in: set a password, add a passkey or link another provider first".into(),
         ));
     }
     let removed = external_identity::Entity::delete_many()

@@ -15,7 +15,11 @@ use serde_json::Value;
 use super::{
     AppContext, RequestMeta, access,
     audit::{Action, Event, Target},
-    credentials::{self, Code, accept_totp, factor_of, new_recovery_codes, remove_factor, totp},
+    credentials::{
+        self, Code, accept_totp, factor_of, new_recovery_codes,
+        passkey::{self, Ceremony},
+        remove_factor, totp,
+    },
     limits,
     links::{self, Purpose},
     now, users,
@@ -178,7 +182,7 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// `resetUserMfa` (superuser): for a user who lost their authenticator and
-/// their codes.
+/// their codes; their passkeys go too (a lost phone holds both).
 #[tracing::instrument(name = "mfa.reset", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require_superuser()?;
@@ -187,9 +191,11 @@ pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<u
         .await?
         .ok_or(AppError::not_found("user").with_field("id"))?;
     let user = remove_factor(&txn, user).await?;
+    let passkeys = credentials::passkey::remove_all(&txn, id).await?;
     Event::by(viewer, Action::AuthMfaDisabled)
         .on(Target::User(id))
         .change("resetBy", Value::Null, ids::user(viewer.id()))
+        .change("passkeysRemoved", Value::Null, passkeys)
         .record(&txn)
         .await?;
     txn.commit().await?;
@@ -197,21 +203,33 @@ pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<u
     Ok(user)
 }
 
-/// `verifyMfa`: the second step of a sign-in. `code` is a TOTP code or a
-/// recovery code. A wrong one is `BAD_USER_INPUT` on `code` and counts toward
-/// the lockout (`ACCOUNT_LOCKED` once locked: the caller has shown the
-/// password); the challenge stays usable until it expires or succeeds.
-/// Limited per client address like `login`.
+/// The second factor a `verifyMfa` brings.
+pub enum SecondFactor<'a> {
+    /// A TOTP code or a recovery code.
+    Code(&'a str),
+    /// A passkey's answer to `startPasskeySignIn(login:)`'s challenge.
+    Passkey {
+        challenge_id: Uuid,
+        credential: &'a Value,
+    },
+}
+
+/// `verifyMfa`: the second step of a sign-in. A wrong code is
+/// `BAD_USER_INPUT` on `code` and counts toward the lockout
+/// (`ACCOUNT_LOCKED` once locked: the caller has shown the password); the
+/// challenge stays usable until it expires or succeeds. A passkey answers a
+/// challenge started for the same account. Limited per client address like
+/// `login`.
 #[tracing::instrument(name = "mfa.verify", skip_all)]
 pub async fn verify(
     ctx: &AppContext,
     mfa_token: &str,
-    code: &str,
+    factor: SecondFactor<'_>,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Limited::Login, meta).await?;
     let challenge = links::find(&ctx.db, Purpose::MfaChallenge, mfa_token).await?;
-    let tokens = credentials::with_code(ctx, &challenge, code, meta, async |txn, user| {
+    let finish = async |txn: &sea_orm::DatabaseTransaction, user: user::Model, how: &str| {
         links::consume(txn, &challenge, &user).await?;
         if user.status != user::Status::Active {
             return Err(AppError::AccountDisabled);
@@ -219,12 +237,40 @@ pub async fn verify(
         let user = credentials::record_sign_in(txn, user).await?;
         Event::anonymous(meta, Action::AuthLogin)
             .as_user(user.id)
-            .change("factor", Value::Null, "second factor")
+            .change("factor", Value::Null, how)
             .record(txn)
             .await?;
         access::start(txn, ctx, user, meta).await
-    })
-    .await?;
+    };
+    let tokens = match factor {
+        SecondFactor::Code(code) => {
+            credentials::with_code(ctx, &challenge, code, meta, async |txn, user| {
+                finish(txn, user, "second factor").await
+            })
+            .await?
+        }
+        SecondFactor::Passkey {
+            challenge_id,
+            credential,
+        } => {
+            let claimed =
+                passkey::claim_challenge(&ctx.db, challenge_id, Ceremony::SignIn, None).await?;
+            if claimed.user_id != Some(challenge.user_id) {
+                return Err(AppError::bad_input(
+                    "challengeId",
+                    "this challenge is not for this account: start it with startPasskeySignIn(login:) and the same login",
+                ));
+            }
+            passkey::verify_assertion(ctx, &claimed, credential, meta).await?;
+            let txn = ctx.db.begin().await?;
+            let user = users::lock(&txn, challenge.user_id)
+                .await?
+                .ok_or(AppError::TokenInvalid)?;
+            let tokens = finish(&txn, user, "passkey").await?;
+            txn.commit().await?;
+            tokens
+        }
+    };
     tracing::info!(user_id = %crate::ids::user(tokens.user.id), ip = meta.ip.as_deref(), request_id = meta.request_id.as_deref(), "login succeeded with a second factor");
     Ok(tokens)
 }

@@ -12,6 +12,7 @@ pub mod external;
 pub mod invitations;
 pub mod mfa;
 pub mod nodes;
+pub mod passkeys;
 pub mod recovery;
 pub mod roles;
 pub mod sessions;
@@ -73,6 +74,8 @@ pub struct AppContext {
     pub providers: providers::Registry,
     /// Seals the PKCE verifiers and nonces of sign-ins with other providers.
     pub signin_sealer: Sealer,
+    /// The passkeys' relying party; `None` when passkeys are off.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Mailed sign-in codes and their stored digests.
     pub typed_codes: tokens::TypedCodes,
     /// When this replica last reloaded its signing keys for a token whose
@@ -155,6 +158,11 @@ impl AppContext {
         );
         let registry = providers::Registry::new(&config)?;
         let typed_codes = tokens::TypedCodes::new(&config.jwt_secret);
+        let webauthn = config
+            .webauthn
+            .as_ref()
+            .map(credentials::passkey::relying_party_for)
+            .transpose()?;
         Ok(Arc::new(Self {
             db,
             config: Arc::new(config),
@@ -170,6 +178,7 @@ impl AppContext {
             providers: registry,
             signin_sealer,
             typed_codes,
+            webauthn,
             key_reload: signing::ReloadGate::default(),
             outbox_wake: tokio::sync::watch::Sender::new(0),
             events: events::Bus::default(),

@@ -29,9 +29,10 @@ pub enum Kind {
     AuditEvent,
     Webhook,
     ExternalIdentity,
+    Passkey,
 }
 
-const KINDS: [(&str, Kind); 8] = [
+const KINDS: [(&str, Kind); 9] = [
     (ids::USER, Kind::User),
     (ids::ROLE, Kind::Role),
     (ids::TIER, Kind::Tier),
@@ -40,6 +41,7 @@ const KINDS: [(&str, Kind); 8] = [
     (ids::AUDIT_EVENT, Kind::AuditEvent),
     (ids::WEBHOOK, Kind::Webhook),
     (ids::EXTERNAL_IDENTITY, Kind::ExternalIdentity),
+    (ids::PASSKEY, Kind::Passkey),
 ];
 
 /// The kind and key of a global id; `BAD_USER_INPUT` on `field` for
@@ -100,6 +102,12 @@ pub fn may_see_identity(viewer: &Viewer, identity: &entity::external_identity::M
     viewer.reads_user(identity.user_id)
 }
 
+/// Passkeys: as `User.passkeys` shows them (the user themself, or
+/// `USERS_READ`).
+pub fn may_see_passkey(viewer: &Viewer, passkey: &entity::passkey::Model) -> bool {
+    viewer.reads_user(passkey.user_id)
+}
+
 /// Webhooks: superusers, as `webhooks`. Decided before any read.
 pub fn may_see_webhooks(viewer: &Viewer) -> bool {
     viewer.is_superuser()
@@ -135,6 +143,13 @@ impl Keyed for entity::webhook::Entity {
 
 impl Keyed for entity::external_identity::Entity {
     const KEY: Self::Column = entity::external_identity::Column::Id;
+    fn key(model: &Self::Model) -> Uuid {
+        model.id
+    }
+}
+
+impl Keyed for entity::passkey::Entity {
+    const KEY: Self::Column = entity::passkey::Column::Id;
     fn key(model: &Self::Model) -> Uuid {
         model.id
     }

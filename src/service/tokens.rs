@@ -50,6 +50,12 @@ impl TypedCodes {
         mac.finalize().into_bytes().into()
     }
 
+    /// A stable stand-in derived from `value` under the server's key (the
+    /// credential id an unknown login's passkey sign-in is offered).
+    pub fn decoy(&self, value: &[u8]) -> [u8; 32] {
+        self.mac(&[b"passkey decoy", value])
+    }
+
     /// The 6-digit code that goes with the link token `token`.
     pub fn code_of(&self, token: &str) -> String {
         let mac = self.mac(&[b"code", token.as_bytes()]);

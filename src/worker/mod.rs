@@ -12,7 +12,8 @@ pub mod outbox;
 use std::{sync::Arc, time::Duration};
 
 use crate::service::{
-    AppContext, audit, external, limits, links, outbox as queue, sign_in_codes, signing,
+    AppContext, audit, credentials, external, limits, links, outbox as queue, sign_in_codes,
+    signing,
 };
 
 /// The running workers of one replica.
@@ -141,6 +142,10 @@ async fn prune_periodically(ctx: Arc<AppContext>) {
             ("signing keys", signing::retire_expired(&ctx.db).await),
             ("external sign-ins", external::prune(&ctx.db).await),
             ("sign-in codes", sign_in_codes::prune(&ctx.db).await),
+            (
+                "passkey challenges",
+                credentials::passkey::prune(&ctx.db).await,
+            ),
         ] {
             if let Err(err) = pruned {
                 tracing::warn!(error = %err, what, "pruning failed");

@@ -440,6 +440,31 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             "mutation { setPassword(newPassword: \"another-long-passphrase-7\") }",
             json!({}),
         ),
+        "myPasskeys" => ("{ myPasskeys { id } }", json!({})),
+        "startPasskeyRegistration" => (
+            "mutation($p: String!) { startPasskeyRegistration(password: $p) { challengeId } }",
+            json!({ "p": PASSWORD }),
+        ),
+        "finishPasskeyRegistration" => (
+            "mutation($c: ID!) { finishPasskeyRegistration(challengeId: $c, credential: {}) { id } }",
+            json!({ "c": usergraph::ids::encode(usergraph::ids::PASSKEY_CHALLENGE, uuid::Uuid::nil()) }),
+        ),
+        "renamePasskey" => (
+            "mutation($id: ID!) { renamePasskey(id: $id, name: \"laptop\") { id } }",
+            json!({ "id": usergraph::ids::encode(usergraph::ids::PASSKEY, uuid::Uuid::nil()) }),
+        ),
+        "deletePasskey" => (
+            "mutation($id: ID!) { deletePasskey(id: $id, password: \"x\") }",
+            json!({ "id": usergraph::ids::encode(usergraph::ids::PASSKEY, uuid::Uuid::nil()) }),
+        ),
+        "startPasskeySignIn" => (
+            "mutation { startPasskeySignIn(login: \"nobody\") { challengeId } }",
+            json!({}),
+        ),
+        "finishPasskeySignIn" => (
+            "mutation($c: ID!) { finishPasskeySignIn(challengeId: $c, credential: {}) { accessToken } }",
+            json!({ "c": usergraph::ids::encode(usergraph::ids::PASSKEY_CHALLENGE, uuid::Uuid::nil()) }),
+        ),
         "node" => ("query($id: ID!) { node(id: $id) { id } }", target),
         "nodes" => ("query($id: ID!) { nodes(ids: [$id]) { id } }", target),
         "roleByName" => ("{ roleByName(name: \"viewer\") { id } }", json!({})),

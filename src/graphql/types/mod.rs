@@ -9,6 +9,7 @@ mod auth_payload;
 mod identity;
 mod node;
 mod pagination;
+mod passkey;
 mod role;
 mod scalars;
 mod session;
@@ -31,6 +32,7 @@ pub use identity::{
 };
 pub use node::Node;
 pub use pagination::PageInfo;
+pub use passkey::{Passkey, PasskeyChallenge};
 pub use role::Role;
 pub use scalars::DateTime;
 pub use session::Session;

@@ -2,7 +2,7 @@
 
 use async_graphql::{ID, Interface};
 
-use super::{ApiKey, AuditEvent, ExternalIdentity, Role, Session, Tier, User, Webhook};
+use super::{ApiKey, AuditEvent, ExternalIdentity, Passkey, Role, Session, Tier, User, Webhook};
 
 /// An object with a global id, which `node` and `nodes` find again.
 // A `Node` lives for one field's resolution, so its size does not matter,
@@ -23,4 +23,5 @@ pub enum Node {
     AuditEvent(AuditEvent),
     Webhook(Webhook),
     ExternalIdentity(ExternalIdentity),
+    Passkey(Passkey),
 }

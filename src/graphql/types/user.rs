@@ -6,7 +6,7 @@ use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject};
 use entity::{role, tier, user};
 
 use super::{
-    DateTime, ExternalIdentity, Role, Tier,
+    DateTime, ExternalIdentity, Passkey, Role, Tier,
     audit_event::{self, AuditEventConnection},
 };
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     error::AppError,
     graphql::{
         guard::viewer,
-        loaders::{AuditOfUser, ByKey, IdentitiesOfUser, RolesOfUser},
+        loaders::{AuditOfUser, ByKey, IdentitiesOfUser, PasskeysOfUser, RolesOfUser},
         request::loader,
     },
     ids,
@@ -404,6 +404,21 @@ impl User {
             .into_iter()
             .map(|identity| ExternalIdentity::new(app, identity))
             .collect())
+    }
+
+    /// The user's passkeys, oldest first (empty when none). The user
+    /// themself or `USERS_READ`; `FORBIDDEN` otherwise. Batched per
+    /// request: a page of users asks once.
+    async fn passkeys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Passkey>> {
+        if !self.private {
+            return Err(AppError::Forbidden.into());
+        }
+        let passkeys = loader(ctx)?
+            .load_one(PasskeysOfUser(self.key))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        Ok(passkeys.into_iter().map(Passkey::from).collect())
     }
 
     /// True when the user holds the built-in `admin` role or is a superuser.

@@ -4,6 +4,7 @@
 //! removes. Runs inside its caller's flow; never opens a flow of its own.
 
 mod lockout;
+pub mod passkey;
 mod second_factor;
 
 pub use lockout::{
@@ -35,6 +36,9 @@ pub enum Method<'a> {
     MailedCode,
     /// The link of that mail.
     MailedLink,
+    /// A passkey (user verification required), which is a second factor
+    /// in itself.
+    Passkey,
 }
 
 impl Method<'_> {
@@ -45,8 +49,60 @@ impl Method<'_> {
             Method::Provider(name) => format!("provider:{name}"),
             Method::MailedCode => "code".into(),
             Method::MailedLink => "link".into(),
+            Method::Passkey => "passkey".into(),
         }
     }
+
+    /// Whether the method proves two factors at once (a passkey: the
+    /// device, and the PIN or biometric it verified), so a second factor
+    /// is not asked for.
+    fn is_multi_factor(self) -> bool {
+        matches!(self, Method::Passkey)
+    }
+}
+
+/// A way in that is about to go.
+#[derive(Debug, Clone, Copy)]
+pub enum WayIn {
+    Identity(uuid::Uuid),
+    Passkey(uuid::Uuid),
+}
+
+/// Whether `user` (locked by the caller) can still sign in once `removing`
+/// is gone: a password, a linked account of a provider still configured,
+/// or another passkey.
+pub async fn another_way_in(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: &user::Model,
+    removing: WayIn,
+) -> Result<bool> {
+    use entity::{external_identity, passkey};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    if user.has_password {
+        return Ok(true);
+    }
+    let configured: Vec<String> = ctx
+        .providers
+        .all()
+        .iter()
+        .map(|p| p.config.name.clone())
+        .collect();
+    let mut identities = external_identity::Entity::find()
+        .filter(external_identity::Column::UserId.eq(user.id))
+        .filter(external_identity::Column::Provider.is_in(configured));
+    let mut passkeys = passkey::Entity::find().filter(passkey::Column::UserId.eq(user.id));
+    match removing {
+        WayIn::Identity(id) => identities = identities.filter(external_identity::Column::Id.ne(id)),
+        WayIn::Passkey(id) => passkeys = passkeys.filter(passkey::Column::Id.ne(id)),
+    }
+    // Passkeys only count while they can be used here.
+    let passkeys = if ctx.webauthn.is_some() {
+        passkeys.count(conn).await?
+    } else {
+        0
+    };
+    Ok(passkeys > 0 || identities.count(conn).await? > 0)
 }
 
 /// How recent a sign-in stands in for a password an account does not have.
@@ -90,7 +146,7 @@ pub async fn complete_sign_in(
         tracing::info!(%user_id, ip, request_id, "sign-in refused: email not verified");
         return Err(AppError::EmailNotVerified);
     }
-    if user.mfa_enabled {
+    if user.mfa_enabled && !method.is_multi_factor() {
         let mfa_token = challenge(&txn, ctx, &user).await?;
         txn.commit().await?;
         tracing::info!(%user_id, ip, request_id, "first factor right; second factor required");
@@ -112,7 +168,7 @@ pub async fn complete_sign_in(
 /// verification link, a mailed code, in the caller's transaction, under the
 /// user's lock): what was set up before it, by whoever registered the
 /// address, goes: API keys, the second factor and its recovery codes, and
-/// linked provider accounts. Audited when anything was removed.
+/// linked provider accounts, passkeys. Audited when anything was removed.
 pub async fn forget_unproven(
     txn: &impl ConnectionTrait,
     user: user::Model,
@@ -129,15 +185,17 @@ pub async fn forget_unproven(
         .exec(txn)
         .await?
         .rows_affected;
-    if keys > 0 || had_factor || identities > 0 {
+    let passkeys = passkey::remove_all(txn, user.id).await?;
+    if keys > 0 || had_factor || identities > 0 || passkeys > 0 {
         Event::anonymous(meta, Action::AuthUnverifiedSetupRemoved)
             .on(Target::User(user.id))
             .change("apiKeysRevoked", Value::Null, keys)
             .change("mfaEnabled", had_factor, false)
             .change("identitiesUnlinked", Value::Null, identities)
+            .change("passkeysRemoved", Value::Null, passkeys)
             .record(txn)
             .await?;
-        tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, identities, "what was set up before the address was proven is removed");
+        tracing::info!(user_id = %crate::ids::user(user.id), keys, had_factor, identities, passkeys, "what was set up before the address was proven is removed");
     }
     Ok(user)
 }
