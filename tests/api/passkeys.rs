@@ -614,3 +614,34 @@ async fn with_passkeys_off_the_operations_say_so_and_production_needs_the_relyin
         .unwrap_err();
     assert!(format!("{err:#}").contains("subdomain"), "{err:#}");
 }
+
+#[tokio::test]
+async fn a_first_proof_of_the_address_removes_passkeys_set_up_before_it() {
+    let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+    let ada = app.register_verified("ada").await;
+    let mut phone = Authenticator::default();
+    register(&app, &ada, &mut phone).await;
+    // As after an administrator's change of address: not proven yet.
+    app.sql("UPDATE users SET email_verified_at = NULL WHERE username = 'ada'")
+        .await;
+    let mail = crate::sign_in_codes::request(&app, &sink, "ada@example.com").await;
+    let body = app
+        .gql(
+            None,
+            "mutation($e: String!, $c: String!) { signInWithCode(email: $e, code: $c) { accessToken } }",
+            json!({ "e": "ada@example.com", "c": crate::sign_in_codes::mailed_code(&mail) }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = sign_in(&app, &mut phone, None).await;
+    bad_input(&body, "credential");
+    let stored = app
+        .rows("SELECT changes FROM audit_events WHERE action = 'auth.unverified_setup_removed'")
+        .await;
+    assert!(
+        stored.iter().any(|row| row
+            .try_get::<String>("", "changes")
+            .is_ok_and(|c| c.contains("passkeysRemoved"))),
+        "the removal is audited"
+    );
+}

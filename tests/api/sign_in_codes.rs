@@ -15,7 +15,7 @@ const WITH_LINK: &str =
     "mutation($t: String!) { signInWithLink(token: $t) { accessToken user { id emailVerified } } }";
 
 /// The 6-digit code of a sign-in mail (its subject ends with it).
-fn mailed_code(mail: &Received) -> String {
+pub(crate) fn mailed_code(mail: &Received) -> String {
     let code = mail
         .subject
         .rsplit(' ')
@@ -39,7 +39,7 @@ fn codes_to(sink: &MailSink, email: &str) -> Vec<Received> {
 
 /// Asks for a code for `email` and returns the mail it brings (other mail,
 /// such as a new account's verification, is passed over).
-async fn request(app: &TestApp, sink: &MailSink, email: &str) -> Received {
+pub(crate) async fn request(app: &TestApp, sink: &MailSink, email: &str) -> Received {
     let seen = codes_to(sink, email).len();
     let body = app.gql(None, REQUEST, json!({ "e": email })).await;
     assert_eq!(body["data"]["requestSignInCode"], true, "{body}");

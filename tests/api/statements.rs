@@ -76,6 +76,27 @@ async fn a_page_of_users_with_their_identities_and_password_state_costs_one_more
     assert_eq!(counts, [3, 3], "the viewer, the page, the identities");
 }
 
+/// Passkeys (#30) cost one more statement per page, batched.
+#[tokio::test]
+async fn a_page_of_users_with_their_passkeys_costs_one_more_statement() {
+    let (app, token) = seeded_app().await;
+    let query =
+        "query($n: Int!) { users(first: $n) { nodes { id passkeys { id name lastUsedAt } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 100] {
+        let (count, body) = app
+            .count_statements(app.gql(Some(&token), query, json!({ "n": n })))
+            .await;
+        assert_eq!(
+            body["data"]["users"]["nodes"].as_array().map(Vec::len),
+            Some(n),
+            "{body}"
+        );
+        counts.push(count);
+    }
+    assert_eq!(counts, [3, 3], "the viewer, the page, the passkeys");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_pages_cost_thirty_two_times_one_page() {
     let (app, token) = seeded_app().await;

@@ -14,7 +14,9 @@
 //   - a page on another loopback port calling the API (CORS) from Chromium,
 //     with the tracing headers browser instrumentation adds,
 //   - a page on another loopback origin signing in with an OpenID provider
-//     on loopback (jose keys) in Chromium: the whole redirect dance.
+//     on loopback (jose keys) in Chromium: the whole redirect dance,
+//   - a page adding a passkey and signing in with it in Chromium, with a
+//     virtual authenticator (the DevTools protocol's WebAuthn domain).
 //
 // Run from .ci/run after `cargo test` has built target/debug/usergraph:
 //   (cd tests/clients && npm ci && node run.mjs)
@@ -782,6 +784,67 @@ check('a page on another origin signs in with an OpenID provider in Chromium, th
     app.close();
     api.stop();
     provider.close();
+  }
+});
+
+check('a page adds a passkey and signs in with it in Chromium, with and without a login (a virtual authenticator; README example)', async ({ browser }) => {
+  assertInReadme('passkeys.mjs');
+  const password = 'tangerine-kettle-42';
+  const api = await startServer({ ADMIN_USERNAME: 'root', ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: password });
+  const app = createServer((req, res) => {
+    if (new URL(req.url, 'http://localhost').pathname === '/passkeys.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      return res.end(readFileSync(join(here, 'examples', 'passkeys.mjs')));
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><body><script type="module">
+      import * as passkeys from '/passkeys.mjs'; window.passkeys = passkeys;</script></body>`);
+  });
+  await new Promise((ok) => app.listen(0, '127.0.0.1', ok));
+  // A passkey's site is a domain: localhost, which development allows on any port.
+  const pageOrigin = `http://localhost:${app.address().port}`;
+  const { page, foreign } = await offlinePage(browser);
+  try {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.goto(pageOrigin);
+    await page.waitForFunction(() => window.passkeys);
+    const login = await gql(api.url, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }', { i: { login: 'root', password } });
+    const token = login.data?.login?.accessToken;
+    assert(token, JSON.stringify(login));
+    const added = await page.evaluate(
+      ([url, token, password]) => window.passkeys.addPasskey(url, token, password, 'Headless Chromium')
+        .catch((error) => ({ error: error.message, extensions: error.extensions })),
+      [api.url, token, password],
+    );
+    assert(added.name === 'Headless Chromium', JSON.stringify(added));
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert(credentials.length === 1 && credentials[0].isResidentCredential, JSON.stringify(credentials));
+    for (const login of [undefined, 'root@example.com']) {
+      const signedIn = await page.evaluate(
+        ([url, login]) => window.passkeys.signInWithPasskey(url, login)
+          .catch((error) => ({ error: error.message, extensions: error.extensions })),
+        [api.url, login],
+      );
+      assert(signedIn.user?.username === 'root' && signedIn.accessToken, JSON.stringify(signedIn));
+    }
+    const mine = await gql(api.url, '{ myPasskeys { name lastUsedAt } }', {}, token);
+    assert(mine.data?.myPasskeys?.[0]?.lastUsedAt, JSON.stringify(mine));
+    assert(foreign.length === 0, `requests left the machine: ${foreign.join(', ')}`);
+  } finally {
+    await page.close();
+    app.close();
+    api.stop();
   }
 });
 
