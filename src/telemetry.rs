@@ -30,7 +30,11 @@ pub fn exporting() -> bool {
 /// down (flushed) at exit.
 pub fn init(format: LogFormat, export_traces: bool) -> Option<SdkTracerProvider> {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(
+            // webauthn-rs logs every malformed answer a stranger sends as an
+            // ERROR; the refusal is logged (at info) where it is handled.
+            "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,webauthn_rs_core=off,webauthn_rs=off",
+        ));
     let ansi = std::io::stdout().is_terminal();
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()

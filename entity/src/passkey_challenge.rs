@@ -13,6 +13,8 @@ pub struct Model {
     /// Who registers, or whose passkeys a sign-in by login asked for; null
     /// for a sign-in without a login or for a login with no passkey.
     pub user_id: Option<Uuid>,
+    /// A sign-in started with a login; with no user, a decoy's.
+    pub by_login: bool,
     /// webauthn-rs's state for the ceremony, serialised.
     #[sea_orm(column_type = "Text")]
     pub state: String,

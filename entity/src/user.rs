@@ -74,6 +74,13 @@ pub struct Model {
     /// The language the user reads mail in (a BCP 47 tag); null for the
     /// default.
     pub locale: Option<String>,
+    /// The user's id in the system they were imported from (unique); null
+    /// for users made here.
+    #[sea_orm(unique)]
+    pub external_id: Option<String>,
+    /// When the person's data was erased (the row stays, emptied, so audit
+    /// events still join); null otherwise.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -151,6 +158,8 @@ crate::from_position!(
     last_name_key,
     has_password,
     locale,
+    external_id,
+    erased_at,
 );
 
 impl Model {
@@ -194,6 +203,8 @@ impl Model {
             last_name_key: String::new(),
             has_password: true,
             locale: None,
+            external_id: None,
+            erased_at: None,
         }
     }
 

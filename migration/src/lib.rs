@@ -21,6 +21,7 @@ mod m20261207_000013_external_identities;
 mod m20261207_000014_sign_in_codes;
 mod m20261207_000015_user_locale;
 mod m20261207_000016_passkeys;
+mod m20261207_000017_import_erasure;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_sign_in_codes::Migration),
             Box::new(m20261207_000015_user_locale::Migration),
             Box::new(m20261207_000016_passkeys::Migration),
+            Box::new(m20261207_000017_import_erasure::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(Passkeys::Id).primary_key())
                     .col(uuid(Passkeys::UserId))
                     // base64url of the authenticator's credential id (at most
-                    // 1023 bytes by the specification).
+                    // 1023 bytes by the specification, checked before it is stored).
                     .col(string_len_uniq(Passkeys::CredentialId, 1400))
                     .col(string_len(Passkeys::Name, 64))
                     .col(text(Passkeys::Credential))
@@ -51,6 +51,9 @@ impl MigrationTrait for Migration {
                     .col(uuid(PasskeyChallenges::Id).primary_key())
                     .col(string_len(PasskeyChallenges::Ceremony, 16))
                     .col(uuid_null(PasskeyChallenges::UserId))
+                    // A sign-in started with a login: with no user, its
+                    // options were a decoy, and no answer finishes it.
+                    .col(boolean(PasskeyChallenges::ByLogin).default(false))
                     .col(text(PasskeyChallenges::State))
                     .col(timestamp_with_time_zone(PasskeyChallenges::CreatedAt))
                     .col(timestamp_with_time_zone(PasskeyChallenges::ExpiresAt))
@@ -107,6 +110,7 @@ enum PasskeyChallenges {
     Id,
     Ceremony,
     UserId,
+    ByLogin,
     State,
     CreatedAt,
     ExpiresAt,

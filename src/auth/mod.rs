@@ -4,6 +4,7 @@
 //! `Viewer`, and the GraphQL layer's guards read it).
 
 pub mod claims;
+pub mod imported_hash;
 pub mod jwt;
 pub mod password;
 pub mod seal;

@@ -3,7 +3,9 @@
 //! transaction opens, so no connection is held while argon2 runs.
 
 use entity::user;
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
@@ -15,7 +17,7 @@ use super::{
     now, outbox, users,
 };
 use crate::{
-    auth::Viewer,
+    auth::{Viewer, imported_hash},
     error::{AppError, Result},
     validation,
 };
@@ -117,18 +119,40 @@ async fn sign_in(
             return Err(AppError::InvalidCredentials);
         }
     }
+    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that
+    // the password is known, on the hashing pool like every hash.
+    let upgrade = if imported_hash::is_current(&user.password_hash) {
+        None
+    } else {
+        Some(ctx.hasher.hash(password.to_owned()).await?)
+    };
     let txn = ctx.db.begin().await?;
     // Locked and read again: a user deleted, hard-deleted or given a new
     // password while the hash ran is refused (the password checked is no
     // longer theirs, and the change has ended every session), and a hard
-    // delete or password change waits for this sign-in to commit.
-    let verified_hash = user.password_hash;
-    let Some(user) = users::lock(&txn, user.id)
-        .await?
-        .filter(|u| !u.is_deleted() && u.password_hash == verified_hash)
-    else {
+    // delete or password change waits for this sign-in to commit. A racing
+    // first sign-in's upgrade is no change of password: it keeps
+    // `password_changed_at`.
+    let (verified_hash, verified_at) = (user.password_hash, user.password_changed_at);
+    let Some(mut user) = users::lock(&txn, user.id).await?.filter(|u| {
+        !u.is_deleted()
+            && (u.password_hash == verified_hash
+                || (upgrade.is_some() && u.password_changed_at == verified_at))
+    }) else {
         return Err(AppError::InvalidCredentials);
     };
+    if let Some(hash) = upgrade
+        && user.password_hash == verified_hash
+    {
+        user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(hash.clone()))
+            .filter(user::Column::Id.eq(user.id))
+            .filter(user::Column::PasswordHash.eq(verified_hash))
+            .exec(&txn)
+            .await?;
+        user.password_hash = hash;
+        tracing::info!(user_id = %crate::ids::user(user.id), "an imported password hash is replaced by argon2id");
+    }
     credentials::complete_sign_in(txn, ctx, user, meta, credentials::Method::Password).await
 }
 

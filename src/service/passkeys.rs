@@ -36,6 +36,10 @@ pub struct Challenge {
 /// The longest passkey name.
 const NAME_CHARS: usize = 64;
 
+/// The most passkeys one account holds: each is listed to anyone who
+/// starts a sign-in with its login.
+pub const MAX_PER_USER: usize = 20;
+
 /// A passkey's name as given: trimmed, 1 to 64 characters.
 fn name(raw: Option<&str>, field: &'static str) -> Result<Option<String>> {
     let Some(raw) = raw else {
@@ -67,6 +71,11 @@ pub async fn start_registration(
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let user = &viewer.user;
     let existing = keys::of_user(&ctx.db, user.id).await?;
+    if existing.len() >= MAX_PER_USER {
+        return Err(AppError::Conflict(format!(
+            "an account holds at most {MAX_PER_USER} passkeys: delete one first"
+        )));
+    }
     let exclude = existing
         .iter()
         .map(keys::stored)
@@ -89,7 +98,7 @@ pub async fn start_registration(
         selection["residentKey"] = "preferred".into();
     }
     let (id, expires_at) =
-        keys::save_challenge(&ctx.db, Ceremony::Register, Some(user.id), &state).await?;
+        keys::save_challenge(&ctx.db, Ceremony::Register, Some(user.id), false, &state).await?;
     Ok(Challenge {
         id,
         options,
@@ -130,7 +139,24 @@ pub async fn finish_registration(
             ));
         }
     };
+    if key.cred_id().len() > keys::MAX_CREDENTIAL_ID {
+        txn.commit().await?;
+        return Err(AppError::bad_input(
+            "credential",
+            "a credential id longer than the specification's 1023 bytes",
+        ));
+    }
     let count = keys::of_user(&txn, user.id).await?.len();
+    if count >= MAX_PER_USER {
+        return Err(AppError::Conflict(format!(
+            "an account holds at most {MAX_PER_USER} passkeys: delete one first"
+        )));
+    }
+    // webauthn-rs keeps the flags to itself; its record says them.
+    let backed_up = serde_json::to_value(&key)
+        .ok()
+        .and_then(|v| v["cred"]["backup_state"].as_bool())
+        .unwrap_or(false);
     let ts = now();
     let row = passkey::ActiveModel {
         id: Set(ids::new_key()),
@@ -139,7 +165,7 @@ pub async fn finish_registration(
         name: Set(label.unwrap_or_else(|| format!("Passkey {}", count + 1))),
         credential: Set(serde_json::to_string(&key).map_err(anyhow::Error::from)?),
         sign_count: Set(0),
-        backed_up: Set(false),
+        backed_up: Set(backed_up),
         created_at: Set(ts),
         last_used_at: Set(None),
     };
@@ -277,8 +303,10 @@ pub async fn start_sign_in(
             }
         }
     };
+    let by_login = allowed.is_some();
     let (options, state) = keys::sign_in_options(ctx, allowed)?;
-    let (id, expires_at) = keys::save_challenge(&ctx.db, Ceremony::SignIn, user_id, &state).await?;
+    let (id, expires_at) =
+        keys::save_challenge(&ctx.db, Ceremony::SignIn, user_id, by_login, &state).await?;
     Ok(Challenge {
         id,
         options,

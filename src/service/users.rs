@@ -86,6 +86,8 @@ pub fn new_row(
         last_name_key: Set(String::new()),
         has_password: Set(true),
         locale: Set(None),
+        external_id: Set(None),
+        erased_at: Set(None),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Authenticator {
     /// Whether its signature counter counts (hardware keys do; synced
     /// passkeys send 0).
     pub counts: bool,
+    /// The length of the credential ids it makes.
+    pub id_length: usize,
     pub credentials: Vec<Credential>,
 }
 
@@ -48,6 +50,7 @@ impl Default for Authenticator {
             origin: ORIGIN.into(),
             verifies_user: true,
             counts: true,
+            id_length: 16,
             credentials: Vec::new(),
         }
     }
@@ -131,7 +134,7 @@ impl Authenticator {
         let challenge = options["challenge"].as_str().expect("a challenge");
         let user_handle = unb64(options["user"]["id"].as_str().expect("a user id"));
         let key = SigningKey::random(&mut OsRng);
-        let id: Vec<u8> = (0..16).map(|_| rand::random::<u8>()).collect();
+        let id: Vec<u8> = (0..self.id_length).map(|_| rand::random::<u8>()).collect();
         let point = key.verifying_key().to_encoded_point(false);
         let cose = map(vec![
             (int(1), int(2)),

@@ -111,6 +111,7 @@ async fn a_passkey_registered_after_the_password_signs_in_by_login_and_without_o
     assert_eq!(passkey["name"], "Passkey 1");
     assert!(passkey["id"].as_str().unwrap().starts_with("pky_"));
     assert!(passkey["lastUsedAt"].is_null());
+    assert_eq!(passkey["backedUp"], true, "the authenticator said so");
 
     // Without a login: the options name no credential, the authenticator
     // offers its own, and its user handle finds the account.
@@ -208,6 +209,20 @@ async fn registration_needs_the_password_a_verified_address_and_a_session_not_an
         .gql(None, START_REGISTRATION, json!({ "p": PASSWORD }))
         .await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+}
+
+#[tokio::test]
+async fn an_overlong_credential_id_is_refused_before_it_is_stored() {
+    let app = TestApp::spawn().await;
+    let ada = app.register_verified("ada").await;
+    let mut odd = Authenticator {
+        id_length: 1100,
+        ..Authenticator::default()
+    };
+    let challenge = start_registration(&app, &ada).await;
+    let answer = odd.create(&challenge["options"]);
+    let body = finish_registration(&app, &ada, &challenge, &answer).await;
+    bad_input(&body, "credential");
 }
 
 #[tokio::test]
@@ -330,11 +345,12 @@ async fn an_unknown_login_gets_options_indistinguishable_from_a_known_ones() {
     let shape = |options: &Value| {
         let mut keys: Vec<String> = options.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        let ids: Vec<usize> = options["allowCredentials"]
+        // One id each, of a length authenticators use (16 to 64 bytes).
+        let ids: Vec<bool> = options["allowCredentials"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["id"].as_str().unwrap().len())
+            .map(|c| (22..=86).contains(&c["id"].as_str().unwrap().len()))
             .collect();
         (keys, ids)
     };
@@ -353,6 +369,16 @@ async fn an_unknown_login_gets_options_indistinguishable_from_a_known_ones() {
         unknown["options"]["allowCredentials"],
         without["options"]["allowCredentials"]
     );
+
+    // Nothing answers a decoy: not even a real passkey of another account.
+    let mallory = app.register_verified("mallory").await;
+    let mut own = Authenticator::default();
+    register(&app, &mallory, &mut own).await;
+    for login in ["ghost", "nopasskey"] {
+        let decoy = start(&app, Some(login)).await;
+        let answer = own.answer(0, &decoy["options"]);
+        bad_input(&finish(&app, &decoy, &answer).await, "credential");
+    }
 
     crate::helpers::answers_take_the_same_time(|i| {
         let app = &app;
@@ -643,5 +669,63 @@ async fn a_first_proof_of_the_address_removes_passkeys_set_up_before_it() {
             .try_get::<String>("", "changes")
             .is_ok_and(|c| c.contains("passkeysRemoved"))),
         "the removal is audited"
+    );
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_twenty_passkeys_and_spent_challenges_are_pruned() {
+    let app = TestApp::spawn().await;
+    let ada = app.register_verified("ada").await;
+    let mut phone = Authenticator::default();
+    register(&app, &ada, &mut phone).await;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let first = entity::passkey::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    for n in 0..19 {
+        let mut copy = first.clone().into_active_model();
+        copy.id = Set(uuid::Uuid::now_v7());
+        copy.credential_id = Set(format!("{}{n}", first.credential_id));
+        copy.insert(app.db()).await.unwrap();
+    }
+    let body = app
+        .gql(
+            Some(&ada.access),
+            START_REGISTRATION,
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+
+    // Used and unused challenges: the used ones go at once, the rest at expiry.
+    let used = start(&app, None).await;
+    let body = finish(&app, &used, &phone.get(&used["options"])).await;
+    assert!(body["errors"].is_null(), "{body}");
+    start(&app, None).await;
+    // (The server's own pruning may have run first: count what is left.)
+    usergraph::service::credentials::passkey::prune(app.db())
+        .await
+        .unwrap();
+    assert!(
+        app.rows("SELECT id FROM passkey_challenges WHERE used_at IS NOT NULL")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        app.rows("SELECT id FROM passkey_challenges").await.len(),
+        1,
+        "the unused challenge stays until it expires"
+    );
+    app.sql("UPDATE passkey_challenges SET expires_at = '2000-01-01T00:00:00Z'")
+        .await;
+    usergraph::service::credentials::passkey::prune(app.db())
+        .await
+        .unwrap();
+    assert!(
+        app.rows("SELECT id FROM passkey_challenges")
+            .await
+            .is_empty()
     );
 }

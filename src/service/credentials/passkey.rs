@@ -30,6 +30,9 @@ use crate::{
 /// How long a ceremony may take, from its options to its answer.
 pub const CEREMONY_MINUTES: i64 = 5;
 
+/// The longest credential id the specification allows (bytes).
+pub const MAX_CREDENTIAL_ID: usize = 1023;
+
 /// What a stored challenge is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ceremony {
@@ -88,6 +91,7 @@ pub async fn save_challenge(
     conn: &impl ConnectionTrait,
     ceremony: Ceremony,
     user_id: Option<Uuid>,
+    by_login: bool,
     state: &impl serde::Serialize,
 ) -> Result<(Uuid, DateTime<Utc>)> {
     let id = crate::ids::new_key();
@@ -97,6 +101,7 @@ pub async fn save_challenge(
         id: Set(id),
         ceremony: Set(ceremony.as_str().into()),
         user_id: Set(user_id),
+        by_login: Set(by_login),
         state: Set(serde_json::to_string(state).map_err(anyhow::Error::from)?),
         created_at: Set(created_at),
         expires_at: Set(expires_at),
@@ -217,6 +222,15 @@ pub async fn verify_assertion(
 ) -> Result<passkey::Model> {
     let refused = || AppError::bad_input("credential", "this passkey cannot sign in here");
     let answer: PublicKeyCredential = parse_credential(credential)?;
+    // A decoy's options named no real passkey: nothing may answer them.
+    if claimed.by_login && claimed.user_id.is_none() {
+        return Err(refused());
+    }
+    // Without a login, the user handle says whose passkey it is (the
+    // specification requires one there).
+    if !claimed.by_login && answer.get_user_unique_id().is_none() {
+        return Err(refused());
+    }
     let state: DiscoverableAuthentication = state_of(claimed)?;
     let row = passkey::Entity::find()
         .filter(passkey::Column::CredentialId.eq(credential_id(answer.get_credential_id())))
@@ -312,11 +326,16 @@ pub async fn remove_all(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u6
         .rows_affected)
 }
 
-/// Challenges an hour past their expiry are deleted (the periodic job;
-/// safe on every replica at once).
+/// Challenges used or expired are deleted (the periodic job; safe on every
+/// replica at once): an anonymous caller's rows last at most 5 minutes
+/// past its rate limit.
 pub async fn prune(conn: &impl ConnectionTrait) -> Result<u64> {
     Ok(passkey_challenge::Entity::delete_many()
-        .filter(passkey_challenge::Column::ExpiresAt.lt(now() - Duration::hours(1)))
+        .filter(
+            sea_orm::Condition::any()
+                .add(passkey_challenge::Column::ExpiresAt.lt(now()))
+                .add(passkey_challenge::Column::UsedAt.is_not_null()),
+        )
         .exec(conn)
         .await?
         .rows_affected)
