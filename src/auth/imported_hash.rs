@@ -143,7 +143,7 @@ pub fn check(hash: &str) -> Result<(), String> {
                 PasswordHash::new(body).map_err(|e| format!("an unreadable scrypt hash: {e}"))?;
             let params = scrypt::Params::try_from(&parsed)
                 .map_err(|e| format!("unreadable scrypt parameters: {e}"))?;
-            let memory = 128u64 * u64::from(params.r()) << params.log_n();
+            let memory = (128u64 * u64::from(params.r())) << params.log_n();
             if memory > MAX_SCRYPT_MEMORY || params.p() > MAX_SCRYPT_LANES {
                 return Err(format!(
                     "scrypt parameters past the bounds (128·r·2^ln ≤ {MAX_SCRYPT_MEMORY} bytes, p ≤ {MAX_SCRYPT_LANES})"
@@ -223,4 +223,66 @@ fn django_pbkdf2(hash: &str, password: &str, derive: fn(&[u8], &[u8], u32, &mut 
         &mut derived,
     );
     derived.ct_eq(&expected).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real hashes of one password, made by the stacks' own libraries
+    /// (Python's bcrypt, hashlib and argon2-cffi, as Django and passlib use
+    /// them): tests/fixtures/password_hashes.json.
+    fn fixtures() -> (String, Vec<(String, String)>) {
+        let raw: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/password_hashes.json"))
+                .expect("the fixture reads");
+        let password = raw["password"].as_str().unwrap().to_owned();
+        let hashes = raw["hashes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, hash)| (name.clone(), hash.as_str().unwrap().to_owned()))
+            .collect();
+        (password, hashes)
+    }
+
+    #[test]
+    fn every_format_reads_and_verifies_only_its_own_password() {
+        let (password, hashes) = fixtures();
+        assert_eq!(hashes.len(), 11);
+        for (name, hash) in hashes {
+            assert_eq!(check(&hash), Ok(()), "{name}");
+            assert!(!is_current(&hash), "{name}");
+            assert!(verify(&hash, &password), "{name} verifies");
+            assert!(!verify(&hash, "correct horse battery!"), "{name} refuses");
+        }
+    }
+
+    #[test]
+    fn parameters_past_the_bounds_and_unknown_formats_are_refused() {
+        let (_, hashes) = fixtures();
+        let bcrypt = &hashes.iter().find(|(n, _)| n == "bcrypt_2b").unwrap().1;
+        let costly = format!("$2b$15${}", &bcrypt[7..]);
+        assert!(check(&costly).unwrap_err().contains("cost 15"));
+        assert!(!verify(&costly, "anything"), "never computed");
+        for (hash, says) in [
+            ("pbkdf2_sha256$2000000$salt$aGFzaA==", "iterations"),
+            ("$pbkdf2-sha256$i=5000000,l=32$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "iterations"),
+            ("$scrypt$ln=20,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "scrypt"),
+            ("$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "argon2"),
+            ("md5$abc$def", "not a password hash"),
+            ("$2b$10$short", "unreadable bcrypt"),
+            ("", "not a password hash"),
+        ] {
+            let problem = check(hash).unwrap_err();
+            assert!(problem.contains(says), "{hash}: {problem}");
+        }
+    }
+
+    #[test]
+    fn this_services_own_hashes_are_current() {
+        assert!(is_current(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+        ));
+    }
 }

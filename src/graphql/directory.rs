@@ -49,6 +49,8 @@ pub struct UserFilter {
     pub status: Option<UserStatus>,
     /// Users on this tier.
     pub tier_id: Option<ID>,
+    /// The user imported with this `externalId`.
+    pub external_id: Option<String>,
     /// Superusers only (or, when false, everyone else).
     pub is_superuser: Option<bool>,
     /// Superusers and holders of the `admin` role (or, when false, everyone else).
@@ -150,6 +152,7 @@ impl UserFilter {
             role: self.role,
             status: self.status.map(Into::into),
             tier_id: ids::decode_opt(ids::TIER, self.tier_id, "tierId")?,
+            external_id: self.external_id,
             is_superuser: self.is_superuser,
             is_staff: self.is_staff,
             include_deleted: self.include_deleted,

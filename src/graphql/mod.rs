@@ -10,6 +10,7 @@ pub mod cost;
 pub mod directory;
 pub mod external;
 pub mod guard;
+pub mod imports;
 pub mod inputs;
 pub mod invitations;
 pub mod live;
@@ -63,6 +64,7 @@ pub struct Mutation(
     passkeys::PasskeyMutation,
     sessions::SessionMutation,
     admin::AdminMutation,
+    imports::ImportMutation,
     recovery::RecoveryMutation,
     sign_in_codes::SignInCodeMutation,
     invitations::InvitationMutation,

@@ -296,6 +296,8 @@ actions! {
     UserEmailVerified => "user.email_verified",
     UserEmailChangeRequested => "user.email_change_requested",
     UserEmailChanged => "user.email_changed",
+    UserErased => "user.erased",
+    UsersImported => "users.imported",
     AuthLogin => "auth.login",
     AuthLoginFailed => "auth.login_failed",
     AuthLocked => "auth.locked",

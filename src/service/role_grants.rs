@@ -68,6 +68,20 @@ pub async fn of_users(
 }
 
 /// Gives `user_id` the built-in role called `name`.
+/// The key of the built-in role `name`.
+pub async fn builtin_id(conn: &impl ConnectionTrait, name: &str) -> Result<Uuid> {
+    Ok(role::Entity::find()
+        .filter(role::Column::Name.eq(name))
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "built-in role `{name}` is missing; run migrations"
+            ))
+        })?
+        .id)
+}
+
 pub async fn grant_builtin(conn: &impl ConnectionTrait, user_id: Uuid, name: &str) -> Result<()> {
     let role = role::Entity::find()
         .filter(role::Column::Name.eq(name))

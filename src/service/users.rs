@@ -173,6 +173,11 @@ pub fn user_uniqueness(detail: &str) -> Option<AppError> {
         Some(AppError::DuplicateEmail)
     } else if detail.contains("username") {
         Some(AppError::DuplicateUsername)
+    } else if detail.contains("external_id") {
+        Some(AppError::bad_input(
+            "externalId",
+            "another user has this externalId",
+        ))
     } else {
         None
     }
@@ -297,12 +302,22 @@ pub async fn by_usernames(
 /// requests may pick the same name: the insert's unique index decides, and
 /// the loser asks again.
 pub async fn free_username(conn: &impl ConnectionTrait, base: &str) -> Result<String> {
-    let taken: std::collections::HashSet<String> = usernames_starting_with(base)
+    free_username_avoiding(conn, base, &std::collections::HashSet::new()).await
+}
+
+/// `free_username`, also avoiding the names in `also` (a batch's own).
+pub async fn free_username_avoiding(
+    conn: &impl ConnectionTrait,
+    base: &str,
+    also: &std::collections::HashSet<String>,
+) -> Result<String> {
+    let mut taken: std::collections::HashSet<String> = usernames_starting_with(base)
         .into_tuple()
         .all(conn)
         .await?
         .into_iter()
         .collect();
+    taken.extend(also.iter().cloned());
     if !taken.contains(base) {
         return Ok(base.to_owned());
     }

@@ -325,7 +325,7 @@ fn tier(module: &Module) -> Option<Tier> {
     Some(match module.get(1).map(String::as_str) {
         None => Tier::Shared,
         Some(
-            "accounts" | "admin" | "api_keys" | "directory" | "external" | "invitations" | "mfa"
+            "accounts" | "admin" | "api_keys" | "directory" | "external" | "imports" | "invitations" | "mfa"
             | "nodes" | "passkeys" | "recovery" | "roles" | "sessions" | "sign_in_codes"
             | "signing_keys" | "tiers" | "webhooks",
         ) => Tier::Flow,

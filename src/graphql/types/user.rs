@@ -179,6 +179,8 @@ pub struct User {
     pub private: bool,
     #[graphql(skip)]
     pub has_password_value: bool,
+    #[graphql(skip)]
+    pub external_id_value: Option<String>,
     /// The user's roles once known: set by a page's prefetch, else loaded on
     /// first use. `roles` and `isStaff` share it, as fields of a `User`
     /// resolve one after another (`serial`) and would otherwise ask twice.
@@ -284,6 +286,7 @@ impl User {
             tier_key: model.tier_id,
             private,
             has_password_value: model.has_password,
+            external_id_value: model.external_id,
             roles: tokio::sync::OnceCell::new(),
             prefetched_tier: None,
             reach: Reach::Whole,
@@ -385,6 +388,15 @@ impl User {
             return Err(AppError::Forbidden.into());
         }
         Ok(self.has_password_value)
+    }
+
+    /// The user's id in the system they were imported from
+    /// (`importUsers`); null for users made here, and unless the viewer is
+    /// the user or holds `USERS_READ`.
+    async fn external_id(&self) -> Option<&str> {
+        self.private
+            .then_some(self.external_id_value.as_deref())
+            .flatten()
     }
 
     /// The provider accounts linked to the user, oldest first (empty when

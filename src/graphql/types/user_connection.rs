@@ -175,6 +175,7 @@ const FIELD_COLUMNS: &[(&str, &[user::Column])] = {
         ("mfaEnabled", &[MfaEnabled]),
         ("hasPassword", &[HasPassword]),
         ("locale", &[Locale]),
+        ("externalId", &[ExternalId]),
         ("metadata", &[Metadata]),
         ("appMetadata", &[AppMetadata]),
     ]

@@ -127,6 +127,7 @@ fn conditions(filter: &Filter) -> usize {
         filter.updated_before.is_some(),
         filter.email_verified.is_some(),
         filter.mfa_enabled.is_some(),
+        filter.external_id.is_some(),
     ];
     set.iter().filter(|&&s| s).count() + filter.metadata.len()
 }
@@ -378,6 +379,9 @@ fn expression(filter: &Filter, context: &Context) -> Condition {
     }
     if let Some(tier) = filter.tier_id {
         cond = cond.add(user::Column::TierId.eq(tier));
+    }
+    if let Some(external_id) = &filter.external_id {
+        cond = cond.add(user::Column::ExternalId.eq(external_id.trim()));
     }
     if let Some(is_superuser) = filter.is_superuser {
         cond = cond.add(user::Column::IsSuperuser.eq(is_superuser));

@@ -69,6 +69,8 @@ pub struct Filter {
     pub role: Option<String>,
     pub status: Option<user::Status>,
     pub tier_id: Option<Uuid>,
+    /// The user imported with this `externalId`.
+    pub external_id: Option<String>,
     pub is_superuser: Option<bool>,
     pub is_staff: Option<bool>,
     pub include_deleted: bool,
