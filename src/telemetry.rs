@@ -27,8 +27,17 @@ pub fn exporting() -> bool {
 
 /// Installs the global subscriber; a second call is a no-op, so tests may
 /// call it. Returns the trace exporter's provider when one runs, to be shut
-/// down (flushed) at exit.
-pub fn init(format: LogFormat, export_traces: bool) -> Option<SdkTracerProvider> {
+/// down (flushed) at exit. `to_stderr` keeps standard output for a
+/// command's own output (`usergraph export`).
+pub fn init(format: LogFormat, export_traces: bool, to_stderr: bool) -> Option<SdkTracerProvider> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let writer = || {
+        if to_stderr {
+            BoxMakeWriter::new(std::io::stderr)
+        } else {
+            BoxMakeWriter::new(std::io::stdout)
+        }
+    };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(
             // webauthn-rs logs every malformed answer a stranger sends as an
@@ -38,6 +47,7 @@ pub fn init(format: LogFormat, export_traces: bool) -> Option<SdkTracerProvider>
     let ansi = std::io::stdout().is_terminal();
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer())
             .json()
             .flatten_event(true)
             // The spans a line was logged in (`spans`, outermost first: the
@@ -48,7 +58,10 @@ pub fn init(format: LogFormat, export_traces: bool) -> Option<SdkTracerProvider>
             .with_span_list(true)
             .with_ansi(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer())
+            .with_ansi(ansi && !to_stderr)
+            .boxed(),
     };
     let provider = export_traces.then(tracer_provider).flatten();
     let traces = provider

@@ -67,10 +67,15 @@ fn format_of(hash: &str) -> Option<(Format, &str)> {
     None
 }
 
+/// What every hash this service writes begins with (`auth::password`'s
+/// argon2id parameters): anything else was imported, and is replaced at
+/// the next right sign-in.
+const CURRENT_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+
 /// Whether `hash` is one this service writes itself (argon2id with its
 /// own parameters), so a sign-in need not replace it.
 pub fn is_current(hash: &str) -> bool {
-    hash.starts_with(super::password::CURRENT_PREFIX)
+    hash.starts_with(CURRENT_PREFIX)
 }
 
 /// Checks an imported hash: a known format, readable, within the bounds.
@@ -267,9 +272,18 @@ mod tests {
         assert!(!verify(&costly, "anything"), "never computed");
         for (hash, says) in [
             ("pbkdf2_sha256$2000000$salt$aGFzaA==", "iterations"),
-            ("$pbkdf2-sha256$i=5000000,l=32$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "iterations"),
-            ("$scrypt$ln=20,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "scrypt"),
-            ("$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "argon2"),
+            (
+                "$pbkdf2-sha256$i=5000000,l=32$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+                "iterations",
+            ),
+            (
+                "$scrypt$ln=20,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+                "scrypt",
+            ),
+            (
+                "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+                "argon2",
+            ),
             ("md5$abc$def", "not a password hash"),
             ("$2b$10$short", "unreadable bcrypt"),
             ("", "not a password hash"),

@@ -28,11 +28,6 @@ pub struct PasswordHasher {
     real_verifications: Arc<AtomicU64>,
 }
 
-/// What every hash this service writes begins with (argon2id, its own
-/// parameters): anything else was imported, and is replaced at the next
-/// right sign-in.
-pub const CURRENT_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
-
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("static argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -135,6 +130,7 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
+        assert!(super::super::imported_hash::is_current(&hash));
         assert!(
             hasher
                 .verify("tangerine-kettle-42".into(), Some(hash.clone()))

@@ -219,15 +219,16 @@ impl ImportMutation {
         let results = imports::import(
             app(ctx),
             Importer::Viewer(viewer),
+            &[],
             records,
             on_conflict.into(),
             dry_run,
         )
         .await?;
-        let count = |outcome: Outcome| {
-            results.iter().filter(|r| r.outcome == outcome).count() as i32
-        };
-        let written = !dry_run && !(on_conflict == ImportConflict::Fail && count(Outcome::Failed) > 0);
+        let count =
+            |outcome: Outcome| results.iter().filter(|r| r.outcome == outcome).count() as i32;
+        let written =
+            !(dry_run || on_conflict == ImportConflict::Fail && count(Outcome::Failed) > 0);
         Ok(ImportUsersPayload {
             created: if written { count(Outcome::Created) } else { 0 },
             updated: if written { count(Outcome::Updated) } else { 0 },

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::{Viewer, imported_hash},
-    error::{AppError, Result},
+    error::{AppError, Result, ResultExt},
     ids, validation,
 };
 
@@ -105,6 +105,25 @@ pub struct SocialLinks {
     pub x: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub youtube: Option<String>,
+}
+
+/// A role or a tier a batch's users need, as `usergraph export` writes
+/// them before its users (`{"role": {…}}`, `{"tier": {…}}`): made when no
+/// entry of that name exists (an existing one is kept as it is).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum CatalogueLine {
+    Role {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        permissions: Vec<String>,
+    },
+    Tier {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
 }
 
 /// What to do with a record that names a user who exists already (by
@@ -187,6 +206,7 @@ enum TierRef {
 pub async fn import(
     ctx: &AppContext,
     importer: Importer<'_>,
+    catalogue: &[CatalogueLine],
     records: Vec<Record>,
     on_conflict: OnConflict,
     dry_run: bool,
@@ -198,7 +218,9 @@ pub async fn import(
     if records.len() > MAX_BATCH {
         return Err(AppError::bad_input(
             "users",
-            format!("at most {MAX_BATCH} users a call (usergraph import streams a file in batches)"),
+            format!(
+                "at most {MAX_BATCH} users a call (usergraph import streams a file in batches)"
+            ),
         ));
     }
     let plain = records.iter().filter(|r| r.password.is_some()).count();
@@ -229,7 +251,8 @@ pub async fn import(
             }
         })
         .collect();
-    resolve_references(ctx, &mut candidates, &mut results).await?;
+    let (roles, tiers, missing) = catalogue_with(ctx, catalogue).await?;
+    resolve_references(&roles, &tiers, &mut candidates, &mut results);
     within_batch(&mut candidates, &mut results);
     let existing = existing_users(ctx, &candidates).await?;
     for (candidate, result) in candidates.iter_mut().zip(results.iter_mut()) {
@@ -265,7 +288,8 @@ pub async fn import(
             }
             (_, _) => {
                 result.errors.push(AppError::Conflict(
-                    "this record's externalId, email and username name different existing users".into(),
+                    "this record's externalId, email and username name different existing users"
+                        .into(),
                 ));
                 *candidate = None;
             }
@@ -289,7 +313,7 @@ pub async fn import(
         return Ok(results);
     }
     hash_plain_passwords(ctx, &mut candidates).await?;
-    write(ctx, importer, candidates, &mut results).await?;
+    write(ctx, importer, &missing, candidates, &mut results).await?;
     Ok(results)
 }
 
@@ -308,7 +332,8 @@ fn candidate(record: Record) -> Result<Candidate> {
         ));
     }
     if let Some(hash) = &record.password_hash {
-        imported_hash::check(hash).map_err(|problem| AppError::bad_input("passwordHash", problem))?;
+        imported_hash::check(hash)
+            .map_err(|problem| AppError::bad_input("passwordHash", problem))?;
     }
     if let Some(password) = &record.password
         && (password.is_empty() || password.chars().count() > validation::PASSWORD_MAX)
@@ -440,14 +465,82 @@ fn candidate(record: Record) -> Result<Candidate> {
     })
 }
 
-/// Roles and tiers named by id or name, read once for the batch.
-async fn resolve_references(
+/// The roles and tiers there are, read once for the batch, with those of
+/// `catalogue` that do not exist yet (checked, and given their keys now);
+/// the rows to insert for the latter.
+async fn catalogue_with(
     ctx: &AppContext,
+    catalogue: &[CatalogueLine],
+) -> Result<(Vec<role::Model>, Vec<tier::Model>, Vec<Missing>)> {
+    let mut roles = role::Entity::find().all(&ctx.db).await?;
+    let mut tiers = tier::Entity::find().all(&ctx.db).await?;
+    let mut missing = Vec::new();
+    let ts = now();
+    for line in catalogue {
+        match line {
+            CatalogueLine::Role {
+                name,
+                description,
+                permissions,
+            } => {
+                let name = role_grants::role_name(name)?;
+                if roles.iter().any(|r| r.name == name) {
+                    continue;
+                }
+                let permissions = permissions
+                    .iter()
+                    .map(|p| {
+                        crate::auth::Permission::parse(p).ok_or_else(|| {
+                            AppError::bad_input(
+                                "permissions",
+                                format!("no permission is called {p}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let role = role::Model {
+                    id: ids::new_key(),
+                    name,
+                    description: super::description(description.as_deref())?,
+                    permissions: role_grants::encode_permissions(&permissions),
+                    is_builtin: false,
+                    created_at: ts,
+                };
+                missing.push(Missing::Role(role.clone()));
+                roles.push(role);
+            }
+            CatalogueLine::Tier { name, description } => {
+                let name = super::tier_name(name)?;
+                if tiers.iter().any(|t| t.name.eq_ignore_ascii_case(&name)) {
+                    continue;
+                }
+                let tier = tier::Model {
+                    id: ids::new_key(),
+                    name,
+                    description: super::description(description.as_deref())?,
+                    created_at: ts,
+                };
+                missing.push(Missing::Tier(tier.clone()));
+                tiers.push(tier);
+            }
+        }
+    }
+    Ok((roles, tiers, missing))
+}
+
+/// A catalogue entry to make with the batch.
+enum Missing {
+    Role(role::Model),
+    Tier(tier::Model),
+}
+
+/// Roles and tiers named by id or name.
+fn resolve_references(
+    roles: &[role::Model],
+    tiers: &[tier::Model],
     candidates: &mut [Option<Candidate>],
     results: &mut [Imported],
-) -> Result<()> {
-    let roles = role::Entity::find().all(&ctx.db).await?;
-    let tiers = tier::Entity::find().all(&ctx.db).await?;
+) {
     for (candidate, result) in candidates.iter_mut().zip(results.iter_mut()) {
         let Some(c) = candidate else { continue };
         let mut problem = None;
@@ -499,7 +592,6 @@ async fn resolve_references(
             *candidate = None;
         }
     }
-    Ok(())
 }
 
 /// The second of two records with one email, username or externalId fails.
@@ -510,7 +602,11 @@ fn within_batch(candidates: &mut [Option<Candidate>], results: &mut [Imported]) 
         let Some(c) = candidate else { continue };
         let err = if !emails.insert(c.email.clone()) {
             Some(AppError::DuplicateEmail)
-        } else if c.username.as_ref().is_some_and(|u| !usernames.insert(u.clone())) {
+        } else if c
+            .username
+            .as_ref()
+            .is_some_and(|u| !usernames.insert(u.clone()))
+        {
             Some(AppError::DuplicateUsername)
         } else if c
             .external_id
@@ -555,7 +651,10 @@ async fn existing_users(
 }
 
 /// Passwords given in the clear, hashed on the bounded pool.
-async fn hash_plain_passwords(ctx: &AppContext, candidates: &mut [Option<Candidate>]) -> Result<()> {
+async fn hash_plain_passwords(
+    ctx: &AppContext,
+    candidates: &mut [Option<Candidate>],
+) -> Result<()> {
     for c in candidates.iter_mut().flatten() {
         if let Some(password) = c.plain_password.take() {
             c.model.password_hash = Set(ctx.hasher.hash(password).await?);
@@ -576,9 +675,25 @@ fn preview(mut model: user::ActiveModel) -> user::Model {
         )+};
     }
     take!(
-        id, username, email, display_name, first_name, last_name, avatar_url, status,
-        is_superuser, tier_id, created_at, updated_at, email_verified_at, metadata,
-        app_metadata, has_password, locale, external_id, last_login_at
+        id,
+        username,
+        email,
+        display_name,
+        first_name,
+        last_name,
+        avatar_url,
+        status,
+        is_superuser,
+        tier_id,
+        created_at,
+        updated_at,
+        email_verified_at,
+        metadata,
+        app_metadata,
+        has_password,
+        locale,
+        external_id,
+        last_login_at
     );
     user
 }
@@ -588,10 +703,31 @@ fn preview(mut model: user::ActiveModel) -> user::Model {
 async fn write(
     ctx: &AppContext,
     importer: Importer<'_>,
+    missing: &[Missing],
     candidates: Vec<Option<Candidate>>,
     results: &mut [Imported],
 ) -> Result<()> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
     let txn = ctx.db.begin().await?;
+    for entry in missing {
+        // Made meanwhile by another import: its key is not the one the
+        // batch's users name, so the batch fails (`CONFLICT`) and can run again.
+        match entry {
+            Missing::Role(role) => role
+                .clone()
+                .into_active_model()
+                .insert(&txn)
+                .await
+                .map(drop),
+            Missing::Tier(tier) => tier
+                .clone()
+                .into_active_model()
+                .insert(&txn)
+                .await
+                .map(drop),
+        }
+        .on_constraint(super::name_taken("role or tier"))?;
+    }
     let default_role = role_grants::builtin_id(&txn, role_grants::DEFAULT_ROLE).await?;
     let mut taken: HashSet<String> = HashSet::new();
     let (mut created, mut updated) = (Vec::new(), Vec::new());
@@ -659,11 +795,12 @@ async fn write(
         .iter()
         .filter(|r| r.outcome == Outcome::Failed)
         .count();
-    let event = match importer {
-        Importer::Viewer(viewer) => Event::by(viewer, Action::UsersImported),
-        Importer::Shell => Event::anonymous(&RequestMeta::default(), Action::UsersImported)
-            .change("via", Value::Null, "usergraph import"),
-    };
+    let event =
+        match importer {
+            Importer::Viewer(viewer) => Event::by(viewer, Action::UsersImported),
+            Importer::Shell => Event::anonymous(&RequestMeta::default(), Action::UsersImported)
+                .change("via", Value::Null, "usergraph import"),
+        };
     event
         .change("created", Value::Null, created.len())
         .change("updated", Value::Null, updated.len())
@@ -715,8 +852,24 @@ async fn update_existing(
             }
         )+};
     }
-    copy_if_set!(email, display_name, first_name, last_name, avatar_url, website, facebook);
-    copy_if_set!(instagram, linkedin, x, youtube, locale, external_id, tier_id);
+    copy_if_set!(
+        email,
+        display_name,
+        first_name,
+        last_name,
+        avatar_url,
+        website,
+        facebook
+    );
+    copy_if_set!(
+        instagram,
+        linkedin,
+        x,
+        youtube,
+        locale,
+        external_id,
+        tier_id
+    );
     if let Set(name) = &row.username
         && !name.is_empty()
         && *name != current.username
@@ -753,6 +906,33 @@ async fn update_existing(
     Ok(user)
 }
 
+/// The roles made here (not the built-in ones) and every tier, as
+/// `usergraph export` writes them before its users.
+pub async fn export_catalogue(conn: &impl ConnectionTrait) -> Result<Vec<CatalogueLine>> {
+    use sea_orm::QueryOrder;
+    let roles = role::Entity::find()
+        .filter(role::Column::IsBuiltin.eq(false))
+        .order_by_asc(role::Column::Name)
+        .all(conn)
+        .await?;
+    let tiers = tier::Entity::find()
+        .order_by_asc(tier::Column::Name)
+        .all(conn)
+        .await?;
+    Ok(roles
+        .into_iter()
+        .map(|r| CatalogueLine::Role {
+            permissions: r.permission_names(),
+            name: r.name,
+            description: r.description,
+        })
+        .chain(tiers.into_iter().map(|t| CatalogueLine::Tier {
+            name: t.name,
+            description: t.description,
+        }))
+        .collect())
+}
+
 /// Users as `usergraph export` writes them: every live account (not
 /// erased), with its roles and tier by name, oldest first; `with_hashes`
 /// adds each password hash (the shell only, never over GraphQL).
@@ -770,13 +950,11 @@ pub async fn export_page(
         .limit(limit);
     if let Some((at, id)) = after {
         query = query.filter(
-            Condition::any()
-                .add(user::Column::CreatedAt.gt(at))
-                .add(
-                    Condition::all()
-                        .add(user::Column::CreatedAt.eq(at))
-                        .add(user::Column::Id.gt(id)),
-                ),
+            Condition::any().add(user::Column::CreatedAt.gt(at)).add(
+                Condition::all()
+                    .add(user::Column::CreatedAt.eq(at))
+                    .add(user::Column::Id.gt(id)),
+            ),
         );
     }
     let page = query.all(conn).await?;
@@ -824,9 +1002,16 @@ pub async fn export_page(
                     youtube: u.youtube.clone(),
                 })
                 .filter(|l| {
-                    [&l.website, &l.facebook, &l.instagram, &l.linkedin, &l.x, &l.youtube]
-                        .iter()
-                        .any(|v| v.is_some())
+                    [
+                        &l.website,
+                        &l.facebook,
+                        &l.instagram,
+                        &l.linkedin,
+                        &l.x,
+                        &l.youtube,
+                    ]
+                    .iter()
+                    .any(|v| v.is_some())
                 }),
                 status: Some(
                     match u.status {

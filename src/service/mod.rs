@@ -214,6 +214,12 @@ fn description(raw: Option<&str>) -> crate::error::Result<Option<String>> {
     crate::validation::optional_text(raw, "description", 255)
 }
 
+/// A tier's name: 1 to 64 characters.
+fn tier_name(raw: &str) -> crate::error::Result<String> {
+    crate::validation::optional_text(Some(raw), "name", 64)?
+        .ok_or_else(|| crate::error::AppError::bad_input("name", "name must not be empty"))
+}
+
 /// Every row of a catalogue (roles, tiers), ordered by its name column.
 async fn all_by_name<E: sea_orm::EntityTrait>(
     conn: &impl sea_orm::ConnectionTrait,

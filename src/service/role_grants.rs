@@ -243,3 +243,26 @@ pub async fn audit_given(
         .record(conn)
         .await
 }
+
+/// A role's name as stored: 2 to 64 characters of `a-z0-9_.-`, lower-cased.
+pub fn role_name(raw: &str) -> Result<String> {
+    let name = raw.trim().to_lowercase();
+    let valid = (2..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    if valid {
+        Ok(name)
+    } else {
+        Err(AppError::bad_input(
+            "name",
+            "name must be 2 to 64 characters of a-z, 0-9, '_', '.' and '-'",
+        ))
+    }
+}
+
+/// Permissions as a role row stores them: a sorted JSON array of names.
+pub fn encode_permissions(permissions: &[Permission]) -> String {
+    let names: BTreeSet<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    serde_json::to_string(&names).expect("a set of strings serialises")
+}

@@ -22,27 +22,6 @@ use crate::{
 };
 
 /// Role names: 2–64 characters of `[a-z0-9_.-]`, like usernames.
-fn role_name(raw: &str) -> Result<String> {
-    let name = raw.trim().to_lowercase();
-    let valid = (2..=64).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
-    if valid {
-        Ok(name)
-    } else {
-        Err(AppError::bad_input(
-            "name",
-            "name must be 2 to 64 characters of a-z, 0-9, '_', '.' and '-'",
-        ))
-    }
-}
-
-fn encode_permissions(permissions: &[Permission]) -> String {
-    let names: BTreeSet<&str> = permissions.iter().map(|p| p.as_str()).collect();
-    serde_json::to_string(&names).expect("a set of strings serialises")
-}
-
 /// Every role, ordered by name.
 pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<role::Model>> {
     super::all_by_name::<role::Entity>(conn, role::Column::Name).await
@@ -69,9 +48,9 @@ pub async fn create(
     let txn = ctx.db.begin().await?;
     let role = role::ActiveModel {
         id: Set(crate::ids::new_key()),
-        name: Set(role_name(name)?),
+        name: Set(role_grants::role_name(name)?),
         description: Set(super::description(description)?),
-        permissions: Set(encode_permissions(permissions)),
+        permissions: Set(role_grants::encode_permissions(permissions)),
         is_builtin: Set(false),
         created_at: Set(now()),
     }
@@ -124,7 +103,7 @@ pub async fn update(
         ..Default::default()
     };
     if let Some(name) = patch.name {
-        let name = role_name(name)?;
+        let name = role_grants::role_name(name)?;
         if current.is_builtin && name != current.name {
             return Err(AppError::Conflict(
                 "built-in roles cannot be renamed".into(),
@@ -144,7 +123,7 @@ pub async fn update(
                 "the permissions of built-in roles cannot be changed".into(),
             ));
         }
-        model.permissions = Set(encode_permissions(new_permissions));
+        model.permissions = Set(role_grants::encode_permissions(new_permissions));
     }
     if !model.is_changed() {
         return Ok(current);

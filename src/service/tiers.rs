@@ -14,13 +14,8 @@ use super::{
 use crate::{
     auth::Viewer,
     error::{AppError, Result, ResultExt, is_foreign_key_violation},
-    ids, validation,
+    ids,
 };
-
-fn tier_name(raw: &str) -> Result<String> {
-    validation::optional_text(Some(raw), "name", 64)?
-        .ok_or_else(|| AppError::bad_input("name", "name must not be empty"))
-}
 
 /// Every tier, ordered by name.
 pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<tier::Model>> {
@@ -46,7 +41,7 @@ pub async fn create(
     let txn = ctx.db.begin().await?;
     let tier = tier::ActiveModel {
         id: Set(ids::new_key()),
-        name: Set(tier_name(name)?),
+        name: Set(super::tier_name(name)?),
         description: Set(super::description(description)?),
         created_at: Set(now()),
     }
@@ -91,7 +86,7 @@ pub async fn update(
         ..Default::default()
     };
     if let Some(name) = patch.name {
-        model.name = Set(tier_name(name)?);
+        model.name = Set(super::tier_name(name)?);
     }
     if let Some(description) = patch.description {
         model.description = Set(super::description(description)?);

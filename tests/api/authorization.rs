@@ -441,6 +441,10 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({}),
         ),
         "myPasskeys" => ("{ myPasskeys { id } }", json!({})),
+        "importUsers" => (
+            "mutation { importUsers(users: [{ email: \"imported@example.com\" }], dryRun: true) { created } }",
+            json!({}),
+        ),
         "startPasskeyRegistration" => (
             "mutation($p: String!) { startPasskeyRegistration(password: $p) { challengeId } }",
             json!({ "p": PASSWORD }),

@@ -166,6 +166,11 @@ impl TestApp {
         AppContext::new(conn, stats, config).expect("context")
     }
 
+    /// The database this app runs on (`DATABASE_URL`).
+    pub fn database_url(&self) -> &str {
+        &self.env["DATABASE_URL"]
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.ctx.db
     }

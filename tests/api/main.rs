@@ -13,6 +13,7 @@ mod directory;
 mod external;
 mod helpers;
 mod http;
+mod imports;
 mod invitations;
 mod live;
 mod login;

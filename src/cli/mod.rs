@@ -7,11 +7,13 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use secrecy::{ExposeSecret, SecretString};
 
+mod transfer;
+
 use crate::{
     app,
     config::{AppEnv, Config},
     db, graphql,
-    service::{AppContext, accounts},
+    service::{AppContext, accounts, imports::OnConflict},
     telemetry,
 };
 
@@ -58,12 +60,62 @@ enum Command {
         #[arg(long, env = "ADMIN_EMAIL")]
         email: String,
     },
+    /// Import users from a file of JSON lines: one user per line, with
+    /// `importUsers`' fields (`email`, `username`, `passwordHash`,
+    /// `roleNames`, `tierName`, `externalId`, …), as `export` writes them.
+    /// Failing lines are reported on standard error and the exit code is
+    /// non-zero; with `--on-conflict fail` (the default) the whole file is
+    /// checked first and nothing is written when a line fails.
+    Import {
+        /// The JSON lines file.
+        file: std::path::PathBuf,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A line naming an existing user (by externalId, email or username).
+        #[arg(long, value_enum, default_value = "fail")]
+        on_conflict: ConflictArg,
+        /// Users per transaction (at most 1000).
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+    },
+    /// Write every user (erased ones aside) to standard output as JSON
+    /// lines that `import` reads: profile, roles and tier by name,
+    /// metadata, verification, times and externalId.
+    Export {
+        /// Include each user's password hash (argon2id, or an imported
+        /// hash not yet replaced). Only from the shell, never over GraphQL:
+        /// the file is then as secret as the database.
+        #[arg(long)]
+        include_password_hashes: bool,
+    },
     /// Print the GraphQL schema (SDL) that is committed as schema.graphql.
     ExportSchema,
     /// Exit 0 when the server on this machine is ready (`/health/ready`
     /// on BIND_ADDR's port answers 200 within 3 s), 1 otherwise: a
     /// container health check for an image with no shell or curl.
     Health,
+}
+
+/// `--on-conflict`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConflictArg {
+    /// Nothing is written when any line fails.
+    Fail,
+    /// Lines naming an existing user are passed over.
+    Skip,
+    /// The existing user takes the line's fields.
+    Update,
+}
+
+impl From<ConflictArg> for OnConflict {
+    fn from(value: ConflictArg) -> Self {
+        match value {
+            ConflictArg::Fail => OnConflict::Fail,
+            ConflictArg::Skip => OnConflict::Skip,
+            ConflictArg::Update => OnConflict::Update,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -159,12 +211,14 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let config = match &command {
         // Neither serves: the database settings are all they need.
-        Command::Migrate { .. } | Command::CreateSuperuser { .. } => {
-            Config::for_database_from_env()?
-        }
+        Command::Migrate { .. }
+        | Command::CreateSuperuser { .. }
+        | Command::Import { .. }
+        | Command::Export { .. } => Config::for_database_from_env()?,
         _ => Config::from_env()?,
     };
-    let traces = telemetry::init(config.log_format, config.export_traces);
+    let to_stderr = matches!(command, Command::Export { .. });
+    let traces = telemetry::init(config.log_format, config.export_traces, to_stderr);
     let outcome = run_command(command, config).await;
     if let Some(provider) = traces {
         // Flushes the spans still batched; off the runtime, as the exporter blocks.
@@ -251,6 +305,31 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 ctx.config.log_format,
                 &format!("superuser {} created", user.username),
             );
+            Ok(())
+        }
+        Command::Import {
+            file,
+            dry_run,
+            on_conflict,
+            batch_size,
+        } => {
+            let (conn, stats) = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let ctx = AppContext::new(conn, stats, config)?;
+            if transfer::import(&ctx, &file, on_conflict.into(), dry_run, batch_size).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("some lines were not imported (listed above)")
+            }
+        }
+        Command::Export {
+            include_password_hashes,
+        } => {
+            let (conn, stats) = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let ctx = AppContext::new(conn, stats, config)?;
+            let count = transfer::export(&ctx, include_password_hashes).await?;
+            eprintln!("{count} users exported");
             Ok(())
         }
         Command::ExportSchema | Command::Health => unreachable!("handled above"),
