@@ -48,6 +48,21 @@ impl AccountQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         Ok(User::owned(viewer(ctx)?.user.clone()))
     }
+
+    /// Everything kept about the caller, as one JSON document to download:
+    /// `user` (the profile, metadata, roles and tier), `sessions` (with
+    /// their addresses and browsers), `apiKeys` (never their secrets),
+    /// `identities`, `passkeys` and `securityEvents` (as `mySecurityEvents`
+    /// shows them). A signed-in session only (`FORBIDDEN` with an API key).
+    #[graphql(guard = "Authenticated")]
+    async fn export_my_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
+        Ok(async_graphql::Json(
+            accounts::export_my_data(app(ctx), viewer(ctx)?).await?,
+        ))
+    }
 }
 
 /// Sign-up, sign-in and the caller's own account.
@@ -136,11 +151,20 @@ impl AccountMutation {
     }
 
     /// Soft-deletes the caller's account after checking its password, and ends
-    /// all its sessions. `CONFLICT` for the last active superuser.
-    /// `FORBIDDEN` with an API key.
+    /// all its sessions. With `erase`, the person's data goes for good: the
+    /// profile, email and username (freed for others), metadata, sessions,
+    /// keys, second factor, provider links and passkeys, and their values in
+    /// the audit trail, queued mail and webhook messages; the id stays, so
+    /// audit events still join (audited as `user.erased`). `CONFLICT` for the
+    /// last active superuser. `FORBIDDEN` with an API key.
     #[graphql(guard = "Authenticated")]
-    async fn delete_me(&self, ctx: &Context<'_>, password: String) -> async_graphql::Result<bool> {
-        accounts::delete_me(app(ctx), viewer(ctx)?, &password).await?;
+    async fn delete_me(
+        &self,
+        ctx: &Context<'_>,
+        password: String,
+        #[graphql(default)] erase: bool,
+    ) -> async_graphql::Result<bool> {
+        accounts::delete_me(app(ctx), viewer(ctx)?, &password, erase).await?;
         Ok(true)
     }
 }

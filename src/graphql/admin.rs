@@ -238,6 +238,16 @@ impl AdminMutation {
         Ok(User::changed(restored, viewer, DELETION_FIELDS.to_vec()))
     }
 
+    /// Erases a user's data for good (`USERS_DELETE`; a superuser only by a
+    /// superuser, and never the last one: `CONFLICT`): as `deleteMe(erase:
+    /// true)` does, the id staying for the audit trail. Audited
+    /// (`user.erased`, without the erased values). `NOT_FOUND` on `id`.
+    #[graphql(guard = "HasPermission(Permission::UsersDelete)")]
+    async fn erase_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        admin::erase_user(app(ctx), viewer(ctx)?, user_key(&id)?).await?;
+        Ok(true)
+    }
+
     /// Deletes a user for good, with its sessions and role links (superuser).
     #[graphql(guard = "Superuser")]
     async fn hard_delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {

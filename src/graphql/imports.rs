@@ -110,6 +110,7 @@ impl From<ImportUserInput> for Record {
             email_verified: input.email_verified,
             created_at: input.created_at.map(|t| t.0),
             last_login_at: input.last_login_at.map(|t| t.0),
+            deleted_at: None,
             external_id: input.external_id,
             locale: input.locale,
         }

@@ -12,7 +12,7 @@ use super::{
     AppContext, RequestMeta, access, account_mail,
     audit::{self, Action, Event, Target},
     credentials::{self, Checked},
-    limits,
+    erasure, limits,
     new_account::{self, FirstRoles, NewAccount},
     now, outbox, users,
 };
@@ -286,17 +286,34 @@ pub async fn update_me(
     Ok(updated)
 }
 
-/// Soft-deletes the viewer and ends all its sessions.
-#[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
-pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
+/// `deleteMe`: after the password, the caller's account is soft-deleted
+/// and its sessions and keys end; with `erase`, the person's data goes for
+/// good as well (`erasure`), the id staying for the audit trail.
+#[tracing::instrument(name = "accounts.delete_me", skip_all, fields(user_id = %crate::ids::user(viewer.id()), erase))]
+pub async fn delete_me(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    password: &str,
+    erase: bool,
+) -> Result<()> {
     viewer.require_session()?;
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.db.begin().await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
-    users::lock(&txn, viewer.id())
+    let locked = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    if erase {
+        erasure::erase(&txn, locked).await?;
+        Event::by(viewer, Action::UserErased)
+            .on(Target::User(viewer.id()))
+            .record(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::info!("account deleted and erased by its owner");
+        return Ok(());
+    }
     user::ActiveModel {
         id: Set(viewer.id()),
         deleted_at: Set(Some(ts)),
@@ -317,6 +334,121 @@ pub async fn delete_me(ctx: &AppContext, viewer: &Viewer, password: &str) -> Res
     txn.commit().await?;
     tracing::info!("account deleted by its owner");
     Ok(())
+}
+
+/// `exportMyData`: everything kept about the caller, as one JSON document
+/// (a session only: never an API key).
+pub async fn export_my_data(ctx: &AppContext, viewer: &Viewer) -> Result<serde_json::Value> {
+    use entity::{api_key, external_identity, session, tier};
+    use sea_orm::QueryOrder;
+    use serde_json::json;
+    viewer.require_session()?;
+    let id = viewer.id();
+    let user = users::find(&ctx.db, id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let roles: Vec<String> = super::role_grants::of_user(&ctx.db, id)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let tier = match user.tier_id {
+        Some(key) => tier::Entity::find_by_id(key)
+            .one(&ctx.db)
+            .await?
+            .map(|t| t.name),
+        None => None,
+    };
+    let time =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sessions: Vec<serde_json::Value> = session::Entity::find()
+        .filter(session::Column::UserId.eq(id))
+        .order_by_asc(session::Column::CreatedAt)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": crate::ids::session(s.chain_id), "createdAt": time(s.created_at),
+                "lastUsedAt": time(s.last_used_at), "expiresAt": time(s.expires_at),
+                "endedAt": s.revoked_at.or(s.rotated_at).map(time),
+                "ip": s.ip, "userAgent": s.user_agent,
+            })
+        })
+        .collect();
+    let api_keys: Vec<serde_json::Value> = api_key::Entity::find()
+        .filter(api_key::Column::UserId.eq(id))
+        .order_by_asc(api_key::Column::CreatedAt)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|k| {
+            json!({
+                "id": crate::ids::encode(crate::ids::API_KEY, k.id), "name": k.name, "prefix": k.prefix,
+                "permissions": serde_json::from_str::<serde_json::Value>(&k.permissions).unwrap_or_default(),
+                "createdAt": time(k.created_at), "expiresAt": k.expires_at.map(time),
+                "lastUsedAt": k.last_used_at.map(time), "revokedAt": k.revoked_at.map(time),
+            })
+        })
+        .collect();
+    let identities: Vec<serde_json::Value> = external_identity::Entity::find()
+        .filter(external_identity::Column::UserId.eq(id))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|i| {
+            json!({
+                "id": crate::ids::encode(crate::ids::EXTERNAL_IDENTITY, i.id), "provider": i.provider,
+                "subject": i.subject, "email": i.email, "linkedAt": time(i.linked_at),
+                "lastUsedAt": i.last_used_at.map(time),
+            })
+        })
+        .collect();
+    let passkeys: Vec<serde_json::Value> = credentials::passkey::of_user(&ctx.db, id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "id": crate::ids::encode(crate::ids::PASSKEY, p.id), "name": p.name,
+                "createdAt": time(p.created_at), "lastUsedAt": p.last_used_at.map(time),
+                "backedUp": p.backed_up,
+            })
+        })
+        .collect();
+    let events: Vec<serde_json::Value> = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::TargetKind.eq("user"))
+        .filter(entity::audit_event::Column::TargetId.eq(id))
+        .order_by_asc(entity::audit_event::Column::CreatedAt)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .filter(|e| Action::parse(&e.action).is_some_and(Action::is_security))
+        .map(|mut e| {
+            audit::as_own_history(viewer, &mut e);
+            audit::public(&e)
+        })
+        .collect();
+    let u = &user;
+    Ok(json!({
+        "exportedAt": time(now()),
+        "user": {
+            "id": crate::ids::user(u.id), "username": u.username, "email": u.email,
+            "emailVerifiedAt": u.email_verified_at.map(time), "name": u.display_name,
+            "firstName": u.first_name, "lastName": u.last_name, "avatarUrl": u.avatar_url,
+            "socialLinks": { "website": u.website, "facebook": u.facebook, "instagram": u.instagram,
+                             "linkedin": u.linkedin, "x": u.x, "youtube": u.youtube },
+            "locale": u.locale, "status": format!("{:?}", u.status).to_uppercase(),
+            "metadata": u.metadata, "externalId": u.external_id, "mfaEnabled": u.mfa_enabled,
+            "hasPassword": u.has_password, "createdAt": time(u.created_at),
+            "updatedAt": time(u.updated_at), "lastLoginAt": u.last_login_at.map(time),
+            "roles": roles, "tier": tier,
+        },
+        "sessions": sessions,
+        "apiKeys": api_keys,
+        "identities": identities,
+        "passkeys": passkeys,
+        "securityEvents": events,
+    }))
 }
 
 /// Creates a superuser (used by `create-superuser` and the `ADMIN_*` bootstrap).

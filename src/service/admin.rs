@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{
     AppContext, access, account_mail,
     audit::{self, Action, Event, Target},
-    credentials,
+    credentials, erasure,
     new_account::{self, FirstRoles, NewAccount},
     now, role_grants,
     users::{self, ProfilePatch},
@@ -351,10 +351,41 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     Ok(deleted)
 }
 
+/// `eraseUser` (`USERS_DELETE`; a superuser only by a superuser, never the
+/// last one): the person's data goes for good (`erasure`); the id stays
+/// for the audit trail. Erasing an erased user does nothing.
+#[tracing::instrument(name = "admin.erase_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
+pub async fn erase_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
+    viewer.require(Permission::UsersDelete)?;
+    let current = target(ctx, id).await?;
+    users::check_target(viewer, &current)?;
+    if current.erased_at.is_some() {
+        return Ok(());
+    }
+    let txn = ctx.db.begin().await?;
+    users::ensure_superuser_remains(&txn, id).await?;
+    let locked = users::lock(&txn, id)
+        .await?
+        .ok_or(AppError::not_found("user").with_field("id"))?;
+    erasure::erase(&txn, locked).await?;
+    Event::by(viewer, Action::UserErased)
+        .on(Target::User(id))
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!("a user's data erased");
+    Ok(())
+}
+
 pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require(Permission::UsersDelete)?;
     let current = target(ctx, id).await?;
     users::check_target(viewer, &current)?;
+    if current.erased_at.is_some() {
+        return Err(AppError::Conflict(
+            "this user's data was erased: there is nothing to restore".into(),
+        ));
+    }
     let mut model = users::changes(&current);
     if current.is_deleted() {
         model.deleted_at = Set(None);

@@ -82,6 +82,9 @@ pub struct Record {
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login_at: Option<DateTime<Utc>>,
+    /// A soft-deleted user's deletion (export and import keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
     /// The user's id in the system they come from (unique here too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
@@ -362,6 +365,7 @@ fn candidate(record: Record) -> Result<Candidate> {
     for (at, field) in [
         (record.created_at, "createdAt"),
         (record.last_login_at, "lastLoginAt"),
+        (record.deleted_at, "deletedAt"),
     ] {
         if at.is_some_and(|at| at > ts) {
             return Err(AppError::bad_input(field, "a time in the future"));
@@ -377,6 +381,7 @@ fn candidate(record: Record) -> Result<Candidate> {
     model.has_password = Set(has_password);
     model.external_id = Set(external_id.clone());
     model.last_login_at = Set(record.last_login_at);
+    model.deleted_at = Set(record.deleted_at);
     model.email_verified_at = Set(record
         .email_verified
         .unwrap_or(false)
@@ -1031,6 +1036,7 @@ pub async fn export_page(
                 email_verified: Some(u.email_verified_at.is_some()),
                 created_at: Some(u.created_at),
                 last_login_at: u.last_login_at,
+                deleted_at: u.deleted_at,
                 external_id: u.external_id.clone(),
                 locale: u.locale.clone(),
             };

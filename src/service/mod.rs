@@ -25,6 +25,7 @@ pub mod webhooks;
 pub mod access;
 pub mod account_mail;
 pub mod credentials;
+pub mod erasure;
 pub mod limits;
 pub mod links;
 pub mod new_account;

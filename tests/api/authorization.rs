@@ -441,6 +441,11 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
             json!({}),
         ),
         "myPasskeys" => ("{ myPasskeys { id } }", json!({})),
+        "exportMyData" => ("{ exportMyData }", json!({})),
+        "eraseUser" => (
+            "mutation($id: ID!) { eraseUser(id: $id) }",
+            json!({ "id": usergraph::ids::encode(usergraph::ids::USER, uuid::Uuid::nil()) }),
+        ),
         "importUsers" => (
             "mutation { importUsers(users: [{ email: \"imported@example.com\" }], dryRun: true) { created } }",
             json!({}),

@@ -378,6 +378,16 @@ async fn an_export_imported_into_a_fresh_database_gives_the_same_directory_and_w
     )
     .await;
     assert_eq!(payload(&body)["created"], 3, "{body}");
+    // A soft-deleted user stays deleted through the round trip.
+    let dave = payload(&body)["results"][2]["user"]["id"].clone();
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation($u: ID!) { deleteUser(id: $u) { id } }",
+            json!({ "u": dave }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
 
     let (ok, exported, err) =
         usergraph(&["export", "--include-password-hashes"], app.database_url()).await;
@@ -386,6 +396,12 @@ async fn an_export_imported_into_a_fresh_database_gives_the_same_directory_and_w
     let lines: Vec<&str> = exported.lines().collect();
     assert_eq!(lines.len(), 6, "a role, a tier and four users: {exported}");
     assert!(lines[0].starts_with("{\"role\""), "{exported}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"dave\"") && l.contains("\"deletedAt\"")),
+        "{exported}"
+    );
     let (_, without, _) = usergraph(&["export"], app.database_url()).await;
     assert!(!without.contains("passwordHash"), "{without}");
 

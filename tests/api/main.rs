@@ -10,6 +10,7 @@ mod authenticator;
 mod authorization;
 mod clients;
 mod directory;
+mod erasure;
 mod external;
 mod helpers;
 mod http;
