@@ -2,7 +2,7 @@
 //! users come from store: PHC argon2id/argon2i, bcrypt (`$2a$`, `$2b$`,
 //! `$2y$`: passlib, Express, Supabase), Django's `pbkdf2_sha256$`,
 //! `pbkdf2_sha1$`, `argon2$` and `bcrypt_sha256$`, PHC `$pbkdf2-sha256$`
-//! (Keycloak's, converted) and PHC `$scrypt$`. Each is read and bounded at
+//! and `$pbkdf2-sha512$` (Keycloak's, converted) and PHC `$scrypt$`. Each is read and bounded at
 //! import, so no stored hash can make a sign-in a CPU or memory bomb; the
 //! first right sign-in replaces it with argon2id (`service::accounts`).
 //! Verification is the RustCrypto crates' (and `bcrypt`'s), never ours.
@@ -33,7 +33,8 @@ enum Format {
     BcryptSha256,
     DjangoPbkdf2Sha256,
     DjangoPbkdf2Sha1,
-    /// PHC `$pbkdf2-sha256$i=…,l=…$salt$hash`.
+    /// PHC `$pbkdf2-sha256$i=…,l=…$salt$hash` (or `-sha512`, Keycloak's
+    /// later default).
     Pbkdf2Phc,
     Scrypt,
 }
@@ -58,7 +59,7 @@ fn format_of(hash: &str) -> Option<(Format, &str)> {
     if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
         return Some((Format::Bcrypt, hash));
     }
-    if hash.starts_with("$pbkdf2-sha256$") {
+    if hash.starts_with("$pbkdf2-sha256$") || hash.starts_with("$pbkdf2-sha512$") {
         return Some((Format::Pbkdf2Phc, hash));
     }
     if hash.starts_with("$scrypt$") {
@@ -83,7 +84,7 @@ pub fn is_current(hash: &str) -> bool {
 pub fn check(hash: &str) -> Result<(), String> {
     let (format, body) = format_of(hash).ok_or_else(|| {
         "not a password hash usergraph reads: argon2id/argon2i (PHC), bcrypt ($2a$, $2b$, $2y$), \
-         Django's pbkdf2_sha256$, pbkdf2_sha1$, argon2$ or bcrypt_sha256$, PHC $pbkdf2-sha256$ or $scrypt$"
+         Django's pbkdf2_sha256$, pbkdf2_sha1$, argon2$ or bcrypt_sha256$, PHC $pbkdf2-sha256$, $pbkdf2-sha512$ or $scrypt$"
             .to_owned()
     })?;
     match format {

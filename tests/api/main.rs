@@ -21,6 +21,7 @@ mod login;
 mod mailbox;
 mod metadata;
 mod mfa;
+mod migrating;
 mod nodes;
 mod operations;
 mod passkeys;
