@@ -13,15 +13,18 @@ use subtle::ConstantTimeEq;
 
 /// bcrypt's cost (2^cost rounds): 14 is about a second.
 pub const MAX_BCRYPT_COST: u32 = 14;
-/// PBKDF2 iterations (Django's default is 1,000,000 since 5.2).
-pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// PBKDF2 iterations (Django's default grows each release: 1,000,000 in
+/// 5.2, 1,500,000 in 6.1), about a second of one core at the bound.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 3_000_000;
 /// argon2's memory in KiB (Django's default is 102,400), passes and lanes.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 131_072;
-pub const MAX_ARGON2_PASSES: u32 = 16;
-pub const MAX_ARGON2_LANES: u32 = 16;
+pub const MAX_ARGON2_PASSES: u32 = 10;
+pub const MAX_ARGON2_LANES: u32 = 8;
 /// scrypt's memory (128 · r · 2^ln bytes) and its parallelism.
 pub const MAX_SCRYPT_MEMORY: u64 = 128 * 1024 * 1024;
-pub const MAX_SCRYPT_LANES: u32 = 16;
+pub const MAX_SCRYPT_LANES: u32 = 4;
+/// The longest hash taken: every format above fits well within it.
+pub const MAX_HASH_CHARS: usize = 512;
 
 /// A stored hash of a known format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,11 @@ pub fn is_current(hash: &str) -> bool {
 /// Checks an imported hash: a known format, readable, within the bounds.
 /// The message says what is wrong, for `BAD_USER_INPUT` on `passwordHash`.
 pub fn check(hash: &str) -> Result<(), String> {
+    if hash.len() > MAX_HASH_CHARS || hash.chars().any(char::is_control) {
+        return Err(format!(
+            "at most {MAX_HASH_CHARS} characters, without control characters"
+        ));
+    }
     let (format, body) = format_of(hash).ok_or_else(|| {
         "not a password hash usergraph reads: argon2id/argon2i (PHC), bcrypt ($2a$, $2b$, $2y$), \
          Django's pbkdf2_sha256$, pbkdf2_sha1$, argon2$ or bcrypt_sha256$, PHC $pbkdf2-sha256$, $pbkdf2-sha512$ or $scrypt$"
@@ -93,6 +101,9 @@ pub fn check(hash: &str) -> Result<(), String> {
                 PasswordHash::new(body).map_err(|e| format!("an unreadable argon2 hash: {e}"))?;
             let params = argon2::Params::try_from(&parsed)
                 .map_err(|e| format!("unreadable argon2 parameters: {e}"))?;
+            if parsed.hash.is_none_or(|h| h.len() < 16) {
+                return Err("an argon2 hash without its hash, or shorter than 16 bytes".into());
+            }
             if params.m_cost() > MAX_ARGON2_MEMORY_KIB
                 || params.t_cost() > MAX_ARGON2_PASSES
                 || params.p_cost() > MAX_ARGON2_LANES
@@ -118,6 +129,19 @@ pub fn check(hash: &str) -> Result<(), String> {
         }
         Format::DjangoPbkdf2Sha256 | Format::DjangoPbkdf2Sha1 => {
             let (iterations, salt, derived) = django_parts(body)?;
+            // Django's key is the digest's length; a longer one would make
+            // every check compute it, a shorter one match too many passwords.
+            let length = if format == Format::DjangoPbkdf2Sha256 {
+                32
+            } else {
+                20
+            };
+            if derived.len() != length {
+                return Err(format!(
+                    "a Django PBKDF2 hash of {} bytes (its digest gives {length})",
+                    derived.len()
+                ));
+            }
             if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
                 return Err(format!(
                     "{iterations} PBKDF2 iterations are past the bound ({MAX_PBKDF2_ITERATIONS})"
@@ -139,8 +163,8 @@ pub fn check(hash: &str) -> Result<(), String> {
                     params.rounds
                 ));
             }
-            if parsed.hash.is_none() || parsed.salt.is_none() {
-                return Err("a PBKDF2 hash without its salt or hash".into());
+            if parsed.salt.is_none() || parsed.hash.is_none_or(|h| h.len() < 16) {
+                return Err("a PBKDF2 hash without its salt, or shorter than 16 bytes".into());
             }
             Ok(())
         }
@@ -149,6 +173,9 @@ pub fn check(hash: &str) -> Result<(), String> {
                 PasswordHash::new(body).map_err(|e| format!("an unreadable scrypt hash: {e}"))?;
             let params = scrypt::Params::try_from(&parsed)
                 .map_err(|e| format!("unreadable scrypt parameters: {e}"))?;
+            if parsed.hash.is_none_or(|h| h.len() < 16) {
+                return Err("a scrypt hash without its hash, or shorter than 16 bytes".into());
+            }
             let memory = (128u64 * u64::from(params.r())) << params.log_n();
             if memory > MAX_SCRYPT_MEMORY || params.p() > MAX_SCRYPT_LANES {
                 return Err(format!(
@@ -271,8 +298,24 @@ mod tests {
         let costly = format!("$2b$15${}", &bcrypt[7..]);
         assert!(check(&costly).unwrap_err().contains("cost 15"));
         assert!(!verify(&costly, "anything"), "never computed");
+        let long = format!("pbkdf2_sha256$1000$salt${}", "QUFB".repeat(200));
         for (hash, says) in [
-            ("pbkdf2_sha256$2000000$salt$aGFzaA==", "iterations"),
+            (
+                "$scrypt$ln=15,r=8,p=16$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+                "scrypt",
+            ),
+            (
+                "pbkdf2_sha256$5000000$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=",
+                "iterations",
+            ),
+            // A key of any other length than the digest's: a CPU bomb when
+            // long, a near-universal password when short.
+            ("pbkdf2_sha256$1000$salt$aA==", "bytes"),
+            (long.as_str(), "characters"),
+            (
+                "$2b$10$abc\u{0}defghijklmnopqrstuuNBHWHZw3kgH/9j6t8FPD0P6Fz1VI",
+                "control",
+            ),
             (
                 "$pbkdf2-sha256$i=5000000,l=32$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
                 "iterations",

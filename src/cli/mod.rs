@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use secrecy::{ExposeSecret, SecretString};
 
+mod keycloak;
 mod transfer;
 
 use crate::{
@@ -88,6 +89,14 @@ enum Command {
         /// the file is then as secret as the database.
         #[arg(long)]
         include_password_hashes: bool,
+    },
+    /// Turn a Keycloak realm export (`kc.sh export --realm R --file
+    /// realm.json`) into the JSON lines `import` reads, on standard output:
+    /// its realm roles, and its users with their password hashes
+    /// (pbkdf2-sha256, pbkdf2-sha512, argon2) as PHC strings.
+    ConvertKeycloak {
+        /// The realm export.
+        file: std::path::PathBuf,
     },
     /// Print the GraphQL schema (SDL) that is committed as schema.graphql.
     ExportSchema,
@@ -201,6 +210,20 @@ pub async fn run() -> anyhow::Result<()> {
         }
         // Needs nothing but the port: no configuration check, no logging setup.
         Command::Health => return health().await,
+        // Needs nothing but the file.
+        Command::ConvertKeycloak { file } => {
+            let realm: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(
+                std::fs::File::open(&file)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+            ))
+            .map_err(|e| anyhow::anyhow!("{}: not a realm export: {e}", file.display()))?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let users = keycloak::convert(&realm, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("{users} users converted");
+            return Ok(());
+        }
         _ => {}
     }
     // A production process takes its configuration from its environment
@@ -332,6 +355,8 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("{count} users exported");
             Ok(())
         }
-        Command::ExportSchema | Command::Health => unreachable!("handled above"),
+        Command::ExportSchema | Command::Health | Command::ConvertKeycloak { .. } => {
+            unreachable!("handled above")
+        }
     }
 }

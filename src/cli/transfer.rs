@@ -47,9 +47,10 @@ pub async fn import(
     batch_size: usize,
 ) -> anyhow::Result<bool> {
     let batch_size = batch_size.clamp(1, MAX_BATCH);
+    let reserved = usernames_in(file)?;
     let checked_first = on_conflict == OnConflict::Fail && !dry_run;
     if checked_first {
-        let tally = pass(ctx, file, on_conflict, true, batch_size).await?;
+        let tally = pass(ctx, file, on_conflict, true, batch_size, &reserved).await?;
         if tally.failed > 0 {
             eprintln!(
                 "{} of {} lines fail: nothing was written (--on-conflict fail checks the whole file first)",
@@ -58,7 +59,7 @@ pub async fn import(
             return Ok(false);
         }
     }
-    let tally = pass(ctx, file, on_conflict, dry_run, batch_size).await?;
+    let tally = pass(ctx, file, on_conflict, dry_run, batch_size, &reserved).await?;
     eprintln!(
         "{}{} lines: {} created, {} updated, {} skipped, {} failed",
         if dry_run {
@@ -75,6 +76,23 @@ pub async fn import(
     Ok(tally.failed == 0)
 }
 
+/// The usernames the file's records ask for, so that one made from an
+/// email in an early batch does not take a later record's.
+fn usernames_in(file: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+    );
+    let mut names = std::collections::HashSet::new();
+    for line in reader.lines() {
+        if let Ok(record) = serde_json::from_str::<Record>(&line?)
+            && let Some(name) = record.username
+        {
+            names.insert(name.trim().to_lowercase());
+        }
+    }
+    Ok(names)
+}
+
 /// One pass over the file.
 async fn pass(
     ctx: &AppContext,
@@ -82,6 +100,7 @@ async fn pass(
     on_conflict: OnConflict,
     dry_run: bool,
     batch_size: usize,
+    reserved: &std::collections::HashSet<String>,
 ) -> anyhow::Result<Tally> {
     let reader = std::io::BufReader::new(
         std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
@@ -91,6 +110,7 @@ async fn pass(
         ctx,
         on_conflict,
         dry_run,
+        reserved,
     };
     let mut tally = Tally::default();
     let mut batch = Batch::default();
@@ -107,7 +127,19 @@ async fn pass(
         if line.trim_start().starts_with("{\"role\"") || line.trim_start().starts_with("{\"tier\"")
         {
             match serde_json::from_str::<CatalogueLine>(&line) {
-                Ok(entry) => catalogue.push(entry),
+                Ok(entry) => match imports::check_catalogue_line(&entry) {
+                    Ok(()) => catalogue.push(entry),
+                    Err(err) => {
+                        tally.lines += 1;
+                        fail(
+                            &mut tally,
+                            number,
+                            err.code(),
+                            err.field(),
+                            &err.public_message(),
+                        );
+                    }
+                },
                 Err(err) => {
                     tally.lines += 1;
                     fail(&mut tally, number, "BAD_USER_INPUT", None, &err.to_string());
@@ -185,6 +217,7 @@ struct Pass<'a> {
     ctx: &'a AppContext,
     on_conflict: OnConflict,
     dry_run: bool,
+    reserved: &'a std::collections::HashSet<String>,
 }
 
 impl Pass<'_> {
@@ -204,6 +237,7 @@ impl Pass<'_> {
             ctx,
             Importer::Shell,
             catalogue,
+            self.reserved,
             records,
             on_conflict,
             dry_run,

@@ -221,6 +221,7 @@ impl ImportMutation {
             app(ctx),
             Importer::Viewer(viewer),
             &[],
+            &Default::default(),
             records,
             on_conflict.into(),
             dry_run,

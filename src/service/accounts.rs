@@ -306,10 +306,10 @@ pub async fn delete_me(
         .ok_or(AppError::Unauthenticated)?;
     if erase {
         erasure::erase(&txn, locked).await?;
-        Event::by(viewer, Action::UserErased)
-            .on(Target::User(viewer.id()))
-            .record(&txn)
-            .await?;
+        // The person's own request: its address and browser are theirs.
+        let mut event = Event::by(viewer, Action::UserErased).on(Target::User(viewer.id()));
+        event.meta = RequestMeta::default();
+        event.record(&txn).await?;
         txn.commit().await?;
         tracing::info!("account deleted and erased by its owner");
         return Ok(());
@@ -428,6 +428,16 @@ pub async fn export_my_data(ctx: &AppContext, viewer: &Viewer) -> Result<serde_j
             audit::public(&e)
         })
         .collect();
+    // An email change not yet confirmed: the new address is theirs too.
+    let pending_email = entity::account_token::Entity::find()
+        .filter(entity::account_token::Column::UserId.eq(id))
+        .filter(entity::account_token::Column::UsedAt.is_null())
+        .filter(entity::account_token::Column::ExpiresAt.gt(now()))
+        .filter(entity::account_token::Column::Address.ne(user.email.as_str()))
+        .order_by_desc(entity::account_token::Column::CreatedAt)
+        .one(&ctx.db)
+        .await?
+        .map(|t| t.address);
     let u = &user;
     Ok(json!({
         "exportedAt": time(now()),
@@ -438,7 +448,8 @@ pub async fn export_my_data(ctx: &AppContext, viewer: &Viewer) -> Result<serde_j
             "socialLinks": { "website": u.website, "facebook": u.facebook, "instagram": u.instagram,
                              "linkedin": u.linkedin, "x": u.x, "youtube": u.youtube },
             "locale": u.locale, "status": format!("{:?}", u.status).to_uppercase(),
-            "metadata": u.metadata, "externalId": u.external_id, "mfaEnabled": u.mfa_enabled,
+            "metadata": u.metadata, "appMetadata": u.app_metadata,
+            "pendingEmail": pending_email, "externalId": u.external_id, "mfaEnabled": u.mfa_enabled,
             "hasPassword": u.has_password, "createdAt": time(u.created_at),
             "updatedAt": time(u.updated_at), "lastLoginAt": u.last_login_at.map(time),
             "roles": roles, "tier": tier,

@@ -49,7 +49,18 @@ const PERSONAL_FIELDS: [&str; 17] = [
 /// Erases `user` (locked by the caller); the emptied row.
 pub async fn erase(conn: &impl ConnectionTrait, user: user::Model) -> Result<user::Model> {
     let id = user.id;
-    let values = personal_values(&user);
+    // The addresses mail may have gone to: the account's, and a new one
+    // an email change was waiting to confirm.
+    let mut addresses: BTreeSet<String> = account_token::Entity::find()
+        .filter(account_token::Column::UserId.eq(id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| t.address)
+        .collect();
+    addresses.insert(user.email.clone());
+    let mut values = personal_values(&user);
+    values.extend(addresses.iter().cloned());
     let ts = now();
     let placeholder = id.simple().to_string();
     let mut model = users::changes(&user);
@@ -125,14 +136,14 @@ pub async fn erase(conn: &impl ConnectionTrait, user: user::Model) -> Result<use
 
     // Mail to the person, sent or not.
     outbox::Entity::delete_many()
-        .filter(outbox::Column::Recipient.eq(user.email.as_str()))
+        .filter(outbox::Column::Recipient.is_in(addresses.iter().cloned()))
         .exec(conn)
         .await?;
     // Webhook messages (queued, or kept after delivery) about or by the
     // person, or carrying one of their values.
     let public_id = crate::ids::user(id);
     for message in outbox::Entity::find()
-        .filter(outbox::Column::Recipient.ne(user.email.as_str()))
+        .filter(outbox::Column::Recipient.is_not_in(addresses.iter().cloned()))
         .filter(
             text_holds_any(outbox::Column::Payload, &values)
                 .add(outbox::Column::Payload.contains(&public_id)),

@@ -205,11 +205,14 @@ enum TierRef {
 }
 
 /// `importUsers` and `usergraph import`: see the module's comment.
+/// `reserved_usernames` are usernames records elsewhere ask for (a file's
+/// later batches): a username made from an email avoids them.
 #[tracing::instrument(name = "imports.import", skip_all, fields(records = records.len(), dry_run))]
 pub async fn import(
     ctx: &AppContext,
     importer: Importer<'_>,
     catalogue: &[CatalogueLine],
+    reserved_usernames: &HashSet<String>,
     records: Vec<Record>,
     on_conflict: OnConflict,
     dry_run: bool,
@@ -275,6 +278,18 @@ pub async fn import(
                 result.user = Some((*one).clone());
                 *candidate = None;
             }
+            // A username alone does not say it is the same person: a
+            // source's `admin` is not this service's.
+            ([one], OnConflict::Update)
+                if one.email != c.email
+                    && !(c.external_id.is_some() && one.external_id == c.external_id) =>
+            {
+                result.errors.push(AppError::Conflict(format!(
+                    "the username {} is a local user's, whose email and externalId differ: give this record another username, or match by email or externalId",
+                    one.username
+                )));
+                *candidate = None;
+            }
             ([one], OnConflict::Update) => {
                 result.outcome = Outcome::Updated;
                 result.user = Some((*one).clone());
@@ -316,7 +331,15 @@ pub async fn import(
         return Ok(results);
     }
     hash_plain_passwords(ctx, &mut candidates).await?;
-    write(ctx, importer, &missing, candidates, &mut results).await?;
+    write(
+        ctx,
+        importer,
+        &missing,
+        reserved_usernames,
+        candidates,
+        &mut results,
+    )
+    .await?;
     Ok(results)
 }
 
@@ -492,17 +515,7 @@ async fn catalogue_with(
                 if roles.iter().any(|r| r.name == name) {
                     continue;
                 }
-                let permissions = permissions
-                    .iter()
-                    .map(|p| {
-                        crate::auth::Permission::parse(p).ok_or_else(|| {
-                            AppError::bad_input(
-                                "permissions",
-                                format!("no permission is called {p}"),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let permissions = permissions_named(permissions)?;
                 let role = role::Model {
                     id: ids::new_key(),
                     name,
@@ -531,6 +544,39 @@ async fn catalogue_with(
         }
     }
     Ok((roles, tiers, missing))
+}
+
+/// A catalogue role's permissions, by name.
+fn permissions_named(names: &[String]) -> Result<Vec<crate::auth::Permission>> {
+    names
+        .iter()
+        .map(|p| {
+            crate::auth::Permission::parse(p).ok_or_else(|| {
+                AppError::bad_input("permissions", format!("no permission is called {p}"))
+            })
+        })
+        .collect()
+}
+
+/// A role or tier line checked on its own (`usergraph import` reports a
+/// bad one by its line).
+pub fn check_catalogue_line(line: &CatalogueLine) -> Result<()> {
+    match line {
+        CatalogueLine::Role {
+            name,
+            description,
+            permissions,
+        } => {
+            role_grants::role_name(name)?;
+            super::description(description.as_deref())?;
+            permissions_named(permissions)?;
+        }
+        CatalogueLine::Tier { name, description } => {
+            super::tier_name(name)?;
+            super::description(description.as_deref())?;
+        }
+    }
+    Ok(())
 }
 
 /// A catalogue entry to make with the batch.
@@ -709,6 +755,7 @@ async fn write(
     ctx: &AppContext,
     importer: Importer<'_>,
     missing: &[Missing],
+    reserved_usernames: &HashSet<String>,
     candidates: Vec<Option<Candidate>>,
     results: &mut [Imported],
 ) -> Result<()> {
@@ -734,7 +781,15 @@ async fn write(
         .on_constraint(super::name_taken("role or tier"))?;
     }
     let default_role = role_grants::builtin_id(&txn, role_grants::DEFAULT_ROLE).await?;
-    let mut taken: HashSet<String> = HashSet::new();
+    // A username made from an email must not take one a record asks for,
+    // in this batch or (from `usergraph import`) a later one.
+    let mut taken: HashSet<String> = reserved_usernames.clone();
+    taken.extend(
+        candidates
+            .iter()
+            .flatten()
+            .filter_map(|c| c.username.clone()),
+    );
     let (mut created, mut updated) = (Vec::new(), Vec::new());
     let mut grants: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
     for (candidate, result) in candidates.into_iter().zip(results.iter_mut()) {
@@ -881,6 +936,13 @@ async fn update_existing(
     {
         model.username = Set(name.clone());
     }
+    // A new address is proven only if the record says so.
+    if let Set(email) = &row.email
+        && *email != current.email
+        && given.email_verified != Some(true)
+    {
+        model.email_verified_at = Set(None);
+    }
     if given.status {
         model.status = row.status.clone();
     }
@@ -893,7 +955,13 @@ async fn update_existing(
     if given.app_metadata {
         model.app_metadata = row.app_metadata.clone();
     }
-    if given.password {
+    // A password the user has here (set here, or an imported one already
+    // replaced at a sign-in) is theirs: a re-run of the import keeps it,
+    // and so does the same imported hash again.
+    let keeps_password = current.has_password
+        && (imported_hash::is_current(&current.password_hash)
+            || row.password_hash.as_ref() == &current.password_hash);
+    if given.password && !keeps_password {
         model.password_hash = row.password_hash.clone();
         model.has_password = Set(true);
         model.password_changed_at = Set(now());
@@ -904,8 +972,16 @@ async fn update_existing(
     if given.last_login_at {
         model.last_login_at = row.last_login_at.clone();
     }
+    let password_changed = model.password_hash.is_set();
+    let demoted = current.is_superuser
+        && (given.is_superuser == Some(false)
+            || (given.status && model.status.as_ref() != &user::Status::Active));
+    if demoted {
+        users::ensure_superuser_remains(conn, current.id).await?;
+    }
+    let status_changed = given.status && model.status.as_ref() != &current.status;
     let user = users::save_locked(conn, current, model).await?;
-    if given.password || given.status {
+    if password_changed || status_changed {
         super::access::revoke_sessions(conn, user.id, None).await?;
     }
     Ok(user)

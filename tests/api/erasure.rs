@@ -212,3 +212,36 @@ async fn export_my_data_holds_what_is_kept_about_the_caller_and_no_secret() {
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let _: &Value = data;
 }
+
+#[tokio::test]
+async fn erasure_deletes_mail_to_a_pending_new_address_and_its_event_keeps_no_address() {
+    let mut app = TestApp::spawn().await;
+    let ann = app.register_verified("ann").await;
+    app.stop_background().await;
+    let body = app
+        .gql(
+            Some(&ann.access),
+            "mutation($p: String!) { requestEmailChange(newEmail: \"ann.new@example.org\", password: $p) }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(body["data"]["requestEmailChange"], true, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(traces(&app).await.contains("ann.new@example.org"));
+    let body = app
+        .gql(Some(&ann.access), ERASE_ME, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(body["data"]["deleteMe"], true, "{body}");
+    let after = traces(&app).await;
+    assert!(!after.contains("ann.new@example.org"), "{after}");
+    let erased = app
+        .rows("SELECT ip FROM audit_events WHERE action = 'user.erased'")
+        .await;
+    assert_eq!(erased.len(), 1);
+    assert!(
+        erased[0]
+            .try_get::<Option<String>>("", "ip")
+            .unwrap()
+            .is_none()
+    );
+}

@@ -502,3 +502,98 @@ async fn an_import_file_with_failing_lines_writes_nothing_and_says_which() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_update_never_takes_over_by_username_keeps_passwords_and_the_last_superuser() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let (legacy, hashes) = fixtures();
+    let bcrypt = &hashes.iter().find(|(n, _)| n == "bcrypt_2b").unwrap().1;
+    // A source's `root` is not this service's.
+    let body = import(
+        &app,
+        &root.access,
+        json!([{ "email": "someone@source.example", "username": "root", "passwordHash": bcrypt }]),
+        "UPDATE",
+        false,
+    )
+    .await;
+    let failed = payload(&body);
+    assert_eq!(
+        failed["results"][0]["errors"][0]["code"], "CONFLICT",
+        "{body}"
+    );
+    assert!(app.login("root", PASSWORD).await["data"]["login"].is_object());
+    // Nor can an update demote or suspend the last superuser.
+    let body = import(
+        &app,
+        &root.access,
+        json!([{ "email": "root@example.com", "isSuperuser": false, "status": "SUSPENDED" }]),
+        "UPDATE",
+        false,
+    )
+    .await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    assert!(app.login("root", PASSWORD).await["data"]["login"].is_object());
+
+    // A re-run after the first sign-in keeps the upgraded password and
+    // signs nobody out.
+    let line = json!([{ "email": "old@example.com", "username": "old", "passwordHash": bcrypt, "externalId": "7" }]);
+    assert_eq!(
+        payload(&import(&app, &root.access, line.clone(), "FAIL", false).await)["created"],
+        1
+    );
+    let session = app.login("old", &legacy).await;
+    let refresh = session["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let upgraded = stored_hash(&app, "old").await;
+    let body = import(&app, &root.access, line, "UPDATE", false).await;
+    assert_eq!(payload(&body)["updated"], 1, "{body}");
+    assert_eq!(stored_hash(&app, "old").await, upgraded);
+    let refreshed = app.refresh(&refresh).await;
+    assert!(
+        refreshed["data"]["refreshToken"]["accessToken"].is_string(),
+        "the session lives on: {refreshed}"
+    );
+    // A changed email is unproven unless the record says otherwise.
+    let moved = json!([{ "email": "new@example.com", "externalId": "7" }]);
+    let body = import(&app, &root.access, moved, "UPDATE", false).await;
+    assert_eq!(
+        payload(&body)["results"][0]["user"]["emailVerified"],
+        false,
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_username_made_from_an_email_never_takes_one_a_later_line_asks_for() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    std::fs::write(
+        &file,
+        [
+            r#"{"email": "alice@example.com"}"#,
+            r#"{"email": "bob@example.com"}"#,
+            r#"{"email": "someone@example.com", "username": "alice"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (ok, _, err) = usergraph(
+        &["import", "--batch-size", "1", file.to_str().unwrap()],
+        app.database_url(),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(err.contains("3 created"), "{err}");
+    let names: Vec<String> = app
+        .rows("SELECT username FROM users ORDER BY username")
+        .await
+        .iter()
+        .map(|r| r.try_get::<String>("", "username").unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "alice2", "bob"]);
+}

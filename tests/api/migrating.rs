@@ -1,7 +1,8 @@
 //! The guides of docs/migrating.md, tried on real hashes. Each source's
 //! tables hold users hashed by that stack's own library
 //! (tests/fixtures/migrating/*.source.sql; Keycloak's realm export in
-//! keycloak-realm.json). On PostgreSQL the guide's SQL runs on them and its
+//! keycloak-realm.json, which `usergraph convert-keycloak` reads). On
+//! PostgreSQL the guide's SQL runs on them and its
 //! output must be the committed JSON lines; on both databases those lines
 //! go through `usergraph import`, and the users sign in with their old
 //! passwords (or are refused as their old state says).
@@ -213,21 +214,23 @@ async fn the_supabase_guide_brings_auth_users() {
 }
 
 #[tokio::test]
-async fn the_keycloak_script_turns_a_realm_export_into_lines_that_sign_in() {
+async fn convert_keycloak_turns_a_realm_export_into_lines_that_sign_in() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let out = tokio::process::Command::new("python3")
-        .arg(format!("{dir}/docs/migrating/keycloak.py"))
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_usergraph"))
+        .arg("convert-keycloak")
         .arg(format!(
             "{dir}/tests/fixtures/migrating/keycloak-realm.json"
         ))
+        .env_clear()
         .output()
         .await
-        .expect("python3 runs");
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 users converted"));
     let lines = String::from_utf8(out.stdout).unwrap();
     assert_eq!(normalised(&lines), normalised(&fixture("keycloak.jsonl")));
     imported_and_signed_in(
@@ -255,7 +258,6 @@ fn docs_migrating_md_shows_every_guide_as_it_is() {
         "management.sql",
         "blog.sql",
         "supabase.sql",
-        "keycloak.py",
     ] {
         assert!(
             doc.contains(guide(name).trim()),
