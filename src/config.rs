@@ -943,6 +943,17 @@ fn webauthn_config(
             any_port: true,
         },
     };
+    // Browsers run passkeys only in a secure context: https, or localhost.
+    if production
+        && let Some(origin) = config
+            .origins
+            .iter()
+            .find(|o| o.scheme() != "https" && o.host_str() != Some("localhost"))
+    {
+        env.fail(format!(
+            "WEBAUTHN_ORIGINS: `{origin}` is not https (browsers run passkeys only on https pages, or localhost)"
+        ));
+    }
     if let Some(origin) = config.origins.iter().find(|origin| {
         let host = origin.host_str().unwrap_or_default();
         host != config.rp_id && !host.ends_with(&format!(".{}", config.rp_id))

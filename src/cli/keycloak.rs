@@ -85,15 +85,17 @@ fn password_hash(credentials: Option<&Value>) -> anyhow::Result<Option<String>> 
                 )))
             }
             other => anyhow::bail!(
-                "a password credential hashed with {other:?}, which usergraph does not read"
+                "a password credential hashed with {}, which usergraph does not read",
+                other.unwrap_or("no algorithm")
             ),
         };
     }
     Ok(None)
 }
 
-/// Writes `realm`'s roles and users as JSON lines to `out`; how many users.
-pub fn convert(realm: &Value, out: &mut impl Write) -> anyhow::Result<usize> {
+/// Writes `realm`'s roles and users as JSON lines to `out`; how many users
+/// it wrote, and how many it left out (no email, or a service account).
+pub fn convert(realm: &Value, out: &mut impl Write) -> anyhow::Result<(usize, usize)> {
     for role in realm["roles"]["realm"].as_array().into_iter().flatten() {
         let name = role["name"].as_str().unwrap_or_default();
         if own_role(name) {
@@ -105,12 +107,14 @@ pub fn convert(realm: &Value, out: &mut impl Write) -> anyhow::Result<usize> {
             writeln!(out, "{}", serde_json::to_string(&line)?)?;
         }
     }
-    let mut count = 0;
+    let (mut count, mut left_out) = (0, 0);
     for user in realm["users"].as_array().into_iter().flatten() {
         let Some(email) = user["email"].as_str() else {
+            left_out += 1;
             continue;
         };
         if user.get("serviceAccountClientId").is_some() {
+            left_out += 1;
             continue;
         }
         let username = user["username"].as_str().unwrap_or_default().to_lowercase();
@@ -170,5 +174,5 @@ pub fn convert(realm: &Value, out: &mut impl Write) -> anyhow::Result<usize> {
         writeln!(out, "{}", serde_json::to_string(&record)?)?;
         count += 1;
     }
-    Ok(count)
+    Ok((count, left_out))
 }

@@ -14,7 +14,10 @@ use crate::{
     app,
     config::{AppEnv, Config},
     db, graphql,
-    service::{AppContext, accounts, imports::OnConflict},
+    service::{
+        AppContext, accounts,
+        imports::{self, OnConflict},
+    },
     telemetry,
 };
 
@@ -219,9 +222,11 @@ pub async fn run() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: not a realm export: {e}", file.display()))?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let users = keycloak::convert(&realm, &mut out)?;
+            let (users, left_out) = keycloak::convert(&realm, &mut out)?;
             std::io::Write::flush(&mut out)?;
-            eprintln!("{users} users converted");
+            eprintln!(
+                "{users} users converted; {left_out} left out (service accounts, and users without an email)"
+            );
             return Ok(());
         }
         _ => {}
@@ -240,7 +245,8 @@ pub async fn run() -> anyhow::Result<()> {
         | Command::Export { .. } => Config::for_database_from_env()?,
         _ => Config::from_env()?,
     };
-    let to_stderr = matches!(command, Command::Export { .. });
+    // Import and export keep standard output for their own output.
+    let to_stderr = matches!(command, Command::Export { .. } | Command::Import { .. });
     let traces = telemetry::init(config.log_format, config.export_traces, to_stderr);
     let outcome = run_command(command, config).await;
     if let Some(provider) = traces {
@@ -336,6 +342,9 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             on_conflict,
             batch_size,
         } => {
+            if !(1..=imports::MAX_BATCH).contains(&batch_size) {
+                anyhow::bail!("--batch-size must be 1 to {}", imports::MAX_BATCH);
+            }
             let (conn, stats) = db::connect(&config).await?;
             db::migrate(&conn).await?;
             let ctx = AppContext::new(conn, stats, config)?;

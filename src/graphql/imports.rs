@@ -52,6 +52,8 @@ pub struct ImportUserInput {
     /// When the account was made where the user comes from (now when absent).
     pub created_at: Option<DateTime>,
     pub last_login_at: Option<DateTime>,
+    /// A soft-deleted user's deletion: imported deleted.
+    pub deleted_at: Option<DateTime>,
     /// The user's id where they come from: unique, kept as
     /// `User.externalId`, filterable (`UserFilter.externalId`), and matched
     /// first when a record names an existing user.
@@ -110,7 +112,7 @@ impl From<ImportUserInput> for Record {
             email_verified: input.email_verified,
             created_at: input.created_at.map(|t| t.0),
             last_login_at: input.last_login_at.map(|t| t.0),
-            deleted_at: None,
+            deleted_at: input.deleted_at.map(|t| t.0),
             external_id: input.external_id,
             locale: input.locale,
         }

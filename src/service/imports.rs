@@ -120,6 +120,7 @@ pub enum CatalogueLine {
         name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        #[serde(default)]
         permissions: Vec<String>,
     },
     Tier {

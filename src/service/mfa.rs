@@ -261,7 +261,10 @@ pub async fn verify(
                     "this challenge is not for this account: start it with startPasskeySignIn(login:) and the same login",
                 ));
             }
-            passkey::verify_assertion(ctx, &claimed, credential, meta).await?;
+            // The argument is `passkey` here.
+            passkey::verify_assertion(ctx, &claimed, credential, meta)
+                .await
+                .map_err(|e| e.with_field("passkey"))?;
             let txn = ctx.db.begin().await?;
             let user = users::lock(&txn, challenge.user_id)
                 .await?

@@ -427,6 +427,25 @@ async fn a_passkey_is_the_second_factor_of_a_totp_user_and_signs_in_without_aski
         .await;
     assert_eq!(body["data"]["verifyMfa"]["user"]["id"], ada.id, "{body}");
 
+    // Another account's passkey answers on `passkey`, the argument.
+    let body = app.login("ada", PASSWORD).await;
+    let second_token = body["errors"][0]["extensions"]["mfaToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let challenge = start(&app, Some("ada")).await;
+    let mut stranger = Authenticator::default();
+    let bob = app.register_verified("bob").await;
+    register(&app, &bob, &mut stranger).await;
+    let body = app
+        .gql(
+            None,
+            VERIFY,
+            json!({ "t": second_token, "p": stranger.answer(0, &challenge["options"]), "c": challenge["challengeId"] }),
+        )
+        .await;
+    bad_input(&body, "passkey");
+
     // Neither a code nor a passkey is a clear error.
     let body = app.gql(None, VERIFY, json!({ "t": mfa_token })).await;
     bad_input(&body, "code");
@@ -639,6 +658,16 @@ async fn with_passkeys_off_the_operations_say_so_and_production_needs_the_relyin
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("subdomain"), "{err:#}");
+    let err = app
+        .try_start_with(&[
+            ("APP_ENV", "production"),
+            ("PASSKEYS", "on"),
+            ("WEBAUTHN_RP_ID", "example.com"),
+            ("WEBAUTHN_ORIGINS", "http://example.com"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("not https"), "{err:#}");
 }
 
 #[tokio::test]
@@ -727,5 +756,42 @@ async fn an_account_holds_at_most_twenty_passkeys_and_spent_challenges_are_prune
         app.rows("SELECT id FROM passkey_challenges")
             .await
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_ceremony_begun_on_one_replica_finishes_on_another() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_replica().await;
+    let on_other = |token: Option<String>, query: &'static str, variables: Value| {
+        let client = app.client.clone();
+        let url = format!("http://{}/graphql", other.addr);
+        async move {
+            let mut request = client
+                .post(url)
+                .json(&json!({ "query": query, "variables": variables }));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let ada = app.register_verified("ada").await;
+    let mut phone = Authenticator::default();
+    let challenge = start_registration(&app, &ada).await;
+    let answer = phone.create(&challenge["options"]);
+    let body = on_other(
+        Some(ada.access.clone()),
+        FINISH_REGISTRATION,
+        json!({ "c": challenge["challengeId"], "r": answer }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let started = on_other(None, START_SIGN_IN, json!({ "l": "ada" })).await;
+    let challenge = started["data"]["startPasskeySignIn"].clone();
+    let body = finish(&app, &challenge, &phone.get(&challenge["options"])).await;
+    assert_eq!(
+        body["data"]["finishPasskeySignIn"]["user"]["id"], ada.id,
+        "{body}"
     );
 }
