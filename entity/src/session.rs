@@ -23,6 +23,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The organisation the session acts in (`setActiveOrganization`);
+    /// cleared by the service when it is left or deleted.
+    pub active_organization_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

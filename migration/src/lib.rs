@@ -22,6 +22,7 @@ mod m20261207_000014_sign_in_codes;
 mod m20261207_000015_user_locale;
 mod m20261207_000016_passkeys;
 mod m20261207_000017_import_erasure;
+mod m20261207_000018_organizations;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_user_locale::Migration),
             Box::new(m20261207_000016_passkeys::Migration),
             Box::new(m20261207_000017_import_erasure::Migration),
+            Box::new(m20261207_000018_organizations::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 pub mod claims;
 pub mod imported_hash;
 pub mod jwt;
+pub mod org;
 pub mod password;
 pub mod seal;
 pub mod signing;

@@ -37,9 +37,21 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> Result<Tokens> {
     users::usable(&user)?;
-    let chain_id = ids::new_key();
-    let created_at = now();
-    insert_link(conn, ctx, user, chain_id, created_at, random_token(), meta).await
+    let chain = Chain {
+        id: ids::new_key(),
+        created_at: now(),
+        active_organization_id: None,
+    };
+    insert_link(conn, ctx, user, chain, random_token(), meta).await
+}
+
+/// A session chain, as each of its links repeats it.
+pub struct Chain {
+    pub id: Uuid,
+    /// The first sign-in: the chain's absolute lifetime counts from it.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The organisation the session acts in, carried across refreshes.
+    pub active_organization_id: Option<Uuid>,
 }
 
 /// The refresh token that succeeds `token` in its chain: an HMAC of it under
@@ -75,12 +87,16 @@ pub async fn insert_link(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     user: user::Model,
-    chain_id: Uuid,
-    created_at: chrono::DateTime<chrono::Utc>,
+    chain: Chain,
     refresh_token: String,
     meta: &RequestMeta,
 ) -> Result<Tokens> {
     let ts = now();
+    let Chain {
+        id: chain_id,
+        created_at,
+        active_organization_id,
+    } = chain;
     session::ActiveModel {
         id: Set(ids::new_key()),
         chain_id: Set(chain_id),
@@ -93,6 +109,7 @@ pub async fn insert_link(
         revoked_at: Set(None),
         user_agent: Set(meta.user_agent.clone()),
         ip: Set(meta.ip.clone()),
+        active_organization_id: Set(active_organization_id),
     }
     .insert(conn)
     .await?;

@@ -28,6 +28,7 @@ pub mod credentials;
 pub mod erasure;
 pub mod limits;
 pub mod links;
+pub mod memberships;
 pub mod new_account;
 pub mod providers;
 pub mod role_grants;

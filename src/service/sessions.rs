@@ -97,16 +97,12 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
         return Err(AppError::AccountDisabled);
     }
     let successor = successor_token(ctx, token);
-    let tokens = insert_link(
-        &txn,
-        ctx,
-        user,
-        presented.chain_id,
-        presented.created_at,
-        successor,
-        meta,
-    )
-    .await?;
+    let chain = access::Chain {
+        id: presented.chain_id,
+        created_at: presented.created_at,
+        active_organization_id: presented.active_organization_id,
+    };
+    let tokens = insert_link(&txn, ctx, user, chain, successor, meta).await?;
     txn.commit().await?;
     Ok(tokens)
 }

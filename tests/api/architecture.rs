@@ -330,8 +330,9 @@ fn tier(module: &Module) -> Option<Tier> {
             | "sign_in_codes" | "signing_keys" | "tiers" | "webhooks",
         ) => Tier::Flow,
         Some(
-            "access" | "account_mail" | "credentials" | "erasure" | "limits" | "links"
-            | "new_account" | "providers" | "role_grants" | "signing" | "tokens" | "users",
+            "access" | "account_mail" | "credentials" | "erasure" | "limits" | "memberships"
+            | "links" | "new_account" | "providers" | "role_grants" | "signing" | "tokens"
+            | "users",
         ) => Tier::Block,
         Some("audit" | "events" | "outbox" | "webhook_fanout" | "webhook_send") => Tier::Stream,
         Some(other) => panic!(

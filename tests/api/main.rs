@@ -24,6 +24,7 @@ mod mfa;
 mod migrating;
 mod nodes;
 mod operations;
+mod organizations;
 mod passkeys;
 mod profile;
 mod provider;
