@@ -56,6 +56,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    // Listening for the stop before saying the server listens: whoever
+    // waits for that line may stop it at once.
+    let stop = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(bind_addr)
         .await
         .with_context(|| format!("cannot listen on {bind_addr} (BIND_ADDR)"))?;
@@ -81,7 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let stopping = ctx.clone();
     let shutdown = async move {
-        shutdown_signal().await;
+        stop.await;
         stopping
             .lifecycle
             .shut_down(stopping.config.shutdown_drain)
