@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use entity::{
-    account_token, api_key, audit_event, external_identity, outbox, passkey, passkey_challenge,
+    account_token, api_key, audit_event, external_identity, outbox, passkey_challenge,
     recovery_code, session, sign_in_code, totp_factor, user,
 };
 use sea_orm::{
@@ -113,10 +113,7 @@ pub async fn erase(conn: &impl ConnectionTrait, user: user::Model) -> Result<use
         .filter(external_identity::Column::UserId.eq(id))
         .exec(conn)
         .await?;
-    passkey::Entity::delete_many()
-        .filter(passkey::Column::UserId.eq(id))
-        .exec(conn)
-        .await?;
+    super::credentials::passkey::remove_all(conn, id).await?;
     passkey_challenge::Entity::delete_many()
         .filter(passkey_challenge::Column::UserId.eq(id))
         .exec(conn)
