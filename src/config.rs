@@ -256,6 +256,8 @@ pub struct MailConfig {
     pub verify_email_url: String,
     pub invitation_url: String,
     pub email_change_url: String,
+    /// `ORGANIZATION_INVITATION_URL`: the link of an invitation to an organisation.
+    pub organization_invitation_url: String,
     /// `SIGN_IN_LINK_URL`: the link of a mailed sign-in code.
     pub sign_in_link_url: String,
     /// `PASSWORD_RESET_TTL_SECS`, `EMAIL_TOKEN_TTL_SECS`, `INVITATION_TTL_SECS`.
@@ -363,6 +365,9 @@ pub struct Config {
     pub admin: Option<AdminBootstrap>,
     /// `REGISTRATION_ENABLED`.
     pub registration_enabled: bool,
+    /// `ORG_SELF_SERVICE` (false): any signed-in user may create an
+    /// organisation; otherwise only holders of `ORGS_CREATE`.
+    pub org_self_service: bool,
     /// `JWT_ROTATION_NOTICE_SECS` (360): how long the next signing key is
     /// published before `rotateSigningKey` may make it active (the key set's
     /// 5-minute `max-age`, a verifier's refetch cooldown, a margin).
@@ -661,6 +666,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         refresh_reuse_interval: env.secs("REFRESH_REUSE_INTERVAL_SECS", 0),
         admin,
         registration_enabled: env.switch("REGISTRATION_ENABLED", true),
+        org_self_service: env.switch("ORG_SELF_SERVICE", false),
         passwordless_signup: env.switch("PASSWORDLESS_SIGNUP", false),
         webauthn: webauthn_config(env, production, &mail.product_name),
         jwt_rotation_notice: env.secs("JWT_ROTATION_NOTICE_SECS", 360),
@@ -1021,6 +1027,7 @@ fn mail_config(
                 "INVITATION_URL",
                 "EMAIL_CHANGE_URL",
                 "SIGN_IN_LINK_URL",
+                "ORGANIZATION_INVITATION_URL",
             ]
             .iter()
             .all(|key| env.get(key).is_some());
@@ -1065,6 +1072,10 @@ fn mail_config(
         verify_email_url: link("VERIFY_EMAIL_URL", "verify-email"),
         invitation_url: link("INVITATION_URL", "accept-invitation"),
         email_change_url: link("EMAIL_CHANGE_URL", "confirm-email-change"),
+        organization_invitation_url: link(
+            "ORGANIZATION_INVITATION_URL",
+            "accept-organization-invitation",
+        ),
         sign_in_link_url: link("SIGN_IN_LINK_URL", "sign-in"),
         password_reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 3600),
         email_token_ttl: env.secs("EMAIL_TOKEN_TTL_SECS", 86_400),

@@ -18,6 +18,10 @@ pub const SIGNING_KEY: &str = "sgk";
 pub const IDENTITY_PROVIDER: &str = "idp";
 pub const EXTERNAL_IDENTITY: &str = "ext";
 pub const PASSKEY: &str = "pky";
+pub const ORGANIZATION: &str = "org";
+pub const MEMBERSHIP: &str = "mem";
+pub const ORG_ROLE: &str = "orl";
+pub const ORG_INVITATION: &str = "oin";
 /// A passkey ceremony in flight (`PasskeyChallenge.challengeId`).
 pub const PASSKEY_CHALLENGE: &str = "pkc";
 

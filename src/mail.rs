@@ -100,6 +100,10 @@ mail_kinds! {
     EmailChangeNotice = "email_change_notice";
     Invitation = "invitation"
         => { page: invitation_url, lifetime: invitation_ttl, dies_with_password_change: false };
+    /// An address asked to join an organisation (`inviteToOrganization`):
+    /// its token is the invitation's own, not an account's.
+    OrganizationInvitation = "organization_invitation"
+        => { page: organization_invitation_url, lifetime: invitation_ttl, dies_with_password_change: false };
     /// A 6-digit code and a link that sign in (`requestSignInCode`).
     SignInCode = "sign_in_code"
         => { page: sign_in_link_url, lifetime: sign_in_code_ttl, dies_with_password_change: false };

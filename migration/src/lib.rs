@@ -23,6 +23,7 @@ mod m20261207_000015_user_locale;
 mod m20261207_000016_passkeys;
 mod m20261207_000017_import_erasure;
 mod m20261207_000018_organizations;
+mod m20261207_000019_organization_permissions;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_passkeys::Migration),
             Box::new(m20261207_000017_import_erasure::Migration),
             Box::new(m20261207_000018_organizations::Migration),
+            Box::new(m20261207_000019_organization_permissions::Migration),
         ]
     }
 }

@@ -31,6 +31,21 @@ pub struct TokenSubject {
     /// The tier's name, when the user has one.
     pub tier: Option<String>,
     pub app_metadata: Value,
+    /// The organisation the session acts in, when it acts in one.
+    pub organization: Option<OrganizationSubject>,
+}
+
+/// What templates see as `user.organization`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationSubject {
+    /// The public id (`org_…`).
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    /// The names of the user's org roles there, sorted.
+    pub roles: Vec<String>,
+    /// The organisation's tier's name, when it has one.
+    pub tier: Option<String>,
 }
 
 impl TokenSubject {
@@ -335,6 +350,7 @@ mod tests {
             permissions: vec!["users:read".into()],
             tier: Some("gold".into()),
             app_metadata: serde_json::json!({ "tenant": "acme", "seats": 5 }),
+            organization: None,
         }
     }
 
@@ -472,6 +488,7 @@ mod tests {
             permissions: vec!["users:read".into(); 6],
             tier: Some("w".repeat(64)),
             app_metadata: LargeMetadata::value(),
+            organization: None,
         }
     }
 

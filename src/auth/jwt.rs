@@ -19,8 +19,19 @@ use crate::error::{AppError, Result};
 
 /// The claims usergraph sets itself; a preset or template may add others
 /// (`extra`) but never replace these.
-pub const REGISTERED: [&str; 10] = [
-    "sub", "sid", "iss", "aud", "exp", "iat", "nbf", "jti", "kid", "act",
+pub const REGISTERED: [&str; 12] = [
+    "sub",
+    "sid",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "kid",
+    "act",
+    "org",
+    "org_roles",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +44,14 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// The organisation the session acts in (`org_…`, `setActiveOrganization`);
+    /// absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The names of the org roles the user holds there, sorted; absent
+    /// with `org`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_roles: Option<Vec<String>>,
     /// Claims for the services that read the token (`JWT_CLAIMS_PRESET`,
     /// `JWT_CLAIMS_TEMPLATE`); usergraph itself reads none of them.
     #[serde(flatten)]
@@ -178,6 +197,8 @@ impl JwtKeys {
             exp: now + self.ttl.as_secs() as i64,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            org: None,
+            org_roles: None,
             extra: Default::default(),
         }
     }

@@ -35,16 +35,24 @@ pub enum Permission {
     RolesAssign,
     /// Read the audit trail (`auditEvents`, `User.auditEvents`).
     AuditRead,
+    /// Read every organisation (`organizations`) and its members and
+    /// invitations, as a member holding `MEMBERS_READ` would.
+    OrgsRead,
+    /// Create organisations (`createOrganization`) when `ORG_SELF_SERVICE`
+    /// does not let every signed-in user.
+    OrgsCreate,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 8] = [
         Self::UsersRead,
         Self::UsersCreate,
         Self::UsersUpdate,
         Self::UsersDelete,
         Self::RolesAssign,
         Self::AuditRead,
+        Self::OrgsRead,
+        Self::OrgsCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +63,8 @@ impl Permission {
             Self::UsersDelete => "USERS_DELETE",
             Self::RolesAssign => "ROLES_ASSIGN",
             Self::AuditRead => "AUDIT_READ",
+            Self::OrgsRead => "ORGS_READ",
+            Self::OrgsCreate => "ORGS_CREATE",
         }
     }
 

@@ -7,13 +7,17 @@ use uuid::Uuid;
 use super::{
     cost,
     guard::{Authenticated, viewer},
+    request::app,
     types::{AuditEventConnection, DateTime, audit_connection as connection},
 };
 use crate::{
     auth::Viewer,
     error::AppError,
     ids,
-    service::audit::{self, Filter},
+    service::{
+        audit::{self, Filter},
+        organizations,
+    },
 };
 
 /// Which events `auditEvents` returns. Every condition given must hold.
@@ -29,6 +33,9 @@ pub struct AuditEventFilter {
     pub after: Option<DateTime>,
     /// Events before this instant.
     pub before: Option<DateTime>,
+    /// The events of this organisation (`org_…`): its `organization.*` and
+    /// `membership.*` events. With it, `ORG_AUDIT_READ` there is enough.
+    pub organization_id: Option<ID>,
 }
 
 /// Any public id (`usr_…`, `rol_…`, `tir_…`, `whk_…`) to its key.
@@ -49,7 +56,8 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail (`AUDIT_READ`): every state change and sign-in event,
-    /// newest first. `first` is at most 100 (default 20); page with `after`
+    /// newest first. With `filter.organizationId`, `ORG_AUDIT_READ` in that
+    /// organisation is enough. `first` is at most 100 (default 20); page with `after`
     /// and `pageInfo.endCursor`.
     #[graphql(
         guard = "Authenticated",
@@ -62,9 +70,20 @@ impl AuditQuery {
         after: Option<String>,
         filter: Option<AuditEventFilter>,
     ) -> async_graphql::Result<AuditEventConnection> {
-        require_reader(viewer(ctx)?)?;
         let filter = filter.unwrap_or_default();
+        let organization_id = ids::decode_opt(
+            ids::ORGANIZATION,
+            filter.organization_id.clone(),
+            "organizationId",
+        )?;
+        match organization_id {
+            Some(org) => {
+                organizations::require_trail_reader(&app(ctx).db, viewer(ctx)?, org).await?
+            }
+            None => require_reader(viewer(ctx)?)?,
+        }
         let filter = Filter {
+            organization_id,
             actor_id: filter
                 .actor_id
                 .map(|id| ids::decode(ids::USER, &id, "actorId"))

@@ -49,6 +49,8 @@ pub struct UserFilter {
     pub status: Option<UserStatus>,
     /// Users on this tier.
     pub tier_id: Option<ID>,
+    /// Members of this organisation (`org_…`).
+    pub organization_id: Option<ID>,
     /// The user imported with this `externalId`.
     pub external_id: Option<String>,
     /// Superusers only (or, when false, everyone else).
@@ -145,13 +147,18 @@ fn nested(list: Option<Vec<UserFilter>>) -> Result<Vec<directory::Filter>, AppEr
 }
 
 impl UserFilter {
-    fn into_service(self) -> Result<directory::Filter, AppError> {
+    pub(crate) fn into_service(self) -> Result<directory::Filter, AppError> {
         let time = |t: Option<DateTime>| t.map(|t| t.0);
         Ok(directory::Filter {
             search: self.search,
             role: self.role,
             status: self.status.map(Into::into),
             tier_id: ids::decode_opt(ids::TIER, self.tier_id, "tierId")?,
+            organization_id: ids::decode_opt(
+                ids::ORGANIZATION,
+                self.organization_id,
+                "organizationId",
+            )?,
             external_id: self.external_id,
             is_superuser: self.is_superuser,
             is_staff: self.is_staff,
@@ -212,7 +219,7 @@ fn sort_key(order: UserOrder) -> directory::SortKey {
     }
 }
 
-fn page_size(value: Option<i32>, field: &'static str) -> Result<u64, AppError> {
+pub(crate) fn page_size(value: Option<i32>, field: &'static str) -> Result<u64, AppError> {
     match value {
         None => Ok(directory::DEFAULT_PAGE),
         Some(n) if (0..=directory::MAX_PAGE as i32).contains(&n) => Ok(n as u64),

@@ -271,3 +271,88 @@ impl Loader<PasskeysOfUser> for DbLoader {
         Ok(out)
     }
 }
+
+/// A user's standing in an organisation: their membership there and the
+/// org permissions its roles give (`memberships::held_from` turns it into
+/// what a viewer holds). One batch per user asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StandingIn {
+    pub user: Uuid,
+    pub organization: Uuid,
+}
+
+impl Loader<StandingIn> for DbLoader {
+    type Value = (
+        entity::membership::Model,
+        std::collections::BTreeSet<crate::auth::org::OrgPermission>,
+    );
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[StandingIn],
+    ) -> Result<HashMap<StandingIn, Self::Value>, Self::Error> {
+        let mut users: Vec<Uuid> = keys.iter().map(|k| k.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        let mut out = HashMap::new();
+        for user in users {
+            let orgs: Vec<Uuid> = keys
+                .iter()
+                .filter(|k| k.user == user)
+                .map(|k| k.organization)
+                .collect();
+            for (organization, standing) in
+                service::memberships::standings(&self.db, user, &orgs).await?
+            {
+                out.insert(StandingIn { user, organization }, standing);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The org roles a membership holds, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RolesOfMembership(pub Uuid);
+
+impl Loader<RolesOfMembership> for DbLoader {
+    type Value = Vec<entity::org_role::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[RolesOfMembership],
+    ) -> Result<HashMap<RolesOfMembership, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut found = service::memberships::roles_of_many(&self.db, &ids).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// A user's memberships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MembershipsOfUser(pub Uuid);
+
+impl Loader<MembershipsOfUser> for DbLoader {
+    type Value = Vec<entity::membership::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MembershipsOfUser],
+    ) -> Result<HashMap<MembershipsOfUser, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<MembershipsOfUser, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for membership in service::memberships::of_users(&self.db, &ids).await? {
+            if let Some(list) = out.get_mut(&MembershipsOfUser(membership.user_id)) {
+                list.push(membership);
+            }
+        }
+        Ok(out)
+    }
+}

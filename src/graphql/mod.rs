@@ -17,6 +17,7 @@ pub mod live;
 pub mod loaders;
 pub mod mfa;
 pub mod nodes;
+pub mod organizations;
 pub mod passkeys;
 pub mod recovery;
 pub mod request;
@@ -51,6 +52,7 @@ pub struct Query(
     signing_keys::SigningKeyQuery,
     roles::RoleQuery,
     tiers::TierQuery,
+    organizations::OrganizationQuery,
     nodes::NodeQuery,
 );
 
@@ -74,6 +76,7 @@ pub struct Mutation(
     signing_keys::SigningKeyMutation,
     roles::RoleMutation,
     tiers::TierMutation,
+    organizations::OrganizationMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, live::Subscription>;

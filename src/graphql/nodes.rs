@@ -4,14 +4,20 @@
 //! service's (`service::nodes`): what the caller may not see is null.
 
 use async_graphql::{Context, ID, Object};
-use entity::{api_key, audit_event, external_identity, role, tier, webhook};
+use entity::{
+    api_key, audit_event, external_identity, membership, org_role, organization,
+    organization_invitation, role, tier, webhook,
+};
 
 use super::{
     cost,
     guard::{Authenticated, viewer},
     loaders::{ByKey, SessionChain, UserById},
     request::{app, loader},
-    types::{ExternalIdentity, Node, Passkey, Session, User, user_connection::projection},
+    types::{
+        ExternalIdentity, Membership, Node, Passkey, Session, User, organization::held_in,
+        user_connection::projection,
+    },
 };
 use crate::{
     error::AppError,
@@ -63,6 +69,44 @@ async fn resolve(
         Kind::Passkey => load!(ByKey::<entity::passkey::Entity>::new(key))
             .filter(|p| nodes::may_see_passkey(viewer, p))
             .map(|p| Node::Passkey(Passkey::from(p))),
+        Kind::Organization => match load!(ByKey::<organization::Entity>::new(key)) {
+            Some(org) if held_in(ctx, org.id).await?.sees_organization() => {
+                Some(Node::Organization(org.into()))
+            }
+            _ => None,
+        },
+        Kind::Membership => match load!(ByKey::<membership::Entity>::new(key)) {
+            Some(m)
+                if nodes::may_see_membership(
+                    viewer,
+                    &m,
+                    &held_in(ctx, m.organization_id).await?,
+                ) =>
+            {
+                Some(Node::Membership(Membership::new(m, None)))
+            }
+            _ => None,
+        },
+        Kind::OrgRole => match load!(ByKey::<org_role::Entity>::new(key)) {
+            Some(role) if role.is_builtin => Some(Node::OrgRole(role.into())),
+            Some(role) => match role.organization_id {
+                Some(org) if held_in(ctx, org).await?.sees_organization() => {
+                    Some(Node::OrgRole(role.into()))
+                }
+                _ => None,
+            },
+            None => None,
+        },
+        Kind::OrganizationInvitation => {
+            match load!(ByKey::<organization_invitation::Entity>::new(key)) {
+                Some(i)
+                    if nodes::may_see_invitation(&i, &held_in(ctx, i.organization_id).await?) =>
+                {
+                    Some(Node::OrganizationInvitation(i.into()))
+                }
+                _ => None,
+            }
+        }
     })
 }
 
@@ -78,7 +122,10 @@ impl NodeQuery {
     /// own live ones; API keys, one's own or with `USERS_READ`; audit
     /// events with `AUDIT_READ` or one's own security events; webhooks for
     /// superusers; linked provider accounts and passkeys, one's own or with
-    /// `USERS_READ`.
+    /// `USERS_READ`; organisations and their custom org roles, for members,
+    /// `ORGS_READ` and superusers (built-in org roles for anyone);
+    /// memberships, one's own or with `MEMBERS_READ` in their organisation;
+    /// invitations with `MEMBERS_INVITE` there.
     /// `BAD_USER_INPUT` for a string that is not an id.
     #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
@@ -90,7 +137,7 @@ impl NodeQuery {
     /// type asked for, whatever the number of ids.
     #[graphql(
         guard = "Authenticated",
-        complexity = "cost::STATEMENT * 9 + ids.len().min(MAX_NODES) * child_complexity"
+        complexity = "cost::STATEMENT * 16 + ids.len().min(MAX_NODES) * child_complexity"
     )]
     async fn nodes(
         &self,

@@ -36,11 +36,23 @@ pub async fn start(
     user: user::Model,
     meta: &RequestMeta,
 ) -> Result<Tokens> {
+    start_in(conn, ctx, user, meta, None).await
+}
+
+/// `start`, with the session acting in `organization` (one `user` belongs
+/// to, as the caller checked).
+pub async fn start_in(
+    conn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: user::Model,
+    meta: &RequestMeta,
+    organization: Option<Uuid>,
+) -> Result<Tokens> {
     users::usable(&user)?;
     let chain = Chain {
         id: ids::new_key(),
         created_at: now(),
-        active_organization_id: None,
+        active_organization_id: organization,
     };
     insert_link(conn, ctx, user, chain, random_token(), meta).await
 }
@@ -72,9 +84,10 @@ pub async fn tokens(
     ctx: &AppContext,
     user: user::Model,
     chain_id: Uuid,
+    organization: Option<Uuid>,
     refresh_token: String,
 ) -> Result<Tokens> {
-    let access_token = signing::issue(conn, ctx, &user, chain_id).await?;
+    let access_token = signing::issue(conn, ctx, &user, chain_id, organization).await?;
     Ok(Tokens {
         access_token,
         refresh_token,
@@ -113,7 +126,15 @@ pub async fn insert_link(
     }
     .insert(conn)
     .await?;
-    tokens(conn, ctx, user, chain_id, refresh_token).await
+    tokens(
+        conn,
+        ctx,
+        user,
+        chain_id,
+        active_organization_id,
+        refresh_token,
+    )
+    .await
 }
 
 /// A link lives one refresh lifetime, but never past the chain's absolute

@@ -26,6 +26,9 @@ pub enum Target {
     Tier(Uuid),
     Webhook(Uuid),
     SigningKey(Uuid),
+    /// Organisation events, memberships' included: an organisation's
+    /// trail (`ORG_AUDIT_READ`) is the events that target it.
+    Organization(Uuid),
 }
 
 impl Target {
@@ -36,6 +39,7 @@ impl Target {
             Self::Tier(_) => "tier",
             Self::Webhook(_) => "webhook",
             Self::SigningKey(_) => "signing_key",
+            Self::Organization(_) => "organization",
         }
     }
 
@@ -45,7 +49,8 @@ impl Target {
             | Self::Role(id)
             | Self::Tier(id)
             | Self::Webhook(id)
-            | Self::SigningKey(id) => id,
+            | Self::SigningKey(id)
+            | Self::Organization(id) => id,
         }
     }
 
@@ -56,6 +61,7 @@ impl Target {
             "role" => ids::ROLE,
             "webhook" => ids::WEBHOOK,
             "signing_key" => ids::SIGNING_KEY,
+            "organization" => ids::ORGANIZATION,
             _ => ids::TIER,
         };
         ids::encode(prefix, id)
@@ -331,6 +337,18 @@ actions! {
     PasskeyRegistered => "passkey.registered",
     PasskeyRenamed => "passkey.renamed",
     PasskeyDeleted => "passkey.deleted",
+    OrganizationCreated => "organization.created",
+    OrganizationUpdated => "organization.updated",
+    OrganizationDeleted => "organization.deleted",
+    OrganizationTierChanged => "organization.tier_changed",
+    OrgRoleCreated => "organization.role_created",
+    OrgRoleDeleted => "organization.role_deleted",
+    MembershipInvited => "membership.invited",
+    MembershipInvitationRevoked => "membership.invitation_revoked",
+    MembershipJoined => "membership.joined",
+    MembershipRolesChanged => "membership.roles_changed",
+    MembershipRemoved => "membership.removed",
+    MembershipLeft => "membership.left",
 }
 
 /// The namespaces of the events a user sees as their own security history.
@@ -399,6 +417,9 @@ pub struct Filter {
     pub before: Option<chrono::DateTime<chrono::Utc>>,
     /// Only the caller's own security events (`mySecurityEvents`).
     pub security_only: bool,
+    /// Only the events of this organisation (its `organization.*` and
+    /// `membership.*` events).
+    pub organization_id: Option<Uuid>,
 }
 
 /// Events one page can hold.
@@ -422,6 +443,11 @@ pub async fn page(
     }
     if let Some(actions) = &filter.actions {
         query = query.filter(audit_event::Column::Action.is_in(actions.iter().cloned()));
+    }
+    if let Some(organization) = filter.organization_id {
+        query = query
+            .filter(audit_event::Column::TargetKind.eq(Target::Organization(organization).kind()))
+            .filter(audit_event::Column::TargetId.eq(organization));
     }
     if let Some(at) = filter.after {
         query = query.filter(audit_event::Column::CreatedAt.gte(at));

@@ -13,9 +13,175 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    auth::org::OrgPermission,
+    auth::{Permission, Viewer, org::OrgPermission},
     error::{AppError, Result},
 };
+
+/// What a viewer may do in one organisation: their membership there, if
+/// any, and the org permissions they hold in it. Membership permissions act
+/// in a signed-in session only (an API key carries only the service
+/// permissions it lists); a superuser holds every org permission in every
+/// organisation, `ORGS_READ` reads members and `AUDIT_READ` the trail of
+/// any organisation.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub membership: Option<membership::Model>,
+    pub permissions: BTreeSet<OrgPermission>,
+}
+
+impl Held {
+    /// Whether the viewer may see the organisation at all: its members
+    /// (whatever their roles), `ORGS_READ` and superusers.
+    pub fn sees_organization(&self) -> bool {
+        self.membership.is_some() || !self.permissions.is_empty()
+    }
+
+    /// `FORBIDDEN` unless `permission` is held here.
+    pub fn require(&self, permission: OrgPermission) -> Result<()> {
+        if self.permissions.contains(&permission) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// `FORBIDDEN` when `wanted` holds a permission not held here: no one
+    /// grants (or takes away) more than they have.
+    pub fn require_all(&self, wanted: &BTreeSet<OrgPermission>) -> Result<()> {
+        if wanted.is_subset(&self.permissions) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// A user's list of memberships (`User.memberships`) is theirs, and
+/// readable with `ORGS_READ` by those who read the user whole; `FORBIDDEN`
+/// otherwise, so no one learns another's other organisations.
+pub fn may_list_memberships(viewer: &Viewer, user_id: Uuid) -> Result<()> {
+    if viewer.id() == user_id || (viewer.has(Permission::OrgsRead) && viewer.reads_user(user_id)) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// What `viewer` holds in `organization_id` (see `Held`).
+pub async fn held(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    organization_id: Uuid,
+) -> Result<Held> {
+    Ok(held_from(
+        viewer,
+        standing(conn, organization_id, viewer.id()).await?,
+    ))
+}
+
+/// `Held` from the viewer's standing in one organisation (read with
+/// `standing`, or in a batch): the one rule of what a viewer holds there.
+pub fn held_from(
+    viewer: &Viewer,
+    standing: Option<(membership::Model, BTreeSet<OrgPermission>)>,
+) -> Held {
+    let mut held = Held::default();
+    if let Some((membership, permissions)) = standing {
+        held.membership = Some(membership);
+        if viewer.api_key.is_none() {
+            held.permissions = permissions;
+        }
+    }
+    if viewer.is_superuser() {
+        held.permissions.extend(OrgPermission::ALL);
+    }
+    if viewer.has(Permission::OrgsRead) {
+        held.permissions.insert(OrgPermission::MembersRead);
+    }
+    if viewer.has(Permission::AuditRead) {
+        held.permissions.insert(OrgPermission::OrgAuditRead);
+    }
+    held
+}
+
+/// `user_id`'s standing in each of `organizations`, in three statements
+/// whatever their number.
+pub async fn standings(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    organizations: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (membership::Model, BTreeSet<OrgPermission>)>> {
+    let found = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::OrganizationId.is_in(organizations.iter().copied()))
+        .all(conn)
+        .await?;
+    let keys: Vec<Uuid> = found.iter().map(|m| m.id).collect();
+    let mut roles = roles_of_many(conn, &keys).await?;
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            let held = permissions(&roles.remove(&m.id).unwrap_or_default());
+            (m.organization_id, (m, held))
+        })
+        .collect())
+}
+
+/// The memberships of each of `users`, oldest first, in one statement.
+pub async fn of_users(
+    conn: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> Result<Vec<membership::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.is_in(users.iter().copied()))
+        .order_by_asc(membership::Column::JoinedAt)
+        .all(conn)
+        .await?)
+}
+
+/// The memberships of `users` in `organization_id`, in one statement.
+pub async fn of_users_in(
+    conn: &impl ConnectionTrait,
+    organization_id: Uuid,
+    users: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<membership::Model>> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.is_in(users))
+        .all(conn)
+        .await?)
+}
+
+/// The org roles of each of `memberships`, sorted by name, in two
+/// statements whatever their number.
+pub async fn roles_of_many(
+    conn: &impl ConnectionTrait,
+    memberships: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<org_role::Model>>> {
+    let links = membership_role::Entity::find()
+        .filter(membership_role::Column::MembershipId.is_in(memberships.iter().copied()))
+        .all(conn)
+        .await?;
+    let roles = org_role::Entity::find()
+        .filter(org_role::Column::Id.is_in(links.iter().map(|l| l.org_role_id)))
+        .all(conn)
+        .await?;
+    let mut by_membership: std::collections::HashMap<Uuid, Vec<org_role::Model>> =
+        std::collections::HashMap::new();
+    for link in links {
+        if let Some(role) = roles.iter().find(|r| r.id == link.org_role_id) {
+            by_membership
+                .entry(link.membership_id)
+                .or_default()
+                .push(role.clone());
+        }
+    }
+    for roles in by_membership.values_mut() {
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(by_membership)
+}
 
 /// The built-in org roles.
 pub const OWNER: &str = "owner";

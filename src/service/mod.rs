@@ -13,6 +13,7 @@ pub mod imports;
 pub mod invitations;
 pub mod mfa;
 pub mod nodes;
+pub mod organizations;
 pub mod passkeys;
 pub mod recovery;
 pub mod roles;

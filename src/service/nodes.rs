@@ -30,9 +30,13 @@ pub enum Kind {
     Webhook,
     ExternalIdentity,
     Passkey,
+    Organization,
+    Membership,
+    OrgRole,
+    OrganizationInvitation,
 }
 
-const KINDS: [(&str, Kind); 9] = [
+const KINDS: [(&str, Kind); 13] = [
     (ids::USER, Kind::User),
     (ids::ROLE, Kind::Role),
     (ids::TIER, Kind::Tier),
@@ -42,6 +46,10 @@ const KINDS: [(&str, Kind); 9] = [
     (ids::WEBHOOK, Kind::Webhook),
     (ids::EXTERNAL_IDENTITY, Kind::ExternalIdentity),
     (ids::PASSKEY, Kind::Passkey),
+    (ids::ORGANIZATION, Kind::Organization),
+    (ids::MEMBERSHIP, Kind::Membership),
+    (ids::ORG_ROLE, Kind::OrgRole),
+    (ids::ORG_INVITATION, Kind::OrganizationInvitation),
 ];
 
 /// The kind and key of a global id; `BAD_USER_INPUT` on `field` for
@@ -108,6 +116,30 @@ pub fn may_see_passkey(viewer: &Viewer, passkey: &entity::passkey::Model) -> boo
     viewer.reads_user(passkey.user_id)
 }
 
+/// Memberships: one's own, or with `MEMBERS_READ` in its organisation.
+pub fn may_see_membership(
+    viewer: &Viewer,
+    membership: &entity::membership::Model,
+    held: &super::memberships::Held,
+) -> bool {
+    membership.user_id == viewer.id()
+        || held
+            .permissions
+            .contains(&crate::auth::org::OrgPermission::MembersRead)
+}
+
+/// Organisation invitations: with `MEMBERS_INVITE` in their organisation,
+/// as `Organization.invitations` lists them.
+pub fn may_see_invitation(
+    invitation: &entity::organization_invitation::Model,
+    held: &super::memberships::Held,
+) -> bool {
+    invitation.accepted_at.is_none()
+        && held
+            .permissions
+            .contains(&crate::auth::org::OrgPermission::MembersInvite)
+}
+
 /// Webhooks: superusers, as `webhooks`. Decided before any read.
 pub fn may_see_webhooks(viewer: &Viewer) -> bool {
     viewer.is_superuser()
@@ -161,6 +193,19 @@ impl Keyed for entity::tier::Entity {
         model.id
     }
 }
+
+macro_rules! keyed_by_id {
+    ($($entity:ident),+) => {$(
+        impl Keyed for entity::$entity::Entity {
+            const KEY: Self::Column = entity::$entity::Column::Id;
+            fn key(model: &Self::Model) -> Uuid {
+                model.id
+            }
+        }
+    )+};
+}
+
+keyed_by_id!(organization, org_role, membership, organization_invitation);
 
 #[cfg(test)]
 mod tests {

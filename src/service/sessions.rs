@@ -132,9 +132,16 @@ async fn reissue_successor(
         .one(conn)
         .await?;
     match live {
-        Some(_) => tokens(conn, ctx, user, row.chain_id, successor)
-            .await
-            .map(Some),
+        Some(live) => tokens(
+            conn,
+            ctx,
+            user,
+            row.chain_id,
+            live.active_organization_id,
+            successor,
+        )
+        .await
+        .map(Some),
         None => Ok(None),
     }
 }

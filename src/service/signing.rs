@@ -471,6 +471,15 @@ pub fn claims_shape(config: &crate::config::Config) -> anyhow::Result<ClaimsShap
             .collect(),
         tier: Some(long(64)),
         app_metadata: LargeMetadata::value(),
+        organization: Some(crate::auth::claims::OrganizationSubject {
+            id: ids::encode(ids::ORGANIZATION, uuid::Uuid::max()),
+            slug: long(48),
+            name: long(100),
+            roles: (0..super::organizations::MAX_ROLES_PER_MEMBER)
+                .map(|i| format!("{i:02}{}", long(62)))
+                .collect(),
+            tier: Some(long(64)),
+        }),
     })?;
     Ok(shape)
 }
@@ -482,13 +491,23 @@ pub async fn issue(
     ctx: &AppContext,
     user: &user::Model,
     chain_id: uuid::Uuid,
+    organization: Option<uuid::Uuid>,
 ) -> Result<String> {
     let mut claims: Claims = ctx.jwt.claims(
         ids::encode(ids::USER, user.id),
         ids::encode(ids::SESSION, chain_id),
     );
+    let organization = match organization {
+        Some(org) => organization_subject(conn, user.id, org).await?,
+        None => None,
+    };
+    if let Some(org) = &organization {
+        claims.org = Some(org.id.clone());
+        claims.org_roles = Some(org.roles.clone());
+    }
     if !ctx.claims.is_empty() {
-        let subject = subject(conn, user).await?;
+        let mut subject = subject(conn, user).await?;
+        subject.organization = organization;
         let rendered = ctx.claims.render(&subject)?;
         if !rendered.fitted {
             tracing::error!(user_id = %ids::user(user.id), "the token's template claims would pass 4 KiB or do not render for this user: issued without them");
@@ -556,7 +575,48 @@ async fn subject(conn: &impl ConnectionTrait, user: &user::Model) -> Result<Toke
             .collect(),
         tier,
         app_metadata: user.app_metadata.clone(),
+        organization: None,
     })
+}
+
+/// The organisation a session acts in, as tokens carry it; `None` when the
+/// user no longer belongs to it.
+async fn organization_subject(
+    conn: &impl ConnectionTrait,
+    user_id: uuid::Uuid,
+    organization_id: uuid::Uuid,
+) -> Result<Option<crate::auth::claims::OrganizationSubject>> {
+    let Some((membership, _)) =
+        super::memberships::standing(conn, organization_id, user_id).await?
+    else {
+        return Ok(None);
+    };
+    let Some(org) = entity::organization::Entity::find_by_id(organization_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut roles: Vec<String> = super::memberships::roles_of(conn, membership.id)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    roles.sort();
+    let tier = match org.tier_id {
+        Some(id) => entity::tier::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .map(|tier| tier.name),
+        None => None,
+    };
+    Ok(Some(crate::auth::claims::OrganizationSubject {
+        id: ids::encode(ids::ORGANIZATION, org.id),
+        slug: org.slug,
+        name: org.name,
+        roles,
+        tier,
+    }))
 }
 
 /// Checks an access token with this replica's keys, read again first when

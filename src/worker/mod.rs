@@ -143,6 +143,10 @@ async fn prune_periodically(ctx: Arc<AppContext>) {
             ("external sign-ins", external::prune(&ctx.db).await),
             ("sign-in codes", sign_in_codes::prune(&ctx.db).await),
             (
+                "organisation invitations",
+                crate::service::organizations::prune(&ctx.db).await,
+            ),
+            (
                 "passkey challenges",
                 credentials::passkey::prune(&ctx.db).await,
             ),

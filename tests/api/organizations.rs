@@ -1,6 +1,7 @@
-//! Organisations (#32), the foundation so far: the built-in org roles and
-//! their permissions, and the rule that an organisation keeps an owner,
-//! held by a lock on its row, raced.
+//! Organisations (#32): the built-in org roles, an organisation keeping an
+//! owner (raced), and the API as a B2B product meets it: create, invite,
+//! accept, switch, manage members, and what an org admin can and cannot see
+//! on every path.
 
 use entity::{membership, organization};
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
@@ -9,7 +10,9 @@ use usergraph::{
     service::memberships::{self, ADMIN, MEMBER, OWNER},
 };
 
-use crate::helpers::TestApp;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, account, code, field};
 
 /// An organisation whose `owners` users own it.
 async fn owned_by(app: &TestApp, owners: &[&str]) -> (uuid::Uuid, Vec<membership::Model>) {
@@ -124,5 +127,433 @@ async fn two_owners_demoting_each_other_at_once_leave_an_owner() {
             1,
             "round {round}: {outcomes:?}"
         );
+    }
+}
+
+const CREATE: &str = "mutation($n: String!, $s: String!) { createOrganization(input: { name: $n, slug: $s, metadata: { plan: \"b2b\" } }) { id slug viewerPermissions viewerMembership { roles { name } } } }";
+const INVITE: &str = "mutation($o: ID!, $e: String!, $r: [ID!]) { inviteToOrganization(organizationId: $o, email: $e, roleIds: $r) { id email roles { name } } }";
+const ACCEPT: &str = "mutation($t: String!, $p: String) { acceptOrganizationInvitation(token: $t, password: $p) { accessToken refreshToken user { id username email emailVerified } } }";
+const MEMBERS: &str = "query($o: ID!, $n: Int, $f: UserFilter) { organization(id: $o) { members(first: $n, filter: $f) { totalCount nodes { id joinedAt roles { name } user { id username email name } } } } }";
+
+/// An organisation made through the API by `owner` (an `ORGS_CREATE` holder).
+async fn create(app: &TestApp, token: &str, slug: &str) -> String {
+    let body = app
+        .gql(Some(token), CREATE, json!({ "n": format!("Org {slug}"), "s": slug }))
+        .await;
+    body["data"]["createOrganization"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("create failed: {body}"))
+        .to_owned()
+}
+
+/// Makes `who` a member of `org` holding `role` (a built-in name), directly.
+async fn add_member(app: &TestApp, org: &str, who: &str, role: &str) -> String {
+    let org = usergraph::ids::decode(usergraph::ids::ORGANIZATION, org, "id").unwrap();
+    let user = usergraph::ids::decode(usergraph::ids::USER, who, "id").unwrap();
+    let member = membership::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org),
+        user_id: Set(user),
+        joined_at: Set(chrono::Utc::now()),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let role = memberships::builtin_role(app.db(), role).await.unwrap();
+    memberships::set_roles(app.db(), &member, &[role.id])
+        .await
+        .unwrap();
+    usergraph::ids::encode(usergraph::ids::MEMBERSHIP, member.id)
+}
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn creating_an_organisation_needs_orgs_create_unless_self_service_is_on() {
+    let app = TestApp::spawn().await;
+    let plain = app.register_as("plain").await;
+    let body = app
+        .gql(Some(&plain.access), CREATE, json!({ "n": "Acme", "s": "acme" }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let admin = app.user_with("boss", &["admin"], false).await;
+    let body = app
+        .gql(Some(&admin.access), CREATE, json!({ "n": "Acme", "s": "Acme" }))
+        .await;
+    let made = &body["data"]["createOrganization"];
+    assert_eq!(made["slug"], "acme", "{body}");
+    assert_eq!(made["viewerMembership"]["roles"][0]["name"], "owner");
+    assert_eq!(made["viewerPermissions"].as_array().unwrap().len(), 6);
+    let again = app
+        .gql(Some(&admin.access), CREATE, json!({ "n": "Other", "s": "acme" }))
+        .await;
+    assert_eq!(code(&again), "CONFLICT", "{again}");
+    let bad = app
+        .gql(Some(&admin.access), CREATE, json!({ "n": "Bad", "s": "-no" }))
+        .await;
+    assert_eq!((code(&bad), field(&bad)), ("BAD_USER_INPUT", "slug"), "{bad}");
+
+    let open = TestApp::spawn_with(&[("ORG_SELF_SERVICE", "true")]).await;
+    let anyone = open.register_as("anyone").await;
+    create(&open, &anyone.access, "mine").await;
+}
+
+#[tokio::test]
+async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
+    let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let member_role = app
+        .gql(Some(&boss.access), "query($o: ID!) { organization(id: $o) { roles { id name } } }", json!({ "o": org }))
+        .await["data"]["organization"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .unwrap()["id"]
+        .clone();
+    let body = app
+        .gql(Some(&boss.access), INVITE, json!({ "o": org, "e": "New.Hire@Example.com", "r": [member_role] }))
+        .await;
+    assert_eq!(body["data"]["inviteToOrganization"]["email"], "new.hire@example.com", "{body}");
+    let mail = sink.wait_for("new.hire@example.com", 1).await.remove(0);
+    assert!(mail.subject.contains("Org acme"), "{}", mail.subject);
+    let missing = app.gql(None, ACCEPT, json!({ "t": mail.token() })).await;
+    assert_eq!((code(&missing), field(&missing)), ("BAD_USER_INPUT", "password"));
+    let body = app
+        .gql(None, ACCEPT, json!({ "t": mail.token(), "p": PASSWORD }))
+        .await;
+    let joined = account(&body["data"]["acceptOrganizationInvitation"])
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(body["data"]["acceptOrganizationInvitation"]["user"]["emailVerified"], true);
+    let token = claims(&joined.access);
+    assert_eq!(token["org"], org.as_str());
+    assert_eq!(token["org_roles"], json!(["admin"]));
+    let again = app
+        .gql(None, ACCEPT, json!({ "t": mail.token(), "p": PASSWORD }))
+        .await;
+    assert_eq!(code(&again), "TOKEN_INVALID", "{again}");
+    let mine = app
+        .gql(Some(&joined.access), "{ myOrganizations { organization { slug } roles { name } } }", json!({}))
+        .await;
+    assert_eq!(mine["data"]["myOrganizations"][0]["organization"]["slug"], "acme", "{mine}");
+}
+
+#[tokio::test]
+async fn an_existing_account_accepts_signed_in_or_with_its_password_and_on_another_replica() {
+    let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let ann = app.register_as("ann").await;
+    let bob = app.register_as("bob").await;
+    for who in ["ann@example.com", "bob@example.com"] {
+        let body = app.gql(Some(&boss.access), INVITE, json!({ "o": org, "e": who })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    // Each has had the welcome mail first.
+    let invited = |mut mails: Vec<crate::mailbox::Received>| {
+        mails.retain(|m| m.subject.contains("invited"));
+        mails.remove(0)
+    };
+    let to_ann = invited(sink.wait_for("ann@example.com", 2).await);
+    let to_bob = invited(sink.wait_for("bob@example.com", 2).await);
+    // Signed in as someone else: the token is not theirs to use.
+    let wrong = app
+        .gql(Some(&bob.access), ACCEPT, json!({ "t": to_ann.token() }))
+        .await;
+    assert_eq!(code(&wrong), "BAD_USER_INPUT", "{wrong}");
+    // Ann, signed in, on another replica: no password needed.
+    let replica = app.spawn_replica().await;
+    let body: Value = reqwest::Client::new()
+        .post(format!("http://{}/graphql", replica.addr))
+        .bearer_auth(&ann.access)
+        .json(&json!({ "query": ACCEPT, "variables": { "t": to_ann.token() } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = account(&body["data"]["acceptOrganizationInvitation"])
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(claims(&session.access)["org_roles"], json!(["member"]));
+    // Bob, not signed in: his password, checked as login checks it.
+    let wrong = app
+        .gql(None, ACCEPT, json!({ "t": to_bob.token(), "p": "not-his-password-1" }))
+        .await;
+    assert_eq!(code(&wrong), "INVALID_CREDENTIALS", "{wrong}");
+    let body = app
+        .gql(None, ACCEPT, json!({ "t": to_bob.token(), "p": PASSWORD }))
+        .await;
+    assert_eq!(
+        body["data"]["acceptOrganizationInvitation"]["user"]["id"], bob.id,
+        "{body}"
+    );
+    let members = app.gql(Some(&boss.access), MEMBERS, json!({ "o": org })).await;
+    assert_eq!(members["data"]["organization"]["members"]["totalCount"], 3, "{members}");
+}
+
+#[tokio::test]
+async fn the_active_organisation_rides_in_refreshed_tokens_and_templates() {
+    let app = TestApp::spawn_with(&[(
+        "JWT_CLAIMS_TEMPLATE",
+        r#"{"tenant": "{{ user.organization.slug if user.organization else '' }}"}"#,
+    )])
+    .await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let set = app
+        .gql(Some(&boss.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { current activeOrganization { slug } } }", json!({ "o": org }))
+        .await;
+    assert_eq!(set["data"]["setActiveOrganization"]["activeOrganization"]["slug"], "acme", "{set}");
+    let refreshed = app.refresh(&boss.refresh).await;
+    let access = refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap();
+    let token = claims(access);
+    assert_eq!(token["org"], org.as_str(), "{token}");
+    assert_eq!(token["org_roles"], json!(["owner"]));
+    assert_eq!(token["tenant"], "acme");
+    // Not a member: refused.
+    let outsider = app.register_as("outsider").await;
+    let body = app
+        .gql(Some(&outsider.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }", json!({ "o": org }))
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
+}
+
+#[tokio::test]
+async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
+    let app = TestApp::spawn().await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let boss_membership = app
+        .gql(Some(&boss.access), "{ myOrganizations { id } }", json!({}))
+        .await["data"]["myOrganizations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ada = app.register_as("ada").await;
+    let max = app.register_as("max").await;
+    add_member(&app, &org, &ada.id, ADMIN).await;
+    let max_membership = add_member(&app, &org, &max.id, MEMBER).await;
+    let roles = app
+        .gql(Some(&ada.access), "query($o: ID!) { organization(id: $o) { roles { id name } } }", json!({ "o": org }))
+        .await;
+    let role = |name: &str| {
+        roles["data"]["organization"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["id"]
+            .clone()
+    };
+    const SET: &str = "mutation($m: ID!, $r: [ID!]!) { setMemberRoles(membershipId: $m, roleIds: $r) { roles { name } } }";
+    // An admin may not make an owner, nor touch one.
+    let body = app
+        .gql(Some(&ada.access), SET, json!({ "m": max_membership, "r": [role(OWNER)] }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let body = app
+        .gql(Some(&ada.access), SET, json!({ "m": boss_membership, "r": [role(MEMBER)] }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let body = app
+        .gql(Some(&ada.access), "mutation($m: ID!) { removeMember(membershipId: $m) }", json!({ "m": boss_membership }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    // It may promote a member to admin, and a custom role within its own permissions.
+    let body = app
+        .gql(Some(&ada.access), SET, json!({ "m": max_membership, "r": [role(ADMIN)] }))
+        .await;
+    assert_eq!(body["data"]["setMemberRoles"]["roles"][0]["name"], "admin", "{body}");
+    let custom = app
+        .gql(Some(&ada.access), "mutation($o: ID!) { createOrgRole(input: { organizationId: $o, name: \"auditor\", permissions: [ORG_AUDIT_READ, ORG_DELETE] }) { id } }", json!({ "o": org }))
+        .await;
+    assert_eq!(code(&custom), "FORBIDDEN", "{custom}");
+    let custom = app
+        .gql(Some(&ada.access), "mutation($o: ID!) { createOrgRole(input: { organizationId: $o, name: \"auditor\", permissions: [ORG_AUDIT_READ] }) { id permissions } }", json!({ "o": org }))
+        .await;
+    assert_eq!(custom["data"]["createOrgRole"]["permissions"], json!(["ORG_AUDIT_READ"]), "{custom}");
+    // The last owner cannot leave; once another owner exists, they can.
+    let body = app
+        .gql(Some(&boss.access), "mutation($o: ID!) { leaveOrganization(organizationId: $o) }", json!({ "o": org }))
+        .await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    let body = app
+        .gql(Some(&boss.access), SET, json!({ "m": max_membership, "r": [role(OWNER)] }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .gql(Some(&boss.access), "mutation($o: ID!) { leaveOrganization(organizationId: $o) }", json!({ "o": org }))
+        .await;
+    assert_eq!(body["data"]["leaveOrganization"], true, "{body}");
+    // Its trail shows who did what, to its admins.
+    let trail = app
+        .gql(Some(&ada.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .await;
+    let actions: Vec<&str> = trail["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{trail}"))
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"membership.left") && actions.contains(&"organization.created"), "{actions:?}");
+    let outsider = app.register_as("outsider").await;
+    let trail = app
+        .gql(Some(&outsider.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .await;
+    assert_eq!(code(&trail), "FORBIDDEN", "{trail}");
+}
+
+#[tokio::test]
+async fn deleting_an_organisation_ends_its_memberships_and_sessions_acting_in_it() {
+    let app = TestApp::spawn().await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    add_member(&app, &org, &ada.id, ADMIN).await;
+    app.gql(Some(&boss.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }", json!({ "o": org }))
+        .await;
+    // An admin lacks ORG_DELETE.
+    let body = app
+        .gql(Some(&ada.access), "mutation($o: ID!) { deleteOrganization(id: $o) }", json!({ "o": org }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let body = app
+        .gql(Some(&boss.access), "mutation($o: ID!) { deleteOrganization(id: $o) }", json!({ "o": org }))
+        .await;
+    assert_eq!(body["data"]["deleteOrganization"], true, "{body}");
+    let mine = app.gql(Some(&ada.access), "{ myOrganizations { id } }", json!({})).await;
+    assert_eq!(mine["data"]["myOrganizations"], json!([]));
+    let refreshed = app.refresh(&boss.refresh).await;
+    let token = claims(refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap());
+    assert!(token.get("org").is_none(), "{token}");
+    let trail = app
+        .gql(Some(&boss.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .await;
+    assert_eq!(trail["data"]["auditEvents"]["nodes"][0]["action"], "organization.deleted", "{trail}");
+}
+
+#[tokio::test]
+async fn a_members_page_costs_the_same_statements_whatever_its_size() {
+    let app = TestApp::spawn().await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    add_member(&app, &org, &ada.id, ADMIN).await;
+    for i in 0..30 {
+        let who = app.register_as(&format!("m{i:02}")).await;
+        add_member(&app, &org, &who.id, MEMBER).await;
+    }
+    let mut counts = Vec::new();
+    for n in [2, 30] {
+        let (count, body) = app
+            .count_statements(app.gql(Some(&ada.access), MEMBERS, json!({ "o": org, "n": n })))
+            .await;
+        assert_eq!(
+            body["data"]["organization"]["members"]["nodes"].as_array().map(Vec::len),
+            Some(n),
+            "{body}"
+        );
+        counts.push(count);
+    }
+    assert_eq!(counts[0], counts[1], "statements by page size: {counts:?}");
+}
+
+/// Every path an org admin could read a user or an organisation through:
+/// what it shows must stay inside their organisations.
+#[tokio::test]
+async fn no_query_path_shows_an_org_admin_anything_outside_their_organisations() {
+    use rand::{Rng, SeedableRng};
+    let app = TestApp::spawn().await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(32);
+    let mut people = Vec::new();
+    for i in 0..12 {
+        people.push(app.register_as(&format!("p{i:02}")).await);
+        app.sql(&format!(
+            "UPDATE users SET app_metadata = '{{\"secret\":\"s3cret-p{i:02}\"}}' WHERE username = 'p{i:02}'"
+        ))
+        .await;
+    }
+    let mut orgs: Vec<(String, Vec<usize>)> = Vec::new();
+    for o in 0..4 {
+        let org = create(&app, &boss.access, &format!("org-{o}")).await;
+        let mut members = Vec::new();
+        for (i, person) in people.iter().enumerate() {
+            if rng.random_bool(0.4) {
+                let role = [OWNER, ADMIN, MEMBER][rng.random_range(0..3)];
+                add_member(&app, &org, &person.id, role).await;
+                members.push(i);
+            }
+        }
+        orgs.push((org, members));
+    }
+    for (i, person) in people.iter().enumerate() {
+        let mine: Vec<&String> = orgs
+            .iter()
+            .filter(|(_, m)| m.contains(&i))
+            .map(|(o, _)| o)
+            .collect();
+        let allowed_users: std::collections::BTreeSet<String> = orgs
+            .iter()
+            .filter(|(_, m)| m.contains(&i))
+            .flat_map(|(_, m)| m.iter().map(|j| people[*j].id.clone()))
+            .chain([person.id.clone(), boss.id.clone()])
+            .collect();
+        for (org, _) in &orgs {
+            let body = app
+                .gql(Some(&person.access), "query($o: ID!) { organization(id: $o) { id members(first: 100) { nodes { id user { id email } } } } node(id: $o) { id } }", json!({ "o": org }))
+                .await;
+            if mine.contains(&org) {
+                for m in body["data"]["organization"]["members"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}")) {
+                    assert!(allowed_users.contains(m["user"]["id"].as_str().unwrap()), "{body}");
+                }
+            } else {
+                assert_eq!(code(&body), "NOT_FOUND", "{body}");
+                assert!(body["data"].is_null() || body["data"]["node"].is_null(), "{body}");
+            }
+            // appMetadata and other organisations are never in reach.
+            let leak = app
+                .gql(Some(&person.access), "query($o: ID!) { organization(id: $o) { members(first: 100) { nodes { user { appMetadata } } } } }", json!({ "o": org }))
+                .await;
+            let shown = leak.to_string().replace(&format!("s3cret-p{i:02}"), "");
+            assert!(!shown.contains("s3cret"), "{leak}");
+            let others = app
+                .gql(Some(&person.access), "query($o: ID!) { organization(id: $o) { members(first: 100) { nodes { user { memberships { id } } } } } }", json!({ "o": org }))
+                .await;
+            let other_members = others["data"]["organization"]["members"]["nodes"]
+                .as_array()
+                .map(|list| list.iter().filter(|m| !m["user"].is_null() && m["user"]["memberships"].is_array()).count())
+                .unwrap_or(0);
+            assert!(other_members <= 1, "another member's organisations showed: {others}");
+        }
+        // Users, nodes, audit events and organisations beyond them.
+        for query in [
+            "{ users(first: 100) { nodes { id } } }",
+            "{ organizations(first: 10) { nodes { id } } }",
+            "{ auditEvents(first: 10) { nodes { id } } }",
+        ] {
+            let body = app.gql(Some(&person.access), query, json!({})).await;
+            assert_eq!(code(&body), "FORBIDDEN", "{query}: {body}");
+        }
+        let ids: Vec<&String> = people.iter().map(|p| &p.id).collect();
+        let body = app
+            .gql(Some(&person.access), "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": ids }))
+            .await;
+        for node in body["data"]["nodes"].as_array().unwrap() {
+            if !node.is_null() {
+                assert_eq!(node["id"], person.id.as_str(), "{body}");
+            }
+        }
     }
 }

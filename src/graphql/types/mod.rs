@@ -8,6 +8,7 @@ mod audit_event;
 mod auth_payload;
 mod identity;
 mod node;
+pub mod organization;
 mod pagination;
 mod passkey;
 mod role;
@@ -31,6 +32,9 @@ pub use identity::{
     IdentityProviderKind,
 };
 pub use node::Node;
+pub use organization::{
+    Membership, MembershipConnection, OrgRole, Organization, OrganizationInvitation,
+};
 pub use pagination::PageInfo;
 pub use passkey::{Passkey, PasskeyChallenge};
 pub use role::Role;

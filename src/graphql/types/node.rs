@@ -2,7 +2,10 @@
 
 use async_graphql::{ID, Interface};
 
-use super::{ApiKey, AuditEvent, ExternalIdentity, Passkey, Role, Session, Tier, User, Webhook};
+use super::{
+    ApiKey, AuditEvent, ExternalIdentity, Membership, OrgRole, Organization,
+    OrganizationInvitation, Passkey, Role, Session, Tier, User, Webhook,
+};
 
 /// An object with a global id, which `node` and `nodes` find again.
 // A `Node` lives for one field's resolution, so its size does not matter,
@@ -24,4 +27,8 @@ pub enum Node {
     Webhook(Webhook),
     ExternalIdentity(ExternalIdentity),
     Passkey(Passkey),
+    Organization(Organization),
+    Membership(Membership),
+    OrgRole(OrgRole),
+    OrganizationInvitation(OrganizationInvitation),
 }

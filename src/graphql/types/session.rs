@@ -8,6 +8,7 @@ use crate::ids;
 
 /// A signed-in session (one device or client), kept alive by its refresh token.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct Session {
     /// Opaque id (`ses_…`); stays the same across refreshes.
     pub id: ID,
@@ -23,6 +24,27 @@ pub struct Session {
     pub ip: Option<String>,
     /// True for the session of the access token making this request.
     pub current: bool,
+    #[graphql(skip)]
+    pub active_organization_id: Option<uuid::Uuid>,
+}
+
+#[async_graphql::ComplexObject]
+impl Session {
+    /// The organisation the session acts in (`setActiveOrganization`);
+    /// its access tokens carry it as `org` and `org_roles`. Null when none.
+    async fn active_organization(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<super::Organization>> {
+        let Some(org) = self.active_organization_id else {
+            return Ok(None);
+        };
+        Ok(crate::graphql::request::loader(ctx)?
+            .load_one(crate::graphql::loaders::ByKey::<entity::organization::Entity>::new(org))
+            .await
+            .map_err(crate::error::AppError::from)?
+            .map(super::Organization::from))
+    }
 }
 
 impl Session {
@@ -35,6 +57,7 @@ impl Session {
             user_agent: model.user_agent,
             ip: model.ip,
             current: model.chain_id == current_chain,
+            active_organization_id: model.active_organization_id,
         }
     }
 }

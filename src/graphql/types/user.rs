@@ -92,6 +92,21 @@ impl Reach {
     }
 }
 
+/// The fields of a member's view (`User::as_member`), GraphQL names.
+pub const MEMBER_FIELDS: [&str; 11] = [
+    "username",
+    "email",
+    "name",
+    "firstName",
+    "lastName",
+    "avatarUrl",
+    "socialLinks",
+    "status",
+    "isActive",
+    "createdAt",
+    "metadata",
+];
+
 /// The guard on every `User` field: the field must be within the `User`'s `Reach`.
 pub struct Readable<'a>(pub &'a Reach);
 
@@ -229,6 +244,21 @@ impl User {
         // The changed fields show what the caller wrote, private or not.
         let mut user = Self::build(model, true);
         user.reach = Reach::Only(changed);
+        user
+    }
+
+    /// Builds the view an organisation's member (or admin) has of another
+    /// member they may not read whole: the profile and the address, never
+    /// `appMetadata`, sign-in times, roles, keys or other organisations.
+    pub fn as_member(model: user::Model) -> Self {
+        let mut user = Self::build(model, true);
+        // Out of reach anyway; emptied so no later field can show them.
+        user.private = false;
+        user.last_login_at = None;
+        user.email_verified_at = None;
+        user.locale = None;
+        user.app_metadata = Json(serde_json::json!({}));
+        user.reach = Reach::Only(MEMBER_FIELDS.to_vec());
         user
     }
 
@@ -416,6 +446,17 @@ impl User {
             .into_iter()
             .map(|identity| ExternalIdentity::new(app, identity))
             .collect())
+    }
+
+    /// The organisations the user belongs to, oldest membership first
+    /// (empty when none). The user themself, or holders of `ORGS_READ`
+    /// and `USERS_READ`; `FORBIDDEN` otherwise (an organisation's admin
+    /// never sees a member's other organisations). Batched per request.
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::Membership>> {
+        super::organization::memberships_of(ctx, self.key).await
     }
 
     /// The user's passkeys, oldest first (empty when none). The user

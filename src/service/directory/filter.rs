@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::{role, user, user_role};
+use entity::{membership, role, user, user_role};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
     Value,
@@ -34,6 +34,59 @@ fn holders(role_id: Uuid, backend: DbBackend) -> SelectStatement {
                 .eq(role_value(role_id, backend)),
         )
         .to_owned()
+}
+
+/// The ids of an organisation's members; the organisation written in, as
+/// role ids are (`role_value`).
+fn members_of(organization_id: Uuid, backend: DbBackend) -> SelectStatement {
+    Query::select()
+        .column((membership::Entity, membership::Column::UserId))
+        .from(membership::Entity)
+        .and_where(
+            Expr::col((membership::Entity, membership::Column::OrganizationId))
+                .eq(role_value(organization_id, backend)),
+        )
+        .to_owned()
+}
+
+/// What an organisation's member list may be filtered by: a viewer
+/// without `USERS_READ` only by what they see of members (no condition on
+/// a hidden field can become an oracle on it), and no one asks it for
+/// deleted users, which drop out of it.
+pub(super) fn members_may_use(filter: &Filter, reads_users: bool) -> Result<()> {
+    if filter.include_deleted || filter.only_deleted {
+        return Err(AppError::bad_input(
+            "filter",
+            "an organisation's members never include deleted users: use users(filter: { organizationId })",
+        ));
+    }
+    let visible_only = Filter {
+        search: filter.search.clone(),
+        email: filter.email.clone(),
+        username: filter.username.clone(),
+        ids: filter.ids.clone(),
+        created_after: filter.created_after,
+        created_before: filter.created_before,
+        and: filter.and.clone(),
+        or: filter.or.clone(),
+        not: filter.not.clone(),
+        ..Filter::default()
+    };
+    if !reads_users && *filter != visible_only {
+        return Err(AppError::bad_input(
+            "filter",
+            "without USERS_READ, members are filtered only by search, email, username, ids, createdAfter and createdBefore",
+        ));
+    }
+    for nested in filter
+        .and
+        .iter()
+        .chain(&filter.or)
+        .chain(filter.not.as_deref())
+    {
+        members_may_use(nested, reads_users)?;
+    }
+    Ok(())
 }
 
 fn role_value(role_id: Uuid, backend: DbBackend) -> Expr {
@@ -112,6 +165,7 @@ fn conditions(filter: &Filter) -> usize {
         filter.role.is_some(),
         filter.status.is_some(),
         filter.tier_id.is_some(),
+        filter.organization_id.is_some(),
         filter.is_superuser.is_some(),
         filter.is_staff.is_some(),
         filter.only_deleted,
@@ -379,6 +433,9 @@ fn expression(filter: &Filter, context: &Context) -> Condition {
     }
     if let Some(tier) = filter.tier_id {
         cond = cond.add(user::Column::TierId.eq(tier));
+    }
+    if let Some(organization) = filter.organization_id {
+        cond = cond.add(id().in_subquery(members_of(organization, backend)));
     }
     if let Some(external_id) = &filter.external_id {
         cond = cond.add(user::Column::ExternalId.eq(external_id.trim()));

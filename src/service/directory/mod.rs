@@ -69,6 +69,8 @@ pub struct Filter {
     pub role: Option<String>,
     pub status: Option<user::Status>,
     pub tier_id: Option<Uuid>,
+    /// Members of this organisation.
+    pub organization_id: Option<Uuid>,
     /// The user imported with this `externalId`.
     pub external_id: Option<String>,
     pub is_superuser: Option<bool>,
@@ -154,6 +156,48 @@ pub async fn list(
         distinct = DEFAULT_ORDER.to_vec();
     }
     page::read(conn, filter, distinct, paging.clone(), projection).await
+}
+
+/// A page of the members of `organization_id` (`MEMBERS_READ` there, which
+/// `ORGS_READ` and superusers hold everywhere): active users only, ordered
+/// by username unless `order` says otherwise. A viewer without
+/// `USERS_READ` filters only by what they see of members (search, email,
+/// username, ids, creation time).
+pub async fn members(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    organization_id: Uuid,
+    filter: Filter,
+    paging: &Paging,
+    projection: &Projection,
+) -> Result<(Page, Filter)> {
+    crate::service::memberships::held(conn, viewer, organization_id)
+        .await?
+        .require(crate::auth::org::OrgPermission::MembersRead)?;
+    filter::members_may_use(&filter, viewer.has(Permission::UsersRead))?;
+    let scoped = Filter {
+        organization_id: Some(organization_id),
+        status: Some(user::Status::Active),
+        and: vec![filter],
+        ..Filter::default()
+    };
+    filter::validate(&scoped)?;
+    let order = vec![SortKey {
+        field: SortField::Username,
+        descending: false,
+    }];
+    let page = page::read(conn, &scoped, order, paging.clone(), projection).await?;
+    Ok((page, scoped))
+}
+
+/// How many of an organisation's members match `scoped` (as `members`
+/// made it), in one statement; the caller was authorised by `members`.
+pub async fn count_members(conn: &impl ConnectionTrait, scoped: &Filter) -> Result<u64> {
+    let context = filter::resolve(conn, scoped).await?;
+    Ok(user::Entity::find()
+        .filter(filter::condition(scoped, &context))
+        .count(conn)
+        .await?)
 }
 
 /// How many users match `filter`, in one `COUNT` statement; `viewer` needs `USERS_READ`.
