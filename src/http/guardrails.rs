@@ -24,8 +24,9 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 32] = [
+pub const CREDENTIAL_FIELDS: [&str; 33] = [
     "login",
+    "acceptOrganizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
     "startPasskeyRegistration",
@@ -197,8 +198,9 @@ pub struct Plan {
 /// from their own arguments: a stale `Authorization` header does not stop
 /// them (the caller acts anonymously). `register` with a working token
 /// still counts its holder's `USERS_CREATE`.
-pub const SIGNS_IN: [&str; 18] = [
+pub const SIGNS_IN: [&str; 19] = [
     "login",
+    "acceptOrganizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
     "requestSignInCode",

@@ -55,6 +55,228 @@ struct Cell {
     token: String,
 }
 
+/// The organisation fields: their cells act on an organisation the target owns.
+fn is_org_field(field: &str) -> bool {
+    matches!(
+        field,
+        "organization"
+            | "organizationBySlug"
+            | "updateOrganization"
+            | "deleteOrganization"
+            | "setOrganizationTier"
+            | "inviteToOrganization"
+            | "revokeOrganizationInvitation"
+            | "acceptOrganizationInvitation"
+            | "setMemberRoles"
+            | "removeMember"
+            | "leaveOrganization"
+            | "setActiveOrganization"
+            | "createOrgRole"
+            | "deleteOrgRole"
+    )
+}
+
+/// What an organisation field's cell acts on, made directly.
+pub struct OrgCell {
+    pub org: String,
+    pub slug: String,
+    /// A membership of a plain member (not the owner).
+    pub member: String,
+    pub invitation: String,
+    /// The token of `invitation`, to a fresh address.
+    pub invitation_token: String,
+    pub custom_role: String,
+    pub member_role: String,
+}
+
+impl OrgCell {
+    fn encode(&self) -> String {
+        [
+            &self.org,
+            &self.slug,
+            &self.member,
+            &self.invitation,
+            &self.invitation_token,
+            &self.custom_role,
+            &self.member_role,
+        ]
+        .map(|s| s.as_str())
+        .join(" ")
+    }
+
+    pub fn decode(raw: &str) -> Self {
+        let p: Vec<String> = raw.split(' ').map(str::to_owned).collect();
+        Self {
+            org: p[0].clone(),
+            slug: p[1].clone(),
+            member: p[2].clone(),
+            invitation: p[3].clone(),
+            invitation_token: p[4].clone(),
+            custom_role: p[5].clone(),
+            member_role: p[6].clone(),
+        }
+    }
+}
+
+/// An organisation `owner` owns, with a plain member, a pending invitation
+/// to `fresh{n}@example.com` and a custom role.
+pub async fn arrange_organization(app: &TestApp, owner: uuid::Uuid, n: usize) -> String {
+    use sea_orm::{ActiveModelTrait, Set};
+    use usergraph::{ids, service::memberships};
+    let ts = chrono::Utc::now();
+    let slug = format!(
+        "org-{n}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let org = entity::organization::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        name: Set(format!("Org {n}")),
+        slug: Set(slug.clone()),
+        metadata: Set(json!({})),
+        tier_id: Set(None),
+        created_at: Set(ts),
+        updated_at: Set(ts),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let join = |user: uuid::Uuid, role: &'static str| {
+        let org = org.id;
+        async move {
+            let m = entity::membership::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                organization_id: Set(org),
+                user_id: Set(user),
+                joined_at: Set(ts),
+            }
+            .insert(app.db())
+            .await
+            .unwrap();
+            let role = memberships::builtin_role(app.db(), role).await.unwrap();
+            memberships::set_roles(app.db(), &m, &[role.id])
+                .await
+                .unwrap();
+            m
+        }
+    };
+    join(owner, memberships::OWNER).await;
+    let plain = app.user_with(&format!("om{n}"), &[], false).await;
+    let member = join(
+        ids::decode(ids::USER, &plain.id, "id").unwrap(),
+        memberships::MEMBER,
+    )
+    .await;
+    let token = format!("org-invite-{n}-{}", uuid::Uuid::new_v4().simple());
+    let invitation = entity::organization_invitation::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org.id),
+        email: Set(format!("fresh{n}@example.com")),
+        role_ids: Set("[]".into()),
+        invited_by: Set(Some(owner)),
+        token_hash: Set(usergraph::service::tokens::hash_token(&token)),
+        created_at: Set(ts),
+        expires_at: Set(ts + chrono::Duration::hours(1)),
+        accepted_at: Set(None),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let custom = entity::org_role::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(Some(org.id)),
+        name: Set("readers".into()),
+        description: Set(None),
+        permissions: Set("[\"MEMBERS_READ\"]".into()),
+        is_builtin: Set(false),
+        created_at: Set(ts),
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    let member_role = memberships::builtin_role(app.db(), memberships::MEMBER)
+        .await
+        .unwrap();
+    OrgCell {
+        org: ids::encode(ids::ORGANIZATION, org.id),
+        slug,
+        member: ids::encode(ids::MEMBERSHIP, member.id),
+        invitation: ids::encode(ids::ORG_INVITATION, invitation.id),
+        invitation_token: token,
+        custom_role: ids::encode(ids::ORG_ROLE, custom.id),
+        member_role: ids::encode(ids::ORG_ROLE, member_role.id),
+    }
+    .encode()
+}
+
+/// The operation of an organisation root field, on `org`'s things.
+pub fn org_operation(field: &str, org: &OrgCell, n: usize) -> Option<(&'static str, Value)> {
+    Some(match field {
+        "organization" => (
+            "query($o: ID!) { organization(id: $o) { id } }",
+            json!({ "o": org.org }),
+        ),
+        "organizationBySlug" => (
+            "query($s: String!) { organizationBySlug(slug: $s) { id } }",
+            json!({ "s": org.slug }),
+        ),
+        "myOrganizations" => ("{ myOrganizations { id } }", json!({})),
+        "organizations" => ("{ organizations(first: 1) { nodes { id } } }", json!({})),
+        "createOrganization" => (
+            "mutation($s: String!) { createOrganization(input: { name: \"New\", slug: $s }) { id } }",
+            json!({ "s": format!("new-{n}") }),
+        ),
+        "updateOrganization" => (
+            "mutation($o: ID!) { updateOrganization(id: $o, input: { name: \"Renamed\" }) { id } }",
+            json!({ "o": org.org }),
+        ),
+        "deleteOrganization" => (
+            "mutation($o: ID!) { deleteOrganization(id: $o) }",
+            json!({ "o": org.org }),
+        ),
+        "setOrganizationTier" => (
+            "mutation($o: ID!) { setOrganizationTier(id: $o, tierId: null) { id } }",
+            json!({ "o": org.org }),
+        ),
+        "inviteToOrganization" => (
+            "mutation($o: ID!, $e: String!) { inviteToOrganization(organizationId: $o, email: $e) { id } }",
+            json!({ "o": org.org, "e": format!("asked{n}@example.com") }),
+        ),
+        "revokeOrganizationInvitation" => (
+            "mutation($i: ID!) { revokeOrganizationInvitation(id: $i) }",
+            json!({ "i": org.invitation }),
+        ),
+        "acceptOrganizationInvitation" => (
+            "mutation($t: String!) { acceptOrganizationInvitation(token: $t, password: \"marmalade-otter-77\") { accessToken } }",
+            json!({ "t": org.invitation_token }),
+        ),
+        "setMemberRoles" => (
+            "mutation($m: ID!, $r: [ID!]!) { setMemberRoles(membershipId: $m, roleIds: $r) { id } }",
+            json!({ "m": org.member, "r": [org.member_role] }),
+        ),
+        "removeMember" => (
+            "mutation($m: ID!) { removeMember(membershipId: $m) }",
+            json!({ "m": org.member }),
+        ),
+        "leaveOrganization" => (
+            "mutation($o: ID!) { leaveOrganization(organizationId: $o) }",
+            json!({ "o": org.org }),
+        ),
+        "setActiveOrganization" => (
+            "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }",
+            json!({ "o": org.org }),
+        ),
+        "createOrgRole" => (
+            "mutation($o: ID!, $name: String!) { createOrgRole(input: { organizationId: $o, name: $name, permissions: [MEMBERS_READ] }) { id } }",
+            json!({ "o": org.org, "name": format!("role{n}") }),
+        ),
+        "deleteOrgRole" => (
+            "mutation($r: ID!) { deleteOrgRole(id: $r) }",
+            json!({ "r": org.custom_role }),
+        ),
+        _ => return None,
+    })
+}
+
 /// The link purpose a field redeems, if any.
 fn link_purpose(field: &str) -> Option<&'static str> {
     match field {
@@ -139,6 +361,9 @@ async fn arrange(app: &TestApp, field: &str, target: &Account, n: usize) -> Stri
         .expect("arrange a delivery");
         return usergraph::ids::encode(usergraph::ids::WEBHOOK_DELIVERY, delivery);
     }
+    if is_org_field(field) {
+        return arrange_organization(app, target_id, n).await;
+    }
     if field == "revokeApiKey" {
         // A key of the target's, to revoke.
         let id = uuid::Uuid::new_v4();
@@ -214,6 +439,17 @@ fn session_of(account: &Account) -> String {
 fn operation(field: &str, cell: &Cell) -> (String, Value) {
     let n = cell.n;
     let target = json!({ "id": cell.target.id });
+    if let Some((query, variables)) = org_operation(
+        field,
+        &OrgCell::decode(if is_org_field(field) {
+            &cell.token
+        } else {
+            "- - - - - - -"
+        }),
+        n,
+    ) {
+        return (query.to_owned(), variables);
+    }
     let (query, variables) = match field {
         "me" => ("{ me { id } }", json!({})),
         "user" => ("query($id: ID!) { user(id: $id) { id } }", target),

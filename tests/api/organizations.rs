@@ -138,7 +138,11 @@ const MEMBERS: &str = "query($o: ID!, $n: Int, $f: UserFilter) { organization(id
 /// An organisation made through the API by `owner` (an `ORGS_CREATE` holder).
 async fn create(app: &TestApp, token: &str, slug: &str) -> String {
     let body = app
-        .gql(Some(token), CREATE, json!({ "n": format!("Org {slug}"), "s": slug }))
+        .gql(
+            Some(token),
+            CREATE,
+            json!({ "n": format!("Org {slug}"), "s": slug }),
+        )
         .await;
     body["data"]["createOrganization"]["id"]
         .as_str()
@@ -182,25 +186,45 @@ async fn creating_an_organisation_needs_orgs_create_unless_self_service_is_on() 
     let app = TestApp::spawn().await;
     let plain = app.register_as("plain").await;
     let body = app
-        .gql(Some(&plain.access), CREATE, json!({ "n": "Acme", "s": "acme" }))
+        .gql(
+            Some(&plain.access),
+            CREATE,
+            json!({ "n": "Acme", "s": "acme" }),
+        )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let admin = app.user_with("boss", &["admin"], false).await;
     let body = app
-        .gql(Some(&admin.access), CREATE, json!({ "n": "Acme", "s": "Acme" }))
+        .gql(
+            Some(&admin.access),
+            CREATE,
+            json!({ "n": "Acme", "s": "Acme" }),
+        )
         .await;
     let made = &body["data"]["createOrganization"];
     assert_eq!(made["slug"], "acme", "{body}");
     assert_eq!(made["viewerMembership"]["roles"][0]["name"], "owner");
     assert_eq!(made["viewerPermissions"].as_array().unwrap().len(), 6);
     let again = app
-        .gql(Some(&admin.access), CREATE, json!({ "n": "Other", "s": "acme" }))
+        .gql(
+            Some(&admin.access),
+            CREATE,
+            json!({ "n": "Other", "s": "acme" }),
+        )
         .await;
     assert_eq!(code(&again), "CONFLICT", "{again}");
     let bad = app
-        .gql(Some(&admin.access), CREATE, json!({ "n": "Bad", "s": "-no" }))
+        .gql(
+            Some(&admin.access),
+            CREATE,
+            json!({ "n": "Bad", "s": "-no" }),
+        )
         .await;
-    assert_eq!((code(&bad), field(&bad)), ("BAD_USER_INPUT", "slug"), "{bad}");
+    assert_eq!(
+        (code(&bad), field(&bad)),
+        ("BAD_USER_INPUT", "slug"),
+        "{bad}"
+    );
 
     let open = TestApp::spawn_with(&[("ORG_SELF_SERVICE", "true")]).await;
     let anyone = open.register_as("anyone").await;
@@ -213,7 +237,11 @@ async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
     let boss = app.user_with("boss", &["admin"], false).await;
     let org = create(&app, &boss.access, "acme").await;
     let member_role = app
-        .gql(Some(&boss.access), "query($o: ID!) { organization(id: $o) { roles { id name } } }", json!({ "o": org }))
+        .gql(
+            Some(&boss.access),
+            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
+            json!({ "o": org }),
+        )
         .await["data"]["organization"]["roles"]
         .as_array()
         .unwrap()
@@ -222,19 +250,32 @@ async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
         .unwrap()["id"]
         .clone();
     let body = app
-        .gql(Some(&boss.access), INVITE, json!({ "o": org, "e": "New.Hire@Example.com", "r": [member_role] }))
+        .gql(
+            Some(&boss.access),
+            INVITE,
+            json!({ "o": org, "e": "New.Hire@Example.com", "r": [member_role] }),
+        )
         .await;
-    assert_eq!(body["data"]["inviteToOrganization"]["email"], "new.hire@example.com", "{body}");
+    assert_eq!(
+        body["data"]["inviteToOrganization"]["email"], "new.hire@example.com",
+        "{body}"
+    );
     let mail = sink.wait_for("new.hire@example.com", 1).await.remove(0);
     assert!(mail.subject.contains("Org acme"), "{}", mail.subject);
     let missing = app.gql(None, ACCEPT, json!({ "t": mail.token() })).await;
-    assert_eq!((code(&missing), field(&missing)), ("BAD_USER_INPUT", "password"));
+    assert_eq!(
+        (code(&missing), field(&missing)),
+        ("BAD_USER_INPUT", "password")
+    );
     let body = app
         .gql(None, ACCEPT, json!({ "t": mail.token(), "p": PASSWORD }))
         .await;
-    let joined = account(&body["data"]["acceptOrganizationInvitation"])
-        .unwrap_or_else(|| panic!("{body}"));
-    assert_eq!(body["data"]["acceptOrganizationInvitation"]["user"]["emailVerified"], true);
+    let joined =
+        account(&body["data"]["acceptOrganizationInvitation"]).unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        body["data"]["acceptOrganizationInvitation"]["user"]["emailVerified"],
+        true
+    );
     let token = claims(&joined.access);
     assert_eq!(token["org"], org.as_str());
     assert_eq!(token["org_roles"], json!(["admin"]));
@@ -243,9 +284,16 @@ async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
         .await;
     assert_eq!(code(&again), "TOKEN_INVALID", "{again}");
     let mine = app
-        .gql(Some(&joined.access), "{ myOrganizations { organization { slug } roles { name } } }", json!({}))
+        .gql(
+            Some(&joined.access),
+            "{ myOrganizations { organization { slug } roles { name } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(mine["data"]["myOrganizations"][0]["organization"]["slug"], "acme", "{mine}");
+    assert_eq!(
+        mine["data"]["myOrganizations"][0]["organization"]["slug"], "acme",
+        "{mine}"
+    );
 }
 
 #[tokio::test]
@@ -256,7 +304,9 @@ async fn an_existing_account_accepts_signed_in_or_with_its_password_and_on_anoth
     let ann = app.register_as("ann").await;
     let bob = app.register_as("bob").await;
     for who in ["ann@example.com", "bob@example.com"] {
-        let body = app.gql(Some(&boss.access), INVITE, json!({ "o": org, "e": who })).await;
+        let body = app
+            .gql(Some(&boss.access), INVITE, json!({ "o": org, "e": who }))
+            .await;
         assert!(body["errors"].is_null(), "{body}");
     }
     // Each has had the welcome mail first.
@@ -283,12 +333,16 @@ async fn an_existing_account_accepts_signed_in_or_with_its_password_and_on_anoth
         .json()
         .await
         .unwrap();
-    let session = account(&body["data"]["acceptOrganizationInvitation"])
-        .unwrap_or_else(|| panic!("{body}"));
+    let session =
+        account(&body["data"]["acceptOrganizationInvitation"]).unwrap_or_else(|| panic!("{body}"));
     assert_eq!(claims(&session.access)["org_roles"], json!(["member"]));
     // Bob, not signed in: his password, checked as login checks it.
     let wrong = app
-        .gql(None, ACCEPT, json!({ "t": to_bob.token(), "p": "not-his-password-1" }))
+        .gql(
+            None,
+            ACCEPT,
+            json!({ "t": to_bob.token(), "p": "not-his-password-1" }),
+        )
         .await;
     assert_eq!(code(&wrong), "INVALID_CREDENTIALS", "{wrong}");
     let body = app
@@ -298,8 +352,13 @@ async fn an_existing_account_accepts_signed_in_or_with_its_password_and_on_anoth
         body["data"]["acceptOrganizationInvitation"]["user"]["id"], bob.id,
         "{body}"
     );
-    let members = app.gql(Some(&boss.access), MEMBERS, json!({ "o": org })).await;
-    assert_eq!(members["data"]["organization"]["members"]["totalCount"], 3, "{members}");
+    let members = app
+        .gql(Some(&boss.access), MEMBERS, json!({ "o": org }))
+        .await;
+    assert_eq!(
+        members["data"]["organization"]["members"]["totalCount"], 3,
+        "{members}"
+    );
 }
 
 #[tokio::test]
@@ -314,9 +373,14 @@ async fn the_active_organisation_rides_in_refreshed_tokens_and_templates() {
     let set = app
         .gql(Some(&boss.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { current activeOrganization { slug } } }", json!({ "o": org }))
         .await;
-    assert_eq!(set["data"]["setActiveOrganization"]["activeOrganization"]["slug"], "acme", "{set}");
+    assert_eq!(
+        set["data"]["setActiveOrganization"]["activeOrganization"]["slug"], "acme",
+        "{set}"
+    );
     let refreshed = app.refresh(&boss.refresh).await;
-    let access = refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap();
+    let access = refreshed["data"]["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap();
     let token = claims(access);
     assert_eq!(token["org"], org.as_str(), "{token}");
     assert_eq!(token["org_roles"], json!(["owner"]));
@@ -324,7 +388,11 @@ async fn the_active_organisation_rides_in_refreshed_tokens_and_templates() {
     // Not a member: refused.
     let outsider = app.register_as("outsider").await;
     let body = app
-        .gql(Some(&outsider.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }", json!({ "o": org }))
+        .gql(
+            Some(&outsider.access),
+            "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(code(&body), "NOT_FOUND", "{body}");
 }
@@ -345,7 +413,11 @@ async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
     add_member(&app, &org, &ada.id, ADMIN).await;
     let max_membership = add_member(&app, &org, &max.id, MEMBER).await;
     let roles = app
-        .gql(Some(&ada.access), "query($o: ID!) { organization(id: $o) { roles { id name } } }", json!({ "o": org }))
+        .gql(
+            Some(&ada.access),
+            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
+            json!({ "o": org }),
+        )
         .await;
     let role = |name: &str| {
         roles["data"]["organization"]["roles"]
@@ -359,22 +431,41 @@ async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
     const SET: &str = "mutation($m: ID!, $r: [ID!]!) { setMemberRoles(membershipId: $m, roleIds: $r) { roles { name } } }";
     // An admin may not make an owner, nor touch one.
     let body = app
-        .gql(Some(&ada.access), SET, json!({ "m": max_membership, "r": [role(OWNER)] }))
+        .gql(
+            Some(&ada.access),
+            SET,
+            json!({ "m": max_membership, "r": [role(OWNER)] }),
+        )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let body = app
-        .gql(Some(&ada.access), SET, json!({ "m": boss_membership, "r": [role(MEMBER)] }))
+        .gql(
+            Some(&ada.access),
+            SET,
+            json!({ "m": boss_membership, "r": [role(MEMBER)] }),
+        )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let body = app
-        .gql(Some(&ada.access), "mutation($m: ID!) { removeMember(membershipId: $m) }", json!({ "m": boss_membership }))
+        .gql(
+            Some(&ada.access),
+            "mutation($m: ID!) { removeMember(membershipId: $m) }",
+            json!({ "m": boss_membership }),
+        )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     // It may promote a member to admin, and a custom role within its own permissions.
     let body = app
-        .gql(Some(&ada.access), SET, json!({ "m": max_membership, "r": [role(ADMIN)] }))
+        .gql(
+            Some(&ada.access),
+            SET,
+            json!({ "m": max_membership, "r": [role(ADMIN)] }),
+        )
         .await;
-    assert_eq!(body["data"]["setMemberRoles"]["roles"][0]["name"], "admin", "{body}");
+    assert_eq!(
+        body["data"]["setMemberRoles"]["roles"][0]["name"], "admin",
+        "{body}"
+    );
     let custom = app
         .gql(Some(&ada.access), "mutation($o: ID!) { createOrgRole(input: { organizationId: $o, name: \"auditor\", permissions: [ORG_AUDIT_READ, ORG_DELETE] }) { id } }", json!({ "o": org }))
         .await;
@@ -382,23 +473,43 @@ async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
     let custom = app
         .gql(Some(&ada.access), "mutation($o: ID!) { createOrgRole(input: { organizationId: $o, name: \"auditor\", permissions: [ORG_AUDIT_READ] }) { id permissions } }", json!({ "o": org }))
         .await;
-    assert_eq!(custom["data"]["createOrgRole"]["permissions"], json!(["ORG_AUDIT_READ"]), "{custom}");
+    assert_eq!(
+        custom["data"]["createOrgRole"]["permissions"],
+        json!(["ORG_AUDIT_READ"]),
+        "{custom}"
+    );
     // The last owner cannot leave; once another owner exists, they can.
     let body = app
-        .gql(Some(&boss.access), "mutation($o: ID!) { leaveOrganization(organizationId: $o) }", json!({ "o": org }))
+        .gql(
+            Some(&boss.access),
+            "mutation($o: ID!) { leaveOrganization(organizationId: $o) }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(code(&body), "CONFLICT", "{body}");
     let body = app
-        .gql(Some(&boss.access), SET, json!({ "m": max_membership, "r": [role(OWNER)] }))
+        .gql(
+            Some(&boss.access),
+            SET,
+            json!({ "m": max_membership, "r": [role(OWNER)] }),
+        )
         .await;
     assert!(body["errors"].is_null(), "{body}");
     let body = app
-        .gql(Some(&boss.access), "mutation($o: ID!) { leaveOrganization(organizationId: $o) }", json!({ "o": org }))
+        .gql(
+            Some(&boss.access),
+            "mutation($o: ID!) { leaveOrganization(organizationId: $o) }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(body["data"]["leaveOrganization"], true, "{body}");
     // Its trail shows who did what, to its admins.
     let trail = app
-        .gql(Some(&ada.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .gql(
+            Some(&ada.access),
+            "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }",
+            json!({ "o": org }),
+        )
         .await;
     let actions: Vec<&str> = trail["data"]["auditEvents"]["nodes"]
         .as_array()
@@ -406,10 +517,17 @@ async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert!(actions.contains(&"membership.left") && actions.contains(&"organization.created"), "{actions:?}");
+    assert!(
+        actions.contains(&"membership.left") && actions.contains(&"organization.created"),
+        "{actions:?}"
+    );
     let outsider = app.register_as("outsider").await;
     let trail = app
-        .gql(Some(&outsider.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .gql(
+            Some(&outsider.access),
+            "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(code(&trail), "FORBIDDEN", "{trail}");
 }
@@ -421,26 +539,51 @@ async fn deleting_an_organisation_ends_its_memberships_and_sessions_acting_in_it
     let org = create(&app, &boss.access, "acme").await;
     let ada = app.register_as("ada").await;
     add_member(&app, &org, &ada.id, ADMIN).await;
-    app.gql(Some(&boss.access), "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }", json!({ "o": org }))
-        .await;
+    app.gql(
+        Some(&boss.access),
+        "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }",
+        json!({ "o": org }),
+    )
+    .await;
     // An admin lacks ORG_DELETE.
     let body = app
-        .gql(Some(&ada.access), "mutation($o: ID!) { deleteOrganization(id: $o) }", json!({ "o": org }))
+        .gql(
+            Some(&ada.access),
+            "mutation($o: ID!) { deleteOrganization(id: $o) }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let body = app
-        .gql(Some(&boss.access), "mutation($o: ID!) { deleteOrganization(id: $o) }", json!({ "o": org }))
+        .gql(
+            Some(&boss.access),
+            "mutation($o: ID!) { deleteOrganization(id: $o) }",
+            json!({ "o": org }),
+        )
         .await;
     assert_eq!(body["data"]["deleteOrganization"], true, "{body}");
-    let mine = app.gql(Some(&ada.access), "{ myOrganizations { id } }", json!({})).await;
+    let mine = app
+        .gql(Some(&ada.access), "{ myOrganizations { id } }", json!({}))
+        .await;
     assert_eq!(mine["data"]["myOrganizations"], json!([]));
     let refreshed = app.refresh(&boss.refresh).await;
-    let token = claims(refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap());
+    let token = claims(
+        refreshed["data"]["refreshToken"]["accessToken"]
+            .as_str()
+            .unwrap(),
+    );
     assert!(token.get("org").is_none(), "{token}");
     let trail = app
-        .gql(Some(&boss.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }", json!({ "o": org }))
+        .gql(
+            Some(&boss.access),
+            "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action } } }",
+            json!({ "o": org }),
+        )
         .await;
-    assert_eq!(trail["data"]["auditEvents"]["nodes"][0]["action"], "organization.deleted", "{trail}");
+    assert_eq!(
+        trail["data"]["auditEvents"]["nodes"][0]["action"], "organization.deleted",
+        "{trail}"
+    );
 }
 
 #[tokio::test]
@@ -460,7 +603,9 @@ async fn a_members_page_costs_the_same_statements_whatever_its_size() {
             .count_statements(app.gql(Some(&ada.access), MEMBERS, json!({ "o": org, "n": n })))
             .await;
         assert_eq!(
-            body["data"]["organization"]["members"]["nodes"].as_array().map(Vec::len),
+            body["data"]["organization"]["members"]["nodes"]
+                .as_array()
+                .map(Vec::len),
             Some(n),
             "{body}"
         );
@@ -515,12 +660,21 @@ async fn no_query_path_shows_an_org_admin_anything_outside_their_organisations()
                 .gql(Some(&person.access), "query($o: ID!) { organization(id: $o) { id members(first: 100) { nodes { id user { id email } } } } node(id: $o) { id } }", json!({ "o": org }))
                 .await;
             if mine.contains(&org) {
-                for m in body["data"]["organization"]["members"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}")) {
-                    assert!(allowed_users.contains(m["user"]["id"].as_str().unwrap()), "{body}");
+                for m in body["data"]["organization"]["members"]["nodes"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{body}"))
+                {
+                    assert!(
+                        allowed_users.contains(m["user"]["id"].as_str().unwrap()),
+                        "{body}"
+                    );
                 }
             } else {
                 assert_eq!(code(&body), "NOT_FOUND", "{body}");
-                assert!(body["data"].is_null() || body["data"]["node"].is_null(), "{body}");
+                assert!(
+                    body["data"].is_null() || body["data"]["node"].is_null(),
+                    "{body}"
+                );
             }
             // appMetadata and other organisations are never in reach.
             let leak = app
@@ -533,9 +687,16 @@ async fn no_query_path_shows_an_org_admin_anything_outside_their_organisations()
                 .await;
             let other_members = others["data"]["organization"]["members"]["nodes"]
                 .as_array()
-                .map(|list| list.iter().filter(|m| !m["user"].is_null() && m["user"]["memberships"].is_array()).count())
+                .map(|list| {
+                    list.iter()
+                        .filter(|m| !m["user"].is_null() && m["user"]["memberships"].is_array())
+                        .count()
+                })
                 .unwrap_or(0);
-            assert!(other_members <= 1, "another member's organisations showed: {others}");
+            assert!(
+                other_members <= 1,
+                "another member's organisations showed: {others}"
+            );
         }
         // Users, nodes, audit events and organisations beyond them.
         for query in [
@@ -548,7 +709,11 @@ async fn no_query_path_shows_an_org_admin_anything_outside_their_organisations()
         }
         let ids: Vec<&String> = people.iter().map(|p| &p.id).collect();
         let body = app
-            .gql(Some(&person.access), "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": ids }))
+            .gql(
+                Some(&person.access),
+                "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                json!({ "ids": ids }),
+            )
             .await;
         for node in body["data"]["nodes"].as_array().unwrap() {
             if !node.is_null() {
@@ -556,4 +721,93 @@ async fn no_query_path_shows_an_org_admin_anything_outside_their_organisations()
             }
         }
     }
+}
+
+/// Every organisation root field, run by the org's owner, an org admin, a
+/// plain member and an outsider (the service-wide callers are in
+/// authorization.tsv): `ok`, or the expected `extensions.code`.
+const ORG_MATRIX: &str = "
+# field                        owner           admin           member          outsider
+organization                   ok              ok              ok              NOT_FOUND
+organizationBySlug             ok              ok              ok              NOT_FOUND
+myOrganizations                ok              ok              ok              ok
+organizations                  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN
+createOrganization             FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN
+updateOrganization             ok              ok              FORBIDDEN       NOT_FOUND
+deleteOrganization             ok              FORBIDDEN       FORBIDDEN       NOT_FOUND
+setOrganizationTier            FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN
+inviteToOrganization           ok              ok              FORBIDDEN       NOT_FOUND
+revokeOrganizationInvitation   ok              ok              FORBIDDEN       NOT_FOUND
+acceptOrganizationInvitation   BAD_USER_INPUT  BAD_USER_INPUT  BAD_USER_INPUT  BAD_USER_INPUT
+setMemberRoles                 ok              ok              FORBIDDEN       NOT_FOUND
+removeMember                   ok              ok              FORBIDDEN       NOT_FOUND
+leaveOrganization              CONFLICT        ok              ok              NOT_FOUND
+setActiveOrganization          ok              ok              ok              NOT_FOUND
+createOrgRole                  ok              ok              FORBIDDEN       NOT_FOUND
+deleteOrgRole                  ok              ok              FORBIDDEN       NOT_FOUND
+";
+
+#[tokio::test]
+async fn every_organisation_field_follows_the_org_callers_matrix() {
+    use crate::authorization::{OrgCell, arrange_organization, org_operation};
+    let app = TestApp::spawn().await;
+    let mut failures = Vec::new();
+    let mut n = 0;
+    let rows: Vec<Vec<&str>> = ORG_MATRIX
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    for row in &rows {
+        for (caller, expected) in ["owner", "admin", "member", "outsider"]
+            .iter()
+            .zip(&row[1..])
+        {
+            n += 1;
+            let owner = app.register_as(&format!("ow{n}")).await;
+            let owner_key = usergraph::ids::decode(usergraph::ids::USER, &owner.id, "id").unwrap();
+            let cell = OrgCell::decode(&arrange_organization(&app, owner_key, n).await);
+            let acting = match *caller {
+                "owner" => owner,
+                other => {
+                    let who = app.register_as(&format!("{}{n}", &other[..2])).await;
+                    match other {
+                        "admin" => drop(add_member(&app, &cell.org, &who.id, ADMIN).await),
+                        "member" => drop(add_member(&app, &cell.org, &who.id, MEMBER).await),
+                        _ => {}
+                    }
+                    who
+                }
+            };
+            let (query, variables) = org_operation(row[0], &cell, n)
+                .unwrap_or_else(|| panic!("no operation for {}", row[0]));
+            let body = app.gql(Some(&acting.access), query, variables).await;
+            let got = if body["errors"].is_null() {
+                "ok"
+            } else {
+                code(&body)
+            };
+            if got != *expected {
+                failures.push(format!(
+                    "{:<30} as {caller:<8} expected {expected:<15} got {got}: {body}",
+                    row[0]
+                ));
+            }
+        }
+    }
+    let listed: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    for field in [
+        "organization",
+        "createOrganization",
+        "setActiveOrganization",
+        "deleteOrgRole",
+    ] {
+        assert!(listed.contains(&field));
+    }
+    assert!(
+        failures.is_empty(),
+        "org matrix mismatches:\n{}",
+        failures.join("\n")
+    );
 }
