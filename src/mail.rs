@@ -420,6 +420,7 @@ mod tests {
                     ("username", "<username>"),
                     ("address", "<address>"),
                     ("new_address", "<new_address>"),
+                    ("organization", "<organization>"),
                 ],
             );
             assert!(mail.subject.contains("usergraph"), "{template:?}");

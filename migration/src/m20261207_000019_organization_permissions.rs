@@ -1,7 +1,7 @@
 //! The organisation permissions of the service (#32): `ORGS_READ` (every
 //! organisation and its members) and `ORGS_CREATE`. The built-in `admin`
-//! role gains both, `viewer` gains `ORGS_READ`. Frozen copies, as the seed
-//! migration's.
+//! role gains both; `viewer` stays as it was, so whoever could grant it
+//! still can. Frozen copies, as the seed migration's.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,19 +11,15 @@ pub struct Migration;
 const ADMIN_BEFORE: &str =
     r#"["USERS_READ","USERS_CREATE","USERS_UPDATE","USERS_DELETE","ROLES_ASSIGN","AUDIT_READ"]"#;
 const ADMIN_AFTER: &str = r#"["USERS_READ","USERS_CREATE","USERS_UPDATE","USERS_DELETE","ROLES_ASSIGN","AUDIT_READ","ORGS_READ","ORGS_CREATE"]"#;
-const VIEWER_BEFORE: &str = r#"["USERS_READ"]"#;
-const VIEWER_AFTER: &str = r#"["USERS_READ","ORGS_READ"]"#;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set(manager, "admin", ADMIN_BEFORE, ADMIN_AFTER).await?;
-        set(manager, "viewer", VIEWER_BEFORE, VIEWER_AFTER).await
+        set(manager, "admin", ADMIN_BEFORE, ADMIN_AFTER).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set(manager, "admin", ADMIN_AFTER, ADMIN_BEFORE).await?;
-        set(manager, "viewer", VIEWER_AFTER, VIEWER_BEFORE).await
+        set(manager, "admin", ADMIN_AFTER, ADMIN_BEFORE).await
     }
 }
 

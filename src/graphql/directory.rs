@@ -1,16 +1,17 @@
 //! The directory: `user`, `userByUsername` and `users`, with the filters,
 //! orders and paging `users` takes (service::directory).
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::user;
 
 use super::{
     cost,
     guard::{Authenticated, HasPermission, viewer},
+    inputs::{UserFilter, page_size},
     loaders::UserById,
     request::app,
     request::{loader, user_by_username},
-    types::{DateTime, User, UserConnection, UserStatus, user_connection::projection},
+    types::{User, UserConnection, user_connection::projection},
 };
 use crate::{
     auth::Permission,
@@ -21,81 +22,6 @@ use crate::{
         users,
     },
 };
-
-/// A condition on one top-level key of `appMetadata`.
-#[derive(InputObject)]
-pub struct MetadataMatch {
-    /// The top-level key.
-    pub key: String,
-    /// The value the key must hold, compared as JSON; required. A user
-    /// without the key does not match, and `null` matches a key holding
-    /// null. PostgreSQL compares numbers by value (`1` equals `1.0`); SQLite
-    /// compares them as written.
-    pub equals: MaybeUndefined<Json<serde_json::Value>>,
-}
-
-/// Which users `users` returns. Every condition given must hold; `and`,
-/// `or` and `not` nest filters (at most 5 levels and 50 filters in all).
-/// Soft-deleted users are left out unless some level sets `includeDeleted`
-/// or `onlyDeleted`.
-#[derive(InputObject, Default)]
-pub struct UserFilter {
-    /// Matches username, email, first, last and display name, case-insensitively;
-    /// `%` and `_` are literal characters.
-    pub search: Option<String>,
-    /// Holders of the role with this name.
-    pub role: Option<String>,
-    /// Users with this status.
-    pub status: Option<UserStatus>,
-    /// Users on this tier.
-    pub tier_id: Option<ID>,
-    /// Members of this organisation (`org_…`).
-    pub organization_id: Option<ID>,
-    /// The user imported with this `externalId`.
-    pub external_id: Option<String>,
-    /// Superusers only (or, when false, everyone else).
-    pub is_superuser: Option<bool>,
-    /// Superusers and holders of the `admin` role (or, when false, everyone else).
-    pub is_staff: Option<bool>,
-    /// Include soft-deleted users (they are hidden by default).
-    #[graphql(default)]
-    pub include_deleted: bool,
-    /// Only soft-deleted users.
-    #[graphql(default)]
-    pub only_deleted: bool,
-    /// Created at or after this instant.
-    pub created_after: Option<DateTime>,
-    /// Created before this instant.
-    pub created_before: Option<DateTime>,
-    /// Last logged in before this instant (users who never logged in do not match).
-    pub last_login_before: Option<DateTime>,
-    /// Last logged in at or after this instant.
-    pub last_login_after: Option<DateTime>,
-    /// Users with these ids (at most 1000).
-    pub ids: Option<Vec<ID>>,
-    /// The user with this email address, exactly but case-insensitively.
-    pub email: Option<String>,
-    /// The user with this username, exactly but case-insensitively.
-    pub username: Option<String>,
-    /// Users who never logged in (or, when false, who did).
-    pub never_logged_in: Option<bool>,
-    /// Changed at or after this instant.
-    pub updated_after: Option<DateTime>,
-    /// Changed before this instant.
-    pub updated_before: Option<DateTime>,
-    /// Users whose address is verified (or, when false, is not).
-    pub email_verified: Option<bool>,
-    /// Users with a second factor on (or, when false, off).
-    pub mfa_enabled: Option<bool>,
-    /// Every match must hold on `appMetadata`.
-    pub metadata: Option<Vec<MetadataMatch>>,
-    /// Every one of these filters holds.
-    pub and: Option<Vec<UserFilter>>,
-    /// At least one of these filters holds.
-    pub or: Option<Vec<UserFilter>>,
-    /// This filter does not hold.
-    pub not: Option<Box<UserFilter>>,
-}
 
 /// A sort key for `users`.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -139,68 +65,6 @@ pub struct UserOrder {
     pub direction: OrderDirection,
 }
 
-fn nested(list: Option<Vec<UserFilter>>) -> Result<Vec<directory::Filter>, AppError> {
-    list.unwrap_or_default()
-        .into_iter()
-        .map(UserFilter::into_service)
-        .collect()
-}
-
-impl UserFilter {
-    pub(crate) fn into_service(self) -> Result<directory::Filter, AppError> {
-        let time = |t: Option<DateTime>| t.map(|t| t.0);
-        Ok(directory::Filter {
-            search: self.search,
-            role: self.role,
-            status: self.status.map(Into::into),
-            tier_id: ids::decode_opt(ids::TIER, self.tier_id, "tierId")?,
-            organization_id: ids::decode_opt(
-                ids::ORGANIZATION,
-                self.organization_id,
-                "organizationId",
-            )?,
-            external_id: self.external_id,
-            is_superuser: self.is_superuser,
-            is_staff: self.is_staff,
-            include_deleted: self.include_deleted,
-            only_deleted: self.only_deleted,
-            created_after: self.created_after.map(|t| t.0),
-            created_before: self.created_before.map(|t| t.0),
-            last_login_after: self.last_login_after.map(|t| t.0),
-            last_login_before: self.last_login_before.map(|t| t.0),
-            ids: self
-                .ids
-                .map(|ids| ids::decode_all(ids::USER, &ids, "ids"))
-                .transpose()?,
-            email: self.email,
-            username: self.username,
-            never_logged_in: self.never_logged_in,
-            updated_after: time(self.updated_after),
-            updated_before: time(self.updated_before),
-            email_verified: self.email_verified,
-            mfa_enabled: self.mfa_enabled,
-            metadata: (self.metadata.unwrap_or_default().into_iter())
-                .map(|m| {
-                    let equals = match m.equals {
-                        MaybeUndefined::Value(v) => v.0,
-                        MaybeUndefined::Null => serde_json::Value::Null,
-                        MaybeUndefined::Undefined => {
-                            return Err(AppError::bad_input("metadata", "equals is required"));
-                        }
-                    };
-                    Ok(directory::MetadataMatch { key: m.key, equals })
-                })
-                .collect::<Result<_, _>>()?,
-            and: nested(self.and)?,
-            or: nested(self.or)?,
-            not: self
-                .not
-                .map(|f| f.into_service().map(Box::new))
-                .transpose()?,
-        })
-    }
-}
-
 fn sort_key(order: UserOrder) -> directory::SortKey {
     let field = match order.field {
         UserOrderField::CreatedAt => directory::SortField::CreatedAt,
@@ -216,17 +80,6 @@ fn sort_key(order: UserOrder) -> directory::SortKey {
     directory::SortKey {
         field,
         descending: order.direction == OrderDirection::Desc,
-    }
-}
-
-pub(crate) fn page_size(value: Option<i32>, field: &'static str) -> Result<u64, AppError> {
-    match value {
-        None => Ok(directory::DEFAULT_PAGE),
-        Some(n) if (0..=directory::MAX_PAGE as i32).contains(&n) => Ok(n as u64),
-        Some(_) => Err(AppError::bad_input(
-            field,
-            format!("{field} must be between 0 and {}", directory::MAX_PAGE),
-        )),
     }
 }
 
@@ -294,25 +147,6 @@ impl PagingArgs {
     }
 }
 
-/// What one connection field costs against `MAX_QUERY_COMPLEXITY`: its rows'
-/// selection once per row it may return (`first` or `last`, else the default
-/// page; out-of-range sizes are refused by the resolver, so they are clamped
-/// here), plus a fixed cost for the statements it runs, so a document cannot
-/// multiply pages through aliases.
-pub(crate) fn connection_complexity(
-    first: Option<i32>,
-    last: Option<i32>,
-    child_complexity: usize,
-) -> usize {
-    // A page runs its statement (roles and tier included) and, when
-    // `totalCount` or `totalPages` is selected, a count.
-    const CONNECTION_COST: usize = 2 * cost::STATEMENT;
-    let rows = first.or(last).map_or(directory::DEFAULT_PAGE, |n| {
-        n.clamp(0, directory::MAX_PAGE as i32) as u64
-    });
-    CONNECTION_COST.saturating_add((rows as usize).saturating_mul(child_complexity))
-}
-
 #[derive(Default)]
 pub struct DirectoryQuery;
 
@@ -358,7 +192,7 @@ impl DirectoryQuery {
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "HasPermission(Permission::UsersRead)",
-        complexity = "connection_complexity(first, last, child_complexity)"
+        complexity = "cost::connection(first, last, child_complexity)"
     )]
     async fn users(
         &self,

@@ -119,7 +119,7 @@ impl OrganizationQuery {
         after: Option<String>,
         search: Option<String>,
     ) -> async_graphql::Result<OrganizationConnection> {
-        let first = super::directory::page_size(first, "first")?;
+        let first = super::inputs::page_size(first, "first")?;
         let (rows, more) = organizations::list(
             &app(ctx).db,
             viewer(ctx)?,

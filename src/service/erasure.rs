@@ -122,6 +122,16 @@ pub async fn erase(conn: &impl ConnectionTrait, user: user::Model) -> Result<use
         .filter(account_token::Column::UserId.eq(id))
         .exec(conn)
         .await?;
+    // Their organisations lose them (an organisation they alone owned is
+    // left to a superuser), and invitations to their addresses end.
+    entity::membership::Entity::delete_many()
+        .filter(entity::membership::Column::UserId.eq(id))
+        .exec(conn)
+        .await?;
+    entity::organization_invitation::Entity::delete_many()
+        .filter(entity::organization_invitation::Column::Email.is_in(addresses.iter().cloned()))
+        .exec(conn)
+        .await?;
     sign_in_code::Entity::delete_many()
         .filter(
             Condition::any()

@@ -183,6 +183,9 @@ pub async fn roles_of_many(
     Ok(by_membership)
 }
 
+/// Org roles one member may hold: access tokens carry their names.
+pub const MAX_ROLES_PER_MEMBER: usize = 10;
+
 /// The built-in org roles.
 pub const OWNER: &str = "owner";
 pub const ADMIN: &str = "admin";

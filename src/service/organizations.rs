@@ -38,8 +38,7 @@ use crate::{
 /// Organisations one user may belong to: bounds what one account can make
 /// with `ORG_SELF_SERVICE`.
 pub const MAX_MEMBERSHIPS: u64 = 100;
-/// Org roles one member may hold: tokens carry their names.
-pub const MAX_ROLES_PER_MEMBER: usize = 10;
+use memberships::MAX_ROLES_PER_MEMBER;
 /// Custom org roles one organisation may define.
 pub const MAX_ORG_ROLES: u64 = 50;
 /// Invitations one inviter may send per hour, over all organisations.

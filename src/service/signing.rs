@@ -475,7 +475,7 @@ pub fn claims_shape(config: &crate::config::Config) -> anyhow::Result<ClaimsShap
             id: ids::encode(ids::ORGANIZATION, uuid::Uuid::max()),
             slug: long(48),
             name: long(100),
-            roles: (0..super::organizations::MAX_ROLES_PER_MEMBER)
+            roles: (0..super::memberships::MAX_ROLES_PER_MEMBER)
                 .map(|i| format!("{i:02}{}", long(62)))
                 .collect(),
             tier: Some(long(64)),

@@ -326,8 +326,8 @@ fn tier(module: &Module) -> Option<Tier> {
         None => Tier::Shared,
         Some(
             "accounts" | "admin" | "api_keys" | "directory" | "external" | "imports"
-            | "invitations" | "mfa" | "nodes" | "passkeys" | "recovery" | "roles" | "sessions"
-            | "sign_in_codes" | "signing_keys" | "tiers" | "webhooks",
+            | "invitations" | "mfa" | "nodes" | "organizations" | "passkeys" | "recovery" | "roles"
+            | "sessions" | "sign_in_codes" | "signing_keys" | "tiers" | "webhooks",
         ) => Tier::Flow,
         Some(
             "access" | "account_mail" | "credentials" | "erasure" | "limits" | "memberships"

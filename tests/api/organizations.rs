@@ -811,3 +811,50 @@ async fn every_organisation_field_follows_the_org_callers_matrix() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn erasing_a_person_ends_their_memberships_and_invitations_to_them() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let org = create(&app, &root.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    let bob = app.register_as("bob").await;
+    add_member(&app, &org, &ada.id, MEMBER).await;
+    let invited = app
+        .gql(
+            Some(&root.access),
+            INVITE,
+            json!({ "o": org, "e": "bob@example.com" }),
+        )
+        .await;
+    assert!(invited["errors"].is_null(), "{invited}");
+    for who in [&ada, &bob] {
+        let body = app
+            .gql(
+                Some(&root.access),
+                "mutation($id: ID!) { eraseUser(id: $id) }",
+                json!({ "id": who.id }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let left = app
+        .gql(Some(&root.access), "query($o: ID!) { organization(id: $o) { members { totalCount } invitations { email } } }", json!({ "o": org }))
+        .await;
+    assert_eq!(
+        left["data"]["organization"]["members"]["totalCount"], 1,
+        "{left}"
+    );
+    assert_eq!(
+        left["data"]["organization"]["invitations"],
+        json!([]),
+        "{left}"
+    );
+    let memberships = app.rows("SELECT id FROM memberships").await.len();
+    assert_eq!(memberships, 1);
+    // The invitation's event keeps no trace of the address.
+    let trail = app
+        .gql(Some(&root.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o, actions: [\"membership.invited\"] }) { nodes { changes } } }", json!({ "o": org }))
+        .await;
+    assert!(!trail.to_string().contains("bob@example.com"), "{trail}");
+}

@@ -32,7 +32,7 @@ async fn roles_lists_the_builtin_roles_to_any_signed_in_user() {
     assert_eq!(
         body["data"]["roles"],
         json!([
-            { "name": "admin", "permissions": ["USERS_READ", "USERS_CREATE", "USERS_UPDATE", "USERS_DELETE", "ROLES_ASSIGN", "AUDIT_READ"], "isBuiltin": true },
+            { "name": "admin", "permissions": ["USERS_READ", "USERS_CREATE", "USERS_UPDATE", "USERS_DELETE", "ROLES_ASSIGN", "AUDIT_READ", "ORGS_READ", "ORGS_CREATE"], "isBuiltin": true },
             { "name": "user", "permissions": [], "isBuiltin": true },
             { "name": "viewer", "permissions": ["USERS_READ"], "isBuiltin": true },
         ])

@@ -150,18 +150,16 @@ impl Organization {
     /// 20, at most 100. Without `USERS_READ` the filter takes only search,
     /// email, username, ids, createdAfter and createdBefore (and/or/not of
     /// them). One statement per page, plus the members' roles.
-    #[graphql(
-        complexity = "crate::graphql::directory::connection_complexity(first, None, child_complexity)"
-    )]
+    #[graphql(complexity = "crate::graphql::cost::connection(first, None, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        filter: Option<crate::graphql::directory::UserFilter>,
+        filter: Option<crate::graphql::inputs::UserFilter>,
     ) -> async_graphql::Result<MembershipConnection> {
         let viewer = viewer(ctx)?;
-        let first = crate::graphql::directory::page_size(first, "first")?;
+        let first = crate::graphql::inputs::page_size(first, "first")?;
         let paging = directory::Paging::Forward { first, after };
         let filter = filter.unwrap_or_default().into_service()?;
         let look = ctx.look_ahead();
