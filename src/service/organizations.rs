@@ -681,13 +681,12 @@ pub async fn set_active(
 ) -> Result<session::Model> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
-    if let Some(org) = organization_id {
-        if memberships::standing(&txn, org, viewer.id())
+    if let Some(org) = organization_id
+        && memberships::standing(&txn, org, viewer.id())
             .await?
             .is_none()
-        {
-            return Err(not_found());
-        }
+    {
+        return Err(not_found());
     }
     session::Entity::update_many()
         .col_expr(
