@@ -48,7 +48,7 @@ PROFILES = {
         duration=8,
         runs=3,
         q1_conns=[1, 16],
-        scenarios=["Q1", "PG5", "Q2", "A2", "A3", "W2", "S1", "C1", "L2", "E1", "RSS"],
+        scenarios=["Q1", "PG5", "Q2", "A2", "A3", "W2", "S1", "C1", "O1", "L2", "E1", "RSS"],
     ),
     # Token signing (#28): the same usergraph with HS256 and with EdDSA
     # access tokens, on Q1 and A2 (J1).
@@ -78,6 +78,9 @@ W2 = 'mutation W2($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $
 S1 = "query S1($term: String) { users(first: 50, filter: { search: $term }) { edges { node { id username email roles { name } tier { name } } } } }"
 # A filtered count: the viewers (5% of the seeded users).
 C1 = 'query C1 { users(first: 0, filter: { role: "viewer" }) { totalCount } }'
+# An organisation's first members page (#32): 50 of its members by
+# username, with their org roles, in an organisation of a tenth of the users.
+O1 = "query O1($o: ID!) { organization(id: $o) { members(first: 50) { edges { node { id user { id username email } roles { name } } } } } }"
 # `me` with an API key instead of a session's JWT.
 A3 = A2
 
@@ -271,6 +274,15 @@ def prepare_database(base_url, size, binary):
     # The first 1,000 users share the administrator's real argon2 hash of a known password.
     psql(url, "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'benchadmin') "
               "WHERE username IN (SELECT 'user' || lpad(i::text, 7, '0') FROM generate_series(1, 1000) i)")
+    # One organisation holding every tenth seeded user (100,000 at 1M),
+    # each as a plain member: the members page's scenario (O1).
+    psql(url, "WITH org AS (INSERT INTO organizations (id, name, slug, metadata, tier_id, created_at, updated_at) "
+              "VALUES (gen_random_uuid(), 'Bench', 'bench-org', '{}', NULL, now(), now()) RETURNING id) "
+              "INSERT INTO memberships (id, organization_id, user_id, joined_at) "
+              "SELECT gen_random_uuid(), org.id, u.id, now() FROM org, users u "
+              "WHERE u.username LIKE 'user%' AND substr(u.username, 5)::int % 10 = 0")
+    psql(url, "INSERT INTO membership_roles (membership_id, org_role_id) "
+              "SELECT m.id, r.id FROM memberships m, org_roles r WHERE r.is_builtin AND r.name = 'member'")
     # As autovacuum leaves a table in production: statistics, and a
     # visibility map, without which PostgreSQL cannot plan index-only scans.
     psql(url, "VACUUM ANALYZE")
@@ -401,7 +413,7 @@ def bench_size(args, profile, size, binaries, tmp):
             log(f"{size} {name}@c{conns}: {s['rps']:.0f} req/s, p99 {s['p99_us'] / 1000:.1f} ms, errors {s['errors']}")
 
         scenarios = profile.get("scenarios_by_size", {}).get(size, profile["scenarios"])
-        if "S1" in scenarios or "C1" in scenarios:
+        if "S1" in scenarios or "C1" in scenarios or "O1" in scenarios:
             # The first page is what search and counting are measured against.
             first_page = write_bodies(tmp, "q1first", Q1, [{"after": None}], "Q1")
             alone("Q1-first", 1, first_page)
@@ -419,6 +431,11 @@ def bench_size(args, profile, size, binaries, tmp):
             c1 = write_bodies(tmp, "c1", C1, [{}], "C1")
             golden("C1", post(UG_PORT, json.loads(c1.read_text()), token), None, ("users", "totalCount"))
             alone("C1", 1, c1)
+        if "O1" in scenarios:
+            org = "org_" + psql(url, "SELECT id FROM organizations WHERE slug = 'bench-org'").replace("-", "")
+            o1 = write_bodies(tmp, "o1", O1, [{"o": org}], "O1")
+            golden("O1", post(UG_PORT, json.loads(o1.read_text()), token), None, ("organization", "members", "edges"))
+            alone("O1", 1, o1)
         if "A3" in scenarios:
             key = post(UG_PORT, {"query": 'mutation($p: String!) { createApiKey(input: { name: "bench", permissions: [USERS_READ] }, password: $p) { secret } }',
                                  "variables": {"p": ADMIN_PASSWORD}}, token)
@@ -429,7 +446,7 @@ def bench_size(args, profile, size, binaries, tmp):
             results["cells"]["A3@c16"] = {"usergraph": summarize(runs)}
             log(f"{size} A3@c16: {summarize(runs)['rps']:.0f} req/s")
         first = results["cells"].get("Q1-first@c1")
-        for name in ["S1@c1", "S1-short@c1", "C1@c1"]:
+        for name in ["S1@c1", "S1-short@c1", "C1@c1", "O1@c1"]:
             if first and name in results["cells"]:
                 ratio = results["cells"][name]["usergraph"]["p50_us"] / max(first["usergraph"]["p50_us"], 1)
                 results["cells"][name]["p50_over_first_page"] = ratio

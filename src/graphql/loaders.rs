@@ -356,3 +356,48 @@ impl Loader<MembershipsOfUser> for DbLoader {
         Ok(out)
     }
 }
+
+/// The roles an organisation offers (built-in and its own), by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RolesOfOrganization(pub Uuid);
+
+impl Loader<RolesOfOrganization> for DbLoader {
+    type Value = Vec<entity::org_role::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[RolesOfOrganization],
+    ) -> Result<HashMap<RolesOfOrganization, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut found = service::organizations::roles_of_organizations(&self.db, &ids).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (*k, found.remove(&k.0).unwrap_or_default()))
+            .collect())
+    }
+}
+
+/// An organisation's pending invitations, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvitationsOf(pub Uuid);
+
+impl Loader<InvitationsOf> for DbLoader {
+    type Value = Vec<entity::organization_invitation::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[InvitationsOf],
+    ) -> Result<HashMap<InvitationsOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<InvitationsOf, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for invitation in service::organizations::pending_invitations(&self.db, &ids).await? {
+            if let Some(list) = out.get_mut(&InvitationsOf(invitation.organization_id)) {
+                list.push(invitation);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -97,7 +97,10 @@ impl OrganizationQuery {
     }
 
     /// The caller's memberships, by organisation name (empty when none).
-    #[graphql(guard = "Authenticated", complexity = "cost::list(child_complexity)")]
+    #[graphql(
+        guard = "Authenticated",
+        complexity = "cost::STATEMENT + organizations::MAX_MEMBERSHIPS as usize * child_complexity"
+    )]
     async fn my_organizations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
         Ok(organizations::mine(&app(ctx).db, viewer(ctx)?)
             .await?

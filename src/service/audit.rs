@@ -523,6 +523,18 @@ pub fn as_own_history(viewer: &Viewer, event: &mut audit_event::Model) {
     }
 }
 
+/// An event of an organisation's trail as an org auditor without
+/// `AUDIT_READ` reads it: who acted shows, not another actor's address,
+/// browser, request or API key.
+pub fn as_organization_trail(viewer: &Viewer, event: &mut audit_event::Model) {
+    if !viewer.has(Permission::AuditRead) {
+        as_own_history(viewer, event);
+        if event.actor_id != Some(viewer.id()) {
+            event.api_key_id = None;
+        }
+    }
+}
+
 /// `auditEvents` and `User.auditEvents`: `AUDIT_READ`.
 pub fn require_reader(viewer: &Viewer) -> Result<()> {
     viewer.require(Permission::AuditRead)

@@ -27,13 +27,17 @@ use crate::{
 pub struct Held {
     pub membership: Option<membership::Model>,
     pub permissions: BTreeSet<OrgPermission>,
+    /// Sees the organisation by a service permission (`ORGS_READ`, a
+    /// superuser), member or not.
+    pub reads_every_organization: bool,
 }
 
 impl Held {
     /// Whether the viewer may see the organisation at all: its members
-    /// (whatever their roles), `ORGS_READ` and superusers.
+    /// (whatever their roles), `ORGS_READ` and superusers. `AUDIT_READ`
+    /// alone reads an organisation's trail, not the organisation.
     pub fn sees_organization(&self) -> bool {
-        self.membership.is_some() || !self.permissions.is_empty()
+        self.membership.is_some() || self.reads_every_organization
     }
 
     /// `FORBIDDEN` unless `permission` is held here.
@@ -97,11 +101,29 @@ pub fn held_from(
     }
     if viewer.has(Permission::OrgsRead) {
         held.permissions.insert(OrgPermission::MembersRead);
+        held.reads_every_organization = true;
     }
     if viewer.has(Permission::AuditRead) {
         held.permissions.insert(OrgPermission::OrgAuditRead);
     }
     held
+}
+
+/// What a user holds in an organisation as an inviter, whatever the
+/// request: every org permission for a superuser, else their membership's.
+/// An invitation is good only while its inviter still could send it.
+pub async fn held_by_user(
+    conn: &impl ConnectionTrait,
+    user: &entity::user::Model,
+    organization_id: Uuid,
+) -> Result<BTreeSet<OrgPermission>> {
+    if user.is_superuser && !user.is_deleted() {
+        return Ok(OrgPermission::ALL.into_iter().collect());
+    }
+    Ok(standing(conn, organization_id, user.id)
+        .await?
+        .map(|(_, held)| held)
+        .unwrap_or_default())
 }
 
 /// `user_id`'s standing in each of `organizations`, in three statements

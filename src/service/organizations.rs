@@ -41,6 +41,8 @@ pub const MAX_MEMBERSHIPS: u64 = 100;
 use memberships::MAX_ROLES_PER_MEMBER;
 /// Custom org roles one organisation may define.
 pub const MAX_ORG_ROLES: u64 = 50;
+/// Pending invitations one organisation may hold.
+pub const MAX_PENDING_INVITATIONS: u64 = 500;
 /// Invitations one inviter may send per hour, over all organisations.
 const INVITATIONS_PER_HOUR: u32 = 100;
 
@@ -226,8 +228,12 @@ pub async fn create(
     viewer: &Viewer,
     input: NewOrganization,
 ) -> Result<organization::Model> {
-    if !ctx.config.org_self_service {
-        viewer.require(Permission::OrgsCreate)?;
+    if !viewer.has(Permission::OrgsCreate) {
+        // Self-service is for people: a key creates only with ORGS_CREATE.
+        if !ctx.config.org_self_service {
+            return Err(AppError::Forbidden);
+        }
+        viewer.require_session()?;
     }
     let name = name(&input.name)?;
     let slug = slug(&input.slug)?;
@@ -468,20 +474,32 @@ async fn roles_for(
     Ok(found)
 }
 
-/// The roles an organisation offers: the built-in ones and its own, by name.
-pub async fn roles(
+/// The roles each of `organizations` offers: the built-in ones and its
+/// own, by name, in one statement.
+pub async fn roles_of_organizations(
     conn: &impl ConnectionTrait,
-    organization_id: Uuid,
-) -> Result<Vec<org_role::Model>> {
-    Ok(org_role::Entity::find()
+    organizations: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<org_role::Model>>> {
+    let found = org_role::Entity::find()
         .filter(
             Condition::any()
                 .add(org_role::Column::IsBuiltin.eq(true))
-                .add(org_role::Column::OrganizationId.eq(organization_id)),
+                .add(org_role::Column::OrganizationId.is_in(organizations.iter().copied())),
         )
         .order_by_asc(org_role::Column::Name)
         .all(conn)
-        .await?)
+        .await?;
+    Ok(organizations
+        .iter()
+        .map(|org| {
+            let offered = found
+                .iter()
+                .filter(|r| r.is_builtin || r.organization_id == Some(*org))
+                .cloned()
+                .collect();
+            (*org, offered)
+        })
+        .collect())
 }
 
 /// `createOrgRole` (`MEMBERS_MANAGE` there, and every permission it gives).
@@ -497,8 +515,7 @@ pub async fn create_role(
     held.require(OrgPermission::MembersManage)?;
     let given: BTreeSet<OrgPermission> = permissions.iter().copied().collect();
     held.require_all(&given)?;
-    let role_name = validation::optional_text(Some(role_name), "name", 64)?
-        .ok_or_else(|| AppError::bad_input("name", "name must not be empty"))?;
+    let role_name = org_role_name(role_name)?;
     if [memberships::OWNER, memberships::ADMIN, memberships::MEMBER].contains(&role_name.as_str()) {
         return Err(AppError::Conflict(
             "a built-in org role has this name".into(),
@@ -541,6 +558,25 @@ pub async fn create_role(
         .await?;
     txn.commit().await?;
     Ok(role)
+}
+
+/// A custom org role's name: 1 to 64 of `a-z`, `0-9`, `_`, `-` and `.`,
+/// stored lower case, so no name can pass for a built-in one (`Owner`,
+/// `owner` with an invisible character) where tokens carry it.
+fn org_role_name(raw: &str) -> Result<String> {
+    let name = raw.trim().to_ascii_lowercase();
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(AppError::bad_input(
+            "name",
+            "an org role's name is 1-64 characters of a-z, 0-9, _, - and .",
+        ))
+    }
 }
 
 /// `deleteOrgRole` (`MEMBERS_MANAGE` there, and every permission the role
@@ -589,6 +625,21 @@ async fn membership_for(
     Ok((found, held))
 }
 
+/// A membership to change, its organisation locked in `txn`, and what the
+/// viewer holds there as of that lock (`MEMBERS_MANAGE` required): a
+/// manager removed or demoted meanwhile, or a membership gone, is seen.
+async fn locked_membership(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    membership_id: Uuid,
+) -> Result<(membership::Model, Held)> {
+    let (found, _) = membership_for(txn, viewer, membership_id, "membershipId").await?;
+    memberships::lock_organization(txn, found.organization_id).await?;
+    let (target, held) = membership_for(txn, viewer, membership_id, "membershipId").await?;
+    held.require(OrgPermission::MembersManage)?;
+    Ok((target, held))
+}
+
 /// Names of `roles`, sorted, for events.
 fn role_names(roles: &[org_role::Model]) -> Vec<String> {
     let mut names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
@@ -606,13 +657,8 @@ pub async fn set_member_roles(
     membership_id: Uuid,
     role_ids: &[Uuid],
 ) -> Result<membership::Model> {
-    let (target, held) = membership_for(&ctx.db, viewer, membership_id, "membershipId").await?;
-    held.require(OrgPermission::MembersManage)?;
     let txn = ctx.db.begin().await?;
-    memberships::lock_organization(&txn, target.organization_id).await?;
-    let target = super::by_key::<membership::Entity>(&txn, membership_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("membership").with_field("membershipId"))?;
+    let (target, held) = locked_membership(&txn, viewer, membership_id).await?;
     let before = memberships::roles_of(&txn, target.id).await?;
     let after = roles_for(&txn, target.organization_id, role_ids, "roleIds").await?;
     held.require_all(&memberships::permissions(&before))?;
@@ -633,10 +679,8 @@ pub async fn set_member_roles(
 /// holds); the last owner stays.
 #[tracing::instrument(name = "organizations.remove_member", skip_all, fields(by = %ids::user(viewer.id())))]
 pub async fn remove_member(ctx: &AppContext, viewer: &Viewer, membership_id: Uuid) -> Result<()> {
-    let (target, held) = membership_for(&ctx.db, viewer, membership_id, "membershipId").await?;
-    held.require(OrgPermission::MembersManage)?;
     let txn = ctx.db.begin().await?;
-    memberships::lock_organization(&txn, target.organization_id).await?;
+    let (target, held) = locked_membership(&txn, viewer, membership_id).await?;
     held.require_all(&memberships::permissions(
         &memberships::roles_of(&txn, target.id).await?,
     ))?;
@@ -654,6 +698,7 @@ pub async fn remove_member(ctx: &AppContext, viewer: &Viewer, membership_id: Uui
 /// cannot leave.
 #[tracing::instrument(name = "organizations.leave", skip_all, fields(by = %ids::user(viewer.id())))]
 pub async fn leave(ctx: &AppContext, viewer: &Viewer, organization_id: Uuid) -> Result<()> {
+    viewer.require_session()?;
     let txn = ctx.db.begin().await?;
     memberships::lock_organization(&txn, organization_id)
         .await
@@ -681,6 +726,13 @@ pub async fn set_active(
 ) -> Result<session::Model> {
     viewer.require_session()?;
     let txn = ctx.db.begin().await?;
+    // Under the organisation's lock, as a removal: no membership ends
+    // between the check and the session's change.
+    if let Some(org) = organization_id {
+        memberships::lock_organization(&txn, org)
+            .await
+            .map_err(|_| not_found())?;
+    }
     if let Some(org) = organization_id
         && memberships::standing(&txn, org, viewer.id())
             .await?
@@ -750,6 +802,20 @@ pub async fn invite(
         );
     }
     account_mail::require_budget(&txn, ctx, &email, Template::OrganizationInvitation).await?;
+    {
+        use sea_orm::PaginatorTrait;
+        let pending = organization_invitation::Entity::find()
+            .filter(organization_invitation::Column::OrganizationId.eq(org.id))
+            .filter(organization_invitation::Column::AcceptedAt.is_null())
+            .filter(organization_invitation::Column::ExpiresAt.gt(now()))
+            .count(&txn)
+            .await?;
+        if pending >= MAX_PENDING_INVITATIONS {
+            return Err(AppError::Conflict(format!(
+                "an organisation holds at most {MAX_PENDING_INVITATIONS} pending invitations: revoke some first"
+            )));
+        }
+    }
     organization_invitation::Entity::delete_many()
         .filter(organization_invitation::Column::OrganizationId.eq(org.id))
         .filter(organization_invitation::Column::Email.eq(email.clone()))
@@ -808,15 +874,21 @@ pub async fn invite(
     Ok(invitation)
 }
 
-/// An organisation's pending invitations (`MEMBERS_INVITE` there), newest first.
-pub async fn invitations(
+/// Who reads an organisation's pending invitations: `MEMBERS_INVITE` there.
+pub fn require_invitations_reader(held: &Held) -> Result<()> {
+    held.require(OrgPermission::MembersInvite)
+}
+
+/// The pending invitations of each of `organizations`, newest first, in
+/// one statement.
+pub async fn pending_invitations(
     conn: &impl ConnectionTrait,
-    held: &Held,
-    organization_id: Uuid,
+    organizations: &[Uuid],
 ) -> Result<Vec<organization_invitation::Model>> {
-    held.require(OrgPermission::MembersInvite)?;
     Ok(organization_invitation::Entity::find()
-        .filter(organization_invitation::Column::OrganizationId.eq(organization_id))
+        .filter(
+            organization_invitation::Column::OrganizationId.is_in(organizations.iter().copied()),
+        )
         .filter(organization_invitation::Column::AcceptedAt.is_null())
         .filter(organization_invitation::Column::ExpiresAt.gt(now()))
         .order_by_desc(organization_invitation::Column::CreatedAt)
@@ -910,12 +982,25 @@ async fn redeem(
         .await
         .map_err(|_| AppError::TokenInvalid)?;
     require_room(conn, user_id).await?;
-    let roles: Vec<Uuid> =
-        super::by_keys::<org_role::Entity>(conn, invitation_role_keys(invitation))
-            .await?
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+    let roles = super::by_keys::<org_role::Entity>(conn, invitation_role_keys(invitation)).await?;
+    // Good only while its inviter could still send it: an owner removed or
+    // demoted since cannot come back through an invitation they sent.
+    let inviter = match invitation.invited_by {
+        Some(id) => users::find(conn, id).await?,
+        None => None,
+    };
+    let still = match &inviter {
+        Some(inviter) if !inviter.is_deleted() => {
+            memberships::held_by_user(conn, inviter, invitation.organization_id).await?
+        }
+        _ => BTreeSet::new(),
+    };
+    if !still.contains(&OrgPermission::MembersInvite)
+        || !memberships::permissions(&roles).is_subset(&still)
+    {
+        return Err(AppError::TokenInvalid);
+    }
+    let roles: Vec<Uuid> = roles.into_iter().map(|r| r.id).collect();
     let joined = join(conn, invitation.organization_id, user_id, &roles).await?;
     meta_event
         .on(Target::Organization(invitation.organization_id))

@@ -858,3 +858,99 @@ async fn erasing_a_person_ends_their_memberships_and_invitations_to_them() {
         .await;
     assert!(!trail.to_string().contains("bob@example.com"), "{trail}");
 }
+
+#[tokio::test]
+async fn an_invitation_dies_with_its_inviters_right_to_send_it() {
+    let (app, sink) = TestApp::spawn_with_mail(&[]).await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    let ada_membership = add_member(&app, &org, &ada.id, ADMIN).await;
+    // Ada, an admin, invites her own spare address as an admin, then is removed.
+    let body = app
+        .gql(
+            Some(&ada.access),
+            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
+            json!({ "o": org }),
+        )
+        .await;
+    let admin_role = body["data"]["organization"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .unwrap()["id"]
+        .clone();
+    let invited = app
+        .gql(
+            Some(&ada.access),
+            INVITE,
+            json!({ "o": org, "e": "spare@example.com", "r": [admin_role] }),
+        )
+        .await;
+    assert!(invited["errors"].is_null(), "{invited}");
+    let removed = app
+        .gql(
+            Some(&boss.access),
+            "mutation($m: ID!) { removeMember(membershipId: $m) }",
+            json!({ "m": ada_membership }),
+        )
+        .await;
+    assert_eq!(removed["data"]["removeMember"], true, "{removed}");
+    let mail = sink.wait_for("spare@example.com", 1).await.remove(0);
+    let body = app
+        .gql(None, ACCEPT, json!({ "t": mail.token(), "p": PASSWORD }))
+        .await;
+    assert_eq!(code(&body), "TOKEN_INVALID", "{body}");
+    // The trail shows her actions to the organisation's admins without her
+    // address or browser.
+    let max = app.register_as("max").await;
+    add_member(&app, &org, &max.id, ADMIN).await;
+    let trail = app
+        .gql(Some(&max.access), "query($o: ID!) { auditEvents(filter: { organizationId: $o }) { nodes { action actorId ip userAgent requestId apiKeyId } } }", json!({ "o": org }))
+        .await;
+    let events = trail["data"]["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert!(!events.is_empty());
+    for event in events {
+        assert!(
+            event["ip"].is_null() && event["userAgent"].is_null() && event["requestId"].is_null(),
+            "{event}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_member_drops_out_and_a_custom_role_cannot_pass_for_a_built_in_one() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let org = create(&app, &root.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    let max = app.register_as("max").await;
+    add_member(&app, &org, &ada.id, ADMIN).await;
+    let max_membership = add_member(&app, &org, &max.id, MEMBER).await;
+    app.sql("UPDATE users SET status = 'suspended' WHERE username = 'max'")
+        .await;
+    let members = app
+        .gql(Some(&ada.access), MEMBERS, json!({ "o": org }))
+        .await;
+    assert_eq!(
+        members["data"]["organization"]["members"]["totalCount"], 2,
+        "{members}"
+    );
+    let node = app
+        .gql(
+            Some(&ada.access),
+            "query($m: ID!) { node(id: $m) { ... on Membership { user { email } } } }",
+            json!({ "m": max_membership }),
+        )
+        .await;
+    assert!(!node.to_string().contains("max@example.com"), "{node}");
+    for (name, expected) in [("Owner", "CONFLICT"), ("own\u{200b}er", "BAD_USER_INPUT")] {
+        let body = app
+            .gql(Some(&ada.access), "mutation($o: ID!, $n: String!) { createOrgRole(input: { organizationId: $o, name: $n, permissions: [MEMBERS_READ] }) { id } }", json!({ "o": org, "n": name }))
+            .await;
+        assert_eq!(code(&body), expected, "{name}: {body}");
+    }
+}

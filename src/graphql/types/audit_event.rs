@@ -150,6 +150,11 @@ pub async fn connection(
         for row in &mut rows {
             audit::as_own_history(viewer, row);
         }
+    } else if filter.organization_id.is_some() {
+        let viewer = viewer(ctx)?;
+        for row in &mut rows {
+            audit::as_organization_trail(viewer, row);
+        }
     }
     let page = AuditEventConnection::of(rows, more, after.is_some());
     Ok(page)

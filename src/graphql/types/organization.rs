@@ -14,7 +14,10 @@ use crate::{
     error::AppError,
     graphql::{
         guard::viewer,
-        loaders::{ByKey, MembershipsOfUser, RolesOfMembership, StandingIn, UserById},
+        loaders::{
+            ByKey, InvitationsOf, MembershipsOfUser, RolesOfMembership, RolesOfOrganization,
+            StandingIn, UserById,
+        },
         request::{app, loader},
     },
     ids,
@@ -38,13 +41,24 @@ pub async fn held_in(ctx: &Context<'_>, organization: Uuid) -> Result<Held, AppE
 }
 
 /// A user as a viewer reaches them through an organisation: whole when
-/// the viewer may read them, else a member's view.
-fn member_user(viewer: &Viewer, projected: Projected) -> User {
+/// the viewer may read them, else a member's view of an active member
+/// (a suspended, inactive or deleted one is `FORBIDDEN`, as they drop out
+/// of member lists).
+fn member_user(viewer: &Viewer, projected: Projected) -> Result<User, AppError> {
     if viewer.reads_user(projected.user.id) {
-        User::projected(projected, Some(viewer))
-    } else {
-        User::as_member(projected.user)
+        return Ok(User::projected(projected, Some(viewer)));
     }
+    if projected.user.is_deleted() || projected.user.status != user::Status::Active {
+        return Err(AppError::Forbidden);
+    }
+    Ok(User::as_member(projected.user))
+}
+
+/// The columns a member's view decides on, beyond the selection's.
+fn with_standing(projection: directory::Projection) -> directory::Projection {
+    projection
+        .with(user::Column::Status)
+        .with(user::Column::DeletedAt)
 }
 
 /// A company users belong to. Its members see it; so do holders of
@@ -136,9 +150,13 @@ impl Organization {
 
     /// The roles members can hold here: the built-in `owner`, `admin` and
     /// `member`, and the organisation's own, by name.
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrgRole>> {
-        Ok(organizations::roles(&app(ctx).db, self.model.id)
-            .await?
+        Ok(loader(ctx)?
+            .load_one(RolesOfOrganization(self.model.id))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default()
             .into_iter()
             .map(OrgRole::from)
             .collect())
@@ -167,11 +185,14 @@ impl Organization {
             look.field("nodes").field("user"),
             look.field("edges").field("node").field("user"),
         ];
-        let columns = crate::graphql::types::user_connection::projection(&[&user[0], &user[1]])
-            .with(user::Column::Username);
+        let columns = with_standing(crate::graphql::types::user_connection::projection(&[
+            &user[0], &user[1],
+        ]))
+        .with(user::Column::Username);
         let db = &app(ctx).db;
+        let held = held_in(ctx, self.model.id).await?;
         let (page, scoped) =
-            directory::members(db, viewer, self.model.id, filter, &paging, &columns).await?;
+            directory::members(db, viewer, &held, self.model.id, filter, &paging, &columns).await?;
         let found =
             memberships::of_users_in(db, self.model.id, page.users.iter().map(|p| p.user.id))
                 .await?;
@@ -185,7 +206,8 @@ impl Organization {
                     .clone();
                 let cursor = directory::encode_cursor(&projected.user, &page.order);
                 let mut node = Membership::new(joined, Some(self.model.clone()));
-                node.user = Some(member_user(viewer, projected));
+                // The page holds active members only.
+                node.user = member_user(viewer, projected).ok();
                 Some(MembershipEdge { cursor, node })
             })
             .collect::<Vec<_>>();
@@ -203,19 +225,21 @@ impl Organization {
     }
 
     /// Pending invitations, newest first (`MEMBERS_INVITE` here; others
-    /// get `FORBIDDEN`).
+    /// get `FORBIDDEN`); at most 500.
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OrganizationInvitation>> {
-        let held = held_in(ctx, self.model.id).await?;
-        Ok(
-            organizations::invitations(&app(ctx).db, &held, self.model.id)
-                .await?
-                .into_iter()
-                .map(OrganizationInvitation::from)
-                .collect(),
-        )
+        organizations::require_invitations_reader(&held_in(ctx, self.model.id).await?)?;
+        Ok(loader(ctx)?
+            .load_one(InvitationsOf(self.model.id))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(OrganizationInvitation::from)
+            .collect())
     }
 }
 
@@ -255,13 +279,15 @@ impl Membership {
             return Ok(user.clone());
         }
         let viewer = viewer(ctx)?;
-        let columns = crate::graphql::types::user_connection::projection(&[&ctx.look_ahead()]);
+        let columns = with_standing(crate::graphql::types::user_connection::projection(&[
+            &ctx.look_ahead()
+        ]));
         let found = loader(ctx)?
             .load_one(UserById(self.model.user_id, columns))
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::not_found("user"))?;
-        Ok(member_user(viewer, found))
+        Ok(member_user(viewer, found)?)
     }
 
     /// The organisation.
@@ -360,7 +386,12 @@ impl OrganizationInvitation {
     /// are left out).
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrgRole>> {
         let keys = organizations::invitation_role_keys(&self.model);
-        let mut found = crate::service::by_keys::<org_role::Entity>(&app(ctx).db, keys).await?;
+        let mut found: Vec<org_role::Model> = loader(ctx)?
+            .load_many(keys.into_iter().map(ByKey::<org_role::Entity>::new))
+            .await
+            .map_err(AppError::from)?
+            .into_values()
+            .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found.into_iter().map(OrgRole::from).collect())
     }

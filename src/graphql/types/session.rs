@@ -39,6 +39,14 @@ impl Session {
         let Some(org) = self.active_organization_id else {
             return Ok(None);
         };
+        // Shown only while the viewer may see it (a removal racing
+        // `setActiveOrganization` may leave the id behind).
+        if !super::organization::held_in(ctx, org)
+            .await?
+            .sees_organization()
+        {
+            return Ok(None);
+        }
         Ok(crate::graphql::request::loader(ctx)?
             .load_one(crate::graphql::loaders::ByKey::<entity::organization::Entity>::new(org))
             .await

@@ -163,17 +163,17 @@ pub async fn list(
 /// by username unless `order` says otherwise. A viewer without
 /// `USERS_READ` filters only by what they see of members (search, email,
 /// username, ids, creation time).
+/// `held` is what the viewer holds there (`memberships::held_from`).
 pub async fn members(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
+    held: &crate::service::memberships::Held,
     organization_id: Uuid,
     filter: Filter,
     paging: &Paging,
     projection: &Projection,
 ) -> Result<(Page, Filter)> {
-    crate::service::memberships::held(conn, viewer, organization_id)
-        .await?
-        .require(crate::auth::org::OrgPermission::MembersRead)?;
+    held.require(crate::auth::org::OrgPermission::MembersRead)?;
     filter::members_may_use(&filter, viewer.has(Permission::UsersRead))?;
     let scoped = Filter {
         organization_id: Some(organization_id),
