@@ -50,6 +50,10 @@ PROFILES = {
         q1_conns=[1, 16],
         scenarios=["Q1", "PG5", "Q2", "A2", "A3", "W2", "S1", "C1", "O1", "L2", "E1", "RSS"],
     ),
+    # Organisations (#32): an organisation's first members page of 50, in
+    # an organisation of 100,000 members at 1M users, against a first page
+    # of `users`.
+    "orgs": dict(sizes=[1_000_000], duration=8, runs=3, q1_conns=[1], scenarios=["O1"]),
     # Token signing (#28): the same usergraph with HS256 and with EdDSA
     # access tokens, on Q1 and A2 (J1).
     "tokens": dict(sizes=[10_000], duration=8, runs=5, q1_conns=[16], scenarios=["J1"]),
@@ -861,10 +865,10 @@ def check(report, profile, min_q1_ratio):
         if statements and max(statements) > 2.05:
             failures.append(f"Q1 costs more than the viewer and one statement: {statements}")
         # C1 is measured, not gated: it misses its target (BENCHMARKS.md).
-        for name in ["S1@c1"]:
+        for name, most in [("S1@c1", 10), ("O1@c1", 2)]:
             ratio = cells.get(name, {}).get("p50_over_first_page")
-            if ratio is not None and ratio > 10:
-                failures.append(f"{size['size']} {name} p50 is {ratio:.1f}x a first page's (at most 10x)")
+            if ratio is not None and ratio > most:
+                failures.append(f"{size['size']} {name} p50 is {ratio:.1f}x a first page's (at most {most}x)")
         for name, cell in cells.items():
             if name in ("X1", "L2", "E1"):
                 continue

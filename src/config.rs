@@ -1021,7 +1021,7 @@ fn mail_config(
             url
         }
         None => {
-            let links_set = [
+            let unset: Vec<&str> = [
                 "PASSWORD_RESET_URL",
                 "VERIFY_EMAIL_URL",
                 "INVITATION_URL",
@@ -1029,16 +1029,18 @@ fn mail_config(
                 "SIGN_IN_LINK_URL",
                 "ORGANIZATION_INVITATION_URL",
             ]
-            .iter()
-            .all(|key| env.get(key).is_some());
+            .into_iter()
+            .filter(|key| env.get(key).is_none())
+            .collect();
             if production
                 && env.serving
                 && matches!(transport, MailTransport::Smtp(_))
-                && !links_set
+                && !unset.is_empty()
             {
-                env.fail(
-                    "PUBLIC_URL must be set when APP_ENV=production and mail is sent: the links in it would point at this server's listening address",
-                );
+                env.fail(format!(
+                    "PUBLIC_URL must be set when APP_ENV=production and mail is sent (or each link: {} is not): the links in it would point at this server's listening address",
+                    unset.join(", ")
+                ));
             }
             listening_url(bind_addr)
         }

@@ -248,6 +248,26 @@ impl AdminMutation {
         Ok(true)
     }
 
+    /// Ends every session of a user (`USERS_UPDATE`; a superuser's only by a
+    /// superuser); their next request with any of them is `UNAUTHENTICATED`,
+    /// on every replica. API keys stay. Returns how many ended; audited as
+    /// `session.revoked`. `NOT_FOUND` on `id`.
+    #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
+    async fn revoke_user_sessions(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<i32> {
+        let ended = admin::revoke_user_sessions(app(ctx), viewer(ctx)?, user_key(&id)?).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Ends a user's password lockout (`USERS_UPDATE`; a superuser only by a
+    /// superuser): they may sign in at once. Audited as `auth.unlocked` when
+    /// there was a lockout or a count to clear. `NOT_FOUND` on `id`.
+    #[graphql(guard = "HasPermission(Permission::UsersUpdate)")]
+    async fn unlock_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<User> {
+        let viewer = viewer(ctx)?;
+        let unlocked = admin::unlock_user(app(ctx), viewer, user_key(&id)?).await?;
+        Ok(User::changed(unlocked, viewer, vec![]))
+    }
+
     /// Deletes a user for good, with its sessions and role links (superuser).
     #[graphql(guard = "Superuser")]
     async fn hard_delete_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {

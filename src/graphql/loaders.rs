@@ -401,3 +401,27 @@ impl Loader<InvitationsOf> for DbLoader {
         Ok(out)
     }
 }
+
+/// A user's live sessions, most recently used first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionsOfUser(pub Uuid);
+
+impl Loader<SessionsOfUser> for DbLoader {
+    type Value = Vec<session::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[SessionsOfUser],
+    ) -> Result<HashMap<SessionsOfUser, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<SessionsOfUser, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in sessions::live_of_users(&self.db, &ids).await? {
+            if let Some(list) = out.get_mut(&SessionsOfUser(row.user_id)) {
+                list.push(row);
+            }
+        }
+        Ok(out)
+    }
+}

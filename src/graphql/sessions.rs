@@ -77,6 +77,15 @@ impl SessionMutation {
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
+    /// Ends every session of the caller but this one (a lost phone, a
+    /// shared computer); returns how many ended. API keys stay.
+    /// `FORBIDDEN` with an API key.
+    #[graphql(guard = "Authenticated")]
+    async fn logout_others(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let ended = sessions::logout_others(app(ctx), viewer(ctx)?).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
     /// Ends one of the caller's own sessions. `NOT_FOUND` for an unknown,
     /// ended or someone else's session.
     /// `FORBIDDEN` with an API key.

@@ -404,6 +404,51 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
     Ok(restored)
 }
 
+/// `revokeUserSessions` (`USERS_UPDATE`; a superuser's only by a
+/// superuser): ends every session of the user, on every replica at their
+/// next request; returns how many ended. API keys stay (`revokeApiKey`).
+#[tracing::instrument(name = "admin.revoke_user_sessions", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
+pub async fn revoke_user_sessions(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<u64> {
+    viewer.require(Permission::UsersUpdate)?;
+    let current = target(ctx, id).await?;
+    users::check_target(viewer, &current)?;
+    let txn = ctx.db.begin().await?;
+    let ended = access::revoke_sessions(&txn, id, None).await?;
+    Event::by(viewer, Action::SessionRevoked)
+        .on(Target::User(id))
+        .change("sessionsEnded", serde_json::Value::Null, ended)
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// `unlockUser` (`USERS_UPDATE`; a superuser only by a superuser): ends the
+/// password lockout and its count, so the user may sign in again at once.
+/// Unlocking an unlocked user changes nothing and records nothing.
+#[tracing::instrument(name = "admin.unlock_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
+pub async fn unlock_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
+    viewer.require(Permission::UsersUpdate)?;
+    let current = target(ctx, id).await?;
+    users::check_target(viewer, &current)?;
+    let txn = ctx.db.begin().await?;
+    let locked = users::lock(&txn, id)
+        .await?
+        .ok_or(AppError::not_found("user").with_field("id"))?;
+    if locked.locked_until.is_none() && locked.failed_login_count == 0 {
+        return Ok(locked);
+    }
+    let was_locked = locked.locked_until.is_some_and(|until| until > now());
+    let unlocked = credentials::unlock(&txn, locked).await?;
+    Event::by(viewer, Action::AuthUnlocked)
+        .on(Target::User(id))
+        .change("locked", was_locked, false)
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(unlocked)
+}
+
 /// Permanent removal with the user's sessions and role links (the foreign keys cascade).
 #[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {

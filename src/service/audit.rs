@@ -307,6 +307,7 @@ actions! {
     AuthLogin => "auth.login",
     AuthLoginFailed => "auth.login_failed",
     AuthLocked => "auth.locked",
+    AuthUnlocked => "auth.unlocked",
     AuthLogout => "auth.logout",
     AuthPasswordChanged => "auth.password_changed",
     AuthPasswordReset => "auth.password_reset",

@@ -202,6 +202,53 @@ pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: boo
     Ok(ended)
 }
 
+/// `logoutOthers`: ends every session of the viewer but the current one
+/// (API keys stay); returns how many ended.
+pub async fn logout_others(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
+    viewer.require_session()?;
+    let txn = ctx.db.begin().await?;
+    let ended = access::revoke_sessions(&txn, viewer.id(), Some(viewer.session_id)).await?;
+    Event::by(viewer, Action::AuthLogout)
+        .on(Target::User(viewer.id()))
+        .change("sessionsEnded", Value::Null, ended)
+        .change(
+            "keptSessionId",
+            Value::Null,
+            ids::session(viewer.session_id),
+        )
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// `User.sessions`: the user's live sessions, for the user themself and
+/// holders of `USERS_READ` (`FORBIDDEN` otherwise).
+pub fn may_list_sessions(viewer: &Viewer, user_id: Uuid) -> Result<()> {
+    if viewer.reads_user(user_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The live sessions of each of `users`, most recently used first, in one
+/// statement.
+pub async fn live_of_users(
+    conn: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> Result<Vec<session::Model>> {
+    let ts = now();
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.is_in(users.iter().copied()))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(ts))
+        .order_by_desc(session::Column::LastUsedAt)
+        .all(conn)
+        .await?)
+}
+
 /// Ends one of the viewer's own sessions; another user's session is `NOT_FOUND`.
 pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Result<()> {
     viewer.require_session()?;

@@ -713,6 +713,9 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         "node" => ("query($id: ID!) { node(id: $id) { id } }", target),
         "nodes" => ("query($id: ID!) { nodes(ids: [$id]) { id } }", target),
         "roleByName" => ("{ roleByName(name: \"viewer\") { id } }", json!({})),
+        "logoutOthers" => ("mutation { logoutOthers }", json!({})),
+        "revokeUserSessions" => ("mutation($id: ID!) { revokeUserSessions(id: $id) }", target),
+        "unlockUser" => ("mutation($id: ID!) { unlockUser(id: $id) { id } }", target),
         "tierByName" => (
             "query($name: String!) { tierByName(name: $name) { id } }",
             json!({ "name": format!("fresh{n}") }),

@@ -954,3 +954,69 @@ async fn a_suspended_member_drops_out_and_a_custom_role_cannot_pass_for_a_built_
         assert_eq!(code(&body), expected, "{name}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_members_list_filters_only_by_what_its_reader_sees() {
+    let app = TestApp::spawn().await;
+    let root = app.superuser("root").await;
+    let org = create(&app, &root.access, "acme").await;
+    let ada = app.register_as("ada").await;
+    let max = app.register_as("max").await;
+    add_member(&app, &org, &ada.id, ADMIN).await;
+    add_member(&app, &org, &max.id, MEMBER).await;
+    let found = app
+        .gql(
+            Some(&ada.access),
+            MEMBERS,
+            json!({ "o": org, "f": { "search": "max" } }),
+        )
+        .await;
+    assert_eq!(
+        found["data"]["organization"]["members"]["totalCount"], 1,
+        "{found}"
+    );
+    for filter in [
+        json!({ "metadata": [{ "key": "plan", "equals": "pro" }] }),
+        json!({ "or": [{ "lastLoginAfter": "2020-01-01T00:00:00Z" }] }),
+        json!({ "role": "admin" }),
+        json!({ "includeDeleted": true }),
+    ] {
+        let body = app
+            .gql(Some(&ada.access), MEMBERS, json!({ "o": org, "f": filter }))
+            .await;
+        assert_eq!(
+            (code(&body), field(&body)),
+            ("BAD_USER_INPUT", "filter"),
+            "{filter}: {body}"
+        );
+    }
+    // Holders of USERS_READ filter by anything but deletion.
+    let body = app
+        .gql(
+            Some(&root.access),
+            MEMBERS,
+            json!({ "o": org, "f": { "role": "user" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["organization"]["members"]["totalCount"], 3,
+        "{body}"
+    );
+    // users(filter: { organizationId }) is the directory's, with USERS_READ.
+    let body = app
+        .gql(
+            Some(&root.access),
+            "query($o: ID!) { users(filter: { organizationId: $o }) { totalCount } }",
+            json!({ "o": org }),
+        )
+        .await;
+    assert_eq!(body["data"]["users"]["totalCount"], 3, "{body}");
+    let body = app
+        .gql(
+            Some(&ada.access),
+            "query($o: ID!) { users(filter: { organizationId: $o }) { totalCount } }",
+            json!({ "o": org }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+}

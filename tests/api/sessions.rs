@@ -224,3 +224,96 @@ async fn change_password_refuses_a_wrong_current_or_a_weak_new_password() {
     );
     assert!(app.login("jay", PASSWORD).await["data"]["login"].is_object());
 }
+
+// Support tools (#33): a user's sessions, ending them, and the lockout.
+
+#[tokio::test]
+async fn logout_others_ends_every_session_but_the_current_one() {
+    let app = TestApp::spawn().await;
+    let ada = app.register_as("ada").await;
+    let laptop = account(&app.login("ada", PASSWORD).await["data"]["login"]).unwrap();
+    let phone = account(&app.login("ada", PASSWORD).await["data"]["login"]).unwrap();
+    let body = app
+        .gql(Some(&laptop.access), "mutation { logoutOthers }", json!({}))
+        .await;
+    assert_eq!(body["data"]["logoutOthers"], 2, "{body}");
+    assert!(app.refresh(&phone.refresh).await["errors"].is_array());
+    assert!(app.refresh(&ada.refresh).await["errors"].is_array());
+    let kept = app.refresh(&laptop.refresh).await;
+    assert!(
+        kept["data"]["refreshToken"]["accessToken"].is_string(),
+        "{kept}"
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_lists_and_ends_a_users_sessions_but_not_a_superusers() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    let ada = app.register_as("ada").await;
+    let root = app.superuser("root").await;
+    const SESSIONS: &str = "query($id: ID!) { user(id: $id) { sessions { id current ip } } }";
+    let listed = app
+        .gql(Some(&admin.access), SESSIONS, json!({ "id": ada.id }))
+        .await;
+    assert_eq!(
+        listed["data"]["user"]["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(listed["data"]["user"]["sessions"][0]["current"], false);
+    let own = app
+        .gql(Some(&ada.access), SESSIONS, json!({ "id": ada.id }))
+        .await;
+    assert_eq!(own["data"]["user"]["sessions"][0]["current"], true, "{own}");
+    const REVOKE: &str = "mutation($id: ID!) { revokeUserSessions(id: $id) }";
+    let body = app
+        .gql(Some(&admin.access), REVOKE, json!({ "id": ada.id }))
+        .await;
+    assert_eq!(body["data"]["revokeUserSessions"], 1, "{body}");
+    let gone = app.gql(Some(&ada.access), "{ me { id } }", json!({})).await;
+    assert_eq!(code(&gone), "UNAUTHENTICATED", "{gone}");
+    let body = app
+        .gql(Some(&admin.access), REVOKE, json!({ "id": root.id }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let trail = app
+        .gql(Some(&admin.access), "query($id: ID!) { auditEvents(filter: { targetId: $id, actions: [\"session.revoked\"] }) { nodes { actorId changes } } }", json!({ "id": ada.id }))
+        .await;
+    assert_eq!(
+        trail["data"]["auditEvents"]["nodes"][0]["actorId"],
+        admin.id.as_str(),
+        "{trail}"
+    );
+}
+
+#[tokio::test]
+async fn unlock_user_lets_a_locked_out_user_sign_in_at_once() {
+    let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "2")]).await;
+    let admin = app.user_with("boss", &["admin"], false).await;
+    let ada = app.register_as("ada").await;
+    for _ in 0..3 {
+        app.login("ada", "not-the-password-1").await;
+    }
+    let refused = app.login("ada", PASSWORD).await;
+    assert_eq!(code(&refused), "INVALID_CREDENTIALS", "{refused}");
+    let body = app
+        .gql(
+            Some(&admin.access),
+            "mutation($id: ID!) { unlockUser(id: $id) { id } }",
+            json!({ "id": ada.id }),
+        )
+        .await;
+    assert_eq!(body["data"]["unlockUser"]["id"], ada.id.as_str(), "{body}");
+    let back = app.login("ada", PASSWORD).await;
+    assert!(back["data"]["login"]["accessToken"].is_string(), "{back}");
+    let plain = app.register_as("max").await;
+    let body = app
+        .gql(
+            Some(&plain.access),
+            "mutation($id: ID!) { unlockUser(id: $id) { id } }",
+            json!({ "id": ada.id }),
+        )
+        .await;
+    assert_eq!((code(&body), field(&body)), ("FORBIDDEN", ""), "{body}");
+}

@@ -448,6 +448,22 @@ impl User {
             .collect())
     }
 
+    /// The user's live sessions, most recently used first (empty when
+    /// none): the user themself or `USERS_READ`; `FORBIDDEN` otherwise.
+    /// `current` marks the caller's own. Batched per request.
+    async fn sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::Session>> {
+        let viewer = viewer(ctx)?;
+        crate::service::sessions::may_list_sessions(viewer, self.key)?;
+        Ok(loader(ctx)?
+            .load_one(crate::graphql::loaders::SessionsOfUser(self.key))
+            .await
+            .map_err(AppError::from)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| super::Session::new(s, viewer.session_id))
+            .collect())
+    }
+
     /// The organisations the user belongs to, oldest membership first
     /// (empty when none). The user themself, or holders of `ORGS_READ`
     /// and `USERS_READ`; `FORBIDDEN` otherwise (an organisation's admin

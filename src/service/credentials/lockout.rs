@@ -18,6 +18,28 @@ use crate::{
     },
 };
 
+/// Ends `user`'s lockout and its count (`unlockUser`), on the row the
+/// caller's transaction locked. Not a profile change: `updatedAt` stays.
+pub async fn unlock(
+    conn: &impl sea_orm::ConnectionTrait,
+    user: user::Model,
+) -> Result<user::Model> {
+    user::Entity::update_many()
+        .col_expr(user::Column::FailedLoginCount, Expr::value(0))
+        .col_expr(
+            user::Column::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(user::Column::Id.eq(user.id))
+        .exec(conn)
+        .await?;
+    Ok(user::Model {
+        failed_login_count: 0,
+        locked_until: None,
+        ..user
+    })
+}
+
 /// Records a completed sign-in on `user`'s row (locked by the caller):
 /// `lastLoginAt`, and a lockout count back to zero. Not a profile change, so
 /// `updatedAt` stays.

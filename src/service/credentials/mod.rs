@@ -9,7 +9,7 @@ mod second_factor;
 
 pub use lockout::{
     Checked, audit_failure, confirm_password, lock_if_exhausted, record_sign_in, release_check,
-    reserve_check, sign_in_check,
+    reserve_check, sign_in_check, unlock,
 };
 pub use second_factor::{
     Code, RECOVERY_CODES, accept_totp, challenge, factor_of, new_recovery_codes, remove_factor,
