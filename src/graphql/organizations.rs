@@ -7,9 +7,11 @@ use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use super::{
     cost,
     guard::{Authenticated, HasPermission, Superuser, viewer},
-    request::{app, meta, request},
+    loaders::ByKey,
+    request::{app, loader, meta, request},
     types::{
         AuthPayload, Membership, OrgRole, Organization, OrganizationInvitation, PageInfo, Session,
+        organization::held_in,
     },
 };
 use crate::{
@@ -81,8 +83,12 @@ impl OrganizationQuery {
     #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Organization> {
         let key = organization_id(&id, "id")?;
-        let (org, _) = organizations::visible(&app(ctx).db, viewer(ctx)?, key).await?;
-        Ok(org.into())
+        let found = loader(ctx)?
+            .load_one(ByKey::<entity::organization::Entity>::new(key))
+            .await
+            .map_err(AppError::from)?;
+        let held = held_in(ctx, key).await?;
+        Ok(organizations::seen(found, &held)?.into())
     }
 
     /// An organisation by slug (any case), with `organization`'s rules.
@@ -92,8 +98,12 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         slug: String,
     ) -> async_graphql::Result<Organization> {
-        let (org, _) = organizations::visible_by_slug(&app(ctx).db, viewer(ctx)?, &slug).await?;
-        Ok(org.into())
+        let found = organizations::by_slug(&app(ctx).db, &slug).await?;
+        let held = match &found {
+            Some(org) => held_in(ctx, org.id).await?,
+            None => Default::default(),
+        };
+        Ok(organizations::seen(found, &held)?.into())
     }
 
     /// The caller's memberships, by organisation name (empty when none).

@@ -175,29 +175,55 @@ pub async fn of_users_in(
         .await?)
 }
 
-/// The org roles of each of `memberships`, sorted by name, in two
-/// statements whatever their number.
+/// The org roles of each of `memberships`, sorted by name, in one
+/// statement (none for no membership).
 pub async fn roles_of_many(
     conn: &impl ConnectionTrait,
     memberships: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Vec<org_role::Model>>> {
-    let links = membership_role::Entity::find()
-        .filter(membership_role::Column::MembershipId.is_in(memberships.iter().copied()))
-        .all(conn)
-        .await?;
-    let roles = org_role::Entity::find()
-        .filter(org_role::Column::Id.is_in(links.iter().map(|l| l.org_role_id)))
-        .all(conn)
-        .await?;
+    use sea_orm::{
+        FromQueryResult, Iterable,
+        sea_query::{Alias, Expr, ExprTrait, Query},
+    };
     let mut by_membership: std::collections::HashMap<Uuid, Vec<org_role::Model>> =
         std::collections::HashMap::new();
-    for link in links {
-        if let Some(role) = roles.iter().find(|r| r.id == link.org_role_id) {
-            by_membership
-                .entry(link.membership_id)
-                .or_default()
-                .push(role.clone());
-        }
+    if memberships.is_empty() {
+        return Ok(by_membership);
+    }
+    #[derive(FromQueryResult)]
+    struct Held {
+        held_by: Uuid,
+        #[sea_orm(nested)]
+        role: org_role::Model,
+    }
+    let mut select = Query::select();
+    select
+        .expr_as(
+            Expr::col((
+                membership_role::Entity,
+                membership_role::Column::MembershipId,
+            )),
+            Alias::new("held_by"),
+        )
+        .from(membership_role::Entity)
+        .inner_join(
+            org_role::Entity,
+            Expr::col((org_role::Entity, org_role::Column::Id))
+                .equals((membership_role::Entity, membership_role::Column::OrgRoleId)),
+        )
+        .and_where(
+            Expr::col((
+                membership_role::Entity,
+                membership_role::Column::MembershipId,
+            ))
+            .is_in(memberships.iter().copied()),
+        );
+    for column in org_role::Column::iter() {
+        select.column((org_role::Entity, column));
+    }
+    let statement = conn.get_database_backend().build(&select);
+    for row in Held::find_by_statement(statement).all(conn).await? {
+        by_membership.entry(row.held_by).or_default().push(row.role);
     }
     for roles in by_membership.values_mut() {
         roles.sort_by(|a, b| a.name.cmp(&b.name));
@@ -227,22 +253,15 @@ pub async fn builtin_role(conn: &impl ConnectionTrait, name: &str) -> Result<org
         })
 }
 
-/// The org roles a membership holds.
+/// The org roles a membership holds, by name.
 pub async fn roles_of(
     conn: &impl ConnectionTrait,
     membership_id: Uuid,
 ) -> Result<Vec<org_role::Model>> {
-    let keys: Vec<Uuid> = membership_role::Entity::find()
-        .filter(membership_role::Column::MembershipId.eq(membership_id))
-        .all(conn)
+    Ok(roles_of_many(conn, &[membership_id])
         .await?
-        .into_iter()
-        .map(|r| r.org_role_id)
-        .collect();
-    Ok(org_role::Entity::find()
-        .filter(org_role::Column::Id.is_in(keys))
-        .all(conn)
-        .await?)
+        .remove(&membership_id)
+        .unwrap_or_default())
 }
 
 /// What `roles` let their holder do.

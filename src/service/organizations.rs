@@ -111,10 +111,32 @@ pub async fn visible(
 ) -> Result<(organization::Model, Held)> {
     let found = organization::Entity::find_by_id(id).one(conn).await?;
     let held = memberships::held(conn, viewer, id).await?;
+    Ok((seen(found, &held)?, held))
+}
+
+/// `found` if the viewer, holding `held` there, may see it; `NOT_FOUND`
+/// otherwise, whether or not it exists (the rule of `visible`, for callers
+/// that read both in batches).
+pub fn seen(found: Option<organization::Model>, held: &Held) -> Result<organization::Model> {
     match found {
-        Some(org) if held.sees_organization() => Ok((org, held)),
+        Some(org) if held.sees_organization() => Ok(org),
         _ => Err(not_found()),
     }
+}
+
+/// The organisation with this slug (any case), if any; a string that is no
+/// slug is none, with no query. Pass it through `seen`.
+pub async fn by_slug(
+    conn: &impl ConnectionTrait,
+    raw: &str,
+) -> Result<Option<organization::Model>> {
+    let Ok(slug) = slug(raw) else {
+        return Ok(None);
+    };
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Slug.eq(slug))
+        .one(conn)
+        .await?)
 }
 
 /// An organisation's audit trail (`auditEvents(filter: { organizationId })`):
@@ -127,23 +149,6 @@ pub async fn require_trail_reader(
     memberships::held(conn, viewer, id)
         .await?
         .require(OrgPermission::OrgAuditRead)
-}
-
-/// `organizationBySlug`: as `visible`, by slug.
-pub async fn visible_by_slug(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    raw: &str,
-) -> Result<(organization::Model, Held)> {
-    let Ok(slug) = slug(raw) else {
-        return Err(not_found());
-    };
-    let found = organization::Entity::find()
-        .filter(organization::Column::Slug.eq(slug))
-        .one(conn)
-        .await?
-        .ok_or_else(not_found)?;
-    visible(conn, viewer, found.id).await
 }
 
 /// `organizations` (`ORGS_READ`): a page ordered by slug, after the slug
