@@ -7,11 +7,9 @@ use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use super::{
     cost,
     guard::{Authenticated, HasPermission, Superuser, viewer},
-    loaders::ByKey,
-    request::{app, loader, meta, request},
+    request::{app, meta, request},
     types::{
         AuthPayload, Membership, OrgRole, Organization, OrganizationInvitation, PageInfo, Session,
-        organization::held_in,
     },
 };
 use crate::{
@@ -83,12 +81,8 @@ impl OrganizationQuery {
     #[graphql(guard = "Authenticated", complexity = "cost::lookup(child_complexity)")]
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Organization> {
         let key = organization_id(&id, "id")?;
-        let found = loader(ctx)?
-            .load_one(ByKey::<entity::organization::Entity>::new(key))
-            .await
-            .map_err(AppError::from)?;
-        let held = held_in(ctx, key).await?;
-        Ok(organizations::seen(found, &held)?.into())
+        let (org, held) = organizations::visible(&app(ctx).db, viewer(ctx)?, key).await?;
+        Ok(Organization::with_held(org, held))
     }
 
     /// An organisation by slug (any case), with `organization`'s rules.
@@ -98,12 +92,8 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         slug: String,
     ) -> async_graphql::Result<Organization> {
-        let found = organizations::by_slug(&app(ctx).db, &slug).await?;
-        let held = match &found {
-            Some(org) => held_in(ctx, org.id).await?,
-            None => Default::default(),
-        };
-        Ok(organizations::seen(found, &held)?.into())
+        let (org, held) = organizations::visible_by_slug(&app(ctx).db, viewer(ctx)?, &slug).await?;
+        Ok(Organization::with_held(org, held))
     }
 
     /// The caller's memberships, by organisation name (empty when none).

@@ -117,26 +117,30 @@ pub async fn visible(
 /// `found` if the viewer, holding `held` there, may see it; `NOT_FOUND`
 /// otherwise, whether or not it exists (the rule of `visible`, for callers
 /// that read both in batches).
-pub fn seen(found: Option<organization::Model>, held: &Held) -> Result<organization::Model> {
+fn seen(found: Option<organization::Model>, held: &Held) -> Result<organization::Model> {
     match found {
         Some(org) if held.sees_organization() => Ok(org),
         _ => Err(not_found()),
     }
 }
 
-/// The organisation with this slug (any case), if any; a string that is no
-/// slug is none, with no query. Pass it through `seen`.
-pub async fn by_slug(
+/// `organizationBySlug`: as `visible`, by slug (any case); a string that
+/// is no slug is `NOT_FOUND` with no query.
+pub async fn visible_by_slug(
     conn: &impl ConnectionTrait,
+    viewer: &Viewer,
     raw: &str,
-) -> Result<Option<organization::Model>> {
+) -> Result<(organization::Model, Held)> {
     let Ok(slug) = slug(raw) else {
-        return Ok(None);
+        return Err(not_found());
     };
-    Ok(organization::Entity::find()
+    let found = organization::Entity::find()
         .filter(organization::Column::Slug.eq(slug))
         .one(conn)
-        .await?)
+        .await?
+        .ok_or_else(not_found)?;
+    let held = memberships::held(conn, viewer, found.id).await?;
+    Ok((seen(Some(found), &held)?, held))
 }
 
 /// An organisation's audit trail (`auditEvents(filter: { organizationId })`):

@@ -67,6 +67,9 @@ fn with_standing(projection: directory::Projection) -> directory::Projection {
 pub struct Organization {
     id: ID,
     pub model: organization::Model,
+    /// What the viewer holds here, when the resolver that found the
+    /// organisation read it already (else the request's loader reads it).
+    held: Option<Held>,
 }
 
 impl From<organization::Model> for Organization {
@@ -74,6 +77,24 @@ impl From<organization::Model> for Organization {
         Self {
             id: ids::encode(ids::ORGANIZATION, model.id).into(),
             model,
+            held: None,
+        }
+    }
+}
+
+impl Organization {
+    /// An organisation found with what the viewer holds there.
+    pub fn with_held(model: organization::Model, held: Held) -> Self {
+        Self {
+            held: Some(held),
+            ..model.into()
+        }
+    }
+
+    async fn held(&self, ctx: &Context<'_>) -> Result<Held, AppError> {
+        match &self.held {
+            Some(held) => Ok(held.clone()),
+            None => held_in(ctx, self.model.id).await,
         }
     }
 }
@@ -130,11 +151,7 @@ impl Organization {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OrgPermission>> {
-        Ok(held_in(ctx, self.model.id)
-            .await?
-            .permissions
-            .into_iter()
-            .collect())
+        Ok(self.held(ctx).await?.permissions.into_iter().collect())
     }
 
     /// The viewer's own membership; null when they are not a member.
@@ -142,7 +159,8 @@ impl Organization {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Membership>> {
-        Ok(held_in(ctx, self.model.id)
+        Ok(self
+            .held(ctx)
             .await?
             .membership
             .map(|m| Membership::new(m, Some(self.model.clone()))))
@@ -190,12 +208,22 @@ impl Organization {
         ]))
         .with(user::Column::Username);
         let db = &app(ctx).db;
-        let held = held_in(ctx, self.model.id).await?;
+        let held = self.held(ctx).await?;
         let (page, scoped) =
             directory::members(db, viewer, &held, self.model.id, filter, &paging, &columns).await?;
         let found =
             memberships::of_users_in(db, self.model.id, page.users.iter().map(|p| p.user.id))
                 .await?;
+        // The page's roles with it, in one statement, when selected: no
+        // loader round trip.
+        let roles_selected = look.field("nodes").field("roles").exists()
+            || look.field("edges").field("node").field("roles").exists();
+        let mut roles = if roles_selected {
+            let keys: Vec<Uuid> = found.iter().map(|m| m.id).collect();
+            Some(memberships::roles_of_many(db, &keys).await?)
+        } else {
+            None
+        };
         let edges = page
             .users
             .into_iter()
@@ -206,6 +234,9 @@ impl Organization {
                     .clone();
                 let cursor = directory::encode_cursor(&projected.user, &page.order);
                 let mut node = Membership::new(joined, Some(self.model.clone()));
+                if let Some(roles) = roles.as_mut() {
+                    node.roles = Some(roles.remove(&node.model.id).unwrap_or_default());
+                }
                 // The page holds active members only.
                 node.user = member_user(viewer, projected).ok();
                 Some(MembershipEdge { cursor, node })
@@ -231,7 +262,7 @@ impl Organization {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OrganizationInvitation>> {
-        organizations::require_invitations_reader(&held_in(ctx, self.model.id).await?)?;
+        organizations::require_invitations_reader(&self.held(ctx).await?)?;
         Ok(loader(ctx)?
             .load_one(InvitationsOf(self.model.id))
             .await
@@ -252,6 +283,8 @@ pub struct Membership {
     pub user: Option<User>,
     /// The organisation, when known already.
     pub organization: Option<organization::Model>,
+    /// The member's org roles, when the page read them.
+    pub roles: Option<Vec<org_role::Model>>,
 }
 
 impl Membership {
@@ -261,6 +294,7 @@ impl Membership {
             model,
             user: None,
             organization,
+            roles: None,
         }
     }
 }
@@ -307,6 +341,9 @@ impl Membership {
 
     /// The member's org roles, by name.
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrgRole>> {
+        if let Some(roles) = &self.roles {
+            return Ok(roles.iter().cloned().map(OrgRole::from).collect());
+        }
         Ok(loader(ctx)?
             .load_one(RolesOfMembership(self.model.id))
             .await
