@@ -475,8 +475,11 @@ async fn every_field_below(
         }
         if ty["kind"] == "OBJECT" {
             let inner_type = ty["name"].as_str().unwrap();
-            // A list of other objects (a user's memberships) is not the user's row.
-            if path.iter().any(|p| p == inner_type) || inner_type == "Membership" {
+            // Lists of other objects (a user's memberships and sessions) are
+            // not the user's row.
+            if path.iter().any(|p| p == inner_type)
+                || ["Membership", "Session"].contains(&inner_type)
+            {
                 continue;
             }
             let inner = Box::pin(every_field_below(app, token, inner_type, &path)).await;
