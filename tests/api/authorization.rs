@@ -140,32 +140,11 @@ pub async fn arrange_organization(app: &TestApp, owner: uuid::Uuid, n: usize) ->
     .insert(app.db())
     .await
     .unwrap();
-    let join = |user: uuid::Uuid, role: &'static str| {
-        let org = org.id;
-        async move {
-            let m = entity::membership::ActiveModel {
-                id: Set(uuid::Uuid::now_v7()),
-                organization_id: Set(org),
-                user_id: Set(user),
-                joined_at: Set(ts),
-            }
-            .insert(app.db())
-            .await
-            .unwrap();
-            let role = memberships::builtin_role(app.db(), role).await.unwrap();
-            memberships::set_roles(app.db(), &m, &[role.id])
-                .await
-                .unwrap();
-            m
-        }
-    };
-    join(owner, memberships::OWNER).await;
+    let org_id = ids::encode(ids::ORGANIZATION, org.id);
+    crate::organizations::add_member(app, &org_id, &ids::user(owner), memberships::OWNER).await;
     let plain = app.user_with(&format!("om{n}"), &[], false).await;
-    let member = join(
-        ids::decode(ids::USER, &plain.id, "id").unwrap(),
-        memberships::MEMBER,
-    )
-    .await;
+    let member =
+        crate::organizations::add_member(app, &org_id, &plain.id, memberships::MEMBER).await;
     let token = format!("org-invite-{n}-{}", uuid::Uuid::new_v4().simple());
     let invitation = entity::organization_invitation::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
@@ -197,9 +176,9 @@ pub async fn arrange_organization(app: &TestApp, owner: uuid::Uuid, n: usize) ->
         .await
         .unwrap();
     OrgCell {
-        org: ids::encode(ids::ORGANIZATION, org.id),
+        org: org_id,
         slug,
-        member: ids::encode(ids::MEMBERSHIP, member.id),
+        member,
         invitation: ids::encode(ids::ORG_INVITATION, invitation.id),
         invitation_token: token,
         custom_role: ids::encode(ids::ORG_ROLE, custom.id),

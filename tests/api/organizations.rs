@@ -151,7 +151,7 @@ async fn create(app: &TestApp, token: &str, slug: &str) -> String {
 }
 
 /// Makes `who` a member of `org` holding `role` (a built-in name), directly.
-async fn add_member(app: &TestApp, org: &str, who: &str, role: &str) -> String {
+pub async fn add_member(app: &TestApp, org: &str, who: &str, role: &str) -> String {
     let org = usergraph::ids::decode(usergraph::ids::ORGANIZATION, org, "id").unwrap();
     let user = usergraph::ids::decode(usergraph::ids::USER, who, "id").unwrap();
     let member = membership::ActiveModel {
@@ -168,6 +168,24 @@ async fn add_member(app: &TestApp, org: &str, who: &str, role: &str) -> String {
         .await
         .unwrap();
     usergraph::ids::encode(usergraph::ids::MEMBERSHIP, member.id)
+}
+
+/// The id of the org role `name` that `org` offers, as `token`'s holder sees it.
+async fn org_role_id(app: &TestApp, token: &str, org: &str, name: &str) -> Value {
+    let body = app
+        .gql(
+            Some(token),
+            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
+            json!({ "o": org }),
+        )
+        .await;
+    body["data"]["organization"]["roles"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no org role {name}: {body}"))["id"]
+        .clone()
 }
 
 fn claims(token: &str) -> Value {
@@ -236,19 +254,7 @@ async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
     let (app, sink) = TestApp::spawn_with_mail(&[]).await;
     let boss = app.user_with("boss", &["admin"], false).await;
     let org = create(&app, &boss.access, "acme").await;
-    let member_role = app
-        .gql(
-            Some(&boss.access),
-            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
-            json!({ "o": org }),
-        )
-        .await["data"]["organization"]["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "admin")
-        .unwrap()["id"]
-        .clone();
+    let member_role = org_role_id(&app, &boss.access, &org, ADMIN).await;
     let body = app
         .gql(
             Some(&boss.access),
@@ -412,21 +418,15 @@ async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
     let max = app.register_as("max").await;
     add_member(&app, &org, &ada.id, ADMIN).await;
     let max_membership = add_member(&app, &org, &max.id, MEMBER).await;
-    let roles = app
-        .gql(
-            Some(&ada.access),
-            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
-            json!({ "o": org }),
-        )
-        .await;
-    let role = |name: &str| {
-        roles["data"]["organization"]["roles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == name)
-            .unwrap()["id"]
-            .clone()
+    let (owner_role, admin_role, member_role) = (
+        org_role_id(&app, &ada.access, &org, OWNER).await,
+        org_role_id(&app, &ada.access, &org, ADMIN).await,
+        org_role_id(&app, &ada.access, &org, MEMBER).await,
+    );
+    let role = |name: &str| match name {
+        OWNER => owner_role.clone(),
+        ADMIN => admin_role.clone(),
+        _ => member_role.clone(),
     };
     const SET: &str = "mutation($m: ID!, $r: [ID!]!) { setMemberRoles(membershipId: $m, roleIds: $r) { roles { name } } }";
     // An admin may not make an owner, nor touch one.
@@ -871,20 +871,7 @@ async fn an_invitation_dies_with_its_inviters_right_to_send_it() {
     let ada = app.register_as("ada").await;
     let ada_membership = add_member(&app, &org, &ada.id, ADMIN).await;
     // Ada, an admin, invites her own spare address as an admin, then is removed.
-    let body = app
-        .gql(
-            Some(&ada.access),
-            "query($o: ID!) { organization(id: $o) { roles { id name } } }",
-            json!({ "o": org }),
-        )
-        .await;
-    let admin_role = body["data"]["organization"]["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "admin")
-        .unwrap()["id"]
-        .clone();
+    let admin_role = org_role_id(&app, &ada.access, &org, ADMIN).await;
     let invited = app
         .gql(
             Some(&ada.access),
