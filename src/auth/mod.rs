@@ -35,8 +35,9 @@ pub enum Permission {
     RolesAssign,
     /// Read the audit trail (`auditEvents`, `User.auditEvents`).
     AuditRead,
-    /// Read every organisation (`organizations`) and its members and
-    /// invitations, as a member holding `MEMBERS_READ` would.
+    /// Read every organisation (`organizations`, `organization`) and its
+    /// members, as a member holding `MEMBERS_READ` would (invitations need
+    /// `MEMBERS_INVITE` there).
     OrgsRead,
     /// Create organisations (`createOrganization`) when `ORG_SELF_SERVICE`
     /// does not let every signed-in user.

@@ -9,7 +9,8 @@ use super::{
     guard::{Authenticated, HasPermission, Superuser, viewer},
     request::{app, meta, request},
     types::{
-        AuthPayload, Membership, OrgRole, Organization, OrganizationInvitation, PageInfo, Session,
+        AuthPayload, DateTime, Membership, OrgRole, Organization, OrganizationInvitation, PageInfo,
+        Session,
     },
 };
 use crate::{
@@ -54,6 +55,24 @@ pub struct CreateOrgRoleInput {
     pub permissions: Vec<OrgPermission>,
 }
 
+/// What an invitation's link shows before it is accepted
+/// (`organizationInvitation(token)`).
+#[derive(SimpleObject)]
+pub struct OrganizationInvitationPreview {
+    /// The address invited: accepting signs in or makes this account.
+    pub email: String,
+    /// The organisation's name.
+    pub organization_name: String,
+    /// The organisation's slug.
+    pub organization_slug: String,
+    /// When the link stops working.
+    pub expires_at: DateTime,
+    /// Whether an account has the address: then accepting needs its
+    /// password (or being signed in as it); otherwise a new password makes
+    /// the account.
+    pub account_exists: bool,
+}
+
 /// A page of organisations.
 #[derive(SimpleObject)]
 pub struct OrganizationConnection {
@@ -94,6 +113,28 @@ impl OrganizationQuery {
     ) -> async_graphql::Result<Organization> {
         let (org, held) = organizations::visible_by_slug(&app(ctx).db, viewer(ctx)?, &slug).await?;
         Ok(Organization::with_held(org, held))
+    }
+
+    /// The pending invitation a mailed link's `token` names, for the page
+    /// that link opens (anyone holding the token; counted with the recovery
+    /// requests): which organisation, which address, and whether that
+    /// address has an account, so the page asks for the right password.
+    /// `TOKEN_INVALID` for an unknown, used, revoked or replaced token,
+    /// `TOKEN_EXPIRED` after its lifetime.
+    #[graphql(complexity = "cost::lookup(child_complexity)")]
+    async fn organization_invitation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `token` parameter of the mailed link.")] token: String,
+    ) -> async_graphql::Result<OrganizationInvitationPreview> {
+        let preview = organizations::preview(app(ctx), &token, meta(ctx)?).await?;
+        Ok(OrganizationInvitationPreview {
+            email: preview.invitation.email,
+            organization_name: preview.organization.name,
+            organization_slug: preview.organization.slug,
+            expires_at: preview.invitation.expires_at.into(),
+            account_exists: preview.account_exists,
+        })
     }
 
     /// The caller's memberships, by organisation name (empty when none).
@@ -258,13 +299,26 @@ impl OrganizationMutation {
     }
 
     /// Joins the organisation a mailed invitation names, answering with a
-    /// session that acts in it. Signed in as the invited address's account:
-    /// no password. Not signed in: the account's `password` (with `login`'s
-    /// lockout, and `MFA_REQUIRED` after joining when a second factor is on),
-    /// or, when no account has the address, the password of a new one (its
-    /// address proven; `FORBIDDEN` when registration is closed).
-    /// `TOKEN_INVALID` for an unknown or used token, `TOKEN_EXPIRED` after
-    /// its lifetime.
+    /// new session that acts in it (a session the caller already had stays
+    /// as it was). `organizationInvitation(token)` tells the page which case
+    /// it is in:
+    /// - signed in as the invited address's account: no password;
+    /// - signed in as another account: `BAD_USER_INPUT` on `token`;
+    /// - not signed in, an account has the address: its `password`, with
+    ///   `login`'s lockout (`INVALID_CREDENTIALS`, also for an account
+    ///   without a password: sign in another way, then accept signed in);
+    ///   with a second factor on, `MFA_REQUIRED` after joining, and the
+    ///   session `verifyMfa` starts acts in no organisation until
+    ///   `setActiveOrganization`;
+    /// - not signed in, no account: `password` (and `username`, else one is
+    ///   made from the address) make one, its address proven; `FORBIDDEN`
+    ///   when `REGISTRATION_ENABLED=false`.
+    ///
+    /// Without a password where one is needed, `BAD_USER_INPUT` on
+    /// `password`. `TOKEN_INVALID` for an unknown, used, revoked or replaced
+    /// token, or one whose inviter can no longer give its roles;
+    /// `TOKEN_EXPIRED` after its lifetime; `CONFLICT` when the account is a
+    /// member already or belongs to 100 organisations.
     async fn accept_organization_invitation(
         &self,
         ctx: &Context<'_>,
@@ -272,6 +326,10 @@ impl OrganizationMutation {
         #[graphql(desc = "Not needed when signed in as the invited account.")] password: Option<
             String,
         >,
+        #[graphql(
+            desc = "A new account's username (`register`'s rules); null makes one from the address. Ignored for an existing account."
+        )]
+        username: Option<String>,
     ) -> async_graphql::Result<AuthPayload> {
         let viewer = request(ctx)?.viewer.as_ref();
         Ok(organizations::accept_invitation(
@@ -279,6 +337,7 @@ impl OrganizationMutation {
             viewer,
             &token,
             password.as_deref(),
+            username.as_deref(),
             meta(ctx)?,
         )
         .await?

@@ -24,9 +24,10 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 33] = [
+pub const CREDENTIAL_FIELDS: [&str; 34] = [
     "login",
     "acceptOrganizationInvitation",
+    "organizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
     "startPasskeyRegistration",
@@ -198,9 +199,10 @@ pub struct Plan {
 /// from their own arguments: a stale `Authorization` header does not stop
 /// them (the caller acts anonymously). `register` with a working token
 /// still counts its holder's `USERS_CREATE`.
-pub const SIGNS_IN: [&str; 19] = [
+pub const SIGNS_IN: [&str; 20] = [
     "login",
     "acceptOrganizationInvitation",
+    "organizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
     "requestSignInCode",
@@ -323,10 +325,21 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
     let introspects = fields
         .iter()
         .any(|(_, name)| ["__schema", "__type"].contains(&name.as_str()));
-    let signs_in = operation.ty == OperationType::Mutation
-        && fields
-            .iter()
-            .all(|(_, name)| SIGNS_IN.contains(&name.as_str()));
+    let all_sign_in = fields
+        .iter()
+        .all(|(_, name)| SIGNS_IN.contains(&name.as_str()));
+    // `organizationInvitation`, what an invitation's link opens, is the one
+    // query among them.
+    let signs_in = match operation.ty {
+        OperationType::Mutation => all_sign_in,
+        OperationType::Query => {
+            all_sign_in
+                && fields
+                    .iter()
+                    .any(|(_, name)| name.as_str() == "organizationInvitation")
+        }
+        OperationType::Subscription => false,
+    };
     Ok(Plan {
         root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
         introspection_only,

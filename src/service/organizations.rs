@@ -964,6 +964,35 @@ async fn find_invitation(
     Ok(found)
 }
 
+/// What an invitation's link shows its holder before they accept: the
+/// organisation, the address, and whether an account has it (the holder
+/// reads that address's mail, so this tells them nothing new).
+pub struct Preview {
+    pub invitation: organization_invitation::Model,
+    pub organization: organization::Model,
+    pub account_exists: bool,
+}
+
+/// `organizationInvitation(token)`: the pending invitation `token` names,
+/// for the page its link opens; `TOKEN_INVALID` or `TOKEN_EXPIRED` as
+/// accepting would answer. Counted with the recovery requests.
+pub async fn preview(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<Preview> {
+    limits::hit(ctx, limits::Limited::Recovery, meta).await?;
+    let invitation = find_invitation(&ctx.db, token).await?;
+    let organization = organization::Entity::find_by_id(invitation.organization_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or(AppError::TokenInvalid)?;
+    let account_exists = users::find_by_login(&ctx.db, &invitation.email)
+        .await?
+        .is_some_and(|u| !u.is_deleted());
+    Ok(Preview {
+        invitation,
+        organization,
+        account_exists,
+    })
+}
+
 /// Uses the invitation up (one conditional update: of racing accepts, one
 /// wins) and makes `user_id` a member with its roles that still exist.
 async fn redeem(
@@ -1039,10 +1068,12 @@ pub async fn accept_invitation(
     viewer: Option<&Viewer>,
     token: &str,
     password: Option<&str>,
+    username: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     limits::hit(ctx, limits::Limited::Recovery, meta).await?;
     let invitation = find_invitation(&ctx.db, token).await?;
+    let username = username.map(validation::username).transpose()?;
     if let Some(viewer) = viewer {
         viewer.require_session()?;
         if viewer.user.email != invitation.email {
@@ -1101,9 +1132,16 @@ pub async fn accept_invitation(
                 return Err(AppError::Forbidden);
             }
             let email = invitation.email.clone();
-            credentials::judge_new_password(ctx, password, "password", &email, &email).await?;
+            credentials::judge_new_password(
+                ctx,
+                password,
+                "password",
+                username.as_deref().unwrap_or(&email),
+                &email,
+            )
+            .await?;
             let hash = ctx.hasher.hash(password.to_owned()).await?;
-            users::with_username(&ctx.db, None, &email, |username| {
+            users::with_username(&ctx.db, username.as_deref(), &email, |username| {
                 let mut model = users::new_row(username, email.clone(), hash.clone(), now());
                 model.email_verified_at = Set(Some(now()));
                 let invitation = &invitation;

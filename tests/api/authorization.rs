@@ -67,6 +67,7 @@ fn is_org_field(field: &str) -> bool {
             | "inviteToOrganization"
             | "revokeOrganizationInvitation"
             | "acceptOrganizationInvitation"
+            | "organizationInvitation"
             | "setMemberRoles"
             | "removeMember"
             | "leaveOrganization"
@@ -223,6 +224,10 @@ pub fn org_operation(field: &str, org: &OrgCell, n: usize) -> Option<(&'static s
         "revokeOrganizationInvitation" => (
             "mutation($i: ID!) { revokeOrganizationInvitation(id: $i) }",
             json!({ "i": org.invitation }),
+        ),
+        "organizationInvitation" => (
+            "query($t: String!) { organizationInvitation(token: $t) { email accountExists } }",
+            json!({ "t": org.invitation_token }),
         ),
         "acceptOrganizationInvitation" => (
             "mutation($t: String!) { acceptOrganizationInvitation(token: $t, password: \"marmalade-otter-77\") { accessToken } }",

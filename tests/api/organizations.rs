@@ -132,7 +132,7 @@ async fn two_owners_demoting_each_other_at_once_leave_an_owner() {
 
 const CREATE: &str = "mutation($n: String!, $s: String!) { createOrganization(input: { name: $n, slug: $s, metadata: { plan: \"b2b\" } }) { id slug viewerPermissions viewerMembership { roles { name } } } }";
 const INVITE: &str = "mutation($o: ID!, $e: String!, $r: [ID!]) { inviteToOrganization(organizationId: $o, email: $e, roleIds: $r) { id email roles { name } } }";
-const ACCEPT: &str = "mutation($t: String!, $p: String) { acceptOrganizationInvitation(token: $t, password: $p) { accessToken refreshToken user { id username email emailVerified } } }";
+const ACCEPT: &str = "mutation($t: String!, $p: String, $u: String) { acceptOrganizationInvitation(token: $t, password: $p, username: $u) { accessToken refreshToken user { id username email emailVerified } } }";
 const MEMBERS: &str = "query($o: ID!, $n: Int, $f: UserFilter) { organization(id: $o) { members(first: $n, filter: $f) { totalCount nodes { id joinedAt roles { name } user { id username email name } } } } }";
 
 /// An organisation made through the API by `owner` (an `ORGS_CREATE` holder).
@@ -268,14 +268,30 @@ async fn an_invitation_to_a_new_address_makes_the_account_and_its_membership() {
     );
     let mail = sink.wait_for("new.hire@example.com", 1).await.remove(0);
     assert!(mail.subject.contains("Org acme"), "{}", mail.subject);
+    let preview = app
+        .gql(None, "query($t: String!) { organizationInvitation(token: $t) { email organizationName organizationSlug accountExists } }", json!({ "t": mail.token() }))
+        .await;
+    assert_eq!(
+        preview["data"]["organizationInvitation"],
+        json!({ "email": "new.hire@example.com", "organizationName": "Org acme", "organizationSlug": "acme", "accountExists": false }),
+        "{preview}"
+    );
     let missing = app.gql(None, ACCEPT, json!({ "t": mail.token() })).await;
     assert_eq!(
         (code(&missing), field(&missing)),
         ("BAD_USER_INPUT", "password")
     );
     let body = app
-        .gql(None, ACCEPT, json!({ "t": mail.token(), "p": PASSWORD }))
+        .gql(
+            None,
+            ACCEPT,
+            json!({ "t": mail.token(), "p": PASSWORD, "u": "newhire" }),
+        )
         .await;
+    assert_eq!(
+        body["data"]["acceptOrganizationInvitation"]["user"]["username"], "newhire",
+        "{body}"
+    );
     let joined =
         account(&body["data"]["acceptOrganizationInvitation"]).unwrap_or_else(|| panic!("{body}"));
     assert_eq!(
@@ -743,6 +759,7 @@ setOrganizationTier            FORBIDDEN       FORBIDDEN       FORBIDDEN       F
 inviteToOrganization           ok              ok              FORBIDDEN       NOT_FOUND
 revokeOrganizationInvitation   ok              ok              FORBIDDEN       NOT_FOUND
 acceptOrganizationInvitation   BAD_USER_INPUT  BAD_USER_INPUT  BAD_USER_INPUT  BAD_USER_INPUT
+organizationInvitation         ok              ok              ok              ok
 setMemberRoles                 ok              ok              FORBIDDEN       NOT_FOUND
 removeMember                   ok              ok              FORBIDDEN       NOT_FOUND
 leaveOrganization              CONFLICT        ok              ok              NOT_FOUND

@@ -181,11 +181,12 @@ impl Organization {
     }
 
     /// The active members, by username (`MEMBERS_READ` here; others get
-    /// `FORBIDDEN`). Suspended, inactive and deleted users drop out; find
+    /// `FORBIDDEN`: check `viewerPermissions` before selecting it). Forward
+    /// paging: `pageInfo.hasPreviousPage` is true when `after` was given. Suspended, inactive and deleted users drop out; find
     /// them with `users(filter: { organizationId })`. `first` defaults to
     /// 20, at most 100. Without `USERS_READ` the filter takes only search,
     /// email, username, ids, createdAfter and createdBefore (and/or/not of
-    /// them). One statement per page, plus the members' roles.
+    /// them). A fixed number of statements whatever the page size.
     #[graphql(complexity = "crate::graphql::cost::connection(first, None, child_complexity)")]
     async fn members(
         &self,
@@ -255,8 +256,9 @@ impl Organization {
         })
     }
 
-    /// Pending invitations, newest first (`MEMBERS_INVITE` here; others
-    /// get `FORBIDDEN`); at most 500.
+    /// Pending invitations, newest first; expired ones are left out
+    /// (`MEMBERS_INVITE` here; others get `FORBIDDEN`: check
+    /// `viewerPermissions` before selecting it); at most 500.
     #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn invitations(
         &self,
@@ -307,7 +309,11 @@ impl Membership {
     }
 
     /// The member: whole for the member themself and holders of
-    /// `USERS_READ`, else their profile and address only.
+    /// `USERS_READ`. Anyone else gets a member's view: `id`, `username`,
+    /// `email`, `name`, `firstName`, `lastName`, `avatarUrl`, `socialLinks`,
+    /// `status`, `isActive`, `createdAt` and `metadata`; any other field is
+    /// `FORBIDDEN` (select only these in a members list), and a suspended,
+    /// inactive or deleted member is `FORBIDDEN` whole.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         if let Some(user) = &self.user {
             return Ok(user.clone());
@@ -407,7 +413,8 @@ pub struct OrganizationInvitation {
     pub id: ID,
     /// The address invited.
     pub email: String,
-    /// Who invited; null once their account is gone.
+    /// Who invited (an id: their profile shows among the members, if they
+    /// are one); null once their account is gone.
     pub invited_by_id: Option<ID>,
     /// When it was sent.
     pub created_at: DateTime,

@@ -31,7 +31,9 @@ pub struct Session {
 #[async_graphql::ComplexObject]
 impl Session {
     /// The organisation the session acts in (`setActiveOrganization`);
-    /// its access tokens carry it as `org` and `org_roles`. Null when none.
+    /// its access tokens carry it as `org` and `org_roles`. Null when none,
+    /// and when the viewer may not see that organisation (an administrator
+    /// reading another user's sessions).
     async fn active_organization(
         &self,
         ctx: &async_graphql::Context<'_>,

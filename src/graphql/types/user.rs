@@ -132,7 +132,9 @@ pub struct User {
     pub id: ID,
     /// Unique, lower-case, 2–20 characters of `[a-z0-9_.-]`.
     pub username: String,
-    /// Null unless the viewer is this user or holds `USERS_READ`.
+    /// Null unless the viewer is this user or holds `USERS_READ`; shown to
+    /// a fellow member reading them through an organisation
+    /// (`Membership.user`).
     pub email: Option<String>,
     /// Display name: the chosen one, else "firstName lastName", else the username.
     pub name: String,
@@ -159,6 +161,7 @@ pub struct User {
     /// When the account last changed.
     pub updated_at: DateTime,
     /// Null unless the viewer is this user or holds `USERS_READ`, and null before the first login.
+    /// Out of reach (`FORBIDDEN`) in a member's view (`Membership.user`).
     pub last_login_at: Option<DateTime>,
     /// Whether the user proved they receive mail at their address (a link
     /// from `register`'s or `sendVerificationEmail`'s mail, a password reset,
@@ -183,7 +186,8 @@ pub struct User {
     pub metadata: Json<serde_json::Value>,
     /// Administrators' JSON object about the user (at most 8 KiB), written
     /// with `USERS_UPDATE`; the user cannot change it. `{}` when unset, and
-    /// `{}` unless the viewer is this user or holds `USERS_READ`.
+    /// `{}` unless the viewer is this user or holds `USERS_READ`; out of
+    /// reach (`FORBIDDEN`) in a member's view (`Membership.user`).
     pub app_metadata: Json<serde_json::Value>,
     #[graphql(skip)]
     pub key: uuid::Uuid,
