@@ -24,10 +24,9 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 34] = [
+pub const CREDENTIAL_FIELDS: [&str; 33] = [
     "login",
     "acceptOrganizationInvitation",
-    "organizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
     "startPasskeyRegistration",
