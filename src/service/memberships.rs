@@ -126,13 +126,13 @@ pub async fn held_by_user(
         .unwrap_or_default())
 }
 
-/// `user_id`'s standing in each of `organizations`, in three statements
-/// whatever their number.
-pub async fn standings(
+/// `user_id`'s membership of each of `organizations` with its org roles,
+/// in two statements whatever their number.
+pub async fn memberships_with_roles(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     organizations: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, (membership::Model, BTreeSet<OrgPermission>)>> {
+) -> Result<std::collections::HashMap<Uuid, (membership::Model, Vec<org_role::Model>)>> {
     let found = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .filter(membership::Column::OrganizationId.is_in(organizations.iter().copied()))
@@ -143,9 +143,23 @@ pub async fn standings(
     Ok(found
         .into_iter()
         .map(|m| {
-            let held = permissions(&roles.remove(&m.id).unwrap_or_default());
+            let held = roles.remove(&m.id).unwrap_or_default();
             (m.organization_id, (m, held))
         })
+        .collect())
+}
+
+/// `user_id`'s standing in each of `organizations`: their membership and
+/// what its roles let them do, in two statements whatever their number.
+pub async fn standings(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    organizations: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (membership::Model, BTreeSet<OrgPermission>)>> {
+    Ok(memberships_with_roles(conn, user_id, organizations)
+        .await?
+        .into_iter()
+        .map(|(org, (m, roles))| (org, (m, permissions(&roles))))
         .collect())
 }
 
@@ -280,16 +294,9 @@ pub async fn standing(
     organization_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<(membership::Model, BTreeSet<OrgPermission>)>> {
-    let Some(found) = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization_id))
-        .filter(membership::Column::UserId.eq(user_id))
-        .one(conn)
+    Ok(standings(conn, user_id, &[organization_id])
         .await?
-    else {
-        return Ok(None);
-    };
-    let held = permissions(&roles_of(conn, found.id).await?);
-    Ok(Some((found, held)))
+        .remove(&organization_id))
 }
 
 /// Locks the organisation's row for the caller's transaction: every change

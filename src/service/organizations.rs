@@ -203,16 +203,8 @@ pub async fn mine(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
 ) -> Result<Vec<(membership::Model, organization::Model)>> {
-    of_user(conn, viewer.id()).await
-}
-
-/// `user_id`'s memberships with their organisations, by organisation name.
-pub async fn of_user(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-) -> Result<Vec<(membership::Model, organization::Model)>> {
     let found = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::UserId.eq(viewer.id()))
         .all(conn)
         .await?;
     let orgs =
@@ -642,7 +634,11 @@ async fn locked_membership(
     viewer: &Viewer,
     membership_id: Uuid,
 ) -> Result<(membership::Model, Held)> {
-    let (found, _) = membership_for(txn, viewer, membership_id, "membershipId").await?;
+    // The row only, to know which organisation to lock; who may see it is
+    // decided under the lock.
+    let found = super::by_key::<membership::Entity>(txn, membership_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("membership").with_field("membershipId"))?;
     memberships::lock_organization(txn, found.organization_id).await?;
     let (target, held) = membership_for(txn, viewer, membership_id, "membershipId").await?;
     held.require(OrgPermission::MembersManage)?;

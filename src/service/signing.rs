@@ -586,8 +586,10 @@ async fn organization_subject(
     user_id: uuid::Uuid,
     organization_id: uuid::Uuid,
 ) -> Result<Option<crate::auth::claims::OrganizationSubject>> {
-    let Some((membership, _)) =
-        super::memberships::standing(conn, organization_id, user_id).await?
+    let Some((_, roles)) =
+        super::memberships::memberships_with_roles(conn, user_id, &[organization_id])
+            .await?
+            .remove(&organization_id)
     else {
         return Ok(None);
     };
@@ -597,11 +599,7 @@ async fn organization_subject(
     else {
         return Ok(None);
     };
-    let mut roles: Vec<String> = super::memberships::roles_of(conn, membership.id)
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let mut roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
     roles.sort();
     let tier = match org.tier_id {
         Some(id) => entity::tier::Entity::find_by_id(id)
