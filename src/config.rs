@@ -368,6 +368,9 @@ pub struct Config {
     /// `ORG_SELF_SERVICE` (false): any signed-in user may create an
     /// organisation; otherwise only holders of `ORGS_CREATE`.
     pub org_self_service: bool,
+    /// `IMPERSONATION_NOTIFY` (true): mail a user when an administrator
+    /// starts acting as them.
+    pub impersonation_notify: bool,
     /// `JWT_ROTATION_NOTICE_SECS` (360): how long the next signing key is
     /// published before `rotateSigningKey` may make it active (the key set's
     /// 5-minute `max-age`, a verifier's refetch cooldown, a margin).
@@ -667,6 +670,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         admin,
         registration_enabled: env.switch("REGISTRATION_ENABLED", true),
         org_self_service: env.switch("ORG_SELF_SERVICE", false),
+        impersonation_notify: env.switch("IMPERSONATION_NOTIFY", true),
         passwordless_signup: env.switch("PASSWORDLESS_SIGNUP", false),
         webauthn: webauthn_config(env, production, &mail.product_name),
         jwt_rotation_notice: env.secs("JWT_ROTATION_NOTICE_SECS", 360),

@@ -53,6 +53,10 @@ pub enum AppError {
     Unauthenticated,
     #[error("you do not have permission to do this")]
     Forbidden,
+    /// `FORBIDDEN`, saying why: the caller may do this to others, not to
+    /// this one (an impersonation's target), or not in this session.
+    #[error("{0}")]
+    ForbiddenBecause(&'static str),
     /// A credential operation attempted with an API key (`FORBIDDEN`).
     #[error("an API key cannot do this: sign in with a password")]
     ApiKeyNotAllowed,
@@ -150,7 +154,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => code::UNAUTHENTICATED,
-            Self::Forbidden | Self::ApiKeyNotAllowed => code::FORBIDDEN,
+            Self::Forbidden | Self::ForbiddenBecause(_) | Self::ApiKeyNotAllowed => code::FORBIDDEN,
             Self::NotFound { .. } => code::NOT_FOUND,
             Self::BadInput { .. } => code::BAD_USER_INPUT,
             Self::DuplicateEmail | Self::DuplicateEmailOn(_) => code::DUPLICATE_EMAIL,
@@ -261,6 +265,7 @@ mod tests {
             (AppError::Unauthenticated, "UNAUTHENTICATED"),
             (AppError::Forbidden, "FORBIDDEN"),
             (AppError::ApiKeyNotAllowed, "FORBIDDEN"),
+            (AppError::ForbiddenBecause("why"), "FORBIDDEN"),
             (AppError::not_found("user"), "NOT_FOUND"),
             (AppError::bad_input("email", "bad"), "BAD_USER_INPUT"),
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),

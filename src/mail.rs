@@ -104,6 +104,9 @@ mail_kinds! {
     /// its token is the invitation's own, not an account's.
     OrganizationInvitation = "organization_invitation"
         => { page: organization_invitation_url, lifetime: invitation_ttl, dies_with_password_change: false };
+    /// To a user an administrator started acting as (`impersonateUser`,
+    /// when `IMPERSONATION_NOTIFY` is on); no link.
+    ImpersonationNotice = "impersonation_notice";
     /// A 6-digit code and a link that sign in (`requestSignInCode`).
     SignInCode = "sign_in_code"
         => { page: sign_in_link_url, lifetime: sign_in_code_ttl, dies_with_password_change: false };
@@ -382,6 +385,11 @@ mod tests {
         map.insert("lifetime".into(), "1 hour".into());
         // What `account_mail` adds to a sign-in code's mail as it sends it.
         map.insert("code".into(), "123456".into());
+        // What an impersonation's notice always carries: the administrator
+        // and their reason, an administrator's words rather than a stranger's.
+        map.insert("actor".into(), "helpdesk".into());
+        map.insert("reason".into(), "ticket 1".into());
+        map.insert("read_only".into(), true.into());
         let queued = Queued {
             template,
             locale: Some(locale.into()),

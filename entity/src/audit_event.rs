@@ -14,6 +14,8 @@ pub struct Model {
     pub actor_id: Option<Uuid>,
     /// The API key the actor used, if any.
     pub api_key_id: Option<Uuid>,
+    /// The administrator who acted as `actor_id` (an impersonation), if one did.
+    pub impersonator_id: Option<Uuid>,
     /// `user`, `role`, `tier`, `session`, `api_key`.
     pub target_kind: Option<String>,
     pub target_id: Option<Uuid>,

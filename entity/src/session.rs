@@ -26,6 +26,15 @@ pub struct Model {
     /// The organisation the session acts in (`setActiveOrganization`);
     /// cleared by the service when it is left or deleted.
     pub active_organization_id: Option<Uuid>,
+    /// The administrator acting as the user (`impersonateUser`), repeated
+    /// on every link; null for the user's own sign-in.
+    pub impersonator_id: Option<Uuid>,
+    /// An impersonation that may change nothing but end itself.
+    pub read_only: bool,
+    /// Why the administrator started it, as they wrote it.
+    pub impersonation_reason: Option<String>,
+    /// When an impersonation ends, whatever refreshes it.
+    pub impersonation_ends_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m20261207_000016_passkeys;
 mod m20261207_000017_import_erasure;
 mod m20261207_000018_organizations;
 mod m20261207_000019_organization_permissions;
+mod m20261207_000020_impersonation;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_import_erasure::Migration),
             Box::new(m20261207_000018_organizations::Migration),
             Box::new(m20261207_000019_organization_permissions::Migration),
+            Box::new(m20261207_000020_impersonation::Migration),
         ]
     }
 }

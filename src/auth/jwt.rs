@@ -52,10 +52,21 @@ pub struct Claims {
     /// with `org`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_roles: Option<Vec<String>>,
+    /// The administrator acting as `sub` (RFC 8693 §4.1), when the session
+    /// is an impersonation; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
     /// Claims for the services that read the token (`JWT_CLAIMS_PRESET`,
     /// `JWT_CLAIMS_TEMPLATE`); usergraph itself reads none of them.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `act` claim: who acts as the token's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The administrator's public id (`usr_…`).
+    pub sub: String,
 }
 
 /// Why a token was not accepted.
@@ -199,6 +210,7 @@ impl JwtKeys {
             aud: self.audience.clone(),
             org: None,
             org_roles: None,
+            act: None,
             extra: Default::default(),
         }
     }

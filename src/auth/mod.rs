@@ -42,10 +42,14 @@ pub enum Permission {
     /// Create organisations (`createOrganization`) when `ORG_SELF_SERVICE`
     /// does not let every signed-in user.
     OrgsCreate,
+    /// Act as another user (`impersonateUser`), for support: never a
+    /// superuser, nor anyone holding a permission the actor lacks. In no
+    /// built-in role.
+    UsersImpersonate,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Self::UsersRead,
         Self::UsersCreate,
         Self::UsersUpdate,
@@ -54,6 +58,7 @@ impl Permission {
         Self::AuditRead,
         Self::OrgsRead,
         Self::OrgsCreate,
+        Self::UsersImpersonate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Permission {
             Self::AuditRead => "AUDIT_READ",
             Self::OrgsRead => "ORGS_READ",
             Self::OrgsCreate => "ORGS_CREATE",
+            Self::UsersImpersonate => "USERS_IMPERSONATE",
         }
     }
 
@@ -101,11 +107,30 @@ pub struct Viewer {
     /// Where the request came from (set with the request's data), so every
     /// change the viewer makes can be audited with it.
     pub origin: RequestMeta,
+    /// The administrator acting as this user, when the session is an
+    /// impersonation (`impersonateUser`).
+    pub impersonation: Option<Impersonation>,
+}
+
+/// An administrator acting as the viewer, as the session's row says and
+/// as it was re-checked on this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Impersonation {
+    pub actor_id: Uuid,
+    /// Every mutation but ending the session is refused.
+    pub read_only: bool,
+    /// When it ends, whatever refreshes it: no token outlives it.
+    pub ends_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Viewer {
     pub fn id(&self) -> Uuid {
         self.user.id
+    }
+
+    /// The administrator acting as this user, if one is.
+    pub fn impersonator(&self) -> Option<Uuid> {
+        self.impersonation.map(|i| i.actor_id)
     }
 
     /// A superuser signed in with a session. An API key never carries the

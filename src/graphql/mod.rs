@@ -10,6 +10,7 @@ pub mod cost;
 pub mod directory;
 pub mod external;
 pub mod guard;
+pub mod impersonation;
 pub mod imports;
 pub mod inputs;
 pub mod invitations;
@@ -65,6 +66,7 @@ pub struct Mutation(
     external::ExternalMutation,
     passkeys::PasskeyMutation,
     sessions::SessionMutation,
+    impersonation::ImpersonationMutation,
     admin::AdminMutation,
     imports::ImportMutation,
     recovery::RecoveryMutation,

@@ -258,8 +258,17 @@ async fn execute(
                 }
                 Err(err) => return refused_token(err, accept, request_id.as_deref()),
             };
-            let data = graphql::RequestData::new(&state.ctx, viewer, meta);
-            let mut response = run(state, &plan, request, data).await;
+            let refused = guardrails::impersonation_refuses(
+                viewer.as_ref().and_then(|v| v.impersonation.as_ref()),
+                &plan,
+            );
+            let mut response = match refused {
+                Some(refused) => async_graphql::Response::from_errors(vec![refused]),
+                None => {
+                    let data = graphql::RequestData::new(&state.ctx, viewer, meta);
+                    run(state, &plan, request, data).await
+                }
+            };
             guardrails::finish(&mut response, request_id.as_deref());
             guardrails::keep_selection_order(&mut response, &plan.root_keys);
             response

@@ -24,8 +24,9 @@ use crate::error::code;
 /// Fields that check a password, a refresh token, a second factor or a
 /// mailed link, or that mail an address on an anonymous caller's word: each
 /// one costs a hash, a guess or a mail, so aliases must not multiply them.
-pub const CREDENTIAL_FIELDS: [&str; 33] = [
+pub const CREDENTIAL_FIELDS: [&str; 34] = [
     "login",
+    "impersonateUser",
     "acceptOrganizationInvitation",
     "startPasskeySignIn",
     "finishPasskeySignIn",
@@ -192,6 +193,9 @@ pub struct Plan {
     /// ignored rather than refused, so a client that kept a stale header can
     /// still sign in again.
     pub signs_in: bool,
+    /// A mutation's root field names (empty for any other operation), for
+    /// what an impersonation may run (`impersonation_refuses`).
+    pub mutation_fields: Vec<String>,
 }
 
 /// The root fields that sign a caller in, or start or finish a recovery,
@@ -220,6 +224,55 @@ pub const SIGNS_IN: [&str; 20] = [
     "acceptInvitation",
     "__typename",
 ];
+
+/// The mutations every impersonation may run, a read-only one included:
+/// ending itself, and refreshing its own tokens (which acts on the refresh
+/// token's session, and never past the impersonation's end).
+pub const IMPERSONATION_MAY_RUN: [&str; 3] = ["logout", "endImpersonation", "refreshToken"];
+
+/// Besides `CREDENTIAL_FIELDS` (which check or change a credential, or sign
+/// in, or start an impersonation), the mutations no impersonation may run,
+/// read-only or not: they manage the user's ways in.
+pub const NEVER_IMPERSONATED: [&str; 5] = [
+    "logoutAll",
+    "logoutOthers",
+    "revokeSession",
+    "revokeApiKey",
+    "renamePasskey",
+];
+
+/// The one guard on what an impersonation runs, before execution: a
+/// read-only one is refused every mutation but `IMPERSONATION_MAY_RUN`,
+/// and any one is refused `CREDENTIAL_FIELDS` and `NEVER_IMPERSONATED`
+/// (`FORBIDDEN`). `None` when the operation may run.
+pub fn impersonation_refuses(
+    impersonation: Option<&crate::auth::Impersonation>,
+    plan: &Plan,
+) -> Option<ServerError> {
+    let impersonation = impersonation?;
+    let refused = plan.mutation_fields.iter().find(|field| {
+        let field = field.as_str();
+        !IMPERSONATION_MAY_RUN.contains(&field)
+            && (impersonation.read_only
+                || CREDENTIAL_FIELDS.contains(&field)
+                || NEVER_IMPERSONATED.contains(&field))
+    })?;
+    let message = if impersonation.read_only {
+        format!(
+            "`{refused}` is refused: this impersonation is read-only (it may only end, with endImpersonation)"
+        )
+    } else {
+        format!(
+            "`{refused}` is refused: an impersonation never changes the user's credentials, sessions or keys"
+        )
+    };
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code::FORBIDDEN);
+    Some(error)
+}
 
 /// The operation `operation_name` picks, as execution will: the named one,
 /// or the only one. `None` when there is no such operation (execution reports it).
@@ -339,7 +392,12 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         }
         OperationType::Subscription => false,
     };
+    let mutation_fields = match operation.ty {
+        OperationType::Mutation => fields.iter().map(|(_, name)| name.to_string()).collect(),
+        _ => Vec::new(),
+    };
     Ok(Plan {
+        mutation_fields,
         root_keys: fields.into_iter().map(|(key, _)| key.clone()).collect(),
         introspection_only,
         introspects,

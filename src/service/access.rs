@@ -17,7 +17,7 @@ use super::{
     tokens::{hash_token, random_token},
     users,
 };
-use crate::{error::Result, ids};
+use crate::{auth::Impersonation, error::Result, ids};
 
 /// The credentials handed to a client after login, registration or refresh.
 pub struct Tokens {
@@ -53,6 +53,7 @@ pub async fn start_in(
         id: ids::new_key(),
         created_at: now(),
         active_organization_id: organization,
+        impersonation: None,
     };
     insert_link(conn, ctx, user, chain, random_token(), meta).await
 }
@@ -64,6 +65,39 @@ pub struct Chain {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The organisation the session acts in, carried across refreshes.
     pub active_organization_id: Option<Uuid>,
+    /// The administrator acting as the user, for an impersonation.
+    pub impersonation: Option<Impersonating>,
+}
+
+/// An impersonation, as each link of its chain repeats it.
+#[derive(Debug, Clone)]
+pub struct Impersonating {
+    pub who: Impersonation,
+    /// Why it was started, as the administrator wrote it.
+    pub reason: String,
+}
+
+impl Chain {
+    /// The chain a stored link belongs to.
+    pub fn of(link: &session::Model) -> Self {
+        let impersonation =
+            link.impersonator_id
+                .zip(link.impersonation_ends_at)
+                .map(|(actor_id, ends_at)| Impersonating {
+                    who: Impersonation {
+                        actor_id,
+                        read_only: link.read_only,
+                        ends_at,
+                    },
+                    reason: link.impersonation_reason.clone().unwrap_or_default(),
+                });
+        Self {
+            id: link.chain_id,
+            created_at: link.created_at,
+            active_organization_id: link.active_organization_id,
+            impersonation,
+        }
+    }
 }
 
 /// The refresh token that succeeds `token` in its chain: an HMAC of it under
@@ -79,19 +113,32 @@ pub fn successor_token(ctx: &AppContext, token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// The access token of `chain` for `user`, handed out with `refresh_token`.
+/// An impersonation's token never outlives the impersonation.
 pub async fn tokens(
     conn: &impl ConnectionTrait,
     ctx: &AppContext,
     user: user::Model,
-    chain_id: Uuid,
-    organization: Option<Uuid>,
+    chain: &Chain,
     refresh_token: String,
 ) -> Result<Tokens> {
-    let access_token = signing::issue(conn, ctx, &user, chain_id, organization).await?;
+    let who = chain.impersonation.as_ref().map(|i| &i.who);
+    let access_token = signing::issue(
+        conn,
+        ctx,
+        &user,
+        chain.id,
+        chain.active_organization_id,
+        who,
+    )
+    .await?;
+    let left = who.map_or(u64::MAX, |who| {
+        u64::try_from((who.ends_at - now()).num_seconds()).unwrap_or(0)
+    });
     Ok(Tokens {
         access_token,
         refresh_token,
-        expires_in: ctx.jwt.ttl.as_secs(),
+        expires_in: ctx.jwt.ttl.as_secs().min(left),
         user,
     })
 }
@@ -105,36 +152,32 @@ pub async fn insert_link(
     meta: &RequestMeta,
 ) -> Result<Tokens> {
     let ts = now();
-    let Chain {
-        id: chain_id,
-        created_at,
-        active_organization_id,
-    } = chain;
+    let impersonation = chain.impersonation.as_ref();
+    let mut expires_at = expiry(ctx, ts, chain.created_at);
+    if let Some(i) = impersonation {
+        expires_at = expires_at.min(i.who.ends_at);
+    }
     session::ActiveModel {
         id: Set(ids::new_key()),
-        chain_id: Set(chain_id),
+        chain_id: Set(chain.id),
         user_id: Set(user.id),
         refresh_token_hash: Set(hash_token(&refresh_token)),
-        created_at: Set(created_at),
+        created_at: Set(chain.created_at),
         last_used_at: Set(ts),
-        expires_at: Set(expiry(ctx, ts, created_at)),
+        expires_at: Set(expires_at),
         rotated_at: Set(None),
         revoked_at: Set(None),
         user_agent: Set(meta.user_agent.clone()),
         ip: Set(meta.ip.clone()),
-        active_organization_id: Set(active_organization_id),
+        active_organization_id: Set(chain.active_organization_id),
+        impersonator_id: Set(impersonation.map(|i| i.who.actor_id)),
+        read_only: Set(impersonation.is_some_and(|i| i.who.read_only)),
+        impersonation_reason: Set(impersonation.map(|i| i.reason.clone())),
+        impersonation_ends_at: Set(impersonation.map(|i| i.who.ends_at)),
     }
     .insert(conn)
     .await?;
-    tokens(
-        conn,
-        ctx,
-        user,
-        chain_id,
-        active_organization_id,
-        refresh_token,
-    )
-    .await
+    tokens(conn, ctx, user, &chain, refresh_token).await
 }
 
 /// A link lives one refresh lifetime, but never past the chain's absolute
@@ -160,8 +203,27 @@ pub fn live_links(user_id: Uuid, ts: DateTime<Utc>) -> Condition {
         .add(session::Column::ExpiresAt.gt(ts))
 }
 
-/// Ends the user's live sessions, optionally keeping one; returns how many
-/// ended. Call it inside the transaction of the change that causes it.
+/// Revokes every row of one of `user_id`'s session chains; the caller holds
+/// the user's lock. Returns whether a live session ended.
+pub async fn end_chain(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -> Result<bool> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now()))
+        .filter(session::Column::ChainId.eq(chain_id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Ends the user's live sessions, optionally keeping one, and the
+/// impersonations they started as an administrator (a suspension, a
+/// deletion, a password change or `logoutAll` ends those too); returns how
+/// many ended. Call it inside the transaction of the change that causes it.
+///
+/// A refresh of an impersonation locks its administrator's row before its
+/// user's, so it either committed before this (and its new link is ended
+/// here) or runs after and finds its chain ended.
 pub async fn revoke_sessions(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -169,9 +231,14 @@ pub async fn revoke_sessions(
 ) -> Result<u64> {
     users::lock(conn, user_id).await?;
     let ts = now();
+    let started = Condition::all()
+        .add(session::Column::ImpersonatorId.eq(user_id))
+        .add(session::Column::RotatedAt.is_null())
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(ts));
     let mut update = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(ts))
-        .filter(live_links(user_id, ts));
+        .filter(Condition::any().add(live_links(user_id, ts)).add(started));
     if let Some(keep) = keep {
         update = update.filter(session::Column::ChainId.ne(keep));
     }

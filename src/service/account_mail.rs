@@ -409,6 +409,51 @@ pub async fn queue_email_change(
     Ok(())
 }
 
+/// An impersonation as its notice tells the user of it.
+pub struct ImpersonationNotice<'a> {
+    /// The administrator's username.
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub read_only: bool,
+    pub lifetime: Duration,
+}
+
+/// Queues the notice that an administrator started acting as `user`, in
+/// the caller's transaction, where `user` is locked. Past the address's
+/// mail budget the notice is left out (and logged): the session and its
+/// audit event, which the user sees, say it all the same.
+pub async fn queue_impersonation_notice(
+    txn: &impl ConnectionTrait,
+    ctx: &AppContext,
+    user: &user::Model,
+    notice: ImpersonationNotice<'_>,
+) -> Result<()> {
+    let template = Template::ImpersonationNotice;
+    if !within_budget(txn, ctx, &user.email, template, Asker::Owner).await? {
+        tracing::info!(user_id = %crate::ids::user(user.id), "impersonation notice left out: the address's mail budget is spent");
+        return Ok(());
+    }
+    let locale = locale_of(ctx, user);
+    let quote = may_quote(user, &user.email);
+    let mut values = values(user, &user.email, notice.lifetime, quote, locale);
+    values.insert("actor".into(), notice.actor.into());
+    values.insert("reason".into(), notice.reason.into());
+    values.insert("read_only".into(), notice.read_only.into());
+    queue(
+        txn,
+        ctx,
+        Queued {
+            template,
+            locale: Some(locale.to_owned()),
+            to: user.email.clone(),
+            values,
+            sealed_token: None,
+        },
+        None,
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -325,5 +325,6 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, secret: &str) -> Result<Vi
         permissions: held.intersection(&granted).copied().collect(),
         api_key: Some(key_id),
         origin: crate::auth::RequestMeta::default(),
+        impersonation: None,
     })
 }

@@ -77,6 +77,8 @@ pub struct Event {
     pub action: Action,
     pub actor: Option<Uuid>,
     pub api_key: Option<Uuid>,
+    /// The administrator acting as `actor` (an impersonation), if one is.
+    pub impersonator: Option<Uuid>,
     pub target: Option<Target>,
     pub changes: Changes,
     pub meta: RequestMeta,
@@ -89,6 +91,7 @@ impl Event {
             action,
             actor: Some(viewer.id()),
             api_key: viewer.api_key,
+            impersonator: viewer.impersonator(),
             target: None,
             changes: Changes::new(),
             meta: viewer.origin.clone(),
@@ -101,6 +104,7 @@ impl Event {
             action,
             actor: None,
             api_key: None,
+            impersonator: None,
             target: None,
             changes: Changes::new(),
             meta: meta.clone(),
@@ -141,6 +145,7 @@ impl Event {
             action: self.action.as_str().to_owned(),
             actor_id: self.actor,
             api_key_id: self.api_key,
+            impersonator_id: self.impersonator,
             target_kind: self.target.map(|t| t.kind().to_owned()),
             target_id: self.target.map(Target::id),
             changes: (!self.changes.is_empty()).then(|| Value::Object(self.changes).to_string()),
@@ -168,6 +173,7 @@ pub fn public(event: &audit_event::Model) -> Value {
         "action": event.action,
         "actorId": event.actor_id.map(ids::user),
         "apiKeyId": event.api_key_id.map(|id| ids::encode(ids::API_KEY, id)),
+        "impersonatorId": event.impersonator_id.map(ids::user),
         "targetId": event
             .target_kind
             .as_deref()
@@ -350,10 +356,19 @@ actions! {
     MembershipRolesChanged => "membership.roles_changed",
     MembershipRemoved => "membership.removed",
     MembershipLeft => "membership.left",
+    ImpersonationStarted => "impersonation.started",
+    ImpersonationEnded => "impersonation.ended",
 }
 
 /// The namespaces of the events a user sees as their own security history.
-pub const SECURITY_NAMESPACES: [&str; 5] = ["auth", "session", "api_key", "identity", "passkey"];
+pub const SECURITY_NAMESPACES: [&str; 6] = [
+    "auth",
+    "session",
+    "api_key",
+    "identity",
+    "passkey",
+    "impersonation",
+];
 
 impl Action {
     /// The stored action's `Action`; `None` for a name no action has.
@@ -384,6 +399,7 @@ impl Action {
             Self::AuthLogout
                 | Self::SessionReused
                 | Self::SessionRevoked
+                | Self::ImpersonationEnded
                 | Self::AuthPasswordChanged
                 | Self::AuthPasswordReset
                 | Self::UserStatusChanged

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod directory;
 pub mod external;
+pub mod impersonation;
 pub mod imports;
 pub mod invitations;
 pub mod mfa;

@@ -34,6 +34,59 @@ pub fn permissions(roles: &[role::Model]) -> BTreeSet<Permission> {
         .collect()
 }
 
+/// Someone on either side of an impersonation, as the rule below reads them.
+#[derive(Debug)]
+pub struct Principal {
+    pub id: Uuid,
+    /// Active and not deleted.
+    pub usable: bool,
+    pub is_superuser: bool,
+    pub permissions: BTreeSet<Permission>,
+}
+
+impl Principal {
+    pub fn of(user: &entity::user::Model, roles: &[role::Model]) -> Self {
+        Self {
+            id: user.id,
+            usable: super::users::usable(user).is_ok(),
+            is_superuser: user.is_superuser,
+            permissions: permissions(roles),
+        }
+    }
+}
+
+/// Whether `actor` may act as `target` (`impersonateUser`): the one rule,
+/// checked when an impersonation starts and again on each of its requests
+/// and refreshes, so a suspended administrator, or one who lost
+/// `USERS_IMPERSONATE` or a permission the target holds, acts no longer.
+/// Support never reaches past its own powers through someone else's
+/// account: not a superuser's, not one holding a permission the actor lacks.
+pub fn may_impersonate(actor: &Principal, target: &Principal) -> Result<()> {
+    let holds = |p: Permission| actor.is_superuser || actor.permissions.contains(&p);
+    if !actor.usable || !holds(Permission::UsersImpersonate) {
+        return Err(AppError::Forbidden);
+    }
+    if actor.id == target.id {
+        return Err(AppError::bad_input("id", "you cannot impersonate yourself"));
+    }
+    if target.is_superuser {
+        return Err(AppError::ForbiddenBecause(
+            "a superuser cannot be impersonated",
+        ));
+    }
+    if !target.usable {
+        return Err(AppError::Conflict(
+            "only an active user can be impersonated".into(),
+        ));
+    }
+    if !target.permissions.iter().all(|p| holds(*p)) {
+        return Err(AppError::ForbiddenBecause(
+            "this user holds a permission you do not: they cannot be impersonated by you",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn of_user(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<role::Model>> {
     Ok(of_users(conn, &[user_id])
         .await?

@@ -5,23 +5,24 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{FromPosition, role, session, user, user_role};
+use entity::{FromPosition, Repeated, role, session, user, user_role};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, RelationTrait, TransactionTrait, sea_query::Expr,
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use super::{
     AppContext, RequestMeta,
-    access::{self, Tokens, insert_link, live_links, successor_token, tokens},
+    access::{self, Tokens, end_chain, insert_link, live_links, successor_token, tokens},
     audit::{Action, Event, Target},
     now, role_grants,
     tokens::hash_token,
     users,
 };
 use crate::{
-    auth::{Permission, Viewer, jwt::Claims},
+    auth::{Impersonation, Permission, Viewer, jwt::Claims},
     error::{AppError, Result},
     ids,
 };
@@ -47,6 +48,13 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
         .one(&txn)
         .await?
         .ok_or(AppError::TokenInvalid)?;
+    // An impersonation's administrator is locked before its user, as
+    // `access::revoke_sessions` locks them, so ending their sessions and
+    // refreshing this one exclude each other.
+    let actor = match presented.impersonator_id {
+        Some(id) => Some(users::lock(&txn, id).await?.ok_or(AppError::TokenInvalid)?),
+        None => None,
+    };
     let user = users::lock(&txn, presented.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
@@ -69,7 +77,9 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
             .await?
             .ok_or(AppError::TokenInvalid)?;
         if row.rotated_at.is_some() && row.revoked_at.is_none() {
-            if let Some(tokens) = reissue_successor(&txn, ctx, &row, token, user, ts).await? {
+            if let Some(tokens) =
+                reissue_successor(&txn, ctx, &row, token, user, actor.as_ref(), ts).await?
+            {
                 return Ok(tokens);
             }
             tracing::warn!(user_id = %crate::ids::user(row.user_id), session_id = %crate::ids::session(row.chain_id), "refresh token reuse; revoking the session");
@@ -96,12 +106,9 @@ pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Resul
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
     }
+    let chain = access::Chain::of(&presented);
+    require_actor(&txn, &user, actor.as_ref()).await?;
     let successor = successor_token(ctx, token);
-    let chain = access::Chain {
-        id: presented.chain_id,
-        created_at: presented.created_at,
-        active_organization_id: presented.active_organization_id,
-    };
     let tokens = insert_link(&txn, ctx, user, chain, successor, meta).await?;
     txn.commit().await?;
     Ok(tokens)
@@ -115,6 +122,7 @@ async fn reissue_successor(
     row: &session::Model,
     token: &str,
     user: user::Model,
+    actor: Option<&user::Model>,
     ts: DateTime<Utc>,
 ) -> Result<Option<Tokens>> {
     let interval = Duration::from_std(ctx.config.refresh_reuse_interval).unwrap_or_default();
@@ -132,31 +140,30 @@ async fn reissue_successor(
         .one(conn)
         .await?;
     match live {
-        Some(live) => tokens(
-            conn,
-            ctx,
-            user,
-            row.chain_id,
-            live.active_organization_id,
-            successor,
-        )
-        .await
-        .map(Some),
+        Some(live) => {
+            let chain = access::Chain::of(&live);
+            require_actor(conn, &user, actor).await?;
+            tokens(conn, ctx, user, &chain, successor).await.map(Some)
+        }
         None => Ok(None),
     }
 }
 
-/// Revokes every row of one of `user_id`'s session chains; the caller holds
-/// the user's lock. Returns whether a live session ended.
-async fn end_chain(conn: &impl ConnectionTrait, user_id: Uuid, chain_id: Uuid) -> Result<bool> {
-    let result = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now()))
-        .filter(session::Column::ChainId.eq(chain_id))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected > 0)
+/// Refuses (`TOKEN_INVALID`) to refresh an impersonation of `target` whose
+/// administrator, `actor` as locked, may no longer act as them
+/// (`role_grants::may_impersonate`). `Ok` for a user's own session.
+async fn require_actor(
+    conn: &impl ConnectionTrait,
+    target: &user::Model,
+    actor: Option<&user::Model>,
+) -> Result<()> {
+    let Some(actor) = actor else {
+        return Ok(());
+    };
+    let mut roles = role_grants::of_users(conn, &[actor.id, target.id]).await?;
+    let actor = role_grants::Principal::of(actor, &roles.remove(&actor.id).unwrap_or_default());
+    let target = role_grants::Principal::of(target, &roles.remove(&target.id).unwrap_or_default());
+    role_grants::may_impersonate(&actor, &target).map_err(|_| AppError::TokenInvalid)
 }
 
 /// `logout`: ends the viewer's current session and, when `refresh_token` is
@@ -310,24 +317,65 @@ pub async fn list_live(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
 }
 
 /// Resolves verified claims to the viewer in one statement: the session's
-/// live row with its user and the user's roles, a row per role. Rows are read
-/// by position, as this runs on every authenticated request: the user and the
-/// session's lifetime from the first row, a role from each row that has one.
+/// live row with its user and the user's roles, a row per role, and for an
+/// impersonation the administrator's standing and roles beside them (a row
+/// per pair: both hold a few). Rows are read by position, as this runs on
+/// every authenticated request: the user and the session's lifetime from
+/// the first row, a role from each row that has one.
+///
+/// An impersonation is re-checked here, on every request and replica: once
+/// its administrator is suspended or deleted, or may no longer act as this
+/// user (`role_grants::may_impersonate`), its tokens stop working.
 #[tracing::instrument(name = "sessions.load_viewer", skip_all)]
 pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result<Viewer> {
     let user_id = ids::decode(ids::USER, &claims.sub, "sub").map_err(|_| AppError::TokenInvalid)?;
     let chain_id =
         ids::decode(ids::SESSION, &claims.sid, "sid").map_err(|_| AppError::TokenInvalid)?;
-    let select = user::Entity::find()
+    let actor = Alias::new("actor");
+    let actor_grant = Alias::new("actor_grant");
+    let actor_role = Alias::new("actor_role");
+    let mut select = user::Entity::find()
         .join(JoinType::InnerJoin, user::Relation::Session.def())
         .join(JoinType::LeftJoin, user::Relation::UserRole.def())
         .join(JoinType::LeftJoin, user_role::Relation::Role.def())
         .column(session::Column::RevokedAt)
         .column(session::Column::ExpiresAt)
+        .column(session::Column::ImpersonatorId)
+        .column(session::Column::ReadOnly)
+        .column(session::Column::ImpersonationEndsAt)
         .columns(role::Column::iter())
         .filter(session::Column::ChainId.eq(chain_id))
-        .filter(session::Column::RotatedAt.is_null());
-    let rows = conn.query_all(&select.into_query()).await?;
+        .filter(session::Column::RotatedAt.is_null())
+        .into_query();
+    select
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            actor.clone(),
+            Expr::col((actor.clone(), user::Column::Id))
+                .equals((session::Entity, session::Column::ImpersonatorId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            user_role::Entity,
+            actor_grant.clone(),
+            Expr::col((actor_grant.clone(), user_role::Column::UserId))
+                .equals((actor.clone(), user::Column::Id)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            role::Entity,
+            actor_role.clone(),
+            Expr::col((actor_role.clone(), role::Column::Id))
+                .equals((actor_grant, user_role::Column::RoleId)),
+        )
+        .expr(Expr::col((actor.clone(), user::Column::Status)))
+        .expr(Expr::col((actor.clone(), user::Column::DeletedAt)))
+        .expr(Expr::col((actor, user::Column::IsSuperuser)));
+    for column in role::Column::iter() {
+        select.expr(Expr::col((actor_role.clone(), column)));
+    }
+    let rows = conn.query_all(&select).await?;
     let Some(first) = rows.first() else {
         return Err(AppError::Unauthenticated);
     };
@@ -335,11 +383,21 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     let user = user::Model::from_position(first, 0)?;
     let revoked_at: Option<DateTime<Utc>> = first.try_get_by_index(width)?;
     let expires_at: DateTime<Utc> = first.try_get_by_index(width + 1)?;
-    let role_at = width + 2;
-    let mut roles = Vec::with_capacity(rows.len());
+    let impersonator: Option<Uuid> = first.try_get_by_index(width + 2)?;
+    let read_only: bool = first.try_get_by_index(width + 3)?;
+    let ends_at: Option<DateTime<Utc>> = first.try_get_by_index(width + 4)?;
+    let role_at = width + 5;
+    let actor_at = role_at + role::Model::WIDTH;
+    let actor_role_at = actor_at + 3;
+    let mut roles = Repeated::<role::Model>::default();
+    let mut actor_roles = Repeated::<role::Model>::default();
+    let (mut held, mut actor_held) = (Vec::new(), Vec::new());
     for row in &rows {
-        if row.try_get_by_index::<Option<Uuid>>(role_at)?.is_some() {
-            roles.push(role::Model::from_position(row, role_at)?);
+        if let Some(role) = roles.read(row, role_at)? {
+            held.push(role);
+        }
+        if let Some(role) = actor_roles.read(row, actor_role_at)? {
+            actor_held.push(role);
         }
     }
     if user.id != user_id || revoked_at.is_some() || expires_at <= now() {
@@ -351,12 +409,47 @@ pub async fn load_viewer(conn: &impl ConnectionTrait, claims: &Claims) -> Result
     if user.status != user::Status::Active {
         return Err(AppError::AccountDisabled);
     }
-    let permissions: BTreeSet<Permission> = role_grants::permissions(&roles);
+    let permissions: BTreeSet<Permission> = role_grants::permissions(&held);
+    let claimed_actor = claims.act.as_ref().map(|act| act.sub.as_str());
+    if claimed_actor != impersonator.map(ids::user).as_deref() {
+        return Err(AppError::Unauthenticated);
+    }
+    let impersonation = match impersonator {
+        None => None,
+        Some(actor_id) => {
+            let status: Option<String> = first.try_get_by_index(actor_at)?;
+            let deleted_at: Option<DateTime<Utc>> = first.try_get_by_index(actor_at + 1)?;
+            let is_superuser: Option<bool> = first.try_get_by_index(actor_at + 2)?;
+            let actor = role_grants::Principal {
+                id: actor_id,
+                usable: deleted_at.is_none()
+                    && status.as_deref() == Some(user::Status::Active.to_value().as_str()),
+                is_superuser: is_superuser.unwrap_or(false),
+                permissions: role_grants::permissions(&actor_held),
+            };
+            let target = role_grants::Principal {
+                id: user.id,
+                usable: true,
+                is_superuser: user.is_superuser,
+                permissions: permissions.clone(),
+            };
+            if role_grants::may_impersonate(&actor, &target).is_err() {
+                tracing::info!(session_id = %ids::session(chain_id), "an impersonation whose administrator may no longer act is refused");
+                return Err(AppError::Unauthenticated);
+            }
+            Some(Impersonation {
+                actor_id,
+                read_only,
+                ends_at: ends_at.ok_or(AppError::Unauthenticated)?,
+            })
+        }
+    };
     Ok(Viewer {
         user,
         session_id: chain_id,
         permissions,
         api_key: None,
         origin: RequestMeta::default(),
+        impersonation,
     })
 }

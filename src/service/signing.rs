@@ -30,8 +30,9 @@ use sea_orm::{
 use super::{AppContext, now, role_grants};
 use crate::{
     auth::{
+        Impersonation,
         claims::{ClaimsShape, LargeMetadata, MAX_ROLES_MEASURED, TokenSubject},
-        jwt::{Claims, LEEWAY, Signer, Unverified, Verifier},
+        jwt::{Actor, Claims, LEEWAY, Signer, Unverified, Verifier},
         signing::{Algorithm, KeyPair, PublicKey},
     },
     error::{AppError, Result, ResultExt},
@@ -492,11 +493,18 @@ pub async fn issue(
     user: &user::Model,
     chain_id: uuid::Uuid,
     organization: Option<uuid::Uuid>,
+    impersonation: Option<&Impersonation>,
 ) -> Result<String> {
     let mut claims: Claims = ctx.jwt.claims(
         ids::encode(ids::USER, user.id),
         ids::encode(ids::SESSION, chain_id),
     );
+    if let Some(who) = impersonation {
+        claims.act = Some(Actor {
+            sub: ids::user(who.actor_id),
+        });
+        claims.exp = claims.exp.min(who.ends_at.timestamp());
+    }
     let organization = match organization {
         Some(org) => organization_subject(conn, user.id, org).await?,
         None => None,

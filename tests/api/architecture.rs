@@ -325,9 +325,10 @@ fn tier(module: &Module) -> Option<Tier> {
     Some(match module.get(1).map(String::as_str) {
         None => Tier::Shared,
         Some(
-            "accounts" | "admin" | "api_keys" | "directory" | "external" | "imports"
-            | "invitations" | "mfa" | "nodes" | "organizations" | "passkeys" | "recovery" | "roles"
-            | "sessions" | "sign_in_codes" | "signing_keys" | "tiers" | "webhooks",
+            "accounts" | "admin" | "api_keys" | "directory" | "external" | "impersonation"
+            | "imports" | "invitations" | "mfa" | "nodes" | "organizations" | "passkeys"
+            | "recovery" | "roles" | "sessions" | "sign_in_codes" | "signing_keys" | "tiers"
+            | "webhooks",
         ) => Tier::Flow,
         Some(
             "access" | "account_mail" | "credentials" | "erasure" | "limits" | "memberships"

@@ -700,6 +700,11 @@ fn operation(field: &str, cell: &Cell) -> (String, Value) {
         "logoutOthers" => ("mutation { logoutOthers }", json!({})),
         "revokeUserSessions" => ("mutation($id: ID!) { revokeUserSessions(id: $id) }", target),
         "unlockUser" => ("mutation($id: ID!) { unlockUser(id: $id) { id } }", target),
+        "impersonateUser" => (
+            "mutation($id: ID!, $p: String!) { impersonateUser(id: $id, reason: \"matrix\", password: $p) { accessToken } }",
+            json!({ "id": cell.target.id, "p": PASSWORD }),
+        ),
+        "endImpersonation" => ("mutation { endImpersonation }", json!({})),
         "tierByName" => (
             "query($name: String!) { tierByName(name: $name) { id } }",
             json!({ "name": format!("fresh{n}") }),

@@ -14,6 +14,7 @@ mod erasure;
 mod external;
 mod helpers;
 mod http;
+mod impersonation;
 mod imports;
 mod invitations;
 mod live;

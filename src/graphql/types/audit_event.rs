@@ -31,6 +31,9 @@ pub struct AuditEvent {
     pub actor_id: Option<ID>,
     /// The API key the actor used (`key_…`); null when they used a session.
     pub api_key_id: Option<ID>,
+    /// The administrator who acted as `actorId` in an impersonation
+    /// (`usr_…`, `impersonateUser`); null for everything else.
+    pub impersonator_id: Option<ID>,
     /// What the event is about (`usr_…`, `rol_…`, `tir_…` or `whk_…`); null when nothing.
     pub target_id: Option<ID>,
     /// The fields changed, each `{ "old": …, "new": … }`; null when none.
@@ -61,6 +64,7 @@ impl From<audit_event::Model> for AuditEvent {
             api_key_id: event
                 .api_key_id
                 .map(|id| ids::encode(ids::API_KEY, id).into()),
+            impersonator_id: event.impersonator_id.map(|id| ids::user(id).into()),
             target_id: event
                 .target_kind
                 .as_deref()

@@ -92,6 +92,10 @@ impl Reach {
     }
 }
 
+/// What anyone sees of the administrator acting in their session
+/// (`User::as_impersonator`), GraphQL names, besides the id.
+pub const IMPERSONATOR_FIELDS: [&str; 2] = ["username", "name"];
+
 /// The fields of a member's view (`User::as_member`), GraphQL names.
 pub const MEMBER_FIELDS: [&str; 11] = [
     "username",
@@ -248,6 +252,18 @@ impl User {
         // The changed fields show what the caller wrote, private or not.
         let mut user = Self::build(model, true);
         user.reach = Reach::Only(changed);
+        user
+    }
+
+    /// Builds the view a user has of the administrator acting in one of
+    /// their sessions (`Session.impersonator`): whole for whoever may read
+    /// them, else their id, username and name, so everyone knows who it was.
+    pub fn as_impersonator(model: user::Model, viewer: &Viewer) -> Self {
+        if viewer.reads_user(model.id) {
+            return Self::new(model, Some(viewer));
+        }
+        let mut user = Self::build(model, false);
+        user.reach = Reach::Only(IMPERSONATOR_FIELDS.to_vec());
         user
     }
 
