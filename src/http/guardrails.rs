@@ -61,32 +61,69 @@ pub const CREDENTIAL_FIELDS: [&str; 34] = [
     "verifyEmail",
 ];
 
-fn count_credential_fields(
-    doc: &ExecutableDocument,
-    set: &SelectionSet,
-    seen: &mut HashSet<String>,
+/// How many credential fields `set` runs, counting a fragment at every
+/// spread of it (each spread runs its fields again) while walking each
+/// fragment once (`counts` remembers it), so the count costs linear time.
+fn count_credential_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    counts: &mut HashMap<&'a Name, usize>,
 ) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
+    set.items.iter().fold(0usize, |total, item| {
+        let n = match &item.node {
             Selection::Field(field) => {
                 usize::from(CREDENTIAL_FIELDS.contains(&field.node.name.node.as_str()))
             }
             Selection::InlineFragment(inline) => {
-                count_credential_fields(doc, &inline.node.selection_set.node, seen)
+                count_credential_fields(doc, &inline.node.selection_set.node, counts)
             }
             Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.to_string();
-                // A cycle is reported by validation; count each fragment once here.
-                match doc.fragments.get(&spread.node.fragment_name.node) {
-                    Some(fragment) if seen.insert(name) => {
-                        count_credential_fields(doc, &fragment.node.selection_set.node, seen)
+                let name = &spread.node.fragment_name.node;
+                match counts.get(name) {
+                    Some(n) => *n,
+                    None => {
+                        // A cycle is reported by validation; it counts nothing here.
+                        counts.insert(name, 0);
+                        let n = doc.fragments.get(name).map_or(0, |fragment| {
+                            count_credential_fields(doc, &fragment.node.selection_set.node, counts)
+                        });
+                        counts.insert(name, n);
+                        n
                     }
-                    _ => 0,
                 }
             }
-        })
-        .sum()
+        };
+        total.saturating_add(n)
+    })
+}
+
+/// Every field name `set` selects at its own level, through fragments,
+/// whatever response key each runs under (two fields may share one), each
+/// fragment walked once.
+fn field_names<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    seen: &mut HashSet<&'a Name>,
+    out: &mut HashSet<&'a str>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                out.insert(field.node.name.node.as_str());
+            }
+            Selection::InlineFragment(inline) => {
+                field_names(doc, &inline.node.selection_set.node, seen, out);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if seen.insert(name)
+                    && let Some(fragment) = doc.fragments.get(name)
+                {
+                    field_names(doc, &fragment.node.selection_set.node, seen, out);
+                }
+            }
+        }
+    }
 }
 
 /// How many fields `set` selects once every fragment is expanded, at every
@@ -230,32 +267,36 @@ pub const SIGNS_IN: [&str; 20] = [
 /// token's session, and never past the impersonation's end).
 pub const IMPERSONATION_MAY_RUN: [&str; 3] = ["logout", "endImpersonation", "refreshToken"];
 
-/// Besides `CREDENTIAL_FIELDS` (which check or change a credential, or sign
-/// in, or start an impersonation), the mutations no impersonation may run,
-/// read-only or not: they manage the user's ways in.
-pub const NEVER_IMPERSONATED: [&str; 5] = [
-    "logoutAll",
-    "logoutOthers",
-    "revokeSession",
-    "revokeApiKey",
-    "renamePasskey",
+/// What a writing impersonation (`readOnly: false`) may run besides: the
+/// user's own profile (`updateMe`; an address change needs the user's
+/// password, which no impersonation confirms) and which organisations they
+/// act in or belong to (inside them an impersonation holds no more than
+/// `MEMBERS_READ`). An allow-list: a new mutation is refused until it is
+/// judged safe here, and no credential, session, key, administrator's or
+/// organisation's power is.
+pub const IMPERSONATION_MAY_WRITE: [&str; 4] = [
+    "updateMe",
+    "setActiveOrganization",
+    "leaveOrganization",
+    "createOrganization",
 ];
 
 /// The one guard on what an impersonation runs, before execution: a
-/// read-only one is refused every mutation but `IMPERSONATION_MAY_RUN`,
-/// and any one is refused `CREDENTIAL_FIELDS` and `NEVER_IMPERSONATED`
-/// (`FORBIDDEN`). `None` when the operation may run.
+/// read-only one is refused every mutation but `IMPERSONATION_MAY_RUN`, a
+/// writing one every mutation outside it and `IMPERSONATION_MAY_WRITE`
+/// (`FORBIDDEN`). Every root field counts, whatever response key it runs
+/// under. `None` when the operation may run.
 pub fn impersonation_refuses(
     impersonation: Option<&crate::auth::Impersonation>,
     plan: &Plan,
 ) -> Option<ServerError> {
     let impersonation = impersonation?;
-    let refused = plan.mutation_fields.iter().find(|field| {
+    let mut fields: Vec<&String> = plan.mutation_fields.iter().collect();
+    fields.sort();
+    let refused = fields.into_iter().find(|field| {
         let field = field.as_str();
         !IMPERSONATION_MAY_RUN.contains(&field)
-            && (impersonation.read_only
-                || CREDENTIAL_FIELDS.contains(&field)
-                || NEVER_IMPERSONATED.contains(&field))
+            && (impersonation.read_only || !IMPERSONATION_MAY_WRITE.contains(&field))
     })?;
     let message = if impersonation.read_only {
         format!(
@@ -263,7 +304,7 @@ pub fn impersonation_refuses(
         )
     } else {
         format!(
-            "`{refused}` is refused: an impersonation never changes the user's credentials, sessions or keys"
+            "`{refused}` is refused: an impersonation changes only the user's profile and which organisations they act in, never credentials, sessions, keys or what an administrator does"
         )
     };
     let mut error = ServerError::new(message, None);
@@ -355,7 +396,7 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
     super::introspection::bounds()
         .measure(doc, Some(set))
         .map_err(too_complex)?;
-    if count_credential_fields(doc, set, &mut HashSet::new()) > 1 {
+    if count_credential_fields(doc, set, &mut HashMap::new()) > 1 {
         return Err(too_complex(format!(
             "a request may contain only one of {}",
             CREDENTIAL_FIELDS.join(", ")
@@ -393,7 +434,11 @@ pub fn check_document(request: &mut Request, max_nodes: usize) -> Result<Plan, S
         OperationType::Subscription => false,
     };
     let mutation_fields = match operation.ty {
-        OperationType::Mutation => fields.iter().map(|(_, name)| name.to_string()).collect(),
+        OperationType::Mutation => {
+            let mut names = HashSet::new();
+            field_names(doc, set, &mut HashSet::new(), &mut names);
+            names.into_iter().map(str::to_owned).collect()
+        }
         _ => Vec::new(),
     };
     Ok(Plan {
@@ -537,6 +582,50 @@ mod tests {
         assert_eq!(size(&doubling(10)), (1 << 10) + (1 << 11) - 1);
         // 2^63 and beyond saturate instead of overflowing, in microseconds.
         assert_eq!(size(&doubling(80)), u64::MAX);
+    }
+
+    fn planned(doc: &str) -> Result<Plan, ServerError> {
+        check_document(&mut Request::new(doc), 10_000)
+    }
+
+    #[test]
+    fn a_fragment_spread_twice_runs_its_credential_field_twice() {
+        let doc = "mutation { ...F ...F } fragment F on Mutation { login(input: { login: \"a\", password: \"b\" }) { accessToken } }";
+        assert!(planned(doc).is_err());
+        let once = "mutation { ...F } fragment F on Mutation { login(input: { login: \"a\", password: \"b\" }) { accessToken } }";
+        assert!(planned(once).is_ok());
+    }
+
+    /// Fields sharing a response key both run: the guard reads every field
+    /// name, not every key.
+    #[test]
+    fn an_impersonation_is_refused_a_mutation_hidden_under_an_allowed_ones_key() {
+        let read_only = crate::auth::Impersonation {
+            actor_id: uuid::Uuid::nil(),
+            read_only: true,
+            ends_at: chrono::Utc::now(),
+        };
+        let writing = crate::auth::Impersonation {
+            read_only: false,
+            ..read_only
+        };
+        for doc in [
+            "mutation { x: logout ... on Mutation { x: logoutAll } }",
+            "mutation { x: logout ...F } fragment F on Mutation { x: logoutAll }",
+            "mutation { logout ... on Mutation { ... on Mutation { logoutAll } } }",
+        ] {
+            let plan = planned(doc).unwrap();
+            for who in [&read_only, &writing] {
+                let refused = impersonation_refuses(Some(who), &plan).expect(doc);
+                assert!(refused.message.contains("logoutAll"), "{}", refused.message);
+            }
+            assert!(impersonation_refuses(None, &plan).is_none());
+        }
+        let plan = planned("mutation { logout endImpersonation }").unwrap();
+        assert!(impersonation_refuses(Some(&read_only), &plan).is_none());
+        let plan = planned("mutation { updateMe(input: {}) { id } }").unwrap();
+        assert!(impersonation_refuses(Some(&read_only), &plan).is_some());
+        assert!(impersonation_refuses(Some(&writing), &plan).is_none());
     }
 
     #[test]

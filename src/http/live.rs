@@ -287,6 +287,7 @@ impl Sockets {
             key,
             credential,
             viewer.id(),
+            viewer.impersonation,
             publish,
         )));
         current
@@ -308,23 +309,38 @@ impl Sockets {
 /// Re-checks one credential for every socket signed in with it: on every
 /// event that may narrow its user's access (`Action::may_narrow`), and
 /// every 30 s; publishes the caller as it is now, or `None` once the
-/// session or key has ended. Ends with its last socket.
+/// session or key has ended. An impersonation is also re-checked on events
+/// about its administrator (a suspension, a role change) and at its end.
+/// Ends with its last socket.
 async fn watch_credential(
     ctx: Arc<crate::service::AppContext>,
     sockets: Arc<Sockets>,
     key: CredentialKey,
     credential: Credential,
     user: Uuid,
+    impersonation: Option<crate::auth::Impersonation>,
     publish: watch::Sender<Option<Viewer>>,
 ) {
     let mut events = ctx.events.subscribe();
+    let about = |target: Option<Uuid>| {
+        target.is_some() && (target == Some(user) || target == impersonation.map(|i| i.actor_id))
+    };
     loop {
+        // Past an impersonation's end its session answers no more: check
+        // then rather than at the next tick.
+        let wait = impersonation.map_or(RECHECK, |i| {
+            (i.ends_at - crate::service::now())
+                .to_std()
+                .unwrap_or_default()
+                .saturating_add(Duration::from_millis(100))
+                .min(RECHECK)
+        });
         let relevant = tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
                     Action::parse(&event.action).is_some_and(|action| {
                         action.may_narrow()
-                            && (event.target_id == Some(user) || action.reaches_every_holder())
+                            && (about(event.target_id) || action.reaches_every_holder())
                     })
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
@@ -334,7 +350,7 @@ async fn watch_credential(
                     return;
                 }
             },
-            () = tokio::time::sleep(RECHECK) => true,
+            () = tokio::time::sleep(wait) => true,
         };
         if sockets.unwatched(key, &publish) {
             return;

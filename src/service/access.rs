@@ -167,8 +167,10 @@ pub async fn insert_link(
         expires_at: Set(expires_at),
         rotated_at: Set(None),
         revoked_at: Set(None),
-        user_agent: Set(meta.user_agent.clone()),
-        ip: Set(meta.ip.clone()),
+        // An impersonation's client is the administrator's: the user's
+        // session list does not show where their support staff sit.
+        user_agent: Set(meta.user_agent.clone().filter(|_| impersonation.is_none())),
+        ip: Set(meta.ip.clone().filter(|_| impersonation.is_none())),
         active_organization_id: Set(chain.active_organization_id),
         impersonator_id: Set(impersonation.map(|i| i.who.actor_id)),
         read_only: Set(impersonation.is_some_and(|i| i.who.read_only)),

@@ -419,9 +419,9 @@ pub struct ImpersonationNotice<'a> {
 }
 
 /// Queues the notice that an administrator started acting as `user`, in
-/// the caller's transaction, where `user` is locked. Past the address's
-/// mail budget the notice is left out (and logged): the session and its
-/// audit event, which the user sees, say it all the same.
+/// the caller's transaction, where `user` is locked. Outside the address's
+/// mail budget: an administrator must not silence it by spending the
+/// budget first (each one costs them a step-up and an audited session).
 pub async fn queue_impersonation_notice(
     txn: &impl ConnectionTrait,
     ctx: &AppContext,
@@ -429,10 +429,6 @@ pub async fn queue_impersonation_notice(
     notice: ImpersonationNotice<'_>,
 ) -> Result<()> {
     let template = Template::ImpersonationNotice;
-    if !within_budget(txn, ctx, &user.email, template, Asker::Owner).await? {
-        tracing::info!(user_id = %crate::ids::user(user.id), "impersonation notice left out: the address's mail budget is spent");
-        return Ok(());
-    }
     let locale = locale_of(ctx, user);
     let quote = may_quote(user, &user.email);
     let mut values = values(user, &user.email, notice.lifetime, quote, locale);

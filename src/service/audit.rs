@@ -530,10 +530,10 @@ pub async fn newest_about_users(
 }
 
 /// An event as its subject reads it in their own history: that someone
-/// else (an administrator, an anonymous caller) acted shows, but not their
-/// address, browser or request id.
+/// else (an administrator, an anonymous caller, an administrator acting as
+/// them) acted shows, but not their address, browser or request id.
 pub fn as_own_history(viewer: &Viewer, event: &mut audit_event::Model) {
-    if event.actor_id != Some(viewer.id()) {
+    if event.actor_id != Some(viewer.id()) || event.impersonator_id.is_some() {
         event.ip = None;
         event.user_agent = None;
         event.request_id = None;

@@ -95,6 +95,13 @@ pub fn held_from(
         if viewer.api_key.is_none() {
             held.permissions = permissions;
         }
+        // An impersonation sees the user's organisations as they do and
+        // changes none of them: support never takes over an organisation
+        // through its owner's account.
+        if viewer.impersonation.is_some() {
+            held.permissions
+                .retain(|p| *p == OrgPermission::MembersRead);
+        }
     }
     if viewer.is_superuser() {
         held.permissions.extend(OrgPermission::ALL);

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use serde_json::{Value, json};
-use usergraph::http::guardrails::{CREDENTIAL_FIELDS, IMPERSONATION_MAY_RUN, NEVER_IMPERSONATED};
+use usergraph::http::guardrails::{IMPERSONATION_MAY_RUN, IMPERSONATION_MAY_WRITE};
 
 use crate::helpers::{Account, PASSWORD, TestApp, code, field};
 
@@ -158,7 +158,7 @@ async fn a_read_only_impersonation_is_refused_every_mutation_but_ending_itself()
     let session = started(&app, &admin, &ann.id, true).await;
     let all = mutations(&app, &admin.access).await;
     assert!(all.len() > 60, "{all:?}");
-    for name in IMPERSONATION_MAY_RUN.iter().chain(&NEVER_IMPERSONATED) {
+    for name in IMPERSONATION_MAY_RUN.iter().chain(&IMPERSONATION_MAY_WRITE) {
         assert!(all.iter().any(|m| m == name), "{name} is no mutation");
     }
     let refused = assert_refused(&app, &session, all.iter().map(String::as_str)).await;
@@ -205,37 +205,103 @@ async fn a_read_only_impersonation_is_refused_every_mutation_but_ending_itself()
 }
 
 #[tokio::test]
-async fn a_writing_impersonation_acts_but_never_on_credentials_and_its_events_name_the_administrator()
- {
+async fn a_writing_impersonation_changes_only_the_profile_never_credentials_nor_organisations() {
     let app = TestApp::spawn().await;
     let admin = support(&app, "helpdesk").await;
-    // Ann is an administrator herself: what she may do, the session may.
+    // Ann is an administrator herself, and owns an organisation: what an
+    // administrator or an owner may do, the session still may not.
     let ann = app.user_with("ann", &["admin"], false).await;
-    let bob = app.user_with("bob", &["user"], false).await;
+    let org = app
+        .gql(
+            Some(&ann.access),
+            "mutation { createOrganization(input: { name: \"Acme\", slug: \"acme\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let org = org["data"]["createOrganization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let session = started(&app, &admin, &ann.id, false).await;
-    let names = CREDENTIAL_FIELDS.iter().chain(&NEVER_IMPERSONATED).copied();
-    assert_refused(&app, &session, names).await;
-    let suspended = set_status(&app, &session.access, &bob.id, "SUSPENDED").await;
+    let all = mutations(&app, &admin.access).await;
+    let allowed = IMPERSONATION_MAY_RUN.iter().chain(&IMPERSONATION_MAY_WRITE);
+    let refused = all
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !allowed.clone().any(|a| a == name));
+    let tried = assert_refused(&app, &session, refused).await;
     assert_eq!(
-        suspended["data"]["setUserStatus"]["status"], "SUSPENDED",
-        "{suspended}"
+        tried,
+        all.len() - IMPERSONATION_MAY_RUN.len() - IMPERSONATION_MAY_WRITE.len()
     );
+
+    // The profile changes, and the event names the administrator.
+    let renamed = app
+        .gql(
+            Some(&session.access),
+            "mutation { updateMe(input: { name: \"Ann B.\" }) { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(renamed["data"]["updateMe"]["name"], "Ann B.", "{renamed}");
     let events = app
         .gql(
             Some(&admin.access),
             "query($id: ID!) { auditEvents(filter: { targetId: $id }) { nodes { action actorId impersonatorId } } }",
-            json!({ "id": bob.id }),
+            json!({ "id": ann.id }),
         )
         .await;
     let event = events["data"]["auditEvents"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "user.status_changed")
+        .find(|e| e["action"] == "user.updated")
         .cloned()
         .unwrap_or_else(|| panic!("{events}"));
     assert_eq!(event["actorId"], ann.id.as_str());
     assert_eq!(event["impersonatorId"], admin.id.as_str());
+    // The address is a credential: no impersonation confirms the password it needs.
+    let moved = app
+        .gql(
+            Some(&session.access),
+            "mutation($p: String!) { updateMe(input: { email: \"elsewhere@example.com\" }, currentPassword: $p) { email } }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(code(&moved), "FORBIDDEN", "{moved}");
+    // Inside her organisation, which she owns, the session only reads.
+    let held = app
+        .gql(
+            Some(&session.access),
+            "query($id: ID!) { organization(id: $id) { viewerPermissions } }",
+            json!({ "id": org }),
+        )
+        .await;
+    // (Reading the trail comes from her AUDIT_READ, which the administrator holds too.)
+    assert_eq!(
+        held["data"]["organization"]["viewerPermissions"],
+        json!(["MEMBERS_READ", "ORG_AUDIT_READ"]),
+        "{held}"
+    );
+    // Her own session list shows the impersonation, not where the administrator sits.
+    let sessions = app
+        .gql(
+            Some(&ann.access),
+            "{ mySessions { ip userAgent impersonator { id } } }",
+            json!({}),
+        )
+        .await;
+    let acted = sessions["data"]["mySessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| !s["impersonator"].is_null())
+        .cloned()
+        .unwrap_or_else(|| panic!("{sessions}"));
+    assert!(
+        acted["ip"].is_null() && acted["userAgent"].is_null(),
+        "{acted}"
+    );
 }
 
 #[tokio::test]

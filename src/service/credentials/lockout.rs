@@ -253,6 +253,11 @@ pub async fn confirm_password(
     password: &str,
     field: &'static str,
 ) -> Result<()> {
+    if viewer.impersonation.is_some() {
+        return Err(AppError::ForbiddenBecause(
+            "an impersonation never confirms the user's password: nothing that needs it runs here",
+        ));
+    }
     if !viewer.user.has_password {
         return if super::signed_in_recently(ctx, viewer).await? {
             Ok(())

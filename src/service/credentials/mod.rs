@@ -112,6 +112,10 @@ pub const RECENT_SIGN_IN_MINUTES: i64 = 10;
 /// within `RECENT_SIGN_IN_MINUTES`.
 pub async fn signed_in_recently(ctx: &AppContext, viewer: &crate::auth::Viewer) -> Result<bool> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    // An administrator starting an impersonation is no sign-in of the user's.
+    if viewer.impersonation.is_some() {
+        return Ok(false);
+    }
     let began = entity::session::Entity::find()
         .filter(entity::session::Column::ChainId.eq(viewer.session_id))
         .order_by_asc(entity::session::Column::CreatedAt)
