@@ -68,6 +68,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if graphiql {
         crate::telemetry::announce(format, &format!("GraphiQL: http://{addr}/graphql"));
     }
+    if ctx.config.admin_console {
+        crate::telemetry::announce(format, &format!("Console: http://{addr}/admin"));
+    }
     let background = Workers::start(ctx.clone());
     let metrics_server = match ctx.config.metrics_addr {
         Some(metrics_addr) => {

@@ -383,6 +383,9 @@ pub struct Config {
     pub passwordless_signup: bool,
     /// `GRAPHIQL`: serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
+    /// `ADMIN_CONSOLE`: serve the administrator's console at `/admin`
+    /// (on in development, off in production unless set).
+    pub admin_console: bool,
     /// `INTROSPECTION`: answer introspection queries (and field suggestions).
     pub introspection: bool,
     /// `MAX_QUERY_DEPTH`, `MAX_QUERY_COMPLEXITY`.
@@ -675,6 +678,7 @@ fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Config {
         webauthn: webauthn_config(env, production, &mail.product_name),
         jwt_rotation_notice: env.secs("JWT_ROTATION_NOTICE_SECS", 360),
         graphiql: env.switch("GRAPHIQL", !production),
+        admin_console: env.switch("ADMIN_CONSOLE", !production),
         introspection: env.switch("INTROSPECTION", !production),
         max_query_depth: env.parse("MAX_QUERY_DEPTH", 12),
         // A connection's children count once per row it may return, so a

@@ -1,9 +1,10 @@
 //! The HTTP edge: the request-driven side of the service (docs/architecture.md
-//! places it). The axum router (`/graphql`, GraphiQL, `/health/*`,
+//! places it). The axum router (`/graphql`, GraphiQL, the console at `/admin`, `/health/*`,
 //! `/metrics`, `/.well-known/*`) with its middleware, the GraphQL endpoint and its document
 //! checks (guardrails, persisted and trusted documents, introspection's
 //! bounds), the extractors, live sockets, and the server loop.
 
+pub mod console;
 mod documents;
 mod endpoint;
 mod extract;

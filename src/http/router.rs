@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use axum::{Router, http::StatusCode, response::Response, routing::get};
 
 use super::{
-    documents::DocumentCache, endpoint, graphiql, health, live, middleware::with_middleware,
-    well_known,
+    console, documents::DocumentCache, endpoint, graphiql, health, live,
+    middleware::with_middleware, well_known,
 };
 use crate::{
     graphql::{self, AppSchema},
@@ -39,22 +39,33 @@ fn introspection_threads() -> usize {
 /// `TRUSTED_DOCUMENTS` names a manifest that cannot be read.
 pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
     let config = &ctx.config;
-    let documents = match &config.trusted_documents {
+    let mut trusted = match &config.trusted_documents {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("TRUSTED_DOCUMENTS: cannot read {}", path.display()))?;
-            let manifest = serde_json::from_str(&text).with_context(|| {
+            let manifest: std::collections::HashMap<String, String> = serde_json::from_str(&text)
+                .with_context(|| {
                 format!(
                     "TRUSTED_DOCUMENTS: {} is not a JSON object from hash to document",
                     path.display()
                 )
             })?;
-            DocumentCache::with_trusted(manifest, config.trusted_documents_only)
-                .map_err(|e| anyhow::anyhow!("TRUSTED_DOCUMENTS: {e}"))?
+            Some(manifest)
         }
         None if config.trusted_documents_only => {
             anyhow::bail!("TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS (a manifest)")
         }
+        None => None,
+    };
+    // The console sends its documents by hash: served, they are trusted.
+    if config.admin_console {
+        trusted
+            .get_or_insert_with(Default::default)
+            .extend(console::manifest());
+    }
+    let documents = match trusted {
+        Some(manifest) => DocumentCache::with_trusted(manifest, config.trusted_documents_only)
+            .map_err(|e| anyhow::anyhow!("TRUSTED_DOCUMENTS: {e}"))?,
         None => DocumentCache::default(),
     };
     let state = AppState {
@@ -80,6 +91,12 @@ pub fn router(ctx: Arc<AppContext>) -> anyhow::Result<Router> {
             "/.well-known/openid-configuration",
             get(well_known::openid_configuration),
         );
+    if config.admin_console {
+        routes = routes
+            .route("/admin", get(console::page))
+            .route("/admin/", get(console::slash))
+            .route("/admin/{version}/{name}", get(console::asset));
+    }
     // With METRICS_ADDR, `/metrics` is served there only (`metrics_router`).
     if config.metrics_enabled && config.metrics_addr.is_none() {
         routes = routes.route("/metrics", get(health::metrics));

@@ -52,6 +52,69 @@ async fn get_without_a_query_serves_graphiql_when_enabled() {
     );
 }
 
+/// The console at `/admin`: on in development, off in production unless
+/// `ADMIN_CONSOLE=true`; its page loads only its own versioned assets under
+/// a CSP of `'self'`, and its documents, sent by hash, are trusted.
+#[tokio::test]
+async fn the_admin_console_is_served_in_development_and_only_when_asked_in_production() {
+    let secret = "p".repeat(40);
+    let development = TestApp::spawn().await;
+    let production =
+        TestApp::spawn_with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).await;
+    let asked = TestApp::spawn_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", &secret),
+        ("ADMIN_CONSOLE", "true"),
+    ])
+    .await;
+
+    assert_eq!(production.get("/admin").await.status(), 404);
+    for app in [&development, &asked] {
+        let page = app.get("/admin").await;
+        assert_eq!(page.status(), 200);
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        let html = page.text().await.unwrap();
+        let script = html
+            .split('"')
+            .find(|part| part.starts_with("/admin/") && part.ends_with("/console.js"))
+            .unwrap_or_else(|| panic!("{html}"))
+            .to_owned();
+        let asset = app.get(&script).await;
+        assert_eq!(asset.status(), 200);
+        assert!(
+            asset.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert_eq!(app.get("/admin/0000/console.js").await.status(), 404);
+        // The console's sign-in, sent by hash alone, is known.
+        let manifest = usergraph::http::console::manifest();
+        let (hash, _) = manifest
+            .iter()
+            .find(|(_, text)| text.contains("ConsoleLogin"))
+            .unwrap();
+        let body = app
+            .gql_body(
+                None,
+                json!({
+                    "variables": { "input": { "login": "nobody", "password": "wrong-password" } },
+                    "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash.trim_start_matches("sha256:") } },
+                }),
+            )
+            .await;
+        assert_eq!(code(&body), "INVALID_CREDENTIALS", "{body}");
+    }
+}
+
 #[tokio::test]
 async fn get_runs_queries_but_refuses_mutations() {
     let app = TestApp::spawn().await;

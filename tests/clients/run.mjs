@@ -848,6 +848,143 @@ check('a page adds a passkey and signs in with it in Chromium, with and without 
   }
 });
 
+/// The administrator's console at /admin, in Chromium with every non-local
+/// request blocked, on a server that runs only trusted documents (the
+/// console's manifest is trusted whenever it is served): sign in, filter
+/// users, open one, suspend it and see the event arrive live, impersonate
+/// read-only and see a change refused, end it. Screenshots of the main
+/// screens are kept in tests/clients/artifacts.
+check("the admin console in Chromium: sign in, filter, suspend live, impersonate read-only (TRUSTED_DOCUMENTS_ONLY)", async ({ browser }) => {
+  const password = 'tangerine-kettle-42';
+  const seed = 'mutation ConsoleCheckSeed($i: RegisterInput!) { register(input: $i) { user { id } } }';
+  const hash = createHash('sha256').update(seed).digest('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'usergraph-console-'));
+  const manifestPath = join(dir, 'manifest.json');
+  (await import('node:fs')).writeFileSync(manifestPath, JSON.stringify({ [`sha256:${hash}`]: seed }));
+  const api = await startServer({
+    ADMIN_USERNAME: 'root',
+    ADMIN_EMAIL: 'root@example.com',
+    ADMIN_PASSWORD: password,
+    TRUSTED_DOCUMENTS: manifestPath,
+    TRUSTED_DOCUMENTS_ONLY: 'true',
+  });
+  const pages = [];
+  try {
+    for (const username of ['ann', 'annika', 'bob', 'carol']) {
+      const response = await fetch(api.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          variables: { i: { username, email: `${username}@example.com`, password } },
+          extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+        }),
+      });
+      const body = await response.json();
+      assert(body.data?.register, JSON.stringify(body));
+    }
+    // Anything else sent as text is refused on this server.
+    const text = await gql(api.url, 'query { me { id } }');
+    assert(text.errors?.[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND', JSON.stringify(text));
+
+    mkdirSync(artifacts, { recursive: true });
+    const shot = (page, name) => page.screenshot({ path: join(artifacts, name), fullPage: true });
+    const open = async () => {
+      const { page, foreign } = await offlinePage(browser);
+      const errors = [];
+      page.on('pageerror', (error) => errors.push(String(error)));
+      pages.push({ page, foreign, errors });
+      return page;
+    };
+    // Each tab signs in on its own (the console keeps its tokens per tab).
+    const signIn = async (page, path, shotName) => {
+      await page.goto(`${api.origin}/admin${path}`, { waitUntil: 'load' });
+      if (shotName) await shot(page, shotName);
+      await page.getByLabel('Username or email').fill('root');
+      await page.getByLabel('Password').fill(password);
+      await page.keyboard.press('Enter');
+    };
+    const page = await open();
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await signIn(page, '', 'console-sign-in.png');
+    await page.getByRole('heading', { name: 'Users' }).waitFor({ timeout: 30_000 });
+    await page.getByText('5 users').waitFor({ timeout: 30_000 });
+
+    // A filter: username, name or email contains "ann", and not "annika".
+    await page.getByRole('button', { name: 'Add condition' }).click();
+    await page.getByLabel('Value').first().fill('ann');
+    await page.getByRole('button', { name: 'Add condition' }).click();
+    await page.getByRole('checkbox', { name: 'not' }).nth(1).check();
+    await page.getByLabel('Value').nth(1).fill('annika');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('1 user', { exact: true }).waitFor({ timeout: 30_000 });
+    assert(page.url().includes('filter='), `the filter is not in the URL: ${page.url()}`);
+    await shot(page, 'console-users.png');
+    // The URL alone brings the same page back.
+    await page.reload({ waitUntil: 'load' });
+    await page.getByText('1 user', { exact: true }).waitFor({ timeout: 30_000 });
+
+    await page.getByRole('link', { name: 'ann', exact: true }).click();
+    await page.getByRole('heading', { name: /@ann/ }).waitFor({ timeout: 30_000 });
+
+    // The audit stream, live, in a second tab.
+    const audit = await open();
+    await signIn(audit, '#/audit');
+    await audit.getByText('Live: new events appear').waitFor({ timeout: 30_000 });
+    await audit.waitForTimeout(500);
+
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Every session and API key of theirs ends now').waitFor();
+    await dialog.getByRole('button', { name: 'Suspend' }).click();
+    await page.getByText('Status is now SUSPENDED.').waitFor({ timeout: 30_000 });
+    await shot(page, 'console-user.png');
+    await audit.locator('tr.fresh', { hasText: 'user.status_changed' }).first().waitFor({ timeout: 30_000 });
+    await shot(audit, 'console-audit.png');
+
+    await page.getByRole('button', { name: 'Reactivate' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reactivate' }).click();
+    await page.getByText('Status is now ACTIVE.').waitFor({ timeout: 30_000 });
+
+    // Read-only impersonation: reading works, a change is refused, then it ends.
+    await page.getByRole('button', { name: 'Impersonate' }).click();
+    const start = page.getByRole('dialog', { name: 'Act as ann' });
+    await start.getByLabel('Reason').fill('ticket 42: cannot see her invoices');
+    await start.getByLabel('Your password').fill(password);
+    await start.getByRole('button', { name: 'Start' }).click();
+    await page.getByRole('status').getByText('Acting as').waitFor({ timeout: 30_000 });
+    await page.getByText('this session').waitFor({ timeout: 30_000 });
+    await page.getByLabel('Display name').fill('Changed by support');
+    await page.getByRole('button', { name: 'Save as ann' }).click();
+    await page.getByRole('alert').getByText('read-only').waitFor({ timeout: 30_000 });
+    await shot(page, 'console-impersonating.png');
+    await page.getByRole('button', { name: 'End impersonation' }).click();
+    await page.getByRole('heading', { name: /@ann/ }).waitFor({ timeout: 30_000 });
+    await audit.locator('tr', { hasText: 'impersonation.ended' }).first().waitFor({ timeout: 30_000 });
+
+    // Readable on a phone.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${api.origin}/admin#/users`, { waitUntil: 'load' });
+    await page.getByText('5 users').waitFor({ timeout: 30_000 });
+    await shot(page, 'console-phone.png');
+
+    for (const { foreign, errors } of pages) {
+      assert(foreign.length === 0, `requests left the machine: ${foreign.join(', ')}`);
+      assert(errors.length === 0, `page errors: ${errors.join('; ')}`);
+    }
+  } catch (error) {
+    // What each tab showed when it failed, to read in the artifacts.
+    for (const [i, { page, errors }] of pages.entries()) {
+      await page.screenshot({ path: join(artifacts, `console-failure-${i}.png`), fullPage: true }).catch(() => undefined);
+      if (errors.length) error.message += `\ntab ${i} errors: ${errors.join('; ')}`;
+    }
+    throw error;
+  } finally {
+    for (const { page } of pages) await page.close().catch(() => undefined);
+    api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const server = await startServer({ CORS_ALLOWED_HEADERS: 'x-tenant' });
 let browser;
 let passed = 0;

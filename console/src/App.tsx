@@ -1,0 +1,110 @@
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { auth, closeSocket, run } from './api';
+import { LogoutDocument, MeDocument } from './documents';
+import { href, useRoute } from './route';
+import { SignIn } from './screens/SignIn';
+import { Users } from './screens/Users';
+import { UserPage } from './screens/UserPage';
+import { Audit } from './screens/Audit';
+import { Organizations, Roles, SigningKeys, Tiers, Webhooks } from './screens/Lists';
+import { Impersonated } from './screens/Impersonated';
+import { ErrorNote } from './ui';
+
+const PLACES: [string, string][] = [
+  ['users', 'Users'],
+  ['audit', 'Audit'],
+  ['roles', 'Roles'],
+  ['tiers', 'Tiers'],
+  ['organizations', 'Organisations'],
+  ['webhooks', 'Webhooks'],
+  ['keys', 'Signing keys'],
+];
+
+function useAuth() {
+  return useSyncExternalStore(auth.subscribe, () => `${auth.admin?.accessToken ?? ''}|${auth.impersonation?.accessToken ?? ''}`);
+}
+
+export function App() {
+  useAuth();
+  const route = useRoute();
+  const [me, setMe] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const signedIn = Boolean(auth.admin);
+
+  useEffect(() => {
+    if (!signedIn) {
+      setMe(null);
+      return;
+    }
+    run(MeDocument, {}).then(
+      (data) => setMe(data.me.username),
+      (e: unknown) => setError(e),
+    );
+  }, [signedIn]);
+
+  if (!signedIn) return <SignIn />;
+  if (auth.impersonation) return <Impersonated />;
+
+  const place = route.path[0] ?? 'users';
+  let screen;
+  switch (place) {
+    case 'users':
+      screen = route.path[1] ? <UserPage id={route.path[1]} /> : <Users params={route.params} />;
+      break;
+    case 'audit':
+      screen = <Audit />;
+      break;
+    case 'roles':
+      screen = <Roles />;
+      break;
+    case 'tiers':
+      screen = <Tiers />;
+      break;
+    case 'organizations':
+      screen = <Organizations />;
+      break;
+    case 'webhooks':
+      screen = <Webhooks />;
+      break;
+    case 'keys':
+      screen = <SigningKeys />;
+      break;
+    default:
+      screen = <p>Nothing is here. <a href={href('users')}>Go to the users.</a></p>;
+  }
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header>
+        <strong className="brand">usergraph</strong>
+        <nav aria-label="Console">
+          {PLACES.map(([path, label]) => (
+            <a key={path} href={href(path)} aria-current={place === path ? 'page' : undefined}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span className="who">
+          {me ?? '…'}
+          <button
+            type="button"
+            onClick={async () => {
+              await run(LogoutDocument, {}).catch(() => undefined);
+              closeSocket();
+              auth.signOut();
+            }}
+          >
+            Sign out
+          </button>
+        </span>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <ErrorNote error={error} />
+        {screen}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,310 @@
+import { useRef, useState } from 'react';
+import { auth, run } from '../api';
+import {
+  EraseDocument,
+  ImpersonateDocument,
+  ResetMfaDocument,
+  RevokeSessionsDocument,
+  SetStatusDocument,
+  UnlockDocument,
+  UserAuditDocument,
+  UserDocument,
+  UserKeysDocument,
+} from '../documents';
+import { href } from '../route';
+import { Confirm, Empty, ErrorNote, Loading, useLoad, when } from '../ui';
+
+/** One user: profile, access, and the support actions, each confirmed. */
+export function UserPage({ id }: { id: string }) {
+  const user = useLoad(() => run(UserDocument, { id }), [id]);
+  const keys = useLoad(() => run(UserKeysDocument, { id }), [id]);
+  const audit = useLoad(() => run(UserAuditDocument, { id }), [id]);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  if (user.loading && !user.data) return <Loading />;
+  const u = user.data?.user;
+  if (!u) {
+    return (
+      <section>
+        <ErrorNote error={user.error} />
+        {!user.error && <Empty>No such user.</Empty>}
+        <a href={href('users')}>Back to the users</a>
+      </section>
+    );
+  }
+
+  function done(message: string) {
+    setNotice(message);
+    user.reload();
+    audit.reload();
+  }
+
+  const suspended = u.status === 'SUSPENDED';
+  return (
+    <section aria-labelledby="user-title" className="user">
+      <p>
+        <a href={href('users')}>← Users</a>
+      </p>
+      <h1 id="user-title">
+        {u.name} <span className="sub">@{u.username}</span>
+      </h1>
+      <p aria-live="polite" className="notice">
+        {notice}
+      </p>
+      <div className="toolbar" role="toolbar" aria-label="Actions">
+        <Confirm
+          label={suspended ? 'Reactivate' : 'Suspend'}
+          title={suspended ? `Reactivate ${u.username}?` : `Suspend ${u.username}?`}
+          body={suspended ? 'They can sign in again.' : 'Every session and API key of theirs ends now, and they cannot sign in until reactivated.'}
+          confirm={suspended ? 'Reactivate' : 'Suspend'}
+          danger={!suspended}
+          onConfirm={async () => {
+            const data = await run(SetStatusDocument, { id, status: suspended ? 'ACTIVE' : 'SUSPENDED' });
+            done(`Status is now ${data.setUserStatus.status}.`);
+          }}
+        />
+        <Confirm
+          label="End sessions"
+          title={`End every session of ${u.username}?`}
+          body="They are signed out everywhere; their API keys stay."
+          confirm="End sessions"
+          onConfirm={async () => {
+            const data = await run(RevokeSessionsDocument, { id });
+            done(`${data.revokeUserSessions} sessions ended.`);
+          }}
+        />
+        <Confirm
+          label="Unlock"
+          title={`Unlock ${u.username}?`}
+          body="Ends the password lockout: they may try to sign in at once."
+          confirm="Unlock"
+          danger={false}
+          onConfirm={async () => {
+            await run(UnlockDocument, { id });
+            done('Unlocked.');
+          }}
+        />
+        {u.mfaEnabled && (
+          <Confirm
+            label="Reset second factor"
+            title={`Turn off ${u.username}'s second factor?`}
+            body="Their authenticator and recovery codes stop working; they sign in with the password alone until they set one up again."
+            confirm="Reset"
+            onConfirm={async () => {
+              await run(ResetMfaDocument, { id });
+              done('Second factor reset.');
+            }}
+          />
+        )}
+        <Impersonate id={id} username={u.username} />
+        <Confirm
+          label="Erase"
+          title={`Erase ${u.username}'s personal data?`}
+          body="Their profile, addresses, sessions, keys and sign-in methods go for good; the id stays in the audit trail. This cannot be undone."
+          confirm="Erase for good"
+          onConfirm={async () => {
+            await run(EraseDocument, { id });
+            done('Erased.');
+          }}
+        />
+      </div>
+
+      <div className="grid">
+        <article aria-labelledby="profile-title">
+          <h2 id="profile-title">Profile</h2>
+          <dl>
+            <dt>Id</dt>
+            <dd>
+              <code>{u.id}</code>
+            </dd>
+            <dt>Email</dt>
+            <dd>
+              {u.email ?? '—'} {u.emailVerified ? <span className="badge active">verified</span> : <span className="badge">unverified</span>}
+            </dd>
+            <dt>Status</dt>
+            <dd>
+              <span className={`badge ${u.status.toLowerCase()}`}>{u.status}</span>
+              {u.isDeleted && <span className="badge suspended">deleted</span>}
+              {u.isSuperuser && <span className="badge">superuser</span>}
+            </dd>
+            <dt>Roles</dt>
+            <dd>{u.roles.map((r) => r.name).join(', ') || '—'}</dd>
+            <dt>Tier</dt>
+            <dd>{u.tier?.name ?? '—'}</dd>
+            <dt>Second factor</dt>
+            <dd>{u.mfaEnabled ? 'on' : 'off'}</dd>
+            <dt>Password</dt>
+            <dd>{u.hasPassword ? 'set' : 'none'}</dd>
+            <dt>Joined</dt>
+            <dd>{when(u.createdAt)}</dd>
+            <dt>Last sign-in</dt>
+            <dd>{when(u.lastLoginAt)}</dd>
+            <dt>appMetadata</dt>
+            <dd>
+              <code className="json">{JSON.stringify(u.appMetadata)}</code>
+            </dd>
+          </dl>
+        </article>
+
+        <article aria-labelledby="sessions-title">
+          <h2 id="sessions-title">Sessions</h2>
+          {u.sessions.length === 0 ? (
+            <Empty>No live session.</Empty>
+          ) : (
+            <ul className="rows">
+              {u.sessions.map((s) => (
+                <li key={s.id}>
+                  <strong>{s.userAgent ?? 'unknown client'}</strong> <span className="sub">{s.ip ?? ''}</span>
+                  <span className="sub">
+                    since {when(s.createdAt)}, last used {when(s.lastUsedAt)}
+                  </span>
+                  {s.impersonator && (
+                    <span className="badge warn">
+                      {s.impersonator.username} acting{s.readOnly ? ', read-only' : ''}: {s.impersonationReason}
+                    </span>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )}
+        </article>
+
+        <article aria-labelledby="keys-title">
+          <h2 id="keys-title">API keys</h2>
+          <ErrorNote error={keys.error} />
+          {keys.data && (keys.data.apiKeys.length === 0 ? <Empty>No API key.</Empty> : (
+            <ul className="rows">
+              {keys.data.apiKeys.map((k) => (
+                <li key={k.id}>
+                  <strong>{k.name}</strong> <code>{k.prefix}…</code>
+                  <span className="sub">{k.permissions.join(', ') || 'no permission'}; last used {when(k.lastUsedAt)}</span>
+                </li>
+              ))}
+            </ul>
+          ))}
+        </article>
+
+        <article aria-labelledby="ways-title">
+          <h2 id="ways-title">Passkeys and identities</h2>
+          {u.passkeys.length + u.identities.length === 0 ? (
+            <Empty>No passkey and no linked provider.</Empty>
+          ) : (
+            <ul className="rows">
+              {u.passkeys.map((p) => (
+                <li key={p.id}>
+                  Passkey <strong>{p.name}</strong> <span className="sub">added {when(p.createdAt)}, last used {when(p.lastUsedAt)}</span>
+                </li>
+              ))}
+              {u.identities.map((i) => (
+                <li key={i.id}>
+                  {i.provider.name} <span className="sub">{i.email ?? ''}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </article>
+
+        <article aria-labelledby="orgs-title">
+          <h2 id="orgs-title">Organisations</h2>
+          {u.memberships.length === 0 ? (
+            <Empty>Member of no organisation.</Empty>
+          ) : (
+            <ul className="rows">
+              {u.memberships.map((m) => (
+                <li key={m.id}>
+                  <strong>{m.organization.name}</strong> <span className="sub">{m.organization.slug}</span>
+                  <span className="sub">{m.roles.map((r) => r.name).join(', ')}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </article>
+
+        <article aria-labelledby="timeline-title" className="wide">
+          <h2 id="timeline-title">Audit timeline</h2>
+          <ErrorNote error={audit.error} />
+          {audit.data?.user && (audit.data.user.auditEvents.nodes.length === 0 ? <Empty>Nothing recorded yet.</Empty> : (
+            <ol className="rows">
+              {audit.data.user.auditEvents.nodes.map((e) => (
+                <li key={e.id}>
+                  <code>{e.action}</code> <span className="sub">{when(e.createdAt)}</span>
+                  <span className="sub">
+                    by {e.actor?.username ?? e.actorId ?? 'the system'}
+                    {e.impersonatorId ? ` (acted by ${e.impersonatorId})` : ''}
+                    {e.ip ? ` from ${e.ip}` : ''}
+                  </span>
+                </li>
+              ))}
+            </ol>
+          ))}
+        </article>
+      </div>
+    </section>
+  );
+}
+
+/** Starts an impersonation: why, how long, read-only or not, and the administrator's password. */
+function Impersonate({ id, username }: { id: string; username: string }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [reason, setReason] = useState('');
+  const [readOnly, setReadOnly] = useState(true);
+  const [minutes, setMinutes] = useState(15);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <>
+      <button type="button" onClick={() => dialog.current?.showModal()}>
+        Impersonate
+      </button>
+      <dialog ref={dialog} aria-labelledby="impersonate-title">
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setError(null);
+            try {
+              const data = await run(ImpersonateDocument, { id, reason, readOnly, ttlSeconds: minutes * 60, password });
+              setPassword('');
+              dialog.current?.close();
+              auth.impersonate({ ...data.impersonateUser, username, readOnly });
+            } catch (err) {
+              setError(err);
+            }
+          }}
+        >
+          <h2 id="impersonate-title">Act as {username}</h2>
+          <p>They will see this session and everything done in it, and may be mailed about it.</p>
+          <label>
+            Reason (a ticket or request)
+            <input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
+          </label>
+          <label>
+            For
+            <select value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
+              <option value={5}>5 minutes</option>
+              <option value={15}>15 minutes</option>
+              <option value={30}>30 minutes</option>
+              <option value={60}>1 hour</option>
+            </select>
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(e.target.checked)} />
+            Read-only (changes nothing)
+          </label>
+          <label>
+            Your password
+            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+          </label>
+          <ErrorNote error={error} />
+          <div className="actions">
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+            <button type="submit" className="primary">
+              Start
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  );
+}
