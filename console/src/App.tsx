@@ -1,5 +1,5 @@
-import { useEffect, useState, useSyncExternalStore } from 'react';
-import { auth, closeSocket, run } from './api';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { auth, closeSocket, impersonationEnded, run } from './api';
 import { LogoutDocument, MeDocument } from './documents';
 import { href, useRoute } from './route';
 import { SignIn } from './screens/SignIn';
@@ -30,6 +30,13 @@ export function App() {
   const [me, setMe] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const signedIn = Boolean(auth.admin);
+  const main = useRef<HTMLElement>(null);
+  const place = route.path[0] ?? 'users';
+  const where = route.path.join('/');
+  // A new screen takes the focus, so a keyboard or screen reader starts there.
+  useEffect(() => {
+    main.current?.focus({ preventScroll: true });
+  }, [where]);
 
   useEffect(() => {
     if (!signedIn) {
@@ -45,11 +52,14 @@ export function App() {
   if (!signedIn) return <SignIn />;
   if (auth.impersonation) return <Impersonated />;
 
-  const place = route.path[0] ?? 'users';
   let screen;
   switch (place) {
     case 'users':
-      screen = route.path[1] ? <UserPage id={route.path[1]} /> : <Users params={route.params} />;
+      screen = route.path[1] ? (
+        <UserPage key={route.path[1]} id={route.path[1]} />
+      ) : (
+        <Users key={route.params.get('filter') ?? ''} params={route.params} />
+      );
       break;
     case 'audit':
       screen = <Audit />;
@@ -75,7 +85,15 @@ export function App() {
 
   return (
     <div className="shell">
-      <a className="skip" href="#main">
+      <a
+        className="skip"
+        href="#main"
+        onClick={(e) => {
+          // The fragment holds the console's place: focus, do not navigate.
+          e.preventDefault();
+          main.current?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header>
@@ -101,7 +119,12 @@ export function App() {
           </button>
         </span>
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} ref={main}>
+        {impersonationEnded && (
+          <p className="notice" role="status">
+            {impersonationEnded}
+          </p>
+        )}
         <ErrorNote error={error} />
         {screen}
       </main>

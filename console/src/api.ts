@@ -4,7 +4,7 @@
 // tokens beside them, so ending it returns to the administrator's session.
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
-import { RefreshDocument } from './documents';
+import { EndImpersonationDocument, RefreshDocument } from './documents';
 
 export interface Tokens {
   accessToken: string;
@@ -69,10 +69,8 @@ export const auth = {
     save({});
   },
   impersonate(impersonation: Impersonation) {
+    impersonationEnded = null;
     save({ ...stored, impersonation });
-  },
-  endImpersonation() {
-    save({ admin: stored.admin });
   },
   subscribe(listener: () => void) {
     listeners.add(listener);
@@ -97,31 +95,52 @@ function hashOf<R, V>(document: TypedDocumentNode<R, V>): string {
 async function post(hash: string, variables: unknown, token?: string) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch('graphql', {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      variables,
-      extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
-    }),
-  });
+  let response: Response;
+  try {
+    response = await fetch('graphql', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        variables,
+        extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+      }),
+    });
+  } catch {
+    throw new ApiError('the server cannot be reached: check the connection and try again', 'NETWORK');
+  }
+  if (!(response.headers.get('content-type') ?? '').includes('json')) {
+    // A proxy's error page, say: no GraphQL answer at all.
+    throw new ApiError(`the server answered HTTP ${response.status}; try again`, 'NETWORK');
+  }
   return (await response.json()) as { data?: unknown; errors?: GraphQLError[] };
 }
 
+/** Codes that mean the tokens themselves no longer work. */
+const DEAD = ['TOKEN_INVALID', 'TOKEN_EXPIRED', 'UNAUTHENTICATED'];
+
 let refreshing: Promise<boolean> | null = null;
 
-/** Exchanges the administrator's refresh token once, for every caller waiting. */
-async function refreshAdmin(): Promise<boolean> {
-  const admin = stored.admin;
-  if (!admin) return false;
+/**
+ * Exchanges the refresh token of `as` once, for every caller waiting. Dead
+ * tokens end that sign-in (the administrator's, or the impersonation,
+ * whose end is then asked of the server too); any other failure leaves it.
+ */
+async function refresh(as: 'admin' | 'impersonation'): Promise<boolean> {
+  const held = as === 'admin' ? stored.admin : stored.impersonation;
+  if (!held) return false;
   refreshing ??= (async () => {
-    const body = await post(hashOf(RefreshDocument), { refreshToken: admin.refreshToken });
+    const body = await post(hashOf(RefreshDocument), { refreshToken: held.refreshToken });
     const data = body.data as { refreshToken?: Tokens } | null | undefined;
     if (data?.refreshToken) {
-      save({ ...stored, admin: data.refreshToken });
+      if (as === 'admin') save({ ...stored, admin: data.refreshToken });
+      else if (stored.impersonation) save({ ...stored, impersonation: { ...stored.impersonation, ...data.refreshToken } });
       return true;
     }
-    save({});
+    const code = body.errors?.[0]?.extensions?.code ?? '';
+    if (DEAD.includes(code)) {
+      if (as === 'admin') save({});
+      else dropImpersonation('The impersonation has ended: its time is up, or you may no longer act as this user.');
+    }
     return false;
   })().finally(() => {
     refreshing = null;
@@ -129,22 +148,26 @@ async function refreshAdmin(): Promise<boolean> {
   return refreshing;
 }
 
+/** Why the last impersonation was dropped, for the screen that shows next. */
+export let impersonationEnded: string | null = null;
+
+function dropImpersonation(why: string) {
+  impersonationEnded = why;
+  save({ admin: stored.admin });
+}
+
+function tokenOf(as: As): string | undefined {
+  if (as === 'admin') return stored.admin?.accessToken;
+  if (as === 'impersonation') return stored.impersonation?.accessToken;
+  return undefined;
+}
+
 /** Runs `document` as the administrator (or `as` says who), refreshing an expired token once. */
-export async function run<R, V>(
-  document: TypedDocumentNode<R, V>,
-  variables: V,
-  as: As = 'admin',
-): Promise<R> {
-  const token = as === 'admin' ? stored.admin?.accessToken : as === 'impersonation' ? stored.impersonation?.accessToken : undefined;
-  let body = await post(hashOf(document), variables, token);
-  const first = body.errors?.[0];
-  const expired = first?.extensions?.code === 'TOKEN_EXPIRED' || first?.extensions?.code === 'UNAUTHENTICATED';
-  if (expired && as === 'admin' && (await refreshAdmin())) {
-    body = await post(hashOf(document), variables, stored.admin?.accessToken);
-  }
-  if (expired && as === 'impersonation') {
-    // The impersonation ended (its time, or its administrator's rights).
-    auth.endImpersonation();
+export async function run<R, V>(document: TypedDocumentNode<R, V>, variables: V, as: As = 'admin'): Promise<R> {
+  let body = await post(hashOf(document), variables, tokenOf(as));
+  const code = body.errors?.[0]?.extensions?.code ?? '';
+  if (as !== 'anonymous' && DEAD.includes(code) && (await refresh(as))) {
+    body = await post(hashOf(document), variables, tokenOf(as));
   }
   const error = body.errors?.[0];
   if (error) {
@@ -154,22 +177,44 @@ export async function run<R, V>(
   return body.data as R;
 }
 
+/**
+ * Ends the impersonation on the server, then in the console; a failure to
+ * reach the server is said, and the console still returns to the
+ * administrator (the session ends by itself at its time).
+ */
+export async function endImpersonation(): Promise<string | null> {
+  let problem: string | null = null;
+  try {
+    await run(EndImpersonationDocument, {}, 'impersonation');
+  } catch (e) {
+    if (!(e instanceof ApiError && DEAD.includes(e.code))) {
+      problem = `The server was not told to end it (${e instanceof Error ? e.message : String(e)}); it ends by itself at its time.`;
+    }
+  }
+  dropImpersonation(problem ?? 'The impersonation has ended.');
+  return problem;
+}
+
 let socket: Client | null = null;
 
-/** A subscription over the API's WebSocket, as the administrator. */
+/** A subscription over the API's WebSocket, as the administrator; `onLive` once the socket is connected. */
 export function subscribe<R, V>(
   document: TypedDocumentNode<R, V>,
   variables: V,
   onData: (data: R) => void,
   onError: (error: string) => void,
+  onLive: () => void,
 ): () => void {
   socket ??= createClient({
     url: new URL('graphql/ws', location.href).href.replace(/^http/, 'ws'),
     connectionParams: () => ({ authorization: `Bearer ${stored.admin?.accessToken ?? ''}` }),
     lazy: true,
-    retryAttempts: 3,
+    retryAttempts: Infinity,
+    shouldRetry: () => Boolean(stored.admin),
   });
-  return socket.subscribe(
+  const stopConnected = socket.on('connected', onLive);
+  const stopClosed = socket.on('closed', () => onError('reconnecting…'));
+  const stop = socket.subscribe(
     {
       query: '',
       variables: variables as Record<string, unknown>,
@@ -184,6 +229,11 @@ export function subscribe<R, V>(
       complete: () => undefined,
     },
   );
+  return () => {
+    stopConnected();
+    stopClosed();
+    stop();
+  };
 }
 
 export function closeSocket() {

@@ -22,6 +22,36 @@ export const VerifyMfaDocument = graphql(`
   }
 `);
 
+export const StartPasskeySignInDocument = graphql(`
+  mutation ConsoleStartPasskeySignIn($login: String) {
+    startPasskeySignIn(login: $login) {
+      challengeId
+      options
+    }
+  }
+`);
+
+export const FinishPasskeySignInDocument = graphql(`
+  mutation ConsoleFinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {
+    finishPasskeySignIn(challengeId: $challengeId, credential: $credential) {
+      accessToken
+      refreshToken
+    }
+  }
+`);
+
+export const SetRolesDocument = graphql(`
+  mutation ConsoleSetRoles($id: ID!, $roleIds: [ID!]!) {
+    setUserRoles(id: $id, roleIds: $roleIds) { id roles { id name } }
+  }
+`);
+
+export const SetTierDocument = graphql(`
+  mutation ConsoleSetTier($id: ID!, $tierId: ID) {
+    setUserTier(id: $id, tierId: $tierId) { id tier { id name } }
+  }
+`);
+
 export const RefreshDocument = graphql(`
   mutation ConsoleRefresh($refreshToken: String!) {
     refreshToken(refreshToken: $refreshToken) {
@@ -86,6 +116,7 @@ export const UserDocument = graphql(`
       emailVerified
       mfaEnabled
       hasPassword
+      invitationPending
       createdAt
       updatedAt
       lastLoginAt
@@ -158,6 +189,24 @@ export const ResetMfaDocument = graphql(`
 export const EraseDocument = graphql(`
   mutation ConsoleErase($id: ID!) {
     eraseUser(id: $id)
+  }
+`);
+
+export const SendPasswordResetDocument = graphql(`
+  mutation ConsoleSendPasswordReset($id: ID!) {
+    sendPasswordReset(id: $id)
+  }
+`);
+
+export const ResendInvitationDocument = graphql(`
+  mutation ConsoleResendInvitation($id: ID!) {
+    resendInvitation(id: $id)
+  }
+`);
+
+export const RevokeApiKeyDocument = graphql(`
+  mutation ConsoleRevokeApiKey($id: ID!) {
+    revokeApiKey(id: $id)
   }
 `);
 

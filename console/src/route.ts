@@ -11,7 +11,14 @@ export interface Route {
 function current(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
   const [path = '', query = ''] = hash.split('?');
-  return { path: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query) };
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  return { path: path.split('/').filter(Boolean).map(decode), params: new URLSearchParams(query) };
 }
 
 export function useRoute(): Route {

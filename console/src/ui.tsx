@@ -1,6 +1,6 @@
 // Small pieces every screen uses: loading and error states, the confirm
 // dialog for destructive actions, and dates a person reads.
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { Component, useEffect, useId, useRef, useState, type ErrorInfo, type ReactNode } from 'react';
 import { ApiError } from './api';
 
 export function when(value: string | null | undefined): string {
@@ -76,6 +76,7 @@ export function Confirm({
   children?: ReactNode;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   return (
@@ -83,7 +84,7 @@ export function Confirm({
       <button type="button" className={danger ? 'danger' : ''} onClick={() => dialog.current?.showModal()}>
         {label}
       </button>
-      <dialog ref={dialog} aria-labelledby={`${label}-title`} onClose={() => setError(null)}>
+      <dialog ref={dialog} aria-labelledby={titleId} onClose={() => setError(null)}>
         <form
           method="dialog"
           onSubmit={async (event) => {
@@ -100,7 +101,7 @@ export function Confirm({
             }
           }}
         >
-          <h2 id={`${label}-title`}>{title}</h2>
+          <h2 id={titleId}>{title}</h2>
           <div>{body}</div>
           {children}
           <ErrorNote error={error} />
@@ -116,4 +117,34 @@ export function Confirm({
       </dialog>
     </>
   );
+}
+
+/** Shows what went wrong instead of a blank page, with a way back. */
+export class ErrorBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  override state: { error: unknown } = { error: null };
+
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+
+  override componentDidCatch(error: unknown, info: ErrorInfo) {
+    console.error(error, info.componentStack);
+  }
+
+  override render() {
+    if (this.state.error) {
+      return (
+        <main>
+          <h1>Something went wrong</h1>
+          <ErrorNote error={this.state.error} />
+          <p>
+            <a href="#/users" onClick={() => this.setState({ error: null })}>
+              Back to the users
+            </a>
+          </p>
+        </main>
+      );
+    }
+    return this.props.children;
+  }
 }

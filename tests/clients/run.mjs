@@ -941,8 +941,8 @@ check("the admin console in Chromium: sign in, filter, suspend live, impersonate
     await audit.locator('tr.fresh', { hasText: 'user.status_changed' }).first().waitFor({ timeout: 30_000 });
     await shot(audit, 'console-audit.png');
 
-    await page.getByRole('button', { name: 'Reactivate' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Reactivate' }).click();
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Activate' }).click();
     await page.getByText('Status is now ACTIVE.').waitFor({ timeout: 30_000 });
 
     // Read-only impersonation: reading works, a change is refused, then it ends.

@@ -16,11 +16,15 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  mutation ConsoleLogin($input: LoginInput!) {\n    login(input: $input) {\n      accessToken\n      refreshToken\n      user { id username }\n    }\n  }\n": typeof types.ConsoleLoginDocument,
     "\n  mutation ConsoleVerifyMfa($mfaToken: String!, $code: String!) {\n    verifyMfa(mfaToken: $mfaToken, code: $code) {\n      accessToken\n      refreshToken\n    }\n  }\n": typeof types.ConsoleVerifyMfaDocument,
+    "\n  mutation ConsoleStartPasskeySignIn($login: String) {\n    startPasskeySignIn(login: $login) {\n      challengeId\n      options\n    }\n  }\n": typeof types.ConsoleStartPasskeySignInDocument,
+    "\n  mutation ConsoleFinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {\n    finishPasskeySignIn(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n    }\n  }\n": typeof types.ConsoleFinishPasskeySignInDocument,
+    "\n  mutation ConsoleSetRoles($id: ID!, $roleIds: [ID!]!) {\n    setUserRoles(id: $id, roleIds: $roleIds) { id roles { id name } }\n  }\n": typeof types.ConsoleSetRolesDocument,
+    "\n  mutation ConsoleSetTier($id: ID!, $tierId: ID) {\n    setUserTier(id: $id, tierId: $tierId) { id tier { id name } }\n  }\n": typeof types.ConsoleSetTierDocument,
     "\n  mutation ConsoleRefresh($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      accessToken\n      refreshToken\n    }\n  }\n": typeof types.ConsoleRefreshDocument,
     "\n  mutation ConsoleLogout {\n    logout\n  }\n": typeof types.ConsoleLogoutDocument,
     "\n  query ConsoleMe {\n    me {\n      id\n      username\n      name\n      isSuperuser\n      roles { name permissions }\n    }\n  }\n": typeof types.ConsoleMeDocument,
     "\n  query ConsoleUsers($first: Int!, $after: String, $filter: UserFilter) {\n    users(first: $first, after: $after, filter: $filter) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes {\n        id\n        username\n        email\n        name\n        status\n        isSuperuser\n        mfaEnabled\n        lastLoginAt\n        createdAt\n        roles { name }\n      }\n    }\n  }\n": typeof types.ConsoleUsersDocument,
-    "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n": typeof types.ConsoleUserDocument,
+    "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      invitationPending\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n": typeof types.ConsoleUserDocument,
     "\n  query ConsoleUserKeys($id: ID!) {\n    apiKeys(userId: $id) { id name prefix permissions createdAt expiresAt lastUsedAt }\n  }\n": typeof types.ConsoleUserKeysDocument,
     "\n  query ConsoleUserAudit($id: ID!) {\n    user(id: $id) {\n      id\n      auditEvents(first: 30) {\n        nodes { id action actorId impersonatorId createdAt changes ip actor { username } }\n      }\n    }\n  }\n": typeof types.ConsoleUserAuditDocument,
     "\n  mutation ConsoleSetStatus($id: ID!, $status: UserStatus!) {\n    setUserStatus(id: $id, status: $status) { id status isActive }\n  }\n": typeof types.ConsoleSetStatusDocument,
@@ -28,6 +32,9 @@ type Documents = {
     "\n  mutation ConsoleUnlock($id: ID!) {\n    unlockUser(id: $id) { id }\n  }\n": typeof types.ConsoleUnlockDocument,
     "\n  mutation ConsoleResetMfa($id: ID!) {\n    resetUserMfa(id: $id) { id mfaEnabled }\n  }\n": typeof types.ConsoleResetMfaDocument,
     "\n  mutation ConsoleErase($id: ID!) {\n    eraseUser(id: $id)\n  }\n": typeof types.ConsoleEraseDocument,
+    "\n  mutation ConsoleSendPasswordReset($id: ID!) {\n    sendPasswordReset(id: $id)\n  }\n": typeof types.ConsoleSendPasswordResetDocument,
+    "\n  mutation ConsoleResendInvitation($id: ID!) {\n    resendInvitation(id: $id)\n  }\n": typeof types.ConsoleResendInvitationDocument,
+    "\n  mutation ConsoleRevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.ConsoleRevokeApiKeyDocument,
     "\n  mutation ConsoleImpersonate($id: ID!, $reason: String!, $readOnly: Boolean!, $ttlSeconds: Int!, $password: String!) {\n    impersonateUser(id: $id, reason: $reason, readOnly: $readOnly, ttlSeconds: $ttlSeconds, password: $password) {\n      accessToken\n      refreshToken\n      user { id username }\n    }\n  }\n": typeof types.ConsoleImpersonateDocument,
     "\n  mutation ConsoleEndImpersonation {\n    endImpersonation\n  }\n": typeof types.ConsoleEndImpersonationDocument,
     "\n  query ConsoleImpersonatedView {\n    me { id username name email status }\n    mySessions { id current readOnly impersonationReason expiresAt impersonator { username } }\n    mySecurityEvents(first: 10) { nodes { id action createdAt impersonatorId } }\n  }\n": typeof types.ConsoleImpersonatedViewDocument,
@@ -45,11 +52,15 @@ type Documents = {
 const documents: Documents = {
     "\n  mutation ConsoleLogin($input: LoginInput!) {\n    login(input: $input) {\n      accessToken\n      refreshToken\n      user { id username }\n    }\n  }\n": types.ConsoleLoginDocument,
     "\n  mutation ConsoleVerifyMfa($mfaToken: String!, $code: String!) {\n    verifyMfa(mfaToken: $mfaToken, code: $code) {\n      accessToken\n      refreshToken\n    }\n  }\n": types.ConsoleVerifyMfaDocument,
+    "\n  mutation ConsoleStartPasskeySignIn($login: String) {\n    startPasskeySignIn(login: $login) {\n      challengeId\n      options\n    }\n  }\n": types.ConsoleStartPasskeySignInDocument,
+    "\n  mutation ConsoleFinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {\n    finishPasskeySignIn(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n    }\n  }\n": types.ConsoleFinishPasskeySignInDocument,
+    "\n  mutation ConsoleSetRoles($id: ID!, $roleIds: [ID!]!) {\n    setUserRoles(id: $id, roleIds: $roleIds) { id roles { id name } }\n  }\n": types.ConsoleSetRolesDocument,
+    "\n  mutation ConsoleSetTier($id: ID!, $tierId: ID) {\n    setUserTier(id: $id, tierId: $tierId) { id tier { id name } }\n  }\n": types.ConsoleSetTierDocument,
     "\n  mutation ConsoleRefresh($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      accessToken\n      refreshToken\n    }\n  }\n": types.ConsoleRefreshDocument,
     "\n  mutation ConsoleLogout {\n    logout\n  }\n": types.ConsoleLogoutDocument,
     "\n  query ConsoleMe {\n    me {\n      id\n      username\n      name\n      isSuperuser\n      roles { name permissions }\n    }\n  }\n": types.ConsoleMeDocument,
     "\n  query ConsoleUsers($first: Int!, $after: String, $filter: UserFilter) {\n    users(first: $first, after: $after, filter: $filter) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes {\n        id\n        username\n        email\n        name\n        status\n        isSuperuser\n        mfaEnabled\n        lastLoginAt\n        createdAt\n        roles { name }\n      }\n    }\n  }\n": types.ConsoleUsersDocument,
-    "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n": types.ConsoleUserDocument,
+    "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      invitationPending\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n": types.ConsoleUserDocument,
     "\n  query ConsoleUserKeys($id: ID!) {\n    apiKeys(userId: $id) { id name prefix permissions createdAt expiresAt lastUsedAt }\n  }\n": types.ConsoleUserKeysDocument,
     "\n  query ConsoleUserAudit($id: ID!) {\n    user(id: $id) {\n      id\n      auditEvents(first: 30) {\n        nodes { id action actorId impersonatorId createdAt changes ip actor { username } }\n      }\n    }\n  }\n": types.ConsoleUserAuditDocument,
     "\n  mutation ConsoleSetStatus($id: ID!, $status: UserStatus!) {\n    setUserStatus(id: $id, status: $status) { id status isActive }\n  }\n": types.ConsoleSetStatusDocument,
@@ -57,6 +68,9 @@ const documents: Documents = {
     "\n  mutation ConsoleUnlock($id: ID!) {\n    unlockUser(id: $id) { id }\n  }\n": types.ConsoleUnlockDocument,
     "\n  mutation ConsoleResetMfa($id: ID!) {\n    resetUserMfa(id: $id) { id mfaEnabled }\n  }\n": types.ConsoleResetMfaDocument,
     "\n  mutation ConsoleErase($id: ID!) {\n    eraseUser(id: $id)\n  }\n": types.ConsoleEraseDocument,
+    "\n  mutation ConsoleSendPasswordReset($id: ID!) {\n    sendPasswordReset(id: $id)\n  }\n": types.ConsoleSendPasswordResetDocument,
+    "\n  mutation ConsoleResendInvitation($id: ID!) {\n    resendInvitation(id: $id)\n  }\n": types.ConsoleResendInvitationDocument,
+    "\n  mutation ConsoleRevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.ConsoleRevokeApiKeyDocument,
     "\n  mutation ConsoleImpersonate($id: ID!, $reason: String!, $readOnly: Boolean!, $ttlSeconds: Int!, $password: String!) {\n    impersonateUser(id: $id, reason: $reason, readOnly: $readOnly, ttlSeconds: $ttlSeconds, password: $password) {\n      accessToken\n      refreshToken\n      user { id username }\n    }\n  }\n": types.ConsoleImpersonateDocument,
     "\n  mutation ConsoleEndImpersonation {\n    endImpersonation\n  }\n": types.ConsoleEndImpersonationDocument,
     "\n  query ConsoleImpersonatedView {\n    me { id username name email status }\n    mySessions { id current readOnly impersonationReason expiresAt impersonator { username } }\n    mySecurityEvents(first: 10) { nodes { id action createdAt impersonatorId } }\n  }\n": types.ConsoleImpersonatedViewDocument,
@@ -97,6 +111,22 @@ export function graphql(source: "\n  mutation ConsoleVerifyMfa($mfaToken: String
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation ConsoleStartPasskeySignIn($login: String) {\n    startPasskeySignIn(login: $login) {\n      challengeId\n      options\n    }\n  }\n"): (typeof documents)["\n  mutation ConsoleStartPasskeySignIn($login: String) {\n    startPasskeySignIn(login: $login) {\n      challengeId\n      options\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleFinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {\n    finishPasskeySignIn(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n    }\n  }\n"): (typeof documents)["\n  mutation ConsoleFinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {\n    finishPasskeySignIn(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleSetRoles($id: ID!, $roleIds: [ID!]!) {\n    setUserRoles(id: $id, roleIds: $roleIds) { id roles { id name } }\n  }\n"): (typeof documents)["\n  mutation ConsoleSetRoles($id: ID!, $roleIds: [ID!]!) {\n    setUserRoles(id: $id, roleIds: $roleIds) { id roles { id name } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleSetTier($id: ID!, $tierId: ID) {\n    setUserTier(id: $id, tierId: $tierId) { id tier { id name } }\n  }\n"): (typeof documents)["\n  mutation ConsoleSetTier($id: ID!, $tierId: ID) {\n    setUserTier(id: $id, tierId: $tierId) { id tier { id name } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  mutation ConsoleRefresh($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      accessToken\n      refreshToken\n    }\n  }\n"): (typeof documents)["\n  mutation ConsoleRefresh($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      accessToken\n      refreshToken\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -113,7 +143,7 @@ export function graphql(source: "\n  query ConsoleUsers($first: Int!, $after: St
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      invitationPending\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ConsoleUser($id: ID!) {\n    user(id: $id) {\n      id\n      username\n      email\n      name\n      firstName\n      lastName\n      status\n      isActive\n      isDeleted\n      isSuperuser\n      emailVerified\n      mfaEnabled\n      hasPassword\n      invitationPending\n      createdAt\n      updatedAt\n      lastLoginAt\n      appMetadata\n      tier { id name }\n      roles { id name }\n      sessions {\n        id\n        createdAt\n        lastUsedAt\n        expiresAt\n        ip\n        userAgent\n        readOnly\n        impersonationReason\n        impersonator { id username }\n      }\n      identities { id email provider { name } }\n      passkeys { id name createdAt lastUsedAt }\n      memberships {\n        id\n        organization { id name slug }\n        roles { name }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -142,6 +172,18 @@ export function graphql(source: "\n  mutation ConsoleResetMfa($id: ID!) {\n    r
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ConsoleErase($id: ID!) {\n    eraseUser(id: $id)\n  }\n"): (typeof documents)["\n  mutation ConsoleErase($id: ID!) {\n    eraseUser(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleSendPasswordReset($id: ID!) {\n    sendPasswordReset(id: $id)\n  }\n"): (typeof documents)["\n  mutation ConsoleSendPasswordReset($id: ID!) {\n    sendPasswordReset(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleResendInvitation($id: ID!) {\n    resendInvitation(id: $id)\n  }\n"): (typeof documents)["\n  mutation ConsoleResendInvitation($id: ID!) {\n    resendInvitation(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConsoleRevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"): (typeof documents)["\n  mutation ConsoleRevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

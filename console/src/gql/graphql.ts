@@ -169,6 +169,37 @@ export type ConsoleVerifyMfaMutationVariables = Exact<{
 
 export type ConsoleVerifyMfaMutation = { verifyMfa: { accessToken: string, refreshToken: string } };
 
+export type ConsoleStartPasskeySignInMutationVariables = Exact<{
+  login?: string | null | undefined;
+}>;
+
+
+export type ConsoleStartPasskeySignInMutation = { startPasskeySignIn: { challengeId: string, options: unknown } };
+
+export type ConsoleFinishPasskeySignInMutationVariables = Exact<{
+  challengeId: string | number;
+  credential: unknown;
+}>;
+
+
+export type ConsoleFinishPasskeySignInMutation = { finishPasskeySignIn: { accessToken: string, refreshToken: string } };
+
+export type ConsoleSetRolesMutationVariables = Exact<{
+  id: string | number;
+  roleIds: Array<string | number> | string | number;
+}>;
+
+
+export type ConsoleSetRolesMutation = { setUserRoles: { id: string, roles: Array<{ id: string, name: string }> } };
+
+export type ConsoleSetTierMutationVariables = Exact<{
+  id: string | number;
+  tierId?: string | number | null | undefined;
+}>;
+
+
+export type ConsoleSetTierMutation = { setUserTier: { id: string, tier: { id: string, name: string } | null } };
+
 export type ConsoleRefreshMutationVariables = Exact<{
   refreshToken: string;
 }>;
@@ -200,7 +231,7 @@ export type ConsoleUserQueryVariables = Exact<{
 }>;
 
 
-export type ConsoleUserQuery = { user: { id: string, username: string, email: string | null, name: string, firstName: string | null, lastName: string | null, status: UserStatus, isActive: boolean, isDeleted: boolean, isSuperuser: boolean, emailVerified: boolean, mfaEnabled: boolean, hasPassword: boolean, createdAt: string, updatedAt: string, lastLoginAt: string | null, appMetadata: unknown, tier: { id: string, name: string } | null, roles: Array<{ id: string, name: string }>, sessions: Array<{ id: string, createdAt: string, lastUsedAt: string, expiresAt: string, ip: string | null, userAgent: string | null, readOnly: boolean, impersonationReason: string | null, impersonator: { id: string, username: string } | null }>, identities: Array<{ id: string, email: string | null, provider: { name: string } }>, passkeys: Array<{ id: string, name: string, createdAt: string, lastUsedAt: string | null }>, memberships: Array<{ id: string, organization: { id: string, name: string, slug: string }, roles: Array<{ name: string }> }> } | null };
+export type ConsoleUserQuery = { user: { id: string, username: string, email: string | null, name: string, firstName: string | null, lastName: string | null, status: UserStatus, isActive: boolean, isDeleted: boolean, isSuperuser: boolean, emailVerified: boolean, mfaEnabled: boolean, hasPassword: boolean, invitationPending: boolean, createdAt: string, updatedAt: string, lastLoginAt: string | null, appMetadata: unknown, tier: { id: string, name: string } | null, roles: Array<{ id: string, name: string }>, sessions: Array<{ id: string, createdAt: string, lastUsedAt: string, expiresAt: string, ip: string | null, userAgent: string | null, readOnly: boolean, impersonationReason: string | null, impersonator: { id: string, username: string } | null }>, identities: Array<{ id: string, email: string | null, provider: { name: string } }>, passkeys: Array<{ id: string, name: string, createdAt: string, lastUsedAt: string | null }>, memberships: Array<{ id: string, organization: { id: string, name: string, slug: string }, roles: Array<{ name: string }> }> } | null };
 
 export type ConsoleUserKeysQueryVariables = Exact<{
   id: string | number;
@@ -251,6 +282,27 @@ export type ConsoleEraseMutationVariables = Exact<{
 
 
 export type ConsoleEraseMutation = { eraseUser: boolean };
+
+export type ConsoleSendPasswordResetMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleSendPasswordResetMutation = { sendPasswordReset: boolean };
+
+export type ConsoleResendInvitationMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleResendInvitationMutation = { resendInvitation: boolean };
+
+export type ConsoleRevokeApiKeyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleRevokeApiKeyMutation = { revokeApiKey: boolean };
 
 export type ConsoleImpersonateMutationVariables = Exact<{
   id: string | number;
@@ -339,11 +391,15 @@ export type ConsoleSigningKeysQuery = { signingKeys: Array<{ id: string, kid: st
 
 export const ConsoleLoginDocument = {"__meta__":{"hash":"sha256:807cb5f9fe02dc0f0f44ba568cbdb1a915374d78ca5afef3adc70754c5bf42c2"}} as unknown as DocumentNode<ConsoleLoginMutation, ConsoleLoginMutationVariables>;
 export const ConsoleVerifyMfaDocument = {"__meta__":{"hash":"sha256:9b04f03d53b2fc24891472ef81aa41319bf535b42970aab99bf77bce41a7a04a"}} as unknown as DocumentNode<ConsoleVerifyMfaMutation, ConsoleVerifyMfaMutationVariables>;
+export const ConsoleStartPasskeySignInDocument = {"__meta__":{"hash":"sha256:e33ccc65b0f6f615283ee9f4126d3711626ee363f1fb4148d4552cc10f5ff45d"}} as unknown as DocumentNode<ConsoleStartPasskeySignInMutation, ConsoleStartPasskeySignInMutationVariables>;
+export const ConsoleFinishPasskeySignInDocument = {"__meta__":{"hash":"sha256:8f8404e25f57ec949b2ad84c179a1a241e7b41ee19f5560ae5d881d369d95776"}} as unknown as DocumentNode<ConsoleFinishPasskeySignInMutation, ConsoleFinishPasskeySignInMutationVariables>;
+export const ConsoleSetRolesDocument = {"__meta__":{"hash":"sha256:6f0268a4c5bfe279f746067cca58e1f1d452fca0992b281328429d545a41b42a"}} as unknown as DocumentNode<ConsoleSetRolesMutation, ConsoleSetRolesMutationVariables>;
+export const ConsoleSetTierDocument = {"__meta__":{"hash":"sha256:ded65074aa0f17cbbc52b9dcfdb1611568d7f90eaa13ccf0399ace7d4d044b27"}} as unknown as DocumentNode<ConsoleSetTierMutation, ConsoleSetTierMutationVariables>;
 export const ConsoleRefreshDocument = {"__meta__":{"hash":"sha256:79ff154c3758733a72c2dfe0d1305eacc51da8199dbb5963e06a29b9be740666"}} as unknown as DocumentNode<ConsoleRefreshMutation, ConsoleRefreshMutationVariables>;
 export const ConsoleLogoutDocument = {"__meta__":{"hash":"sha256:77e957a4fc00bff7bcedd31ba3c75089a4cbfbd86ea5e8ea03b5985001900bc3"}} as unknown as DocumentNode<ConsoleLogoutMutation, ConsoleLogoutMutationVariables>;
 export const ConsoleMeDocument = {"__meta__":{"hash":"sha256:b63ff739716775f5bdcc4317b6415c3f32a5aa1ad7002991b0629cc4abbf0b78"}} as unknown as DocumentNode<ConsoleMeQuery, ConsoleMeQueryVariables>;
 export const ConsoleUsersDocument = {"__meta__":{"hash":"sha256:49a465bd4d4d9d645c8633eb1bb19c69890e59b07862d9d0bbd9262b41652933"}} as unknown as DocumentNode<ConsoleUsersQuery, ConsoleUsersQueryVariables>;
-export const ConsoleUserDocument = {"__meta__":{"hash":"sha256:28afdf69789b034b0373b30445a310af20c5ee03e73b9312e79cc8de5bb6d5c7"}} as unknown as DocumentNode<ConsoleUserQuery, ConsoleUserQueryVariables>;
+export const ConsoleUserDocument = {"__meta__":{"hash":"sha256:57dc7dc1d4c763b0d333ffbdcde27357de5e53277c38ea7c8040da8e665ea63c"}} as unknown as DocumentNode<ConsoleUserQuery, ConsoleUserQueryVariables>;
 export const ConsoleUserKeysDocument = {"__meta__":{"hash":"sha256:5ac1d2a5582975f4bf2fcee62ee08853698f52f805cfa635e24cdd0c83ccc5d6"}} as unknown as DocumentNode<ConsoleUserKeysQuery, ConsoleUserKeysQueryVariables>;
 export const ConsoleUserAuditDocument = {"__meta__":{"hash":"sha256:0b9faff072966608f9ce4ee55431ccc635c7f346356efa3c6818710de20626e8"}} as unknown as DocumentNode<ConsoleUserAuditQuery, ConsoleUserAuditQueryVariables>;
 export const ConsoleSetStatusDocument = {"__meta__":{"hash":"sha256:d5e0d83c05573dbfb27217a7ac850630eda7361464c6e33baba4f96574b09c21"}} as unknown as DocumentNode<ConsoleSetStatusMutation, ConsoleSetStatusMutationVariables>;
@@ -351,6 +407,9 @@ export const ConsoleRevokeSessionsDocument = {"__meta__":{"hash":"sha256:92792ad
 export const ConsoleUnlockDocument = {"__meta__":{"hash":"sha256:5682efff60dcc9fb33e861889d0569cc732551ebd194be060932fa7ee7c9db85"}} as unknown as DocumentNode<ConsoleUnlockMutation, ConsoleUnlockMutationVariables>;
 export const ConsoleResetMfaDocument = {"__meta__":{"hash":"sha256:67a8114faef15f7f21d2fe8a33b9cc1c589df35f168f8abab39a8f9ba3d7371a"}} as unknown as DocumentNode<ConsoleResetMfaMutation, ConsoleResetMfaMutationVariables>;
 export const ConsoleEraseDocument = {"__meta__":{"hash":"sha256:45d487d1a15fd4ad61dbbb70c4fd4d9a5b98cd3db0c6cb431de57bd4e21628ac"}} as unknown as DocumentNode<ConsoleEraseMutation, ConsoleEraseMutationVariables>;
+export const ConsoleSendPasswordResetDocument = {"__meta__":{"hash":"sha256:064f43e90b7d6671b392fd0f0a5e6624528c0539f901203598b20c21a73a9eb5"}} as unknown as DocumentNode<ConsoleSendPasswordResetMutation, ConsoleSendPasswordResetMutationVariables>;
+export const ConsoleResendInvitationDocument = {"__meta__":{"hash":"sha256:142e57ce7c133ce563d82786440067d162a5d803c1344afdc05c3a2dec73afae"}} as unknown as DocumentNode<ConsoleResendInvitationMutation, ConsoleResendInvitationMutationVariables>;
+export const ConsoleRevokeApiKeyDocument = {"__meta__":{"hash":"sha256:024f04312a1ae1734f20bedc2bb4cda8824a5ad9adeece53540e6d690856cc9a"}} as unknown as DocumentNode<ConsoleRevokeApiKeyMutation, ConsoleRevokeApiKeyMutationVariables>;
 export const ConsoleImpersonateDocument = {"__meta__":{"hash":"sha256:1f4b08939e40009219fab804859b3e9206a50f27747dc973d35182048f32cac0"}} as unknown as DocumentNode<ConsoleImpersonateMutation, ConsoleImpersonateMutationVariables>;
 export const ConsoleEndImpersonationDocument = {"__meta__":{"hash":"sha256:18f44bef8eb71c2e7ef932d3944f72d72f342dfd2747db049fbed88c0bc4537f"}} as unknown as DocumentNode<ConsoleEndImpersonationMutation, ConsoleEndImpersonationMutationVariables>;
 export const ConsoleImpersonatedViewDocument = {"__meta__":{"hash":"sha256:2071e0176c165e31cec551e6fb984f572694c82074f36b72fb90fd2c3b587029"}} as unknown as DocumentNode<ConsoleImpersonatedViewQuery, ConsoleImpersonatedViewQueryVariables>;

@@ -22,15 +22,17 @@ export function Audit() {
   const [live, setLive] = useState<Row[]>([]);
   const [status, setStatus] = useState<'connecting' | 'live' | string>('connecting');
 
-  useEffect(() => {
-    setStatus('live');
-    return subscribe(
-      AuditLiveDocument,
-      {},
-      (data) => setLive((rows) => [data.auditEvents, ...rows].slice(0, 200)),
-      (error) => setStatus(error),
-    );
-  }, []);
+  useEffect(
+    () =>
+      subscribe(
+        AuditLiveDocument,
+        {},
+        (data) => setLive((rows) => [data.auditEvents, ...rows].slice(0, 200)),
+        (error) => setStatus(error),
+        () => setStatus('live'),
+      ),
+    [],
+  );
 
   const seen = new Set(live.map((r) => r.id));
   const rows: Row[] = [...live, ...(page.data?.auditEvents.nodes ?? []).filter((r) => !seen.has(r.id))];

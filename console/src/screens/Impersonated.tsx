@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import { auth, run } from '../api';
-import { EndImpersonationDocument, ImpersonatedViewDocument, UpdateMyNameDocument } from '../documents';
+import { auth, endImpersonation, run } from '../api';
+import { ImpersonatedViewDocument, UpdateMyNameDocument } from '../documents';
 import { ErrorNote, Loading, useLoad, when } from '../ui';
 
 /**
@@ -14,16 +14,12 @@ export function Impersonated() {
   const [name, setName] = useState('');
   const [result, setResult] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
-  const [ending, setEnding] = useState<unknown>(null);
+  const [ending, setEnding] = useState(false);
   if (!impersonation) return null;
 
   async function end() {
-    try {
-      await run(EndImpersonationDocument, {}, 'impersonation');
-    } catch (e) {
-      setEnding(e);
-    }
-    auth.endImpersonation();
+    setEnding(true);
+    await endImpersonation();
   }
 
   const me = view.data?.me;
@@ -32,12 +28,11 @@ export function Impersonated() {
       <div className="banner" role="status">
         Acting as <strong>{impersonation.username}</strong>
         {impersonation.readOnly ? ' (read-only)' : ' (changes are made as them)'}
-        <button type="button" className="primary" onClick={end}>
+        <button type="button" className="primary" onClick={end} disabled={ending}>
           End impersonation
         </button>
       </div>
       <main id="main">
-        <ErrorNote error={ending} />
         <ErrorNote error={view.error} />
         {view.loading && <Loading />}
         {me && (

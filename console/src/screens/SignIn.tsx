@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { ApiError, auth, run } from '../api';
-import { LoginDocument, VerifyMfaDocument } from '../documents';
+import { FinishPasskeySignInDocument, LoginDocument, StartPasskeySignInDocument, VerifyMfaDocument } from '../documents';
 import { ErrorNote } from '../ui';
 
 /** Signs an administrator in with their password (and second factor). */
@@ -38,6 +38,30 @@ export function SignIn() {
     }
   }
 
+  /** A passkey: with the username typed, that account's; else the device offers its own. */
+  async function passkey() {
+    setBusy(true);
+    setError(null);
+    try {
+      const start = await run(StartPasskeySignInDocument, { login: login.trim() || null }, 'anonymous');
+      const options = PublicKeyCredential.parseRequestOptionsFromJSON(
+        start.startPasskeySignIn.options as PublicKeyCredentialRequestOptionsJSON,
+      );
+      const credential = await navigator.credentials.get({ publicKey: options });
+      if (!(credential instanceof PublicKeyCredential)) throw new Error('no passkey was chosen');
+      const data = await run(
+        FinishPasskeySignInDocument,
+        { challengeId: start.startPasskeySignIn.challengeId, credential: credential.toJSON() },
+        'anonymous',
+      );
+      auth.signIn(data.finishPasskeySignIn);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
   return (
     <main className="signin">
       <form onSubmit={submit} aria-labelledby="signin-title">
@@ -61,9 +85,26 @@ export function SignIn() {
           </>
         )}
         <ErrorNote error={error} />
+        {mfaToken && (
+          <button
+            type="button"
+            onClick={() => {
+              setMfaToken(null);
+              setCode('');
+              setError(null);
+            }}
+          >
+            Start over
+          </button>
+        )}
         <button type="submit" className="primary" disabled={busy}>
           {mfaToken ? 'Verify' : 'Sign in'}
         </button>
+        {!mfaToken && typeof PublicKeyCredential !== 'undefined' && 'parseRequestOptionsFromJSON' in PublicKeyCredential && (
+          <button type="button" onClick={passkey} disabled={busy}>
+            Sign in with a passkey
+          </button>
+        )}
       </form>
     </main>
   );

@@ -1,11 +1,18 @@
-import { useRef, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { auth, run } from '../api';
 import {
   EraseDocument,
   ImpersonateDocument,
+  ResendInvitationDocument,
   ResetMfaDocument,
+  RevokeApiKeyDocument,
   RevokeSessionsDocument,
+  SendPasswordResetDocument,
+  RolesDocument,
+  SetRolesDocument,
   SetStatusDocument,
+  SetTierDocument,
+  TiersDocument,
   UnlockDocument,
   UserAuditDocument,
   UserDocument,
@@ -39,7 +46,7 @@ export function UserPage({ id }: { id: string }) {
     audit.reload();
   }
 
-  const suspended = u.status === 'SUSPENDED';
+  const active = u.status === 'ACTIVE';
   return (
     <section aria-labelledby="user-title" className="user">
       <p>
@@ -51,18 +58,46 @@ export function UserPage({ id }: { id: string }) {
       <p aria-live="polite" className="notice">
         {notice}
       </p>
+      {u.isDeleted ? (
+        <p className="hint">This user is deleted{u.email ? '' : ' and erased'}: nothing more can be done here.</p>
+      ) : (
       <div className="toolbar" role="toolbar" aria-label="Actions">
         <Confirm
-          label={suspended ? 'Reactivate' : 'Suspend'}
-          title={suspended ? `Reactivate ${u.username}?` : `Suspend ${u.username}?`}
-          body={suspended ? 'They can sign in again.' : 'Every session and API key of theirs ends now, and they cannot sign in until reactivated.'}
-          confirm={suspended ? 'Reactivate' : 'Suspend'}
-          danger={!suspended}
+          label={active ? 'Suspend' : 'Activate'}
+          title={active ? `Suspend ${u.username}?` : `Activate ${u.username}?`}
+          body={active ? 'Every session and API key of theirs ends now, and they cannot sign in until reactivated.' : 'They can sign in again.'}
+          confirm={active ? 'Suspend' : 'Activate'}
+          danger={active}
           onConfirm={async () => {
-            const data = await run(SetStatusDocument, { id, status: suspended ? 'ACTIVE' : 'SUSPENDED' });
+            const data = await run(SetStatusDocument, { id, status: active ? 'SUSPENDED' : 'ACTIVE' });
             done(`Status is now ${data.setUserStatus.status}.`);
           }}
         />
+        {u.invitationPending ? (
+          <Confirm
+            label="Resend invitation"
+            title={`Mail ${u.username} a new invitation link?`}
+            body="The old link stops working."
+            confirm="Resend"
+            danger={false}
+            onConfirm={async () => {
+              await run(ResendInvitationDocument, { id });
+              done('Invitation sent again.');
+            }}
+          />
+        ) : (
+          <Confirm
+            label="Send password reset"
+            title={`Mail ${u.username} a password-reset link?`}
+            body="You never see the link; it goes to their address."
+            confirm="Send"
+            danger={false}
+            onConfirm={async () => {
+              await run(SendPasswordResetDocument, { id });
+              done('Password-reset link sent.');
+            }}
+          />
+        )}
         <Confirm
           label="End sessions"
           title={`End every session of ${u.username}?`}
@@ -108,6 +143,7 @@ export function UserPage({ id }: { id: string }) {
           }}
         />
       </div>
+      )}
 
       <div className="grid">
         <article aria-labelledby="profile-title">
@@ -128,9 +164,14 @@ export function UserPage({ id }: { id: string }) {
               {u.isSuperuser && <span className="badge">superuser</span>}
             </dd>
             <dt>Roles</dt>
-            <dd>{u.roles.map((r) => r.name).join(', ') || '—'}</dd>
+            <dd>
+              {u.roles.map((r) => r.name).join(', ') || '—'}{' '}
+              <EditRoles id={id} held={u.roles.map((r) => r.id)} onDone={() => done('Roles changed.')} />
+            </dd>
             <dt>Tier</dt>
-            <dd>{u.tier?.name ?? '—'}</dd>
+            <dd>
+              {u.tier?.name ?? '—'} <EditTier id={id} current={u.tier?.id ?? null} onDone={() => done('Tier changed.')} />
+            </dd>
             <dt>Second factor</dt>
             <dd>{u.mfaEnabled ? 'on' : 'off'}</dd>
             <dt>Password</dt>
@@ -178,6 +219,17 @@ export function UserPage({ id }: { id: string }) {
                 <li key={k.id}>
                   <strong>{k.name}</strong> <code>{k.prefix}…</code>
                   <span className="sub">{k.permissions.join(', ') || 'no permission'}; last used {when(k.lastUsedAt)}</span>
+                  <Confirm
+                    label="Revoke"
+                    title={`Revoke the key ${k.name}?`}
+                    body="Whatever uses it stops working at once."
+                    confirm="Revoke"
+                    onConfirm={async () => {
+                      await run(RevokeApiKeyDocument, { id: k.id });
+                      keys.reload();
+                      done(`Key ${k.name} revoked.`);
+                    }}
+                  />
                 </li>
               ))}
             </ul>
@@ -233,6 +285,7 @@ export function UserPage({ id }: { id: string }) {
                     {e.impersonatorId ? ` (acted by ${e.impersonatorId})` : ''}
                     {e.ip ? ` from ${e.ip}` : ''}
                   </span>
+                  {e.changes != null && <code className="json sub">{JSON.stringify(e.changes)}</code>}
                 </li>
               ))}
             </ol>
@@ -240,6 +293,144 @@ export function UserPage({ id }: { id: string }) {
         </article>
       </div>
     </section>
+  );
+}
+
+/** Replaces a user's roles (`ROLES_ASSIGN`, and every permission of each role changed). */
+function EditRoles({ id, held, onDone }: { id: string; held: string[]; onDone: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [roles, setRoles] = useState<{ id: string; name: string; permissions: string[] }[] | null>(null);
+  const [chosen, setChosen] = useState<string[]>(held);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const titleId = useId();
+  return (
+    <>
+      <button
+        type="button"
+        className="small"
+        onClick={async () => {
+          setChosen(held);
+          setError(null);
+          dialog.current?.showModal();
+          try {
+            setRoles((await run(RolesDocument, {})).roles);
+          } catch (e) {
+            setError(e);
+          }
+        }}
+      >
+        Edit
+      </button>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setBusy(true);
+            try {
+              await run(SetRolesDocument, { id, roleIds: chosen });
+              dialog.current?.close();
+              onDone();
+            } catch (err) {
+              setError(err);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <h2 id={titleId}>Roles</h2>
+          {roles === null && !error && <Loading />}
+          {roles?.map((role) => (
+            <label key={role.id} className="inline">
+              <input
+                type="checkbox"
+                checked={chosen.includes(role.id)}
+                onChange={(e) => setChosen(e.target.checked ? [...chosen, role.id] : chosen.filter((r) => r !== role.id))}
+              />
+              {role.name} <span className="sub">{role.permissions.join(', ') || 'no permission'}</span>
+            </label>
+          ))}
+          <ErrorNote error={error} />
+          <div className="actions">
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+            <button type="submit" className="primary" disabled={busy}>
+              Save roles
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  );
+}
+
+/** Moves a user to another tier, or to none (superusers). */
+function EditTier({ id, current, onDone }: { id: string; current: string | null; onDone: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [tiers, setTiers] = useState<{ id: string; name: string }[] | null>(null);
+  const [chosen, setChosen] = useState<string>(current ?? '');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const titleId = useId();
+  return (
+    <>
+      <button
+        type="button"
+        className="small"
+        onClick={async () => {
+          setChosen(current ?? '');
+          setError(null);
+          dialog.current?.showModal();
+          try {
+            setTiers((await run(TiersDocument, {})).tiers);
+          } catch (e) {
+            setError(e);
+          }
+        }}
+      >
+        Edit
+      </button>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setBusy(true);
+            try {
+              await run(SetTierDocument, { id, tierId: chosen || null });
+              dialog.current?.close();
+              onDone();
+            } catch (err) {
+              setError(err);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <h2 id={titleId}>Tier</h2>
+          <label>
+            Tier
+            <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+              <option value="">none</option>
+              {tiers?.map((t) => (
+                <option key={t.id} value={t.id}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <ErrorNote error={error} />
+          <div className="actions">
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+            <button type="submit" className="primary" disabled={busy}>
+              Save tier
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
   );
 }
 
@@ -251,15 +442,26 @@ function Impersonate({ id, username }: { id: string; username: string }) {
   const [minutes, setMinutes] = useState(15);
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const titleId = useId();
   return (
     <>
       <button type="button" onClick={() => dialog.current?.showModal()}>
         Impersonate
       </button>
-      <dialog ref={dialog} aria-labelledby="impersonate-title">
+      <dialog
+        ref={dialog}
+        aria-labelledby={titleId}
+        onClose={() => {
+          setPassword('');
+          setError(null);
+        }}
+      >
         <form
           onSubmit={async (e) => {
             e.preventDefault();
+            if (busy) return;
+            setBusy(true);
             setError(null);
             try {
               const data = await run(ImpersonateDocument, { id, reason, readOnly, ttlSeconds: minutes * 60, password });
@@ -268,10 +470,12 @@ function Impersonate({ id, username }: { id: string; username: string }) {
               auth.impersonate({ ...data.impersonateUser, username, readOnly });
             } catch (err) {
               setError(err);
+            } finally {
+              setBusy(false);
             }
           }}
         >
-          <h2 id="impersonate-title">Act as {username}</h2>
+          <h2 id={titleId}>Act as {username}</h2>
           <p>They will see this session and everything done in it, and may be mailed about it.</p>
           <label>
             Reason (a ticket or request)
@@ -299,7 +503,7 @@ function Impersonate({ id, username }: { id: string; username: string }) {
             <button type="button" onClick={() => dialog.current?.close()}>
               Cancel
             </button>
-            <button type="submit" className="primary">
+            <button type="submit" className="primary" disabled={busy}>
               Start
             </button>
           </div>

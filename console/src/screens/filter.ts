@@ -74,12 +74,18 @@ export function toUserFilter(built: Built): UserFilter | undefined {
 export function parse(raw: string | null): Built {
   if (!raw) return EMPTY;
   try {
-    const value = JSON.parse(raw) as Built;
-    if (!Array.isArray(value.conditions)) return EMPTY;
-    return {
-      combine: value.combine === 'or' ? 'or' : 'and',
-      conditions: value.conditions.filter((c) => c && c.field in FIELDS),
-    };
+    const value = JSON.parse(raw) as { combine?: unknown; conditions?: unknown };
+    if (!value || !Array.isArray(value.conditions)) return EMPTY;
+    // A hand-edited or old link keeps only what is well formed.
+    const conditions = (value.conditions as Record<string, unknown>[])
+      .filter((c) => c && typeof c === 'object' && typeof c.field === 'string' && c.field in FIELDS)
+      .map((c) => ({
+        field: c.field as Field,
+        value: typeof c.value === 'string' ? c.value : '',
+        key: typeof c.key === 'string' ? c.key : undefined,
+        negate: c.negate === true,
+      }));
+    return { combine: value.combine === 'or' ? 'or' : 'and', conditions };
   } catch {
     return EMPTY;
   }
