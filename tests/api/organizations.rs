@@ -419,6 +419,43 @@ async fn the_active_organisation_rides_in_refreshed_tokens_and_templates() {
     assert_eq!(code(&body), "NOT_FOUND", "{body}");
 }
 
+/// A session acting in an organisation costs its requests no statement
+/// more than one that does not (#34): the viewer is read in one statement
+/// either way, and the organisation is read only where a field asks.
+#[tokio::test]
+async fn a_request_acting_in_an_organisation_costs_the_statements_of_any_other() {
+    let app = TestApp::spawn().await;
+    let boss = app.user_with("boss", &["admin"], false).await;
+    let plain = app.user_with("plain", &["admin"], false).await;
+    let org = create(&app, &boss.access, "acme").await;
+    app.gql(
+        Some(&boss.access),
+        "mutation($o: ID) { setActiveOrganization(organizationId: $o) { id } }",
+        json!({ "o": org }),
+    )
+    .await;
+    let refreshed = app.refresh(&boss.refresh).await;
+    let acting = refreshed["data"]["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(claims(&acting)["org"], org.as_str());
+    for query in [
+        "{ me { id username } }",
+        "{ users(first: 5) { nodes { id } } }",
+    ] {
+        let (own, body) = app
+            .count_statements(app.gql(Some(&plain.access), query, json!({})))
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        let (in_org, body) = app
+            .count_statements(app.gql(Some(&acting), query, json!({})))
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        assert_eq!(own, in_org, "{query}");
+    }
+}
+
 #[tokio::test]
 async fn an_org_admin_manages_members_but_never_beyond_their_own_permissions() {
     let app = TestApp::spawn().await;
