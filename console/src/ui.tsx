@@ -56,7 +56,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
 
 /**
  * A button that asks before it acts: a modal dialog (Escape cancels, focus
- * stays inside) names what will happen; the action's error shows in it.
+ * stays inside) names what will happen, holds any inputs the action takes
+ * (`children`), and shows the action's error; its button is disabled while
+ * the action runs. `onOpen` loads what the dialog shows.
  */
 export function Confirm({
   label,
@@ -64,14 +66,20 @@ export function Confirm({
   body,
   confirm,
   danger = true,
+  small = false,
+  onOpen,
+  onClose,
   onConfirm,
   children,
 }: {
   label: string;
   title: string;
-  body: ReactNode;
+  body?: ReactNode;
   confirm: string;
   danger?: boolean;
+  small?: boolean;
+  onOpen?: () => Promise<void> | void;
+  onClose?: () => void;
   onConfirm: () => Promise<void>;
   children?: ReactNode;
 }) {
@@ -81,14 +89,34 @@ export function Confirm({
   const [busy, setBusy] = useState(false);
   return (
     <>
-      <button type="button" className={danger ? 'danger' : ''} onClick={() => dialog.current?.showModal()}>
+      <button
+        type="button"
+        className={[danger ? 'danger' : '', small ? 'small' : ''].join(' ').trim()}
+        onClick={async () => {
+          setError(null);
+          dialog.current?.showModal();
+          try {
+            await onOpen?.();
+          } catch (e) {
+            setError(e);
+          }
+        }}
+      >
         {label}
       </button>
-      <dialog ref={dialog} aria-labelledby={titleId} onClose={() => setError(null)}>
+      <dialog
+        ref={dialog}
+        aria-labelledby={titleId}
+        onClose={() => {
+          setError(null);
+          onClose?.();
+        }}
+      >
         <form
           method="dialog"
           onSubmit={async (event) => {
             event.preventDefault();
+            if (busy) return;
             setBusy(true);
             setError(null);
             try {
@@ -102,7 +130,7 @@ export function Confirm({
           }}
         >
           <h2 id={titleId}>{title}</h2>
-          <div>{body}</div>
+          {body && <div>{body}</div>}
           {children}
           <ErrorNote error={error} />
           <div className="actions">

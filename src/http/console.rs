@@ -11,12 +11,12 @@ use std::collections::HashMap;
 
 use axum::{
     extract::Path,
-    http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    http::{HeaderValue, header},
+    response::{Redirect, Response},
 };
 
 /// (name, media type, contents): what `/admin/<version>/` serves.
-const ASSETS: [(&str, &str, &[u8]); 3] = [
+const ASSETS: [super::bundle::Asset; 3] = [
     (
         "console.js",
         "text/javascript; charset=utf-8",
@@ -39,18 +39,9 @@ const PAGE: &str = include_str!("../../assets/console/index.html");
 /// The console's documents, from SHA-256 to text.
 const MANIFEST: &str = include_str!("../../assets/console/persisted-documents.json");
 
-/// The bundle's version: the start of a SHA-256 of every asset, part of
-/// every asset URL, so a new build is a new URL and browsers may cache each
-/// one for a year.
-pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for (name, _, body) in ASSETS {
-        hash.update(name.as_bytes());
-        hash.update(body);
-    }
-    hex::encode(&hash.finalize()[..6])
-});
+/// The bundle's version, part of every asset URL (`bundle::version`).
+pub static VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::bundle::version(&ASSETS));
 
 /// The page, its asset links pointing at this version.
 static HTML: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -71,13 +62,8 @@ pub fn manifest() -> HashMap<String, String> {
 
 /// `GET /admin`.
 pub async fn page() -> Response {
-    let mut response = Html(HTML.as_str()).into_response();
+    let mut response = super::bundle::page(HTML.clone(), CSP);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::REFERRER_POLICY,
@@ -92,20 +78,9 @@ pub async fn slash() -> Redirect {
     Redirect::permanent("/admin")
 }
 
-/// `GET /admin/{version}/{name}`: an asset of this version, cached for a
-/// year; any other version or name is 404.
+/// `GET /admin/{version}/{name}`: an asset of this version.
 pub async fn asset(Path((version, name)): Path<(String, String)>) -> Response {
-    match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, media, body)) if version == *VERSION => (
-            [
-                (header::CONTENT_TYPE, *media),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            *body,
-        )
-            .into_response(),
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
+    super::bundle::asset(&ASSETS, &VERSION, &version, &name)
 }
 
 #[cfg(test)]

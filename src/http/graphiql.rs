@@ -3,29 +3,16 @@
 //! The page names no other host, so it works with no internet access, and
 //! its Content-Security-Policy allows only these assets and this server.
 
-use axum::{
-    extract::Path,
-    http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
-};
+use axum::{extract::Path, response::Response};
 
-/// The bundle's version: the start of a SHA-256 of every asset, part of
-/// every asset URL, so a changed asset is a new URL and browsers may cache
-/// each one for a year.
-pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for (name, _, body) in ASSETS {
-        hash.update(name.as_bytes());
-        hash.update(body);
-    }
-    hex::encode(&hash.finalize()[..6])
-});
+/// The bundle's version, part of every asset URL (`bundle::version`).
+pub static VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::bundle::version(&ASSETS));
 
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
 /// (name, media type, contents), for `asset`.
-const ASSETS: [(&str, &str, &[u8]); 6] = [
+const ASSETS: [super::bundle::Asset; 6] = [
     (
         "graphiql.min.js",
         "text/javascript; charset=utf-8",
@@ -68,31 +55,12 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsa
 
 /// The GraphiQL page.
 pub fn page() -> Response {
-    let mut response = Html(PAGE.replace("{version}", &VERSION)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
+    super::bundle::page(PAGE.replace("{version}", &VERSION), CSP)
 }
 
-/// `GET /graphiql/{version}/{name}`: an asset of this version, cached for a
-/// year; any other version or name is 404.
+/// `GET /graphiql/{version}/{name}`: an asset of this version.
 pub async fn asset(Path((version, name)): Path<(String, String)>) -> Response {
-    let found = ASSETS.iter().find(|(n, _, _)| *n == name);
-    match found {
-        Some((_, media, body)) if version == *VERSION => (
-            [
-                (header::CONTENT_TYPE, *media),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            *body,
-        )
-            .into_response(),
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
+    super::bundle::asset(&ASSETS, &VERSION, &version, &name)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! checks (guardrails, persisted and trusted documents, introspection's
 //! bounds), the extractors, live sockets, and the server loop.
 
+mod bundle;
 pub mod console;
 mod documents;
 mod endpoint;

@@ -1,4 +1,4 @@
-import { useId, useRef, useState } from 'react';
+import { useState } from 'react';
 import { auth, run } from '../api';
 import {
   EraseDocument,
@@ -298,217 +298,115 @@ export function UserPage({ id }: { id: string }) {
 
 /** Replaces a user's roles (`ROLES_ASSIGN`, and every permission of each role changed). */
 function EditRoles({ id, held, onDone }: { id: string; held: string[]; onDone: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const [roles, setRoles] = useState<{ id: string; name: string; permissions: string[] }[] | null>(null);
   const [chosen, setChosen] = useState<string[]>(held);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const titleId = useId();
   return (
-    <>
-      <button
-        type="button"
-        className="small"
-        onClick={async () => {
-          setChosen(held);
-          setError(null);
-          dialog.current?.showModal();
-          try {
-            setRoles((await run(RolesDocument, {})).roles);
-          } catch (e) {
-            setError(e);
-          }
-        }}
-      >
-        Edit
-      </button>
-      <dialog ref={dialog} aria-labelledby={titleId}>
-        <form
-          onSubmit={async (e) => {
-            e.preventDefault();
-            setBusy(true);
-            try {
-              await run(SetRolesDocument, { id, roleIds: chosen });
-              dialog.current?.close();
-              onDone();
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          <h2 id={titleId}>Roles</h2>
-          {roles === null && !error && <Loading />}
-          {roles?.map((role) => (
-            <label key={role.id} className="inline">
-              <input
-                type="checkbox"
-                checked={chosen.includes(role.id)}
-                onChange={(e) => setChosen(e.target.checked ? [...chosen, role.id] : chosen.filter((r) => r !== role.id))}
-              />
-              {role.name} <span className="sub">{role.permissions.join(', ') || 'no permission'}</span>
-            </label>
-          ))}
-          <ErrorNote error={error} />
-          <div className="actions">
-            <button type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-            <button type="submit" className="primary" disabled={busy}>
-              Save roles
-            </button>
-          </div>
-        </form>
-      </dialog>
-    </>
+    <Confirm
+      label="Edit roles"
+      small
+      danger={false}
+      title="Roles"
+      confirm="Save roles"
+      onOpen={async () => {
+        setChosen(held);
+        setRoles((await run(RolesDocument, {})).roles);
+      }}
+      onConfirm={async () => {
+        await run(SetRolesDocument, { id, roleIds: chosen });
+        onDone();
+      }}
+    >
+      {roles === null && <Loading />}
+      {roles?.map((role) => (
+        <label key={role.id} className="inline">
+          <input
+            type="checkbox"
+            checked={chosen.includes(role.id)}
+            onChange={(e) => setChosen(e.target.checked ? [...chosen, role.id] : chosen.filter((r) => r !== role.id))}
+          />
+          {role.name} <span className="sub">{role.permissions.join(', ') || 'no permission'}</span>
+        </label>
+      ))}
+    </Confirm>
   );
 }
 
 /** Moves a user to another tier, or to none (superusers). */
 function EditTier({ id, current, onDone }: { id: string; current: string | null; onDone: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const [tiers, setTiers] = useState<{ id: string; name: string }[] | null>(null);
   const [chosen, setChosen] = useState<string>(current ?? '');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const titleId = useId();
   return (
-    <>
-      <button
-        type="button"
-        className="small"
-        onClick={async () => {
-          setChosen(current ?? '');
-          setError(null);
-          dialog.current?.showModal();
-          try {
-            setTiers((await run(TiersDocument, {})).tiers);
-          } catch (e) {
-            setError(e);
-          }
-        }}
-      >
-        Edit
-      </button>
-      <dialog ref={dialog} aria-labelledby={titleId}>
-        <form
-          onSubmit={async (e) => {
-            e.preventDefault();
-            setBusy(true);
-            try {
-              await run(SetTierDocument, { id, tierId: chosen || null });
-              dialog.current?.close();
-              onDone();
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          <h2 id={titleId}>Tier</h2>
-          <label>
-            Tier
-            <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
-              <option value="">none</option>
-              {tiers?.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <ErrorNote error={error} />
-          <div className="actions">
-            <button type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-            <button type="submit" className="primary" disabled={busy}>
-              Save tier
-            </button>
-          </div>
-        </form>
-      </dialog>
-    </>
+    <Confirm
+      label="Change tier"
+      small
+      danger={false}
+      title="Tier"
+      confirm="Save tier"
+      onOpen={async () => {
+        setChosen(current ?? '');
+        setTiers((await run(TiersDocument, {})).tiers);
+      }}
+      onConfirm={async () => {
+        await run(SetTierDocument, { id, tierId: chosen || null });
+        onDone();
+      }}
+    >
+      <label>
+        Tier
+        <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+          <option value="">none</option>
+          {tiers?.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name}
+            </option>
+          ))}
+        </select>
+      </label>
+    </Confirm>
   );
 }
 
 /** Starts an impersonation: why, how long, read-only or not, and the administrator's password. */
 function Impersonate({ id, username }: { id: string; username: string }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const [reason, setReason] = useState('');
   const [readOnly, setReadOnly] = useState(true);
   const [minutes, setMinutes] = useState(15);
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const titleId = useId();
   return (
-    <>
-      <button type="button" onClick={() => dialog.current?.showModal()}>
-        Impersonate
-      </button>
-      <dialog
-        ref={dialog}
-        aria-labelledby={titleId}
-        onClose={() => {
-          setPassword('');
-          setError(null);
-        }}
-      >
-        <form
-          onSubmit={async (e) => {
-            e.preventDefault();
-            if (busy) return;
-            setBusy(true);
-            setError(null);
-            try {
-              const data = await run(ImpersonateDocument, { id, reason, readOnly, ttlSeconds: minutes * 60, password });
-              setPassword('');
-              dialog.current?.close();
-              auth.impersonate({ ...data.impersonateUser, username, readOnly });
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          <h2 id={titleId}>Act as {username}</h2>
-          <p>They will see this session and everything done in it, and may be mailed about it.</p>
-          <label>
-            Reason (a ticket or request)
-            <input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
-          </label>
-          <label>
-            For
-            <select value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
-              <option value={5}>5 minutes</option>
-              <option value={15}>15 minutes</option>
-              <option value={30}>30 minutes</option>
-              <option value={60}>1 hour</option>
-            </select>
-          </label>
-          <label className="inline">
-            <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(e.target.checked)} />
-            Read-only (changes nothing)
-          </label>
-          <label>
-            Your password
-            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
-          </label>
-          <ErrorNote error={error} />
-          <div className="actions">
-            <button type="button" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-            <button type="submit" className="primary" disabled={busy}>
-              Start
-            </button>
-          </div>
-        </form>
-      </dialog>
-    </>
+    <Confirm
+      label="Impersonate"
+      danger={false}
+      title={`Act as ${username}`}
+      body="They will see this session and everything done in it, and may be mailed about it."
+      confirm="Start"
+      onClose={() => setPassword('')}
+      onConfirm={async () => {
+        const data = await run(ImpersonateDocument, { id, reason, readOnly, ttlSeconds: minutes * 60, password });
+        setPassword('');
+        auth.impersonate({ ...data.impersonateUser, username, readOnly });
+      }}
+    >
+      <label>
+        Reason (a ticket or request)
+        <input value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={500} />
+      </label>
+      <label>
+        For
+        <select value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
+          <option value={5}>5 minutes</option>
+          <option value={15}>15 minutes</option>
+          <option value={30}>30 minutes</option>
+          <option value={60}>1 hour</option>
+        </select>
+      </label>
+      <label className="inline">
+        <input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(e.target.checked)} />
+        Read-only (changes nothing)
+      </label>
+      <label>
+        Your password
+        <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+      </label>
+    </Confirm>
   );
 }
