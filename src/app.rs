@@ -102,6 +102,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         background.stop(grace).await;
     };
     tokio::join!(serve_on(listener, router, &ctx.config, shutdown), workers);
+    // Upgraded sockets outlive their connections: let them send 1001.
+    let _ = tokio::time::timeout(grace, ctx.lifecycle.sockets_closed()).await;
     if let Some(server) = metrics_server {
         server.abort();
     }

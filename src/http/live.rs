@@ -449,6 +449,7 @@ async fn serve(
     use axum::extract::ws::{CloseFrame, Message};
 
     let ctx = state.ctx.clone();
+    let _open = crate::service::OpenSocket::new(ctx.clone());
     let (signed_in, connected) = tokio::sync::oneshot::channel();
     let init_ctx = ctx.clone();
     let sockets = state.sockets.clone();

@@ -104,6 +104,29 @@ pub struct AppContext {
 pub struct Lifecycle {
     pub draining: tokio::sync::watch::Sender<bool>,
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Live sockets still open: a stopping replica waits for them to send
+    /// their close frames (they run outside the server's connections once
+    /// upgraded), so no client sees a reset instead of 1001.
+    pub open_sockets: tokio::sync::watch::Sender<usize>,
+}
+
+/// A live socket counted in `Lifecycle::open_sockets` until dropped.
+pub struct OpenSocket(Arc<AppContext>);
+
+impl OpenSocket {
+    pub fn new(ctx: Arc<AppContext>) -> Self {
+        ctx.lifecycle.open_sockets.send_modify(|n| *n += 1);
+        Self(ctx)
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0
+            .lifecycle
+            .open_sockets
+            .send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Lifecycle {
@@ -119,6 +142,15 @@ impl Lifecycle {
         }
         self.stopping.send_replace(true);
     }
+
+    /// Completes once every live socket has closed.
+    pub async fn sockets_closed(&self) {
+        let _ = self
+            .open_sockets
+            .subscribe()
+            .wait_for(|open| *open == 0)
+            .await;
+    }
 }
 
 impl Default for Lifecycle {
@@ -126,6 +158,7 @@ impl Default for Lifecycle {
         Self {
             draining: tokio::sync::watch::Sender::new(false),
             stopping: tokio::sync::watch::Sender::new(false),
+            open_sockets: tokio::sync::watch::Sender::new(0),
         }
     }
 }
