@@ -83,11 +83,7 @@ pub async fn start(
         .await?
         .filter(|u| !u.is_deleted())
         .ok_or_else(|| AppError::not_found("user").with_field("id"))?;
-    let mut roles = role_grants::of_users(&txn, &[actor.id, target.id]).await?;
-    role_grants::may_impersonate(
-        &role_grants::Principal::of(&actor, &roles.remove(&actor.id).unwrap_or_default()),
-        &role_grants::Principal::of(&target, &roles.remove(&target.id).unwrap_or_default()),
-    )?;
+    role_grants::may_impersonate_users(&txn, &actor, &target).await?;
     let ts = now();
     let ends_at = ts + Duration::seconds(i64::from(request.ttl_seconds));
     let chain = Chain {

@@ -87,6 +87,20 @@ pub fn may_impersonate(actor: &Principal, target: &Principal) -> Result<()> {
     Ok(())
 }
 
+/// `may_impersonate` for two users as their rows say, reading both users'
+/// roles in one statement.
+pub async fn may_impersonate_users(
+    conn: &impl ConnectionTrait,
+    actor: &entity::user::Model,
+    target: &entity::user::Model,
+) -> Result<()> {
+    let mut roles = of_users(conn, &[actor.id, target.id]).await?;
+    may_impersonate(
+        &Principal::of(actor, &roles.remove(&actor.id).unwrap_or_default()),
+        &Principal::of(target, &roles.remove(&target.id).unwrap_or_default()),
+    )
+}
+
 pub async fn of_user(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<role::Model>> {
     Ok(of_users(conn, &[user_id])
         .await?

@@ -160,10 +160,9 @@ async fn require_actor(
     let Some(actor) = actor else {
         return Ok(());
     };
-    let mut roles = role_grants::of_users(conn, &[actor.id, target.id]).await?;
-    let actor = role_grants::Principal::of(actor, &roles.remove(&actor.id).unwrap_or_default());
-    let target = role_grants::Principal::of(target, &roles.remove(&target.id).unwrap_or_default());
-    role_grants::may_impersonate(&actor, &target).map_err(|_| AppError::TokenInvalid)
+    role_grants::may_impersonate_users(conn, actor, target)
+        .await
+        .map_err(|_| AppError::TokenInvalid)
 }
 
 /// `logout`: ends the viewer's current session and, when `refresh_token` is
