@@ -1,6 +1,9 @@
 //! Database connection and migrations. SQLite runs with a single connection in
 //! WAL mode: it allows one writer at a time anyway, and one connection rules out
-//! `SQLITE_BUSY` under concurrent writes. PostgreSQL gets a bounded pool.
+//! `SQLITE_BUSY` under concurrent writes within the process. A second process
+//! on the file (a replica, an operator's command) waits on the busy timeout,
+//! because flows' transactions take the write lock at `BEGIN`
+//! (`AppContext::begin`). PostgreSQL gets a bounded pool.
 
 use std::{sync::Arc, time::Duration};
 

@@ -3,9 +3,7 @@
 //! transaction opens, so no connection is held while argon2 runs.
 
 use entity::user;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
@@ -39,7 +37,7 @@ pub async fn register(
     }
     limits::hit(ctx, limits::Limited::Register, meta).await?;
     let model = new_account::account_row(ctx, input).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
     Event::anonymous(meta, Action::UserRegistered)
         .as_user(user.id)
@@ -126,7 +124,7 @@ async fn sign_in(
     } else {
         Some(ctx.hasher.hash(password.to_owned()).await?)
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     // Locked and read again: a user deleted, hard-deleted or given a new
     // password while the hash ran is refused (the password checked is no
     // longer theirs, and the change has ended every session), and a hard
@@ -180,7 +178,7 @@ pub async fn change_password(
     .await?;
     let hash = ctx.hasher.hash(new.to_owned()).await?;
     let ts = now();
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let locked = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -260,7 +258,7 @@ pub async fn update_me(
             )
         }
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     // Locked first: the audit's old values, and the mail budget, are read
     // under the lock.
     let before = users::lock(&txn, viewer.id())
@@ -299,7 +297,7 @@ pub async fn delete_me(
     viewer.require_session()?;
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
     let locked = users::lock(&txn, viewer.id())
         .await?
@@ -482,7 +480,7 @@ pub async fn create_superuser(
     // The operator who runs this vouches for the address, so the first
     // superuser can sign in under REQUIRE_EMAIL_VERIFICATION.
     model.email_verified_at = Set(Some(now()));
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = new_account::insert_account(&txn, model, FirstRoles::Default).await?;
     Event::anonymous(&RequestMeta::default(), Action::UserCreated)
         .on(Target::User(user.id))

@@ -4,7 +4,7 @@
 //! inside that transaction.
 
 use entity::user;
-use sea_orm::{EntityTrait, Set, TransactionTrait};
+use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
 use super::{
@@ -107,7 +107,7 @@ async fn insert_created(
     model: user::ActiveModel,
     wanted: Option<&role_grants::Wanted>,
 ) -> Result<user::Model> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let ids = match wanted {
         Some(wanted) => Some(wanted.keys(&txn).await?),
         None => None,
@@ -220,7 +220,7 @@ pub async fn update_user(
     let demotes = patch.is_superuser == Some(false);
     let disables = patch.status.is_some_and(|s| s != user::Status::Active);
 
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     if demotes || disables {
         users::ensure_superuser_remains(&txn, id).await?;
     }
@@ -335,7 +335,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     if current.is_deleted() {
         return Ok(current);
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let mut model = users::changes(&current);
     model.deleted_at = Set(Some(now()));
@@ -362,7 +362,7 @@ pub async fn erase_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<(
     if current.erased_at.is_some() {
         return Ok(());
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let locked = users::lock(&txn, id)
         .await?
@@ -390,7 +390,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
     if current.is_deleted() {
         model.deleted_at = Set(None);
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let was_deleted = current.is_deleted();
     let restored = users::save(&txn, current.clone(), model).await?;
     if was_deleted {
@@ -412,7 +412,7 @@ pub async fn revoke_user_sessions(ctx: &AppContext, viewer: &Viewer, id: Uuid) -
     viewer.require(Permission::UsersUpdate)?;
     let current = target(ctx, id).await?;
     users::check_target(viewer, &current)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let ended = access::revoke_sessions(&txn, id, None).await?;
     Event::by(viewer, Action::SessionRevoked)
         .on(Target::User(id))
@@ -431,7 +431,7 @@ pub async fn unlock_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     viewer.require(Permission::UsersUpdate)?;
     let current = target(ctx, id).await?;
     users::check_target(viewer, &current)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let locked = users::lock(&txn, id)
         .await?
         .ok_or(AppError::not_found("user").with_field("id"))?;
@@ -453,7 +453,7 @@ pub async fn unlock_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
 #[tracing::instrument(name = "admin.hard_delete_user", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let removed = user::Entity::delete_by_id(id)
         .exec(&txn)

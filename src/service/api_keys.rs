@@ -14,7 +14,7 @@ use rand::Rng;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
-    TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -116,7 +116,7 @@ pub async fn create(
     super::credentials::confirm_password(ctx, viewer, password, "password").await?;
     // Counted under the user's lock, so racing creations cannot pass the cap,
     // and checked there: a suspension that committed meanwhile wins.
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
     access::require_same_password(&user, &viewer.user, "password")?;
@@ -221,7 +221,7 @@ pub async fn revoke(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
             .ok_or_else(missing)?;
         users::check_target(viewer, &owner)?;
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let revoked = api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
         .filter(api_key::Column::Id.eq(id))

@@ -16,7 +16,7 @@ use chrono::Duration;
 use entity::{external_identity, external_signin, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait, sea_query::Expr,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -242,7 +242,7 @@ async fn sign_in(
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
     let method = Method::Provider(&provider.config.name);
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     if let Some(identity) = identity_of(&txn, provider, &account.subject).await? {
         let Some(user) = users::lock(&txn, identity.user_id)
             .await?
@@ -297,7 +297,7 @@ async fn sign_in(
     }
     limits::hit(ctx, limits::Limited::Register, meta).await?;
     let user = register(ctx, provider, account, &email, vouched, meta).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, user.id)
         .await?
         .ok_or(AppError::InvalidCredentials)?;
@@ -321,7 +321,7 @@ async fn register(
     users::with_username(&ctx.db, None, email, |username| {
         let model = new_account::passwordless_row(username, email, vouched);
         async move {
-            let txn = ctx.db.begin().await?;
+            let txn = ctx.begin().await?;
             let method = format!("provider:{}", provider.config.name);
             let user = new_account::register_passwordless(&txn, model, meta, &method)
                 .await
@@ -350,7 +350,7 @@ async fn link(
     session_id: Option<Uuid>,
     meta: &RequestMeta,
 ) -> Result<access::Tokens> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, user_id).await?;
     if let Some(session) = session_id {
         let live = entity::session::Entity::find()
@@ -491,7 +491,7 @@ pub async fn unlink(
         })?;
         credentials::confirm_password(ctx, viewer, password, "password").await?;
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     if !credentials::another_way_in(&txn, ctx, &user, credentials::WayIn::Identity(identity_id))
         .await?
@@ -547,7 +547,7 @@ pub async fn set_password(ctx: &AppContext, viewer: &Viewer, new_password: &str)
     .await?;
     let hash = ctx.hasher.hash(new_password.to_owned()).await?;
     let ts = now();
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     if user.has_password {
         return Err(AppError::Conflict(

@@ -8,7 +8,6 @@
 //! sees the session, its events and, with `IMPERSONATION_NOTIFY`, a mail.
 
 use chrono::Duration;
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -72,7 +71,7 @@ pub async fn start(
         return Err(AppError::bad_input("id", "you cannot impersonate yourself"));
     }
     credentials::confirm_password(ctx, viewer, request.password, "password").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     // The administrator before the user, as every impersonation locks them
     // (`access::revoke_sessions`): a suspension of either that committed
     // meanwhile wins.
@@ -137,7 +136,7 @@ pub async fn end(ctx: &AppContext, viewer: &Viewer) -> Result<()> {
             "this session is not an impersonation: use logout",
         ));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     access::end_chain(&txn, viewer.id(), viewer.session_id).await?;
     Event::by(viewer, Action::ImpersonationEnded)

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use entity::{role, tier, user, user_role};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -761,7 +760,7 @@ async fn write(
     results: &mut [Imported],
 ) -> Result<()> {
     use sea_orm::{ActiveModelTrait, IntoActiveModel};
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     for entry in missing {
         // Made meanwhile by another import: its key is not the one the
         // batch's users name, so the batch fails (`CONFLICT`) and can run again.

@@ -3,7 +3,7 @@
 //! resends it, and the invitee accepts by choosing a password.
 
 use entity::user;
-use sea_orm::{ActiveValue::Set, TransactionTrait};
+use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
 use super::{
@@ -84,7 +84,7 @@ async fn create_invited(
     model: user::ActiveModel,
     role_ids: Option<&[Uuid]>,
 ) -> Result<user::Model> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let roles = match role_ids {
         None => FirstRoles::Default,
         Some(ids) => FirstRoles::Given(viewer, ids),
@@ -129,7 +129,7 @@ pub async fn accept_invitation(
     )
     .await?;
     let hash = ctx.hasher.hash(password.to_owned()).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, row.user_id)
         .await?
         .filter(|u| u.invitation_pending)
@@ -166,7 +166,7 @@ pub async fn accept_invitation(
 #[tracing::instrument(name = "invitations.resend_invitation", skip_all, fields(by = %crate::ids::user(viewer.id())))]
 pub async fn resend_invitation(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require(Permission::UsersCreate)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_mail_target(&txn, viewer, id).await?;
     if !user.invitation_pending {
         return Err(AppError::Conflict(

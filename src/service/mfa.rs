@@ -5,9 +5,7 @@
 
 use entity::{totp_factor, user};
 use rand::Rng;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use serde_json::Value;
@@ -54,7 +52,7 @@ pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let mut secret = vec![0u8; 20];
     rand::rng().fill(&mut secret[..]);
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
     access::require_same_password(&user, &viewer.user, "password")?;
@@ -99,7 +97,7 @@ pub async fn enroll(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result
 #[tracing::instrument(name = "mfa.confirm", skip_all, fields(user_id = %crate::ids::user(viewer.id())))]
 pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Vec<String>> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     users::require_verified(&user)?;
     access::require_live_session(&txn, viewer).await?;
@@ -139,7 +137,7 @@ pub async fn confirm(ctx: &AppContext, viewer: &Viewer, code: &str) -> Result<Ve
 pub async fn disable(ctx: &AppContext, viewer: &Viewer, password: &str) -> Result<()> {
     viewer.require_session()?;
     credentials::confirm_password(ctx, viewer, password, "password").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -165,7 +163,7 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<Vec<String>> {
     viewer.require_session()?;
     credentials::confirm_password(ctx, viewer, password, "password").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -186,7 +184,7 @@ pub async fn regenerate_recovery_codes(
 #[tracing::instrument(name = "mfa.reset", skip_all, fields(by = %crate::ids::user(viewer.id()), user_id = %crate::ids::user(id)))]
 pub async fn reset_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<user::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, id)
         .await?
         .ok_or(AppError::not_found("user").with_field("id"))?;
@@ -265,7 +263,7 @@ pub async fn verify(
             passkey::verify_assertion(ctx, &claimed, credential, meta)
                 .await
                 .map_err(|e| e.with_field("passkey"))?;
-            let txn = ctx.db.begin().await?;
+            let txn = ctx.begin().await?;
             let user = users::lock(&txn, challenge.user_id)
                 .await?
                 .ok_or(AppError::TokenInvalid)?;

@@ -48,7 +48,10 @@ pub mod webhook_send;
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 
 use crate::{
     auth::{claims::ClaimsShape, jwt::JwtKeys, password::PasswordHasher, seal::Sealer},
@@ -164,6 +167,23 @@ impl Default for Lifecycle {
 }
 
 impl AppContext {
+    /// Starts a transaction that may write. On SQLite it takes the write
+    /// lock at `BEGIN` (`IMMEDIATE`): a deferred transaction that reads and
+    /// then writes fails at once with `SQLITE_BUSY` when another connection
+    /// wrote in between, without waiting out the busy timeout, and another
+    /// connection exists whenever a second process (a replica, or an
+    /// operator's command beside the server) opens the same file. Within one
+    /// process SQLite has one connection, so this costs nothing there;
+    /// PostgreSQL gets a plain `BEGIN`.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
     pub fn new(
         db: DatabaseConnection,
         stats: Arc<crate::metrics::Stats>,

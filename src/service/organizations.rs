@@ -11,7 +11,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr,
+    QueryOrder, sea_query::Expr,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -242,7 +242,7 @@ pub async fn create(
         Some(value) => Value::Object(validation::metadata(value, "metadata")?),
         None => serde_json::json!({}),
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let creator = users::lock(&txn, viewer.id())
         .await?
         .filter(|u| !u.is_deleted())
@@ -340,7 +340,7 @@ pub async fn update(
         .metadata
         .map(|m| validation::metadata(m, "metadata"))
         .transpose()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let before = memberships::lock_organization(&txn, id).await?;
     let mut after = before.clone();
     if let Some(name) = new_name {
@@ -383,7 +383,7 @@ pub async fn update(
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     let (_, held) = visible(&ctx.db, viewer, id).await?;
     held.require(OrgPermission::OrgDelete)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let org = memberships::lock_organization(&txn, id).await?;
     session::Entity::update_many()
         .col_expr(
@@ -413,7 +413,7 @@ pub async fn set_tier(
     tier_id: Option<Uuid>,
 ) -> Result<organization::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let before = memberships::lock_organization(&txn, id).await?;
     if let Some(tier) = tier_id
         && super::by_key::<entity::tier::Entity>(&txn, tier)
@@ -523,7 +523,7 @@ pub async fn create_role(
         ));
     }
     let description = validation::optional_text(description, "description", 255)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     memberships::lock_organization(&txn, organization_id).await?;
     {
         use sea_orm::PaginatorTrait;
@@ -595,7 +595,7 @@ pub async fn delete_role(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
     held.require(OrgPermission::MembersManage)?;
     let role = role.unwrap_or_else(|| unreachable!("checked above"));
     held.require_all(&memberships::permissions(std::slice::from_ref(&role)))?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     memberships::lock_organization(&txn, organization_id).await?;
     org_role::Entity::delete_by_id(id).exec(&txn).await?;
     Event::by(viewer, Action::OrgRoleDeleted)
@@ -662,7 +662,7 @@ pub async fn set_member_roles(
     membership_id: Uuid,
     role_ids: &[Uuid],
 ) -> Result<membership::Model> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let (target, held) = locked_membership(&txn, viewer, membership_id).await?;
     let before = memberships::roles_of(&txn, target.id).await?;
     let after = roles_for(&txn, target.organization_id, role_ids, "roleIds").await?;
@@ -684,7 +684,7 @@ pub async fn set_member_roles(
 /// holds); the last owner stays.
 #[tracing::instrument(name = "organizations.remove_member", skip_all, fields(by = %ids::user(viewer.id())))]
 pub async fn remove_member(ctx: &AppContext, viewer: &Viewer, membership_id: Uuid) -> Result<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let (target, held) = locked_membership(&txn, viewer, membership_id).await?;
     held.require_all(&memberships::permissions(
         &memberships::roles_of(&txn, target.id).await?,
@@ -704,7 +704,7 @@ pub async fn remove_member(ctx: &AppContext, viewer: &Viewer, membership_id: Uui
 #[tracing::instrument(name = "organizations.leave", skip_all, fields(by = %ids::user(viewer.id())))]
 pub async fn leave(ctx: &AppContext, viewer: &Viewer, organization_id: Uuid) -> Result<()> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     memberships::lock_organization(&txn, organization_id)
         .await
         .map_err(|_| not_found())?;
@@ -730,7 +730,7 @@ pub async fn set_active(
     organization_id: Option<Uuid>,
 ) -> Result<session::Model> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     // Under the organisation's lock, as a removal: no membership ends
     // between the check and the session's change.
     if let Some(org) = organization_id {
@@ -794,7 +794,7 @@ pub async fn invite(
         },
     )
     .await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     memberships::lock_organization(&txn, org.id).await?;
     if let Some(existing) = users::find_by_login(&txn, &email).await?
         && memberships::standing(&txn, org.id, existing.id)
@@ -922,7 +922,7 @@ pub async fn revoke_invitation(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> R
         return Err(missing());
     }
     held.require(OrgPermission::MembersInvite)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let gone = organization_invitation::Entity::delete_many()
         .filter(organization_invitation::Column::Id.eq(id))
         .filter(organization_invitation::Column::AcceptedAt.is_null())
@@ -1078,7 +1078,7 @@ pub async fn accept_invitation(
                 "this invitation is for another address: sign out, or sign in as its account",
             ));
         }
-        let txn = ctx.db.begin().await?;
+        let txn = ctx.begin().await?;
         let user = users::lock(&txn, viewer.id())
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -1108,7 +1108,7 @@ pub async fn accept_invitation(
             if !matches!(checked, Checked::Right) {
                 return Err(AppError::InvalidCredentials);
             }
-            let txn = ctx.db.begin().await?;
+            let txn = ctx.begin().await?;
             let verified = user.password_hash.clone();
             let user = users::lock(&txn, user.id)
                 .await?
@@ -1142,7 +1142,7 @@ pub async fn accept_invitation(
                 model.email_verified_at = Set(Some(now()));
                 let invitation = &invitation;
                 async move {
-                    let txn = ctx.db.begin().await?;
+                    let txn = ctx.begin().await?;
                     let user =
                         new_account::insert_account(&txn, model, FirstRoles::Default).await?;
                     Event::anonymous(meta, Action::UserRegistered)

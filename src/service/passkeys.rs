@@ -4,9 +4,7 @@
 //! credential). The credential checks are `credentials::passkey`'s.
 
 use entity::passkey;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::Value;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
@@ -121,7 +119,7 @@ pub async fn finish_registration(
     let rp = keys::relying_party(ctx)?;
     let label = name(requested_name, "name")?;
     let answer: RegisterPublicKeyCredential = keys::parse_credential(credential)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     access::require_live_session(&txn, viewer).await?;
     let claimed =
@@ -210,7 +208,7 @@ pub async fn rename(
     viewer.require_session()?;
     let new_name = name(Some(new_name), "name")?.unwrap_or_default();
     let row = own(ctx, viewer, id).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let renamed = passkey::Entity::update_many()
         .col_expr(passkey::Column::Name, Expr::value(new_name.clone()))
         .filter(passkey::Column::Id.eq(row.id))
@@ -240,7 +238,7 @@ pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid, password: &str)
     viewer.require_session()?;
     let row = own(ctx, viewer, id).await?;
     credentials::confirm_password(ctx, viewer, password, "password").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_usable(&txn, viewer.id()).await?;
     if !credentials::another_way_in(&txn, ctx, &user, WayIn::Passkey(row.id)).await? {
         return Err(AppError::Conflict(
@@ -329,7 +327,7 @@ pub async fn finish_sign_in(
     keys::relying_party(ctx)?;
     let claimed = keys::claim_challenge(&ctx.db, challenge_id, Ceremony::SignIn, None).await?;
     let key = keys::verify_assertion(ctx, &claimed, credential, meta).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let Some(user) = users::lock(&txn, key.user_id)
         .await?
         .filter(|u| !u.is_deleted())

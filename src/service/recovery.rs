@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use entity::user;
-use sea_orm::{ActiveValue::Set, TransactionTrait};
+use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
 use serde_json::Value;
@@ -42,7 +42,7 @@ async fn mail_quietly(
     template: Template,
     wanted: impl FnOnce(&user::Model) -> bool,
 ) -> Result<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let Some(user) = users::lock(&txn, user_id).await?.filter(|u| wanted(u)) else {
         return Ok(());
     };
@@ -145,7 +145,7 @@ pub async fn reset_password(
     let tokens = match code.filter(|_| needs_code(&user)) {
         Some(code) => credentials::with_code(ctx, &row, code, meta, reset).await?,
         None => {
-            let txn = ctx.db.begin().await?;
+            let txn = ctx.begin().await?;
             let user = users::lock(&txn, row.user_id)
                 .await?
                 .ok_or(AppError::TokenInvalid)?;
@@ -200,7 +200,7 @@ pub async fn send_verification_email(
         });
         return Ok(true);
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -218,7 +218,7 @@ pub async fn send_verification_email(
 #[tracing::instrument(name = "recovery.verify_email", skip_all)]
 pub async fn verify_email(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<()> {
     let row = links::find(&ctx.db, Purpose::Mail(Template::VerifyEmail), token).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, row.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
@@ -251,7 +251,7 @@ pub async fn request_email_change(
     let new_email =
         account_mail::check_email_change(ctx, viewer, new_email, password, "password", "newEmail")
             .await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, viewer.id())
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -270,7 +270,7 @@ pub async fn confirm_email_change(
     meta: &RequestMeta,
 ) -> Result<user::Model> {
     let row = links::find(&ctx.db, Purpose::Mail(Template::EmailChange), token).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, row.user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
@@ -301,7 +301,7 @@ pub async fn confirm_email_change(
 #[tracing::instrument(name = "recovery.send_password_reset", skip_all, fields(by = %crate::ids::user(viewer.id())))]
 pub async fn send_password_reset(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require(Permission::UsersUpdate)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock_mail_target(&txn, viewer, id).await?;
     if user.invitation_pending {
         return Err(AppError::Conflict(

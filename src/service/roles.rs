@@ -5,9 +5,7 @@
 use std::collections::BTreeSet;
 
 use entity::{role, user, user_role};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -45,7 +43,7 @@ pub async fn create(
     permissions: &[Permission],
 ) -> Result<role::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let role = role::ActiveModel {
         id: Set(crate::ids::new_key()),
         name: Set(role_grants::role_name(name)?),
@@ -96,7 +94,7 @@ pub async fn update(
     new_permissions: Option<&[Permission]>,
 ) -> Result<role::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let current = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
     let mut model = role::ActiveModel {
         id: Set(id),
@@ -147,7 +145,7 @@ pub async fn update(
 /// Deletes a custom role and, in the same transaction, its links to users.
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let role = get(&txn, id).await?.ok_or(AppError::not_found("role"))?;
     if role.is_builtin {
         return Err(AppError::Conflict(
@@ -177,7 +175,7 @@ pub async fn set_user_roles(
     role_ids: &[Uuid],
 ) -> Result<(user::Model, Vec<role::Model>)> {
     viewer.require(Permission::RolesAssign)?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     // Locked first, so concurrent replacements of one user's roles run one
     // after the other and the result is exactly one of the requested sets.
     let user = users::lock(&txn, user_id)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{FromPosition, Repeated, role, session, user, user_role};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, RelationTrait, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Alias, Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -41,7 +41,7 @@ use serde_json::Value;
 #[tracing::instrument(name = "sessions.refresh", skip_all)]
 pub async fn refresh(ctx: &AppContext, token: &str, meta: &RequestMeta) -> Result<Tokens> {
     let hash = hash_token(token);
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let ts = now();
     let presented = session::Entity::find()
         .filter(session::Column::RefreshTokenHash.eq(hash.as_str()))
@@ -169,7 +169,7 @@ async fn require_actor(
 /// one of the viewer's, that token's session too.
 pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&str>) -> Result<()> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     end_chain(&txn, viewer.id(), viewer.session_id).await?;
     let mut ended = vec![Value::from(ids::session(viewer.session_id))];
@@ -194,7 +194,7 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer, refresh_token: Option<&st
 /// ended.
 pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: bool) -> Result<u64> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let ended = access::revoke_sessions(&txn, viewer.id(), None).await?;
     let mut event = Event::by(viewer, Action::AuthLogout)
         .on(Target::User(viewer.id()))
@@ -212,7 +212,7 @@ pub async fn logout_all(ctx: &AppContext, viewer: &Viewer, include_api_keys: boo
 /// (API keys stay); returns how many ended.
 pub async fn logout_others(ctx: &AppContext, viewer: &Viewer) -> Result<u64> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let ended = access::revoke_sessions(&txn, viewer.id(), Some(viewer.session_id)).await?;
     Event::by(viewer, Action::AuthLogout)
         .on(Target::User(viewer.id()))
@@ -258,7 +258,7 @@ pub async fn live_of_users(
 /// Ends one of the viewer's own sessions; another user's session is `NOT_FOUND`.
 pub async fn revoke_own(ctx: &AppContext, viewer: &Viewer, chain_id: Uuid) -> Result<()> {
     viewer.require_session()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     users::lock(&txn, viewer.id()).await?;
     let ended = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now()))

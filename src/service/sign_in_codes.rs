@@ -17,7 +17,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use entity::{sign_in_code, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -61,7 +61,7 @@ pub async fn request(ctx: &Arc<AppContext>, email: &str, meta: &RequestMeta) -> 
 /// Queues the code's mail for `email`'s live account, or for a sign-up
 /// when that is allowed; nothing otherwise.
 async fn mail_code(ctx: &AppContext, email: &str, accept_language: Option<&str>) -> Result<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let account = match users::find_by_login(&txn, email).await? {
         Some(found) => {
             let Some(user) = users::lock(&txn, found.id).await? else {
@@ -258,7 +258,7 @@ async fn sign_in(
                 let model = new_account::passwordless_row(username, &row.email, true);
                 let method = method.as_str();
                 async move {
-                    let txn = ctx.db.begin().await?;
+                    let txn = ctx.begin().await?;
                     let user =
                         new_account::register_passwordless(&txn, model, meta, method).await?;
                     txn.commit().await?;
@@ -280,7 +280,7 @@ async fn sign_in(
             }
         }
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let Some(user) = users::lock(&txn, user).await?.filter(|u| !u.is_deleted()) else {
         return Err(AppError::TokenInvalid);
     };

@@ -24,7 +24,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QuerySelect, Set, sea_query::Expr,
 };
 
 use super::{AppContext, now, role_grants};
@@ -180,7 +180,7 @@ async fn replace_active(
     active: Option<&signing_key::Model>,
     by: Replacement<'_>,
 ) -> Result<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let row = match by {
         Replacement::Insert(key) => activate(&txn, ctx, key, active.map(|row| row.id)).await?,
         Replacement::Promote(next) => promote(&txn, ctx, next, active.map(|row| row.id)).await?,

@@ -2,7 +2,7 @@
 //! access tokens, and replacing the active one.
 
 use entity::signing_key::{self, State};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use super::{
@@ -67,7 +67,7 @@ pub async fn rotate(
     } else {
         None
     };
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let previous = signing_key::Entity::find()
         .filter(signing_key::Column::State.eq(State::Active))
         .lock_exclusive()

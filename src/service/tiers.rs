@@ -2,7 +2,7 @@
 //! hold cannot be deleted; the foreign key refuses it, not a prior count.
 
 use entity::{tier, user};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ pub async fn create(
     description: Option<&str>,
 ) -> Result<tier::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let tier = tier::ActiveModel {
         id: Set(ids::new_key()),
         name: Set(super::tier_name(name)?),
@@ -79,7 +79,7 @@ pub async fn update(
     patch: NamePatch<'_>,
 ) -> Result<tier::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let current = get(&txn, id).await?.ok_or(AppError::not_found("tier"))?;
     let mut model = tier::ActiveModel {
         id: Set(id),
@@ -113,7 +113,7 @@ pub async fn update(
 /// Deletes an unused tier; `CONFLICT` while any user holds it.
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let result = tier::Entity::delete_by_id(id)
         .exec(&txn)
         .await
@@ -146,7 +146,7 @@ pub async fn set_user_tier(
     tier_id: Option<Uuid>,
 ) -> Result<user::Model> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let before = users::lock(&txn, user_id)
         .await?
         .ok_or(AppError::not_found("user"))?;

@@ -8,7 +8,6 @@ use entity::{outbox, webhook, webhook_delivery};
 use rand::RngCore;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -86,7 +85,7 @@ pub async fn create(
     )?;
     let secret = new_secret();
     let ts = now();
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let hook = webhook::Entity::insert(webhook::ActiveModel {
         id: Set(ids::new_key()),
         url: Set(url),
@@ -134,7 +133,7 @@ pub async fn update(
         .as_ref()
         .map(|d| crate::validation::optional_text(d.as_deref(), "description", 255))
         .transpose()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let before = find(&txn, id).await?;
     let mut model = webhook::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(id),
@@ -188,7 +187,7 @@ pub async fn update(
 /// `deleteWebhook` (superuser); its log goes with it.
 pub async fn delete(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let hook = find(&txn, id).await?;
     webhook::Entity::delete_by_id(id).exec(&txn).await?;
     Event::by(viewer, Action::WebhookDeleted)
@@ -274,7 +273,7 @@ pub async fn redeliver(ctx: &AppContext, viewer: &Viewer, delivery_id: Uuid) -> 
         .one(&ctx.db)
         .await?
         .ok_or_else(|| AppError::Conflict("the message is too old to deliver again".into()))?;
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     queue::queue(
         &txn,
         KIND,

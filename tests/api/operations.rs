@@ -50,6 +50,43 @@ async fn four_replicas_started_at_once_on_a_fresh_database_all_come_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_read_first_waits_for_another_replicas_write_instead_of_failing() {
+    use sea_orm::ConnectionTrait;
+    let app = crate::helpers::TestApp::spawn().await;
+    app.register_as("ann").await;
+    let other = app.replica().await;
+    // A flow's transaction reads, then (while another replica writes) writes.
+    let txn = app.ctx.begin().await.unwrap();
+    txn.execute_unprepared("SELECT count(*) FROM users").await.unwrap();
+    let racing = tokio::spawn(async move {
+        other
+            .db
+            .execute_unprepared("UPDATE users SET display_name = 'other' WHERE username = 'ann'")
+            .await
+            .map(|_| ())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    txn.execute_unprepared("UPDATE users SET display_name = 'flow' WHERE username = 'ann'")
+        .await
+        .expect("the flow's write waits its turn instead of failing with a stale snapshot");
+    txn.commit().await.unwrap();
+    racing.await.unwrap().expect("the other replica's write waits too");
+    // Both landed, one after the other: whichever ran second is what is left.
+    let left = app
+        .db()
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db().get_database_backend(),
+            "SELECT display_name FROM users WHERE username = 'ann'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "display_name")
+        .unwrap();
+    assert!(left == "other" || left == "flow", "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_started_before_its_database_waits_for_it() {
     let Some(url) = fresh_postgres().await else {
         return;

@@ -7,8 +7,7 @@
 use entity::{recovery_code, totp_factor, user};
 use rand::Rng;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
@@ -147,7 +146,7 @@ pub async fn with_code<T>(
         lock_if_exhausted(ctx, user_id, meta).await?;
         return Err(AppError::AccountLocked);
     }
-    let txn = ctx.db.begin().await?;
+    let txn = ctx.begin().await?;
     let user = users::lock(&txn, user_id)
         .await?
         .ok_or(AppError::TokenInvalid)?;
