@@ -65,7 +65,7 @@ def main():
     args = parser.parse_args()
     url = args.database_url.rsplit("/", 1)[0] + f"/ug_bench_{args.size}"
     release = R.ROOT / "target/release"
-    env = {"DATABASE_URL": url + "?sslmode=disable", "JWT_SECRET": R.JWT_SECRET, "RUST_LOG": "warn", "APP_ENV": "production",
+    env = {"DATABASE_URL": url + "?sslmode=disable", "JWT_SECRET": R.JWT_SECRET, "JWT_ISSUER": "usergraph", "RUST_LOG": "warn", "APP_ENV": "production",
            "RATE_LIMITS": "off", "METRICS_TOKEN": R.METRICS_TOKEN, "MAIL_TRANSPORT": "log", "MFA_ENCRYPTION_KEY": R.JWT_SECRET + "-mfa"}
     builds = [("usergraph", release / "usergraph")] + [tuple(b.split("=", 1)) for b in args.build]
     servers = []

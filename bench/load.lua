@@ -7,7 +7,9 @@
 
 local bodies = {}
 local counter = 0
-local errors = 0
+-- Global, not local: `done` reads each thread's count with `thread:get`,
+-- which sees only globals (a local here made every count read as zero).
+errors = 0
 local threads = {}
 local prefix = os.getenv("RUN_ID") or "0"
 

@@ -545,6 +545,13 @@ async fn every_field_of_a_user_read_by_id_or_listed_equals_the_whole_row_read() 
     // all of them at once.
     let mut selections: Vec<String> = fields.clone();
     selections.push(fields.join(" "));
+    // A page reads its roles' ids and names alone when only those are asked
+    // for (or `isStaff`), whole otherwise, however a selection mixes them.
+    for field in every_field(&app, &root.access, "Role").await {
+        selections.push(format!("roles {{ {field} }}"));
+    }
+    selections.push("isStaff roles { id name } again: roles { permissions }".to_owned());
+    selections.push("roles { __typename ... on Role { isBuiltin } }".to_owned());
     // `userByUsername` reads whole rows, so it is the reference for both
     // `user(id)` and `users`, which read only what the selection needs.
     for (id, username) in [(&full.id, "full"), (&gone.id, "gone")] {

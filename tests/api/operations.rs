@@ -57,7 +57,9 @@ async fn a_write_that_read_first_waits_for_another_replicas_write_instead_of_fai
     let other = app.replica().await;
     // A flow's transaction reads, then (while another replica writes) writes.
     let txn = app.ctx.begin().await.unwrap();
-    txn.execute_unprepared("SELECT count(*) FROM users").await.unwrap();
+    txn.execute_unprepared("SELECT count(*) FROM users")
+        .await
+        .unwrap();
     let racing = tokio::spawn(async move {
         other
             .db
@@ -70,7 +72,10 @@ async fn a_write_that_read_first_waits_for_another_replicas_write_instead_of_fai
         .await
         .expect("the flow's write waits its turn instead of failing with a stale snapshot");
     txn.commit().await.unwrap();
-    racing.await.unwrap().expect("the other replica's write waits too");
+    racing
+        .await
+        .unwrap()
+        .expect("the other replica's write waits too");
     // Both landed, one after the other: whichever ran second is what is left.
     let left = app
         .db()

@@ -9,7 +9,7 @@ use crate::{
     auth::Viewer,
     error::AppError,
     graphql::{guard::viewer, request::app},
-    service::directory::{self, Page, Projection},
+    service::directory::{self, Page, Projection, RoleColumns},
 };
 
 /// One user of a page, with the cursor that points at it.
@@ -137,9 +137,23 @@ impl UserConnection {
     }
 }
 
-/// Whether a selection of `User` fields asks for the user's roles.
-pub fn wants_roles(user: &Lookahead<'_>) -> bool {
-    user.field("roles").exists() || user.field("isStaff").exists()
+/// How much of the user's roles a selection of `User` fields needs, if
+/// any: their names (`isStaff`, or `roles` asking only for ids and names),
+/// or whole roles (any other field of a `Role`, including fields added
+/// later).
+fn wants_roles(user: &Lookahead<'_>) -> Option<RoleColumns> {
+    const NAMES: &[&str] = &["id", "name", "__typename"];
+    let roles = user.field("roles");
+    let whole = (roles.selection_fields().iter())
+        .flat_map(|field| field.selection_set())
+        .any(|field| !NAMES.contains(&field.name()));
+    if whole {
+        Some(RoleColumns::Whole)
+    } else if roles.exists() || user.field("isStaff").exists() {
+        Some(RoleColumns::Names)
+    } else {
+        None
+    }
 }
 
 /// The columns each `User` field is built from, beyond the id. A field not
@@ -194,8 +208,8 @@ pub fn projection(users: &[&Lookahead<'_>]) -> Projection {
     if users.iter().any(|u| u.field("tier").exists()) {
         projection = projection.with_tiers();
     }
-    if users.iter().any(|u| wants_roles(u)) {
-        projection = projection.with_roles();
+    if let Some(columns) = users.iter().filter_map(|u| wants_roles(u)).max() {
+        projection = projection.with_roles(columns);
     }
     projection
 }

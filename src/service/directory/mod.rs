@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 pub use cursor::encode_cursor;
-pub use projection::{Projected, Projection, by_ids};
+pub use projection::{Projected, Projection, RoleColumns, by_ids};
 
 use crate::{
     auth::{Permission, Viewer},

@@ -20,8 +20,21 @@ pub struct Projection {
     /// statement of its own (BENCHMARKS.md).
     tiers: bool,
     /// Whether each row carries its user's roles, aggregated in the page's
-    /// statement, which saves the page the roles' statement (BENCHMARKS.md).
-    roles: bool,
+    /// statement, which saves the page the roles' statement (BENCHMARKS.md),
+    /// and how much of each role.
+    roles: Option<RoleColumns>,
+}
+
+/// How much of each role a page carries. Most pages show only the roles'
+/// names, and carrying every role whole as JSON on every row was most of
+/// what a page cost the database beyond the hand-written baseline
+/// (BENCHMARKS.md). Ordered: the union of two projections reads the more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoleColumns {
+    /// The id and the name; the rest of each `role::Model` is blank.
+    Names,
+    /// Every column.
+    Whole,
 }
 
 impl Projection {
@@ -30,7 +43,7 @@ impl Projection {
         let mut projection = Self {
             positions: Vec::new(),
             tiers: false,
-            roles: false,
+            roles: None,
         };
         projection.add(user::Column::Id);
         for column in columns {
@@ -45,9 +58,9 @@ impl Projection {
         self
     }
 
-    /// The same columns, with each user's roles.
-    pub fn with_roles(mut self) -> Self {
-        self.roles = true;
+    /// The same columns, with each user's roles read as far as `columns`.
+    pub fn with_roles(mut self, columns: RoleColumns) -> Self {
+        self.roles = self.roles.max(Some(columns));
         self
     }
 
@@ -63,7 +76,7 @@ impl Projection {
             self.insert(position);
         }
         self.tiers |= other.tiers;
-        self.roles |= other.roles;
+        self.roles = self.roles.max(other.roles);
         self
     }
 
@@ -91,8 +104,8 @@ impl Projection {
                 .join(JoinType::LeftJoin, user::Relation::Tier.def())
                 .columns(tier::Column::iter());
         }
-        if self.roles {
-            select = select.expr(Expr::cust(roles_of_row(backend)));
+        if let Some(columns) = self.roles {
+            select = select.expr(Expr::cust(roles_of_row(backend, columns)));
         }
         select
     }
@@ -111,12 +124,12 @@ impl Projection {
         } else {
             None
         };
-        let roles = if self.roles {
+        let roles = if let Some(columns) = self.roles {
             let raw = row.try_get_by_index::<String>(at)?;
             Some(match seen.role_sets.get(&raw) {
                 Some(roles) => roles.clone(),
                 None => {
-                    let roles = decode_roles(&raw)?;
+                    let roles = decode_roles(&raw, columns)?;
                     seen.role_sets.insert(raw, roles.clone());
                     roles
                 }
@@ -128,18 +141,29 @@ impl Projection {
     }
 }
 
-/// The row's user's roles as one JSON array of `[id, name, description,
-/// permissions, is_builtin, created_at]` arrays: a correlated subquery on
-/// `user_roles`' primary key, so a page reads its roles in its own statement.
-fn roles_of_row(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => {
+/// The row's user's roles as one JSON array of `[id, name]` arrays, or
+/// of `[id, name, description, permissions, is_builtin, created_at]` ones:
+/// a correlated subquery on `user_roles`' primary key, so a page reads its
+/// roles in its own statement.
+fn roles_of_row(backend: DbBackend, columns: RoleColumns) -> &'static str {
+    match (backend, columns) {
+        (DbBackend::Postgres, RoleColumns::Names) => {
+            "(SELECT COALESCE(json_agg(json_build_array(r.id, r.name)), '[]')::text \
+             FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+             WHERE ur.user_id = \"users\".\"id\")"
+        }
+        (DbBackend::Postgres, RoleColumns::Whole) => {
             "(SELECT COALESCE(json_agg(json_build_array(r.id, r.name, r.description, \
              r.permissions, r.is_builtin, r.created_at)), '[]')::text FROM user_roles ur \
              JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = \"users\".\"id\")"
         }
         // SQLite keeps UUIDs as blobs, which JSON cannot hold.
-        _ => {
+        (_, RoleColumns::Names) => {
+            "(SELECT json_group_array(json_array(lower(hex(r.id)), r.name)) \
+             FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+             WHERE ur.user_id = \"users\".\"id\")"
+        }
+        (_, RoleColumns::Whole) => {
             "(SELECT json_group_array(json_array(lower(hex(r.id)), r.name, r.description, \
              r.permissions, r.is_builtin, r.created_at)) FROM user_roles ur \
              JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = \"users\".\"id\")"
@@ -148,8 +172,8 @@ fn roles_of_row(backend: DbBackend) -> &'static str {
 }
 
 /// The roles `roles_of_row` aggregated, ordered by name as everywhere else.
-fn decode_roles(raw: &str) -> std::result::Result<Vec<role::Model>, DbErr> {
-    type Row = (
+fn decode_roles(raw: &str, columns: RoleColumns) -> std::result::Result<Vec<role::Model>, DbErr> {
+    type Whole = (
         String,
         String,
         Option<String>,
@@ -158,25 +182,45 @@ fn decode_roles(raw: &str) -> std::result::Result<Vec<role::Model>, DbErr> {
         String,
     );
     let bad = |what: &str| DbErr::Type(format!("aggregated roles: {what}"));
-    let rows: Vec<Row> = serde_json::from_str(raw).map_err(|e| bad(&e.to_string()))?;
-    let mut roles = rows
-        .into_iter()
-        .map(
-            |(id, name, description, permissions, builtin, created_at)| {
-                Ok(role::Model {
-                    id: Uuid::try_parse(&id).map_err(|_| bad("id"))?,
-                    name,
-                    description,
-                    permissions,
-                    // A boolean on PostgreSQL, 0 or 1 on SQLite.
-                    is_builtin: builtin.as_bool().unwrap_or(builtin.as_i64() == Some(1)),
-                    created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
-                        .map_err(|_| bad("created_at"))?
-                        .with_timezone(&chrono::Utc),
+    let id = |id: &str| Uuid::try_parse(id).map_err(|_| bad("id"));
+    let mut roles = match columns {
+        RoleColumns::Names => {
+            let rows: Vec<(String, String)> =
+                serde_json::from_str(raw).map_err(|e| bad(&e.to_string()))?;
+            rows.into_iter()
+                .map(|(role_id, name)| {
+                    Ok(role::Model {
+                        id: id(&role_id)?,
+                        name,
+                        description: None,
+                        permissions: "[]".to_owned(),
+                        is_builtin: false,
+                        created_at: chrono::DateTime::UNIX_EPOCH,
+                    })
                 })
-            },
-        )
-        .collect::<std::result::Result<Vec<_>, DbErr>>()?;
+                .collect::<std::result::Result<Vec<_>, DbErr>>()?
+        }
+        RoleColumns::Whole => {
+            let rows: Vec<Whole> = serde_json::from_str(raw).map_err(|e| bad(&e.to_string()))?;
+            rows.into_iter()
+                .map(
+                    |(role_id, name, description, permissions, builtin, created_at)| {
+                        Ok(role::Model {
+                            id: id(&role_id)?,
+                            name,
+                            description,
+                            permissions,
+                            // A boolean on PostgreSQL, 0 or 1 on SQLite.
+                            is_builtin: builtin.as_bool().unwrap_or(builtin.as_i64() == Some(1)),
+                            created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
+                                .map_err(|_| bad("created_at"))?
+                                .with_timezone(&chrono::Utc),
+                        })
+                    },
+                )
+                .collect::<std::result::Result<Vec<_>, DbErr>>()?
+        }
+    };
     roles.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(roles)
 }
