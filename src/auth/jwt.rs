@@ -6,13 +6,18 @@
 //! database on every request. The keys themselves live in the database
 //! (`service::signing` installs them here).
 
-use std::{collections::HashMap, sync::RwLock, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, RwLock},
+    time::Duration,
+};
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::signing::{Algorithm, PublicKey, hs256_kid};
 use crate::error::{AppError, Result};
@@ -115,6 +120,9 @@ pub struct JwtKeys {
     /// verify (`JWT_ACCEPT_HS256_UNTIL`); without it, none does.
     accept_hs256_until: Option<i64>,
     ring: RwLock<Ring>,
+    /// Asymmetric tokens whose signature and claims this replica has
+    /// checked, by the token's SHA-256 (at most `VERIFIED_KEPT`).
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
     validations: HashMap<Algorithm, Validation>,
     issuer: String,
     audience: String,
@@ -123,6 +131,17 @@ pub struct JwtKeys {
 
 /// Seconds of clock difference allowed between replicas and verifiers.
 pub const LEEWAY: u64 = 5;
+
+/// How many checked asymmetric tokens a replica remembers. A client sends
+/// the same access token with every request until it refreshes, and
+/// checking an Ed25519 signature again was most of what EdDSA added to a
+/// request (BENCHMARKS.md). What is remembered cannot change: that this
+/// token's signature is this key's and its claims parsed to these. The key
+/// (still installed, not retired) and the expiry are checked on every
+/// request, the session against the database. Only checked tokens get in,
+/// so a stranger's forgeries cost the cache nothing; when it is full it
+/// starts again empty, which bounds its memory (about 2 MB).
+const VERIFIED_KEPT: usize = 4096;
 
 impl JwtKeys {
     pub fn new(
@@ -156,6 +175,7 @@ impl JwtKeys {
             hs_kid: hs256_kid(bytes),
             accept_hs256_until: accept_hs256_until.map(|t| t.timestamp()),
             ring: RwLock::default(),
+            verified: Mutex::default(),
             validations,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -285,13 +305,36 @@ impl JwtKeys {
             {
                 return Err(AppError::TokenInvalid.into());
             }
-            jsonwebtoken::decode::<Claims>(
-                token,
-                &verifier.key.decoding,
-                &self.validations[&algorithm],
-            )
-            .map_err(refused)?
-            .claims
+            let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            let seen = self
+                .verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&digest)
+                .cloned();
+            match seen {
+                // `exp` as `decode` judges it; `nbf` passed when the token
+                // got in and cannot fail later.
+                Some(claims) if claims.exp < Utc::now().timestamp() - LEEWAY as i64 => {
+                    return Err(AppError::TokenExpired.into());
+                }
+                Some(claims) => claims,
+                None => {
+                    let claims = jsonwebtoken::decode::<Claims>(
+                        token,
+                        &verifier.key.decoding,
+                        &self.validations[&algorithm],
+                    )
+                    .map_err(refused)?
+                    .claims;
+                    let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                    if verified.len() >= VERIFIED_KEPT {
+                        verified.clear();
+                    }
+                    verified.insert(digest, claims.clone());
+                    claims
+                }
+            }
         };
         // An `iat` in the future means a forged or mis-clocked token, and
         // no token usergraph signs lives longer than the access-token
@@ -518,6 +561,42 @@ mod tests {
             let ring = keys.ring.read().unwrap();
             ring.verifiers.values().next().unwrap().key.clone()
         };
+        keys.install(
+            None,
+            vec![Verifier {
+                key: public,
+                retires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
+            }],
+        );
+        assert!(refused(keys.verify(&token)));
+    }
+
+    #[test]
+    fn a_remembered_token_still_dies_with_its_key_and_at_its_expiry() {
+        let keys = keys_with(Algorithm::EdDsa, "usergraph", 60);
+        let public = activate(&keys, Algorithm::EdDsa);
+        let token = issue(&keys);
+        // Checked once, then answered from memory.
+        assert!(keys.verify(&token).is_ok());
+        assert_eq!(keys.verified.lock().unwrap().len(), 1);
+        assert!(keys.verify(&token).is_ok());
+        // A forgery is never remembered.
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert!(keys.verify(&forged).is_err());
+        assert_eq!(keys.verified.lock().unwrap().len(), 1);
+        // Remembered with an expiry now past: expired, as `decode` says.
+        for claims in keys.verified.lock().unwrap().values_mut() {
+            claims.exp = Utc::now().timestamp() - LEEWAY as i64 - 1;
+        }
+        assert!(matches!(
+            keys.verify(&token),
+            Err(Unverified::Refused(AppError::TokenExpired))
+        ));
+        // A retired key refuses what it verified before.
+        let token = keys
+            .sign(&keys.claims("usr_a".into(), "ses_c".into()))
+            .unwrap();
+        assert!(keys.verify(&token).is_ok());
         keys.install(
             None,
             vec![Verifier {
