@@ -561,6 +561,12 @@ mod tests {
             let ring = keys.ring.read().unwrap();
             ring.verifiers.values().next().unwrap().key.clone()
         };
+        retire(&keys, public);
+        assert!(refused(keys.verify(&token)));
+    }
+
+    /// Leaves `public` installed as a key that retired a second ago.
+    fn retire(keys: &JwtKeys, public: PublicKey) {
         keys.install(
             None,
             vec![Verifier {
@@ -568,7 +574,6 @@ mod tests {
                 retires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
             }],
         );
-        assert!(refused(keys.verify(&token)));
     }
 
     #[test]
@@ -597,13 +602,7 @@ mod tests {
             .sign(&keys.claims("usr_a".into(), "ses_c".into()))
             .unwrap();
         assert!(keys.verify(&token).is_ok());
-        keys.install(
-            None,
-            vec![Verifier {
-                key: public,
-                retires_at: Some(Utc::now() - chrono::Duration::seconds(1)),
-            }],
-        );
+        retire(&keys, public);
         assert!(refused(keys.verify(&token)));
     }
 }
