@@ -122,7 +122,7 @@ pub struct JwtKeys {
     ring: RwLock<Ring>,
     /// Asymmetric tokens whose signature and claims this replica has
     /// checked, by the token's SHA-256 (at most `VERIFIED_KEPT`).
-    verified: Mutex<HashMap<[u8; 32], Claims>>,
+    verified: Mutex<HashMap<[u8; 32], std::sync::Arc<Claims>>>,
     validations: HashMap<Algorithm, Validation>,
     issuer: String,
     audience: String,
@@ -140,7 +140,9 @@ pub const LEEWAY: u64 = 5;
 /// (still installed, not retired) and the expiry are checked on every
 /// request, the session against the database. Only checked tokens get in,
 /// so a stranger's forgeries cost the cache nothing; when it is full it
-/// starts again empty, which bounds its memory (about 2 MB).
+/// starts again empty, which bounds its memory: a few hundred bytes a
+/// token, more with large custom claims (`JWT_CLAIMS_TEMPLATE`), each
+/// within the request header's size limit.
 const VERIFIED_KEPT: usize = 4096;
 
 impl JwtKeys {
@@ -318,7 +320,7 @@ impl JwtKeys {
                 Some(claims) if claims.exp < Utc::now().timestamp() - LEEWAY as i64 => {
                     return Err(AppError::TokenExpired.into());
                 }
-                Some(claims) => claims,
+                Some(claims) => Claims::clone(&claims),
                 None => {
                     let claims = jsonwebtoken::decode::<Claims>(
                         token,
@@ -327,25 +329,33 @@ impl JwtKeys {
                     )
                     .map_err(refused)?
                     .claims;
+                    // Only a token that passes every check is remembered.
+                    self.judge_lifetime(&claims)?;
+                    let remembered = std::sync::Arc::new(claims.clone());
                     let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
                     if verified.len() >= VERIFIED_KEPT {
                         verified.clear();
                     }
-                    verified.insert(digest, claims.clone());
+                    verified.insert(digest, remembered);
                     claims
                 }
             }
         };
-        // An `iat` in the future means a forged or mis-clocked token, and
-        // no token usergraph signs lives longer than the access-token
-        // lifetime: a longer one was made with a key that leaked.
+        self.judge_lifetime(&claims)?;
+        Ok(claims)
+    }
+
+    /// An `iat` in the future means a forged or mis-clocked token, and no
+    /// token usergraph signs lives longer than the access-token lifetime: a
+    /// longer one was made with a key that leaked.
+    fn judge_lifetime(&self, claims: &Claims) -> std::result::Result<(), Unverified> {
         let leeway = LEEWAY as i64;
         if claims.iat > Utc::now().timestamp() + leeway
             || claims.exp - claims.iat > self.ttl.as_secs() as i64 + leeway
         {
             return Err(AppError::TokenInvalid.into());
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -591,7 +601,7 @@ mod tests {
         assert_eq!(keys.verified.lock().unwrap().len(), 1);
         // Remembered with an expiry now past: expired, as `decode` says.
         for claims in keys.verified.lock().unwrap().values_mut() {
-            claims.exp = Utc::now().timestamp() - LEEWAY as i64 - 1;
+            std::sync::Arc::make_mut(claims).exp = Utc::now().timestamp() - LEEWAY as i64 - 1;
         }
         assert!(matches!(
             keys.verify(&token),
