@@ -82,6 +82,10 @@ W2 = 'mutation W2($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $
 S1 = "query S1($term: String) { users(first: 50, filter: { search: $term }) { edges { node { id username email roles { name } tier { name } } } } }"
 # A filtered count: the viewers (5% of the seeded users).
 C1 = 'query C1 { users(first: 0, filter: { role: "viewer" }) { totalCount } }'
+# C1's other filters (#34): a status few users hold, and an organisation's
+# members (every tenth seeded user).
+C1_STATUS = 'query C1 { users(first: 0, filter: { status: SUSPENDED }) { totalCount } }'
+C1_ORG = 'query C1($o: ID) { users(first: 0, filter: { organizationId: $o }) { totalCount } }'
 # An organisation's first members page (#32): 50 of its members by
 # username, with their org roles, in an organisation of a tenth of the users.
 O1 = "query O1($o: ID!) { organization(id: $o) { members(first: 50) { edges { node { id user { id username email } roles { name } } } } } }"
@@ -287,6 +291,10 @@ def prepare_database(base_url, size, binary):
               "WHERE u.username LIKE 'user%' AND substr(u.username, 5)::int % 10 = 0")
     psql(url, "INSERT INTO membership_roles (membership_id, org_role_id) "
               "SELECT m.id, r.id FROM memberships m, org_roles r WHERE r.is_builtin AND r.name = 'member'")
+    # One seeded user in 200 suspended (none of the first 1,000, who sign
+    # in): what a count by status (C1-status) counts.
+    psql(url, "UPDATE users SET status = 'suspended' WHERE username LIKE 'user%' "
+              "AND substr(username, 5)::int > 1000 AND substr(username, 5)::int % 200 = 0")
     # As autovacuum leaves a table in production: statistics, and a
     # visibility map, without which PostgreSQL cannot plan index-only scans.
     psql(url, "VACUUM ANALYZE")
@@ -431,12 +439,13 @@ def bench_size(args, profile, size, binaries, tmp):
             golden("S1", post(UG_PORT, json.loads(s1.read_text().splitlines()[0]), token), None, ("users", "edges"))
             alone("S1", 1, s1)
             alone("S1-short", 1, write_bodies(tmp, "s1short", S1, [{"term": t} for t in ["zq", "qz", "xj", "jx"]], "S1"))
+        org = "org_" + psql(url, "SELECT id FROM organizations WHERE slug = 'bench-org'").replace("-", "")
         if "C1" in scenarios:
-            c1 = write_bodies(tmp, "c1", C1, [{}], "C1")
-            golden("C1", post(UG_PORT, json.loads(c1.read_text()), token), None, ("users", "totalCount"))
-            alone("C1", 1, c1)
+            for name, query, variables in [("C1", C1, {}), ("C1-status", C1_STATUS, {}), ("C1-org", C1_ORG, {"o": org})]:
+                c1 = write_bodies(tmp, name.lower(), query, [variables], "C1")
+                golden(name, post(UG_PORT, json.loads(c1.read_text()), token), None, ("users", "totalCount"))
+                alone(name, 1, c1)
         if "O1" in scenarios:
-            org = "org_" + psql(url, "SELECT id FROM organizations WHERE slug = 'bench-org'").replace("-", "")
             o1 = write_bodies(tmp, "o1", O1, [{"o": org}], "O1")
             golden("O1", post(UG_PORT, json.loads(o1.read_text()), token), None, ("organization", "members", "edges"))
             alone("O1", 1, o1)
@@ -450,7 +459,7 @@ def bench_size(args, profile, size, binaries, tmp):
             results["cells"]["A3@c16"] = {"usergraph": summarize(runs)}
             log(f"{size} A3@c16: {summarize(runs)['rps']:.0f} req/s")
         first = results["cells"].get("Q1-first@c1")
-        for name in ["S1@c1", "S1-short@c1", "C1@c1", "O1@c1"]:
+        for name in ["S1@c1", "S1-short@c1", "C1@c1", "C1-status@c1", "C1-org@c1", "O1@c1"]:
             if first and name in results["cells"]:
                 ratio = results["cells"][name]["usergraph"]["p50_us"] / max(first["usergraph"]["p50_us"], 1)
                 results["cells"][name]["p50_over_first_page"] = ratio

@@ -1040,3 +1040,49 @@ async fn a_count_of_one_roles_holders_leaves_out_deleted_users_as_every_count_do
     assert_eq!(count(json!({ "role": "viewer", "search": "va" })).await, 1);
     assert_eq!(count(json!({ "or": [{ "role": "viewer" }] })).await, 2);
 }
+
+#[tokio::test]
+async fn a_count_of_one_organisations_members_leaves_out_deleted_users_as_every_count_does() {
+    use crate::organizations::{add_member, create};
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let org = create(&app, &root.access, "acme").await;
+    let other = create(&app, &root.access, "other").await;
+    for name in ["ma", "mb", "mc"] {
+        let member = app.user_with(name, &[], false).await;
+        add_member(&app, &org, &member.id, "member").await;
+    }
+    let elsewhere = app.user_with("elsewhere", &[], false).await;
+    add_member(&app, &other, &elsewhere.id, "member").await;
+    app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'mc'")
+        .await;
+    let count = async |filter: Value| {
+        let body = app
+            .gql(
+                Some(&root.access),
+                "query($f: UserFilter) { users(first: 0, filter: $f) { totalCount } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        body["data"]["users"]["totalCount"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}"))
+    };
+
+    // An organisation alone is counted from its memberships (the creator
+    // is a member too); anything more, as any filter.
+    assert_eq!(count(json!({ "organizationId": org })).await, 3);
+    assert_eq!(
+        count(json!({ "and": [{ "organizationId": org }] })).await,
+        3
+    );
+    assert_eq!(
+        count(json!({ "organizationId": org, "includeDeleted": true })).await,
+        4
+    );
+    assert_eq!(count(json!({ "organizationId": other })).await, 2);
+    assert_eq!(
+        count(json!({ "organizationId": org, "search": "ma" })).await,
+        1
+    );
+}

@@ -136,7 +136,7 @@ const ACCEPT: &str = "mutation($t: String!, $p: String, $u: String) { acceptOrga
 const MEMBERS: &str = "query($o: ID!, $n: Int, $f: UserFilter) { organization(id: $o) { members(first: $n, filter: $f) { totalCount nodes { id joinedAt roles { name } user { id username email name } } } } }";
 
 /// An organisation made through the API by `owner` (an `ORGS_CREATE` holder).
-async fn create(app: &TestApp, token: &str, slug: &str) -> String {
+pub async fn create(app: &TestApp, token: &str, slug: &str) -> String {
     let body = app
         .gql(
             Some(token),
