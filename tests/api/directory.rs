@@ -1006,6 +1006,20 @@ async fn total_pages_and_current_page_follow_the_page_size_from_one_count() {
     assert_eq!(both, one, "totalPages counted again");
 }
 
+/// `users(filter).totalCount` as `token`'s holder sees it.
+async fn total_count(app: &TestApp, token: &str, filter: Value) -> i64 {
+    let body = app
+        .gql(
+            Some(token),
+            "query($f: UserFilter) { users(first: 0, filter: $f) { totalCount } }",
+            json!({ "f": filter }),
+        )
+        .await;
+    body["data"]["users"]["totalCount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{body}"))
+}
+
 #[tokio::test]
 async fn a_count_of_one_roles_holders_leaves_out_deleted_users_as_every_count_does() {
     let app = TestApp::spawn().await;
@@ -1016,18 +1030,7 @@ async fn a_count_of_one_roles_holders_leaves_out_deleted_users_as_every_count_do
     app.user_with("plain", &["user"], false).await;
     app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'vc'")
         .await;
-    let count = async |filter: Value| {
-        let body = app
-            .gql(
-                Some(&root.access),
-                "query($f: UserFilter) { users(first: 0, filter: $f) { totalCount } }",
-                json!({ "f": filter }),
-            )
-            .await;
-        body["data"]["users"]["totalCount"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{body}"))
-    };
+    let count = async |filter: Value| total_count(&app, &root.access, filter).await;
 
     // A role alone is counted from its holders; anything more, as any filter.
     assert_eq!(count(json!({ "role": "viewer" })).await, 2);
@@ -1056,18 +1059,7 @@ async fn a_count_of_one_organisations_members_leaves_out_deleted_users_as_every_
     add_member(&app, &other, &elsewhere.id, "member").await;
     app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'mc'")
         .await;
-    let count = async |filter: Value| {
-        let body = app
-            .gql(
-                Some(&root.access),
-                "query($f: UserFilter) { users(first: 0, filter: $f) { totalCount } }",
-                json!({ "f": filter }),
-            )
-            .await;
-        body["data"]["users"]["totalCount"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{body}"))
-    };
+    let count = async |filter: Value| total_count(&app, &root.access, filter).await;
 
     // An organisation alone is counted from its memberships (the creator
     // is a member too); anything more, as any filter.
