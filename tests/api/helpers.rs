@@ -542,6 +542,9 @@ fn capture_logs() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("usergraph=info")
             .with_ansi(false)
+            // A timestamp's microseconds are six digits, as a mailed code is:
+            // the leak checks must not find one in the other.
+            .without_time()
             .with_writer(move || writer.clone())
             .try_init();
         buffer
@@ -551,6 +554,17 @@ fn capture_logs() {
 /// The captured log so far.
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.get().expect("logs captured").lock().unwrap()).into_owned()
+}
+
+/// Whether the captured log holds `secret` as a word of its own: every
+/// test's lines share the log, and a short secret (a six-digit code) is
+/// bound to occur inside some longer run of digits or hex.
+pub fn logs_mention(secret: &str) -> bool {
+    let logs = logs();
+    let alone = |at: Option<char>| at.is_none_or(|c| !c.is_ascii_alphanumeric());
+    logs.match_indices(secret).any(|(at, _)| {
+        alone(logs[..at].chars().next_back()) && alone(logs[at + secret.len()..].chars().next())
+    })
 }
 
 /// A new, empty database URL (and the directory holding it, for SQLite).
