@@ -1,4 +1,9 @@
 //! The `organizations` table: a company users belong to (#32).
+//!
+//! The table also has `member_count`, its members who are not soft-deleted,
+//! which the database's triggers keep (migration `m20261207_000021`) and
+//! only the directory's count reads. The model leaves it out on purpose: a
+//! model written back whole would overwrite a concurrent join's count.
 
 use sea_orm::entity::prelude::*;
 

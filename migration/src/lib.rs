@@ -25,6 +25,7 @@ mod m20261207_000017_import_erasure;
 mod m20261207_000018_organizations;
 mod m20261207_000019_organization_permissions;
 mod m20261207_000020_impersonation;
+mod m20261207_000021_member_counts;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_organizations::Migration),
             Box::new(m20261207_000019_organization_permissions::Migration),
             Box::new(m20261207_000020_impersonation::Migration),
+            Box::new(m20261207_000021_member_counts::Migration),
         ]
     }
 }

@@ -1007,7 +1007,7 @@ async fn total_pages_and_current_page_follow_the_page_size_from_one_count() {
 }
 
 /// `users(filter).totalCount` as `token`'s holder sees it.
-async fn total_count(app: &TestApp, token: &str, filter: Value) -> i64 {
+pub(crate) async fn total_count(app: &TestApp, token: &str, filter: Value) -> i64 {
     let body = app
         .gql(
             Some(token),

@@ -4,7 +4,7 @@
 //! on every path.
 
 use entity::{membership, organization};
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use usergraph::{
     auth::org::OrgPermission,
     service::memberships::{self, ADMIN, MEMBER, OWNER},
@@ -1064,4 +1064,271 @@ async fn a_members_list_filters_only_by_what_its_reader_sees() {
         )
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
+}
+
+/// An organisation's head count as `users` answers it: the kept count (the
+/// organisation alone) and the count of the general condition (the same
+/// filter inside an `and`), which must agree.
+async fn head_counts(app: &TestApp, token: &str, org: &str) -> (i64, i64) {
+    use crate::directory::total_count;
+    (
+        total_count(app, token, json!({ "organizationId": org })).await,
+        total_count(app, token, json!({ "and": [{ "organizationId": org }] })).await,
+    )
+}
+
+#[tokio::test]
+async fn an_organisations_head_count_stays_exact_through_every_way_in_and_out() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let org = create(&app, &root.access, "acme").await;
+    let names = [
+        "leaver",
+        "removed",
+        "suspended",
+        "deleted",
+        "erased",
+        "gone",
+        "quitter",
+    ];
+    let mut people = std::collections::HashMap::new();
+    for name in names {
+        let person = app.user_with(name, &[], false).await;
+        let membership = add_member(&app, &org, &person.id, MEMBER).await;
+        people.insert(name, (person, membership));
+    }
+    let as_root = async |query: &str, id: &str| {
+        let body = app
+            .gql(Some(&root.access), query, json!({ "id": id }))
+            .await;
+        assert!(body["errors"].is_null(), "{query}: {body}");
+    };
+    let steps: [(&str, i64); 10] = [
+        ("joined", 8),
+        ("left", 7),
+        ("removed", 6),
+        ("suspended", 6),
+        ("deleted", 5),
+        ("restored", 6),
+        ("erased", 5),
+        ("gone", 4),
+        ("quit", 3),
+        ("deleted then gone", 2),
+    ];
+    for (step, expected) in steps {
+        match step {
+            "left" => {
+                let body = app
+                    .gql(
+                        Some(&people["leaver"].0.access),
+                        "mutation($o: ID!) { leaveOrganization(organizationId: $o) }",
+                        json!({ "o": org }),
+                    )
+                    .await;
+                assert_eq!(body["data"]["leaveOrganization"], true, "{body}");
+            }
+            "removed" => {
+                as_root(
+                    "mutation($id: ID!) { removeMember(membershipId: $id) }",
+                    &people["removed"].1,
+                )
+                .await
+            }
+            "suspended" => {
+                let body = app
+                    .gql(
+                        Some(&root.access),
+                        "mutation($id: ID!) { setUserStatus(id: $id, status: SUSPENDED) { id } }",
+                        json!({ "id": people["suspended"].0.id }),
+                    )
+                    .await;
+                assert!(body["errors"].is_null(), "{body}");
+            }
+            "deleted" => {
+                as_root(
+                    "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+                    &people["deleted"].0.id,
+                )
+                .await
+            }
+            "restored" => {
+                as_root(
+                    "mutation($id: ID!) { restoreUser(id: $id) { id } }",
+                    &people["deleted"].0.id,
+                )
+                .await
+            }
+            "erased" => {
+                as_root(
+                    "mutation($id: ID!) { eraseUser(id: $id) }",
+                    &people["erased"].0.id,
+                )
+                .await
+            }
+            "gone" => {
+                as_root(
+                    "mutation($id: ID!) { hardDeleteUser(id: $id) }",
+                    &people["gone"].0.id,
+                )
+                .await
+            }
+            "quit" => {
+                let body = app
+                    .gql(
+                        Some(&people["quitter"].0.access),
+                        "mutation($p: String!) { deleteMe(password: $p) }",
+                        json!({ "p": PASSWORD }),
+                    )
+                    .await;
+                assert_eq!(body["data"]["deleteMe"], true, "{body}");
+            }
+            "deleted then gone" => {
+                // Counted out once, when deleted; not again when removed for good.
+                let deleted = &people["deleted"].0.id;
+                as_root("mutation($id: ID!) { deleteUser(id: $id) { id } }", deleted).await;
+                as_root("mutation($id: ID!) { hardDeleteUser(id: $id) }", deleted).await;
+            }
+            _ => {}
+        }
+        assert_eq!(
+            head_counts(&app, &root.access, &org).await,
+            (expected, expected),
+            "after {step}"
+        );
+    }
+    // An operator's own SQL is counted too: a deleted user's row joining
+    // counts nothing, a live one's does.
+    let late = app.user_with("late", &[], false).await;
+    app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'late'")
+        .await;
+    add_member(&app, &org, &late.id, MEMBER).await;
+    assert_eq!(head_counts(&app, &root.access, &org).await, (2, 2));
+    app.sql("UPDATE users SET deleted_at = NULL WHERE username = 'late'")
+        .await;
+    assert_eq!(head_counts(&app, &root.access, &org).await, (3, 3));
+    // One statement adding several members counts the live ones.
+    let org_key = usergraph::ids::decode(usergraph::ids::ORGANIZATION, &org, "id").unwrap();
+    let mut rows = Vec::new();
+    for name in ["bulk1", "bulk2", "bulk3"] {
+        let person = app.user_with(name, &[], false).await;
+        rows.push(membership::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            organization_id: Set(org_key),
+            user_id: Set(usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap()),
+            joined_at: Set(chrono::Utc::now()),
+        });
+    }
+    app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'bulk3'")
+        .await;
+    membership::Entity::insert_many(rows)
+        .exec_without_returning(app.db())
+        .await
+        .unwrap();
+    assert_eq!(head_counts(&app, &root.access, &org).await, (5, 5));
+    // An organisation deleted, or never made, counts nobody.
+    as_root("mutation($id: ID!) { deleteOrganization(id: $id) }", &org).await;
+    assert_eq!(head_counts(&app, &root.access, &org).await, (0, 0));
+}
+
+/// The kept count of every organisation against a count of its rows.
+async fn kept_and_counted(app: &TestApp) -> Vec<(i64, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = app
+        .db()
+        .query_all_raw(Statement::from_string(
+            app.db().get_database_backend(),
+            "SELECT member_count, (SELECT COUNT(*) FROM memberships JOIN users \
+             ON users.id = memberships.user_id WHERE memberships.organization_id = \
+             organizations.id AND users.deleted_at IS NULL) FROM organizations ORDER BY slug",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            (
+                row.try_get_by_index::<i64>(0).unwrap(),
+                row.try_get_by_index::<i64>(1).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletion_leaves_it() {
+    use sea_orm::{ConnectionTrait, DatabaseTransaction};
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let org = create(&app, &root.access, "acme").await;
+    let org_key = usergraph::ids::decode(usergraph::ids::ORGANIZATION, &org, "id").unwrap();
+    let join = |user: uuid::Uuid| membership::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_key),
+        user_id: Set(user),
+        joined_at: Set(chrono::Utc::now()),
+    };
+    let delete = |username: &str| {
+        format!("UPDATE users SET deleted_at = CURRENT_TIMESTAMP WHERE username = '{username}'")
+    };
+    // Each round holds one side's transaction open while the other starts:
+    // a join or a departure, before the deletion and after it.
+    enum Change {
+        Join(membership::ActiveModel),
+        Sql(String),
+    }
+    async fn apply(txn: &DatabaseTransaction, change: Change) -> Result<(), sea_orm::DbErr> {
+        match change {
+            Change::Join(model) => model.insert(txn).await.map(drop),
+            Change::Sql(sql) => txn.execute_unprepared(&sql).await.map(drop),
+        }
+    }
+    for round in 0..8 {
+        let name = format!("racer{round}");
+        let person = app.user_with(&name, &[], false).await;
+        let user = usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap();
+        let membership = if round % 4 < 2 {
+            Change::Join(join(user))
+        } else {
+            add_member(&app, &org, &person.id, MEMBER).await;
+            Change::Sql(format!(
+                "DELETE FROM memberships WHERE user_id = \
+                 (SELECT id FROM users WHERE username = '{name}')"
+            ))
+        };
+        let deletion = Change::Sql(delete(&name));
+        let (held, racing) = if round % 2 == 0 {
+            (membership, deletion)
+        } else {
+            (deletion, membership)
+        };
+        let first: DatabaseTransaction = app.db().begin().await.unwrap();
+        apply(&first, held).await.unwrap();
+        let db = app.db().clone();
+        let second = tokio::spawn(async move {
+            let txn = db.begin().await?;
+            apply(&txn, racing).await?;
+            txn.commit().await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        let [(kept, counted)] = kept_and_counted(&app).await[..] else {
+            panic!("one organisation")
+        };
+        assert_eq!(kept, counted, "round {round}");
+    }
+    // Many joins at once, each its own transaction, all counted.
+    let mut joins = Vec::new();
+    for n in 0..12 {
+        let person = app.user_with(&format!("crowd{n}"), &[], false).await;
+        let user = usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap();
+        let db = app.db().clone();
+        let model = join(user);
+        joins.push(tokio::spawn(
+            async move { model.insert(&db).await.map(drop) },
+        ));
+    }
+    for join in joins {
+        join.await.unwrap().unwrap();
+    }
+    assert_eq!(kept_and_counted(&app).await, vec![(13, 13)]);
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::{membership, role, user, user_role};
+use entity::{membership, organization, role, user, user_role};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
     Value,
@@ -318,12 +318,13 @@ fn literal(value: Value, backend: DbBackend) -> String {
 
 /// The count of a filter that names one role, or one organisation, and
 /// nothing else (an administrator's "how many admins?", an organisation's
-/// head count), started from the holders' or members' rows: they, minus
-/// those soft-deleted. PostgreSQL plans the general condition as a merge of
-/// every live user with those rows, which at 1M users took 37x a first page
-/// for a role and 123x for an organisation of 100,000 (BENCHMARKS.md, C1);
-/// from the rows it reads one index range and the deleted users. `None` for
-/// any other filter.
+/// head count), without the general condition. PostgreSQL plans that as a
+/// merge of every live user with the holders' or members' rows, which at 1M
+/// users took 37x a first page for a role and 123x for an organisation of
+/// 100,000 (BENCHMARKS.md, C1). A role's holders are counted from their
+/// rows, minus those soft-deleted: one index range and the deleted users.
+/// An organisation's count is the one the database keeps for it. `None`
+/// for any other filter.
 pub(super) fn holders_count(filter: &Filter, context: &Context) -> Option<SelectStatement> {
     let only = |only: Filter| *filter == only;
     if let Some(role) = filter.role.as_deref()
@@ -334,12 +335,10 @@ pub(super) fn holders_count(filter: &Filter, context: &Context) -> Option<Select
     {
         // No such role: nobody holds it.
         let role_id = context.roles.get(&role_key(role)).copied();
-        return Some(rows_of_live_users(
-            user_role::Entity,
-            user_role::Column::UserId,
-            user_role::Column::RoleId,
-            role_value(role_id.unwrap_or(Uuid::nil()), context.backend),
-        ));
+        return Some(live_holders(role_value(
+            role_id.unwrap_or(Uuid::nil()),
+            context.backend,
+        )));
     }
     if let Some(organization) = filter.organization_id
         && only(Filter {
@@ -347,33 +346,42 @@ pub(super) fn holders_count(filter: &Filter, context: &Context) -> Option<Select
             ..Filter::default()
         })
     {
-        return Some(rows_of_live_users(
-            membership::Entity,
-            membership::Column::UserId,
-            membership::Column::OrganizationId,
-            role_value(organization, context.backend),
-        ));
+        // No such organisation: no row, and the caller reads no row as 0.
+        return Some(
+            Query::select()
+                .column((organization::Entity, MEMBER_COUNT))
+                .from(organization::Entity)
+                .and_where(
+                    Expr::col((organization::Entity, organization::Column::Id)).eq(organization),
+                )
+                .to_owned(),
+        );
     }
     None
 }
 
-/// `SELECT COUNT(user_id) FROM table WHERE key = value` over the rows
-/// whose user is not soft-deleted.
-fn rows_of_live_users<T, C>(table: T, user_id: C, key: C, value: Expr) -> SelectStatement
-where
-    T: sea_orm::sea_query::IntoIden + Copy + 'static,
-    C: sea_orm::sea_query::IntoIden + Copy + 'static,
-{
+/// `organizations.member_count`: its members who are not soft-deleted, kept
+/// by the database's triggers (migration `m20261207_000021_member_counts`)
+/// in the transaction of every change to them. No storage model carries it:
+/// one written back whole would overwrite a concurrent join's count.
+const MEMBER_COUNT: &str = "member_count";
+
+/// `SELECT COUNT(user_id) FROM user_roles WHERE role_id = role` over the
+/// holders who are not soft-deleted.
+fn live_holders(role: Expr) -> SelectStatement {
     let deleted_user = Query::select()
         .expr(Expr::val(1))
         .from(user::Entity)
-        .and_where(Expr::col((user::Entity, user::Column::Id)).equals((table, user_id)))
+        .and_where(
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((user_role::Entity, user_role::Column::UserId)),
+        )
         .and_where(Expr::col((user::Entity, user::Column::DeletedAt)).is_not_null())
         .to_owned();
     Query::select()
-        .expr(Expr::col((table, user_id)).count())
-        .from(table)
-        .and_where(Expr::col((table, key)).eq(value))
+        .expr(Expr::col((user_role::Entity, user_role::Column::UserId)).count())
+        .from(user_role::Entity)
+        .and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role))
         .and_where(Expr::exists(deleted_user).not())
         .to_owned()
 }
