@@ -48,7 +48,8 @@ PROFILES = {
         duration=8,
         runs=3,
         q1_conns=[1, 16],
-        scenarios=["Q1", "PG5", "Q2", "A2", "A3", "W2", "S1", "C1", "O1", "L2", "E1", "RSS"],
+        # J1: Q1 and A2 with EdDSA tokens beside HS256 (#34).
+        scenarios=["Q1", "PG5", "Q2", "A2", "J1", "A3", "W2", "S1", "C1", "O1", "L2", "E1", "RSS"],
     ),
     # Organisations (#32): an organisation's first members page of 50, in
     # an organisation of 100,000 members at 1M users, against a first page
