@@ -10,7 +10,7 @@ use super::{
     AppContext, RequestMeta, access, account_mail,
     audit::{self, Action, Event, Target},
     credentials::{self, Checked},
-    erasure, limits,
+    erasure, limits, memberships,
     new_account::{self, FirstRoles, NewAccount},
     now, outbox, users,
 };
@@ -298,6 +298,7 @@ pub async fn delete_me(
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.begin().await?;
+    memberships::lock_organizations_of(&txn, viewer.id()).await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
     let locked = users::lock(&txn, viewer.id())
         .await?

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{
     AppContext, access, account_mail,
     audit::{self, Action, Event, Target},
-    credentials, erasure,
+    credentials, erasure, memberships,
     new_account::{self, FirstRoles, NewAccount},
     now, role_grants,
     users::{self, ProfilePatch},
@@ -336,6 +336,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
         return Ok(current);
     }
     let txn = ctx.begin().await?;
+    memberships::lock_organizations_of(&txn, id).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let mut model = users::changes(&current);
     model.deleted_at = Set(Some(now()));
@@ -363,6 +364,7 @@ pub async fn erase_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<(
         return Ok(());
     }
     let txn = ctx.begin().await?;
+    memberships::lock_organizations_of(&txn, id).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let locked = users::lock(&txn, id)
         .await?
@@ -391,6 +393,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
         model.deleted_at = Set(None);
     }
     let txn = ctx.begin().await?;
+    memberships::lock_organizations_of(&txn, id).await?;
     let was_deleted = current.is_deleted();
     let restored = users::save(&txn, current.clone(), model).await?;
     if was_deleted {
@@ -454,6 +457,7 @@ pub async fn unlock_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
     let txn = ctx.begin().await?;
+    memberships::lock_organizations_of(&txn, id).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let removed = user::Entity::delete_by_id(id)
         .exec(&txn)

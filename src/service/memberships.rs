@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use entity::{membership, membership_role, org_role, organization, session};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -304,6 +304,34 @@ pub async fn standing(
     Ok(standings(conn, user_id, &[organization_id])
         .await?
         .remove(&organization_id))
+}
+
+/// Locks, in id order, the rows of the organisations `user_id` belongs to,
+/// for a change to the user's deletion (a soft delete, a restore, an
+/// erasure, a permanent deletion), which the caller makes next: the
+/// database's triggers then change those organisations' head counts. A
+/// member change locks its organisation first and its member's row after
+/// (the foreign key's check, the count's trigger), so a deletion must take
+/// the organisations before the user too, or the two could deadlock.
+pub async fn lock_organizations_of(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<()> {
+    let _: Vec<Uuid> = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .filter(
+            organization::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(membership::Column::OrganizationId)
+                    .from(membership::Entity)
+                    .and_where(membership::Column::UserId.eq(user_id))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(organization::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(())
 }
 
 /// Locks the organisation's row for the caller's transaction: every change

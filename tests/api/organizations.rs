@@ -4,7 +4,7 @@
 //! on every path.
 
 use entity::{membership, organization};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
 use usergraph::{
     auth::org::OrgPermission,
     service::memberships::{self, ADMIN, MEMBER, OWNER},
@@ -1225,6 +1225,25 @@ async fn an_organisations_head_count_stays_exact_through_every_way_in_and_out() 
         .await
         .unwrap();
     assert_eq!(head_counts(&app, &root.access, &org).await, (5, 5));
+    // A membership does not move to someone else; emptied, it counts nobody.
+    app.user_with("outsider", &[], false).await;
+    let moved = app
+        .db()
+        .execute_unprepared(
+            "UPDATE memberships SET user_id = (SELECT id FROM users WHERE username = 'outsider') \
+             WHERE user_id = (SELECT id FROM users WHERE username = 'late')",
+        )
+        .await;
+    assert!(
+        moved
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("does not move")),
+        "{moved:?}"
+    );
+    if app.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+        app.sql("TRUNCATE memberships CASCADE").await;
+        assert_eq!(head_counts(&app, &root.access, &org).await, (0, 0));
+    }
     // An organisation deleted, or never made, counts nobody.
     as_root("mutation($id: ID!) { deleteOrganization(id: $id) }", &org).await;
     assert_eq!(head_counts(&app, &root.access, &org).await, (0, 0));
@@ -1331,4 +1350,43 @@ async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletio
         join.await.unwrap().unwrap();
     }
     assert_eq!(kept_and_counted(&app).await, vec![(13, 13)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlocking() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let org = create(&app, &root.access, "acme").await;
+    let ann = app.user_with("ann", &[], false).await;
+    let membership = add_member(&app, &org, &ann.id, MEMBER).await;
+    let membership = membership::Entity::find_by_id(
+        usergraph::ids::decode(usergraph::ids::MEMBERSHIP, &membership, "id").unwrap(),
+    )
+    .one(app.db())
+    .await
+    .unwrap()
+    .unwrap();
+    // A member change's order: its organisation locked first (by a write,
+    // so SQLite's lock too), the membership removed after, while the
+    // account's deletion is under way.
+    let txn = app.db().begin().await.unwrap();
+    txn.execute_unprepared("UPDATE organizations SET updated_at = updated_at WHERE slug = 'acme'")
+        .await
+        .unwrap();
+    let (deleted, removed) = tokio::join!(
+        app.gql(
+            Some(&root.access),
+            "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+            json!({ "id": ann.id }),
+        ),
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            memberships::remove(&txn, &membership).await?;
+            txn.commit().await?;
+            Ok::<_, usergraph::error::AppError>(())
+        }
+    );
+    assert!(deleted["errors"].is_null(), "{deleted}");
+    removed.unwrap();
+    assert_eq!(head_counts(&app, &root.access, &org).await, (1, 1));
 }
