@@ -355,6 +355,9 @@ def bench_size(args, profile, size, binaries, tmp):
            "RUST_LOG": "warn", "APP_ENV": "production",
            # All load comes from one address: per-address limits would refuse it.
            "RATE_LIMITS": "off", "METRICS_TOKEN": METRICS_TOKEN,
+           # E1's 100 subscribers are one user at one address: the socket
+           # caps (16 and 64 by default) would refuse most of them.
+           "WS_MAX_PER_USER": "128", "WS_MAX_PER_ADDRESS": "128",
            # No scenario sends mail; production's SMTP default needs a server.
            "MAIL_TRANSPORT": "log", "MFA_ENCRYPTION_KEY": JWT_SECRET + "-mfa"}
     ug = Server("usergraph", binaries["usergraph"], UG_PORT, env)
