@@ -33,15 +33,7 @@ async fn owned_by(app: &TestApp, owners: &[&str]) -> (uuid::Uuid, Vec<membership
     let mut members = Vec::new();
     for name in owners {
         let account = app.register_as(name).await;
-        let member = membership::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            organization_id: Set(org.id),
-            user_id: Set(usergraph::ids::decode(usergraph::ids::USER, &account.id, "id").unwrap()),
-            joined_at: Set(ts),
-        }
-        .insert(app.db())
-        .await
-        .unwrap();
+        let member = joining(org.id, &account.id).insert(app.db()).await.unwrap();
         memberships::set_roles(app.db(), &member, &[owner.id])
             .await
             .unwrap();
@@ -150,19 +142,21 @@ pub async fn create(app: &TestApp, token: &str, slug: &str) -> String {
         .to_owned()
 }
 
+/// A membership of the user with API id `who` in the organisation `org`,
+/// joining now, not yet written.
+fn joining(org: uuid::Uuid, who: &str) -> membership::ActiveModel {
+    membership::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org),
+        user_id: Set(usergraph::ids::decode(usergraph::ids::USER, who, "id").unwrap()),
+        joined_at: Set(chrono::Utc::now()),
+    }
+}
+
 /// Makes `who` a member of `org` holding `role` (a built-in name), directly.
 pub async fn add_member(app: &TestApp, org: &str, who: &str, role: &str) -> String {
     let org = usergraph::ids::decode(usergraph::ids::ORGANIZATION, org, "id").unwrap();
-    let user = usergraph::ids::decode(usergraph::ids::USER, who, "id").unwrap();
-    let member = membership::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        organization_id: Set(org),
-        user_id: Set(user),
-        joined_at: Set(chrono::Utc::now()),
-    }
-    .insert(app.db())
-    .await
-    .unwrap();
+    let member = joining(org, who).insert(app.db()).await.unwrap();
     let role = memberships::builtin_role(app.db(), role).await.unwrap();
     memberships::set_roles(app.db(), &member, &[role.id])
         .await
@@ -1211,12 +1205,7 @@ async fn an_organisations_head_count_stays_exact_through_every_way_in_and_out() 
     let mut rows = Vec::new();
     for name in ["bulk1", "bulk2", "bulk3"] {
         let person = app.user_with(name, &[], false).await;
-        rows.push(membership::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            organization_id: Set(org_key),
-            user_id: Set(usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap()),
-            joined_at: Set(chrono::Utc::now()),
-        });
+        rows.push(joining(org_key, &person.id));
     }
     app.sql("UPDATE users SET deleted_at = created_at WHERE username = 'bulk3'")
         .await;
@@ -1279,12 +1268,6 @@ async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletio
     let root = app.user_with("root", &[], true).await;
     let org = create(&app, &root.access, "acme").await;
     let org_key = usergraph::ids::decode(usergraph::ids::ORGANIZATION, &org, "id").unwrap();
-    let join = |user: uuid::Uuid| membership::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        organization_id: Set(org_key),
-        user_id: Set(user),
-        joined_at: Set(chrono::Utc::now()),
-    };
     let delete = |username: &str| {
         format!("UPDATE users SET deleted_at = CURRENT_TIMESTAMP WHERE username = '{username}'")
     };
@@ -1303,9 +1286,8 @@ async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletio
     for round in 0..8 {
         let name = format!("racer{round}");
         let person = app.user_with(&name, &[], false).await;
-        let user = usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap();
         let membership = if round % 4 < 2 {
-            Change::Join(join(user))
+            Change::Join(joining(org_key, &person.id))
         } else {
             add_member(&app, &org, &person.id, MEMBER).await;
             Change::Sql(format!(
@@ -1339,9 +1321,8 @@ async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletio
     let mut joins = Vec::new();
     for n in 0..12 {
         let person = app.user_with(&format!("crowd{n}"), &[], false).await;
-        let user = usergraph::ids::decode(usergraph::ids::USER, &person.id, "id").unwrap();
         let db = app.db().clone();
-        let model = join(user);
+        let model = joining(org_key, &person.id);
         joins.push(tokio::spawn(
             async move { model.insert(&db).await.map(drop) },
         ));
