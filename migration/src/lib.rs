@@ -5,6 +5,26 @@
 pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
+/// Runs the statements written for the manager's database, in order: SQL
+/// each database speaks its own way (triggers), which the builder has none of.
+async fn execute_on_each(
+    manager: &SchemaManager<'_>,
+    postgres: &[&str],
+    sqlite: &[&str],
+) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    for statement in statements {
+        manager
+            .get_connection()
+            .execute_unprepared(statement)
+            .await?;
+    }
+    Ok(())
+}
+
 mod m20261122_000001_create_tables;
 mod m20261122_000002_seed_builtin_roles;
 mod m20261122_000003_user_listing;
@@ -26,6 +46,7 @@ mod m20261207_000018_organizations;
 mod m20261207_000019_organization_permissions;
 mod m20261207_000020_impersonation;
 mod m20261207_000021_member_counts;
+mod m20261207_000022_member_usernames;
 
 pub struct Migrator;
 
@@ -54,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000019_organization_permissions::Migration),
             Box::new(m20261207_000020_impersonation::Migration),
             Box::new(m20261207_000021_member_counts::Migration),
+            Box::new(m20261207_000022_member_usernames::Migration),
         ]
     }
 }

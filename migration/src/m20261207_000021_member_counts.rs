@@ -163,28 +163,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let db = manager.get_connection();
-        // Triggers are SQL each database speaks its own way; the builder has none.
-        let triggers = match manager.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => POSTGRES_UP,
-            _ => SQLITE_UP,
-        };
-        for statement in triggers {
-            db.execute_unprepared(statement).await?;
-        }
-        db.execute_unprepared(BACKFILL).await?;
+        crate::execute_on_each(manager, POSTGRES_UP, SQLITE_UP).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(BACKFILL)
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let triggers = match manager.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => POSTGRES_DOWN,
-            _ => SQLITE_DOWN,
-        };
-        for statement in triggers {
-            db.execute_unprepared(statement).await?;
-        }
+        crate::execute_on_each(manager, POSTGRES_DOWN, SQLITE_DOWN).await?;
         manager
             .alter_table(
                 Table::alter()

@@ -168,7 +168,15 @@ impl DirectoryQuery {
         let (found, rest) = found.map(|p| (p.user, (p.tier, p.roles))).unzip();
         let found = users::visible(viewer, found)?;
         Ok(found.zip(rest).map(|(user, (tier, roles))| {
-            User::projected(Projected { user, tier, roles }, Some(viewer))
+            User::projected(
+                Projected {
+                    user,
+                    tier,
+                    roles,
+                    membership: None,
+                },
+                Some(viewer),
+            )
         }))
     }
 

@@ -183,19 +183,6 @@ pub async fn of_users(
         .await?)
 }
 
-/// The memberships of `users` in `organization_id`, in one statement.
-pub async fn of_users_in(
-    conn: &impl ConnectionTrait,
-    organization_id: Uuid,
-    users: impl IntoIterator<Item = Uuid>,
-) -> Result<Vec<membership::Model>> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization_id))
-        .filter(membership::Column::UserId.is_in(users))
-        .all(conn)
-        .await?)
-}
-
 /// The org roles of each of `memberships`, sorted by name, in one
 /// statement (none for no membership).
 pub async fn roles_of_many(

@@ -212,15 +212,16 @@ impl Organization {
         let held = self.held(ctx).await?;
         let (page, scoped) =
             directory::members(db, viewer, &held, self.model.id, filter, &paging, &columns).await?;
-        let found =
-            memberships::of_users_in(db, self.model.id, page.users.iter().map(|p| p.user.id))
-                .await?;
         // The page's roles with it, in one statement, when selected: no
         // loader round trip.
         let roles_selected = look.field("nodes").field("roles").exists()
             || look.field("edges").field("node").field("roles").exists();
         let mut roles = if roles_selected {
-            let keys: Vec<Uuid> = found.iter().map(|m| m.id).collect();
+            let keys: Vec<Uuid> = page
+                .users
+                .iter()
+                .filter_map(|p| p.membership.as_ref().map(|m| m.id))
+                .collect();
             Some(memberships::roles_of_many(db, &keys).await?)
         } else {
             None
@@ -228,11 +229,9 @@ impl Organization {
         let edges = page
             .users
             .into_iter()
-            .filter_map(|projected| {
-                let joined = found
-                    .iter()
-                    .find(|m| m.user_id == projected.user.id)?
-                    .clone();
+            .filter_map(|mut projected| {
+                // Each row of a members page carries its membership.
+                let joined = projected.membership.take()?;
                 let cursor = directory::encode_cursor(&projected.user, &page.order);
                 let mut node = Membership::new(joined, Some(self.model.clone()));
                 if let Some(roles) = roles.as_mut() {

@@ -3,10 +3,10 @@
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::user;
+use entity::{membership, user};
 use sea_orm::{
     Condition, Value,
-    sea_query::{Expr, ExprTrait, Func},
+    sea_query::{Alias, Expr, ExprTrait, Func},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -34,11 +34,41 @@ fn never() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
 }
 
-pub(super) fn sort_expr(field: SortField) -> Expr {
+/// Where a page reads its order from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Keys {
+    /// The users' own columns.
+    Users,
+    /// An organisation's memberships, joined: each carries its member's
+    /// username (kept by the database, migration
+    /// `m20261207_000022_member_usernames`) in an index of the organisation's
+    /// members by username and user id, so a members page by username reads
+    /// its members in order instead of walking every user by username.
+    Members,
+}
+
+/// `memberships.username`, which no storage model carries: the database
+/// writes it, and a model written back whole would only be put right again.
+pub(super) const MEMBER_USERNAME: &str = "username";
+
+pub(super) fn sort_expr(field: SortField, keys: Keys) -> Expr {
+    if keys == Keys::Members && field == SortField::Username {
+        return Expr::col((membership::Entity, Alias::new(MEMBER_USERNAME)));
+    }
     let column = Expr::col((user::Entity, sort_column(field)));
     match field {
         SortField::LastLoginAt => Func::coalesce([column, Expr::val(never())]).into(),
         _ => column,
+    }
+}
+
+/// The tie-breaker after the sort keys: the user's id, or on a members
+/// page the same id as its membership holds it, next to the username in
+/// the index.
+pub(super) fn tie_expr(keys: Keys) -> Expr {
+    match keys {
+        Keys::Users => Expr::col((user::Entity, user::Column::Id)),
+        Keys::Members => Expr::col((membership::Entity, membership::Column::UserId)),
     }
 }
 
@@ -130,13 +160,19 @@ pub(super) fn decode_cursor(
 
 /// Rows strictly past the cursor in the traversal direction:
 /// (k1 > v1) OR (k1 = v1 AND k2 > v2) OR … OR (all equal AND id > id0).
-pub(super) fn past(order: &[SortKey], values: Vec<Value>, id: Uuid, forward: bool) -> Condition {
+pub(super) fn past(
+    order: &[SortKey],
+    read_from: Keys,
+    values: Vec<Value>,
+    id: Uuid,
+    forward: bool,
+) -> Condition {
     let tie_desc = order.last().is_some_and(|k| k.descending);
     let mut keys: Vec<(Expr, bool)> = order
         .iter()
-        .map(|k| (sort_expr(k.field), k.descending))
+        .map(|k| (sort_expr(k.field, read_from), k.descending))
         .collect();
-    keys.push((Expr::col((user::Entity, user::Column::Id)), tie_desc));
+    keys.push((tie_expr(read_from), tie_desc));
     let mut values = values;
     values.push(Value::from(id));
     let mut any = Condition::any();

@@ -23,28 +23,27 @@ fn admins() -> SelectStatement {
     holders_of(role::Column::Name.eq(crate::service::role_grants::ADMIN_ROLE))
 }
 
-/// The holders of the role with this id (written into the SQL on
-/// PostgreSQL, see `literal`; SQLite keeps ids as blobs, bound).
+/// The holders of the role with this id (`id_value`).
 fn holders(role_id: Uuid, backend: DbBackend) -> SelectStatement {
     Query::select()
         .column((user_role::Entity, user_role::Column::UserId))
         .from(user_role::Entity)
         .and_where(
             Expr::col((user_role::Entity, user_role::Column::RoleId))
-                .eq(role_value(role_id, backend)),
+                .eq(id_value(role_id, backend)),
         )
         .to_owned()
 }
 
 /// The ids of an organisation's members; the organisation written in, as
-/// role ids are (`role_value`).
+/// role ids are (`id_value`).
 fn members_of(organization_id: Uuid, backend: DbBackend) -> SelectStatement {
     Query::select()
         .column((membership::Entity, membership::Column::UserId))
         .from(membership::Entity)
         .and_where(
             Expr::col((membership::Entity, membership::Column::OrganizationId))
-                .eq(role_value(organization_id, backend)),
+                .eq(id_value(organization_id, backend)),
         )
         .to_owned()
 }
@@ -89,7 +88,9 @@ pub(super) fn members_may_use(filter: &Filter, reads_users: bool) -> Result<()> 
     Ok(())
 }
 
-fn role_value(role_id: Uuid, backend: DbBackend) -> Expr {
+/// A role's or an organisation's id as a statement compares it: written in
+/// on PostgreSQL (`literal`), bound on SQLite, which keeps ids as blobs.
+pub(super) fn id_value(role_id: Uuid, backend: DbBackend) -> Expr {
     match backend {
         DbBackend::Postgres => Expr::cust(literal(Value::from(role_id), backend)),
         _ => Expr::val(role_id),
@@ -335,7 +336,7 @@ pub(super) fn holders_count(filter: &Filter, context: &Context) -> Option<Select
     {
         // No such role: nobody holds it.
         let role_id = context.roles.get(&role_key(role)).copied();
-        return Some(live_holders(role_value(
+        return Some(live_holders(id_value(
             role_id.unwrap_or(Uuid::nil()),
             context.backend,
         )));

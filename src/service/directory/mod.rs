@@ -155,7 +155,7 @@ pub async fn list(
     if distinct.is_empty() {
         distinct = DEFAULT_ORDER.to_vec();
     }
-    page::read(conn, filter, distinct, paging.clone(), projection).await
+    page::read(conn, filter, None, distinct, paging.clone(), projection).await
 }
 
 /// A page of the members of `organization_id` (`MEMBERS_READ` there, which
@@ -186,7 +186,21 @@ pub async fn members(
         field: SortField::Username,
         descending: false,
     }];
-    let page = page::read(conn, &scoped, order, paging.clone(), projection).await?;
+    // The join to the organisation's memberships selects its members; the
+    // same condition as a filter would only probe them again.
+    let joined = Filter {
+        organization_id: None,
+        ..scoped.clone()
+    };
+    let page = page::read(
+        conn,
+        &joined,
+        Some(organization_id),
+        order,
+        paging.clone(),
+        projection,
+    )
+    .await?;
     Ok((page, scoped))
 }
 

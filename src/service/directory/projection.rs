@@ -1,6 +1,6 @@
 //! Which columns a page reads, and reading rows back by position.
 
-use entity::{FromPosition, Repeated, role, tier, user};
+use entity::{FromPosition, Repeated, membership, role, tier, user};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, JoinType, QueryFilter,
     QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, sea_query::Expr,
@@ -23,6 +23,10 @@ pub struct Projection {
     /// statement, which saves the page the roles' statement (BENCHMARKS.md),
     /// and how much of each role.
     roles: Option<RoleColumns>,
+    /// Whether each row carries its membership's id and joining time, on a
+    /// members page, which joins the memberships anyway (`page::read`): the
+    /// page then needs no statement of its own for them.
+    memberships: bool,
 }
 
 /// How much of each role a page carries. Most pages show only the roles'
@@ -44,6 +48,7 @@ impl Projection {
             positions: Vec::new(),
             tiers: false,
             roles: None,
+            memberships: false,
         };
         projection.add(user::Column::Id);
         for column in columns {
@@ -80,6 +85,13 @@ impl Projection {
         self
     }
 
+    /// The same columns, with each row's membership (`Projected::membership`),
+    /// for a page joined to an organisation's memberships.
+    pub(super) fn with_memberships(mut self) -> Self {
+        self.memberships = true;
+        self
+    }
+
     pub(super) fn add(&mut self, column: user::Column) {
         // Variants are declared, and iterated, in column order.
         self.insert(column as usize);
@@ -107,6 +119,9 @@ impl Projection {
         if let Some(columns) = self.roles {
             select = select.expr(Expr::cust(roles_of_row(backend, columns)));
         }
+        if self.memberships {
+            select = select.columns(MEMBERSHIP_COLUMNS);
+        }
         select
     }
 
@@ -126,6 +141,7 @@ impl Projection {
         };
         let roles = if let Some(columns) = self.roles {
             let raw = row.try_get_by_index::<String>(at)?;
+            at += 1;
             Some(match seen.role_sets.get(&raw) {
                 Some(roles) => roles.clone(),
                 None => {
@@ -137,7 +153,22 @@ impl Projection {
         } else {
             None
         };
-        Ok(Projected { user, tier, roles })
+        let membership = if self.memberships {
+            Some(membership::Model {
+                id: row.try_get_by_index(at)?,
+                organization_id: row.try_get_by_index(at + 1)?,
+                user_id: user.id,
+                joined_at: row.try_get_by_index(at + 2)?,
+            })
+        } else {
+            None
+        };
+        Ok(Projected {
+            user,
+            tier,
+            roles,
+            membership,
+        })
     }
 }
 
@@ -245,7 +276,17 @@ pub struct Projected {
     /// The user's roles by name, or `None` when the projection does not
     /// carry them.
     pub roles: Option<Vec<role::Model>>,
+    /// The user's membership of the organisation whose members the page
+    /// lists, or `None` on any other page.
+    pub membership: Option<membership::Model>,
 }
+
+/// What a members page reads of each membership, in this order.
+const MEMBERSHIP_COLUMNS: [membership::Column; 3] = [
+    membership::Column::Id,
+    membership::Column::OrganizationId,
+    membership::Column::JoinedAt,
+];
 
 /// The users with `ids` that exist, through `projection`, in one statement.
 pub async fn by_ids(
