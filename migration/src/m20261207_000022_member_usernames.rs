@@ -10,9 +10,13 @@
 //! either table (a membership's copy written by hand is put back). On
 //! PostgreSQL a membership added locks its user's row (`FOR SHARE`) to read
 //! the username, so a concurrent rename either waits for the join and then
-//! renames its copy, or commits first and the join reads the new name. The
-//! functions carry the `search_path` they were made with, as a restore runs
-//! with none.
+//! renames its copy, or commits first and the join reads the new name. A
+//! rename updates its user's memberships after its user, where removing a
+//! member takes the membership before the user (m21's count): so the
+//! service locks a renamed user's organisations first
+//! (`memberships::lock_organizations_of`), as it does for a deletion, and
+//! the two take turns at the organisation's row. The functions carry the
+//! `search_path` they were made with, as a restore runs with none.
 
 use sea_orm_migration::prelude::*;
 
@@ -58,13 +62,15 @@ const POSTGRES_DOWN: &[&str] = &[
 const SQLITE_UP: &[&str] = &[
     "CREATE TRIGGER memberships_named AFTER INSERT ON memberships
     BEGIN
-        UPDATE memberships SET username = (SELECT username FROM users WHERE id = NEW.user_id)
+        UPDATE memberships
+        SET username = COALESCE((SELECT username FROM users WHERE id = NEW.user_id), '')
         WHERE id = NEW.id;
     END",
     "CREATE TRIGGER memberships_renamed AFTER UPDATE ON memberships
-    WHEN NEW.username IS NOT (SELECT username FROM users WHERE id = NEW.user_id)
+    WHEN NEW.username IS NOT COALESCE((SELECT username FROM users WHERE id = NEW.user_id), '')
     BEGIN
-        UPDATE memberships SET username = (SELECT username FROM users WHERE id = NEW.user_id)
+        UPDATE memberships
+        SET username = COALESCE((SELECT username FROM users WHERE id = NEW.user_id), '')
         WHERE id = NEW.id;
     END",
     "CREATE TRIGGER users_member_renamed AFTER UPDATE OF username ON users
@@ -96,11 +102,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The triggers first: a username changed by a replica still on the
+        // previous release while the backfill runs is then copied by its
+        // trigger or waits for the backfill, and never missed.
+        crate::execute_on_each(manager, POSTGRES_UP, SQLITE_UP).await?;
         manager
             .get_connection()
             .execute_unprepared(BACKFILL)
             .await?;
-        crate::execute_on_each(manager, POSTGRES_UP, SQLITE_UP).await?;
         // A members page: the organisation's members by username, then id.
         manager
             .create_index(

@@ -259,6 +259,9 @@ pub async fn update_me(
         }
     };
     let txn = ctx.begin().await?;
+    if model.username.is_set() {
+        memberships::lock_organizations_of(&txn, viewer.id()).await?;
+    }
     // Locked first: the audit's old values, and the mail budget, are read
     // under the lock.
     let before = users::lock(&txn, viewer.id())

@@ -224,6 +224,9 @@ pub async fn update_user(
     if demotes || disables {
         users::ensure_superuser_remains(&txn, id).await?;
     }
+    if model.username.is_set() {
+        memberships::lock_organizations_of(&txn, id).await?;
+    }
     // Locked first: the audit's old values are the row's as it is now.
     let before = users::lock(&txn, id)
         .await?

@@ -897,6 +897,9 @@ async fn update_existing(
     row: user::ActiveModel,
     given: &Given,
 ) -> Result<user::Model> {
+    if matches!(&row.username, Set(name) if !name.is_empty() && *name != current.username) {
+        super::memberships::lock_organizations_of(conn, current.id).await?;
+    }
     let current = users::lock(conn, current.id)
         .await?
         .ok_or(AppError::Conflict(

@@ -130,6 +130,9 @@ pub async fn accept_invitation(
     .await?;
     let hash = ctx.hasher.hash(password.to_owned()).await?;
     let txn = ctx.begin().await?;
+    if username.is_some() {
+        super::memberships::lock_organizations_of(&txn, row.user_id).await?;
+    }
     let user = users::lock(&txn, row.user_id)
         .await?
         .filter(|u| u.invitation_pending)

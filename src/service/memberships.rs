@@ -295,11 +295,12 @@ pub async fn standing(
 
 /// Locks, in id order, the rows of the organisations `user_id` belongs to,
 /// for a change to the user's deletion (a soft delete, a restore, an
-/// erasure, a permanent deletion), which the caller makes next: the
-/// database's triggers then change those organisations' head counts. A
-/// member change locks its organisation first and its member's row after
-/// (the foreign key's check, the count's trigger), so a deletion must take
-/// the organisations before the user too, or the two could deadlock.
+/// erasure, a permanent deletion) or username, which the caller makes
+/// next: the database's triggers then change those organisations' head
+/// counts, or the username's copy in each membership. A member change locks
+/// its organisation first and its member's row after (the foreign key's
+/// check, the count's trigger), so a deletion or a rename must take the
+/// organisations before the user too, or the two could deadlock.
 pub async fn lock_organizations_of(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<()> {
     let _: Vec<Uuid> = organization::Entity::find()
         .select_only()

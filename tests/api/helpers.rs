@@ -556,15 +556,22 @@ pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.get().expect("logs captured").lock().unwrap()).into_owned()
 }
 
-/// Whether the captured log holds `secret` as a word of its own: every
-/// test's lines share the log, and a short secret (a six-digit code) is
-/// bound to occur inside some longer run of digits or hex.
-pub fn logs_mention(secret: &str) -> bool {
+/// Where the captured log holds `secret` as a word of its own, with the
+/// text around it (for the failure message), or `None`: every test's
+/// lines share the log, and a short secret (a six-digit code) is bound to
+/// occur inside some longer run of digits or hex.
+pub fn logs_mention(secret: &str) -> Option<String> {
     let logs = logs();
     let alone = |at: Option<char>| at.is_none_or(|c| !c.is_ascii_alphanumeric());
-    logs.match_indices(secret).any(|(at, _)| {
-        alone(logs[..at].chars().next_back()) && alone(logs[at + secret.len()..].chars().next())
-    })
+    logs.match_indices(secret)
+        .find(|&(at, _)| {
+            alone(logs[..at].chars().next_back()) && alone(logs[at + secret.len()..].chars().next())
+        })
+        .map(|(at, _)| {
+            let from = logs.floor_char_boundary(at.saturating_sub(200));
+            let to = logs.ceil_char_boundary((at + 200).min(logs.len()));
+            logs[from..to].to_owned()
+        })
 }
 
 /// A new, empty database URL (and the directory holding it, for SQLite).

@@ -660,9 +660,9 @@ async fn a_members_page_costs_the_same_statements_whatever_its_size() {
     }
     assert_eq!(counts[0], counts[1], "statements by page size: {counts:?}");
     // The viewer, the organisation, the caller's standing there (their
-    // membership, its roles), the page with its memberships, its count and
-    // the memberships' roles.
-    assert_eq!(counts[0], 7, "statements of a members page");
+    // membership, its roles), the page with its memberships and their
+    // roles, and its count.
+    assert_eq!(counts[0], 6, "statements of a members page");
 }
 
 /// Every path an org admin could read a user or an organisation through:
@@ -1377,7 +1377,7 @@ async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlo
 async fn members_by_page(app: &TestApp, token: &str, org: &str, first: i32) -> Vec<String> {
     let mut names = Vec::new();
     let mut after = Value::Null;
-    loop {
+    for _ in 0..100 {
         let body = app
             .gql(
                 Some(token),
@@ -1399,6 +1399,7 @@ async fn members_by_page(app: &TestApp, token: &str, org: &str, first: i32) -> V
         }
         after = members["pageInfo"]["endCursor"].clone();
     }
+    panic!("the pages never ended: {names:?}")
 }
 
 /// Memberships whose copy of their member's username is not the username.
@@ -1443,6 +1444,61 @@ async fn a_members_page_follows_its_members_usernames_through_every_change() {
     }
     let mut listed = vec!["root", "mia", "bob", "kai", "eve", "dan"];
     listed_in_order(&app, &root.access, &org, &listed, "joining").await;
+    // The page carries each member's roles whole, built-in and custom ones
+    // alike, as the organisation lists them.
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation($o: ID!) { createOrgRole(input: { organizationId: $o, name: \"auditor\", description: \"Reads the trail\", permissions: [ORG_AUDIT_READ] }) { id } }",
+            json!({ "o": org }),
+        )
+        .await;
+    let auditor = body["data"]["createOrgRole"]["id"].clone();
+    assert!(auditor.is_string(), "{body}");
+    let member = org_role_id(&app, &root.access, &org, MEMBER).await;
+    let body = app
+        .gql(
+            Some(&root.access),
+            "query($o: ID!) { organization(id: $o) { members(first: 10) { nodes { id user { username } } } } }",
+            json!({ "o": org }),
+        )
+        .await;
+    let dan = body["data"]["organization"]["members"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["user"]["username"] == "dan")
+        .unwrap()["id"]
+        .clone();
+    let body = app
+        .gql(
+            Some(&root.access),
+            "mutation($m: ID!, $r: [ID!]!) { setMemberRoles(membershipId: $m, roleIds: $r) { id } }",
+            json!({ "m": dan, "r": [member, auditor] }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    const ROLE: &str = "id name description isBuiltin permissions";
+    let body = app
+        .gql(
+            Some(&root.access),
+            &format!("query($o: ID!) {{ organization(id: $o) {{ roles {{ {ROLE} }} members(first: 10) {{ nodes {{ user {{ username }} roles {{ {ROLE} }} }} }} }} }}"),
+            json!({ "o": org }),
+        )
+        .await;
+    let offered = body["data"]["organization"]["roles"].as_array().unwrap();
+    let of = |name: &str| offered.iter().find(|r| r["name"] == name).unwrap().clone();
+    for node in body["data"]["organization"]["members"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+    {
+        let expected = match node["user"]["username"].as_str() {
+            Some("dan") => json!([of("auditor"), of(MEMBER)]),
+            Some("root") => json!([of(OWNER)]),
+            _ => json!([of(MEMBER)]),
+        };
+        assert_eq!(node["roles"], expected, "{node}");
+    }
     // Renamed through the API, a member moves to their new place.
     let body = app
         .gql(
@@ -1489,6 +1545,24 @@ async fn a_members_page_follows_its_members_usernames_through_every_change() {
         .await;
     listed.retain(|name| !["eve", "mia"].contains(name));
     listed_in_order(&app, &root.access, &org, &listed, "leaving").await;
+    // A copy left stale (an operator's SQL with the trigger off) puts its
+    // member in the old name's place, and paging still moves forward
+    // through everyone once.
+    if app.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+        app.sql("ALTER TABLE users DISABLE TRIGGER users_member_renamed")
+            .await;
+        // cy ends the second page of two, so its cursor leads on.
+        app.sql("UPDATE users SET username = 'abe' WHERE username = 'cy'")
+            .await;
+        app.sql("ALTER TABLE users ENABLE TRIGGER users_member_renamed")
+            .await;
+        let mut expected: Vec<String> = listed.iter().map(|s| (*s).to_owned()).collect();
+        expected.sort();
+        let at = expected.iter().position(|n| n == "cy").unwrap();
+        assert_eq!(at, 3, "{expected:?}");
+        expected[at] = "abe".into();
+        assert_eq!(members_by_page(&app, &root.access, &org, 2).await, expected);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1531,4 +1605,57 @@ async fn a_join_racing_its_members_rename_lists_them_by_the_new_name() {
     let mut listed: Vec<String> = (0..4).map(|n| format!("renamed{n}")).collect();
     listed.push("root".into());
     assert_eq!(members_by_page(&app, &root.access, &org, 2).await, listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_renamed_while_their_membership_is_removed_waits_instead_of_deadlocking() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with("root", &[], true).await;
+    let org = create(&app, &root.access, "acme").await;
+    let ann = app.user_with("ann", &[], false).await;
+    let membership = add_member(&app, &org, &ann.id, MEMBER).await;
+    let membership = membership::Entity::find_by_id(
+        usergraph::ids::decode(usergraph::ids::MEMBERSHIP, &membership, "id").unwrap(),
+    )
+    .one(app.db())
+    .await
+    .unwrap()
+    .unwrap();
+    // A removal as an organisation's deletion makes it: the organisation
+    // locked, the membership reached (locked) and, a moment later,
+    // deleted, when the head count's trigger takes its user's row; the
+    // rename meanwhile takes the user's row and would write the membership.
+    let txn = app.db().begin().await.unwrap();
+    txn.execute_unprepared("UPDATE organizations SET updated_at = updated_at WHERE slug = 'acme'")
+        .await
+        .unwrap();
+    if app.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+        // (SQLite's one writer already waits at the first write.)
+        txn.execute_unprepared(&format!(
+            "SELECT id FROM memberships WHERE id = '{}' FOR UPDATE",
+            membership.id
+        ))
+        .await
+        .unwrap();
+    }
+    let (renamed, removed) = tokio::join!(
+        app.gql(
+            Some(&root.access),
+            "mutation($id: ID!) { updateUser(id: $id, input: { username: \"anna\" }) { username } }",
+            json!({ "id": ann.id }),
+        ),
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            memberships::remove(&txn, &membership).await?;
+            txn.commit().await?;
+            Ok::<_, usergraph::error::AppError>(())
+        }
+    );
+    assert_eq!(
+        renamed["data"]["updateUser"]["username"], "anna",
+        "{renamed}"
+    );
+    removed.unwrap();
+    assert_eq!(stale_usernames(&app).await, 0);
+    assert_eq!(head_counts(&app, &root.access, &org).await, (1, 1));
 }

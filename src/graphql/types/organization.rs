@@ -204,39 +204,34 @@ impl Organization {
             look.field("nodes").field("user"),
             look.field("edges").field("node").field("user"),
         ];
-        let columns = with_standing(crate::graphql::types::user_connection::projection(&[
+        // The members' roles in the page's statement, when selected: no
+        // statement or loader round trip of their own.
+        let roles_selected = look.field("nodes").field("roles").exists()
+            || look.field("edges").field("node").field("roles").exists();
+        let mut columns = with_standing(crate::graphql::types::user_connection::projection(&[
             &user[0], &user[1],
         ]))
         .with(user::Column::Username);
+        if roles_selected {
+            columns = columns.with_member_roles();
+        }
         let db = &app(ctx).db;
         let held = self.held(ctx).await?;
         let (page, scoped) =
             directory::members(db, viewer, &held, self.model.id, filter, &paging, &columns).await?;
-        // The page's roles with it, in one statement, when selected: no
-        // loader round trip.
-        let roles_selected = look.field("nodes").field("roles").exists()
-            || look.field("edges").field("node").field("roles").exists();
-        let mut roles = if roles_selected {
-            let keys: Vec<Uuid> = page
-                .users
-                .iter()
-                .filter_map(|p| p.membership.as_ref().map(|m| m.id))
-                .collect();
-            Some(memberships::roles_of_many(db, &keys).await?)
-        } else {
-            None
-        };
         let edges = page
             .users
             .into_iter()
             .filter_map(|mut projected| {
                 // Each row of a members page carries its membership.
-                let joined = projected.membership.take()?;
-                let cursor = directory::encode_cursor(&projected.user, &page.order);
-                let mut node = Membership::new(joined, Some(self.model.clone()));
-                if let Some(roles) = roles.as_mut() {
-                    node.roles = Some(roles.remove(&node.model.id).unwrap_or_default());
-                }
+                let member = projected.membership.take()?;
+                let cursor = directory::encode_member_cursor(
+                    &projected.user,
+                    &member.listed_as,
+                    &page.order,
+                );
+                let mut node = Membership::new(member.model, Some(self.model.clone()));
+                node.roles = member.roles;
                 // The page holds active members only.
                 node.user = member_user(viewer, projected).ok();
                 Some(MembershipEdge { cursor, node })

@@ -114,10 +114,29 @@ struct CursorData {
 }
 
 pub fn encode_cursor(model: &user::Model, order: &[SortKey]) -> String {
+    encode(
+        order,
+        order.iter().map(|k| sort_value(model, k.field)),
+        model.id,
+    )
+}
+
+/// The cursor of a row of a members page (`Keys::Members`): its username
+/// as the membership's copy holds it, which is what the page orders by, so
+/// paging moves forward even past a copy left stale (triggers disabled).
+pub fn encode_member_cursor(model: &user::Model, listed_as: &str, order: &[SortKey]) -> String {
+    let value = |field: SortField| match field {
+        SortField::Username => listed_as.to_owned(),
+        _ => sort_value(model, field),
+    };
+    encode(order, order.iter().map(|k| value(k.field)), model.id)
+}
+
+fn encode(order: &[SortKey], values: impl Iterator<Item = String>, id: Uuid) -> String {
     let data = CursorData {
         o: order_signature(order),
-        v: order.iter().map(|k| sort_value(model, k.field)).collect(),
-        id: model.id,
+        v: values.collect(),
+        id,
     };
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(serde_json::to_vec(&data).expect("cursor serialises"))

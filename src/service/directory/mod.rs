@@ -14,8 +14,8 @@ use entity::user;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-pub use cursor::encode_cursor;
-pub use projection::{Projected, Projection, RoleColumns, by_ids};
+pub use cursor::{encode_cursor, encode_member_cursor};
+pub use projection::{Member, Projected, Projection, RoleColumns, by_ids};
 
 use crate::{
     auth::{Permission, Viewer},

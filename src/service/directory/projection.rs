@@ -1,9 +1,10 @@
 //! Which columns a page reads, and reading rows back by position.
 
-use entity::{FromPosition, Repeated, membership, role, tier, user};
+use entity::{FromPosition, Repeated, membership, org_role, role, tier, user};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, JoinType, QueryFilter,
-    QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, sea_query::Expr,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait, Select,
+    sea_query::{Alias, Expr},
 };
 use uuid::Uuid;
 
@@ -27,6 +28,10 @@ pub struct Projection {
     /// members page, which joins the memberships anyway (`page::read`): the
     /// page then needs no statement of its own for them.
     memberships: bool,
+    /// Whether a members page's rows carry their memberships' org roles,
+    /// aggregated in the page's statement as a users page carries its
+    /// users' roles: the page then needs no statement for them either.
+    member_roles: bool,
 }
 
 /// How much of each role a page carries. Most pages show only the roles'
@@ -49,6 +54,7 @@ impl Projection {
             tiers: false,
             roles: None,
             memberships: false,
+            member_roles: false,
         };
         projection.add(user::Column::Id);
         for column in columns {
@@ -69,6 +75,13 @@ impl Projection {
         self
     }
 
+    /// The same columns, and on a members page each membership's org roles
+    /// (`Projected::member_roles`); any other page ignores it.
+    pub fn with_member_roles(mut self) -> Self {
+        self.member_roles = true;
+        self
+    }
+
     /// The same columns and `column`.
     pub fn with(mut self, column: user::Column) -> Self {
         self.add(column);
@@ -82,6 +95,8 @@ impl Projection {
         }
         self.tiers |= other.tiers;
         self.roles = self.roles.max(other.roles);
+        self.memberships |= other.memberships;
+        self.member_roles |= other.member_roles;
         self
     }
 
@@ -120,7 +135,13 @@ impl Projection {
             select = select.expr(Expr::cust(roles_of_row(backend, columns)));
         }
         if self.memberships {
-            select = select.columns(MEMBERSHIP_COLUMNS);
+            select = select.columns(MEMBERSHIP_COLUMNS).expr(Expr::col((
+                membership::Entity,
+                Alias::new(super::cursor::MEMBER_USERNAME),
+            )));
+            if self.member_roles {
+                select = select.expr(Expr::cust(member_roles_of_row(backend)));
+            }
         }
         select
     }
@@ -154,11 +175,30 @@ impl Projection {
             None
         };
         let membership = if self.memberships {
-            Some(membership::Model {
+            let model = membership::Model {
                 id: row.try_get_by_index(at)?,
                 organization_id: row.try_get_by_index(at + 1)?,
                 user_id: user.id,
                 joined_at: row.try_get_by_index(at + 2)?,
+            };
+            let listed_as = row.try_get_by_index(at + MEMBERSHIP_COLUMNS.len())?;
+            let roles = if self.member_roles {
+                let raw = row.try_get_by_index::<String>(at + MEMBERSHIP_COLUMNS.len() + 1)?;
+                Some(match seen.org_role_sets.get(&raw) {
+                    Some(roles) => roles.clone(),
+                    None => {
+                        let roles = decode_org_roles(&raw)?;
+                        seen.org_role_sets.insert(raw, roles.clone());
+                        roles
+                    }
+                })
+            } else {
+                None
+            };
+            Some(Member {
+                model,
+                listed_as,
+                roles,
             })
         } else {
             None
@@ -241,11 +281,8 @@ fn decode_roles(raw: &str, columns: RoleColumns) -> std::result::Result<Vec<role
                             name,
                             description,
                             permissions,
-                            // A boolean on PostgreSQL, 0 or 1 on SQLite.
-                            is_builtin: builtin.as_bool().unwrap_or(builtin.as_i64() == Some(1)),
-                            created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
-                                .map_err(|_| bad("created_at"))?
-                                .with_timezone(&chrono::Utc),
+                            is_builtin: is_true(&builtin),
+                            created_at: timestamp(&created_at).ok_or_else(|| bad("created_at"))?,
                         })
                     },
                 )
@@ -256,6 +293,79 @@ fn decode_roles(raw: &str, columns: RoleColumns) -> std::result::Result<Vec<role
     Ok(roles)
 }
 
+/// The row's membership's org roles as one JSON array of `[id,
+/// organization_id, name, description, permissions, is_builtin,
+/// created_at]` arrays: a correlated subquery on `membership_roles`'
+/// primary key, as `roles_of_row` reads a user's roles.
+fn member_roles_of_row(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => {
+            "(SELECT COALESCE(json_agg(json_build_array(r.id, r.organization_id, r.name, \
+             r.description, r.permissions, r.is_builtin, r.created_at)), '[]')::text \
+             FROM membership_roles mr JOIN org_roles r ON r.id = mr.org_role_id \
+             WHERE mr.membership_id = \"memberships\".\"id\")"
+        }
+        // SQLite keeps UUIDs as blobs, which JSON cannot hold (a null
+        // one's hex is empty).
+        _ => {
+            "(SELECT json_group_array(json_array(lower(hex(r.id)), lower(hex(r.organization_id)), \
+             r.name, r.description, r.permissions, r.is_builtin, r.created_at)) \
+             FROM membership_roles mr JOIN org_roles r ON r.id = mr.org_role_id \
+             WHERE mr.membership_id = \"memberships\".\"id\")"
+        }
+    }
+}
+
+/// The org roles `member_roles_of_row` aggregated, ordered by name as
+/// everywhere else.
+fn decode_org_roles(raw: &str) -> std::result::Result<Vec<org_role::Model>, DbErr> {
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        serde_json::Value,
+        String,
+    );
+    let bad = |what: &str| DbErr::Type(format!("aggregated org roles: {what}"));
+    let id = |id: &str| Uuid::try_parse(id).map_err(|_| bad("id"));
+    let rows: Vec<Row> = serde_json::from_str(raw).map_err(|e| bad(&e.to_string()))?;
+    let mut roles = rows
+        .into_iter()
+        .map(
+            |(role_id, organization, name, description, permissions, builtin, created_at)| {
+                Ok(org_role::Model {
+                    id: id(&role_id)?,
+                    organization_id: organization
+                        .filter(|o| !o.is_empty())
+                        .map(|o| id(&o))
+                        .transpose()?,
+                    name,
+                    description,
+                    permissions,
+                    is_builtin: is_true(&builtin),
+                    created_at: timestamp(&created_at).ok_or_else(|| bad("created_at"))?,
+                })
+            },
+        )
+        .collect::<std::result::Result<Vec<_>, DbErr>>()?;
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(roles)
+}
+
+/// A boolean in aggregated JSON: `true` on PostgreSQL, 1 on SQLite.
+fn is_true(value: &serde_json::Value) -> bool {
+    value.as_bool().unwrap_or(value.as_i64() == Some(1))
+}
+
+/// A timestamp in aggregated JSON, as either database writes it.
+fn timestamp(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// What a page's rows repeat, decoded once per page: tiers, and sets of
 /// roles (most users of a page hold the same few sets, which arrive as the
 /// same text; decoding each row's was a tenth of Q1's CPU).
@@ -263,6 +373,7 @@ fn decode_roles(raw: &str, columns: RoleColumns) -> std::result::Result<Vec<role
 struct Seen {
     tiers: Repeated<tier::Model>,
     role_sets: std::collections::HashMap<String, Vec<role::Model>>,
+    org_role_sets: std::collections::HashMap<String, Vec<org_role::Model>>,
 }
 
 /// A user read through a `Projection`.
@@ -278,7 +389,19 @@ pub struct Projected {
     pub roles: Option<Vec<role::Model>>,
     /// The user's membership of the organisation whose members the page
     /// lists, or `None` on any other page.
-    pub membership: Option<membership::Model>,
+    pub membership: Option<Member>,
+}
+
+/// A row's membership on a members page.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub model: membership::Model,
+    /// The membership's copy of the username, which the page is ordered
+    /// by: its cursors are made from it (`encode_member_cursor`).
+    pub listed_as: String,
+    /// The membership's org roles by name, when the projection asked for
+    /// them (`Projection::with_member_roles`).
+    pub roles: Option<Vec<org_role::Model>>,
 }
 
 /// What a members page reads of each membership, in this order.
