@@ -1333,8 +1333,17 @@ async fn a_join_or_departure_racing_its_users_deletion_is_counted_as_the_deletio
     assert_eq!(kept_and_counted(&app).await, vec![(13, 13)]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlocking() {
+/// An organisation `acme` of its creator `root` and a member `ann`, with
+/// ann's membership, and a transaction that has locked the organisation's
+/// row (by a write, so SQLite's lock too), as a member change begins.
+async fn member_with_organisation_locked() -> (
+    TestApp,
+    crate::helpers::Account,
+    String,
+    crate::helpers::Account,
+    membership::Model,
+    sea_orm::DatabaseTransaction,
+) {
     let app = TestApp::spawn().await;
     let root = app.user_with("root", &[], true).await;
     let org = create(&app, &root.access, "acme").await;
@@ -1347,13 +1356,19 @@ async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlo
     .await
     .unwrap()
     .unwrap();
-    // A member change's order: its organisation locked first (by a write,
-    // so SQLite's lock too), the membership removed after, while the
-    // account's deletion is under way.
     let txn = app.db().begin().await.unwrap();
     txn.execute_unprepared("UPDATE organizations SET updated_at = updated_at WHERE slug = 'acme'")
         .await
         .unwrap();
+    (app, root, org, ann, membership, txn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlocking() {
+    // A member change's order: its organisation locked first (by a write,
+    // so SQLite's lock too), the membership removed after, while the
+    // account's deletion is under way.
+    let (app, root, org, ann, membership, txn) = member_with_organisation_locked().await;
     let (deleted, removed) = tokio::join!(
         app.gql(
             Some(&root.access),
@@ -1609,26 +1624,11 @@ async fn a_join_racing_its_members_rename_lists_them_by_the_new_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_renamed_while_their_membership_is_removed_waits_instead_of_deadlocking() {
-    let app = TestApp::spawn().await;
-    let root = app.user_with("root", &[], true).await;
-    let org = create(&app, &root.access, "acme").await;
-    let ann = app.user_with("ann", &[], false).await;
-    let membership = add_member(&app, &org, &ann.id, MEMBER).await;
-    let membership = membership::Entity::find_by_id(
-        usergraph::ids::decode(usergraph::ids::MEMBERSHIP, &membership, "id").unwrap(),
-    )
-    .one(app.db())
-    .await
-    .unwrap()
-    .unwrap();
     // A removal as an organisation's deletion makes it: the organisation
     // locked, the membership reached (locked) and, a moment later,
     // deleted, when the head count's trigger takes its user's row; the
     // rename meanwhile takes the user's row and would write the membership.
-    let txn = app.db().begin().await.unwrap();
-    txn.execute_unprepared("UPDATE organizations SET updated_at = updated_at WHERE slug = 'acme'")
-        .await
-        .unwrap();
+    let (app, root, org, ann, membership, txn) = member_with_organisation_locked().await;
     if app.db().get_database_backend() == sea_orm::DbBackend::Postgres {
         // (SQLite's one writer already waits at the first write.)
         txn.execute_unprepared(&format!(
