@@ -260,7 +260,7 @@ pub async fn update_me(
     };
     let txn = ctx.begin().await?;
     if model.username.is_set() {
-        memberships::lock_organizations_of(&txn, viewer.id()).await?;
+        memberships::lock_organizations_of(&txn, [viewer.id()]).await?;
     }
     // Locked first: the audit's old values, and the mail budget, are read
     // under the lock.
@@ -301,7 +301,7 @@ pub async fn delete_me(
     credentials::confirm_password(ctx, viewer, password, "password").await?;
     let ts = now();
     let txn = ctx.begin().await?;
-    memberships::lock_organizations_of(&txn, viewer.id()).await?;
+    memberships::lock_organizations_of(&txn, [viewer.id()]).await?;
     users::ensure_superuser_remains(&txn, viewer.id()).await?;
     let locked = users::lock(&txn, viewer.id())
         .await?

@@ -221,11 +221,13 @@ pub async fn update_user(
     let disables = patch.status.is_some_and(|s| s != user::Status::Active);
 
     let txn = ctx.begin().await?;
+    // The organisations before any user's row (the superusers' included),
+    // as every path that locks both takes them.
+    if model.username.is_set() {
+        memberships::lock_organizations_of(&txn, [id]).await?;
+    }
     if demotes || disables {
         users::ensure_superuser_remains(&txn, id).await?;
-    }
-    if model.username.is_set() {
-        memberships::lock_organizations_of(&txn, id).await?;
     }
     // Locked first: the audit's old values are the row's as it is now.
     let before = users::lock(&txn, id)
@@ -339,7 +341,7 @@ pub async fn delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
         return Ok(current);
     }
     let txn = ctx.begin().await?;
-    memberships::lock_organizations_of(&txn, id).await?;
+    memberships::lock_organizations_of(&txn, [id]).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let mut model = users::changes(&current);
     model.deleted_at = Set(Some(now()));
@@ -367,7 +369,7 @@ pub async fn erase_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<(
         return Ok(());
     }
     let txn = ctx.begin().await?;
-    memberships::lock_organizations_of(&txn, id).await?;
+    memberships::lock_organizations_of(&txn, [id]).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let locked = users::lock(&txn, id)
         .await?
@@ -396,7 +398,7 @@ pub async fn restore_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result
         model.deleted_at = Set(None);
     }
     let txn = ctx.begin().await?;
-    memberships::lock_organizations_of(&txn, id).await?;
+    memberships::lock_organizations_of(&txn, [id]).await?;
     let was_deleted = current.is_deleted();
     let restored = users::save(&txn, current.clone(), model).await?;
     if was_deleted {
@@ -460,7 +462,7 @@ pub async fn unlock_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<
 pub async fn hard_delete_user(ctx: &AppContext, viewer: &Viewer, id: Uuid) -> Result<()> {
     viewer.require_superuser()?;
     let txn = ctx.begin().await?;
-    memberships::lock_organizations_of(&txn, id).await?;
+    memberships::lock_organizations_of(&txn, [id]).await?;
     users::ensure_superuser_remains(&txn, id).await?;
     let removed = user::Entity::delete_by_id(id)
         .exec(&txn)

@@ -761,6 +761,21 @@ async fn write(
 ) -> Result<()> {
     use sea_orm::{ActiveModelTrait, IntoActiveModel};
     let txn = ctx.begin().await?;
+    // The organisations of every user the batch may rename, in one
+    // statement before it locks any user (`lock_organizations_of`).
+    let renamed = candidates
+        .iter()
+        .zip(results.iter())
+        .filter(|(c, r)| {
+            r.outcome == Outcome::Updated
+                && c.as_ref()
+                    .is_some_and(|c| matches!(&c.model.username, Set(name) if !name.is_empty()))
+        })
+        .filter_map(|(_, r)| r.user.as_ref().map(|u| u.id))
+        .collect::<Vec<_>>();
+    if !renamed.is_empty() {
+        super::memberships::lock_organizations_of(&txn, renamed).await?;
+    }
     for entry in missing {
         // Made meanwhile by another import: its key is not the one the
         // batch's users name, so the batch fails (`CONFLICT`) and can run again.
@@ -897,9 +912,6 @@ async fn update_existing(
     row: user::ActiveModel,
     given: &Given,
 ) -> Result<user::Model> {
-    if matches!(&row.username, Set(name) if !name.is_empty() && *name != current.username) {
-        super::memberships::lock_organizations_of(conn, current.id).await?;
-    }
     let current = users::lock(conn, current.id)
         .await?
         .ok_or(AppError::Conflict(

@@ -131,7 +131,7 @@ pub async fn accept_invitation(
     let hash = ctx.hasher.hash(password.to_owned()).await?;
     let txn = ctx.begin().await?;
     if username.is_some() {
-        super::memberships::lock_organizations_of(&txn, row.user_id).await?;
+        super::memberships::lock_organizations_of(&txn, [row.user_id]).await?;
     }
     let user = users::lock(&txn, row.user_id)
         .await?

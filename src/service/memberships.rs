@@ -293,15 +293,19 @@ pub async fn standing(
         .remove(&organization_id))
 }
 
-/// Locks, in id order, the rows of the organisations `user_id` belongs to,
+/// Locks, in id order, the rows of the organisations `users` belong to,
 /// for a change to the user's deletion (a soft delete, a restore, an
 /// erasure, a permanent deletion) or username, which the caller makes
-/// next: the database's triggers then change those organisations' head
+/// next (for several users, in one statement, before any of them): the
+/// database's triggers then change those organisations' head
 /// counts, or the username's copy in each membership. A member change locks
 /// its organisation first and its member's row after (the foreign key's
 /// check, the count's trigger), so a deletion or a rename must take the
 /// organisations before the user too, or the two could deadlock.
-pub async fn lock_organizations_of(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<()> {
+pub async fn lock_organizations_of(
+    conn: &impl ConnectionTrait,
+    users: impl IntoIterator<Item = Uuid>,
+) -> Result<()> {
     let _: Vec<Uuid> = organization::Entity::find()
         .select_only()
         .column(organization::Column::Id)
@@ -310,7 +314,7 @@ pub async fn lock_organizations_of(conn: &impl ConnectionTrait, user_id: Uuid) -
                 sea_orm::sea_query::Query::select()
                     .column(membership::Column::OrganizationId)
                     .from(membership::Entity)
-                    .and_where(membership::Column::UserId.eq(user_id))
+                    .and_where(membership::Column::UserId.is_in(users))
                     .to_owned(),
             ),
         )

@@ -1533,6 +1533,18 @@ async fn a_members_page_follows_its_members_usernames_through_every_change() {
     listed_in_order(&app, &root.access, &org, &listed, "a rename in SQL").await;
     app.sql("UPDATE memberships SET username = 'aaaa'").await;
     listed_in_order(&app, &root.access, &org, &listed, "a copy written by hand").await;
+    // An import that renames an existing user.
+    let body = crate::imports::import(
+        &app,
+        &root.access,
+        json!([{ "email": "dan@example.com", "username": "dax" }]),
+        "UPDATE",
+        false,
+    )
+    .await;
+    assert_eq!(body["data"]["importUsers"]["updated"], 1, "{body}");
+    listed[5] = "dax";
+    listed_in_order(&app, &root.access, &org, &listed, "an import").await;
     // One statement adding several members names each.
     let org_key = usergraph::ids::decode(usergraph::ids::ORGANIZATION, &org, "id").unwrap();
     let mut rows = Vec::new();

@@ -95,7 +95,7 @@ impl Projection {
         }
         self.tiers |= other.tiers;
         self.roles = self.roles.max(other.roles);
-        self.memberships |= other.memberships;
+        // Not `memberships`: only `page::read` joins them, on its own copy.
         self.member_roles |= other.member_roles;
         self
     }
