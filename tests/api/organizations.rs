@@ -1363,25 +1363,40 @@ async fn member_with_organisation_locked() -> (
     (app, root, org, ann, membership, txn)
 }
 
+/// Sends `query` as `token`'s holder while `txn` (a member change under
+/// way, from `member_with_organisation_locked`) removes `membership` 300 ms
+/// later and commits: the query's answer and the removal's result.
+async fn while_removing(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+    txn: sea_orm::DatabaseTransaction,
+    membership: membership::Model,
+) -> (Value, Result<(), usergraph::error::AppError>) {
+    tokio::join!(app.gql(Some(token), query, variables), async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        memberships::remove(&txn, &membership).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_removed_while_their_account_is_deleted_waits_instead_of_deadlocking() {
     // A member change's order: its organisation locked first (by a write,
     // so SQLite's lock too), the membership removed after, while the
     // account's deletion is under way.
     let (app, root, org, ann, membership, txn) = member_with_organisation_locked().await;
-    let (deleted, removed) = tokio::join!(
-        app.gql(
-            Some(&root.access),
-            "mutation($id: ID!) { deleteUser(id: $id) { id } }",
-            json!({ "id": ann.id }),
-        ),
-        async move {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            memberships::remove(&txn, &membership).await?;
-            txn.commit().await?;
-            Ok::<_, usergraph::error::AppError>(())
-        }
-    );
+    let (deleted, removed) = while_removing(
+        &app,
+        &root.access,
+        "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+        json!({ "id": ann.id }),
+        txn,
+        membership,
+    )
+    .await;
     assert!(deleted["errors"].is_null(), "{deleted}");
     removed.unwrap();
     assert_eq!(head_counts(&app, &root.access, &org).await, (1, 1));
@@ -1650,19 +1665,15 @@ async fn a_member_renamed_while_their_membership_is_removed_waits_instead_of_dea
         .await
         .unwrap();
     }
-    let (renamed, removed) = tokio::join!(
-        app.gql(
-            Some(&root.access),
-            "mutation($id: ID!) { updateUser(id: $id, input: { username: \"anna\" }) { username } }",
-            json!({ "id": ann.id }),
-        ),
-        async move {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            memberships::remove(&txn, &membership).await?;
-            txn.commit().await?;
-            Ok::<_, usergraph::error::AppError>(())
-        }
-    );
+    let (renamed, removed) = while_removing(
+        &app,
+        &root.access,
+        "mutation($id: ID!) { updateUser(id: $id, input: { username: \"anna\" }) { username } }",
+        json!({ "id": ann.id }),
+        txn,
+        membership,
+    )
+    .await;
     assert_eq!(
         renamed["data"]["updateUser"]["username"], "anna",
         "{renamed}"
