@@ -109,19 +109,35 @@ pub async fn visible(
     viewer: &Viewer,
     id: Uuid,
 ) -> Result<(organization::Model, Held)> {
-    let found = organization::Entity::find_by_id(id).one(conn).await?;
-    let held = memberships::held(conn, viewer, id).await?;
-    Ok((seen(found, &held)?, held))
+    visible_where(conn, viewer, organization::Column::Id.eq(id)).await
 }
 
-/// `found` if the viewer, holding `held` there, may see it; `NOT_FOUND`
-/// otherwise, whether or not it exists (the rule of `visible`, for callers
-/// that read both in batches).
-fn seen(found: Option<organization::Model>, held: &Held) -> Result<organization::Model> {
-    match found {
-        Some(org) if held.sees_organization() => Ok(org),
-        _ => Err(not_found()),
+/// The one organisation `condition` picks, with what the viewer holds in
+/// it, in one statement; `NOT_FOUND` as `visible`.
+async fn visible_where(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> Result<(organization::Model, Held)> {
+    let Some((found, standing)) = memberships::organizations_with_membership(
+        conn,
+        viewer.id(),
+        Condition::all().add(condition),
+    )
+    .await?
+    .into_iter()
+    .next() else {
+        return Err(not_found());
+    };
+    let held = memberships::held_from(
+        viewer,
+        standing.map(|(membership, roles)| (membership, memberships::permissions(&roles))),
+    );
+    // Whether or not it exists, to one who may not see it.
+    if !held.sees_organization() {
+        return Err(not_found());
     }
+    Ok((found, held))
 }
 
 /// `organizationBySlug`: as `visible`, by slug (any case); a string that
@@ -134,13 +150,7 @@ pub async fn visible_by_slug(
     let Ok(slug) = slug(raw) else {
         return Err(not_found());
     };
-    let found = organization::Entity::find()
-        .filter(organization::Column::Slug.eq(slug))
-        .one(conn)
-        .await?
-        .ok_or_else(not_found)?;
-    let held = memberships::held(conn, viewer, found.id).await?;
-    Ok((seen(Some(found), &held)?, held))
+    visible_where(conn, viewer, organization::Column::Slug.eq(slug)).await
 }
 
 /// An organisation's audit trail (`auditEvents(filter: { organizationId })`):

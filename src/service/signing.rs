@@ -594,17 +594,14 @@ async fn organization_subject(
     user_id: uuid::Uuid,
     organization_id: uuid::Uuid,
 ) -> Result<Option<crate::auth::claims::OrganizationSubject>> {
-    let Some((_, roles)) =
-        super::memberships::memberships_with_roles(conn, user_id, &[organization_id])
-            .await?
-            .remove(&organization_id)
-    else {
-        return Ok(None);
-    };
-    let Some(org) = entity::organization::Entity::find_by_id(organization_id)
-        .one(conn)
-        .await?
-    else {
+    let Some((org, Some((_, roles)))) = super::memberships::organizations_with_membership(
+        conn,
+        user_id,
+        sea_orm::Condition::all().add(entity::organization::Column::Id.eq(organization_id)),
+    )
+    .await?
+    .into_iter()
+    .next() else {
         return Ok(None);
     };
     let mut roles: Vec<String> = roles.into_iter().map(|r| r.name).collect();
