@@ -146,7 +146,7 @@ impl OrganizationQuery {
         Ok(organizations::mine(&app(ctx).db, viewer(ctx)?)
             .await?
             .into_iter()
-            .map(|(m, org)| Membership::new(m, Some(org)))
+            .map(|(m, org)| Membership::new(m, Some(std::sync::Arc::new(org))))
             .collect())
     }
 

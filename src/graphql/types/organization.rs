@@ -4,6 +4,8 @@
 //! member seen by someone who may not read users whole is a member's view
 //! of them (`User::as_member`).
 
+use std::{borrow::Cow, sync::Arc};
+
 use async_graphql::{ComplexObject, Context, ID, Json, Object, SimpleObject};
 use entity::{membership, org_role, organization, organization_invitation, user};
 use uuid::Uuid;
@@ -163,7 +165,7 @@ impl Organization {
             .held(ctx)
             .await?
             .membership
-            .map(|m| Membership::new(m, Some(self.model.clone()))))
+            .map(|m| Membership::new(m, Some(Arc::new(self.model.clone())))))
     }
 
     /// The roles members can hold here: the built-in `owner`, `admin` and
@@ -219,6 +221,8 @@ impl Organization {
         let held = self.held(ctx).await?;
         let (page, scoped) =
             directory::members(db, viewer, &held, self.model.id, filter, &paging, &columns).await?;
+        // One organisation for every row of the page.
+        let organization = Arc::new(self.model.clone());
         let edges = page
             .users
             .into_iter()
@@ -230,8 +234,10 @@ impl Organization {
                     &member.listed_as,
                     &page.order,
                 );
-                let mut node = Membership::new(member.model, Some(self.model.clone()));
-                node.roles = member.roles;
+                let mut node = Membership::new(member.model, Some(organization.clone()));
+                node.roles = member
+                    .roles
+                    .map(|roles| roles.into_iter().map(OrgRole::from).collect());
                 // The page holds active members only.
                 node.user = member_user(viewer, projected).ok();
                 Some(MembershipEdge { cursor, node })
@@ -277,14 +283,14 @@ pub struct Membership {
     pub model: membership::Model,
     /// The member, when the page that found the membership read them.
     pub user: Option<User>,
-    /// The organisation, when known already.
-    pub organization: Option<organization::Model>,
+    /// The organisation, when known already (one for a page's rows).
+    pub organization: Option<Arc<organization::Model>>,
     /// The member's org roles, when the page read them.
-    pub roles: Option<Vec<org_role::Model>>,
+    pub roles: Option<Vec<OrgRole>>,
 }
 
 impl Membership {
-    pub fn new(model: membership::Model, organization: Option<organization::Model>) -> Self {
+    pub fn new(model: membership::Model, organization: Option<Arc<organization::Model>>) -> Self {
         Self {
             id: ids::encode(ids::MEMBERSHIP, model.id).into(),
             model,
@@ -308,9 +314,9 @@ impl Membership {
     /// `status`, `isActive`, `createdAt` and `metadata`; any other field is
     /// `FORBIDDEN` (select only these in a members list), and a suspended,
     /// inactive or deleted member is `FORBIDDEN` whole.
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Cow<'_, User>> {
         if let Some(user) = &self.user {
-            return Ok(user.clone());
+            return Ok(Cow::Borrowed(user));
         }
         let viewer = viewer(ctx)?;
         let columns = with_standing(crate::graphql::types::user_connection::projection(&[
@@ -321,13 +327,13 @@ impl Membership {
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::not_found("user"))?;
-        Ok(member_user(viewer, found)?)
+        Ok(Cow::Owned(member_user(viewer, found)?))
     }
 
     /// The organisation.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
         if let Some(org) = &self.organization {
-            return Ok(org.clone().into());
+            return Ok(org.as_ref().clone().into());
         }
         Ok(loader(ctx)?
             .load_one(ByKey::<organization::Entity>::new(
@@ -340,18 +346,20 @@ impl Membership {
     }
 
     /// The member's org roles, by name.
-    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrgRole>> {
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Cow<'_, Vec<OrgRole>>> {
         if let Some(roles) = &self.roles {
-            return Ok(roles.iter().cloned().map(OrgRole::from).collect());
+            return Ok(Cow::Borrowed(roles));
         }
-        Ok(loader(ctx)?
-            .load_one(RolesOfMembership(self.model.id))
-            .await
-            .map_err(AppError::from)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(OrgRole::from)
-            .collect())
+        Ok(Cow::Owned(
+            loader(ctx)?
+                .load_one(RolesOfMembership(self.model.id))
+                .await
+                .map_err(AppError::from)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(OrgRole::from)
+                .collect(),
+        ))
     }
 
     /// When the user joined.
@@ -485,8 +493,8 @@ impl MembershipConnection {
     }
 
     /// The page's memberships, without cursors.
-    async fn nodes(&self) -> Vec<Membership> {
-        self.edges.iter().map(|e| e.node.clone()).collect()
+    async fn nodes(&self) -> Vec<&Membership> {
+        self.edges.iter().map(|e| &e.node).collect()
     }
 
     /// Where this page sits in the whole list.

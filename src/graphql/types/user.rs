@@ -208,7 +208,7 @@ pub struct User {
     /// first use. `roles` and `isStaff` share it, as fields of a `User`
     /// resolve one after another (`serial`) and would otherwise ask twice.
     #[graphql(skip)]
-    pub roles: tokio::sync::OnceCell<Vec<role::Model>>,
+    pub roles: tokio::sync::OnceCell<Vec<Role>>,
     /// The tier fetched with the page; `None` means ask the loader.
     #[graphql(skip)]
     pub prefetched_tier: Option<Option<tier::Model>>,
@@ -347,13 +347,14 @@ impl User {
 impl User {
     /// Sets the user's roles, fetched with the page or by a mutation.
     pub fn with_roles(mut self, roles: Vec<role::Model>) -> Self {
-        self.roles = tokio::sync::OnceCell::new_with(Some(roles));
+        self.roles =
+            tokio::sync::OnceCell::new_with(Some(roles.into_iter().map(Role::from).collect()));
         self
     }
 
     /// The roles of this user: from the page's prefetch when a list made one,
     /// else from the request's loader, once.
-    async fn role_models(&self, ctx: &Context<'_>) -> Result<&[role::Model], AppError> {
+    async fn held_roles(&self, ctx: &Context<'_>) -> Result<&[Role], AppError> {
         let roles = self
             .roles
             .get_or_try_init(|| async {
@@ -361,7 +362,10 @@ impl User {
                     loader(ctx)?
                         .load_one(RolesOfUser(self.key))
                         .await?
-                        .unwrap_or_default(),
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Role::from)
+                        .collect(),
                 )
             })
             .await?;
@@ -373,14 +377,8 @@ impl User {
 impl User {
     /// The user's roles, ordered by name. Lists fetch them for the whole page at
     /// once; elsewhere they are batched per request.
-    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
-        Ok(self
-            .role_models(ctx)
-            .await?
-            .iter()
-            .cloned()
-            .map(Role::from)
-            .collect())
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<&[Role]> {
+        Ok(self.held_roles(ctx).await?)
     }
 
     /// Events about this user, newest first (`AUDIT_READ`): what was done to
@@ -516,9 +514,9 @@ impl User {
             return Ok(true);
         }
         Ok(self
-            .role_models(ctx)
+            .held_roles(ctx)
             .await?
             .iter()
-            .any(|r| r.name == ADMIN_ROLE))
+            .any(|r| r.model().name == ADMIN_ROLE))
     }
 }

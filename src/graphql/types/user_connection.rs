@@ -45,8 +45,8 @@ impl UserConnection {
     }
 
     /// The page's users, without cursors.
-    async fn nodes(&self) -> Vec<User> {
-        self.edges.iter().map(|e| e.node.clone()).collect()
+    async fn nodes(&self) -> Vec<&User> {
+        self.edges.iter().map(|e| &e.node).collect()
     }
 
     /// Where this page sits in the whole list.
