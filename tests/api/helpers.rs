@@ -545,6 +545,9 @@ fn capture_logs() {
             // A timestamp's microseconds are six digits, as a mailed code is:
             // the leak checks must not find one in the other.
             .without_time()
+            // Each line names the test that logged it (libtest names a
+            // test's thread after it): see `logs_mention`.
+            .with_thread_names(true)
             .with_writer(move || writer.clone())
             .try_init();
         buffer
@@ -559,13 +562,33 @@ pub fn logs() -> String {
 /// Where the captured log holds `secret` as a word of its own, with the
 /// text around it (for the failure message), or `None`: every test's
 /// lines share the log, and a short secret (a six-digit code) is bound to
-/// occur inside some longer run of digits or hex.
+/// occur inside some longer run of digits or hex, or a decimal's fraction.
+/// Lines another test's thread logged are left out: a six-digit number of
+/// theirs (a latency, their own code) is no leak of this one. Lines of the
+/// runtime's other threads (a `multi_thread` test's workers, blocking
+/// tasks) are all read.
 pub fn logs_mention(secret: &str) -> Option<String> {
-    let logs = logs();
+    let me = std::thread::current().name().map(str::to_owned);
+    let another_tests = |line: &str| {
+        // `LEVEL thread target: message`; a test's thread is `module::test`.
+        let mut words = line.split_whitespace().skip(1);
+        words.next().is_some_and(|thread| {
+            !thread.ends_with(':') && thread.contains("::") && Some(thread) != me.as_deref()
+        })
+    };
+    let logs = logs()
+        .lines()
+        .filter(|line| !another_tests(line))
+        .collect::<Vec<_>>()
+        .join("\n");
     let alone = |at: Option<char>| at.is_none_or(|c| !c.is_ascii_alphanumeric());
+    // A decimal's fraction is not a word of its own: `latency_ms=156.668463`
+    // holds six digits after its point on every request's line.
+    let starts_word = |at: Option<char>| alone(at) && at != Some('.');
     logs.match_indices(secret)
         .find(|&(at, _)| {
-            alone(logs[..at].chars().next_back()) && alone(logs[at + secret.len()..].chars().next())
+            starts_word(logs[..at].chars().next_back())
+                && alone(logs[at + secret.len()..].chars().next())
         })
         .map(|(at, _)| {
             let from = logs.floor_char_boundary(at.saturating_sub(200));
