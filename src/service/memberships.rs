@@ -135,43 +135,30 @@ pub async fn held_by_user(
 
 /// An organisation, with a user's membership of it and the membership's
 /// org roles (by name); `None` when the user is not a member.
-pub type WithMembership = (
-    organization::Model,
-    Option<(membership::Model, Vec<org_role::Model>)>,
-);
+pub type WithMembership = (organization::Model, Option<MembershipWithRoles>);
 
-/// The organisations matching `condition` (on `organizations`), each with
-/// `user_id`'s membership and its org roles, in one statement: the
-/// organisation a request names and the caller's standing in it cost one
-/// round trip, not three.
-pub async fn organizations_with_membership(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    condition: sea_orm::Condition,
-) -> Result<Vec<WithMembership>> {
+/// A membership and its org roles, by name.
+pub type MembershipWithRoles = (membership::Model, Vec<org_role::Model>);
+
+/// A row of a membership joined to its org roles: one per role held, the
+/// membership alone when it holds none, nothing (both `None`) when the
+/// user is no member.
+#[derive(sea_orm::FromQueryResult)]
+struct HeldRow {
+    #[sea_orm(nested(prefix = "m_"))]
+    membership: Option<membership::Model>,
+    #[sea_orm(nested(prefix = "r_"))]
+    role: Option<org_role::Model>,
+}
+
+/// Joins the roles of the `memberships` in `select` and selects both, as
+/// `HeldRow` reads them.
+fn select_held(select: &mut sea_orm::sea_query::SelectStatement) {
     use sea_orm::{
-        FromQueryResult, IdenStatic, Iterable, JoinType,
-        sea_query::{Alias, ExprTrait, Query},
+        IdenStatic, Iterable, JoinType,
+        sea_query::{Alias, ExprTrait},
     };
-    #[derive(FromQueryResult)]
-    struct Row {
-        #[sea_orm(nested)]
-        organization: organization::Model,
-        #[sea_orm(nested(prefix = "m_"))]
-        membership: Option<membership::Model>,
-        #[sea_orm(nested(prefix = "r_"))]
-        role: Option<org_role::Model>,
-    }
-    let mut select = Query::select();
     select
-        .from(organization::Entity)
-        .join(
-            JoinType::LeftJoin,
-            membership::Entity,
-            Expr::col((membership::Entity, membership::Column::OrganizationId))
-                .equals((organization::Entity, organization::Column::Id))
-                .and(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id)),
-        )
         .join(
             JoinType::LeftJoin,
             membership_role::Entity,
@@ -186,11 +173,7 @@ pub async fn organizations_with_membership(
             org_role::Entity,
             Expr::col((org_role::Entity, org_role::Column::Id))
                 .equals((membership_role::Entity, membership_role::Column::OrgRoleId)),
-        )
-        .cond_where(condition);
-    for column in organization::Column::iter() {
-        select.column((organization::Entity, column));
-    }
+        );
     for column in membership::Column::iter() {
         select.expr_as(
             Expr::col((membership::Entity, column)),
@@ -203,13 +186,18 @@ pub async fn organizations_with_membership(
             Alias::new(format!("r_{}", column.as_str())),
         );
     }
-    let statement = conn.get_database_backend().build(&select);
-    let mut found: Vec<WithMembership> = Vec::new();
-    let mut at_of: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
-    for row in Row::find_by_statement(statement).all(conn).await? {
-        // One row per role held, in no promised order.
-        let at = *at_of.entry(row.organization.id).or_insert_with(|| {
-            found.push((row.organization, row.membership.map(|m| (m, Vec::new()))));
+}
+
+/// Gathers `rows` (in no promised order) by `key`: each key once, in the
+/// order first seen, with its membership's roles sorted by name.
+fn gather<K: std::hash::Hash + Eq + Copy, T>(
+    rows: impl IntoIterator<Item = (K, T, HeldRow)>,
+) -> Vec<(T, Option<MembershipWithRoles>)> {
+    let mut found: Vec<(T, Option<MembershipWithRoles>)> = Vec::new();
+    let mut at_of: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    for (key, item, row) in rows {
+        let at = *at_of.entry(key).or_insert_with(|| {
+            found.push((item, row.membership.map(|m| (m, Vec::new()))));
             found.len() - 1
         });
         if let (Some((_, roles)), Some(role)) = (&mut found[at].1, row.role) {
@@ -221,26 +209,84 @@ pub async fn organizations_with_membership(
             roles.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
-    Ok(found)
+    found
+}
+
+/// The organisations matching `condition` (on `organizations`), each with
+/// `user_id`'s membership and its org roles, in one statement: the
+/// organisation a request names and the caller's standing in it cost one
+/// round trip, not three.
+pub async fn organizations_with_membership(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    condition: sea_orm::Condition,
+) -> Result<Vec<WithMembership>> {
+    use sea_orm::{
+        FromQueryResult, Iterable, JoinType,
+        sea_query::{ExprTrait, Query},
+    };
+    #[derive(FromQueryResult)]
+    struct Row {
+        #[sea_orm(nested)]
+        organization: organization::Model,
+        #[sea_orm(nested)]
+        held: HeldRow,
+    }
+    let mut select = Query::select();
+    select
+        .from(organization::Entity)
+        .join(
+            JoinType::LeftJoin,
+            membership::Entity,
+            Expr::col((membership::Entity, membership::Column::OrganizationId))
+                .equals((organization::Entity, organization::Column::Id))
+                .and(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id)),
+        )
+        .cond_where(condition);
+    for column in organization::Column::iter() {
+        select.column((organization::Entity, column));
+    }
+    select_held(&mut select);
+    let statement = conn.get_database_backend().build(&select);
+    let rows = Row::find_by_statement(statement).all(conn).await?;
+    Ok(gather(rows.into_iter().map(|row| {
+        (row.organization.id, row.organization, row.held)
+    })))
 }
 
 /// `user_id`'s membership of each of `organizations` with its org roles,
-/// in one statement whatever their number.
+/// in one statement whatever their number (the organisations' own rows
+/// are not read).
 pub async fn memberships_with_roles(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     organizations: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, (membership::Model, Vec<org_role::Model>)>> {
+) -> Result<std::collections::HashMap<Uuid, MembershipWithRoles>> {
+    use sea_orm::{
+        FromQueryResult,
+        sea_query::{ExprTrait, Query},
+    };
     if organizations.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let condition = sea_orm::Condition::all()
-        .add(organization::Column::Id.is_in(organizations.iter().copied()));
-    Ok(organizations_with_membership(conn, user_id, condition)
-        .await?
-        .into_iter()
-        .filter_map(|(org, held)| Some((org.id, held?)))
-        .collect())
+    let mut select = Query::select();
+    select
+        .from(membership::Entity)
+        .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id))
+        .and_where(
+            Expr::col((membership::Entity, membership::Column::OrganizationId))
+                .is_in(organizations.iter().copied()),
+        );
+    select_held(&mut select);
+    let statement = conn.get_database_backend().build(&select);
+    let rows = HeldRow::find_by_statement(statement).all(conn).await?;
+    Ok(gather(rows.into_iter().filter_map(|row| {
+        let organization = row.membership.as_ref()?.organization_id;
+        Some((organization, organization, row))
+    }))
+    .into_iter()
+    .filter_map(|(organization, held)| Some((organization, held?)))
+    .collect())
 }
 
 /// `user_id`'s standing in each of `organizations`: their membership and

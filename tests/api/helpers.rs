@@ -566,7 +566,8 @@ pub fn logs() -> String {
 /// Lines another test's thread logged are left out: a six-digit number of
 /// theirs (a latency, their own code) is no leak of this one. Lines of the
 /// runtime's other threads (a `multi_thread` test's workers, blocking
-/// tasks) are all read.
+/// tasks) are all read. Call it from the test's body: its thread names
+/// the test.
 pub fn logs_mention(secret: &str) -> Option<String> {
     let me = std::thread::current().name().map(str::to_owned);
     let another_tests = |line: &str| {
@@ -584,10 +585,14 @@ pub fn logs_mention(secret: &str) -> Option<String> {
     let alone = |at: Option<char>| at.is_none_or(|c| !c.is_ascii_alphanumeric());
     // A decimal's fraction is not a word of its own: `latency_ms=156.668463`
     // holds six digits after its point on every request's line.
-    let starts_word = |at: Option<char>| alone(at) && at != Some('.');
+    let fraction = |at: usize| {
+        let mut before = logs[..at].chars().rev();
+        before.next() == Some('.') && before.next().is_some_and(|c| c.is_ascii_digit())
+    };
     logs.match_indices(secret)
         .find(|&(at, _)| {
-            starts_word(logs[..at].chars().next_back())
+            alone(logs[..at].chars().next_back())
+                && !fraction(at)
                 && alone(logs[at + secret.len()..].chars().next())
         })
         .map(|(at, _)| {
