@@ -219,7 +219,7 @@ fn gather<K: std::hash::Hash + Eq + Copy, T>(
 pub async fn organizations_with_membership(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
-    condition: sea_orm::Condition,
+    condition: impl sea_orm::sea_query::IntoCondition,
 ) -> Result<Vec<WithMembership>> {
     use sea_orm::{
         FromQueryResult, Iterable, JoinType,
@@ -254,39 +254,45 @@ pub async fn organizations_with_membership(
     })))
 }
 
+/// The memberships matching `condition` (on `memberships`), each with its
+/// org roles, in one statement (the organisations' rows are not read).
+async fn memberships_where(
+    conn: &impl ConnectionTrait,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Vec<MembershipWithRoles>> {
+    use sea_orm::{FromQueryResult, sea_query::Query};
+    let mut select = Query::select();
+    select.from(membership::Entity).cond_where(condition);
+    select_held(&mut select);
+    let statement = conn.get_database_backend().build(&select);
+    let rows = HeldRow::find_by_statement(statement).all(conn).await?;
+    Ok(gather(rows.into_iter().filter_map(|row| {
+        let id = row.membership.as_ref()?.id;
+        Some((id, (), row))
+    }))
+    .into_iter()
+    .filter_map(|((), held)| held)
+    .collect())
+}
+
 /// `user_id`'s membership of each of `organizations` with its org roles,
-/// in one statement whatever their number (the organisations' own rows
-/// are not read).
+/// in one statement whatever their number.
 pub async fn memberships_with_roles(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     organizations: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, MembershipWithRoles>> {
-    use sea_orm::{
-        FromQueryResult,
-        sea_query::{ExprTrait, Query},
-    };
     if organizations.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
-    let mut select = Query::select();
-    select
-        .from(membership::Entity)
-        .and_where(Expr::col((membership::Entity, membership::Column::UserId)).eq(user_id))
-        .and_where(
-            Expr::col((membership::Entity, membership::Column::OrganizationId))
-                .is_in(organizations.iter().copied()),
-        );
-    select_held(&mut select);
-    let statement = conn.get_database_backend().build(&select);
-    let rows = HeldRow::find_by_statement(statement).all(conn).await?;
-    Ok(gather(rows.into_iter().filter_map(|row| {
-        let organization = row.membership.as_ref()?.organization_id;
-        Some((organization, organization, row))
-    }))
-    .into_iter()
-    .filter_map(|(organization, held)| Some((organization, held?)))
-    .collect())
+    let condition = sea_orm::Condition::all()
+        .add(membership::Column::UserId.eq(user_id))
+        .add(membership::Column::OrganizationId.is_in(organizations.iter().copied()));
+    Ok(memberships_where(conn, condition)
+        .await?
+        .into_iter()
+        .map(|held| (held.0.organization_id, held))
+        .collect())
 }
 
 /// `user_id`'s standing in each of `organizations`: their membership and
@@ -322,54 +328,17 @@ pub async fn roles_of_many(
     conn: &impl ConnectionTrait,
     memberships: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Vec<org_role::Model>>> {
-    use sea_orm::{
-        FromQueryResult, Iterable,
-        sea_query::{Alias, Expr, ExprTrait, Query},
-    };
-    let mut by_membership: std::collections::HashMap<Uuid, Vec<org_role::Model>> =
-        std::collections::HashMap::new();
     if memberships.is_empty() {
-        return Ok(by_membership);
+        return Ok(std::collections::HashMap::new());
     }
-    #[derive(FromQueryResult)]
-    struct Held {
-        held_by: Uuid,
-        #[sea_orm(nested)]
-        role: org_role::Model,
-    }
-    let mut select = Query::select();
-    select
-        .expr_as(
-            Expr::col((
-                membership_role::Entity,
-                membership_role::Column::MembershipId,
-            )),
-            Alias::new("held_by"),
-        )
-        .from(membership_role::Entity)
-        .inner_join(
-            org_role::Entity,
-            Expr::col((org_role::Entity, org_role::Column::Id))
-                .equals((membership_role::Entity, membership_role::Column::OrgRoleId)),
-        )
-        .and_where(
-            Expr::col((
-                membership_role::Entity,
-                membership_role::Column::MembershipId,
-            ))
-            .is_in(memberships.iter().copied()),
-        );
-    for column in org_role::Column::iter() {
-        select.column((org_role::Entity, column));
-    }
-    let statement = conn.get_database_backend().build(&select);
-    for row in Held::find_by_statement(statement).all(conn).await? {
-        by_membership.entry(row.held_by).or_default().push(row.role);
-    }
-    for roles in by_membership.values_mut() {
-        roles.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-    Ok(by_membership)
+    Ok(memberships_where(
+        conn,
+        membership::Column::Id.is_in(memberships.iter().copied()),
+    )
+    .await?
+    .into_iter()
+    .map(|(membership, roles)| (membership.id, roles))
+    .collect())
 }
 
 /// Org roles one member may hold: access tokens carry their names.

@@ -119,14 +119,12 @@ async fn visible_where(
     viewer: &Viewer,
     condition: sea_orm::sea_query::SimpleExpr,
 ) -> Result<(organization::Model, Held)> {
-    let Some((found, standing)) = memberships::organizations_with_membership(
-        conn,
-        viewer.id(),
-        Condition::all().add(condition),
-    )
-    .await?
-    .into_iter()
-    .next() else {
+    let Some((found, standing)) =
+        memberships::organizations_with_membership(conn, viewer.id(), condition)
+            .await?
+            .into_iter()
+            .next()
+    else {
         return Err(not_found());
     };
     let held = memberships::held_from(

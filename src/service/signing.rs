@@ -597,7 +597,7 @@ async fn organization_subject(
     let Some((org, Some((_, roles)))) = super::memberships::organizations_with_membership(
         conn,
         user_id,
-        sea_orm::Condition::all().add(entity::organization::Column::Id.eq(organization_id)),
+        entity::organization::Column::Id.eq(organization_id),
     )
     .await?
     .into_iter()
